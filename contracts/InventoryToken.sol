@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
+import {ERC1155Supply} from "@openzeppelin/contracts/token/ERC1155/extensions/ERC1155Supply.sol";
+import {ERC1155URIStorage} from "@openzeppelin/contracts/token/ERC1155/extensions/ERC1155URIStorage.sol";
+import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
+import {Context} from "@openzeppelin/contracts/utils/Context.sol";
+import {IInventoryToken} from "./interfaces/IInventoryToken.sol";
+
+/// @title InventoryToken
+/// @notice ERC-1155 stock of merchants' SKUs. See {IInventoryToken}.
+/// @dev Created by the PaymentEscrow in its constructor, which makes the escrow an immutable: moving reserved
+/// stock needs no role lookup, and no deployment can forget to wire it.
+contract InventoryToken is IInventoryToken, ERC1155Supply, ERC1155URIStorage, ERC2771Context {
+    /// @dev The low 96 bits of a SKU id count the merchant's SKUs; the high 160 bits are the merchant.
+    uint256 private constant _COUNTER_BITS = 96;
+
+    address private immutable _escrow;
+
+    mapping(address merchant => uint96 count) private _skuCounts;
+
+    modifier onlyEscrow() {
+        if (msg.sender != _escrow) revert NotEscrow(msg.sender);
+        _;
+    }
+
+    /// @param trustedForwarder The ERC-2771 forwarder through which merchants act without gas.
+    constructor(address trustedForwarder) ERC1155("") ERC2771Context(trustedForwarder) {
+        _escrow = msg.sender;
+    }
+
+    /// @inheritdoc IInventoryToken
+    function createSku(address merchant, string calldata skuUri) external returns (uint256 id) {
+        if (merchant == address(0)) revert ZeroAddress();
+        _checkMerchantOrOperator(merchant);
+        if (bytes(skuUri).length == 0) revert EmptyUri();
+        uint96 n = ++_skuCounts[merchant];
+        id = _skuId(merchant, n);
+        _setURI(id, skuUri);
+        emit SkuCreated(id, merchant, skuUri);
+    }
+
+    /// @inheritdoc IInventoryToken
+    function setSkuUri(uint256 id, string calldata skuUri) external {
+        _checkMerchantOrOperator(_merchantOfExisting(id));
+        if (bytes(skuUri).length == 0) revert EmptyUri();
+        _setURI(id, skuUri);
+        emit SkuUriUpdated(id, skuUri);
+    }
+
+    /// @inheritdoc IInventoryToken
+    function mintStock(uint256[] calldata ids, uint256[] calldata amounts) external {
+        address merchant = _commonMerchant(ids, amounts);
+        _checkMerchantOrOperator(merchant);
+        // Stock lands in the merchant's own account: no receiver hook, the merchant created the SKU.
+        _update(address(0), merchant, ids, amounts);
+    }
+
+    /// @inheritdoc IInventoryToken
+    function burnStock(uint256[] calldata ids, uint256[] calldata amounts) external {
+        address merchant = _commonMerchant(ids, amounts);
+        _checkMerchantOrOperator(merchant);
+        _update(merchant, address(0), ids, amounts);
+    }
+
+    /// @inheritdoc IInventoryToken
+    function reserve(address merchant, uint256[] calldata ids, uint256[] calldata amounts) external onlyEscrow {
+        for (uint256 i = 0; i < ids.length; ++i) {
+            if (_merchantBits(ids[i]) != merchant) revert NotSkuMerchant(ids[i], merchant);
+        }
+        _update(merchant, _escrow, ids, amounts);
+    }
+
+    /// @inheritdoc IInventoryToken
+    function release(address to, uint256[] calldata ids, uint256[] calldata amounts) external onlyEscrow {
+        _update(_escrow, to, ids, amounts);
+    }
+
+    /// @inheritdoc IInventoryToken
+    function escrow() external view returns (address) {
+        return _escrow;
+    }
+
+    /// @inheritdoc IInventoryToken
+    function merchantOf(uint256 id) public view returns (address merchant) {
+        merchant = _merchantBits(id);
+        uint256 n = id & type(uint96).max;
+        if (n == 0 || n > _skuCounts[merchant]) return address(0);
+    }
+
+    /// @inheritdoc IInventoryToken
+    function skuCount(address merchant) external view returns (uint256) {
+        return _skuCounts[merchant];
+    }
+
+    /// @inheritdoc IInventoryToken
+    function skuId(address merchant, uint96 n) external pure returns (uint256) {
+        return _skuId(merchant, n);
+    }
+
+    /// @notice The metadata URI of a SKU.
+    function uri(uint256 id) public view override(ERC1155, ERC1155URIStorage) returns (string memory) {
+        return ERC1155URIStorage.uri(id);
+    }
+
+    function _update(
+        address from,
+        address to,
+        uint256[] memory ids,
+        uint256[] memory values
+    ) internal override(ERC1155, ERC1155Supply) {
+        ERC1155Supply._update(from, to, ids, values);
+    }
+
+    function _checkMerchantOrOperator(address merchant) private view {
+        address caller = _msgSender();
+        if (caller != merchant && !isApprovedForAll(merchant, caller)) revert NotMerchantOrOperator(merchant, caller);
+    }
+
+    function _merchantOfExisting(uint256 id) private view returns (address merchant) {
+        merchant = merchantOf(id);
+        if (merchant == address(0)) revert SkuNotFound(id);
+    }
+
+    /// @dev All SKUs of one stock call must belong to one merchant, so one authorisation check covers them.
+    function _commonMerchant(
+        uint256[] calldata ids,
+        uint256[] calldata amounts
+    ) private view returns (address merchant) {
+        if (ids.length != amounts.length || ids.length == 0) revert LengthMismatch(ids.length, amounts.length);
+        merchant = _merchantOfExisting(ids[0]);
+        for (uint256 i = 1; i < ids.length; ++i) {
+            if (_merchantOfExisting(ids[i]) != merchant) revert NotSkuMerchant(ids[i], merchant);
+        }
+    }
+
+    function _skuId(address merchant, uint96 n) private pure returns (uint256) {
+        return (uint256(uint160(merchant)) << _COUNTER_BITS) | n;
+    }
+
+    function _merchantBits(uint256 id) private pure returns (address) {
+        return address(uint160(id >> _COUNTER_BITS));
+    }
+
+    function _msgSender() internal view override(Context, ERC2771Context) returns (address) {
+        return ERC2771Context._msgSender();
+    }
+
+    function _msgData() internal view override(Context, ERC2771Context) returns (bytes calldata) {
+        return ERC2771Context._msgData();
+    }
+
+    function _contextSuffixLength() internal view override(Context, ERC2771Context) returns (uint256) {
+        return ERC2771Context._contextSuffixLength();
+    }
+}

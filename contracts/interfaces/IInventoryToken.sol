@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+/// @title IInventoryToken
+/// @notice ERC-1155 inventory: each token id is one merchant's SKU with its own metadata URI. Only the SKU's
+/// merchant, or an operator the merchant approved with `setApprovalForAll`, mints and burns its stock. The escrow
+/// moves reserved stock into its custody when an order is created and out of it when the order settles.
+/// @dev A SKU id carries its merchant: `skuId = uint256(uint160(merchant)) << 96 | n` where `n` counts that
+/// merchant's SKUs from 1. Ownership of a SKU is therefore checked without reading storage.
+interface IInventoryToken {
+    /// @notice Emitted when a SKU was created for `merchant`.
+    event SkuCreated(uint256 indexed skuId, address indexed merchant, string uri);
+    /// @notice Emitted when a SKU's metadata URI changed.
+    event SkuUriUpdated(uint256 indexed skuId, string uri);
+
+    error SkuNotFound(uint256 skuId);
+    error NotSkuMerchant(uint256 skuId, address merchant);
+    error NotMerchantOrOperator(address merchant, address caller);
+    error NotEscrow(address caller);
+    error EmptyUri();
+    error ZeroAddress();
+    error LengthMismatch(uint256 ids, uint256 amounts);
+
+    /// @notice Creates a SKU owned by `merchant` and returns its id.
+    /// @dev Caller: `merchant` or an operator approved by it.
+    function createSku(address merchant, string calldata uri) external returns (uint256 skuId);
+
+    /// @notice Updates a SKU's metadata URI. Caller: the SKU's merchant or its operator.
+    function setSkuUri(uint256 skuId, string calldata uri) external;
+
+    /// @notice Mints stock of SKUs `ids` to their merchant. All must belong to one merchant; caller: that
+    /// merchant or its operator.
+    function mintStock(uint256[] calldata ids, uint256[] calldata amounts) external;
+
+    /// @notice Burns (writes off) stock of SKUs `ids` from their merchant. All must belong to one merchant;
+    /// caller: that merchant or its operator.
+    function burnStock(uint256[] calldata ids, uint256[] calldata amounts) external;
+
+    /// @notice Moves stock of `merchant`'s SKUs into the escrow's custody. Escrow only.
+    /// @dev Each SKU must belong to `merchant`. No receiver hook runs: the escrow is the receiver.
+    function reserve(address merchant, uint256[] calldata ids, uint256[] calldata amounts) external;
+
+    /// @notice Moves reserved stock out of escrow custody to `to` (the buyer on completion, the merchant when
+    /// it comes back). Escrow only. No receiver hook runs, so a receiver can never block or re-enter a settlement.
+    function release(address to, uint256[] calldata ids, uint256[] calldata amounts) external;
+
+    /// @notice The escrow contract that created this token and alone moves reserved stock.
+    function escrow() external view returns (address);
+
+    /// @notice The merchant of an existing SKU (`address(0)` if it does not exist).
+    function merchantOf(uint256 skuId) external view returns (address);
+
+    /// @notice How many SKUs `merchant` has created (its last SKU's counter).
+    function skuCount(address merchant) external view returns (uint256);
+
+    /// @notice The id of `merchant`'s `n`-th SKU (whether or not it exists yet).
+    function skuId(address merchant, uint96 n) external pure returns (uint256);
+}

@@ -1,0 +1,55 @@
+import path from "node:path";
+import { subtask } from "hardhat/config";
+import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task-names";
+import type { HardhatUserConfig } from "hardhat/config";
+import "@nomicfoundation/hardhat-toolbox";
+import "dotenv/config";
+
+/**
+ * The compiler comes from the pinned `solc` npm package so compilation works
+ * offline; Hardhat never downloads a compiler. The version below must equal the
+ * installed package's version, or compilation stops with an explanation.
+ */
+const SOLC_VERSION = "0.8.28";
+
+subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string }) => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const solc = require("solc") as { version(): string };
+  const longVersion = solc.version().replace(/\.Emscripten\.clang$/, "");
+  if (args.solcVersion !== SOLC_VERSION || !longVersion.startsWith(`${SOLC_VERSION}+`)) {
+    throw new Error(
+      `solc mismatch: hardhat.config.ts asks for ${args.solcVersion}, the pinned solc npm package is ${longVersion}. ` +
+        `Install solc@${args.solcVersion} exactly.`,
+    );
+  }
+  return {
+    compilerPath: path.join(path.dirname(require.resolve("solc/package.json")), "soljson.js"),
+    isSolcJs: true,
+    version: args.solcVersion,
+    longVersion,
+  };
+});
+
+const config: HardhatUserConfig = {
+  solidity: {
+    version: SOLC_VERSION,
+    settings: {
+      // Settings stated here so deployed bytecode can be reproduced and verified.
+      optimizer: { enabled: true, runs: 10_000 },
+      viaIR: false,
+      evmVersion: "cancun",
+    },
+  },
+  paths: {
+    ignition: "deploy",
+  },
+  typechain: {
+    outDir: "typechain-types",
+    target: "ethers-v6",
+  },
+  mocha: {
+    timeout: 120_000,
+  },
+};
+
+export default config;

@@ -1,0 +1,47 @@
+/** The chain connection and typed contract handles the relayer works with. */
+import { JsonRpcProvider, Network } from "ethers";
+import {
+  Forwarder__factory,
+  InventoryToken__factory,
+  PaymentEscrow__factory,
+  type Forwarder,
+  type InventoryToken,
+  type PaymentEscrow,
+} from "../../../typechain-types";
+
+export interface ContractAddresses {
+  escrow: string;
+  inventory: string;
+  forwarder: string;
+  stablecoin?: string;
+  startBlock: number;
+}
+
+export interface ChainContext {
+  provider: JsonRpcProvider;
+  chainId: bigint;
+  addresses: ContractAddresses;
+  escrow: PaymentEscrow;
+  inventory: InventoryToken;
+  forwarder: Forwarder;
+}
+
+/**
+ * A provider without ethers' 250 ms response cache (a relayer must never see a stale nonce or receipt) and
+ * with a fixed network, so no extra eth_chainId calls are made.
+ */
+export function makeProvider(rpcUrl: string, chainId: bigint): JsonRpcProvider {
+  const network = Network.from(chainId);
+  return new JsonRpcProvider(rpcUrl, network, { staticNetwork: network, cacheTimeout: -1, batchMaxCount: 50 });
+}
+
+export function makeChainContext(provider: JsonRpcProvider, chainId: bigint, addresses: ContractAddresses): ChainContext {
+  return {
+    provider,
+    chainId,
+    addresses,
+    escrow: PaymentEscrow__factory.connect(addresses.escrow, provider),
+    inventory: InventoryToken__factory.connect(addresses.inventory, provider),
+    forwarder: Forwarder__factory.connect(addresses.forwarder, provider),
+  };
+}

@@ -1,0 +1,63 @@
+/** Turns revert data into a named custom error with its arguments, using the project's contract ABIs. */
+import { Interface, isCallException, isError } from "ethers";
+import {
+  Forwarder__factory,
+  InventoryToken__factory,
+  PaymentEscrow__factory,
+} from "../../../typechain-types";
+
+const interfaces = [
+  new Interface(PaymentEscrow__factory.abi),
+  new Interface(InventoryToken__factory.abi),
+  new Interface(Forwarder__factory.abi),
+];
+
+export interface DecodedRevert {
+  name: string;
+  args: Record<string, string>;
+  data: string;
+}
+
+export function decodeRevertData(data: string | null | undefined): DecodedRevert {
+  if (!data || data === "0x") return { name: "UnknownRevert", args: {}, data: data ?? "0x" };
+  for (const iface of interfaces) {
+    try {
+      const parsed = iface.parseError(data);
+      if (!parsed) continue;
+      const args: Record<string, string> = {};
+      parsed.fragment.inputs.forEach((input, i) => {
+        const v = parsed.args[i];
+        args[input.name || String(i)] = typeof v === "bigint" ? v.toString() : String(v);
+      });
+      // A batch failure wraps the item's own revert: unwrap it.
+      if (parsed.name === "BatchCallFailed") return decodeRevertData(parsed.args[1] as string);
+      return { name: parsed.name, args, data };
+    } catch {
+      // not this interface
+    }
+  }
+  if (data.startsWith("0x08c379a0")) {
+    try {
+      const [reason] = new Interface(["function Error(string)"]).decodeFunctionData("Error", data);
+      return { name: "Error", args: { reason: String(reason) }, data };
+    } catch {
+      // fall through
+    }
+  }
+  return { name: "UnknownRevert", args: {}, data };
+}
+
+/** Revert data of an ethers error from a call or an estimate, or undefined if the error is not a revert. */
+export function revertDataOf(err: unknown): string | undefined {
+  if (isCallException(err)) return err.data ?? "0x";
+  if (isError(err, "UNKNOWN_ERROR") || isError(err, "SERVER_ERROR")) return undefined;
+  const e = err as { data?: unknown; info?: { error?: { data?: unknown } } };
+  if (typeof e?.data === "string" && e.data.startsWith("0x")) return e.data;
+  const inner = e?.info?.error?.data;
+  if (typeof inner === "string" && inner.startsWith("0x")) return inner;
+  if (inner && typeof (inner as { data?: unknown }).data === "string") return (inner as { data: string }).data;
+  return undefined;
+}
+
+/** Errors after which a command is retried instead of failed: the chain was not ready for it yet. */
+export const RETRYABLE_ERRORS = new Set(["StaleOrderRecord", "OrderNotFound"]);

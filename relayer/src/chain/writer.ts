@@ -1,0 +1,609 @@
+/**
+ * The chain writer: claims ready commands, batches escrow calls into one transaction, signs with nonces it
+ * owns, stores every signed transaction before broadcasting it, follows receipts to the confirmation depth,
+ * replaces transactions that are not mined in time (same nonce, higher fees) and records each command's
+ * outcome with the decoded custom error. Several signers work in parallel; each is leased to one process.
+ */
+import { Transaction, Wallet, isError, keccak256, type TransactionReceipt } from "ethers";
+import type { Logger } from "pino";
+import type { ChainContext } from "./context";
+import { decodeRevertData, revertDataOf, RETRYABLE_ERRORS } from "./decodeError";
+import { LeaseManager } from "./leases";
+import type { Db } from "../store/db";
+import {
+  claimReadyCommands,
+  commandsOfTx,
+  markConfirmed,
+  markFailed,
+  markSubmitted,
+  reclaimAbandoned,
+  releaseCommands,
+  type CommandRow,
+} from "../store/commands";
+import { insertTx, markSiblingsReplaced, maxRecordedNonce, openTxs, setTxStatus, type ChainTxRow } from "../store/chainTxs";
+import { prepareCommand, type Prepared } from "../jobs/prepare";
+import type { Metrics } from "../metrics";
+
+/** EIP-7825 caps one transaction at 2^24 gas; leave room for the estimate's margin. */
+const TX_GAS_CAP = 16_000_000n;
+const MAX_IN_FLIGHT_PER_SIGNER = 8;
+const MAX_RETRIES = 30;
+
+export interface WriterOptions {
+  batchSize: number;
+  confirmations: number;
+  pollIntervalMs: number;
+  replaceAfterMs: number;
+  feeBumpPercent: number;
+  leaseTtlMs: number;
+  merchantKeySecret: string;
+}
+
+class SignerLane {
+  nextNonce: bigint | null = null;
+  busy = false;
+  needsRecovery = true;
+  inFlight = 0;
+  constructor(readonly wallet: Wallet) {}
+  get address(): string {
+    return this.wallet.address;
+  }
+}
+
+type Classified =
+  | { kind: "network" }
+  | { kind: "nonce_gap" }
+  | { kind: "nonce_low" }
+  | { kind: "funds" }
+  | { kind: "known" }
+  | { kind: "rejected"; message: string };
+
+function classifyBroadcastError(err: unknown): Classified {
+  const msg = String((err as { message?: string })?.message ?? err).toLowerCase();
+  if (msg.includes("already known") || msg.includes("known transaction")) return { kind: "known" };
+  if (isError(err, "NONCE_EXPIRED") || msg.includes("nonce too low")) return { kind: "nonce_low" };
+  if (msg.includes("nonce too high") || msg.includes("can't be queued")) return { kind: "nonce_gap" };
+  if (isError(err, "INSUFFICIENT_FUNDS") || msg.includes("insufficient funds")) return { kind: "funds" };
+  if (isError(err, "TIMEOUT") || isError(err, "NETWORK_ERROR") || msg.includes("econnrefused") || msg.includes("socket") || msg.includes("fetch failed") || msg.includes("econnreset")) {
+    return { kind: "network" };
+  }
+  if (isError(err, "SERVER_ERROR") || isError(err, "UNKNOWN_ERROR")) {
+    const e = err as { error?: { code?: number } };
+    if (e.error?.code === undefined) return { kind: "network" };
+  }
+  return { kind: "rejected", message: msg.slice(0, 300) };
+}
+
+export class ChainWriter {
+  private readonly lanes = new Map<string, SignerLane>();
+  private held: string[] = [];
+  private readonly leases: LeaseManager;
+  private timers: NodeJS.Timeout[] = [];
+  private running = false;
+  private submitting: Promise<void> | null = null;
+  private tracking: Promise<void> | null = null;
+  private feeCache: { at: number; maxFee: bigint; priority: bigint } | null = null;
+
+  constructor(
+    private readonly db: Db,
+    private readonly chain: ChainContext,
+    signerKeys: string[],
+    private readonly opts: WriterOptions,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+    readonly instanceId: string,
+  ) {
+    for (const key of signerKeys) {
+      const w = new Wallet(key);
+      this.lanes.set(w.address, new SignerLane(w));
+    }
+    this.leases = new LeaseManager(db, instanceId, [...this.lanes.keys()], opts.leaseTtlMs);
+  }
+
+  get operatorAddresses(): string[] {
+    return [...this.lanes.keys()];
+  }
+
+  get heldSigners(): string[] {
+    return [...this.held];
+  }
+
+  async start(): Promise<void> {
+    this.running = true;
+    await this.refreshLeases();
+    const every = (ms: number, fn: () => Promise<void>) => {
+      const t = setInterval(() => {
+        if (this.running) fn().catch((err) => this.log.error({ err }, "writer loop error"));
+      }, ms);
+      this.timers.push(t);
+    };
+    every(Math.max(500, Math.floor(this.opts.leaseTtlMs / 3)), () => this.refreshLeases());
+    every(this.opts.pollIntervalMs, () => this.submitTick());
+    every(this.opts.pollIntervalMs, () => this.trackTick());
+  }
+
+  /** Stops taking new work, lets the current ticks finish, returns unsent claims and the leases. */
+  async stop(): Promise<void> {
+    this.running = false;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    await Promise.allSettled([this.submitting, this.tracking]);
+    await this.db.query(`update commands set status = 'pending', claimed_by = null where status = 'claimed' and claimed_by = $1`, [
+      this.instanceId,
+    ]);
+    await this.leases.releaseAll();
+  }
+
+  private async refreshLeases(): Promise<void> {
+    const before = new Set(this.held);
+    this.held = await this.leases.refresh((s) => {
+      const lane = this.lanes.get(s);
+      return !!lane && !lane.busy && lane.inFlight === 0;
+    });
+    for (const s of this.held) {
+      if (!before.has(s)) {
+        const lane = this.lanes.get(s)!;
+        lane.needsRecovery = true;
+        this.log.info({ signer: s }, "signer lease acquired");
+      }
+    }
+    for (const s of before) if (!this.held.includes(s)) this.log.info({ signer: s }, "signer lease released");
+    this.metrics.signersHeld.set(this.held.length);
+    await reclaimAbandoned(this.db, this.opts.leaseTtlMs);
+  }
+
+  /** One pass: every free signer claims and sends a batch. */
+  submitTick(): Promise<void> {
+    if (this.submitting) return this.submitting;
+    this.submitting = (async () => {
+      try {
+        await Promise.all(
+          this.held.map(async (address) => {
+            const lane = this.lanes.get(address);
+            if (!lane || lane.busy) return;
+            lane.busy = true;
+            try {
+              if (lane.needsRecovery) await this.recover(lane);
+              if (!lane.needsRecovery && lane.inFlight < MAX_IN_FLIGHT_PER_SIGNER) await this.fill(lane);
+            } catch (err) {
+              this.log.warn({ err: String(err), signer: address }, "signer pass failed");
+            } finally {
+              lane.busy = false;
+            }
+          }),
+        );
+      } finally {
+        this.submitting = null;
+      }
+    })();
+    return this.submitting;
+  }
+
+  /**
+   * Learns the signer's next nonce from the chain and from the transactions stored for it, and rebroadcasts
+   * stored transactions the node does not have, in nonce order (after a crash or an RPC outage).
+   */
+  private async recover(lane: SignerLane): Promise<void> {
+    const chainNonce = BigInt(await this.chain.provider.getTransactionCount(lane.address, "pending"));
+    const open = (await openTxs(this.db, [lane.address])).filter((t) => t.status === "sent");
+    const latestPerNonce = new Map<string, ChainTxRow>();
+    for (const t of open) {
+      const cur = latestPerNonce.get(t.nonce);
+      if (!cur || BigInt(t.id) > BigInt(cur.id)) latestPerNonce.set(t.nonce, t);
+    }
+    const pending = [...latestPerNonce.values()].filter((t) => BigInt(t.nonce) >= chainNonce).sort((a, b) => Number(BigInt(a.nonce) - BigInt(b.nonce)));
+    for (const t of pending) {
+      try {
+        await this.chain.provider.broadcastTransaction(t.raw);
+        this.log.info({ signer: lane.address, nonce: t.nonce, hash: t.hash }, "rebroadcast stored transaction");
+      } catch (err) {
+        const c = classifyBroadcastError(err);
+        if (c.kind === "network") throw err;
+        if (c.kind !== "known" && c.kind !== "nonce_low") {
+          this.log.warn({ signer: lane.address, nonce: t.nonce, err: String(err) }, "stored transaction refused on rebroadcast");
+        }
+      }
+    }
+    const recorded = await maxRecordedNonce(this.db, lane.address);
+    const afterRecorded = recorded === null ? 0n : recorded + 1n;
+    lane.nextNonce = chainNonce > afterRecorded ? chainNonce : afterRecorded;
+    lane.inFlight = latestPerNonce.size;
+    lane.needsRecovery = false;
+  }
+
+  private async fill(lane: SignerLane): Promise<void> {
+    const claimed = await claimReadyCommands(this.db, this.instanceId, this.opts.batchSize);
+    if (claimed.length === 0) return;
+    const unsent = new Set(claimed.map((c) => c.id));
+    try {
+      const prepared: { cmd: CommandRow; p: Prepared }[] = [];
+      for (const cmd of claimed) {
+        try {
+          prepared.push({ cmd, p: await prepareCommand(cmd, this.prepareDeps()) });
+        } catch (err) {
+          prepared.push({ cmd, p: { type: "wait", delayMs: 1000, reason: String(err) } });
+        }
+      }
+      const escrowCalls: { cmd: CommandRow; data: string }[] = [];
+      const singles: { cmd: CommandRow; to: string; data: string; kind: string }[] = [];
+      for (const { cmd, p } of prepared) {
+        if (p.type === "escrow") escrowCalls.push({ cmd, data: p.data });
+        else if (p.type === "tx") singles.push({ cmd, to: p.to, data: p.data, kind: p.kind });
+        else if (p.type === "done") {
+          await markConfirmed(this.db, [cmd.id]);
+          await this.afterConfirmed(cmd);
+          unsent.delete(cmd.id);
+          this.metrics.commands.inc({ kind: cmd.kind, outcome: "confirmed" });
+        } else if (p.type === "wait") {
+          await releaseCommands(this.db, [cmd.id], p.delayMs);
+          unsent.delete(cmd.id);
+        } else {
+          await this.fail(cmd, p.code, p.message);
+          unsent.delete(cmd.id);
+        }
+      }
+      if (escrowCalls.length > 0) {
+        const sent = await this.sendBatch(lane, escrowCalls);
+        for (const id of sent) unsent.delete(id);
+      }
+      for (const s of singles) {
+        if (lane.needsRecovery) break;
+        const ok = await this.sendTx(lane, s.to, s.data, s.kind, [s.cmd]);
+        if (ok) unsent.delete(s.cmd.id);
+      }
+    } finally {
+      // Anything claimed but not handed to the chain goes back to the queue.
+      await releaseCommands(this.db, [...unsent]).catch(() => undefined);
+    }
+  }
+
+  /** Sends escrow calls as one non-atomic batch; splits it if it would exceed the per-transaction gas cap. */
+  private async sendBatch(lane: SignerLane, calls: { cmd: CommandRow; data: string }[]): Promise<string[]> {
+    const data = this.chain.escrow.interface.encodeFunctionData("batch", [calls.map((c) => c.data), false]);
+    let estimate: bigint;
+    try {
+      estimate = await this.chain.provider.estimateGas({ from: lane.address, to: this.chain.addresses.escrow, data });
+    } catch (err) {
+      const revert = revertDataOf(err);
+      if (revert === undefined) throw err;
+      const decoded = decodeRevertData(revert);
+      this.log.error({ signer: lane.address, error: decoded.name }, "batch would revert as a whole");
+      await releaseCommands(this.db, calls.map((c) => c.cmd.id), 5000, true);
+      return calls.map((c) => c.cmd.id);
+    }
+    if (estimate * 12n / 10n > TX_GAS_CAP && calls.length > 1) {
+      const half = Math.ceil(calls.length / 2);
+      const first = await this.sendBatch(lane, calls.slice(0, half));
+      if (lane.needsRecovery) return first;
+      return [...first, ...(await this.sendBatch(lane, calls.slice(half)))];
+    }
+    const ok = await this.sendTx(lane, this.chain.addresses.escrow, data, "batch", calls.map((c) => c.cmd), estimate);
+    return ok ? calls.map((c) => c.cmd.id) : [];
+  }
+
+  private async fees(): Promise<{ maxFee: bigint; priority: bigint }> {
+    if (this.feeCache && Date.now() - this.feeCache.at < 1000) return this.feeCache;
+    const fd = await this.chain.provider.getFeeData();
+    const priority = fd.maxPriorityFeePerGas ?? 1_000_000_000n;
+    const maxFee = fd.maxFeePerGas ?? (fd.gasPrice ?? 2_000_000_000n) * 2n;
+    this.feeCache = { at: Date.now(), maxFee: maxFee < priority ? priority : maxFee, priority };
+    return this.feeCache;
+  }
+
+  /**
+   * Signs with the lane's next nonce, stores the transaction and marks the commands submitted in one database
+   * transaction, then broadcasts. Returns false if nothing was handed to the chain (commands stay claimed
+   * for the caller to release).
+   */
+  private async sendTx(
+    lane: SignerLane,
+    to: string,
+    data: string,
+    kind: string,
+    cmds: CommandRow[],
+    knownEstimate?: bigint,
+  ): Promise<boolean> {
+    let estimate = knownEstimate;
+    if (estimate === undefined) {
+      try {
+        estimate = await this.chain.provider.estimateGas({ from: lane.address, to, data });
+      } catch (err) {
+        const revert = revertDataOf(err);
+        if (revert === undefined) throw err;
+        // It would revert: decide without spending gas.
+        await this.handleRevert(cmds[0], decodeRevertData(revert));
+        return true;
+      }
+    }
+    const gasLimit = (() => {
+      const g = (estimate * 12n) / 10n + 20_000n;
+      return g > TX_GAS_CAP ? TX_GAS_CAP : g;
+    })();
+    const { maxFee, priority } = await this.fees();
+    const nonce = lane.nextNonce!;
+    const tx = Transaction.from({
+      type: 2,
+      chainId: this.chain.chainId,
+      nonce: Number(nonce),
+      to,
+      data,
+      value: 0n,
+      gasLimit,
+      maxFeePerGas: maxFee,
+      maxPriorityFeePerGas: priority,
+    });
+    const raw = await lane.wallet.signTransaction(tx);
+    const hash = keccak256(raw);
+    await this.db.tx(async (q) => {
+      await insertTx(q, {
+        signer: lane.address,
+        nonce,
+        hash,
+        raw,
+        kind,
+        maxFeePerGas: maxFee,
+        maxPriorityFeePerGas: priority,
+        gasLimit,
+      });
+      await markSubmitted(q, cmds.map((c) => c.id), lane.address, nonce);
+    });
+    lane.nextNonce = nonce + 1n;
+    lane.inFlight += 1;
+    for (const c of cmds) this.metrics.submitLatency.observe((Date.now() - new Date(c.created_at).getTime()) / 1000);
+    try {
+      await this.chain.provider.broadcastTransaction(raw);
+      this.metrics.txs.inc({ outcome: "sent" });
+      this.log.debug({ signer: lane.address, nonce: String(nonce), hash, kind, commands: cmds.length }, "transaction sent");
+    } catch (err) {
+      const c = classifyBroadcastError(err);
+      if (c.kind === "known") return true;
+      if (c.kind === "network") {
+        // Unknown whether the node has it: keep it stored; recovery rebroadcasts before anything newer.
+        lane.needsRecovery = true;
+        this.log.warn({ signer: lane.address, nonce: String(nonce), err: String(err) }, "broadcast failed, will recover");
+        return true;
+      }
+      // Definitively refused: the nonce was not used; give it back and requeue the commands.
+      await this.db.tx(async (q) => {
+        await q.query(`update chain_txs set status = 'dropped' where hash = $1`, [hash]);
+        await q.query(
+          `update commands set status = 'pending', claimed_by = null, tx_signer = null, tx_nonce = null, batch_index = null,
+             attempts = attempts + 1, not_before = now() + interval '2 seconds', updated_at = now()
+           where tx_signer = $1 and tx_nonce = $2 and status = 'submitted'`,
+          [lane.address, nonce.toString()],
+        );
+      });
+      lane.inFlight -= 1;
+      this.metrics.txs.inc({ outcome: "dropped" });
+      if (c.kind === "nonce_gap" || c.kind === "nonce_low") lane.needsRecovery = true;
+      else lane.nextNonce = nonce;
+      this.log.warn({ signer: lane.address, nonce: String(nonce), reason: c.kind, err: String(err) }, "transaction refused by the node");
+      return true;
+    }
+    return true;
+  }
+
+  /** Follows stored transactions to their receipts and the confirmation depth; replaces stuck ones. */
+  trackTick(): Promise<void> {
+    if (this.tracking) return this.tracking;
+    this.tracking = (async () => {
+      try {
+        await this.track();
+      } finally {
+        this.tracking = null;
+      }
+    })();
+    return this.tracking;
+  }
+
+  private async track(): Promise<void> {
+    const txs = await openTxs(this.db, this.held);
+    if (txs.length === 0) {
+      for (const s of this.held) this.lanes.get(s)!.inFlight = 0;
+      return;
+    }
+    const head = BigInt(await this.chain.provider.getBlockNumber());
+    const receipts = await Promise.all(txs.map((t) => this.chain.provider.getTransactionReceipt(t.hash)));
+    const groups = new Map<string, { txs: ChainTxRow[]; mined?: { tx: ChainTxRow; r: TransactionReceipt } }>();
+    txs.forEach((t, i) => {
+      const key = `${t.signer}:${t.nonce}`;
+      const g = groups.get(key) ?? { txs: [] };
+      g.txs.push(t);
+      const r = receipts[i];
+      if (r) g.mined = { tx: t, r };
+      groups.set(key, g);
+    });
+    const inFlight = new Map<string, number>();
+    for (const g of groups.values()) {
+      const signer = g.txs[0].signer;
+      if (g.mined) {
+        const { tx, r } = g.mined;
+        const depth = head - BigInt(r.blockNumber) + 1n;
+        if (depth >= BigInt(this.opts.confirmations)) {
+          await this.finalize(tx, r);
+          continue;
+        }
+        if (tx.status !== "mined") await setTxStatus(this.db, tx.id, "mined", { blockNumber: BigInt(r.blockNumber), gasUsed: r.gasUsed });
+      } else {
+        const latest = g.txs.reduce((a, b) => (BigInt(a.id) > BigInt(b.id) ? a : b));
+        if (Date.now() - new Date(latest.sent_at).getTime() > this.opts.replaceAfterMs) await this.replace(latest);
+      }
+      inFlight.set(signer, (inFlight.get(signer) ?? 0) + 1);
+    }
+    for (const s of this.held) this.lanes.get(s)!.inFlight = inFlight.get(s) ?? 0;
+  }
+
+  /** Re-signs the same nonce and payload with fees raised by the configured percentage. */
+  private async replace(t: ChainTxRow): Promise<void> {
+    const lane = this.lanes.get(t.signer);
+    if (!lane || lane.busy) return;
+    lane.busy = true;
+    try {
+      const known = await this.chain.provider.getTransaction(t.hash);
+      const old = Transaction.from(t.raw);
+      const bump = (v: bigint) => (v * BigInt(100 + this.opts.feeBumpPercent)) / 100n + 1n;
+      const { maxFee } = await this.fees();
+      const priority = bump(old.maxPriorityFeePerGas ?? 0n);
+      let newMax = bump(old.maxFeePerGas ?? 0n);
+      if (newMax < maxFee) newMax = maxFee;
+      if (newMax < priority) newMax = priority;
+      if (!known) {
+        // The node lost it (restart, outage): send the stored bytes again before anything else.
+        lane.needsRecovery = true;
+        return;
+      }
+      const tx = Transaction.from({
+        type: 2,
+        chainId: old.chainId,
+        nonce: old.nonce,
+        to: old.to,
+        data: old.data,
+        value: old.value,
+        gasLimit: old.gasLimit,
+        maxFeePerGas: newMax,
+        maxPriorityFeePerGas: priority,
+      });
+      const raw = await lane.wallet.signTransaction(tx);
+      const hash = keccak256(raw);
+      await insertTx(this.db, {
+        signer: t.signer,
+        nonce: BigInt(t.nonce),
+        hash,
+        raw,
+        kind: t.kind,
+        maxFeePerGas: newMax,
+        maxPriorityFeePerGas: priority,
+        gasLimit: old.gasLimit,
+        replaces: t.id,
+      });
+      try {
+        await this.chain.provider.broadcastTransaction(raw);
+        this.metrics.txs.inc({ outcome: "replaced" });
+        this.log.info({ signer: t.signer, nonce: t.nonce, old: t.hash, hash, maxFeePerGas: String(newMax) }, "transaction replaced with higher fees");
+      } catch (err) {
+        const c = classifyBroadcastError(err);
+        if (c.kind !== "known" && c.kind !== "network") {
+          await this.db.query(`update chain_txs set status = 'dropped' where hash = $1`, [hash]);
+          this.log.warn({ signer: t.signer, nonce: t.nonce, err: String(err) }, "replacement refused");
+        }
+      }
+    } finally {
+      lane.busy = false;
+    }
+  }
+
+  private async finalize(tx: ChainTxRow, r: TransactionReceipt): Promise<void> {
+    const nonce = BigInt(tx.nonce);
+    const cmds = await commandsOfTx(this.db, tx.signer, nonce);
+    await this.db.tx(async (q) => {
+      await setTxStatus(q, tx.id, r.status === 1 ? "confirmed" : "reverted", { blockNumber: BigInt(r.blockNumber), gasUsed: r.gasUsed });
+      await markSiblingsReplaced(q, tx.signer, nonce, tx.id);
+    });
+    this.metrics.txs.inc({ outcome: r.status === 1 ? "confirmed" : "reverted" });
+    this.metrics.confirmationLatency.observe((Date.now() - new Date(tx.sent_at).getTime()) / 1000);
+    if (tx.kind === "batch") {
+      if (r.status !== 1) {
+        await releaseCommands(this.db, cmds.map((c) => c.id), 2000, true);
+        return;
+      }
+      const failures = new Map<number, string>();
+      for (const log of r.logs) {
+        if (log.address.toLowerCase() !== this.chain.addresses.escrow.toLowerCase()) continue;
+        try {
+          const ev = this.chain.escrow.interface.parseLog(log);
+          if (ev?.name === "BatchItemFailed") failures.set(Number(ev.args.index), ev.args.reason as string);
+        } catch {
+          // not an escrow event
+        }
+      }
+      const ok: CommandRow[] = [];
+      for (const cmd of cmds) {
+        const reason = failures.get(cmd.batch_index ?? -1);
+        if (reason === undefined) ok.push(cmd);
+        else await this.handleRevert(cmd, decodeRevertData(reason));
+      }
+      await markConfirmed(this.db, ok.map((c) => c.id));
+      for (const c of ok) {
+        this.metrics.commands.inc({ kind: c.kind, outcome: "confirmed" });
+        await this.afterConfirmed(c);
+      }
+      return;
+    }
+    for (const cmd of cmds) {
+      if (r.status === 1) {
+        await markConfirmed(this.db, [cmd.id]);
+        this.metrics.commands.inc({ kind: cmd.kind, outcome: "confirmed" });
+        await this.afterConfirmed(cmd);
+      } else {
+        const t = Transaction.from(tx.raw);
+        let data: string | undefined;
+        try {
+          await this.chain.provider.call({ from: tx.signer, to: t.to!, data: t.data, blockTag: r.blockNumber - 1 });
+        } catch (err) {
+          data = revertDataOf(err);
+        }
+        await this.handleRevert(cmd, decodeRevertData(data));
+      }
+    }
+  }
+
+  private async handleRevert(cmd: CommandRow, decoded: { name: string; args: Record<string, string> }): Promise<void> {
+    if (cmd.kind === "create_order" && decoded.name === "OrderAlreadyExists") {
+      // The deterministic order id exists: an earlier attempt of this very command got there first.
+      await markConfirmed(this.db, [cmd.id]);
+      this.metrics.commands.inc({ kind: cmd.kind, outcome: "confirmed" });
+      return;
+    }
+    if (RETRYABLE_ERRORS.has(decoded.name) && cmd.attempts < MAX_RETRIES) {
+      await releaseCommands(this.db, [cmd.id], 500, true);
+      return;
+    }
+    await this.fail(cmd, decoded.name, `${decoded.name}(${Object.entries(decoded.args).map(([k, v]) => `${k}=${v}`).join(", ")})`);
+  }
+
+  private async fail(cmd: CommandRow, code: string, message: string): Promise<void> {
+    await this.db.tx(async (q) => {
+      await markFailed(q, cmd.id, code, message);
+      if (cmd.order_id) {
+        await q.query(
+          `update orders set error_code = $2, error_message = $3,
+             status = case when $4 and status = 'pending' then 'failed' else status end, updated_at = now()
+           where id = $1`,
+          [cmd.order_id, code, `${cmd.kind}: ${message}`, cmd.kind === "create_order"],
+        );
+      }
+      if (cmd.kind === "create_sku" && cmd.sku_id) {
+        await q.query(`update skus set status = 'failed' where id = $1`, [cmd.sku_id]);
+      }
+    });
+    this.metrics.commands.inc({ kind: cmd.kind, outcome: "failed" });
+    this.log.warn({ command: cmd.id, kind: cmd.kind, code, message }, "command failed");
+  }
+
+  /** Effects checked against the chain itself, never taken from the transaction's success alone. */
+  private async afterConfirmed(cmd: CommandRow): Promise<void> {
+    if (cmd.kind === "merchant_setup") {
+      const m = (await this.db.query<{ address: string }>("select address from merchants where id = $1", [cmd.merchant_id])).rows[0];
+      if (!m) return;
+      for (const op of this.operatorAddresses) {
+        const a = await this.chain.escrow.isOperatorApproved(m.address, op);
+        const b = await this.chain.inventory.isApprovedForAll(m.address, op);
+        if (!a || !b) {
+          // Not there yet (or reorged away): run the setup again.
+          await this.db.query(`update commands set status = 'pending', not_before = now() + interval '1 second' where id = $1`, [cmd.id]);
+          return;
+        }
+      }
+      await this.db.query(`update merchants set status = 'active' where id = $1`, [cmd.merchant_id]);
+    }
+  }
+
+  private prepareDeps() {
+    return {
+      db: this.db,
+      chain: this.chain,
+      operatorAddresses: this.operatorAddresses,
+      merchantKeySecret: this.opts.merchantKeySecret,
+    };
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Relayer configuration, read once from the environment (and `.env`) into a typed, validated object.
+ * Every problem is reported by variable name before anything starts.
+ */
+import path from "node:path";
+import { z } from "zod";
+
+const hexKey = /^0x[0-9a-fA-F]{64}$/;
+
+const schema = z.object({
+  RPC_URL: z.string().url().default("http://127.0.0.1:8545"),
+  CHAIN_ID: z.coerce.number().int().positive().optional(),
+  DEPLOYMENTS_DIR: z.string().default(path.join(process.cwd(), "deployments")),
+  SIGNER_KEYS: z
+    .string({ required_error: "is required: comma-separated 0x-prefixed private keys of the relayer's signers" })
+    .transform((s) => s.split(",").map((k) => k.trim()).filter(Boolean))
+    .refine((keys) => keys.length > 0, "must list at least one key")
+    .refine((keys) => keys.every((k) => hexKey.test(k)), "each key must be 0x followed by 64 hex digits"),
+  DATABASE_URL: z.string().optional(),
+  DATA_DIR: z.string().default(path.join(process.cwd(), "data", "relayer")),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().default("127.0.0.1"),
+  ADMIN_API_KEY: z.string({ required_error: "is required: the key of the admin API" }).min(16, "must be at least 16 characters"),
+  ARBITER_API_KEY: z.string().min(16, "must be at least 16 characters").optional(),
+  MERCHANT_KEY_SECRET: z
+    .string({ required_error: "is required: secret that encrypts merchants' custodial keys at rest" })
+    .min(16, "must be at least 16 characters"),
+  CONFIRMATIONS: z.coerce.number().int().min(1).max(64).default(1),
+  BATCH_SIZE: z.coerce.number().int().min(1).max(400).default(200),
+  POLL_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(200),
+  REPLACE_AFTER_MS: z.coerce.number().int().min(1000).default(30_000),
+  FEE_BUMP_PERCENT: z.coerce.number().int().min(10).max(500).default(20),
+  LEASE_TTL_MS: z.coerce.number().int().min(1000).default(15_000),
+  INDEXER_BATCH_BLOCKS: z.coerce.number().int().min(1).max(10_000).default(2_000),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  INSTANCE_ID: z.string().optional(),
+});
+
+export type RawEnv = Record<string, string | undefined>;
+
+export interface RelayerConfig {
+  rpcUrl: string;
+  chainId?: number;
+  deploymentsDir: string;
+  signerKeys: string[];
+  databaseUrl?: string;
+  dataDir: string;
+  port: number;
+  host: string;
+  adminApiKey: string;
+  arbiterApiKey?: string;
+  merchantKeySecret: string;
+  confirmations: number;
+  batchSize: number;
+  pollIntervalMs: number;
+  replaceAfterMs: number;
+  feeBumpPercent: number;
+  leaseTtlMs: number;
+  indexerBatchBlocks: number;
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  instanceId?: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid relayer configuration:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parses the environment; throws ConfigError naming every bad variable. */
+export function loadConfig(env: RawEnv = process.env): RelayerConfig {
+  const cleaned: RawEnv = {};
+  for (const [k, v] of Object.entries(env)) cleaned[k] = v === "" ? undefined : v;
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+  }
+  const c = parsed.data;
+  return {
+    rpcUrl: c.RPC_URL,
+    chainId: c.CHAIN_ID,
+    deploymentsDir: c.DEPLOYMENTS_DIR,
+    signerKeys: c.SIGNER_KEYS,
+    databaseUrl: c.DATABASE_URL,
+    dataDir: c.DATA_DIR,
+    port: c.PORT,
+    host: c.HOST,
+    adminApiKey: c.ADMIN_API_KEY,
+    arbiterApiKey: c.ARBITER_API_KEY,
+    merchantKeySecret: c.MERCHANT_KEY_SECRET,
+    confirmations: c.CONFIRMATIONS,
+    batchSize: c.BATCH_SIZE,
+    pollIntervalMs: c.POLL_INTERVAL_MS,
+    replaceAfterMs: c.REPLACE_AFTER_MS,
+    feeBumpPercent: c.FEE_BUMP_PERCENT,
+    leaseTtlMs: c.LEASE_TTL_MS,
+    indexerBatchBlocks: c.INDEXER_BATCH_BLOCKS,
+    logLevel: c.LOG_LEVEL,
+    instanceId: c.INSTANCE_ID,
+  };
+}

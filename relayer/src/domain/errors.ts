@@ -1,0 +1,48 @@
+/**
+ * One error tree with stable codes. The API maps `status` to the HTTP status in one place; `code` is part of
+ * the public contract and never changes meaning.
+ */
+export const ErrorCodes = {
+  validation_failed: 400,
+  invalid_idempotency_key: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  insufficient_scope: 403,
+  not_found: 404,
+  route_not_found: 404,
+  method_not_allowed: 405,
+  idempotency_key_reused: 409,
+  idempotency_request_in_progress: 409,
+  reference_already_used: 409,
+  invalid_order_state: 409,
+  order_not_on_chain_yet: 409,
+  sku_not_on_chain_yet: 409,
+  merchant_not_ready: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  unprocessable: 422,
+  token_not_allowed: 422,
+  insufficient_stock: 422,
+  rate_limited: 429,
+  internal_error: 500,
+  not_ready: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export class AppError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = "AppError";
+    this.status = ErrorCodes[code];
+  }
+
+  toJSON(): { error: { code: ErrorCode; message: string; details: Record<string, unknown> } } {
+    return { error: { code: this.code, message: this.message, details: this.details } };
+  }
+}

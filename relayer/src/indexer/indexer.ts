@@ -1,0 +1,285 @@
+/**
+ * The indexer follows the escrow's and the inventory's events from the deployment block, keeps a checkpoint
+ * with the hashes of recent blocks, detects reorgs by parent hash and rolls back to the common ancestor, and
+ * derives every order's record and API status from the events alone.
+ */
+import type { Log } from "ethers";
+import type { Logger } from "pino";
+import type { ChainContext } from "../chain/context";
+import type { Db, Queryable } from "../store/db";
+import { applyOrderEvent, ORDER_EVENTS, type OrderRecord } from "../../../sdk/orderRecord";
+import { statusFromChainState } from "../domain/model";
+import type { Metrics } from "../metrics";
+
+/** How many recent block hashes are kept to find a common ancestor after a reorg. */
+const KEEP_BLOCKS = 256;
+
+export interface IndexerOptions {
+  pollIntervalMs: number;
+  batchBlocks: number;
+}
+
+function jsonArgs(args: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(args)) {
+    if (/^\d+$/.test(k)) continue;
+    out[k] = normalise(v);
+  }
+  return out;
+}
+
+function normalise(v: unknown): unknown {
+  if (typeof v === "bigint") return v.toString();
+  if (Array.isArray(v)) {
+    const maybeStruct = v as unknown as { toObject?: () => Record<string, unknown> };
+    if (typeof maybeStruct.toObject === "function") {
+      try {
+        const o = maybeStruct.toObject();
+        if (Object.keys(o).length > 0 && !Object.keys(o).every((k) => /^\d+$/.test(k))) return jsonArgs(o);
+      } catch {
+        // plain array
+      }
+    }
+    return v.map(normalise);
+  }
+  return v;
+}
+
+export class Indexer {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private backoffMs = 0;
+  private stopped = false;
+  lastHead = 0n;
+  lastError: string | null = null;
+
+  constructor(
+    private readonly db: Db,
+    private readonly chain: ChainContext,
+    private readonly opts: IndexerOptions,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+  ) {}
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    const loop = async () => {
+      if (this.stopped) return;
+      try {
+        await this.tick();
+        this.backoffMs = 0;
+        this.lastError = null;
+      } catch (err) {
+        this.lastError = String(err);
+        this.backoffMs = Math.min(30_000, this.backoffMs === 0 ? 500 : this.backoffMs * 2);
+        this.log.warn({ err: String(err), retryInMs: this.backoffMs }, "indexer pass failed; backing off");
+      }
+      if (!this.stopped) this.timer = setTimeout(loop, this.opts.pollIntervalMs + this.backoffMs);
+    };
+    this.timer = setTimeout(loop, 0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  async checkpoint(q: Queryable = this.db): Promise<{ lastBlock: bigint; lastHash: string | null }> {
+    const r = await q.query<{ last_block: string; last_hash: string | null }>("select last_block, last_hash from indexer_state where id = 1");
+    if (r.rows.length === 0) return { lastBlock: BigInt(this.chain.addresses.startBlock) - 1n, lastHash: null };
+    return { lastBlock: BigInt(r.rows[0].last_block), lastHash: r.rows[0].last_hash };
+  }
+
+  /** Indexes up to the head (at most `batchBlocks` per step); returns when caught up. */
+  tick(): Promise<void> {
+    if (this.running) return this.running;
+    this.running = (async () => {
+      try {
+        for (;;) {
+          const progressed = await this.step();
+          if (!progressed || this.stopped) break;
+        }
+      } finally {
+        this.running = null;
+      }
+    })();
+    return this.running;
+  }
+
+  private async step(): Promise<boolean> {
+    const provider = this.chain.provider;
+    const head = BigInt(await provider.getBlockNumber());
+    this.lastHead = head;
+    const { lastBlock, lastHash } = await this.checkpoint();
+    this.metrics.indexerLag.set(Number(head > lastBlock ? head - lastBlock : 0n));
+    if (lastBlock >= 0n && lastHash) {
+      const current = await provider.getBlock(Number(lastBlock));
+      if (!current || current.hash !== lastHash) {
+        await this.rollback(lastBlock);
+        return true;
+      }
+    }
+    if (head <= lastBlock) return false;
+    const from = lastBlock + 1n;
+    const to = head < from + BigInt(this.opts.batchBlocks) - 1n ? head : from + BigInt(this.opts.batchBlocks) - 1n;
+    const logs = await provider.getLogs({
+      address: [this.chain.addresses.escrow, this.chain.addresses.inventory],
+      fromBlock: Number(from),
+      toBlock: Number(to),
+    });
+    // Block headers of the range end and of every block with logs: their hashes are the reorg evidence.
+    const numbers = new Set<number>([Number(to), ...logs.map((l) => l.blockNumber)]);
+    if (from === lastBlock + 1n && lastHash) numbers.add(Number(from));
+    const blocks = new Map<number, { hash: string; parentHash: string; timestamp: number }>();
+    await Promise.all(
+      [...numbers].map(async (n) => {
+        const b = await provider.getBlock(n);
+        if (!b || !b.hash) throw new Error(`block ${n} not available`);
+        blocks.set(n, { hash: b.hash, parentHash: b.parentHash, timestamp: b.timestamp });
+      }),
+    );
+    const first = blocks.get(Number(from));
+    if (first && lastHash && first.parentHash !== lastHash) {
+      await this.rollback(lastBlock);
+      return true;
+    }
+    for (const l of logs) {
+      if (blocks.get(l.blockNumber)?.hash !== l.blockHash) throw new Error(`log of block ${l.blockNumber} does not match its header; chain moving`);
+    }
+    await this.db.tx(async (q) => {
+      const touchedOrders = new Set<string>();
+      for (const log of logs) {
+        const ev = this.parse(log);
+        if (!ev) continue;
+        const orderId = (ev.args.orderId as string | undefined) ?? null;
+        await q.query(
+          `insert into chain_events (block_number, block_hash, tx_hash, log_index, contract, name, order_id, merchant, args, block_time)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) on conflict (block_number, log_index) do nothing`,
+          [
+            log.blockNumber,
+            log.blockHash,
+            log.transactionHash,
+            log.index,
+            ev.contract,
+            ev.name,
+            orderId,
+            (ev.args.merchant as string | undefined) ?? null,
+            JSON.stringify(ev.args),
+            blocks.get(log.blockNumber)?.timestamp ?? null,
+          ],
+        );
+        if (orderId && (ORDER_EVENTS as readonly string[]).includes(ev.name)) touchedOrders.add(orderId);
+        if (ev.name === "SkuCreated") {
+          await q.query(`update skus set status = 'created' where chain_sku_id = $1`, [String(ev.args.skuId)]);
+        }
+      }
+      for (const orderId of touchedOrders) await this.rebuildOrder(q, orderId);
+      for (const [n, b] of blocks) {
+        await q.query(
+          `insert into indexed_blocks (number, hash, parent_hash) values ($1, $2, $3)
+           on conflict (number) do update set hash = excluded.hash, parent_hash = excluded.parent_hash`,
+          [n, b.hash, b.parentHash],
+        );
+      }
+      await q.query(`delete from indexed_blocks where number < $1`, [Number(to) - KEEP_BLOCKS]);
+      await q.query(
+        `insert into indexer_state (id, last_block, last_hash, updated_at) values (1, $1, $2, now())
+         on conflict (id) do update set last_block = excluded.last_block, last_hash = excluded.last_hash, updated_at = now()`,
+        [Number(to), blocks.get(Number(to))!.hash],
+      );
+    });
+    this.metrics.indexerLag.set(Number(head - to));
+    return to < head;
+  }
+
+  /** Walks back from `fromBlock` to the newest block whose stored hash the chain still has, and undoes the rest. */
+  private async rollback(fromBlock: bigint): Promise<void> {
+    const stored = await this.db.query<{ number: string; hash: string }>(
+      `select number, hash from indexed_blocks where number <= $1 order by number desc`,
+      [Number(fromBlock)],
+    );
+    let ancestor = BigInt(this.chain.addresses.startBlock) - 1n;
+    let ancestorHash: string | null = null;
+    for (const row of stored.rows) {
+      const b = await this.chain.provider.getBlock(Number(row.number));
+      if (b && b.hash === row.hash) {
+        ancestor = BigInt(row.number);
+        ancestorHash = row.hash;
+        break;
+      }
+    }
+    this.log.warn({ from: String(fromBlock), ancestor: String(ancestor) }, "reorg detected; rolling back to the common ancestor");
+    await this.db.tx(async (q) => {
+      const affected = await q.query<{ order_id: string }>(
+        `select distinct order_id from chain_events where block_number > $1 and order_id is not null`,
+        [Number(ancestor)],
+      );
+      const skus = await q.query<{ sku: string }>(
+        `select args->>'skuId' as sku from chain_events where block_number > $1 and name = 'SkuCreated'`,
+        [Number(ancestor)],
+      );
+      await q.query(`delete from chain_events where block_number > $1`, [Number(ancestor)]);
+      await q.query(`delete from indexed_blocks where number > $1`, [Number(ancestor)]);
+      for (const s of skus.rows) await q.query(`update skus set status = 'pending' where chain_sku_id = $1`, [s.sku]);
+      for (const r of affected.rows) await this.rebuildOrder(q, r.order_id);
+      await q.query(
+        `insert into indexer_state (id, last_block, last_hash, updated_at) values (1, $1, $2, now())
+         on conflict (id) do update set last_block = excluded.last_block, last_hash = excluded.last_hash, updated_at = now()`,
+        [Number(ancestor), ancestorHash],
+      );
+      // Commands whose effect was reorged away are not lost: their orders show the chain's truth, and a
+      // confirmed create that no longer exists is queued again (its id is deterministic, so it cannot double).
+      await q.query(
+        `update commands set status = 'pending', not_before = now(), attempts = attempts + 1, updated_at = now()
+         where kind = 'create_order' and status = 'confirmed'
+           and order_id in (select id from orders where record is null and status = 'pending')`,
+      );
+    });
+  }
+
+  /** Folds the order's stored events into its record and API status. */
+  private async rebuildOrder(q: Queryable, chainOrderId: string): Promise<void> {
+    const events = await q.query<{ name: string; args: Record<string, unknown>; tx_hash: string; block_number: string; log_index: number }>(
+      `select name, args, tx_hash, block_number, log_index from chain_events where order_id = $1 order by block_number, log_index`,
+      [chainOrderId],
+    );
+    let record: OrderRecord | undefined;
+    let created: { tx: string; block: string; log: number } | null = null;
+    let lastBlock: string | null = null;
+    for (const e of events.rows) {
+      const args = { ...e.args };
+      record = applyOrderEvent(record, { name: e.name, args } as never);
+      if (e.name === "OrderCreated") created = { tx: e.tx_hash, block: e.block_number, log: e.log_index };
+      lastBlock = e.block_number;
+    }
+    if (!record) {
+      await q.query(
+        `update orders set record = null, status = case when status = 'failed' then 'failed' else 'pending' end,
+           created_tx_hash = null, created_block = null, created_log_index = null, last_event_block = null, updated_at = now()
+         where chain_order_id = $1`,
+        [chainOrderId],
+      );
+      return;
+    }
+    const json = Object.fromEntries(Object.entries(record).map(([k, v]) => [k, typeof v === "bigint" ? v.toString() : v]));
+    await q.query(
+      `update orders set record = $2, status = $3, buyer = coalesce(nullif($4, '0x0000000000000000000000000000000000000000'), buyer),
+         created_tx_hash = $5, created_block = $6, created_log_index = $7, last_event_block = $8, updated_at = now()
+       where chain_order_id = $1`,
+      [chainOrderId, JSON.stringify(json), statusFromChainState(record.state), record.buyer, created?.tx ?? null, created?.block ?? null, created?.log ?? null, lastBlock],
+    );
+  }
+
+  private parse(log: Log): { contract: string; name: string; args: Record<string, unknown> } | null {
+    const isEscrow = log.address.toLowerCase() === this.chain.addresses.escrow.toLowerCase();
+    const iface = isEscrow ? this.chain.escrow.interface : this.chain.inventory.interface;
+    try {
+      const ev = iface.parseLog(log);
+      if (!ev) return null;
+      return { contract: isEscrow ? "PaymentEscrow" : "InventoryToken", name: ev.name, args: jsonArgs(ev.args.toObject()) };
+    } catch {
+      return null;
+    }
+  }
+}

@@ -1,0 +1,220 @@
+/**
+ * One handler per command kind: turns a durable command into the chain call that carries it out, after
+ * checking that the chain is ready for it. Escrow calls are batched by the writer; others are sent alone.
+ */
+import { Wallet } from "ethers";
+import type { ChainContext } from "../chain/context";
+import type { CommandRow } from "../store/commands";
+import type { Db } from "../store/db";
+import { decryptPrivateKey } from "../domain/keys";
+import type { OrderRecord } from "../../../sdk/orderRecord";
+
+export type Prepared =
+  | { type: "escrow"; data: string }
+  | { type: "tx"; to: string; data: string; kind: string }
+  | { type: "done"; note: string }
+  | { type: "wait"; delayMs: number; reason: string }
+  | { type: "fail"; code: string; message: string };
+
+export interface PrepareDeps {
+  db: Db;
+  chain: ChainContext;
+  operatorAddresses: string[];
+  merchantKeySecret: string;
+}
+
+interface RecordJson {
+  merchant: string;
+  buyer: string;
+  token: string;
+  amount: string;
+  feeBps: string;
+  state: string;
+  deadline: string;
+  shipWithin: string;
+  protectionPeriod: string;
+  itemsHash: string;
+}
+
+export function recordFromJson(j: RecordJson): OrderRecord {
+  return {
+    merchant: j.merchant,
+    buyer: j.buyer,
+    token: j.token,
+    amount: BigInt(j.amount),
+    feeBps: BigInt(j.feeBps),
+    state: BigInt(j.state),
+    deadline: BigInt(j.deadline),
+    shipWithin: BigInt(j.shipWithin),
+    protectionPeriod: BigInt(j.protectionPeriod),
+    itemsHash: j.itemsHash,
+  };
+}
+
+type Items = { skuId: string; quantity: string }[];
+
+async function orderRow(db: Db, orderId: string) {
+  const r = await db.query<{ chain_order_id: string; record: RecordJson | null; items: Items }>(
+    "select chain_order_id, record, items from orders where id = $1",
+    [orderId],
+  );
+  return r.rows[0];
+}
+
+const WAIT_FOR_INDEXER_MS = 250;
+
+export async function prepareCommand(cmd: CommandRow, deps: PrepareDeps): Promise<Prepared> {
+  const { chain } = deps;
+  const p = cmd.payload as Record<string, unknown>;
+  switch (cmd.kind) {
+    case "create_order": {
+      const terms = p.terms as Record<string, string>;
+      const items = (p.items as Items).map((i) => ({ skuId: BigInt(i.skuId), quantity: BigInt(i.quantity) }));
+      return {
+        type: "escrow",
+        data: chain.escrow.interface.encodeFunctionData("createOrder", [
+          {
+            orderId: terms.orderId,
+            merchant: terms.merchant,
+            buyer: terms.buyer,
+            token: terms.token,
+            amount: BigInt(terms.amount),
+            paymentDeadline: BigInt(terms.paymentDeadline),
+            shipWithin: BigInt(terms.shipWithin),
+            protectionPeriod: BigInt(terms.protectionPeriod),
+          },
+          items,
+        ]),
+      };
+    }
+    case "ship_order":
+    case "refund_order":
+    case "cancel_order": {
+      const row = await orderRow(deps.db, cmd.order_id!);
+      if (!row?.record) return { type: "wait", delayMs: WAIT_FOR_INDEXER_MS, reason: "order not indexed yet" };
+      const record = recordFromJson(row.record);
+      const items = row.items.map((i) => ({ skuId: BigInt(i.skuId), quantity: BigInt(i.quantity) }));
+      if (cmd.kind === "ship_order") {
+        return {
+          type: "escrow",
+          data: chain.escrow.interface.encodeFunctionData("ship", [row.chain_order_id, record, p.trackingHash as string]),
+        };
+      }
+      if (cmd.kind === "cancel_order") {
+        return {
+          type: "escrow",
+          data: chain.escrow.interface.encodeFunctionData("cancel", [row.chain_order_id, record, items]),
+        };
+      }
+      const amount = p.amount == null ? record.amount : BigInt(p.amount as string);
+      const full = amount === record.amount;
+      return {
+        type: "escrow",
+        data: chain.escrow.interface.encodeFunctionData("refund", [row.chain_order_id, record, amount, full ? items : []]),
+      };
+    }
+    case "resolve_dispute": {
+      const row = await orderRow(deps.db, cmd.order_id!);
+      if (!row?.record) return { type: "wait", delayMs: WAIT_FOR_INDEXER_MS, reason: "order not indexed yet" };
+      const items = row.items.map((i) => ({ skuId: BigInt(i.skuId), quantity: BigInt(i.quantity) }));
+      return {
+        type: "escrow",
+        data: chain.escrow.interface.encodeFunctionData("resolveDispute", [
+          row.chain_order_id,
+          recordFromJson(row.record),
+          BigInt(p.buyerAmount as string),
+          items,
+        ]),
+      };
+    }
+    case "create_sku": {
+      const merchant = p.merchant as string;
+      const n = BigInt(p.skuNumber as number);
+      const count = await chain.inventory.skuCount(merchant);
+      if (count >= n) return { type: "done", note: `SKU #${n} of ${merchant} already exists on chain` };
+      if (count < n - 1n) return { type: "wait", delayMs: 500, reason: `waiting for SKU #${count + 1n}` };
+      return {
+        type: "tx",
+        to: chain.addresses.inventory,
+        kind: "create_sku",
+        data: chain.inventory.interface.encodeFunctionData("createSku", [merchant, p.uri as string]),
+      };
+    }
+    case "mint_stock":
+    case "burn_stock": {
+      const fn = cmd.kind === "mint_stock" ? "mintStock" : "burnStock";
+      return {
+        type: "tx",
+        to: chain.addresses.inventory,
+        kind: cmd.kind,
+        data: chain.inventory.interface.encodeFunctionData(fn, [[BigInt(p.skuId as string)], [BigInt(p.quantity as string)]]),
+      };
+    }
+    case "merchant_setup":
+      return prepareMerchantSetup(cmd, deps);
+    default:
+      return { type: "fail", code: "UnknownCommand", message: `no handler for command kind ${cmd.kind}` };
+  }
+}
+
+/**
+ * The merchant's custodial key signs ERC-2771 requests that approve every relayer signer as its operator on
+ * the escrow and the inventory; a signer relays them through the forwarder, so the merchant never needs gas.
+ */
+async function prepareMerchantSetup(cmd: CommandRow, deps: PrepareDeps): Promise<Prepared> {
+  const { chain, db } = deps;
+  const m = (
+    await db.query<{ address: string; encrypted_key: string }>("select address, encrypted_key from merchants where id = $1", [
+      cmd.merchant_id,
+    ])
+  ).rows[0];
+  if (!m) return { type: "fail", code: "MerchantNotFound", message: `merchant ${cmd.merchant_id} not found` };
+  const wallet = new Wallet(decryptPrivateKey(m.encrypted_key, deps.merchantKeySecret));
+  const calls: { to: string; data: string }[] = [];
+  for (const op of deps.operatorAddresses) {
+    if (!(await chain.escrow.isOperatorApproved(m.address, op))) {
+      calls.push({
+        to: chain.addresses.escrow,
+        data: chain.escrow.interface.encodeFunctionData("setOperatorApproval", [op, true]),
+      });
+    }
+    if (!(await chain.inventory.isApprovedForAll(m.address, op))) {
+      calls.push({
+        to: chain.addresses.inventory,
+        data: chain.inventory.interface.encodeFunctionData("setApprovalForAll", [op, true]),
+      });
+    }
+  }
+  if (calls.length === 0) return { type: "done", note: "operators already approved" };
+  const domain = await chain.forwarder.eip712Domain();
+  const nonce0 = await chain.forwarder.nonces(m.address);
+  const deadline = BigInt(Math.floor(Date.now() / 1000) + 3600);
+  const types = {
+    ForwardRequest: [
+      { name: "from", type: "address" },
+      { name: "to", type: "address" },
+      { name: "value", type: "uint256" },
+      { name: "gas", type: "uint256" },
+      { name: "nonce", type: "uint256" },
+      { name: "deadline", type: "uint48" },
+      { name: "data", type: "bytes" },
+    ],
+  };
+  const requests = [];
+  for (let i = 0; i < calls.length; i++) {
+    const message = { from: m.address, to: calls[i].to, value: 0n, gas: 120_000n, nonce: nonce0 + BigInt(i), deadline, data: calls[i].data };
+    const signature = await wallet.signTypedData(
+      { name: domain.name, version: domain.version, chainId: domain.chainId, verifyingContract: domain.verifyingContract },
+      types,
+      message,
+    );
+    requests.push({ from: m.address, to: calls[i].to, value: 0n, gas: 120_000n, deadline, data: calls[i].data, signature });
+  }
+  return {
+    type: "tx",
+    to: chain.addresses.forwarder,
+    kind: "merchant_setup",
+    // A zero refund receiver makes the batch atomic: any invalid request reverts it all.
+    data: chain.forwarder.interface.encodeFunctionData("executeBatch", [requests, "0x0000000000000000000000000000000000000000"]),
+  };
+}

@@ -1,0 +1,57 @@
+/** Prometheus metrics of one relayer process. */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "relayer_process_" });
+  return {
+    registry,
+    commands: new Counter({
+      name: "relayer_commands_total",
+      help: "Chain commands finished, by kind and outcome",
+      labelNames: ["kind", "outcome"],
+      registers: [registry],
+    }),
+    submitLatency: new Histogram({
+      name: "relayer_submit_latency_seconds",
+      help: "Time from accepting a command to broadcasting its transaction",
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+    confirmationLatency: new Histogram({
+      name: "relayer_confirmation_seconds",
+      help: "Time from broadcasting a transaction to reaching the confirmation depth",
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+      registers: [registry],
+    }),
+    txs: new Counter({
+      name: "relayer_transactions_total",
+      help: "Transactions by outcome (sent, confirmed, reverted, replaced, dropped)",
+      labelNames: ["outcome"],
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: "relayer_queue_depth",
+      help: "Commands not yet final, by status",
+      labelNames: ["status"],
+      registers: [registry],
+    }),
+    indexerLag: new Gauge({
+      name: "relayer_indexer_lag_blocks",
+      help: "Blocks between the chain head and the indexer checkpoint",
+      registers: [registry],
+    }),
+    apiErrors: new Counter({
+      name: "relayer_api_errors_total",
+      help: "API error responses by code",
+      labelNames: ["code"],
+      registers: [registry],
+    }),
+    signersHeld: new Gauge({
+      name: "relayer_signers_held",
+      help: "Signer leases held by this process",
+      registers: [registry],
+    }),
+  };
+}
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,90 @@
+/** Signed transactions, stored before broadcast: the source of truth for a signer's nonces. */
+import type { Queryable } from "./db";
+
+export interface ChainTxRow {
+  id: string;
+  signer: string;
+  nonce: string;
+  hash: string;
+  raw: string;
+  kind: string;
+  max_fee_per_gas: string;
+  max_priority_fee_per_gas: string;
+  gas_limit: string;
+  status: "sent" | "mined" | "confirmed" | "replaced" | "reverted" | "dropped";
+  block_number: string | null;
+  replaces: string | null;
+  sent_at: Date;
+}
+
+export async function insertTx(
+  q: Queryable,
+  t: {
+    signer: string;
+    nonce: bigint;
+    hash: string;
+    raw: string;
+    kind: string;
+    maxFeePerGas: bigint;
+    maxPriorityFeePerGas: bigint;
+    gasLimit: bigint;
+    replaces?: string | null;
+  },
+): Promise<string> {
+  const r = await q.query<{ id: string }>(
+    `insert into chain_txs (signer, nonce, hash, raw, kind, max_fee_per_gas, max_priority_fee_per_gas, gas_limit, replaces)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning id`,
+    [
+      t.signer,
+      t.nonce.toString(),
+      t.hash,
+      t.raw,
+      t.kind,
+      t.maxFeePerGas.toString(),
+      t.maxPriorityFeePerGas.toString(),
+      t.gasLimit.toString(),
+      t.replaces ?? null,
+    ],
+  );
+  return String(r.rows[0].id);
+}
+
+/** Transactions of `signers` not yet final, oldest nonce first. */
+export async function openTxs(q: Queryable, signers: string[]): Promise<ChainTxRow[]> {
+  if (signers.length === 0) return [];
+  const r = await q.query<ChainTxRow>(
+    `select * from chain_txs where signer = any($1::text[]) and status in ('sent', 'mined') order by signer, nonce, id`,
+    [signers],
+  );
+  return r.rows;
+}
+
+export async function maxRecordedNonce(q: Queryable, signer: string): Promise<bigint | null> {
+  const r = await q.query<{ n: string | null }>(
+    `select max(nonce) as n from chain_txs where signer = $1 and status <> 'dropped'`,
+    [signer],
+  );
+  return r.rows[0]?.n == null ? null : BigInt(r.rows[0].n);
+}
+
+export async function setTxStatus(
+  q: Queryable,
+  id: string,
+  status: ChainTxRow["status"],
+  extra: { blockNumber?: bigint; gasUsed?: bigint } = {},
+): Promise<void> {
+  await q.query(
+    `update chain_txs set status = $2, block_number = coalesce($3, block_number), gas_used = coalesce($4, gas_used),
+       mined_at = case when $3::bigint is not null then coalesce(mined_at, now()) else mined_at end
+     where id = $1`,
+    [id, status, extra.blockNumber?.toString() ?? null, extra.gasUsed?.toString() ?? null],
+  );
+}
+
+/** Marks the other transactions of the same signer and nonce as replaced by the one that was mined. */
+export async function markSiblingsReplaced(q: Queryable, signer: string, nonce: bigint, keepId: string): Promise<void> {
+  await q.query(
+    `update chain_txs set status = 'replaced' where signer = $1 and nonce = $2 and id <> $3 and status in ('sent', 'mined')`,
+    [signer, nonce.toString(), keepId],
+  );
+}

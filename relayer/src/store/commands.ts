@@ -1,0 +1,136 @@
+/** Durable chain commands: enqueue, claim with SKIP LOCKED, and record outcomes. */
+import type { CommandKind } from "../domain/model";
+import type { Queryable } from "./db";
+
+export interface CommandRow {
+  id: string;
+  kind: CommandKind;
+  merchant_id: string | null;
+  order_id: string | null;
+  sku_id: string | null;
+  payload: Record<string, unknown>;
+  status: string;
+  attempts: number;
+  tx_signer: string | null;
+  tx_nonce: string | null;
+  batch_index: number | null;
+  error_code: string | null;
+  error_message: string | null;
+  created_at: Date;
+}
+
+/** Commands that change a merchant's inventory or identity run one after another, in order of acceptance. */
+export const MERCHANT_LANE_KINDS: CommandKind[] = ["merchant_setup", "create_sku", "mint_stock", "burn_stock"];
+
+export async function enqueueCommand(
+  q: Queryable,
+  c: {
+    kind: CommandKind;
+    merchantId?: string | null;
+    orderId?: string | null;
+    skuId?: string | null;
+    payload: Record<string, unknown>;
+    apiKeyId?: string | null;
+  },
+): Promise<string> {
+  const r = await q.query<{ id: string }>(
+    `insert into commands (kind, merchant_id, order_id, sku_id, payload, api_key_id)
+     values ($1, $2, $3, $4, $5, $6) returning id`,
+    [c.kind, c.merchantId ?? null, c.orderId ?? null, c.skuId ?? null, JSON.stringify(c.payload), c.apiKeyId ?? null],
+  );
+  return String(r.rows[0].id);
+}
+
+/**
+ * Claims up to `limit` commands that are ready: pending, due, and not behind an unfinished earlier command of
+ * the same order or (for inventory and identity work) of the same merchant. Rows locked by another claimer
+ * are skipped, so concurrent workers and processes take disjoint sets.
+ */
+export async function claimReadyCommands(q: Queryable, owner: string, limit: number): Promise<CommandRow[]> {
+  const r = await q.query<CommandRow>(
+    `with ready as (
+       select c.id from commands c
+       where c.status = 'pending' and c.not_before <= now()
+         and not exists (
+           select 1 from commands p
+           where c.order_id is not null and p.order_id = c.order_id and p.id < c.id
+             and p.status in ('pending', 'claimed', 'submitted'))
+         and not exists (
+           select 1 from commands p
+           where c.merchant_id is not null and p.merchant_id = c.merchant_id and p.id < c.id
+             and p.kind = any($3::text[]) and p.status in ('pending', 'claimed', 'submitted'))
+       order by c.id
+       limit $2
+       for update skip locked
+     )
+     update commands set status = 'claimed', claimed_by = $1, claimed_at = now(), updated_at = now()
+     where id in (select id from ready)
+     returning *`,
+    [owner, limit, MERCHANT_LANE_KINDS],
+  );
+  return r.rows.sort((a, b) => Number(a.id) - Number(b.id));
+}
+
+/** Puts claimed commands back (not sent), optionally after a delay. */
+export async function releaseCommands(q: Queryable, ids: string[], delayMs = 0, countAttempt = false): Promise<void> {
+  if (ids.length === 0) return;
+  await q.query(
+    `update commands set status = 'pending', claimed_by = null, claimed_at = null,
+       not_before = now() + ($2::int * interval '1 millisecond'),
+       attempts = attempts + $3::int, updated_at = now()
+     where id = any($1::bigint[]) and status in ('claimed', 'submitted')`,
+    [ids, delayMs, countAttempt ? 1 : 0],
+  );
+}
+
+/** Claims left behind by a process that died are returned to the queue (nothing was sent for them). */
+export async function reclaimAbandoned(q: Queryable, olderThanMs: number): Promise<number> {
+  const r = await q.query(
+    `update commands set status = 'pending', claimed_by = null, claimed_at = null, updated_at = now()
+     where status = 'claimed' and claimed_at < now() - ($1::int * interval '1 millisecond')`,
+    [olderThanMs],
+  );
+  return r.rowCount;
+}
+
+export async function markSubmitted(q: Queryable, ids: string[], signer: string, nonce: bigint): Promise<void> {
+  await q.query(
+    `update commands set status = 'submitted', tx_signer = $2, tx_nonce = $3,
+       batch_index = array_position($1::bigint[], id) - 1, updated_at = now()
+     where id = any($1::bigint[])`,
+    [ids, signer, nonce.toString()],
+  );
+}
+
+export async function markConfirmed(q: Queryable, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await q.query(
+    `update commands set status = 'confirmed', error_code = null, error_message = null, updated_at = now()
+     where id = any($1::bigint[])`,
+    [ids],
+  );
+}
+
+export async function markFailed(q: Queryable, id: string, code: string, message: string): Promise<void> {
+  await q.query(
+    `update commands set status = 'failed', error_code = $2, error_message = $3, updated_at = now() where id = $1`,
+    [id, code, message],
+  );
+}
+
+export async function commandsOfTx(q: Queryable, signer: string, nonce: bigint): Promise<CommandRow[]> {
+  const r = await q.query<CommandRow>(
+    `select * from commands where tx_signer = $1 and tx_nonce = $2 and status = 'submitted' order by batch_index`,
+    [signer, nonce.toString()],
+  );
+  return r.rows;
+}
+
+export async function queueDepth(q: Queryable): Promise<Record<string, number>> {
+  const r = await q.query<{ status: string; n: string }>(
+    `select status, count(*) as n from commands where status in ('pending', 'claimed', 'submitted') group by status`,
+  );
+  const out: Record<string, number> = { pending: 0, claimed: 0, submitted: 0 };
+  for (const row of r.rows) out[row.status] = Number(row.n);
+  return out;
+}

@@ -1,0 +1,32 @@
+import type { Queryable } from "./db";
+
+export interface MerchantRow {
+  id: string;
+  name: string;
+  address: string;
+  encrypted_key: string;
+  status: string;
+  sku_counter: number;
+  created_at: Date;
+}
+
+export async function insertMerchant(q: Queryable, m: { id: string; name: string; address: string; encryptedKey: string }) {
+  await q.query(`insert into merchants (id, name, address, encrypted_key) values ($1, $2, $3, $4)`, [m.id, m.name, m.address, m.encryptedKey]);
+}
+
+export async function getMerchant(q: Queryable, id: string): Promise<MerchantRow | undefined> {
+  return (await q.query<MerchantRow>(`select * from merchants where id = $1`, [id])).rows[0];
+}
+
+export async function listMerchants(q: Queryable): Promise<MerchantRow[]> {
+  return (await q.query<MerchantRow>(`select * from merchants order by created_at, id`)).rows;
+}
+
+/** Reserves the merchant's next SKU number (the on-chain SKU counter it will get). */
+export async function nextSkuNumber(q: Queryable, merchantId: string): Promise<number> {
+  const r = await q.query<{ sku_counter: number }>(
+    `update merchants set sku_counter = sku_counter + 1 where id = $1 returning sku_counter`,
+    [merchantId],
+  );
+  return r.rows[0].sku_counter;
+}

@@ -1,0 +1,116 @@
+import type { Queryable } from "./db";
+
+export interface OrderRow {
+  id: string;
+  merchant_id: string;
+  reference: string;
+  chain_order_id: string;
+  buyer: string | null;
+  token: string;
+  amount: string;
+  items: { skuId: string; sku: string; quantity: string }[];
+  payment_deadline: string;
+  ship_within: number;
+  protection_period: number;
+  status: string;
+  record: Record<string, string> | null;
+  created_tx_hash: string | null;
+  created_block: string | null;
+  created_log_index: number | null;
+  last_event_block: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export async function insertOrder(
+  q: Queryable,
+  o: {
+    id: string;
+    merchantId: string;
+    reference: string;
+    chainOrderId: string;
+    buyer: string | null;
+    token: string;
+    amount: string;
+    items: unknown;
+    paymentDeadline: number;
+    shipWithin: number;
+    protectionPeriod: number;
+  },
+) {
+  await q.query(
+    `insert into orders (id, merchant_id, reference, chain_order_id, buyer, token, amount, items, payment_deadline, ship_within, protection_period)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+    [o.id, o.merchantId, o.reference, o.chainOrderId, o.buyer, o.token, o.amount, JSON.stringify(o.items), o.paymentDeadline, o.shipWithin, o.protectionPeriod],
+  );
+}
+
+/** An order of the merchant by API id, chain order id or the merchant's own reference. */
+export async function findOrder(q: Queryable, merchantId: string, key: string): Promise<OrderRow | undefined> {
+  return (
+    await q.query<OrderRow>(
+      `select * from orders where merchant_id = $1 and (id = $2 or chain_order_id = lower($2) or reference = $2) limit 1`,
+      [merchantId, key],
+    )
+  ).rows[0];
+}
+
+export async function findOrderByReference(q: Queryable, merchantId: string, reference: string): Promise<OrderRow | undefined> {
+  return (await q.query<OrderRow>(`select * from orders where merchant_id = $1 and reference = $2`, [merchantId, reference])).rows[0];
+}
+
+export interface OrderFilter {
+  merchantId: string;
+  status?: string;
+  buyer?: string;
+  sku?: string;
+  from?: Date;
+  to?: Date;
+  cursor?: { createdAt: Date; id: string };
+  limit: number;
+}
+
+export async function listOrders(q: Queryable, f: OrderFilter): Promise<OrderRow[]> {
+  const where = ["merchant_id = $1"];
+  const params: unknown[] = [f.merchantId];
+  const add = (sql: string, v: unknown) => {
+    params.push(v);
+    where.push(sql.replace("?", `$${params.length}`));
+  };
+  if (f.status) add("status = ?", f.status);
+  if (f.buyer) add("lower(buyer) = lower(?)", f.buyer);
+  if (f.sku) add("items @> ?::jsonb", JSON.stringify([{ sku: f.sku }]));
+  if (f.from) add("created_at >= ?", f.from);
+  if (f.to) add("created_at < ?", f.to);
+  if (f.cursor) {
+    params.push(f.cursor.createdAt, f.cursor.id);
+    where.push(`(created_at, id) < ($${params.length - 1}, $${params.length})`);
+  }
+  params.push(f.limit);
+  return (
+    await q.query<OrderRow>(
+      `select * from orders where ${where.join(" and ")} order by created_at desc, id desc limit $${params.length}`,
+      params,
+    )
+  ).rows;
+}
+
+export async function orderEvents(q: Queryable, chainOrderId: string) {
+  return (
+    await q.query<{ name: string; args: Record<string, unknown>; tx_hash: string; block_number: string; log_index: number; block_time: string | null }>(
+      `select name, args, tx_hash, block_number, log_index, block_time from chain_events where order_id = $1 order by block_number, log_index`,
+      [chainOrderId],
+    )
+  ).rows;
+}
+
+export async function orderCommands(q: Queryable, orderId: string) {
+  return (
+    await q.query<{ id: string; kind: string; status: string; error_code: string | null; error_message: string | null; created_at: Date; updated_at: Date }>(
+      `select id, kind, status, error_code, error_message, created_at, updated_at from commands where order_id = $1 order by id`,
+      [orderId],
+    )
+  ).rows;
+}

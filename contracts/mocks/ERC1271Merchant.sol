@@ -8,6 +8,7 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 /// @notice A contract merchant (a smart-contract wallet) that accepts signatures of one owner key through
 /// ERC-1271. Tests only.
 contract ERC1271Merchant is IERC1271 {
+    /// @notice The key whose signatures this wallet accepts.
     address public immutable owner;
 
     constructor(address owner_) {

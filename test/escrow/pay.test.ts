@@ -2,13 +2,16 @@ import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { OrderState, USD } from "../helpers/fixtures";
+import type { FeeOnTransferToken, ReturnsFalseToken } from "../../typechain-types";
 import { createOrder, deployCreationFixture, type CreationFixture } from "../helpers/creation";
 
 const ONE_ETH = ethers.parseEther("1");
 
-/** Allows a freshly deployed misbehaving token and funds the buyer with it, approved for the escrow. */
-async function allowMockToken(f: CreationFixture, name: "FeeOnTransferToken" | "ReturnsFalseToken") {
-  const token = await (await ethers.getContractFactory(name)).deploy();
+/** Allows a misbehaving token and funds the buyer with it, approved for the escrow. */
+async function allowMockToken<T extends FeeOnTransferToken | ReturnsFalseToken>(
+  f: CreationFixture,
+  token: T,
+): Promise<T> {
   await f.escrow.connect(f.admin).setTokenAllowed(await token.getAddress(), true);
   await token.mint(f.buyer.address, USD(1_000));
   await token.connect(f.buyer).approve(await f.escrow.getAddress(), ethers.MaxUint256);
@@ -164,7 +167,7 @@ describe("PaymentEscrow.pay", function () {
 
     it("reverts with TransferAmountMismatch for a fee-on-transfer token", async function () {
       const f = await loadFixture(deployCreationFixture);
-      const fot = await allowMockToken(f, "FeeOnTransferToken");
+      const fot = await allowMockToken(f, await ethers.deployContract("FeeOnTransferToken"));
       const o = await createOrder(f, { token: await fot.getAddress() });
       await expect(f.escrow.connect(f.buyer).pay(o.id, o.record))
         .to.be.revertedWithCustomError(f.escrow, "TransferAmountMismatch")
@@ -173,7 +176,7 @@ describe("PaymentEscrow.pay", function () {
 
     it("reverts with SafeERC20FailedOperation for a token whose transferFrom returns false", async function () {
       const f = await loadFixture(deployCreationFixture);
-      const rft = await allowMockToken(f, "ReturnsFalseToken");
+      const rft = await allowMockToken(f, await ethers.deployContract("ReturnsFalseToken"));
       const o = await createOrder(f, { token: await rft.getAddress() });
       await rft.setFailing(true);
       await expect(f.escrow.connect(f.buyer).pay(o.id, o.record))

@@ -142,12 +142,15 @@ export async function prepareCommand(cmd: CommandRow, deps: PrepareDeps): Promis
     }
     case "mint_stock":
     case "burn_stock": {
-      const fn = cmd.kind === "mint_stock" ? "mintStock" : "burnStock";
+      const args: [bigint[], bigint[]] = [[BigInt(p.skuId as string)], [BigInt(p.quantity as string)]];
       return {
         type: "tx",
         to: chain.addresses.inventory,
         kind: cmd.kind,
-        data: chain.inventory.interface.encodeFunctionData(fn, [[BigInt(p.skuId as string)], [BigInt(p.quantity as string)]]),
+        data:
+          cmd.kind === "mint_stock"
+            ? chain.inventory.interface.encodeFunctionData("mintStock", args)
+            : chain.inventory.interface.encodeFunctionData("burnStock", args),
       };
     }
     case "merchant_setup":

@@ -1,0 +1,82 @@
+/**
+ * `buildApp(deps)`: the HTTP API as a fastify instance (tested with `inject()`); `main.ts` only wires and
+ * listens. Every error leaves as `{ "error": { "code", "message", "details" } }` with a stable code.
+ */
+import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import { AppError, type ErrorCode } from "../domain/errors";
+import type { ServiceDeps } from "../services/context";
+import { registerRoutes } from "./routes";
+import { registerOps } from "./ops";
+
+export interface AppOptions {
+  logger?: boolean | object;
+  bodyLimit?: number;
+}
+
+function fromFastifyError(err: FastifyError): AppError {
+  if (err.validation) {
+    return new AppError("validation_failed", `request ${err.validationContext ?? "input"} is invalid: ${err.message}`, {
+      issues: err.validation.map((v) => ({ path: v.instancePath || (v.params as { missingProperty?: string })?.missingProperty || "", message: v.message ?? "" })),
+    });
+  }
+  switch (err.code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return new AppError("payload_too_large", "request body is too large");
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return new AppError("unsupported_media_type", "send JSON with Content-Type: application/json");
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+      return new AppError("validation_failed", "request body is not valid JSON");
+    case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
+      return new AppError("validation_failed", "Content-Length does not match the body");
+    default:
+      break;
+  }
+  if (err instanceof SyntaxError || (err.statusCode && err.statusCode >= 400 && err.statusCode < 500)) {
+    return new AppError("validation_failed", err.message);
+  }
+  return new AppError("internal_error", "internal error");
+}
+
+export async function buildApp(deps: ServiceDeps, opts: AppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: opts.bodyLimit ?? 256 * 1024,
+    ajv: { customOptions: { allErrors: false, coerceTypes: "array", removeAdditional: false } },
+    genReqId: () => `req_${Math.random().toString(36).slice(2, 12)}`,
+    return503OnClosing: true,
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.0.3",
+      info: {
+        title: "orderchain relayer API",
+        version: "1.0.0",
+        description:
+          "Merchants create SKUs, stock and escrowed orders; the relayer carries them onto the chain exactly once and reports what the chain says. Every POST accepts an Idempotency-Key header.",
+      },
+      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs" });
+
+  app.setErrorHandler((err: FastifyError | AppError, req, reply) => {
+    const e = err instanceof AppError ? err : fromFastifyError(err as FastifyError);
+    if (e.code === "internal_error") req.log.error({ err }, "unhandled error");
+    deps.metrics.apiErrors.inc({ code: e.code });
+    void reply.code(e.status).send(e.toJSON());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const e = new AppError("route_not_found" as ErrorCode, `no route ${req.method} ${req.url.split("?")[0]}`);
+    deps.metrics.apiErrors.inc({ code: e.code });
+    void reply.code(404).send(e.toJSON());
+  });
+
+  registerRoutes(app, deps);
+  registerOps(app, deps);
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}

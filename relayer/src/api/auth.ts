@@ -1,0 +1,60 @@
+/** Authentication (Bearer keys) and authorisation (role and scope) for routes. */
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { AppError } from "../domain/errors";
+import { hashSecret, safeEqual } from "../domain/keys";
+import type { Scope } from "../domain/model";
+import { findApiKeyByHash } from "../store/apiKeys";
+import type { Principal, ServiceDeps } from "../services/context";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+function bearer(req: FastifyRequest): string {
+  const h = req.headers.authorization;
+  if (!h) throw new AppError("unauthenticated", "missing Authorization header; send `Authorization: Bearer <api key>`");
+  const m = /^Bearer\s+(\S+)$/i.exec(h);
+  if (!m) throw new AppError("unauthenticated", "Authorization header must be `Bearer <api key>`");
+  return m[1];
+}
+
+export async function authenticate(deps: ServiceDeps, req: FastifyRequest): Promise<Principal> {
+  const secret = bearer(req);
+  if (safeEqual(secret, deps.config.adminApiKey)) return { kind: "admin", keyId: "admin", merchantId: null, scopes: [] };
+  if (deps.config.arbiterApiKey && safeEqual(secret, deps.config.arbiterApiKey)) {
+    return { kind: "arbiter", keyId: "arbiter", merchantId: null, scopes: [] };
+  }
+  const key = await findApiKeyByHash(deps.db, hashSecret(secret));
+  if (!key) throw new AppError("unauthenticated", "API key not recognised");
+  if (key.revoked_at) throw new AppError("unauthenticated", "API key has been revoked", { keyId: key.id });
+  return { kind: key.role, keyId: key.id, merchantId: key.merchant_id, scopes: key.scopes };
+}
+
+export function requireAdmin(deps: ServiceDeps) {
+  return async (req: FastifyRequest, _reply: FastifyReply) => {
+    const p = await authenticate(deps, req);
+    if (p.kind !== "admin") throw new AppError("forbidden", "this route needs the admin key");
+    req.principal = p;
+  };
+}
+
+export function requireArbiter(deps: ServiceDeps) {
+  return async (req: FastifyRequest, _reply: FastifyReply) => {
+    const p = await authenticate(deps, req);
+    if (p.kind !== "arbiter" && p.kind !== "admin") throw new AppError("forbidden", "this route needs an arbiter key");
+    req.principal = p;
+  };
+}
+
+/** A merchant key with `scope` (`read` is implied by every other scope for GET routes). */
+export function requireMerchant(deps: ServiceDeps, scope: Scope) {
+  return async (req: FastifyRequest, _reply: FastifyReply) => {
+    const p = await authenticate(deps, req);
+    if (p.kind !== "merchant" || !p.merchantId) throw new AppError("forbidden", "this route needs a merchant API key");
+    const ok = p.scopes.includes(scope) || (scope === "read" && p.scopes.length > 0);
+    if (!ok) throw new AppError("insufficient_scope", `this key lacks the "${scope}" scope`, { required: scope, held: p.scopes });
+    req.principal = p;
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * `Idempotency-Key` on POST: the first response is stored in the same database transaction as the change it
+ * reports, so a replay returns it exactly and a crash can never leave one without the other. The same key
+ * with a different request is refused (409).
+ */
+import crypto from "node:crypto";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { AppError } from "../domain/errors";
+import type { Db, Queryable } from "../store/db";
+import { claimIdempotencyKey, saveIdempotentResponse } from "../store/idempotency";
+
+const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v && typeof v === "object") {
+    return Object.fromEntries(
+      Object.keys(v as Record<string, unknown>)
+        .sort()
+        .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+    );
+  }
+  return v;
+}
+
+export function requestHash(req: FastifyRequest): string {
+  return crypto
+    .createHash("sha256")
+    .update(`${req.method} ${req.routeOptions.url ?? req.url} ${JSON.stringify(req.params ?? {})} ${JSON.stringify(canonical(req.body ?? null))}`)
+    .digest("hex");
+}
+
+/** Runs `fn` in one transaction, honouring the request's Idempotency-Key. */
+export async function mutate<T>(
+  db: Db,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  status: number,
+  fn: (q: Queryable) => Promise<T>,
+): Promise<T | unknown> {
+  const raw = req.headers["idempotency-key"];
+  if (raw === undefined) {
+    const result = await db.tx(fn);
+    reply.code(status);
+    return result;
+  }
+  const key = Array.isArray(raw) ? raw[0] : raw;
+  if (!KEY_PATTERN.test(key)) {
+    throw new AppError("invalid_idempotency_key", "Idempotency-Key must be 1 to 255 visible ASCII characters");
+  }
+  const scope = req.principal?.keyId ?? "anonymous";
+  const hash = requestHash(req);
+  const out = await db.tx(async (q) => {
+    const prior = await claimIdempotencyKey(q, scope, key, hash);
+    if (prior) {
+      if (prior.request_hash !== hash) {
+        throw new AppError("idempotency_key_reused", "this Idempotency-Key was used with a different request", { idempotencyKey: key });
+      }
+      if (prior.status_code === null) {
+        throw new AppError("idempotency_request_in_progress", "a request with this Idempotency-Key is still being processed", { idempotencyKey: key });
+      }
+      return { replay: true as const, status: prior.status_code, body: prior.response };
+    }
+    const body = await fn(q);
+    await saveIdempotentResponse(q, scope, key, status, body);
+    return { replay: false as const, status, body };
+  });
+  reply.code(out.status);
+  if (out.replay) reply.header("idempotent-replayed", "true");
+  return out.body;
+}

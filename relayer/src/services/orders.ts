@@ -1,0 +1,254 @@
+/** Orders: accepted durably with their chain command, status derived from indexed chain events. */
+import { getAddress, id as keccakText, isAddress, ZeroAddress } from "ethers";
+import { AppError } from "../domain/errors";
+import { deriveOrderId, newId, ORDER_STATUSES } from "../domain/model";
+import { enqueueCommand } from "../store/commands";
+import type { Queryable } from "../store/db";
+import { getMerchant } from "../store/merchants";
+import { skusByIds } from "../store/skus";
+import { findOrder, findOrderByReference, insertOrder, listOrders, orderCommands, orderEvents, type OrderRow } from "../store/orders";
+import { recordAudit } from "../store/audit";
+import type { Principal, ServiceDeps } from "./context";
+
+const UINT32_MAX = 2 ** 32 - 1;
+const DEFAULT_PAYMENT_WINDOW_S = 24 * 3600;
+const DEFAULT_SHIP_WITHIN_S = 48 * 3600;
+const DEFAULT_PROTECTION_S = 72 * 3600;
+
+export interface CreateOrderBody {
+  reference: string;
+  amount: string;
+  token: string;
+  buyer?: string | null;
+  items?: { sku: string; quantity: number }[];
+  paymentDeadline?: string;
+  shipWithinSeconds?: number;
+  protectionPeriodSeconds?: number;
+}
+
+export function orderView(o: OrderRow) {
+  const rec = o.record;
+  return {
+    id: o.id,
+    reference: o.reference,
+    chainOrderId: o.chain_order_id,
+    status: o.status,
+    buyer: o.buyer,
+    token: o.token === ZeroAddress ? "native" : o.token,
+    amount: String(o.amount),
+    escrowed: rec ? rec.amount : null,
+    feeBps: rec ? Number(rec.feeBps) : null,
+    deadline: rec ? new Date(Number(rec.deadline) * 1000).toISOString() : null,
+    items: o.items.map((i) => ({ sku: i.sku, chainSkuId: i.skuId, quantity: Number(i.quantity) })),
+    paymentDeadline: new Date(Number(o.payment_deadline) * 1000).toISOString(),
+    shipWithinSeconds: o.ship_within,
+    protectionPeriodSeconds: o.protection_period,
+    chainProof: o.created_tx_hash
+      ? { txHash: o.created_tx_hash, blockNumber: Number(o.created_block), logIndex: o.created_log_index }
+      : null,
+    error: o.error_code ? { code: o.error_code, message: o.error_message } : null,
+    createdAt: new Date(o.created_at).toISOString(),
+    updatedAt: new Date(o.updated_at).toISOString(),
+  };
+}
+
+export async function createOrder(deps: ServiceDeps, q: Queryable, who: Principal, merchantId: string, body: CreateOrderBody) {
+  const m = (await getMerchant(q, merchantId))!;
+  if (await findOrderByReference(q, merchantId, body.reference)) {
+    throw new AppError("reference_already_used", `order reference "${body.reference}" is already used`, { reference: body.reference });
+  }
+  const token = body.token === "native" ? ZeroAddress : body.token;
+  if (token !== ZeroAddress && !isAddress(token)) {
+    throw new AppError("validation_failed", "token must be \"native\" or a 0x address", { field: "token" });
+  }
+  if (!(await tokenAllowed(deps, token))) {
+    throw new AppError("token_not_allowed", `token ${body.token} is not accepted by the escrow`, { token: body.token });
+  }
+  let buyer: string | null = null;
+  if (body.buyer) {
+    if (!isAddress(body.buyer)) throw new AppError("validation_failed", "buyer must be a 0x address", { field: "buyer" });
+    buyer = getAddress(body.buyer);
+  }
+  const amount = BigInt(body.amount);
+  if (amount <= 0n) throw new AppError("validation_failed", "amount must be a positive integer in the token's base units", { field: "amount" });
+  const now = Math.floor(Date.now() / 1000);
+  const paymentDeadline = body.paymentDeadline ? Math.floor(Date.parse(body.paymentDeadline) / 1000) : now + DEFAULT_PAYMENT_WINDOW_S;
+  if (!Number.isFinite(paymentDeadline) || paymentDeadline <= now + 30) {
+    throw new AppError("validation_failed", "paymentDeadline must be a date-time at least 30 seconds in the future", { field: "paymentDeadline" });
+  }
+  const shipWithin = body.shipWithinSeconds ?? DEFAULT_SHIP_WITHIN_S;
+  const protection = body.protectionPeriodSeconds ?? DEFAULT_PROTECTION_S;
+  const requested = body.items ?? [];
+  const seen = new Set<string>();
+  for (const i of requested) {
+    if (seen.has(i.sku)) throw new AppError("validation_failed", `SKU ${i.sku} appears twice; give one line per SKU`, { sku: i.sku });
+    seen.add(i.sku);
+  }
+  const skus = await skusByIds(q, merchantId, requested.map((i) => i.sku));
+  const byId = new Map(skus.map((s) => [s.id, s]));
+  const items = requested.map((i) => {
+    const s = byId.get(i.sku);
+    if (!s) throw new AppError("not_found", `SKU ${i.sku} not found`, { sku: i.sku });
+    if (s.status === "failed") throw new AppError("unprocessable", `SKU ${i.sku} could not be created on chain`, { sku: i.sku });
+    return { sku: s.id, skuId: String(s.chain_sku_id), quantity: String(i.quantity) };
+  });
+  const chainOrderId = deriveOrderId(m.address, body.reference);
+  const id = newId("ord");
+  await insertOrder(q, {
+    id,
+    merchantId,
+    reference: body.reference,
+    chainOrderId,
+    buyer,
+    token,
+    amount: amount.toString(),
+    items,
+    paymentDeadline,
+    shipWithin,
+    protectionPeriod: protection,
+  });
+  await enqueueCommand(q, {
+    kind: "create_order",
+    merchantId,
+    orderId: id,
+    payload: {
+      terms: {
+        orderId: chainOrderId,
+        merchant: m.address,
+        buyer: buyer ?? ZeroAddress,
+        token,
+        amount: amount.toString(),
+        paymentDeadline: String(paymentDeadline),
+        shipWithin: String(shipWithin),
+        protectionPeriod: String(protection),
+      },
+      items: items.map((i) => ({ skuId: i.skuId, quantity: i.quantity })),
+    },
+    apiKeyId: who.keyId,
+  });
+  await recordAudit(q, { merchantId, apiKeyId: who.keyId, action: "order.created", resourceType: "order", resourceId: id, details: { reference: body.reference, amount: amount.toString() } });
+  return orderView((await findOrder(q, merchantId, id))!);
+}
+
+const allowCache = new Map<string, { at: number; allowed: boolean }>();
+async function tokenAllowed(deps: ServiceDeps, token: string): Promise<boolean> {
+  const key = `${deps.chain.addresses.escrow}:${token}`;
+  const hit = allowCache.get(key);
+  if (hit && Date.now() - hit.at < 30_000) return hit.allowed;
+  const allowed = await deps.chain.escrow.isTokenAllowed(token);
+  allowCache.set(key, { at: Date.now(), allowed });
+  return allowed;
+}
+
+export async function getOrderOr404(q: Queryable, merchantId: string, key: string) {
+  const o = await findOrder(q, merchantId, key);
+  if (!o) throw new AppError("not_found", `order ${key} not found`, { orderId: key });
+  return o;
+}
+
+export async function orderDetail(q: Queryable, o: OrderRow) {
+  const [events, commands] = await Promise.all([orderEvents(q, o.chain_order_id), orderCommands(q, o.id)]);
+  return {
+    ...orderView(o),
+    record: o.record,
+    events: events.map((e) => ({
+      name: e.name,
+      txHash: e.tx_hash,
+      blockNumber: Number(e.block_number),
+      logIndex: e.log_index,
+      at: e.block_time ? new Date(Number(e.block_time) * 1000).toISOString() : null,
+      args: e.args,
+    })),
+    commands: commands.map((c) => ({
+      id: String(c.id),
+      kind: c.kind,
+      status: c.status,
+      error: c.error_code ? { code: c.error_code, message: c.error_message } : null,
+      createdAt: new Date(c.created_at).toISOString(),
+      updatedAt: new Date(c.updated_at).toISOString(),
+    })),
+  };
+}
+
+function assertState(o: OrderRow, allowed: string[], action: string) {
+  if (!allowed.includes(o.status)) {
+    throw new AppError("invalid_order_state", `cannot ${action} an order that is ${o.status}`, { status: o.status, allowed });
+  }
+}
+
+export async function shipOrder(q: Queryable, who: Principal, o: OrderRow, trackingReference: string) {
+  assertState(o, ["paid"], "ship");
+  const commandId = await enqueueCommand(q, {
+    kind: "ship_order",
+    merchantId: o.merchant_id,
+    orderId: o.id,
+    payload: { trackingHash: keccakText(trackingReference), trackingReference },
+    apiKeyId: who.keyId,
+  });
+  await recordAudit(q, { merchantId: o.merchant_id, apiKeyId: who.keyId, action: "order.shipped", resourceType: "order", resourceId: o.id, details: { trackingReference } });
+  return { order: orderView(o), command: { id: commandId, kind: "ship_order", status: "pending" } };
+}
+
+export async function refundOrder(q: Queryable, who: Principal, o: OrderRow, amount?: string) {
+  assertState(o, ["paid", "shipped", "disputed"], "refund");
+  const escrowed = BigInt(o.record!.amount);
+  if (amount !== undefined) {
+    const a = BigInt(amount);
+    if (a <= 0n) throw new AppError("validation_failed", "amount must be positive", { field: "amount" });
+    if (a > escrowed) throw new AppError("unprocessable", `refund of ${a} exceeds the ${escrowed} still escrowed`, { amount, escrowed: escrowed.toString() });
+  }
+  const commandId = await enqueueCommand(q, {
+    kind: "refund_order",
+    merchantId: o.merchant_id,
+    orderId: o.id,
+    payload: { amount: amount ?? null },
+    apiKeyId: who.keyId,
+  });
+  await recordAudit(q, { merchantId: o.merchant_id, apiKeyId: who.keyId, action: "order.refunded", resourceType: "order", resourceId: o.id, details: { amount: amount ?? escrowed.toString(), full: amount === undefined || BigInt(amount) === escrowed } });
+  return { order: orderView(o), command: { id: commandId, kind: "refund_order", status: "pending" } };
+}
+
+export async function cancelOrder(q: Queryable, who: Principal, o: OrderRow) {
+  assertState(o, ["pending", "created"], "cancel");
+  const commandId = await enqueueCommand(q, { kind: "cancel_order", merchantId: o.merchant_id, orderId: o.id, payload: {}, apiKeyId: who.keyId });
+  await recordAudit(q, { merchantId: o.merchant_id, apiKeyId: who.keyId, action: "order.cancelled", resourceType: "order", resourceId: o.id });
+  return { order: orderView(o), command: { id: commandId, kind: "cancel_order", status: "pending" } };
+}
+
+export function encodeCursor(o: OrderRow): string {
+  return Buffer.from(JSON.stringify([new Date(o.created_at).toISOString(), o.id])).toString("base64url");
+}
+
+export function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as [string, string];
+    const createdAt = new Date(at);
+    if (typeof id !== "string" || Number.isNaN(createdAt.getTime())) throw new Error("bad cursor");
+    return { createdAt, id };
+  } catch {
+    throw new AppError("validation_failed", "cursor is not valid; use the nextCursor of a previous page", { field: "cursor" });
+  }
+}
+
+export async function searchOrders(
+  q: Queryable,
+  merchantId: string,
+  f: { status?: string; buyer?: string; sku?: string; from?: string; to?: string; cursor?: string; limit?: number },
+) {
+  if (f.status && !(ORDER_STATUSES as readonly string[]).includes(f.status)) {
+    throw new AppError("validation_failed", `unknown status "${f.status}"`, { allowed: ORDER_STATUSES });
+  }
+  const limit = f.limit ?? 50;
+  const rows = await listOrders(q, {
+    merchantId,
+    status: f.status,
+    buyer: f.buyer,
+    sku: f.sku,
+    from: f.from ? new Date(f.from) : undefined,
+    to: f.to ? new Date(f.to) : undefined,
+    cursor: f.cursor ? decodeCursor(f.cursor) : undefined,
+    limit: limit + 1,
+  });
+  const page = rows.slice(0, limit);
+  return { data: page.map(orderView), nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]) : null };
+}

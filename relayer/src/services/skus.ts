@@ -1,0 +1,105 @@
+/** SKUs and stock: created and changed on chain through commands, read live from the chain. */
+import { AppError } from "../domain/errors";
+import { newId } from "../domain/model";
+import { enqueueCommand } from "../store/commands";
+import type { Queryable } from "../store/db";
+import { getMerchant, nextSkuNumber } from "../store/merchants";
+import { findSkuByReference, getSku, insertSku, listSkus, type SkuRow } from "../store/skus";
+import { recordAudit } from "../store/audit";
+import type { Principal, ServiceDeps } from "./context";
+
+
+/** The InventoryToken id of a merchant's n-th SKU: the merchant's address above a 96-bit counter. */
+export function chainSkuId(merchantAddress: string, n: number): bigint {
+  return (BigInt(merchantAddress) << 96n) | BigInt(n);
+}
+
+export function skuView(s: SkuRow) {
+  return {
+    id: s.id,
+    reference: s.reference,
+    name: s.name,
+    metadataUri: s.metadata_uri,
+    metadata: s.metadata,
+    chainSkuId: String(s.chain_sku_id),
+    status: s.status,
+    createdAt: new Date(s.created_at).toISOString(),
+  };
+}
+
+export async function createSku(
+  q: Queryable,
+  who: Principal,
+  merchantId: string,
+  body: { reference: string; name: string; metadataUri?: string; metadata?: Record<string, unknown> },
+) {
+  if (await findSkuByReference(q, merchantId, body.reference)) {
+    throw new AppError("reference_already_used", `SKU reference "${body.reference}" is already used`, { reference: body.reference });
+  }
+  const m = (await getMerchant(q, merchantId))!;
+  const n = await nextSkuNumber(q, merchantId);
+  const id = newId("sku");
+  const metadataUri = body.metadataUri ?? `urn:orderchain:sku:${id}`;
+  const skuId = chainSkuId(m.address, n);
+  await insertSku(q, { id, merchantId, reference: body.reference, name: body.name, metadataUri, metadata: body.metadata ?? {}, skuNumber: n, chainSkuId: skuId.toString() });
+  await enqueueCommand(q, { kind: "create_sku", merchantId, skuId: id, payload: { merchant: m.address, uri: metadataUri, skuNumber: n }, apiKeyId: who.keyId });
+  await recordAudit(q, { merchantId, apiKeyId: who.keyId, action: "sku.created", resourceType: "sku", resourceId: id, details: { reference: body.reference } });
+  return skuView((await getSku(q, merchantId, id))!);
+}
+
+export async function getSkuOr404(q: Queryable, merchantId: string, id: string) {
+  const s = await getSku(q, merchantId, id);
+  if (!s) throw new AppError("not_found", `SKU ${id} not found`, { skuId: id });
+  return s;
+}
+
+export async function adjustStock(
+  q: Queryable,
+  who: Principal,
+  merchantId: string,
+  skuId: string,
+  change: { kind: "add" | "write_off"; quantity: string },
+) {
+  const s = await getSkuOr404(q, merchantId, skuId);
+  const m = (await getMerchant(q, merchantId))!;
+  const kind = change.kind === "add" ? "mint_stock" : "burn_stock";
+  const commandId = await enqueueCommand(q, {
+    kind,
+    merchantId,
+    skuId: s.id,
+    payload: { merchant: m.address, skuId: String(s.chain_sku_id), quantity: change.quantity },
+    apiKeyId: who.keyId,
+  });
+  await recordAudit(q, {
+    merchantId,
+    apiKeyId: who.keyId,
+    action: change.kind === "add" ? "stock.added" : "stock.written_off",
+    resourceType: "sku",
+    resourceId: s.id,
+    details: { quantity: change.quantity },
+  });
+  return { sku: skuView(s), change: { kind: change.kind, quantity: change.quantity, commandId, status: "pending" } };
+}
+
+/** Stock as the chain has it right now. */
+export async function stockOnChain(deps: ServiceDeps, merchantAddress: string, s: SkuRow) {
+  const id = BigInt(s.chain_sku_id);
+  const { inventory, addresses } = deps.chain;
+  const [available, reserved, total] = await Promise.all([
+    inventory.balanceOf(merchantAddress, id),
+    inventory.balanceOf(addresses.escrow, id),
+    inventory["totalSupply(uint256)"](id),
+  ]);
+  return {
+    available: available.toString(),
+    reserved: reserved.toString(),
+    delivered: (total - available - reserved).toString(),
+    totalSupply: total.toString(),
+  };
+}
+
+export async function listSkusWithStock(deps: ServiceDeps, q: Queryable, merchantId: string) {
+  const m = (await getMerchant(q, merchantId))!;
+  const rows = await listSkus(q, merchantId);
+  return Promise.all(rows.map(async (s) => ({ ...skuView(s), stock: s.status === "created" ? await stockOnChain(deps, m.address, s) : null })));
+}

@@ -181,10 +181,9 @@ describe("PaymentEscrow.refund", function () {
       const f = await load(paidOrderFixture);
       const { escrow, merchant, orderId } = f;
 
-      await expect(escrow.connect(merchant).refund(orderId, f.record(), 0n, [])).to.be.revertedWithCustomError(
-        escrow,
-        "ZeroAmount",
-      );
+      await expect(escrow.connect(merchant).refund(orderId, f.record(), 0n, []))
+        .to.be.revertedWithCustomError(escrow, "ZeroAmount")
+        .withArgs();
     });
 
     it("reverts with RefundExceedsEscrow for more than the amount", async function () {

@@ -34,9 +34,11 @@ export interface PlaceOptions {
   terms?: Partial<OrderTerms>;
   items?: LineItem[];
   payer?: HardhatEthersSigner;
+  /** Who creates and ships: the merchant (default) or an operator it approved. */
+  seller?: HardhatEthersSigner;
 }
 
-/** Creates an order (as the merchant) and takes it up to `stage`, folding every event into `book`. */
+/** Creates an order (as the merchant, or `opts.seller`) and takes it up to `stage`, folding every event into `book`. */
 export async function placeOrder(
   f: EscrowFixture,
   book: OrderBook,
@@ -46,7 +48,8 @@ export async function placeOrder(
   const t = await terms(f, opts.terms);
   const orderId = t.orderId as string;
   const items = opts.items ?? [];
-  await book.send(f.escrow.connect(f.merchant).createOrder(t, items));
+  const seller = opts.seller ?? f.merchant;
+  await book.send(f.escrow.connect(seller).createOrder(t, items));
   if (stage === "Created") return { orderId, items };
 
   const rec = book.get(orderId);
@@ -59,7 +62,7 @@ export async function placeOrder(
     await book.send(f.escrow.connect(payer).dispute(orderId, book.get(orderId), EVIDENCE));
     return { orderId, items };
   }
-  await book.send(f.escrow.connect(f.merchant).ship(orderId, book.get(orderId), TRACKING));
+  await book.send(f.escrow.connect(seller).ship(orderId, book.get(orderId), TRACKING));
   return { orderId, items };
 }
 
@@ -70,13 +73,11 @@ export interface OrderFixture extends EscrowFixture {
   records: ReadonlyMap<string, OrderRecord>;
 }
 
-export interface LoadedOrder extends EscrowFixture {
-  orderId: string;
-  items: LineItem[];
+export type LoadedOrder<T extends OrderFixture = OrderFixture> = Omit<T, "records"> & {
   book: OrderBook;
   /** The current record of the fixture's order. */
   record(): OrderRecord;
-}
+};
 
 async function orderFixture(stage: Stage, native: boolean): Promise<OrderFixture> {
   const f = await deployEscrowFixture();
@@ -100,14 +101,9 @@ export const disputedNativeOrderFixture = () => orderFixture("Disputed", true);
  * Loads a fixture and gives the test its own OrderBook: fixtures hand back the same objects every time, while
  * the chain is reverted to the snapshot, so a shared book would carry the records of an earlier test.
  */
-export async function load(fixture: () => Promise<OrderFixture>): Promise<LoadedOrder> {
+export async function load<T extends OrderFixture>(fixture: () => Promise<T>): Promise<LoadedOrder<T>> {
   const { records, ...rest } = await loadFixture(fixture);
   const book = new OrderBook(rest.escrow);
   for (const [id, rec] of records) book.records.set(id, { ...rec });
   return { ...rest, book, record: () => book.get(rest.orderId) };
-}
-
-/** ERC-1155 balances of `holders` for each line item, as [holder][item]. */
-export async function stockOf(f: Pick<EscrowFixture, "inventory">, holders: string[], items: LineItem[]) {
-  return Promise.all(holders.map((h) => Promise.all(items.map((i) => f.inventory.balanceOf(h, i.skuId)))));
 }

@@ -1,0 +1,63 @@
+import { expect } from "chai";
+import { ethers } from "hardhat";
+import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
+import { terms } from "../helpers/fixtures";
+import { shouldCheckStockCall, twoMerchantsFixture } from "./stock.behavior";
+
+describe("InventoryToken.burnStock", function () {
+  describe("success", function () {
+    it("burns a batch from the merchant and emits TransferBatch to the zero address", async function () {
+      const { inventory, merchant, skuA, skuB } = await loadFixture(twoMerchantsFixture);
+
+      await expect(inventory.connect(merchant).burnStock([skuA, skuB], [30n, 100n]))
+        .to.emit(inventory, "TransferBatch")
+        .withArgs(merchant.address, merchant.address, ethers.ZeroAddress, [skuA, skuB], [30n, 100n]);
+      expect(await inventory.balanceOfBatch([merchant.address, merchant.address], [skuA, skuB])).to.deep.equal([
+        70n,
+        0n,
+      ]);
+    });
+
+    it("lowers the total supply per SKU and overall", async function () {
+      const { inventory, merchant, skuA, skuB } = await loadFixture(twoMerchantsFixture);
+      await inventory.connect(merchant).burnStock([skuA, skuB], [30n, 100n]);
+
+      expect(await inventory["totalSupply(uint256)"](skuA)).to.equal(70n);
+      expect(await inventory["totalSupply(uint256)"](skuB)).to.equal(0n);
+      expect(await inventory["totalSupply()"]()).to.equal(80n);
+      expect(await inventory.exists(skuB)).to.equal(false);
+      expect(await inventory.merchantOf(skuB)).to.not.equal(ethers.ZeroAddress);
+    });
+
+    it("lets an operator approved with setApprovalForAll burn the merchant's stock", async function () {
+      const { inventory, merchant, operator, skuA } = await loadFixture(twoMerchantsFixture);
+
+      await expect(inventory.connect(operator).burnStock([skuA], [1n]))
+        .to.emit(inventory, "TransferSingle")
+        .withArgs(operator.address, merchant.address, ethers.ZeroAddress, skuA, 1n);
+      expect(await inventory.balanceOf(merchant.address, skuA)).to.equal(99n);
+    });
+  });
+
+  describe("balance", function () {
+    it("reverts with ERC1155InsufficientBalance for more than the merchant holds", async function () {
+      const { inventory, merchant, skuA } = await loadFixture(twoMerchantsFixture);
+
+      await expect(inventory.connect(merchant).burnStock([skuA], [101n]))
+        .to.be.revertedWithCustomError(inventory, "ERC1155InsufficientBalance")
+        .withArgs(merchant.address, 100n, 101n, skuA);
+    });
+
+    it("cannot burn stock reserved by an open order", async function () {
+      const f = await loadFixture(twoMerchantsFixture);
+      const { escrow, inventory, merchant, skuA } = f;
+      await escrow.connect(merchant).createOrder(await terms(f), [{ skuId: skuA, quantity: 2n }]);
+
+      await expect(inventory.connect(merchant).burnStock([skuA], [99n]))
+        .to.be.revertedWithCustomError(inventory, "ERC1155InsufficientBalance")
+        .withArgs(merchant.address, 98n, 99n, skuA);
+    });
+  });
+
+  shouldCheckStockCall("burnStock");
+});

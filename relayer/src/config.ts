@@ -13,14 +13,21 @@ const schema = z.object({
   DEPLOYMENTS_DIR: z.string().default(path.join(process.cwd(), "deployments")),
   SIGNER_KEYS: z
     .string({ required_error: "is required: comma-separated 0x-prefixed private keys of the relayer's signers" })
-    .transform((s) => s.split(",").map((k) => k.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(",")
+        .map((k) => k.trim())
+        .filter(Boolean),
+    )
     .refine((keys) => keys.length > 0, "must list at least one key")
     .refine((keys) => keys.every((k) => hexKey.test(k)), "each key must be 0x followed by 64 hex digits"),
   DATABASE_URL: z.string().optional(),
   DATA_DIR: z.string().default(path.join(process.cwd(), "data", "relayer")),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().default("127.0.0.1"),
-  ADMIN_API_KEY: z.string({ required_error: "is required: the key of the admin API" }).min(16, "must be at least 16 characters"),
+  ADMIN_API_KEY: z
+    .string({ required_error: "is required: the key of the admin API" })
+    .min(16, "must be at least 16 characters"),
   ARBITER_API_KEY: z.string().min(16, "must be at least 16 characters").optional(),
   MERCHANT_KEY_SECRET: z
     .string({ required_error: "is required: secret that encrypts merchants' custodial keys at rest" })

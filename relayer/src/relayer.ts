@@ -70,7 +70,13 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
     metrics,
     instanceId,
   );
-  const indexer = new Indexer(db, chain, { pollIntervalMs: config.pollIntervalMs, batchBlocks: config.indexerBatchBlocks }, log.child({ component: "indexer" }), metrics);
+  const indexer = new Indexer(
+    db,
+    chain,
+    { pollIntervalMs: config.pollIntervalMs, batchBlocks: config.indexerBatchBlocks },
+    log.child({ component: "indexer" }),
+    metrics,
+  );
   const app = await buildApp(
     {
       db,

@@ -26,7 +26,11 @@ describe("relayer: an order's whole life through the API and the chain", functio
     node = await startNode();
     deployed = await deployContracts(node.provider);
     db = await createTestDatabase();
-    relayer = await startRelayer({ config: relayerConfig(node, { DATABASE_URL: db.url }), chainId: deployed.chainId, addresses: deployed });
+    relayer = await startRelayer({
+      config: relayerConfig(node, { DATABASE_URL: db.url, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent" }),
+      chainId: deployed.chainId,
+      addresses: deployed,
+    });
   });
 
   after(async () => {
@@ -35,8 +39,19 @@ describe("relayer: an order's whole life through the API and the chain", functio
     await node?.stop();
   });
 
-  const call = async (method: "GET" | "POST", url: string, key: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const res = await relayer.app.inject({ method, url, headers: { authorization: `Bearer ${key}`, ...headers }, payload: body as object });
+  const call = async (
+    method: "GET" | "POST",
+    url: string,
+    key: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ) => {
+    const res = await relayer.app.inject({
+      method,
+      url,
+      headers: { authorization: `Bearer ${key}`, ...headers },
+      payload: body as object,
+    });
     return { status: res.statusCode, body: res.json() };
   };
 
@@ -44,7 +59,10 @@ describe("relayer: an order's whole life through the API and the chain", functio
     const m = await call("POST", "/v1/admin/merchants", ADMIN_KEY, { name: "Acme" });
     expect(m.status).to.equal(201);
     const merchantId = m.body.id as string;
-    await waitFor("merchant active", async () => (await call("GET", `/v1/admin/merchants/${merchantId}`, ADMIN_KEY)).body.status === "active");
+    await waitFor(
+      "merchant active",
+      async () => (await call("GET", `/v1/admin/merchants/${merchantId}`, ADMIN_KEY)).body.status === "active",
+    );
     const k = await call("POST", `/v1/admin/merchants/${merchantId}/keys`, ADMIN_KEY, { name: "owner" });
     expect(k.status).to.equal(201);
     const key = k.body.secret as string;
@@ -79,7 +97,9 @@ describe("relayer: an order's whole life through the API and the chain", functio
     expect(created.chainProof.txHash).to.match(/^0x[0-9a-f]{64}$/);
     const receipt = await node.provider.getTransactionReceipt(created.chainProof.txHash);
     expect(receipt!.blockNumber).to.equal(created.chainProof.blockNumber);
-    expect(receipt!.logs.some((l) => l.index === created.chainProof.logIndex && l.topics[1] === created.chainOrderId)).to.equal(true);
+    expect(
+      receipt!.logs.some((l) => l.index === created.chainProof.logIndex && l.topics[1] === created.chainOrderId),
+    ).to.equal(true);
 
     const escrow = PaymentEscrow__factory.connect(deployed.escrow, buyer);
     await (await escrow.pay(created.chainOrderId, recordFromJson(created.record))).wait();
@@ -91,8 +111,15 @@ describe("relayer: an order's whole life through the API and the chain", functio
       const r = await call("GET", `/v1/orders/${o.body.id}`, key);
       return r.body.status === "shipped" ? r.body : null;
     });
-    await (await escrow.confirmReceipt(created.chainOrderId, recordFromJson(afterShip.record), [{ skuId: BigInt(sku.body.chainSkuId), quantity: 2n }])).wait();
-    await waitFor("completed", async () => (await call("GET", `/v1/orders/${o.body.id}`, key)).body.status === "completed");
+    await (
+      await escrow.confirmReceipt(created.chainOrderId, recordFromJson(afterShip.record), [
+        { skuId: BigInt(sku.body.chainSkuId), quantity: 2n },
+      ])
+    ).wait();
+    await waitFor(
+      "completed",
+      async () => (await call("GET", `/v1/orders/${o.body.id}`, key)).body.status === "completed",
+    );
     const s = await call("GET", `/v1/skus/${sku.body.id}`, key);
     expect(s.body.stock).to.deep.equal({ available: "8", reserved: "0", delivered: "2", totalSupply: "10" });
     expect(await usd.balanceOf(devWallet(1).address)).to.equal(250_000n);

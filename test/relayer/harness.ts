@@ -9,11 +9,7 @@ import path from "node:path";
 import crypto from "node:crypto";
 import { HDNodeWallet, JsonRpcProvider, Mnemonic, Wallet, NonceManager } from "ethers";
 import { Client } from "pg";
-import {
-  Forwarder__factory,
-  MockStablecoin__factory,
-  PaymentEscrow__factory,
-} from "../../typechain-types";
+import { Forwarder__factory, MockStablecoin__factory, PaymentEscrow__factory } from "../../typechain-types";
 import type { ContractAddresses } from "../../relayer/src/chain/context";
 import { loadConfig, type RelayerConfig } from "../../relayer/src/config";
 
@@ -51,16 +47,27 @@ export interface LocalNode {
 /** Starts `hardhat node` on a free port and waits until it answers JSON-RPC. */
 export async function startNode(): Promise<LocalNode> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [path.join(ROOT, "node_modules", "hardhat", "internal", "cli", "bootstrap.js"), "node", "--port", String(port), "--hostname", "127.0.0.1"], {
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, HARDHAT_DISABLE_TELEMETRY_PROMPT: "true" },
-  });
+  const proc = spawn(
+    process.execPath,
+    [
+      path.join(ROOT, "node_modules", "hardhat", "internal", "cli", "bootstrap.js"),
+      "node",
+      "--port",
+      String(port),
+      "--hostname",
+      "127.0.0.1",
+    ],
+    {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, HARDHAT_DISABLE_TELEMETRY_PROMPT: "true" },
+    },
+  );
   let output = "";
   proc.stdout!.on("data", (d) => (output = (output + d.toString()).slice(-4000)));
   proc.stderr!.on("data", (d) => (output = (output + d.toString()).slice(-4000)));
   const url = `http://127.0.0.1:${port}`;
-  const provider = new JsonRpcProvider(url, undefined, { cacheTimeout: -1 });
+  const provider = new JsonRpcProvider(url, 31337, { cacheTimeout: -1, staticNetwork: true });
   const started = Date.now();
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`hardhat node exited: ${output}`);
@@ -173,7 +180,12 @@ export function relayerConfig(node: LocalNode, overrides: Record<string, string 
   });
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | null | false>,
+  timeoutMs = 30_000,
+  everyMs = 100,
+): Promise<T> {
   const started = Date.now();
   let last: unknown;
   for (;;) {
@@ -183,7 +195,8 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
     } catch (err) {
       last = err;
     }
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+    if (Date.now() - started > timeoutMs)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }

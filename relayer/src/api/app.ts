@@ -18,7 +18,10 @@ export interface AppOptions {
 function fromFastifyError(err: FastifyError): AppError {
   if (err.validation) {
     return new AppError("validation_failed", `request ${err.validationContext ?? "input"} is invalid: ${err.message}`, {
-      issues: err.validation.map((v) => ({ path: v.instancePath || (v.params as { missingProperty?: string })?.missingProperty || "", message: v.message ?? "" })),
+      issues: err.validation.map((v) => ({
+        path: v.instancePath || (v.params as { missingProperty?: string })?.missingProperty || "",
+        message: v.message ?? "",
+      })),
     });
   }
   switch (err.code) {

@@ -22,7 +22,8 @@ function bearer(req: FastifyRequest): string {
 
 export async function authenticate(deps: ServiceDeps, req: FastifyRequest): Promise<Principal> {
   const secret = bearer(req);
-  if (safeEqual(secret, deps.config.adminApiKey)) return { kind: "admin", keyId: "admin", merchantId: null, scopes: [] };
+  if (safeEqual(secret, deps.config.adminApiKey))
+    return { kind: "admin", keyId: "admin", merchantId: null, scopes: [] };
   if (deps.config.arbiterApiKey && safeEqual(secret, deps.config.arbiterApiKey)) {
     return { kind: "arbiter", keyId: "arbiter", merchantId: null, scopes: [] };
   }
@@ -54,7 +55,11 @@ export function requireMerchant(deps: ServiceDeps, scope: Scope) {
     const p = await authenticate(deps, req);
     if (p.kind !== "merchant" || !p.merchantId) throw new AppError("forbidden", "this route needs a merchant API key");
     const ok = p.scopes.includes(scope) || (scope === "read" && p.scopes.length > 0);
-    if (!ok) throw new AppError("insufficient_scope", `this key lacks the "${scope}" scope`, { required: scope, held: p.scopes });
+    if (!ok)
+      throw new AppError("insufficient_scope", `this key lacks the "${scope}" scope`, {
+        required: scope,
+        held: p.scopes,
+      });
     req.principal = p;
   };
 }

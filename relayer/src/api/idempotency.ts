@@ -26,7 +26,9 @@ function canonical(v: unknown): unknown {
 export function requestHash(req: FastifyRequest): string {
   return crypto
     .createHash("sha256")
-    .update(`${req.method} ${req.routeOptions.url ?? req.url} ${JSON.stringify(req.params ?? {})} ${JSON.stringify(canonical(req.body ?? null))}`)
+    .update(
+      `${req.method} ${req.routeOptions.url ?? req.url} ${JSON.stringify(req.params ?? {})} ${JSON.stringify(canonical(req.body ?? null))}`,
+    )
     .digest("hex");
 }
 
@@ -54,10 +56,16 @@ export async function mutate<T>(
     const prior = await claimIdempotencyKey(q, scope, key, hash);
     if (prior) {
       if (prior.request_hash !== hash) {
-        throw new AppError("idempotency_key_reused", "this Idempotency-Key was used with a different request", { idempotencyKey: key });
+        throw new AppError("idempotency_key_reused", "this Idempotency-Key was used with a different request", {
+          idempotencyKey: key,
+        });
       }
       if (prior.status_code === null) {
-        throw new AppError("idempotency_request_in_progress", "a request with this Idempotency-Key is still being processed", { idempotencyKey: key });
+        throw new AppError(
+          "idempotency_request_in_progress",
+          "a request with this Idempotency-Key is still being processed",
+          { idempotencyKey: key },
+        );
       }
       return { replay: true as const, status: prior.status_code, body: prior.response };
     }

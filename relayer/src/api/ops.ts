@@ -9,36 +9,40 @@ const MAX_READY_LAG_BLOCKS = 50;
 export function registerOps(app: FastifyInstance, deps: ServiceDeps): void {
   app.get("/healthz", { schema: { tags: ["ops"], summary: "Liveness" } }, async () => ({ status: "ok" }));
 
-  app.get("/readyz", { schema: { tags: ["ops"], summary: "Readiness: database and chain reachable, indexer lag" } }, async (_req, reply) => {
-    const checks: Record<string, unknown> = {};
-    let ok = true;
-    try {
-      await deps.db.query("select 1");
-      checks.database = "ok";
-    } catch (err) {
-      ok = false;
-      checks.database = `unreachable: ${String(err).slice(0, 200)}`;
-    }
-    let head: number | null = null;
-    try {
-      head = await deps.chain.provider.getBlockNumber();
-      checks.chain = { status: "ok", head };
-    } catch (err) {
-      ok = false;
-      checks.chain = `unreachable: ${String(err).slice(0, 200)}`;
-    }
-    try {
-      const r = await deps.db.query<{ last_block: string }>("select last_block from indexer_state where id = 1");
-      const last = r.rows[0] ? Number(r.rows[0].last_block) : null;
-      const lag = head !== null && last !== null ? Math.max(0, head - last) : null;
-      checks.indexer = { lastBlock: last, lagBlocks: lag };
-      if (lag === null || lag > MAX_READY_LAG_BLOCKS) ok = false;
-    } catch {
-      ok = false;
-    }
-    reply.code(ok ? 200 : 503);
-    return { status: ok ? "ready" : "not_ready", checks };
-  });
+  app.get(
+    "/readyz",
+    { schema: { tags: ["ops"], summary: "Readiness: database and chain reachable, indexer lag" } },
+    async (_req, reply) => {
+      const checks: Record<string, unknown> = {};
+      let ok = true;
+      try {
+        await deps.db.query("select 1");
+        checks.database = "ok";
+      } catch (err) {
+        ok = false;
+        checks.database = `unreachable: ${String(err).slice(0, 200)}`;
+      }
+      let head: number | null = null;
+      try {
+        head = await deps.chain.provider.getBlockNumber();
+        checks.chain = { status: "ok", head };
+      } catch (err) {
+        ok = false;
+        checks.chain = `unreachable: ${String(err).slice(0, 200)}`;
+      }
+      try {
+        const r = await deps.db.query<{ last_block: string }>("select last_block from indexer_state where id = 1");
+        const last = r.rows[0] ? Number(r.rows[0].last_block) : null;
+        const lag = head !== null && last !== null ? Math.max(0, head - last) : null;
+        checks.indexer = { lastBlock: last, lagBlocks: lag };
+        if (lag === null || lag > MAX_READY_LAG_BLOCKS) ok = false;
+      } catch {
+        ok = false;
+      }
+      reply.code(ok ? 200 : 503);
+      return { status: ok ? "ready" : "not_ready", checks };
+    },
+  );
 
   app.get("/metrics", { schema: { tags: ["ops"], summary: "Prometheus metrics" } }, async (_req, reply) => {
     try {

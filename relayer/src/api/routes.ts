@@ -5,9 +5,26 @@ import type { ServiceDeps } from "../services/context";
 import { mutate } from "./idempotency";
 import { requireAdmin, requireMerchant } from "./auth";
 import * as S from "./schemas";
-import { createMerchant, getMerchantOr404, issueKey, listAllMerchants, listKeys, merchantView, revokeKey } from "../services/merchants";
+import {
+  createMerchant,
+  getMerchantOr404,
+  issueKey,
+  listAllMerchants,
+  listKeys,
+  merchantView,
+  revokeKey,
+} from "../services/merchants";
 import { adjustStock, createSku, getSkuOr404, listSkusWithStock, skuView, stockOnChain } from "../services/skus";
-import { cancelOrder, createOrder, getOrderOr404, orderDetail, refundOrder, searchOrders, shipOrder, type CreateOrderBody } from "../services/orders";
+import {
+  cancelOrder,
+  createOrder,
+  getOrderOr404,
+  orderDetail,
+  refundOrder,
+  searchOrders,
+  shipOrder,
+  type CreateOrderBody,
+} from "../services/orders";
 import { listAudit } from "../store/audit";
 import { getMerchant } from "../store/merchants";
 import { SCOPES } from "../domain/model";
@@ -32,18 +49,36 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
         response: { 201: S.Merchant, ...S.errorResponses },
       },
     },
-    async (req, reply) => mutate(db, req, reply, 201, (q) => createMerchant(deps, q, req.principal!, (req.body as { name: string }).name)),
+    async (req, reply) =>
+      mutate(db, req, reply, 201, (q) => createMerchant(deps, q, req.principal!, (req.body as { name: string }).name)),
   );
 
   app.get(
     "/v1/admin/merchants",
-    { preHandler: admin, schema: { tags: ["admin"], summary: "List merchants", security: sec, response: { 200: Type.Object({ data: Type.Array(S.Merchant) }), ...S.errorResponses } } },
+    {
+      preHandler: admin,
+      schema: {
+        tags: ["admin"],
+        summary: "List merchants",
+        security: sec,
+        response: { 200: Type.Object({ data: Type.Array(S.Merchant) }), ...S.errorResponses },
+      },
+    },
     async () => ({ data: await listAllMerchants(db) }),
   );
 
   app.get(
     "/v1/admin/merchants/:id",
-    { preHandler: admin, schema: { tags: ["admin"], summary: "Get a merchant", security: sec, params: S.IdParam, response: { 200: S.Merchant, ...S.errorResponses } } },
+    {
+      preHandler: admin,
+      schema: {
+        tags: ["admin"],
+        summary: "Get a merchant",
+        security: sec,
+        params: S.IdParam,
+        response: { 200: S.Merchant, ...S.errorResponses },
+      },
+    },
     async (req) => merchantView(await getMerchantOr404(db, (req.params as { id: string }).id)),
   );
 
@@ -65,7 +100,12 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
       const body = req.body as { name: string; scopes?: string[] };
       await getMerchantOr404(db, id);
       return mutate(db, req, reply, 201, (q) =>
-        issueKey(q, req.principal!, { merchantId: id, role: "merchant", name: body.name, scopes: body.scopes ?? [...SCOPES] }),
+        issueKey(q, req.principal!, {
+          merchantId: id,
+          role: "merchant",
+          name: body.name,
+          scopes: body.scopes ?? [...SCOPES],
+        }),
       );
     },
   );
@@ -92,7 +132,15 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
   // ------------------------------------------------------------------ staff keys
   app.get(
     "/v1/keys",
-    { preHandler: requireMerchant(deps, "keys"), schema: { tags: ["keys"], summary: "List the merchant's API keys", security: sec, response: { 200: Type.Object({ data: Type.Array(S.ApiKey) }), ...S.errorResponses } } },
+    {
+      preHandler: requireMerchant(deps, "keys"),
+      schema: {
+        tags: ["keys"],
+        summary: "List the merchant's API keys",
+        security: sec,
+        response: { 200: Type.Object({ data: Type.Array(S.ApiKey) }), ...S.errorResponses },
+      },
+    },
     async (req) => ({ data: await listKeys(db, merchantOf(req)) }),
   );
 
@@ -111,15 +159,32 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
     async (req, reply) => {
       const body = req.body as { name: string; scopes?: string[] };
       return mutate(db, req, reply, 201, (q) =>
-        issueKey(q, req.principal!, { merchantId: merchantOf(req), role: "merchant", name: body.name, scopes: body.scopes ?? ["read"] }),
+        issueKey(q, req.principal!, {
+          merchantId: merchantOf(req),
+          role: "merchant",
+          name: body.name,
+          scopes: body.scopes ?? ["read"],
+        }),
       );
     },
   );
 
   app.post(
     "/v1/keys/:id/revoke",
-    { preHandler: requireMerchant(deps, "keys"), schema: { tags: ["keys"], summary: "Revoke one of the merchant's keys", security: sec, params: S.IdParam, response: { 200: S.ApiKey, ...S.errorResponses } } },
-    async (req, reply) => mutate(db, req, reply, 200, (q) => revokeKey(q, req.principal!, merchantOf(req), (req.params as { id: string }).id)),
+    {
+      preHandler: requireMerchant(deps, "keys"),
+      schema: {
+        tags: ["keys"],
+        summary: "Revoke one of the merchant's keys",
+        security: sec,
+        params: S.IdParam,
+        response: { 200: S.ApiKey, ...S.errorResponses },
+      },
+    },
+    async (req, reply) =>
+      mutate(db, req, reply, 200, (q) =>
+        revokeKey(q, req.principal!, merchantOf(req), (req.params as { id: string }).id),
+      ),
   );
 
   // ------------------------------------------------------------------ SKUs and stock
@@ -127,20 +192,44 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
     "/v1/skus",
     {
       preHandler: requireMerchant(deps, "stock"),
-      schema: { tags: ["stock"], summary: "Create a SKU (created on chain asynchronously)", security: sec, body: S.NewSku, response: { 202: S.Sku, ...S.errorResponses } },
+      schema: {
+        tags: ["stock"],
+        summary: "Create a SKU (created on chain asynchronously)",
+        security: sec,
+        body: S.NewSku,
+        response: { 202: S.Sku, ...S.errorResponses },
+      },
     },
-    async (req, reply) => mutate(db, req, reply, 202, (q) => createSku(q, req.principal!, merchantOf(req), req.body as never)),
+    async (req, reply) =>
+      mutate(db, req, reply, 202, (q) => createSku(q, req.principal!, merchantOf(req), req.body as never)),
   );
 
   app.get(
     "/v1/skus",
-    { preHandler: requireMerchant(deps, "read"), schema: { tags: ["stock"], summary: "List SKUs with their stock as the chain has it", security: sec, response: { 200: Type.Object({ data: Type.Array(S.Sku) }), ...S.errorResponses } } },
+    {
+      preHandler: requireMerchant(deps, "read"),
+      schema: {
+        tags: ["stock"],
+        summary: "List SKUs with their stock as the chain has it",
+        security: sec,
+        response: { 200: Type.Object({ data: Type.Array(S.Sku) }), ...S.errorResponses },
+      },
+    },
     async (req) => ({ data: await listSkusWithStock(deps, db, merchantOf(req)) }),
   );
 
   app.get(
     "/v1/skus/:id",
-    { preHandler: requireMerchant(deps, "read"), schema: { tags: ["stock"], summary: "Get a SKU with its stock on chain", security: sec, params: S.IdParam, response: { 200: S.Sku, ...S.errorResponses } } },
+    {
+      preHandler: requireMerchant(deps, "read"),
+      schema: {
+        tags: ["stock"],
+        summary: "Get a SKU with its stock on chain",
+        security: sec,
+        params: S.IdParam,
+        response: { 200: S.Sku, ...S.errorResponses },
+      },
+    },
     async (req) => {
       const s = await getSkuOr404(db, merchantOf(req), (req.params as { id: string }).id);
       const m = (await getMerchant(db, merchantOf(req)))!;
@@ -162,12 +251,18 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
           security: sec,
           params: S.IdParam,
           body: S.StockChange,
-          response: { 202: Type.Object({ sku: S.Sku, change: Type.Record(Type.String(), Type.Unknown()) }), ...S.errorResponses },
+          response: {
+            202: Type.Object({ sku: S.Sku, change: Type.Record(Type.String(), Type.Unknown()) }),
+            ...S.errorResponses,
+          },
         },
       },
       async (req, reply) =>
         mutate(db, req, reply, 202, (q) =>
-          adjustStock(q, req.principal!, merchantOf(req), (req.params as { id: string }).id, { kind, quantity: (req.body as { quantity: string }).quantity }),
+          adjustStock(q, req.principal!, merchantOf(req), (req.params as { id: string }).id, {
+            kind,
+            quantity: (req.body as { quantity: string }).quantity,
+          }),
         ),
     );
   }
@@ -185,14 +280,23 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
         response: { 202: S.Order, ...S.errorResponses },
       },
     },
-    async (req, reply) => mutate(db, req, reply, 202, (q) => createOrder(deps, q, req.principal!, merchantOf(req), req.body as CreateOrderBody)),
+    async (req, reply) =>
+      mutate(db, req, reply, 202, (q) =>
+        createOrder(deps, q, req.principal!, merchantOf(req), req.body as CreateOrderBody),
+      ),
   );
 
   app.get(
     "/v1/orders",
     {
       preHandler: requireMerchant(deps, "read"),
-      schema: { tags: ["orders"], summary: "List and search orders (newest first, cursor pagination)", security: sec, querystring: S.ListOrdersQuery, response: { 200: S.Page(S.Order), ...S.errorResponses } },
+      schema: {
+        tags: ["orders"],
+        summary: "List and search orders (newest first, cursor pagination)",
+        security: sec,
+        querystring: S.ListOrdersQuery,
+        response: { 200: S.Page(S.Order), ...S.errorResponses },
+      },
     },
     async (req) => searchOrders(db, merchantOf(req), req.query as never),
   );
@@ -201,7 +305,13 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
     "/v1/orders/:id",
     {
       preHandler: requireMerchant(deps, "read"),
-      schema: { tags: ["orders"], summary: "Get an order (by id, chain order id or reference) with its chain proof and timeline", security: sec, params: S.IdParam, response: { 200: S.OrderDetail, ...S.errorResponses } },
+      schema: {
+        tags: ["orders"],
+        summary: "Get an order (by id, chain order id or reference) with its chain proof and timeline",
+        security: sec,
+        params: S.IdParam,
+        response: { 200: S.OrderDetail, ...S.errorResponses },
+      },
     },
     async (req) => orderDetail(db, await getOrderOr404(db, merchantOf(req), (req.params as { id: string }).id)),
   );
@@ -215,13 +325,21 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
         summary: "Mark a paid order shipped",
         security: sec,
         params: S.IdParam,
-        body: Type.Object({ trackingReference: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
+        body: Type.Object(
+          { trackingReference: Type.String({ minLength: 1, maxLength: 200 }) },
+          { additionalProperties: false },
+        ),
         response: { 202: S.OrderAction, ...S.errorResponses },
       },
     },
     async (req, reply) =>
       mutate(db, req, reply, 202, async (q) =>
-        shipOrder(q, req.principal!, await getOrderOr404(q, merchantOf(req), (req.params as { id: string }).id), (req.body as { trackingReference: string }).trackingReference),
+        shipOrder(
+          q,
+          req.principal!,
+          await getOrderOr404(q, merchantOf(req), (req.params as { id: string }).id),
+          (req.body as { trackingReference: string }).trackingReference,
+        ),
       ),
   );
 
@@ -234,13 +352,21 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
         summary: "Refund all (no amount) or part of what is escrowed",
         security: sec,
         params: S.IdParam,
-        body: Type.Object({ amount: Type.Optional(Type.String({ pattern: "^[1-9][0-9]{0,77}$" })) }, { additionalProperties: false }),
+        body: Type.Object(
+          { amount: Type.Optional(Type.String({ pattern: "^[1-9][0-9]{0,77}$" })) },
+          { additionalProperties: false },
+        ),
         response: { 202: S.OrderAction, ...S.errorResponses },
       },
     },
     async (req, reply) =>
       mutate(db, req, reply, 202, async (q) =>
-        refundOrder(q, req.principal!, await getOrderOr404(q, merchantOf(req), (req.params as { id: string }).id), (req.body as { amount?: string } | undefined)?.amount),
+        refundOrder(
+          q,
+          req.principal!,
+          await getOrderOr404(q, merchantOf(req), (req.params as { id: string }).id),
+          (req.body as { amount?: string } | undefined)?.amount,
+        ),
       ),
   );
 
@@ -248,9 +374,18 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
     "/v1/orders/:id/cancel",
     {
       preHandler: requireMerchant(deps, "orders"),
-      schema: { tags: ["orders"], summary: "Cancel an unpaid order", security: sec, params: S.IdParam, response: { 202: S.OrderAction, ...S.errorResponses } },
+      schema: {
+        tags: ["orders"],
+        summary: "Cancel an unpaid order",
+        security: sec,
+        params: S.IdParam,
+        response: { 202: S.OrderAction, ...S.errorResponses },
+      },
     },
-    async (req, reply) => mutate(db, req, reply, 202, async (q) => cancelOrder(q, req.principal!, await getOrderOr404(q, merchantOf(req), (req.params as { id: string }).id))),
+    async (req, reply) =>
+      mutate(db, req, reply, 202, async (q) =>
+        cancelOrder(q, req.principal!, await getOrderOr404(q, merchantOf(req), (req.params as { id: string }).id)),
+      ),
   );
 
   // ------------------------------------------------------------------ audit
@@ -263,7 +398,10 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
         summary: "Who changed what: every change with the key that made it (newest first)",
         security: sec,
         querystring: Type.Object(
-          { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })), cursor: Type.Optional(Type.String({ pattern: "^[0-9]{1,19}$" })) },
+          {
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
+            cursor: Type.Optional(Type.String({ pattern: "^[0-9]{1,19}$" })),
+          },
           { additionalProperties: false },
         ),
         response: { 200: S.Page(Type.Record(Type.String(), Type.Unknown())), ...S.errorResponses },
@@ -287,5 +425,4 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
       };
     },
   );
-
 }

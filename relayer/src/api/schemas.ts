@@ -12,7 +12,10 @@ export const ErrorBody = Type.Object(
   { $id: "Error" },
 );
 
-export const UintString = Type.String({ pattern: "^[0-9]{1,78}$", description: "Unsigned integer in base units, as a decimal string" });
+export const UintString = Type.String({
+  pattern: "^[0-9]{1,78}$",
+  description: "Unsigned integer in base units, as a decimal string",
+});
 export const Address = Type.String({ pattern: "^0x[0-9a-fA-F]{40}$" });
 export const Reference = Type.String({ minLength: 1, maxLength: 128, pattern: "^[A-Za-z0-9._:/#-]+$" });
 export const IdParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });
@@ -44,7 +47,10 @@ export const ApiKey = Type.Object({
   revokedAt: Type.Union([Type.String(), Type.Null()]),
 });
 
-export const ApiKeyWithSecret = Type.Intersect([ApiKey, Type.Object({ secret: Type.String({ description: "Shown once" }) })]);
+export const ApiKeyWithSecret = Type.Intersect([
+  ApiKey,
+  Type.Object({ secret: Type.String({ description: "Shown once" }) }),
+]);
 
 export const NewKey = Type.Object(
   {
@@ -100,7 +106,9 @@ export const NewOrder = Type.Object(
     reference: Reference,
     amount: Type.String({ pattern: "^[1-9][0-9]{0,77}$", description: "Price in the token's base units" }),
     token: Type.String({ description: '"native" or an allowlisted ERC-20 address', minLength: 1, maxLength: 42 }),
-    buyer: Type.Optional(Type.Union([Address, Type.Null()], { description: "Only this address may pay; omit for any payer" })),
+    buyer: Type.Optional(
+      Type.Union([Address, Type.Null()], { description: "Only this address may pay; omit for any payer" }),
+    ),
     items: Type.Optional(Type.Array(OrderItemIn, { maxItems: 64 })),
     paymentDeadline: Type.Optional(Type.String({ format: "date-time" })),
     shipWithinSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 4_294_967_295 })),
@@ -130,7 +138,10 @@ export const Order = Type.Object({
   shipWithinSeconds: Type.Integer(),
   protectionPeriodSeconds: Type.Integer(),
   chainProof: ChainProof,
-  error: Type.Union([Type.Object({ code: Type.String(), message: Type.Union([Type.String(), Type.Null()]) }), Type.Null()]),
+  error: Type.Union([
+    Type.Object({ code: Type.String(), message: Type.Union([Type.String(), Type.Null()]) }),
+    Type.Null(),
+  ]),
   createdAt: Type.String(),
   updatedAt: Type.String(),
 });
@@ -160,7 +171,8 @@ export const ListOrdersQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export const Page = <T extends TSchema>(item: T) => Type.Object({ data: Type.Array(item), nextCursor: Type.Union([Type.String(), Type.Null()]) });
+export const Page = <T extends TSchema>(item: T) =>
+  Type.Object({ data: Type.Array(item), nextCursor: Type.Union([Type.String(), Type.Null()]) });
 
 export const errorResponses = {
   400: ErrorBody,

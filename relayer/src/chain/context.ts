@@ -35,7 +35,11 @@ export function makeProvider(rpcUrl: string, chainId: bigint): JsonRpcProvider {
   return new JsonRpcProvider(rpcUrl, network, { staticNetwork: network, cacheTimeout: -1, batchMaxCount: 50 });
 }
 
-export function makeChainContext(provider: JsonRpcProvider, chainId: bigint, addresses: ContractAddresses): ChainContext {
+export function makeChainContext(
+  provider: JsonRpcProvider,
+  chainId: bigint,
+  addresses: ContractAddresses,
+): ChainContext {
   return {
     provider,
     chainId,

@@ -1,10 +1,6 @@
 /** Turns revert data into a named custom error with its arguments, using the project's contract ABIs. */
 import { Interface, isCallException, isError } from "ethers";
-import {
-  Forwarder__factory,
-  InventoryToken__factory,
-  PaymentEscrow__factory,
-} from "../../../typechain-types";
+import { Forwarder__factory, InventoryToken__factory, PaymentEscrow__factory } from "../../../typechain-types";
 
 const interfaces = [
   new Interface(PaymentEscrow__factory.abi),

@@ -32,7 +32,10 @@ export class LeaseManager {
       );
       const share = Math.max(1, Math.ceil(this.signers.length / Math.max(1, live)));
       for (const s of this.signers) {
-        await q.query(`insert into signer_leases (address, owner, expires_at) values ($1, null, now()) on conflict do nothing`, [s]);
+        await q.query(
+          `insert into signer_leases (address, owner, expires_at) values ($1, null, now()) on conflict do nothing`,
+          [s],
+        );
       }
       // Renew what we hold.
       const held = (
@@ -69,7 +72,9 @@ export class LeaseManager {
   }
 
   async releaseAll(): Promise<void> {
-    await this.db.query(`update signer_leases set owner = null, expires_at = now() where owner = $1`, [this.instanceId]);
+    await this.db.query(`update signer_leases set owner = null, expires_at = now() where owner = $1`, [
+      this.instanceId,
+    ]);
     await this.db.query(`delete from relayer_instances where id = $1`, [this.instanceId]);
   }
 }

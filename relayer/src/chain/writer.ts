@@ -20,7 +20,14 @@ import {
   releaseCommands,
   type CommandRow,
 } from "../store/commands";
-import { insertTx, markSiblingsReplaced, maxRecordedNonce, openTxs, setTxStatus, type ChainTxRow } from "../store/chainTxs";
+import {
+  insertTx,
+  markSiblingsReplaced,
+  maxRecordedNonce,
+  openTxs,
+  setTxStatus,
+  type ChainTxRow,
+} from "../store/chainTxs";
 import { prepareCommand, type Prepared } from "../jobs/prepare";
 import type { Metrics } from "../metrics";
 
@@ -64,7 +71,14 @@ function classifyBroadcastError(err: unknown): Classified {
   if (isError(err, "NONCE_EXPIRED") || msg.includes("nonce too low")) return { kind: "nonce_low" };
   if (msg.includes("nonce too high") || msg.includes("can't be queued")) return { kind: "nonce_gap" };
   if (isError(err, "INSUFFICIENT_FUNDS") || msg.includes("insufficient funds")) return { kind: "funds" };
-  if (isError(err, "TIMEOUT") || isError(err, "NETWORK_ERROR") || msg.includes("econnrefused") || msg.includes("socket") || msg.includes("fetch failed") || msg.includes("econnreset")) {
+  if (
+    isError(err, "TIMEOUT") ||
+    isError(err, "NETWORK_ERROR") ||
+    msg.includes("econnrefused") ||
+    msg.includes("socket") ||
+    msg.includes("fetch failed") ||
+    msg.includes("econnreset")
+  ) {
     return { kind: "network" };
   }
   if (isError(err, "SERVER_ERROR") || isError(err, "UNKNOWN_ERROR")) {
@@ -128,9 +142,10 @@ export class ChainWriter {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     await Promise.allSettled([this.submitting, this.tracking]);
-    await this.db.query(`update commands set status = 'pending', claimed_by = null where status = 'claimed' and claimed_by = $1`, [
-      this.instanceId,
-    ]);
+    await this.db.query(
+      `update commands set status = 'pending', claimed_by = null where status = 'claimed' and claimed_by = $1`,
+      [this.instanceId],
+    );
     await this.leases.releaseAll();
   }
 
@@ -191,7 +206,9 @@ export class ChainWriter {
       const cur = latestPerNonce.get(t.nonce);
       if (!cur || BigInt(t.id) > BigInt(cur.id)) latestPerNonce.set(t.nonce, t);
     }
-    const pending = [...latestPerNonce.values()].filter((t) => BigInt(t.nonce) >= chainNonce).sort((a, b) => Number(BigInt(a.nonce) - BigInt(b.nonce)));
+    const pending = [...latestPerNonce.values()]
+      .filter((t) => BigInt(t.nonce) >= chainNonce)
+      .sort((a, b) => Number(BigInt(a.nonce) - BigInt(b.nonce)));
     for (const t of pending) {
       try {
         await this.chain.provider.broadcastTransaction(t.raw);
@@ -200,7 +217,10 @@ export class ChainWriter {
         const c = classifyBroadcastError(err);
         if (c.kind === "network") throw err;
         if (c.kind !== "known" && c.kind !== "nonce_low") {
-          this.log.warn({ signer: lane.address, nonce: t.nonce, err: String(err) }, "stored transaction refused on rebroadcast");
+          this.log.warn(
+            { signer: lane.address, nonce: t.nonce, err: String(err) },
+            "stored transaction refused on rebroadcast",
+          );
         }
       }
     }
@@ -268,16 +288,28 @@ export class ChainWriter {
       if (revert === undefined) throw err;
       const decoded = decodeRevertData(revert);
       this.log.error({ signer: lane.address, error: decoded.name }, "batch would revert as a whole");
-      await releaseCommands(this.db, calls.map((c) => c.cmd.id), 5000, true);
+      await releaseCommands(
+        this.db,
+        calls.map((c) => c.cmd.id),
+        5000,
+        true,
+      );
       return calls.map((c) => c.cmd.id);
     }
-    if (estimate * 12n / 10n > TX_GAS_CAP && calls.length > 1) {
+    if ((estimate * 12n) / 10n > TX_GAS_CAP && calls.length > 1) {
       const half = Math.ceil(calls.length / 2);
       const first = await this.sendBatch(lane, calls.slice(0, half));
       if (lane.needsRecovery) return first;
       return [...first, ...(await this.sendBatch(lane, calls.slice(half)))];
     }
-    const ok = await this.sendTx(lane, this.chain.addresses.escrow, data, "batch", calls.map((c) => c.cmd), estimate);
+    const ok = await this.sendTx(
+      lane,
+      this.chain.addresses.escrow,
+      data,
+      "batch",
+      calls.map((c) => c.cmd),
+      estimate,
+    );
     return ok ? calls.map((c) => c.cmd.id) : [];
   }
 
@@ -345,7 +377,12 @@ export class ChainWriter {
         maxPriorityFeePerGas: priority,
         gasLimit,
       });
-      await markSubmitted(q, cmds.map((c) => c.id), lane.address, nonce);
+      await markSubmitted(
+        q,
+        cmds.map((c) => c.id),
+        lane.address,
+        nonce,
+      );
     });
     lane.nextNonce = nonce + 1n;
     lane.inFlight += 1;
@@ -353,14 +390,20 @@ export class ChainWriter {
     try {
       await this.chain.provider.broadcastTransaction(raw);
       this.metrics.txs.inc({ outcome: "sent" });
-      this.log.debug({ signer: lane.address, nonce: String(nonce), hash, kind, commands: cmds.length }, "transaction sent");
+      this.log.debug(
+        { signer: lane.address, nonce: String(nonce), hash, kind, commands: cmds.length },
+        "transaction sent",
+      );
     } catch (err) {
       const c = classifyBroadcastError(err);
       if (c.kind === "known") return true;
       if (c.kind === "network") {
         // Unknown whether the node has it: keep it stored; recovery rebroadcasts before anything newer.
         lane.needsRecovery = true;
-        this.log.warn({ signer: lane.address, nonce: String(nonce), err: String(err) }, "broadcast failed, will recover");
+        this.log.warn(
+          { signer: lane.address, nonce: String(nonce), err: String(err) },
+          "broadcast failed, will recover",
+        );
         return true;
       }
       // Definitively refused: the nonce was not used; give it back and requeue the commands.
@@ -377,7 +420,10 @@ export class ChainWriter {
       this.metrics.txs.inc({ outcome: "dropped" });
       if (c.kind === "nonce_gap" || c.kind === "nonce_low") lane.needsRecovery = true;
       else lane.nextNonce = nonce;
-      this.log.warn({ signer: lane.address, nonce: String(nonce), reason: c.kind, err: String(err) }, "transaction refused by the node");
+      this.log.warn(
+        { signer: lane.address, nonce: String(nonce), reason: c.kind, err: String(err) },
+        "transaction refused by the node",
+      );
       return true;
     }
     return true;
@@ -423,7 +469,8 @@ export class ChainWriter {
           await this.finalize(tx, r);
           continue;
         }
-        if (tx.status !== "mined") await setTxStatus(this.db, tx.id, "mined", { blockNumber: BigInt(r.blockNumber), gasUsed: r.gasUsed });
+        if (tx.status !== "mined")
+          await setTxStatus(this.db, tx.id, "mined", { blockNumber: BigInt(r.blockNumber), gasUsed: r.gasUsed });
       } else {
         const latest = g.txs.reduce((a, b) => (BigInt(a.id) > BigInt(b.id) ? a : b));
         if (Date.now() - new Date(latest.sent_at).getTime() > this.opts.replaceAfterMs) await this.replace(latest);
@@ -479,7 +526,10 @@ export class ChainWriter {
       try {
         await this.chain.provider.broadcastTransaction(raw);
         this.metrics.txs.inc({ outcome: "replaced" });
-        this.log.info({ signer: t.signer, nonce: t.nonce, old: t.hash, hash, maxFeePerGas: String(newMax) }, "transaction replaced with higher fees");
+        this.log.info(
+          { signer: t.signer, nonce: t.nonce, old: t.hash, hash, maxFeePerGas: String(newMax) },
+          "transaction replaced with higher fees",
+        );
       } catch (err) {
         const c = classifyBroadcastError(err);
         if (c.kind !== "known" && c.kind !== "network") {
@@ -496,14 +546,22 @@ export class ChainWriter {
     const nonce = BigInt(tx.nonce);
     const cmds = await commandsOfTx(this.db, tx.signer, nonce);
     await this.db.tx(async (q) => {
-      await setTxStatus(q, tx.id, r.status === 1 ? "confirmed" : "reverted", { blockNumber: BigInt(r.blockNumber), gasUsed: r.gasUsed });
+      await setTxStatus(q, tx.id, r.status === 1 ? "confirmed" : "reverted", {
+        blockNumber: BigInt(r.blockNumber),
+        gasUsed: r.gasUsed,
+      });
       await markSiblingsReplaced(q, tx.signer, nonce, tx.id);
     });
     this.metrics.txs.inc({ outcome: r.status === 1 ? "confirmed" : "reverted" });
     this.metrics.confirmationLatency.observe((Date.now() - new Date(tx.sent_at).getTime()) / 1000);
     if (tx.kind === "batch") {
       if (r.status !== 1) {
-        await releaseCommands(this.db, cmds.map((c) => c.id), 2000, true);
+        await releaseCommands(
+          this.db,
+          cmds.map((c) => c.id),
+          2000,
+          true,
+        );
         return;
       }
       const failures = new Map<number, string>();
@@ -522,7 +580,10 @@ export class ChainWriter {
         if (reason === undefined) ok.push(cmd);
         else await this.handleRevert(cmd, decodeRevertData(reason));
       }
-      await markConfirmed(this.db, ok.map((c) => c.id));
+      await markConfirmed(
+        this.db,
+        ok.map((c) => c.id),
+      );
       for (const c of ok) {
         this.metrics.commands.inc({ kind: c.kind, outcome: "confirmed" });
         await this.afterConfirmed(c);
@@ -558,7 +619,13 @@ export class ChainWriter {
       await releaseCommands(this.db, [cmd.id], 500, true);
       return;
     }
-    await this.fail(cmd, decoded.name, `${decoded.name}(${Object.entries(decoded.args).map(([k, v]) => `${k}=${v}`).join(", ")})`);
+    await this.fail(
+      cmd,
+      decoded.name,
+      `${decoded.name}(${Object.entries(decoded.args)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(", ")})`,
+    );
   }
 
   private async fail(cmd: CommandRow, code: string, message: string): Promise<void> {
@@ -583,14 +650,19 @@ export class ChainWriter {
   /** Effects checked against the chain itself, never taken from the transaction's success alone. */
   private async afterConfirmed(cmd: CommandRow): Promise<void> {
     if (cmd.kind === "merchant_setup") {
-      const m = (await this.db.query<{ address: string }>("select address from merchants where id = $1", [cmd.merchant_id])).rows[0];
+      const m = (
+        await this.db.query<{ address: string }>("select address from merchants where id = $1", [cmd.merchant_id])
+      ).rows[0];
       if (!m) return;
       for (const op of this.operatorAddresses) {
         const a = await this.chain.escrow.isOperatorApproved(m.address, op);
         const b = await this.chain.inventory.isApprovedForAll(m.address, op);
         if (!a || !b) {
           // Not there yet (or reorged away): run the setup again.
-          await this.db.query(`update commands set status = 'pending', not_before = now() + interval '1 second' where id = $1`, [cmd.id]);
+          await this.db.query(
+            `update commands set status = 'pending', not_before = now() + interval '1 second' where id = $1`,
+            [cmd.id],
+          );
           return;
         }
       }

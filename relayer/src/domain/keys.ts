@@ -25,13 +25,19 @@ export function encryptPrivateKey(privateKey: string, secret: string): string {
   const iv = crypto.randomBytes(12);
   const cipher = crypto.createCipheriv("aes-256-gcm", deriveKey(secret, salt), iv);
   const body = Buffer.concat([cipher.update(privateKey, "utf8"), cipher.final()]);
-  return ["v1", salt, iv, cipher.getAuthTag(), body].map((p) => (typeof p === "string" ? p : p.toString("base64"))).join(".");
+  return ["v1", salt, iv, cipher.getAuthTag(), body]
+    .map((p) => (typeof p === "string" ? p : p.toString("base64")))
+    .join(".");
 }
 
 export function decryptPrivateKey(blob: string, secret: string): string {
   const [version, salt, iv, tag, body] = blob.split(".");
   if (version !== "v1" || !body) throw new Error("unrecognised encrypted key format");
-  const decipher = crypto.createDecipheriv("aes-256-gcm", deriveKey(secret, Buffer.from(salt, "base64")), Buffer.from(iv, "base64"));
+  const decipher = crypto.createDecipheriv(
+    "aes-256-gcm",
+    deriveKey(secret, Buffer.from(salt, "base64")),
+    Buffer.from(iv, "base64"),
+  );
   decipher.setAuthTag(Buffer.from(tag, "base64"));
   return Buffer.concat([decipher.update(Buffer.from(body, "base64")), decipher.final()]).toString("utf8");
 }

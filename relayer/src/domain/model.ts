@@ -47,7 +47,10 @@ export type CommandStatus = (typeof COMMAND_STATUSES)[number];
  */
 export function deriveOrderId(merchantAddress: string, reference: string): string {
   return keccak256(
-    AbiCoder.defaultAbiCoder().encode(["string", "address", "string"], ["orderchain/order", merchantAddress, reference]),
+    AbiCoder.defaultAbiCoder().encode(
+      ["string", "address", "string"],
+      ["orderchain/order", merchantAddress, reference],
+    ),
   );
 }
 

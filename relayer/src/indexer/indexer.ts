@@ -3,7 +3,7 @@
  * with the hashes of recent blocks, detects reorgs by parent hash and rolls back to the common ancestor, and
  * derives every order's record and API status from the events alone.
  */
-import type { Log } from "ethers";
+import type { Log, ParamType } from "ethers";
 import type { Logger } from "pino";
 import type { ChainContext } from "../chain/context";
 import type { Db, Queryable } from "../store/db";
@@ -19,30 +19,15 @@ export interface IndexerOptions {
   batchBlocks: number;
 }
 
-function jsonArgs(args: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(args)) {
-    if (/^\d+$/.test(k)) continue;
-    out[k] = normalise(v);
+/** Converts decoded event values to JSON by their ABI types: integers as decimal strings, structs as objects. */
+function toJson(value: unknown, type: ParamType): unknown {
+  if (type.isArray()) return (value as unknown[]).map((v) => toJson(v, type.arrayChildren));
+  if (type.isTuple()) {
+    const out: Record<string, unknown> = {};
+    type.components.forEach((c, i) => (out[c.name] = toJson((value as unknown[])[i], c)));
+    return out;
   }
-  return out;
-}
-
-function normalise(v: unknown): unknown {
-  if (typeof v === "bigint") return v.toString();
-  if (Array.isArray(v)) {
-    const maybeStruct = v as unknown as { toObject?: () => Record<string, unknown> };
-    if (typeof maybeStruct.toObject === "function") {
-      try {
-        const o = maybeStruct.toObject();
-        if (Object.keys(o).length > 0 && !Object.keys(o).every((k) => /^\d+$/.test(k))) return jsonArgs(o);
-      } catch {
-        // plain array
-      }
-    }
-    return v.map(normalise);
-  }
-  return v;
+  return typeof value === "bigint" ? value.toString() : value;
 }
 
 export class Indexer {
@@ -86,7 +71,9 @@ export class Indexer {
   }
 
   async checkpoint(q: Queryable = this.db): Promise<{ lastBlock: bigint; lastHash: string | null }> {
-    const r = await q.query<{ last_block: string; last_hash: string | null }>("select last_block, last_hash from indexer_state where id = 1");
+    const r = await q.query<{ last_block: string; last_hash: string | null }>(
+      "select last_block, last_hash from indexer_state where id = 1",
+    );
     if (r.rows.length === 0) return { lastBlock: BigInt(this.chain.addresses.startBlock) - 1n, lastHash: null };
     return { lastBlock: BigInt(r.rows[0].last_block), lastHash: r.rows[0].last_hash };
   }
@@ -145,7 +132,8 @@ export class Indexer {
       return true;
     }
     for (const l of logs) {
-      if (blocks.get(l.blockNumber)?.hash !== l.blockHash) throw new Error(`log of block ${l.blockNumber} does not match its header; chain moving`);
+      if (blocks.get(l.blockNumber)?.hash !== l.blockHash)
+        throw new Error(`log of block ${l.blockNumber} does not match its header; chain moving`);
     }
     await this.db.tx(async (q) => {
       const touchedOrders = new Set<string>();
@@ -209,7 +197,10 @@ export class Indexer {
         break;
       }
     }
-    this.log.warn({ from: String(fromBlock), ancestor: String(ancestor) }, "reorg detected; rolling back to the common ancestor");
+    this.log.warn(
+      { from: String(fromBlock), ancestor: String(ancestor) },
+      "reorg detected; rolling back to the common ancestor",
+    );
     await this.db.tx(async (q) => {
       const affected = await q.query<{ order_id: string }>(
         `select distinct order_id from chain_events where block_number > $1 and order_id is not null`,
@@ -240,7 +231,13 @@ export class Indexer {
 
   /** Folds the order's stored events into its record and API status. */
   private async rebuildOrder(q: Queryable, chainOrderId: string): Promise<void> {
-    const events = await q.query<{ name: string; args: Record<string, unknown>; tx_hash: string; block_number: string; log_index: number }>(
+    const events = await q.query<{
+      name: string;
+      args: Record<string, unknown>;
+      tx_hash: string;
+      block_number: string;
+      log_index: number;
+    }>(
       `select name, args, tx_hash, block_number, log_index from chain_events where order_id = $1 order by block_number, log_index`,
       [chainOrderId],
     );
@@ -262,12 +259,23 @@ export class Indexer {
       );
       return;
     }
-    const json = Object.fromEntries(Object.entries(record).map(([k, v]) => [k, typeof v === "bigint" ? v.toString() : v]));
+    const json = Object.fromEntries(
+      Object.entries(record).map(([k, v]) => [k, typeof v === "bigint" ? v.toString() : v]),
+    );
     await q.query(
       `update orders set record = $2, status = $3, buyer = coalesce(nullif($4, '0x0000000000000000000000000000000000000000'), buyer),
          created_tx_hash = $5, created_block = $6, created_log_index = $7, last_event_block = $8, updated_at = now()
        where chain_order_id = $1`,
-      [chainOrderId, JSON.stringify(json), statusFromChainState(record.state), record.buyer, created?.tx ?? null, created?.block ?? null, created?.log ?? null, lastBlock],
+      [
+        chainOrderId,
+        JSON.stringify(json),
+        statusFromChainState(record.state),
+        record.buyer,
+        created?.tx ?? null,
+        created?.block ?? null,
+        created?.log ?? null,
+        lastBlock,
+      ],
     );
   }
 
@@ -277,7 +285,9 @@ export class Indexer {
     try {
       const ev = iface.parseLog(log);
       if (!ev) return null;
-      return { contract: isEscrow ? "PaymentEscrow" : "InventoryToken", name: ev.name, args: jsonArgs(ev.args.toObject()) };
+      const args: Record<string, unknown> = {};
+      ev.fragment.inputs.forEach((input, i) => (args[input.name] = toJson(ev.args[i], input)));
+      return { contract: isEscrow ? "PaymentEscrow" : "InventoryToken", name: ev.name, args };
     } catch {
       return null;
     }

@@ -97,7 +97,11 @@ export async function prepareCommand(cmd: CommandRow, deps: PrepareDeps): Promis
       if (cmd.kind === "ship_order") {
         return {
           type: "escrow",
-          data: chain.escrow.interface.encodeFunctionData("ship", [row.chain_order_id, record, p.trackingHash as string]),
+          data: chain.escrow.interface.encodeFunctionData("ship", [
+            row.chain_order_id,
+            record,
+            p.trackingHash as string,
+          ]),
         };
       }
       if (cmd.kind === "cancel_order") {
@@ -110,7 +114,12 @@ export async function prepareCommand(cmd: CommandRow, deps: PrepareDeps): Promis
       const full = amount === record.amount;
       return {
         type: "escrow",
-        data: chain.escrow.interface.encodeFunctionData("refund", [row.chain_order_id, record, amount, full ? items : []]),
+        data: chain.escrow.interface.encodeFunctionData("refund", [
+          row.chain_order_id,
+          record,
+          amount,
+          full ? items : [],
+        ]),
       };
     }
     case "resolve_dispute": {
@@ -167,9 +176,10 @@ export async function prepareCommand(cmd: CommandRow, deps: PrepareDeps): Promis
 async function prepareMerchantSetup(cmd: CommandRow, deps: PrepareDeps): Promise<Prepared> {
   const { chain, db } = deps;
   const m = (
-    await db.query<{ address: string; encrypted_key: string }>("select address, encrypted_key from merchants where id = $1", [
-      cmd.merchant_id,
-    ])
+    await db.query<{ address: string; encrypted_key: string }>(
+      "select address, encrypted_key from merchants where id = $1",
+      [cmd.merchant_id],
+    )
   ).rows[0];
   if (!m) return { type: "fail", code: "MerchantNotFound", message: `merchant ${cmd.merchant_id} not found` };
   const wallet = new Wallet(decryptPrivateKey(m.encrypted_key, deps.merchantKeySecret));
@@ -205,19 +215,43 @@ async function prepareMerchantSetup(cmd: CommandRow, deps: PrepareDeps): Promise
   };
   const requests = [];
   for (let i = 0; i < calls.length; i++) {
-    const message = { from: m.address, to: calls[i].to, value: 0n, gas: 120_000n, nonce: nonce0 + BigInt(i), deadline, data: calls[i].data };
+    const message = {
+      from: m.address,
+      to: calls[i].to,
+      value: 0n,
+      gas: 120_000n,
+      nonce: nonce0 + BigInt(i),
+      deadline,
+      data: calls[i].data,
+    };
     const signature = await wallet.signTypedData(
-      { name: domain.name, version: domain.version, chainId: domain.chainId, verifyingContract: domain.verifyingContract },
+      {
+        name: domain.name,
+        version: domain.version,
+        chainId: domain.chainId,
+        verifyingContract: domain.verifyingContract,
+      },
       types,
       message,
     );
-    requests.push({ from: m.address, to: calls[i].to, value: 0n, gas: 120_000n, deadline, data: calls[i].data, signature });
+    requests.push({
+      from: m.address,
+      to: calls[i].to,
+      value: 0n,
+      gas: 120_000n,
+      deadline,
+      data: calls[i].data,
+      signature,
+    });
   }
   return {
     type: "tx",
     to: chain.addresses.forwarder,
     kind: "merchant_setup",
     // A zero refund receiver makes the batch atomic: any invalid request reverts it all.
-    data: chain.forwarder.interface.encodeFunctionData("executeBatch", [requests, "0x0000000000000000000000000000000000000000"]),
+    data: chain.forwarder.interface.encodeFunctionData("executeBatch", [
+      requests,
+      "0x0000000000000000000000000000000000000000",
+    ]),
   };
 }

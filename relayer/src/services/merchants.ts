@@ -11,7 +11,13 @@ import { recordAudit } from "../store/audit";
 import type { Principal, ServiceDeps } from "./context";
 
 export function merchantView(m: MerchantRow) {
-  return { id: m.id, name: m.name, address: m.address, status: m.status, createdAt: new Date(m.created_at).toISOString() };
+  return {
+    id: m.id,
+    name: m.name,
+    address: m.address,
+    status: m.status,
+    createdAt: new Date(m.created_at).toISOString(),
+  };
 }
 
 export function keyView(k: ApiKeyRow) {
@@ -32,9 +38,26 @@ export function keyView(k: ApiKeyRow) {
 export async function createMerchant(deps: ServiceDeps, q: Queryable, who: Principal, name: string) {
   const wallet = Wallet.createRandom();
   const id = newId("mch");
-  await insertMerchant(q, { id, name, address: wallet.address, encryptedKey: encryptPrivateKey(wallet.privateKey, deps.config.merchantKeySecret) });
-  await enqueueCommand(q, { kind: "merchant_setup", merchantId: id, payload: { merchant: wallet.address }, apiKeyId: who.keyId });
-  await recordAudit(q, { merchantId: id, apiKeyId: who.keyId, action: "merchant.created", resourceType: "merchant", resourceId: id, details: { name } });
+  await insertMerchant(q, {
+    id,
+    name,
+    address: wallet.address,
+    encryptedKey: encryptPrivateKey(wallet.privateKey, deps.config.merchantKeySecret),
+  });
+  await enqueueCommand(q, {
+    kind: "merchant_setup",
+    merchantId: id,
+    payload: { merchant: wallet.address },
+    apiKeyId: who.keyId,
+  });
+  await recordAudit(q, {
+    merchantId: id,
+    apiKeyId: who.keyId,
+    action: "merchant.created",
+    resourceType: "merchant",
+    resourceId: id,
+    details: { name },
+  });
   return merchantView((await getMerchant(q, id))!);
 }
 
@@ -56,10 +79,14 @@ export async function issueKey(
 ) {
   const scopes = [...new Set(opts.scopes)];
   for (const s of scopes) {
-    if (!(SCOPES as readonly string[]).includes(s)) throw new AppError("validation_failed", `unknown scope "${s}"`, { allowed: SCOPES });
+    if (!(SCOPES as readonly string[]).includes(s))
+      throw new AppError("validation_failed", `unknown scope "${s}"`, { allowed: SCOPES });
   }
   if (who.kind === "merchant" && scopes.some((s) => !who.scopes.includes(s))) {
-    throw new AppError("insufficient_scope", "a key cannot grant scopes it does not have", { requested: scopes, held: who.scopes });
+    throw new AppError("insufficient_scope", "a key cannot grant scopes it does not have", {
+      requested: scopes,
+      held: who.scopes,
+    });
   }
   const secret = newApiSecret(opts.role === "arbiter" ? "oca" : "ock");
   const id = newId("key");
@@ -86,9 +113,16 @@ export async function issueKey(
 
 export async function revokeKey(q: Queryable, who: Principal, merchantId: string | null, keyId: string) {
   const k = await getApiKey(q, keyId);
-  if (!k || (merchantId !== null && k.merchant_id !== merchantId)) throw new AppError("not_found", `API key ${keyId} not found`, { keyId });
+  if (!k || (merchantId !== null && k.merchant_id !== merchantId))
+    throw new AppError("not_found", `API key ${keyId} not found`, { keyId });
   await revokeApiKey(q, keyId);
-  await recordAudit(q, { merchantId: k.merchant_id, apiKeyId: who.keyId, action: "api_key.revoked", resourceType: "api_key", resourceId: keyId });
+  await recordAudit(q, {
+    merchantId: k.merchant_id,
+    apiKeyId: who.keyId,
+    action: "api_key.revoked",
+    resourceType: "api_key",
+    resourceId: keyId,
+  });
   return keyView((await getApiKey(q, keyId))!);
 }
 

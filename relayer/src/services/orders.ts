@@ -6,7 +6,15 @@ import { enqueueCommand } from "../store/commands";
 import type { Queryable } from "../store/db";
 import { getMerchant } from "../store/merchants";
 import { skusByIds } from "../store/skus";
-import { findOrder, findOrderByReference, insertOrder, listOrders, orderCommands, orderEvents, type OrderRow } from "../store/orders";
+import {
+  findOrder,
+  findOrderByReference,
+  insertOrder,
+  listOrders,
+  orderCommands,
+  orderEvents,
+  type OrderRow,
+} from "../store/orders";
 import { recordAudit } from "../store/audit";
 import type { Principal, ServiceDeps } from "./context";
 
@@ -52,44 +60,66 @@ export function orderView(o: OrderRow) {
   };
 }
 
-export async function createOrder(deps: ServiceDeps, q: Queryable, who: Principal, merchantId: string, body: CreateOrderBody) {
+export async function createOrder(
+  deps: ServiceDeps,
+  q: Queryable,
+  who: Principal,
+  merchantId: string,
+  body: CreateOrderBody,
+) {
   const m = (await getMerchant(q, merchantId))!;
   if (await findOrderByReference(q, merchantId, body.reference)) {
-    throw new AppError("reference_already_used", `order reference "${body.reference}" is already used`, { reference: body.reference });
+    throw new AppError("reference_already_used", `order reference "${body.reference}" is already used`, {
+      reference: body.reference,
+    });
   }
   const token = body.token === "native" ? ZeroAddress : body.token;
   if (token !== ZeroAddress && !isAddress(token)) {
-    throw new AppError("validation_failed", "token must be \"native\" or a 0x address", { field: "token" });
+    throw new AppError("validation_failed", 'token must be "native" or a 0x address', { field: "token" });
   }
   if (!(await tokenAllowed(deps, token))) {
     throw new AppError("token_not_allowed", `token ${body.token} is not accepted by the escrow`, { token: body.token });
   }
   let buyer: string | null = null;
   if (body.buyer) {
-    if (!isAddress(body.buyer)) throw new AppError("validation_failed", "buyer must be a 0x address", { field: "buyer" });
+    if (!isAddress(body.buyer))
+      throw new AppError("validation_failed", "buyer must be a 0x address", { field: "buyer" });
     buyer = getAddress(body.buyer);
   }
   const amount = BigInt(body.amount);
-  if (amount <= 0n) throw new AppError("validation_failed", "amount must be a positive integer in the token's base units", { field: "amount" });
+  if (amount <= 0n)
+    throw new AppError("validation_failed", "amount must be a positive integer in the token's base units", {
+      field: "amount",
+    });
   const now = Math.floor(Date.now() / 1000);
-  const paymentDeadline = body.paymentDeadline ? Math.floor(Date.parse(body.paymentDeadline) / 1000) : now + DEFAULT_PAYMENT_WINDOW_S;
+  const paymentDeadline = body.paymentDeadline
+    ? Math.floor(Date.parse(body.paymentDeadline) / 1000)
+    : now + DEFAULT_PAYMENT_WINDOW_S;
   if (!Number.isFinite(paymentDeadline) || paymentDeadline <= now + 30) {
-    throw new AppError("validation_failed", "paymentDeadline must be a date-time at least 30 seconds in the future", { field: "paymentDeadline" });
+    throw new AppError("validation_failed", "paymentDeadline must be a date-time at least 30 seconds in the future", {
+      field: "paymentDeadline",
+    });
   }
   const shipWithin = body.shipWithinSeconds ?? DEFAULT_SHIP_WITHIN_S;
   const protection = body.protectionPeriodSeconds ?? DEFAULT_PROTECTION_S;
   const requested = body.items ?? [];
   const seen = new Set<string>();
   for (const i of requested) {
-    if (seen.has(i.sku)) throw new AppError("validation_failed", `SKU ${i.sku} appears twice; give one line per SKU`, { sku: i.sku });
+    if (seen.has(i.sku))
+      throw new AppError("validation_failed", `SKU ${i.sku} appears twice; give one line per SKU`, { sku: i.sku });
     seen.add(i.sku);
   }
-  const skus = await skusByIds(q, merchantId, requested.map((i) => i.sku));
+  const skus = await skusByIds(
+    q,
+    merchantId,
+    requested.map((i) => i.sku),
+  );
   const byId = new Map(skus.map((s) => [s.id, s]));
   const items = requested.map((i) => {
     const s = byId.get(i.sku);
     if (!s) throw new AppError("not_found", `SKU ${i.sku} not found`, { sku: i.sku });
-    if (s.status === "failed") throw new AppError("unprocessable", `SKU ${i.sku} could not be created on chain`, { sku: i.sku });
+    if (s.status === "failed")
+      throw new AppError("unprocessable", `SKU ${i.sku} could not be created on chain`, { sku: i.sku });
     return { sku: s.id, skuId: String(s.chain_sku_id), quantity: String(i.quantity) };
   });
   const chainOrderId = deriveOrderId(m.address, body.reference);
@@ -126,7 +156,14 @@ export async function createOrder(deps: ServiceDeps, q: Queryable, who: Principa
     },
     apiKeyId: who.keyId,
   });
-  await recordAudit(q, { merchantId, apiKeyId: who.keyId, action: "order.created", resourceType: "order", resourceId: id, details: { reference: body.reference, amount: amount.toString() } });
+  await recordAudit(q, {
+    merchantId,
+    apiKeyId: who.keyId,
+    action: "order.created",
+    resourceType: "order",
+    resourceId: id,
+    details: { reference: body.reference, amount: amount.toString() },
+  });
   return orderView((await findOrder(q, merchantId, id))!);
 }
 
@@ -172,7 +209,10 @@ export async function orderDetail(q: Queryable, o: OrderRow) {
 
 function assertState(o: OrderRow, allowed: string[], action: string) {
   if (!allowed.includes(o.status)) {
-    throw new AppError("invalid_order_state", `cannot ${action} an order that is ${o.status}`, { status: o.status, allowed });
+    throw new AppError("invalid_order_state", `cannot ${action} an order that is ${o.status}`, {
+      status: o.status,
+      allowed,
+    });
   }
 }
 
@@ -185,7 +225,14 @@ export async function shipOrder(q: Queryable, who: Principal, o: OrderRow, track
     payload: { trackingHash: keccakText(trackingReference), trackingReference },
     apiKeyId: who.keyId,
   });
-  await recordAudit(q, { merchantId: o.merchant_id, apiKeyId: who.keyId, action: "order.shipped", resourceType: "order", resourceId: o.id, details: { trackingReference } });
+  await recordAudit(q, {
+    merchantId: o.merchant_id,
+    apiKeyId: who.keyId,
+    action: "order.shipped",
+    resourceType: "order",
+    resourceId: o.id,
+    details: { trackingReference },
+  });
   return { order: orderView(o), command: { id: commandId, kind: "ship_order", status: "pending" } };
 }
 
@@ -195,7 +242,11 @@ export async function refundOrder(q: Queryable, who: Principal, o: OrderRow, amo
   if (amount !== undefined) {
     const a = BigInt(amount);
     if (a <= 0n) throw new AppError("validation_failed", "amount must be positive", { field: "amount" });
-    if (a > escrowed) throw new AppError("unprocessable", `refund of ${a} exceeds the ${escrowed} still escrowed`, { amount, escrowed: escrowed.toString() });
+    if (a > escrowed)
+      throw new AppError("unprocessable", `refund of ${a} exceeds the ${escrowed} still escrowed`, {
+        amount,
+        escrowed: escrowed.toString(),
+      });
   }
   const commandId = await enqueueCommand(q, {
     kind: "refund_order",
@@ -204,14 +255,33 @@ export async function refundOrder(q: Queryable, who: Principal, o: OrderRow, amo
     payload: { amount: amount ?? null },
     apiKeyId: who.keyId,
   });
-  await recordAudit(q, { merchantId: o.merchant_id, apiKeyId: who.keyId, action: "order.refunded", resourceType: "order", resourceId: o.id, details: { amount: amount ?? escrowed.toString(), full: amount === undefined || BigInt(amount) === escrowed } });
+  await recordAudit(q, {
+    merchantId: o.merchant_id,
+    apiKeyId: who.keyId,
+    action: "order.refunded",
+    resourceType: "order",
+    resourceId: o.id,
+    details: { amount: amount ?? escrowed.toString(), full: amount === undefined || BigInt(amount) === escrowed },
+  });
   return { order: orderView(o), command: { id: commandId, kind: "refund_order", status: "pending" } };
 }
 
 export async function cancelOrder(q: Queryable, who: Principal, o: OrderRow) {
   assertState(o, ["pending", "created"], "cancel");
-  const commandId = await enqueueCommand(q, { kind: "cancel_order", merchantId: o.merchant_id, orderId: o.id, payload: {}, apiKeyId: who.keyId });
-  await recordAudit(q, { merchantId: o.merchant_id, apiKeyId: who.keyId, action: "order.cancelled", resourceType: "order", resourceId: o.id });
+  const commandId = await enqueueCommand(q, {
+    kind: "cancel_order",
+    merchantId: o.merchant_id,
+    orderId: o.id,
+    payload: {},
+    apiKeyId: who.keyId,
+  });
+  await recordAudit(q, {
+    merchantId: o.merchant_id,
+    apiKeyId: who.keyId,
+    action: "order.cancelled",
+    resourceType: "order",
+    resourceId: o.id,
+  });
   return { order: orderView(o), command: { id: commandId, kind: "cancel_order", status: "pending" } };
 }
 
@@ -226,7 +296,9 @@ export function decodeCursor(cursor: string): { createdAt: Date; id: string } {
     if (typeof id !== "string" || Number.isNaN(createdAt.getTime())) throw new Error("bad cursor");
     return { createdAt, id };
   } catch {
-    throw new AppError("validation_failed", "cursor is not valid; use the nextCursor of a previous page", { field: "cursor" });
+    throw new AppError("validation_failed", "cursor is not valid; use the nextCursor of a previous page", {
+      field: "cursor",
+    });
   }
 }
 

@@ -8,7 +8,6 @@ import { findSkuByReference, getSku, insertSku, listSkus, type SkuRow } from "..
 import { recordAudit } from "../store/audit";
 import type { Principal, ServiceDeps } from "./context";
 
-
 /** The InventoryToken id of a merchant's n-th SKU: the merchant's address above a 96-bit counter. */
 export function chainSkuId(merchantAddress: string, n: number): bigint {
   return (BigInt(merchantAddress) << 96n) | BigInt(n);
@@ -34,16 +33,40 @@ export async function createSku(
   body: { reference: string; name: string; metadataUri?: string; metadata?: Record<string, unknown> },
 ) {
   if (await findSkuByReference(q, merchantId, body.reference)) {
-    throw new AppError("reference_already_used", `SKU reference "${body.reference}" is already used`, { reference: body.reference });
+    throw new AppError("reference_already_used", `SKU reference "${body.reference}" is already used`, {
+      reference: body.reference,
+    });
   }
   const m = (await getMerchant(q, merchantId))!;
   const n = await nextSkuNumber(q, merchantId);
   const id = newId("sku");
   const metadataUri = body.metadataUri ?? `urn:orderchain:sku:${id}`;
   const skuId = chainSkuId(m.address, n);
-  await insertSku(q, { id, merchantId, reference: body.reference, name: body.name, metadataUri, metadata: body.metadata ?? {}, skuNumber: n, chainSkuId: skuId.toString() });
-  await enqueueCommand(q, { kind: "create_sku", merchantId, skuId: id, payload: { merchant: m.address, uri: metadataUri, skuNumber: n }, apiKeyId: who.keyId });
-  await recordAudit(q, { merchantId, apiKeyId: who.keyId, action: "sku.created", resourceType: "sku", resourceId: id, details: { reference: body.reference } });
+  await insertSku(q, {
+    id,
+    merchantId,
+    reference: body.reference,
+    name: body.name,
+    metadataUri,
+    metadata: body.metadata ?? {},
+    skuNumber: n,
+    chainSkuId: skuId.toString(),
+  });
+  await enqueueCommand(q, {
+    kind: "create_sku",
+    merchantId,
+    skuId: id,
+    payload: { merchant: m.address, uri: metadataUri, skuNumber: n },
+    apiKeyId: who.keyId,
+  });
+  await recordAudit(q, {
+    merchantId,
+    apiKeyId: who.keyId,
+    action: "sku.created",
+    resourceType: "sku",
+    resourceId: id,
+    details: { reference: body.reference },
+  });
   return skuView((await getSku(q, merchantId, id))!);
 }
 
@@ -101,5 +124,10 @@ export async function stockOnChain(deps: ServiceDeps, merchantAddress: string, s
 export async function listSkusWithStock(deps: ServiceDeps, q: Queryable, merchantId: string) {
   const m = (await getMerchant(q, merchantId))!;
   const rows = await listSkus(q, merchantId);
-  return Promise.all(rows.map(async (s) => ({ ...skuView(s), stock: s.status === "created" ? await stockOnChain(deps, m.address, s) : null })));
+  return Promise.all(
+    rows.map(async (s) => ({
+      ...skuView(s),
+      stock: s.status === "created" ? await stockOnChain(deps, m.address, s) : null,
+    })),
+  );
 }

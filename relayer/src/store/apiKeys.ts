@@ -15,7 +15,16 @@ export interface ApiKeyRow {
 
 export async function insertApiKey(
   q: Queryable,
-  k: { id: string; merchantId: string | null; role: "merchant" | "arbiter"; name: string; scopes: string[]; keyHash: string; prefix: string; createdBy: string },
+  k: {
+    id: string;
+    merchantId: string | null;
+    role: "merchant" | "arbiter";
+    name: string;
+    scopes: string[];
+    keyHash: string;
+    prefix: string;
+    createdBy: string;
+  },
 ) {
   await q.query(
     `insert into api_keys (id, merchant_id, role, name, scopes, key_hash, prefix, created_by) values ($1, $2, $3, $4, $5, $6, $7, $8)`,
@@ -28,7 +37,9 @@ export async function findApiKeyByHash(q: Queryable, keyHash: string): Promise<A
 }
 
 export async function listApiKeys(q: Queryable, merchantId: string): Promise<ApiKeyRow[]> {
-  return (await q.query<ApiKeyRow>(`select * from api_keys where merchant_id = $1 order by created_at, id`, [merchantId])).rows;
+  return (
+    await q.query<ApiKeyRow>(`select * from api_keys where merchant_id = $1 order by created_at, id`, [merchantId])
+  ).rows;
 }
 
 export async function getApiKey(q: Queryable, id: string): Promise<ApiKeyRow | undefined> {

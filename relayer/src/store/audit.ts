@@ -24,9 +24,14 @@ export async function listAudit(q: Queryable, merchantId: string, limit: number,
     cond = ` and id < $3`;
   }
   return (
-    await q.query<{ id: string; api_key_id: string | null; action: string; resource_type: string; resource_id: string | null; details: unknown; created_at: Date }>(
-      `select * from audit_log where merchant_id = $1${cond} order by id desc limit $2`,
-      params,
-    )
+    await q.query<{
+      id: string;
+      api_key_id: string | null;
+      action: string;
+      resource_type: string;
+      resource_id: string | null;
+      details: unknown;
+      created_at: Date;
+    }>(`select * from audit_log where merchant_id = $1${cond} order by id desc limit $2`, params)
   ).rows;
 }

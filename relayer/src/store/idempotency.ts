@@ -19,7 +19,13 @@ export async function claimIdempotencyKey(
   return r.rows[0] ?? { request_hash: requestHash, status_code: null, response: null };
 }
 
-export async function saveIdempotentResponse(q: Queryable, scope: string, key: string, status: number, response: unknown) {
+export async function saveIdempotentResponse(
+  q: Queryable,
+  scope: string,
+  key: string,
+  status: number,
+  response: unknown,
+) {
   await q.query(`update idempotency_keys set status_code = $3, response = $4 where scope = $1 and key = $2`, [
     scope,
     key,

@@ -10,8 +10,16 @@ export interface MerchantRow {
   created_at: Date;
 }
 
-export async function insertMerchant(q: Queryable, m: { id: string; name: string; address: string; encryptedKey: string }) {
-  await q.query(`insert into merchants (id, name, address, encrypted_key) values ($1, $2, $3, $4)`, [m.id, m.name, m.address, m.encryptedKey]);
+export async function insertMerchant(
+  q: Queryable,
+  m: { id: string; name: string; address: string; encryptedKey: string },
+) {
+  await q.query(`insert into merchants (id, name, address, encrypted_key) values ($1, $2, $3, $4)`, [
+    m.id,
+    m.name,
+    m.address,
+    m.encryptedKey,
+  ]);
 }
 
 export async function getMerchant(q: Queryable, id: string): Promise<MerchantRow | undefined> {

@@ -28,7 +28,9 @@ export async function migrate(db: Db): Promise<string[]> {
     await q.query(
       "create table if not exists schema_migrations (version int primary key, name text not null, applied_at timestamptz not null default now())",
     );
-    const done = new Set((await q.query<{ version: number }>("select version from schema_migrations")).rows.map((r) => r.version));
+    const done = new Set(
+      (await q.query<{ version: number }>("select version from schema_migrations")).rows.map((r) => r.version),
+    );
     const applied: string[] = [];
     for (const m of listMigrations()) {
       if (done.has(m.version)) continue;

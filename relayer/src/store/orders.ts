@@ -43,7 +43,19 @@ export async function insertOrder(
   await q.query(
     `insert into orders (id, merchant_id, reference, chain_order_id, buyer, token, amount, items, payment_deadline, ship_within, protection_period)
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-    [o.id, o.merchantId, o.reference, o.chainOrderId, o.buyer, o.token, o.amount, JSON.stringify(o.items), o.paymentDeadline, o.shipWithin, o.protectionPeriod],
+    [
+      o.id,
+      o.merchantId,
+      o.reference,
+      o.chainOrderId,
+      o.buyer,
+      o.token,
+      o.amount,
+      JSON.stringify(o.items),
+      o.paymentDeadline,
+      o.shipWithin,
+      o.protectionPeriod,
+    ],
   );
 }
 
@@ -57,8 +69,14 @@ export async function findOrder(q: Queryable, merchantId: string, key: string): 
   ).rows[0];
 }
 
-export async function findOrderByReference(q: Queryable, merchantId: string, reference: string): Promise<OrderRow | undefined> {
-  return (await q.query<OrderRow>(`select * from orders where merchant_id = $1 and reference = $2`, [merchantId, reference])).rows[0];
+export async function findOrderByReference(
+  q: Queryable,
+  merchantId: string,
+  reference: string,
+): Promise<OrderRow | undefined> {
+  return (
+    await q.query<OrderRow>(`select * from orders where merchant_id = $1 and reference = $2`, [merchantId, reference])
+  ).rows[0];
 }
 
 export interface OrderFilter {
@@ -99,7 +117,14 @@ export async function listOrders(q: Queryable, f: OrderFilter): Promise<OrderRow
 
 export async function orderEvents(q: Queryable, chainOrderId: string) {
   return (
-    await q.query<{ name: string; args: Record<string, unknown>; tx_hash: string; block_number: string; log_index: number; block_time: string | null }>(
+    await q.query<{
+      name: string;
+      args: Record<string, unknown>;
+      tx_hash: string;
+      block_number: string;
+      log_index: number;
+      block_time: string | null;
+    }>(
       `select name, args, tx_hash, block_number, log_index, block_time from chain_events where order_id = $1 order by block_number, log_index`,
       [chainOrderId],
     )
@@ -108,7 +133,15 @@ export async function orderEvents(q: Queryable, chainOrderId: string) {
 
 export async function orderCommands(q: Queryable, orderId: string) {
   return (
-    await q.query<{ id: string; kind: string; status: string; error_code: string | null; error_message: string | null; created_at: Date; updated_at: Date }>(
+    await q.query<{
+      id: string;
+      kind: string;
+      status: string;
+      error_code: string | null;
+      error_message: string | null;
+      created_at: Date;
+      updated_at: Date;
+    }>(
       `select id, kind, status, error_code, error_message, created_at, updated_at from commands where order_id = $1 order by id`,
       [orderId],
     )

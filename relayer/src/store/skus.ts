@@ -15,12 +15,30 @@ export interface SkuRow {
 
 export async function insertSku(
   q: Queryable,
-  s: { id: string; merchantId: string; reference: string; name: string; metadataUri: string; metadata: unknown; skuNumber: number; chainSkuId: string },
+  s: {
+    id: string;
+    merchantId: string;
+    reference: string;
+    name: string;
+    metadataUri: string;
+    metadata: unknown;
+    skuNumber: number;
+    chainSkuId: string;
+  },
 ) {
   await q.query(
     `insert into skus (id, merchant_id, reference, name, metadata_uri, metadata, sku_number, chain_sku_id)
      values ($1, $2, $3, $4, $5, $6, $7, $8)`,
-    [s.id, s.merchantId, s.reference, s.name, s.metadataUri, JSON.stringify(s.metadata ?? {}), s.skuNumber, s.chainSkuId],
+    [
+      s.id,
+      s.merchantId,
+      s.reference,
+      s.name,
+      s.metadataUri,
+      JSON.stringify(s.metadata ?? {}),
+      s.skuNumber,
+      s.chainSkuId,
+    ],
   );
 }
 
@@ -28,12 +46,20 @@ export async function getSku(q: Queryable, merchantId: string, id: string): Prom
   return (await q.query<SkuRow>(`select * from skus where merchant_id = $1 and id = $2`, [merchantId, id])).rows[0];
 }
 
-export async function findSkuByReference(q: Queryable, merchantId: string, reference: string): Promise<SkuRow | undefined> {
-  return (await q.query<SkuRow>(`select * from skus where merchant_id = $1 and reference = $2`, [merchantId, reference])).rows[0];
+export async function findSkuByReference(
+  q: Queryable,
+  merchantId: string,
+  reference: string,
+): Promise<SkuRow | undefined> {
+  return (
+    await q.query<SkuRow>(`select * from skus where merchant_id = $1 and reference = $2`, [merchantId, reference])
+  ).rows[0];
 }
 
 export async function skusByIds(q: Queryable, merchantId: string, ids: string[]): Promise<SkuRow[]> {
-  return (await q.query<SkuRow>(`select * from skus where merchant_id = $1 and id = any($2::text[])`, [merchantId, ids])).rows;
+  return (
+    await q.query<SkuRow>(`select * from skus where merchant_id = $1 and id = any($2::text[])`, [merchantId, ids])
+  ).rows;
 }
 
 export async function listSkus(q: Queryable, merchantId: string): Promise<SkuRow[]> {

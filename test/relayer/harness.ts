@@ -200,3 +200,60 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** Writes a deployment record in the shape `npm run deploy` writes, for relayer processes to read. */
+export function writeDeploymentRecord(dir: string, d: Deployed): string {
+  const fs = require("node:fs") as typeof import("node:fs");
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${d.chainId}.json`);
+  const c = (address: string, name: string) => ({
+    address,
+    artifact: `contracts/${name}.sol:${name}`,
+    blockNumber: d.startBlock,
+    txHash: null,
+  });
+  fs.writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        chainId: Number(d.chainId),
+        network: "test",
+        startBlock: d.startBlock,
+        contracts: {
+          Forwarder: c(d.forwarder, "Forwarder"),
+          PaymentEscrow: c(d.escrow, "PaymentEscrow"),
+          InventoryToken: c(d.inventory, "InventoryToken"),
+          MockStablecoin: {
+            ...c(d.stablecoin, "MockStablecoin"),
+            artifact: "contracts/mocks/MockStablecoin.sol:MockStablecoin",
+          },
+        },
+      },
+      null,
+      2,
+    ),
+  );
+  return file;
+}
+
+/** Environment for a relayer child process (`relayer/src/main.ts`) against `node`. */
+export function relayerEnv(
+  node: LocalNode,
+  deploymentsDir: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    RPC_URL: node.url,
+    CHAIN_ID: "31337",
+    DEPLOYMENTS_DIR: deploymentsDir,
+    SIGNER_KEYS: SIGNER_INDEXES.map((i) => devWallet(i).privateKey).join(","),
+    ADMIN_API_KEY: ADMIN_KEY,
+    ARBITER_API_KEY: ARBITER_KEY,
+    MERCHANT_KEY_SECRET: "test-merchant-key-secret-0123456789",
+    PORT: "0",
+    POLL_INTERVAL_MS: "50",
+    LEASE_TTL_MS: "3000",
+    LOG_LEVEL: "info",
+    ...extra,
+  };
+}

@@ -1,0 +1,70 @@
+/**
+ * `npm run relayer`: reads the configuration and the deployment record, starts the relayer and serves the
+ * API until SIGINT/SIGTERM, then shuts down gracefully (in-flight transactions are stored and resume on the
+ * next start; unsent claims go back to the queue).
+ */
+import "dotenv/config";
+import pino from "pino";
+import { JsonRpcProvider } from "ethers";
+import { ConfigError, loadConfig } from "./config";
+import { DeploymentError, loadDeploymentAddresses } from "./chain/deployment";
+import { startRelayer } from "./relayer";
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = pino({ level: config.logLevel, base: { service: "orderchain-relayer" } });
+  let chainId = config.chainId ? BigInt(config.chainId) : undefined;
+  if (chainId === undefined) {
+    const probe = new JsonRpcProvider(config.rpcUrl, undefined, { staticNetwork: false });
+    try {
+      chainId = (await Promise.race([
+        probe.getNetwork().then((n) => n.chainId),
+        new Promise<never>((_, rej) => setTimeout(() => rej(new Error("timeout")), 10_000)),
+      ])) as bigint;
+    } catch {
+      throw new ConfigError([
+        `RPC_URL: cannot reach ${config.rpcUrl} to learn the chain id (start the node, or set CHAIN_ID)`,
+      ]);
+    } finally {
+      probe.destroy();
+    }
+  }
+  const deployment = loadDeploymentAddresses(config.deploymentsDir, chainId);
+  const relayer = await startRelayer({ config, chainId, addresses: deployment, logger: log, httpLogger: false });
+  const url = await relayer.listen();
+  log.info(
+    {
+      url,
+      chainId: String(chainId),
+      escrow: deployment.escrow,
+      database: relayer.db.kind,
+      signers: relayer.writer.operatorAddresses.length,
+    },
+    "relayer listening",
+  );
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "shutting down");
+    const force = setTimeout(() => process.exit(1), 15_000);
+    try {
+      await relayer.stop();
+    } finally {
+      clearTimeout(force);
+    }
+    log.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+}
+
+main().catch((err) => {
+  if (err instanceof ConfigError || err instanceof DeploymentError) {
+    process.stderr.write(`relayer: ${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`relayer: ${err?.stack ?? String(err)}\n`);
+  process.exit(1);
+});

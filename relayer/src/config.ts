@@ -39,6 +39,17 @@ const schema = z.object({
   FEE_BUMP_PERCENT: z.coerce.number().int().min(10).max(500).default(20),
   LEASE_TTL_MS: z.coerce.number().int().min(1000).default(15_000),
   INDEXER_BATCH_BLOCKS: z.coerce.number().int().min(1).max(10_000).default(2_000),
+  ARBITER_SIGNER_KEY: z.string().regex(hexKey, "must be 0x followed by 64 hex digits").optional(),
+  WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).default(10_000),
+  WEBHOOK_RETRY_CAP_MS: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .default(2 * 3600_000),
+  WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(24),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  RELAY_BUYER_PER_MINUTE: z.coerce.number().int().min(1).default(12),
+  RELAY_MERCHANT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   INSTANCE_ID: z.string().optional(),
 });
@@ -66,6 +77,13 @@ export interface RelayerConfig {
   indexerBatchBlocks: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   instanceId?: string;
+  arbiterSignerKey?: string;
+  webhookRetryBaseMs: number;
+  webhookRetryCapMs: number;
+  webhookMaxAttempts: number;
+  webhookTimeoutMs: number;
+  relayBuyerPerMinute: number;
+  relayMerchantPerMinute: number;
 }
 
 export class ConfigError extends Error {
@@ -105,5 +123,12 @@ export function loadConfig(env: RawEnv = process.env): RelayerConfig {
     indexerBatchBlocks: c.INDEXER_BATCH_BLOCKS,
     logLevel: c.LOG_LEVEL,
     instanceId: c.INSTANCE_ID,
+    arbiterSignerKey: c.ARBITER_SIGNER_KEY,
+    webhookRetryBaseMs: c.WEBHOOK_RETRY_BASE_MS,
+    webhookRetryCapMs: c.WEBHOOK_RETRY_CAP_MS,
+    webhookMaxAttempts: c.WEBHOOK_MAX_ATTEMPTS,
+    webhookTimeoutMs: c.WEBHOOK_TIMEOUT_MS,
+    relayBuyerPerMinute: c.RELAY_BUYER_PER_MINUTE,
+    relayMerchantPerMinute: c.RELAY_MERCHANT_PER_MINUTE,
   };
 }

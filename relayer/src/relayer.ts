@@ -9,7 +9,10 @@ import { openDb, type Db } from "./store/db";
 import { migrate } from "./store/migrate";
 import { makeChainContext, makeProvider, type ChainContext, type ContractAddresses } from "./chain/context";
 import { ChainWriter } from "./chain/writer";
-import { Indexer } from "./indexer/indexer";
+import { Indexer, type IndexerHooks } from "./indexer/indexer";
+import { postLedger } from "./ledger/ledger";
+import { announceOrders } from "./webhooks/events";
+import { DEFAULT_DELIVERY, WebhookDeliverer } from "./webhooks/deliverer";
 import { buildApp } from "./api/app";
 import { createMetrics, type Metrics } from "./metrics";
 import type { RelayerConfig } from "./config";
@@ -20,6 +23,7 @@ export interface Relayer {
   chain: ChainContext;
   writer: ChainWriter;
   indexer: Indexer;
+  webhooks: WebhookDeliverer;
   metrics: Metrics;
   log: Logger;
   /** Address the HTTP server listens on, once `listen` was called. */
@@ -65,17 +69,42 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
       feeBumpPercent: config.feeBumpPercent,
       leaseTtlMs: config.leaseTtlMs,
       merchantKeySecret: config.merchantKeySecret,
+      arbiterKey: config.arbiterSignerKey,
     },
     log.child({ component: "writer" }),
     metrics,
     instanceId,
   );
+  // The ledger and webhook events are derived in the indexer's own transaction: never one without the other.
+  const hooks: IndexerHooks = {
+    async onIndexed(q, from, to, touched) {
+      await postLedger(q, from, to);
+      await announceOrders(q, touched);
+    },
+    async onRolledBack(q, _ancestor, affected) {
+      await announceOrders(q, affected, true);
+    },
+  };
   const indexer = new Indexer(
     db,
     chain,
     { pollIntervalMs: config.pollIntervalMs, batchBlocks: config.indexerBatchBlocks },
     log.child({ component: "indexer" }),
     metrics,
+    hooks,
+  );
+  const webhooks = new WebhookDeliverer(
+    db,
+    {
+      ...DEFAULT_DELIVERY,
+      secretKey: config.merchantKeySecret,
+      retryBaseMs: config.webhookRetryBaseMs,
+      retryCapMs: config.webhookRetryCapMs,
+      maxAttempts: config.webhookMaxAttempts,
+      timeoutMs: config.webhookTimeoutMs,
+      pollIntervalMs: Math.max(50, config.pollIntervalMs),
+    },
+    log.child({ component: "webhooks" }),
   );
   const app = await buildApp(
     {
@@ -89,6 +118,11 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
         arbiterApiKey: config.arbiterApiKey,
         merchantKeySecret: config.merchantKeySecret,
         confirmations: config.confirmations,
+        arbiterSignerConfigured: !!config.arbiterSignerKey,
+        relayPolicy: {
+          perBuyerPerMinute: config.relayBuyerPerMinute,
+          perMerchantPerMinute: config.relayMerchantPerMinute,
+        },
       },
     },
     { logger: opts.httpLogger ? { level: config.logLevel } : false },
@@ -96,6 +130,7 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
   if (opts.workers !== false) {
     await indexer.start();
     await writer.start();
+    webhooks.start();
   }
   let stopped = false;
   const relayer: Relayer = {
@@ -104,6 +139,7 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
     chain,
     writer,
     indexer,
+    webhooks,
     metrics,
     log,
     async listen() {
@@ -117,6 +153,7 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
       await app.close();
       await writer.stop();
       await indexer.stop();
+      await webhooks.stop();
       provider.destroy();
       await db.close();
     },

@@ -9,6 +9,7 @@ import { AppError, type ErrorCode } from "../domain/errors";
 import type { ServiceDeps } from "../services/context";
 import { registerRoutes } from "./routes";
 import { registerOps } from "./ops";
+import { registerCommerceRoutes } from "./routes-commerce";
 
 export interface AppOptions {
   logger?: boolean | object;
@@ -79,6 +80,7 @@ export async function buildApp(deps: ServiceDeps, opts: AppOptions = {}): Promis
   });
 
   registerRoutes(app, deps);
+  registerCommerceRoutes(app, deps, deps.config.relayPolicy);
   registerOps(app, deps);
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   return app;

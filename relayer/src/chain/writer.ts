@@ -44,7 +44,11 @@ export interface WriterOptions {
   feeBumpPercent: number;
   leaseTtlMs: number;
   merchantKeySecret: string;
+  arbiterKey?: string;
 }
+
+/** Transactions paid for a merchant's gasless actions count against its gas budget. */
+const RELAYED_KINDS = new Set(["relay_permit", "relay_forward", "merchant_setup"]);
 
 class SignerLane {
   nextNonce: bigint | null = null;
@@ -591,6 +595,13 @@ export class ChainWriter {
       return;
     }
     for (const cmd of cmds) {
+      if (RELAYED_KINDS.has(cmd.kind) && cmd.merchant_id) {
+        const price = r.gasPrice ?? 0n;
+        await this.db.query(
+          `insert into relay_spend (merchant_id, command_id, tx_hash, gas_used, cost_wei) values ($1, $2, $3, $4, $5)`,
+          [cmd.merchant_id, cmd.id, r.hash, r.gasUsed.toString(), (r.gasUsed * price).toString()],
+        );
+      }
       if (r.status === 1) {
         await markConfirmed(this.db, [cmd.id]);
         this.metrics.commands.inc({ kind: cmd.kind, outcome: "confirmed" });
@@ -676,6 +687,7 @@ export class ChainWriter {
       chain: this.chain,
       operatorAddresses: this.operatorAddresses,
       merchantKeySecret: this.opts.merchantKeySecret,
+      arbiterKey: this.opts.arbiterKey,
     };
   }
 }

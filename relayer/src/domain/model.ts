@@ -36,6 +36,8 @@ export const COMMAND_KINDS = [
   "refund_order",
   "cancel_order",
   "resolve_dispute",
+  "relay_permit",
+  "relay_forward",
 ] as const;
 export type CommandKind = (typeof COMMAND_KINDS)[number];
 export const COMMAND_STATUSES = ["pending", "submitted", "confirmed", "failed"] as const;

@@ -19,6 +19,12 @@ export interface IndexerOptions {
   batchBlocks: number;
 }
 
+/** Work derived from indexed events, done in the indexer's own transaction (ledger, webhook events). */
+export interface IndexerHooks {
+  onIndexed(q: Queryable, fromBlock: number, toBlock: number, touchedOrders: Set<string>): Promise<void>;
+  onRolledBack(q: Queryable, ancestorBlock: number, affectedOrders: string[]): Promise<void>;
+}
+
 /** Converts decoded event values to JSON by their ABI types: integers as decimal strings, structs as objects. */
 function toJson(value: unknown, type: ParamType): unknown {
   if (type.isArray()) return (value as unknown[]).map((v) => toJson(v, type.arrayChildren));
@@ -44,6 +50,7 @@ export class Indexer {
     private readonly opts: IndexerOptions,
     private readonly log: Logger,
     private readonly metrics: Metrics,
+    private readonly hooks?: IndexerHooks,
   ) {}
 
   async start(): Promise<void> {
@@ -163,6 +170,7 @@ export class Indexer {
         }
       }
       for (const orderId of touchedOrders) await this.rebuildOrder(q, orderId);
+      if (this.hooks) await this.hooks.onIndexed(q, Number(from), Number(to), touchedOrders);
       for (const [n, b] of blocks) {
         await q.query(
           `insert into indexed_blocks (number, hash, parent_hash) values ($1, $2, $3)
@@ -214,6 +222,12 @@ export class Indexer {
       await q.query(`delete from indexed_blocks where number > $1`, [Number(ancestor)]);
       for (const s of skus.rows) await q.query(`update skus set status = 'pending' where chain_sku_id = $1`, [s.sku]);
       for (const r of affected.rows) await this.rebuildOrder(q, r.order_id);
+      if (this.hooks)
+        await this.hooks.onRolledBack(
+          q,
+          Number(ancestor),
+          affected.rows.map((r) => r.order_id),
+        );
       await q.query(
         `insert into indexer_state (id, last_block, last_hash, updated_at) values (1, $1, $2, now())
          on conflict (id) do update set last_block = excluded.last_block, last_hash = excluded.last_hash, updated_at = now()`,

@@ -2,7 +2,8 @@
  * One handler per command kind: turns a durable command into the chain call that carries it out, after
  * checking that the chain is ready for it. Escrow calls are batched by the writer; others are sent alone.
  */
-import { Wallet } from "ethers";
+import { Signature, Wallet } from "ethers";
+import { MockStablecoin__factory } from "../../../typechain-types";
 import type { ChainContext } from "../chain/context";
 import type { CommandRow } from "../store/commands";
 import type { Db } from "../store/db";
@@ -21,6 +22,8 @@ export interface PrepareDeps {
   chain: ChainContext;
   operatorAddresses: string[];
   merchantKeySecret: string;
+  /** The arbiter's key, held by the relayer so resolutions are relayed without the arbiter needing gas. */
+  arbiterKey?: string;
 }
 
 interface RecordJson {
@@ -125,15 +128,62 @@ export async function prepareCommand(cmd: CommandRow, deps: PrepareDeps): Promis
     case "resolve_dispute": {
       const row = await orderRow(deps.db, cmd.order_id!);
       if (!row?.record) return { type: "wait", delayMs: WAIT_FOR_INDEXER_MS, reason: "order not indexed yet" };
+      if (!deps.arbiterKey)
+        return { type: "fail", code: "ArbiterNotConfigured", message: "ARBITER_SIGNER_KEY is not set" };
       const items = row.items.map((i) => ({ skuId: BigInt(i.skuId), quantity: BigInt(i.quantity) }));
+      const data = chain.escrow.interface.encodeFunctionData("resolveDispute", [
+        row.chain_order_id,
+        recordFromJson(row.record),
+        BigInt(p.buyerAmount as string),
+        items,
+      ]);
+      return signedForward(deps, new Wallet(deps.arbiterKey), chain.addresses.escrow, data, "resolve_dispute");
+    }
+    case "relay_permit": {
+      const token = MockStablecoin__factory.connect(p.token as string, chain.provider);
+      const allowance = await token.allowance(p.owner as string, p.spender as string);
+      if (allowance >= BigInt(p.value as string)) return { type: "done", note: "allowance already in place" };
+      const sig = Signature.from(p.signature as string);
       return {
-        type: "escrow",
-        data: chain.escrow.interface.encodeFunctionData("resolveDispute", [
-          row.chain_order_id,
-          recordFromJson(row.record),
-          BigInt(p.buyerAmount as string),
-          items,
+        type: "tx",
+        to: p.token as string,
+        kind: "relay_permit",
+        data: token.interface.encodeFunctionData("permit", [
+          p.owner as string,
+          p.spender as string,
+          BigInt(p.value as string),
+          BigInt(p.deadline as string),
+          sig.v,
+          sig.r,
+          sig.s,
         ]),
+      };
+    }
+    case "relay_forward": {
+      const r = p.request as Record<string, string>;
+      const request = {
+        from: r.from,
+        to: r.to,
+        value: BigInt(r.value),
+        gas: BigInt(r.gas),
+        deadline: BigInt(r.deadline),
+        data: r.data,
+        signature: r.signature,
+      };
+      const current = await chain.forwarder.nonces(r.from);
+      if (current > BigInt(r.nonce)) return { type: "done", note: "forward request nonce already consumed" };
+      if (!(await chain.forwarder.verify(request))) {
+        return {
+          type: "fail",
+          code: "ForwardRequestInvalid",
+          message: "the forwarder no longer accepts the request (expired or superseded)",
+        };
+      }
+      return {
+        type: "tx",
+        to: chain.addresses.forwarder,
+        kind: "relay_forward",
+        data: chain.forwarder.interface.encodeFunctionData("execute", [request]),
       };
     }
     case "create_sku": {
@@ -255,3 +305,48 @@ async function prepareMerchantSetup(cmd: CommandRow, deps: PrepareDeps): Promise
     ]),
   };
 }
+
+/** A forward request signed by a key the relayer holds (the arbiter), relayed through the forwarder. */
+async function signedForward(
+  deps: PrepareDeps,
+  wallet: Wallet,
+  to: string,
+  data: string,
+  kind: string,
+): Promise<Prepared> {
+  const { chain } = deps;
+  const domain = await chain.forwarder.eip712Domain();
+  const nonce = await chain.forwarder.nonces(wallet.address);
+  const deadline = BigInt(Math.floor(Date.now() / 1000) + 3600);
+  const message = { from: wallet.address, to, value: 0n, gas: 500_000n, nonce, deadline, data };
+  const signature = await wallet.signTypedData(
+    {
+      name: domain.name,
+      version: domain.version,
+      chainId: domain.chainId,
+      verifyingContract: domain.verifyingContract,
+    },
+    FORWARD_TYPES,
+    message,
+  );
+  return {
+    type: "tx",
+    to: chain.addresses.forwarder,
+    kind,
+    data: chain.forwarder.interface.encodeFunctionData("execute", [
+      { from: wallet.address, to, value: 0n, gas: 500_000n, deadline, data, signature },
+    ]),
+  };
+}
+
+const FORWARD_TYPES = {
+  ForwardRequest: [
+    { name: "from", type: "address" },
+    { name: "to", type: "address" },
+    { name: "value", type: "uint256" },
+    { name: "gas", type: "uint256" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint48" },
+    { name: "data", type: "bytes" },
+  ],
+};

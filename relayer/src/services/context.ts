@@ -24,5 +24,7 @@ export interface ServiceDeps {
     arbiterApiKey?: string;
     merchantKeySecret: string;
     confirmations: number;
+    arbiterSignerConfigured?: boolean;
+    relayPolicy?: { perBuyerPerMinute: number; perMerchantPerMinute: number };
   };
 }

@@ -1,0 +1,337 @@
+/**
+ * Gasless buyer actions: the relayer prepares the EIP-712 data a buyer's wallet signs (an EIP-2612 permit and
+ * an ERC-2771 forward request), checks the signatures, deadlines, nonces and chain before spending any gas,
+ * and queues the relayed transactions. Only the escrow's buyer functions and permits of allowlisted tokens
+ * are relayed; rates and gas are limited per merchant and per buyer.
+ */
+import { getAddress, id as keccakText, isAddress, verifyTypedData, ZeroAddress } from "ethers";
+import { AppError } from "../domain/errors";
+import { enqueueCommand } from "../store/commands";
+import type { Queryable } from "../store/db";
+import type { OrderRow } from "../store/orders";
+import { recordAudit } from "../store/audit";
+import type { ServiceDeps } from "../services/context";
+import { MockStablecoin__factory } from "../../../typechain-types";
+import { recordFromJson } from "../jobs/prepare";
+import {
+  FORWARD_REQUEST_TYPES,
+  PERMIT_TYPES,
+  type BuyerAction,
+  type BuyerIntent,
+  type Domain,
+  type ForwardRequestMessage,
+  type SignedBuyerAction,
+} from "./typedData";
+
+/** Gas the forwarder gives the buyer's call; the escrow's buyer functions use far less. */
+const FORWARD_GAS = 400_000n;
+/** How long signed data stays valid. */
+const INTENT_TTL_S = 15 * 60;
+
+export interface RelayPolicy {
+  perBuyerPerMinute: number;
+  perMerchantPerMinute: number;
+}
+
+export const DEFAULT_POLICY: RelayPolicy = { perBuyerPerMinute: 12, perMerchantPerMinute: 600 };
+
+function lineItems(o: OrderRow) {
+  return o.items.map((i) => ({ skuId: BigInt(i.skuId), quantity: BigInt(i.quantity) }));
+}
+
+function requireBuyer(o: OrderRow, buyer: string, action: BuyerAction) {
+  if (!isAddress(buyer)) throw new AppError("validation_failed", "buyer must be a 0x address", { field: "buyer" });
+  const b = getAddress(buyer);
+  const expected = o.record?.buyer && o.record.buyer !== ZeroAddress ? o.record.buyer : o.buyer;
+  if (expected && getAddress(expected) !== b) {
+    throw new AppError("wrong_signer", `only the order's buyer may ${action} it`, { buyer: b });
+  }
+  return b;
+}
+
+function requireStatus(o: OrderRow, allowed: string[], action: BuyerAction) {
+  if (!allowed.includes(o.status) || !o.record) {
+    throw new AppError("invalid_order_state", `cannot ${action} an order that is ${o.status}`, {
+      status: o.status,
+      allowed,
+    });
+  }
+}
+
+async function forwarderDomain(deps: ServiceDeps): Promise<Domain> {
+  const d = await deps.chain.forwarder.eip712Domain();
+  return { name: d.name, version: d.version, chainId: d.chainId.toString(), verifyingContract: d.verifyingContract };
+}
+
+/** The call the buyer's forward request must carry, from the order's current record. */
+function expectedCall(deps: ServiceDeps, o: OrderRow, action: BuyerAction, evidence?: string): string {
+  const record = recordFromJson(o.record as never);
+  const iface = deps.chain.escrow.interface;
+  if (action === "pay") return iface.encodeFunctionData("pay", [o.chain_order_id, record]);
+  if (action === "confirm") return iface.encodeFunctionData("confirmReceipt", [o.chain_order_id, record, lineItems(o)]);
+  return iface.encodeFunctionData("dispute", [o.chain_order_id, record, keccakText(evidence ?? "")]);
+}
+
+function checkState(o: OrderRow, action: BuyerAction) {
+  if (action === "pay") requireStatus(o, ["created"], action);
+  else if (action === "confirm") requireStatus(o, ["shipped"], action);
+  else requireStatus(o, ["paid", "shipped"], action);
+}
+
+export async function buildIntent(
+  deps: ServiceDeps,
+  o: OrderRow,
+  action: BuyerAction,
+  buyerIn: string,
+  evidence?: string,
+): Promise<BuyerIntent> {
+  checkState(o, action);
+  const buyer = requireBuyer(o, buyerIn, action);
+  if (action === "dispute" && !evidence)
+    throw new AppError("validation_failed", "a dispute needs evidence (text or a link)", { field: "evidence" });
+  const deadline = BigInt(Math.floor(Date.now() / 1000) + INTENT_TTL_S);
+  const intent: BuyerIntent = {
+    action,
+    chainId: deps.chain.chainId.toString(),
+    chainOrderId: o.chain_order_id,
+    forwardRequest: {
+      domain: await forwarderDomain(deps),
+      types: FORWARD_REQUEST_TYPES,
+      primaryType: "ForwardRequest",
+      message: {
+        from: buyer,
+        to: deps.chain.addresses.escrow,
+        value: "0",
+        gas: FORWARD_GAS.toString(),
+        nonce: (await deps.chain.forwarder.nonces(buyer)).toString(),
+        deadline: deadline.toString(),
+        data: expectedCall(deps, o, action, evidence),
+      },
+    },
+  };
+  if (action === "pay") {
+    if (o.token === ZeroAddress)
+      throw new AppError("unprocessable", "native-currency orders cannot be paid without gas; pay on chain", {});
+    const token = MockStablecoin__factory.connect(o.token, deps.chain.provider);
+    const d = await token.eip712Domain();
+    intent.permit = {
+      domain: {
+        name: d.name,
+        version: d.version,
+        chainId: d.chainId.toString(),
+        verifyingContract: d.verifyingContract,
+      },
+      types: PERMIT_TYPES,
+      primaryType: "Permit",
+      message: {
+        owner: buyer,
+        spender: deps.chain.addresses.escrow,
+        value: o.record!.amount,
+        nonce: (await token.nonces(buyer)).toString(),
+        deadline: deadline.toString(),
+      },
+    };
+  }
+  return intent;
+}
+
+function sameDomain(given: Domain | undefined, expected: Domain, what: string) {
+  if (!given || String(given.chainId) !== expected.chainId) {
+    throw new AppError(
+      "wrong_chain",
+      `the ${what} was signed for chain ${given?.chainId ?? "?"}, this relayer serves chain ${expected.chainId}`,
+      {
+        expectedChainId: expected.chainId,
+      },
+    );
+  }
+  if (
+    getAddress(given.verifyingContract) !== getAddress(expected.verifyingContract) ||
+    given.name !== expected.name ||
+    given.version !== expected.version
+  ) {
+    throw new AppError("signature_mismatch", `the ${what} was signed for another contract`, { expected });
+  }
+}
+
+function recover(
+  domain: Domain,
+  types: Record<string, { name: string; type: string }[]>,
+  message: object,
+  signature: string,
+  what: string,
+): string {
+  try {
+    return verifyTypedData(domain, types, message, signature);
+  } catch {
+    throw new AppError("signature_invalid", `the ${what} signature is not a valid signature of that data`, {});
+  }
+}
+
+async function enforcePolicy(q: Queryable, deps: ServiceDeps, o: OrderRow, buyer: string, policy: RelayPolicy) {
+  const r = await q.query<{ buyer_n: string; merchant_n: string; spent: string | null; budget: string | null }>(
+    `select
+       (select count(*) from commands where kind = 'relay_forward' and payload->>'buyer' = $2 and created_at > now() - interval '1 minute') as buyer_n,
+       (select count(*) from commands where kind = 'relay_forward' and merchant_id = $1 and created_at > now() - interval '1 minute') as merchant_n,
+       (select sum(cost_wei) from relay_spend where merchant_id = $1) as spent,
+       (select gas_budget_wei from merchants where id = $1) as budget`,
+    [o.merchant_id, buyer],
+  );
+  const row = r.rows[0];
+  if (Number(row.buyer_n) >= policy.perBuyerPerMinute) {
+    throw new AppError("rate_limited", `buyer ${buyer} sent too many gasless requests; try again in a minute`, {
+      limitPerMinute: policy.perBuyerPerMinute,
+    });
+  }
+  if (Number(row.merchant_n) >= policy.perMerchantPerMinute) {
+    throw new AppError("rate_limited", "too many gasless requests for this merchant; try again in a minute", {
+      limitPerMinute: policy.perMerchantPerMinute,
+    });
+  }
+  if (row.budget !== null && BigInt(row.spent ?? "0") >= BigInt(row.budget)) {
+    throw new AppError("gas_budget_exhausted", "the merchant's gas budget for gasless actions is used up", {
+      budgetWei: row.budget,
+      spentWei: row.spent ?? "0",
+    });
+  }
+  void deps;
+}
+
+/**
+ * Verifies a signed buyer action completely (chain, contract, signer, deadline, nonce, exact call) and queues
+ * it. Nothing is sent when any check fails.
+ */
+export async function submitBuyerAction(
+  deps: ServiceDeps,
+  q: Queryable,
+  o: OrderRow,
+  s: SignedBuyerAction,
+  policy: RelayPolicy = DEFAULT_POLICY,
+) {
+  checkState(o, s.action);
+  const buyer = requireBuyer(o, s.buyer, s.action);
+  if (s.action === "dispute" && !s.evidence)
+    throw new AppError("validation_failed", "a dispute needs evidence", { field: "evidence" });
+  const now = BigInt(Math.floor(Date.now() / 1000));
+
+  const fr = s.forwardRequest;
+  sameDomain(fr.domain, await forwarderDomain(deps), "forward request");
+  const m: ForwardRequestMessage = fr.message;
+  let deadline: bigint;
+  try {
+    deadline = BigInt(m.deadline);
+    BigInt(m.nonce);
+    BigInt(m.gas);
+    BigInt(m.value);
+  } catch {
+    throw new AppError("validation_failed", "forward request fields must be integers", {});
+  }
+  if (deadline <= now)
+    throw new AppError("signature_expired", "the forward request has expired; ask for a new intent", {
+      deadline: m.deadline,
+    });
+  const signer = recover(fr.domain, FORWARD_REQUEST_TYPES, m, fr.signature, "forward request");
+  if (signer !== getAddress(m.from) || signer !== buyer) {
+    throw new AppError("wrong_signer", "the forward request was not signed by the buyer", { signer, buyer });
+  }
+  if (!isAddress(m.to) || getAddress(m.to) !== getAddress(deps.chain.addresses.escrow) || BigInt(m.value) !== 0n) {
+    throw new AppError("relay_policy_violation", "only calls to the escrow, without value, are relayed", { to: m.to });
+  }
+  if (m.data.toLowerCase() !== expectedCall(deps, o, s.action, s.evidence).toLowerCase()) {
+    throw new AppError(
+      "signature_mismatch",
+      `the forward request does not carry this order's ${s.action} call; ask for a new intent`,
+      {},
+    );
+  }
+  if (BigInt(m.gas) > 1_000_000n)
+    throw new AppError("relay_policy_violation", "forward request gas too high", { gas: m.gas });
+  const chainNonce = await deps.chain.forwarder.nonces(buyer);
+  if (BigInt(m.nonce) !== chainNonce) {
+    throw new AppError("signature_replayed", "the forward request's nonce was already used (replayed or stale)", {
+      nonce: m.nonce,
+      expected: chainNonce.toString(),
+    });
+  }
+
+  let permitPayload: Record<string, string> | null = null;
+  if (s.action === "pay" && o.token !== ZeroAddress) {
+    const token = MockStablecoin__factory.connect(o.token, deps.chain.provider);
+    const allowance = await token.allowance(buyer, deps.chain.addresses.escrow);
+    const amount = BigInt(o.record!.amount);
+    if (allowance < amount) {
+      if (!s.permit)
+        throw new AppError("validation_failed", "a permit is needed to pay without a prior allowance", {
+          field: "permit",
+        });
+      const d = await token.eip712Domain();
+      sameDomain(
+        s.permit.domain,
+        { name: d.name, version: d.version, chainId: d.chainId.toString(), verifyingContract: d.verifyingContract },
+        "permit",
+      );
+      const pm = s.permit.message;
+      if (BigInt(pm.deadline) <= now)
+        throw new AppError("signature_expired", "the permit has expired; ask for a new intent", {
+          deadline: pm.deadline,
+        });
+      const pSigner = recover(s.permit.domain, PERMIT_TYPES, pm, s.permit.signature, "permit");
+      if (pSigner !== buyer || getAddress(pm.owner) !== buyer)
+        throw new AppError("wrong_signer", "the permit was not signed by the buyer", { signer: pSigner, buyer });
+      if (getAddress(pm.spender) !== getAddress(deps.chain.addresses.escrow) || BigInt(pm.value) < amount) {
+        throw new AppError("signature_mismatch", "the permit must allow the escrow to take the order's amount", {});
+      }
+      const tokenNonce = await token.nonces(buyer);
+      if (BigInt(pm.nonce) !== tokenNonce) {
+        throw new AppError("signature_replayed", "the permit's nonce was already used (replayed or stale)", {
+          nonce: pm.nonce,
+          expected: tokenNonce.toString(),
+        });
+      }
+      const balance = await token.balanceOf(buyer);
+      if (balance < amount)
+        throw new AppError("unprocessable", "the buyer's balance is too low to pay this order", {
+          balance: balance.toString(),
+          amount: amount.toString(),
+        });
+      permitPayload = {
+        token: o.token,
+        owner: buyer,
+        spender: pm.spender,
+        value: pm.value,
+        deadline: pm.deadline,
+        signature: s.permit.signature,
+      };
+    }
+  }
+
+  const ok = await deps.chain.forwarder.verify({ ...m, signature: fr.signature });
+  if (!ok) throw new AppError("signature_invalid", "the forwarder rejects this request", {});
+  await enforcePolicy(q, deps, o, buyer, policy);
+
+  if (s.action === "dispute") {
+    await q.query(
+      `insert into dispute_evidence (order_id, buyer, evidence, evidence_hash) values ($1, $2, $3, $4)
+       on conflict (order_id) do update set evidence = excluded.evidence, evidence_hash = excluded.evidence_hash, created_at = now()`,
+      [o.id, buyer, s.evidence, keccakText(s.evidence!)],
+    );
+  }
+  if (permitPayload) {
+    await enqueueCommand(q, { kind: "relay_permit", merchantId: o.merchant_id, orderId: o.id, payload: permitPayload });
+  }
+  const commandId = await enqueueCommand(q, {
+    kind: "relay_forward",
+    merchantId: o.merchant_id,
+    orderId: o.id,
+    payload: { action: s.action, buyer, request: { ...m, signature: fr.signature } },
+  });
+  await recordAudit(q, {
+    merchantId: o.merchant_id,
+    apiKeyId: null,
+    action: `order.buyer_${s.action}`,
+    resourceType: "order",
+    resourceId: o.id,
+    details: { buyer },
+  });
+  return { action: s.action, commandId, status: "pending" };
+}

@@ -86,7 +86,6 @@ export async function deploy(hre: HardhatRuntimeEnvironment, options: DeployOpti
   // 2. The chain and the deployer.
   const chainId = await connectedChainId(hre, env);
   const local = isLocalChain(chainId);
-  const provider = new BrowserProvider(hre.network.provider as Eip1193Provider, undefined, { cacheTimeout: -1 });
   const accounts = (await hre.network.provider.request({ method: "eth_accounts" })) as string[];
   if (accounts.length === 0) {
     throw new DeployError(
@@ -107,6 +106,12 @@ export async function deploy(hre: HardhatRuntimeEnvironment, options: DeployOpti
   });
   log(`  parameters: ${sources.join(" + ") || "defaults"}`);
   logPlan(plan, log);
+  const provider = new BrowserProvider(hre.network.provider as Eip1193Provider, undefined, { cacheTimeout: -1 });
+  for (const token of plan.tokens) {
+    if ((await provider.getCode(token)) === "0x") {
+      throw new DeployError(`token ${token} in the parameters has no code on chain ${chainId}: not a token there`);
+    }
+  }
 
   // 4. What the chain already has.
   const recordsDir = deploymentsDir(options.deploymentsDir);

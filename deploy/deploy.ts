@@ -83,6 +83,8 @@ export async function deploy(hre: HardhatRuntimeEnvironment, options: DeployOpti
     throw new DeployError(`cannot deploy to ${network}:\n  - ${envProblems.join("\n  - ")}\nSee .env.example.`);
   }
 
+  parseConfirmations(env.DEPLOY_CONFIRMATIONS); // malformed: reported now, before any network access
+
   // 2. The chain and the deployer.
   const chainId = await connectedChainId(hre, env);
   const local = isLocalChain(chainId);
@@ -117,7 +119,7 @@ export async function deploy(hre: HardhatRuntimeEnvironment, options: DeployOpti
   const recordsDir = deploymentsDir(options.deploymentsDir);
   const recordFile = deploymentPath(chainId, recordsDir);
   const journalRoot = path.resolve(
-    options.journalDir ?? env.IGNITION_DEPLOYMENTS_DIR ?? path.join(hre.config.paths.ignition, "deployments"),
+    options.journalDir ?? (env.IGNITION_DEPLOYMENTS_DIR?.trim() || path.join(hre.config.paths.ignition, "deployments")),
   );
   const journalDir = inProcess
     ? fs.mkdtempSync(path.join(os.tmpdir(), "orderchain-ignition-"))
@@ -215,7 +217,7 @@ export async function deploy(hre: HardhatRuntimeEnvironment, options: DeployOpti
   const { module, labels } = buildOrderchainModule(plan);
   const done = readJournal(journalDir).completed;
   const remaining = [...labels.keys()].filter((id) => !done.has(id)).length;
-  const confirmations = options.confirmations ?? Number(env.DEPLOY_CONFIRMATIONS ?? 2);
+  const confirmations = options.confirmations ?? parseConfirmations(env.DEPLOY_CONFIRMATIONS);
   const progress = new ProgressPrinter(log, labels, labels.size - remaining, labels.size, local ? 1 : confirmations);
   let result: DeploymentResult;
   try {
@@ -274,6 +276,14 @@ export async function deploy(hre: HardhatRuntimeEnvironment, options: DeployOpti
 }
 
 // ----------------------------------------------------------------------------------------------- chain
+
+function parseConfirmations(raw: string | undefined): number {
+  if (raw === undefined || raw.trim() === "") return 2;
+  if (!/^[1-9][0-9]*$/.test(raw.trim())) {
+    throw new DeployError(`DEPLOY_CONFIRMATIONS must be a positive integer: "${raw}"`);
+  }
+  return Number(raw.trim());
+}
 
 /** The chain id the network's endpoint reports, checked against the one the config or env expects. */
 export async function connectedChainId(

@@ -87,7 +87,7 @@ function repoRoot(): string {
 
 /** Where records live: `DEPLOYMENTS_DIR` if set, else `deployments/` at the repository root. */
 export function deploymentsDir(dir?: string): string {
-  return path.resolve(dir ?? process.env.DEPLOYMENTS_DIR ?? path.join(repoRoot(), "deployments"));
+  return path.resolve(dir ?? (process.env.DEPLOYMENTS_DIR?.trim() || path.join(repoRoot(), "deployments")));
 }
 
 export function deploymentPath(chainId: number | bigint, dir?: string): string {

@@ -84,7 +84,8 @@ export async function deploymentStatus(hre: HardhatRuntimeEnvironment, options: 
   }
   const journalDir = path.join(
     path.resolve(
-      options.journalDir ?? env.IGNITION_DEPLOYMENTS_DIR ?? path.join(hre.config.paths.ignition, "deployments"),
+      options.journalDir ??
+        (env.IGNITION_DEPLOYMENTS_DIR?.trim() || path.join(hre.config.paths.ignition, "deployments")),
     ),
     `chain-${chainId}`,
   );

@@ -100,4 +100,14 @@ describe("deploy: bad input is refused by name before anything is sent", functio
       `${file}: "arbiters" must be a list of addresses`,
     );
   });
+
+  it("names the missing explorer key for verification, and refuses to verify on a local chain", async function () {
+    const noKey = await runHardhat(["deploy:verify", "--network", "testnet", "--no-compile"], testnetEnv(node, dirs));
+    await expectRefused(noKey, "ETHERSCAN_API_KEY is not set");
+    const local = await runHardhat(
+      ["deploy:verify", "--network", "testnet", "--no-compile"],
+      testnetEnv(node, dirs, { ETHERSCAN_API_KEY: "key" }),
+    );
+    await expectRefused(local, "chain 31337 (testnet) is a local chain: it has no explorer to verify on");
+  });
 });

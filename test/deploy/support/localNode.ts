@@ -85,6 +85,10 @@ export class LocalNode {
       },
     );
     this.child = child;
+    // Never outlive the test process, even when it is interrupted.
+    const killOnExit = (): void => void child.kill("SIGKILL");
+    process.once("exit", killOnExit);
+    child.once("exit", () => process.off("exit", killOnExit));
     let output = "";
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`hardhat node did not start:\n${output}`)), 60_000);

@@ -4,6 +4,8 @@ import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task
 import type { HardhatUserConfig } from "hardhat/config";
 import "@nomicfoundation/hardhat-toolbox";
 import "dotenv/config";
+import { explorerConfig, remoteNetworksConfig } from "./deploy/networks";
+import "./deploy/tasks";
 
 /**
  * The compiler comes from the pinned `solc` npm package so compilation works
@@ -40,7 +42,15 @@ const config: HardhatUserConfig = {
       evmVersion: "cancun",
     },
   },
+  // `localhost` is Hardhat's built-in entry (a `hardhat node` on 127.0.0.1:8545). The testnets come from env
+  // values; the config loads without any .env, and the deploy commands name whatever is missing.
+  networks: {
+    ...remoteNetworksConfig(),
+  },
+  etherscan: explorerConfig(),
+  sourcify: { enabled: false },
   paths: {
+    // Ignition reads modules and keeps its journals (deploy/deployments/chain-<id>/) here.
     ignition: "deploy",
   },
   typechain: {

@@ -1,0 +1,87 @@
+/**
+ * The Ignition module of a whole orderchain deployment. It is built from a validated plan (the number of role
+ * grants depends on the parameters), so every address is a literal in the journal and a changed parameter
+ * shows up as a reconciliation difference instead of passing silently.
+ *
+ * Future ids carry the address they concern, so adding an operator later adds one step and leaves the others.
+ */
+import { buildModule, type ContractFuture } from "@nomicfoundation/ignition-core";
+import { ZeroHash, id as keccakText } from "ethers";
+import type { DeployPlan } from "../parameters";
+
+export const MODULE_ID = "Orderchain";
+
+export const ROLES = {
+  DEFAULT_ADMIN_ROLE: ZeroHash,
+  OPERATOR_ROLE: keccakText("OPERATOR_ROLE"),
+  ARBITER_ROLE: keccakText("ARBITER_ROLE"),
+  PAUSER_ROLE: keccakText("PAUSER_ROLE"),
+} as const;
+
+/** Future id (without the module prefix) → what the step does, for progress output. */
+export type StepLabels = Map<string, string>;
+
+export function buildOrderchainModule(plan: DeployPlan) {
+  const labels: StepLabels = new Map();
+  const step = (id: string, label: string): { id: string } => {
+    labels.set(`${MODULE_ID}#${id}`, label);
+    return { id };
+  };
+
+  const module = buildModule(MODULE_ID, (m) => {
+    const forwarder = m.contract("Forwarder", [], step("Forwarder", "deploy Forwarder"));
+    // The deployer administers the escrow while it is wired; admin moves to `plan.admin` at the end.
+    const escrow = m.contract(
+      "PaymentEscrow",
+      [plan.deployer, forwarder, plan.feeRecipient, plan.feeBps],
+      step("PaymentEscrow", "deploy PaymentEscrow (creates InventoryToken)"),
+    );
+    const inventoryAddress = m.staticCall(escrow, "inventory", [], 0, { id: "InventoryAddress" });
+    const inventory = m.contractAt("InventoryToken", inventoryAddress, { id: "InventoryToken" });
+
+    const wiring = [];
+    let stablecoin;
+    if (plan.mockStablecoin) {
+      stablecoin = m.contract("MockStablecoin", [], step("MockStablecoin", "deploy MockStablecoin"));
+      wiring.push(
+        m.call(escrow, "setTokenAllowed", [stablecoin, true], step("AllowMockStablecoin", "accept MockStablecoin")),
+      );
+    }
+    for (const token of plan.tokens) {
+      wiring.push(
+        m.call(escrow, "setTokenAllowed", [token, true], step(`AllowToken_${token}`, `accept token ${token}`)),
+      );
+    }
+    const grants: [string, string, string[]][] = [
+      ["OPERATOR_ROLE", "Operator", plan.operators],
+      ["ARBITER_ROLE", "Arbiter", plan.arbiters],
+      ["PAUSER_ROLE", "Pauser", plan.pausers],
+    ];
+    for (const [role, name, members] of grants) {
+      for (const account of members) {
+        wiring.push(
+          m.call(
+            escrow,
+            "grantRole",
+            [ROLES[role as keyof typeof ROLES], account],
+            step(`Grant${name}_${account}`, `grant ${role} to ${account}`),
+          ),
+        );
+      }
+    }
+    if (plan.admin.toLowerCase() !== plan.deployer.toLowerCase()) {
+      const handover = m.call(escrow, "grantRole", [ROLES.DEFAULT_ADMIN_ROLE, plan.admin], {
+        ...step(`GrantAdmin_${plan.admin}`, `grant DEFAULT_ADMIN_ROLE to ${plan.admin}`),
+        after: wiring,
+      });
+      m.call(escrow, "renounceRole", [ROLES.DEFAULT_ADMIN_ROLE, plan.deployer], {
+        ...step("RenounceDeployerAdmin", `deployer ${plan.deployer} renounces DEFAULT_ADMIN_ROLE`),
+        after: [handover],
+      });
+    }
+    const contracts: Record<string, ContractFuture<string>> = { forwarder, escrow, inventory };
+    if (stablecoin) contracts.stablecoin = stablecoin;
+    return contracts;
+  });
+  return { module, labels };
+}

@@ -1,0 +1,217 @@
+/**
+ * The deployment record: one JSON file per chain id (`deployments/<chainId>.json`) that says where the
+ * contracts are, which block they start at, who holds which role and how the escrow is set up. The relayer and
+ * the demo read it through `readDeployment` and get typed contract instances from `connectDeployment`.
+ *
+ * This module must stay loadable outside Hardhat: it imports ethers and the TypeChain factories only.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { isAddress, type ContractRunner, type Provider } from "ethers";
+// Per-contract imports rather than the typechain-types index, which pulls in every mock's types.
+import type { Forwarder } from "../typechain-types/contracts/Forwarder";
+import type { InventoryToken } from "../typechain-types/contracts/InventoryToken";
+import type { PaymentEscrow } from "../typechain-types/contracts/PaymentEscrow";
+import type { MockStablecoin } from "../typechain-types/contracts/mocks/MockStablecoin";
+import { Forwarder__factory } from "../typechain-types/factories/contracts/Forwarder__factory";
+import { InventoryToken__factory } from "../typechain-types/factories/contracts/InventoryToken__factory";
+import { PaymentEscrow__factory } from "../typechain-types/factories/contracts/PaymentEscrow__factory";
+import { MockStablecoin__factory } from "../typechain-types/factories/contracts/mocks/MockStablecoin__factory";
+
+export const CONTRACT_NAMES = ["Forwarder", "PaymentEscrow", "InventoryToken", "MockStablecoin"] as const;
+export type ContractName = (typeof CONTRACT_NAMES)[number];
+
+/** Fully qualified artifact names, as Hardhat and hardhat-verify know them. */
+export const ARTIFACTS: Record<ContractName, string> = {
+  Forwarder: "contracts/Forwarder.sol:Forwarder",
+  PaymentEscrow: "contracts/PaymentEscrow.sol:PaymentEscrow",
+  InventoryToken: "contracts/InventoryToken.sol:InventoryToken",
+  MockStablecoin: "contracts/mocks/MockStablecoin.sol:MockStablecoin",
+};
+
+export interface DeployedContractRecord {
+  address: string;
+  /** Fully qualified artifact name, e.g. "contracts/PaymentEscrow.sol:PaymentEscrow". */
+  artifact: string;
+  /** Block of the transaction that created the contract. */
+  blockNumber: number;
+  txHash: string;
+  /** keccak256 of the creation bytecode the contract was deployed from (detects changed contracts). */
+  bytecodeHash?: string;
+}
+
+export interface DeploymentRecord {
+  chainId: number;
+  network: string;
+  deployer: string;
+  gitCommit: string;
+  deployedAt: string;
+  /** Block of the first deployment transaction: where an indexer starts. */
+  startBlock: number;
+  contracts: {
+    Forwarder: DeployedContractRecord;
+    PaymentEscrow: DeployedContractRecord;
+    InventoryToken: DeployedContractRecord;
+    MockStablecoin?: DeployedContractRecord;
+  };
+  roles: { admin: string; operators: string[]; arbiters: string[]; pausers: string[] };
+  /** `tokens` lists every accepted payment token; `0x0000…0000` is native currency. */
+  settings: { feeBps: number; feeRecipient: string; tokens: string[] };
+}
+
+export interface DeploymentContracts {
+  forwarder: Forwarder;
+  escrow: PaymentEscrow;
+  inventory: InventoryToken;
+  stablecoin?: MockStablecoin;
+}
+
+/** A record file that is missing or does not have the documented shape. */
+export class DeploymentRecordError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DeploymentRecordError";
+  }
+}
+
+/** The repository root: the nearest folder above this file that holds package.json (works from dist/ too). */
+function repoRoot(): string {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, "package.json"))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) return process.cwd();
+    dir = parent;
+  }
+  return dir;
+}
+
+/** Where records live: `DEPLOYMENTS_DIR` if set, else `deployments/` at the repository root. */
+export function deploymentsDir(dir?: string): string {
+  return path.resolve(dir ?? (process.env.DEPLOYMENTS_DIR?.trim() || path.join(repoRoot(), "deployments")));
+}
+
+export function deploymentPath(chainId: number | bigint, dir?: string): string {
+  return path.join(deploymentsDir(dir), `${chainId}.json`);
+}
+
+/** Reads and validates the record of `chainId`. Throws DeploymentRecordError naming the file and the field. */
+export function readDeployment(chainId: number | bigint, dir?: string): DeploymentRecord {
+  const file = deploymentPath(chainId, dir);
+  if (!fs.existsSync(file)) {
+    throw new DeploymentRecordError(
+      `no deployment recorded for chain ${chainId}: ${file} does not exist. ` +
+        `Deploy first: npm run deploy -- --network <name>`,
+    );
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new DeploymentRecordError(`${file} is not valid JSON: ${(e as Error).message}`);
+  }
+  const problems = validateDeployment(data);
+  if (problems.length > 0) {
+    throw new DeploymentRecordError(`${file} is malformed: ${problems.join("; ")}`);
+  }
+  const record = data as DeploymentRecord;
+  if (BigInt(record.chainId) !== BigInt(chainId)) {
+    throw new DeploymentRecordError(`${file} is malformed: chainId is ${record.chainId}, expected ${chainId}`);
+  }
+  return record;
+}
+
+/** Returns the list of problems with a parsed record (empty when it has the documented shape). */
+export function validateDeployment(data: unknown): string[] {
+  const problems: string[] = [];
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === "object" && v !== null && !Array.isArray(v);
+  const isUint = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+  const addr = (v: unknown, at: string): void => {
+    if (typeof v !== "string" || !isAddress(v)) problems.push(`${at} is not an address (${JSON.stringify(v)})`);
+  };
+  const addrList = (v: unknown, at: string): void => {
+    if (!Array.isArray(v)) problems.push(`${at} is not a list of addresses`);
+    else v.forEach((a, i) => addr(a, `${at}[${i}]`));
+  };
+  if (!isObject(data)) return ["the file does not hold a JSON object"];
+  if (!isUint(data.chainId) || data.chainId === 0) problems.push("chainId is not a positive integer");
+  if (typeof data.network !== "string" || data.network === "") problems.push("network is not a name");
+  addr(data.deployer, "deployer");
+  if (typeof data.gitCommit !== "string") problems.push("gitCommit is not a string");
+  if (typeof data.deployedAt !== "string" || Number.isNaN(Date.parse(data.deployedAt)))
+    problems.push("deployedAt is not an ISO date");
+  if (!isUint(data.startBlock)) problems.push("startBlock is not a block number");
+  if (!isObject(data.contracts)) {
+    problems.push("contracts is missing");
+  } else {
+    for (const name of CONTRACT_NAMES) {
+      const c = data.contracts[name];
+      if (c === undefined && name === "MockStablecoin") continue;
+      if (!isObject(c)) {
+        problems.push(`contracts.${name} is missing`);
+        continue;
+      }
+      addr(c.address, `contracts.${name}.address`);
+      if (typeof c.artifact !== "string" || !c.artifact.includes(":"))
+        problems.push(`contracts.${name}.artifact is not a "path.sol:Name" reference`);
+      if (!isUint(c.blockNumber)) problems.push(`contracts.${name}.blockNumber is not a block number`);
+      if (typeof c.txHash !== "string" || !/^0x[0-9a-fA-F]{64}$/.test(c.txHash))
+        problems.push(`contracts.${name}.txHash is not a transaction hash`);
+    }
+  }
+  if (!isObject(data.roles)) {
+    problems.push("roles is missing");
+  } else {
+    addr(data.roles.admin, "roles.admin");
+    addrList(data.roles.operators, "roles.operators");
+    addrList(data.roles.arbiters, "roles.arbiters");
+    addrList(data.roles.pausers, "roles.pausers");
+  }
+  if (!isObject(data.settings)) {
+    problems.push("settings is missing");
+  } else {
+    if (!isUint(data.settings.feeBps)) problems.push("settings.feeBps is not an integer");
+    addr(data.settings.feeRecipient, "settings.feeRecipient");
+    addrList(data.settings.tokens, "settings.tokens");
+  }
+  return problems;
+}
+
+/** Typed contract instances for a record, bound to `runner` (a provider to read, a signer to send). */
+export function connectDeployment(record: DeploymentRecord, runner: ContractRunner | null): DeploymentContracts {
+  const { contracts } = record;
+  return {
+    forwarder: Forwarder__factory.connect(contracts.Forwarder.address, runner),
+    escrow: PaymentEscrow__factory.connect(contracts.PaymentEscrow.address, runner),
+    inventory: InventoryToken__factory.connect(contracts.InventoryToken.address, runner),
+    stablecoin: contracts.MockStablecoin
+      ? MockStablecoin__factory.connect(contracts.MockStablecoin.address, runner)
+      : undefined,
+  };
+}
+
+/**
+ * Checks that `provider` is on the record's chain and that every recorded contract has code there. Returns the
+ * problems found (empty when the record is live), e.g. a local node that was restarted since the deployment.
+ */
+export async function checkDeployment(record: DeploymentRecord, provider: Provider): Promise<string[]> {
+  const problems: string[] = [];
+  const { chainId } = await provider.getNetwork();
+  if (chainId !== BigInt(record.chainId)) {
+    return [`the provider is on chain ${chainId}, the record is for chain ${record.chainId}`];
+  }
+  for (const [name, c] of Object.entries(record.contracts)) {
+    if (c && (await provider.getCode(c.address)) === "0x") problems.push(`${name} has no code at ${c.address}`);
+  }
+  return problems;
+}
+
+/** Writes a record atomically (temporary file, then rename), so readers never see half a file. */
+export function writeDeployment(record: DeploymentRecord, dir?: string): string {
+  const file = deploymentPath(record.chainId, dir);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`);
+  fs.renameSync(tmp, file);
+  return file;
+}

@@ -12,8 +12,9 @@ describe("security: re-entrancy through a malicious token", function () {
     const items = [{ skuId: f.skuA, quantity: 2n }];
     const t = await terms(f, { token: await f.evilToken.getAddress(), amount: USD(100) });
     await book.send(f.escrow.connect(f.merchant).createOrder(t, items));
-    await book.send(f.escrow.connect(f.buyer).pay(t.orderId, book.get(t.orderId)));
-    return { ...f, book, items, orderId: t.orderId as string };
+    const orderId = t.orderId as string;
+    await book.send(f.escrow.connect(f.buyer).pay(orderId, book.get(orderId)));
+    return { ...f, book, items, orderId };
   }
 
   async function expectGuardTripped(f: Awaited<ReturnType<typeof deployAttackFixture>>) {

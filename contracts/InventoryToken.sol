@@ -9,6 +9,7 @@ import {Context} from "@openzeppelin/contracts/utils/Context.sol";
 import {IInventoryToken} from "./interfaces/IInventoryToken.sol";
 
 /// @title InventoryToken
+/// @author orderchain
 /// @notice ERC-1155 stock of merchants' SKUs. See {IInventoryToken}.
 /// @dev Created by the PaymentEscrow in its constructor, which makes the escrow an immutable: moving reserved
 /// stock needs no role lookup, and no deployment can forget to wire it.
@@ -25,6 +26,7 @@ contract InventoryToken is IInventoryToken, ERC1155Supply, ERC1155URIStorage, ER
         _;
     }
 
+    /// @notice Called by the PaymentEscrow's constructor, which becomes this token's escrow.
     /// @param trustedForwarder The ERC-2771 forwarder through which merchants act without gas.
     constructor(address trustedForwarder) ERC1155("") ERC2771Context(trustedForwarder) {
         _escrow = msg.sender;
@@ -100,6 +102,8 @@ contract InventoryToken is IInventoryToken, ERC1155Supply, ERC1155URIStorage, ER
     }
 
     /// @notice The metadata URI of a SKU.
+    /// @param id The SKU.
+    /// @return The URI set with {createSku} or {setSkuUri}; empty for an id that was never created.
     function uri(uint256 id) public view override(ERC1155, ERC1155URIStorage) returns (string memory) {
         return ERC1155URIStorage.uri(id);
     }

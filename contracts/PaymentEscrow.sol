@@ -17,6 +17,7 @@ import {IInventoryToken} from "./interfaces/IInventoryToken.sol";
 import {InventoryToken} from "./InventoryToken.sol";
 
 /// @title PaymentEscrow
+/// @author orderchain
 /// @notice Escrowed merchant orders with inventory reservation. See {IPaymentEscrow}.
 /// @dev One storage slot per order (the hash of its record) keeps creation cheap; every function checks the
 /// record it is given against that hash before anything else.
@@ -25,18 +26,25 @@ import {InventoryToken} from "./InventoryToken.sol";
 contract PaymentEscrow is IPaymentEscrow, AccessControl, ReentrancyGuardTransient, EIP712, ERC2771Context, Pausable {
     using SafeERC20 for IERC20;
 
+    /// @notice Role that may call {batch}: the relayer's signing keys. Acting for a merchant still needs that
+    /// merchant's {setOperatorApproval}.
     bytes32 public constant OPERATOR_ROLE = keccak256("OPERATOR_ROLE");
+    /// @notice Role that settles disputes with {resolveDispute}.
     bytes32 public constant ARBITER_ROLE = keccak256("ARBITER_ROLE");
+    /// @notice Role that may {pause} and {unpause} order creation and payment.
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
 
     /// @notice Hard cap of the platform fee: 10%.
     uint16 public constant MAX_FEE_BPS = 1_000;
     /// @notice Most line items one order may carry, so settling it always fits in a block.
     uint256 public constant MAX_LINE_ITEMS = 64;
+    // The EIP-712 type string cannot be shorter than 32 bytes; it is hashed once, at compile time.
+    /* solhint-disable gas-small-strings */
     /// @notice EIP-712 type of a checkout offer; `itemsHash` is `keccak256(abi.encode(items))`.
     bytes32 public constant OFFER_TYPEHASH = keccak256(
         "Offer(bytes32 orderId,address merchant,address buyer,address token,uint256 amount,uint64 paymentDeadline,uint32 shipWithin,uint32 protectionPeriod,bytes32 itemsHash)"
     );
+    /* solhint-enable gas-small-strings */
 
     uint256 private constant _BPS = 10_000;
     /// @dev Gas forwarded with a native payout: enough for a smart-contract wallet's receive hook, too little

@@ -4,10 +4,14 @@ pragma solidity 0.8.28;
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 
 /// @title FeeOnTransferToken
+/// @author orderchain
 /// @notice Burns 1% of every transfer, so the receiver gets less than was sent. Tests only.
 contract FeeOnTransferToken is ERC20 {
     constructor() ERC20("Fee On Transfer", "FOT") {}
 
+    /// @notice Mints `amount` to `to`. Unrestricted: tests only.
+    /// @param to The receiver.
+    /// @param amount Units to mint.
     function mint(address to, uint256 amount) external {
         _mint(to, amount);
     }

@@ -2,9 +2,11 @@
 pragma solidity 0.8.28;
 
 /// @title HostileReceiver
+/// @author orderchain
 /// @notice A contract account that can act as buyer or merchant and misbehaves when paid native currency:
 /// it either reverts, burns all gas it is given, or tries to re-enter `target` with `payload`. Tests only.
 contract HostileReceiver {
+    /// @notice What the contract does when it receives native currency.
     enum Mode {
         Accept,
         Revert,
@@ -12,12 +14,21 @@ contract HostileReceiver {
         Reenter
     }
 
+    /// @notice The current behaviour on receipt.
     Mode public mode;
+    /// @notice The contract re-entered in mode Reenter.
     address public target;
+    /// @notice The calldata of the re-entry.
     bytes public payload;
+    /// @notice Whether the last re-entry succeeded.
     bool public reentrySucceeded;
+    /// @notice What the last re-entry returned, or its revert data.
     bytes public reentryResult;
 
+    /// @notice Sets the behaviour on receipt.
+    /// @param mode_ Accept, Revert, BurnGas or Reenter.
+    /// @param target_ The contract to re-enter (mode Reenter).
+    /// @param payload_ The calldata of the re-entry (mode Reenter).
     function setMode(Mode mode_, address target_, bytes calldata payload_) external {
         mode = mode_;
         target = target_;
@@ -25,6 +36,10 @@ contract HostileReceiver {
     }
 
     /// @notice Forwards a call (with value) so the contract can act as buyer or merchant.
+    /// @param to The contract to call.
+    /// @param value Native currency to send with the call.
+    /// @param data The calldata.
+    /// @return What the call returned; a failing call reverts with its own revert data.
     function execute(address to, uint256 value, bytes calldata data) external payable returns (bytes memory) {
         // solhint-disable-next-line avoid-low-level-calls
         (bool ok, bytes memory result) = to.call{value: value}(data);
@@ -36,9 +51,11 @@ contract HostileReceiver {
         return result;
     }
 
+    /// @notice Raised on receipt in mode Revert.
     error Refused();
 
-    // solhint-disable-next-line no-complex-fallback
+    /* solhint-disable no-complex-fallback */
+    /// @notice Accepts, refuses, burns all gas or re-enters `target`, depending on `mode`.
     receive() external payable {
         if (mode == Mode.Revert) revert Refused();
         if (mode == Mode.BurnGas) {
@@ -51,4 +68,5 @@ contract HostileReceiver {
             reentryResult = result;
         }
     }
+    /* solhint-enable no-complex-fallback */
 }

@@ -1,0 +1,128 @@
+import { expect } from "chai";
+import { ethers } from "hardhat";
+import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
+import { deployEscrowFixture, OrderBook, OrderState, signOffer, signPermit, terms, USD } from "../helpers/fixtures";
+
+/** Someone who copies a pending transaction from the mempool and gets it mined first. */
+describe("security: front-running", function () {
+  describe("a checkout offer", function () {
+    it("lets the first taker of an open offer win and reverts the later one without taking its funds", async function () {
+      const f = await loadFixture(deployEscrowFixture);
+      const items = [{ skuId: f.skuA, quantity: 1n }];
+      const offer = await terms(f, { buyer: ethers.ZeroAddress, amount: USD(40) });
+      const signature = await signOffer(f.escrow, f.merchant, offer, items);
+      const book = new OrderBook(f.escrow);
+
+      // The front-runner copies the offer and pays for it first: it becomes the buyer and owns what it paid.
+      await book.send(f.escrow.connect(f.otherBuyer).checkout(offer, items, signature));
+      const victimBefore = await f.usd.balanceOf(f.buyer.address);
+
+      await expect(f.escrow.connect(f.buyer).checkout(offer, items, signature))
+        .to.be.revertedWithCustomError(f.escrow, "OrderAlreadyExists")
+        .withArgs(offer.orderId);
+      expect(await f.usd.balanceOf(f.buyer.address)).to.equal(victimBefore);
+      const record = book.get(offer.orderId as string);
+      expect(record.buyer).to.equal(f.otherBuyer.address);
+      expect(record.state).to.equal(OrderState.Paid);
+      expect(await f.usd.balanceOf(await f.escrow.getAddress())).to.equal(USD(40));
+    });
+
+    it("reverts a front-runner taking an offer bound to a buyer with NotBuyer, and the buyer still checks out", async function () {
+      const f = await loadFixture(deployEscrowFixture);
+      const items = [{ skuId: f.skuB, quantity: 2n }];
+      const offer = await terms(f, { amount: USD(40) });
+      const signature = await signOffer(f.escrow, f.merchant, offer, items);
+
+      await expect(f.escrow.connect(f.otherBuyer).checkout(offer, items, signature))
+        .to.be.revertedWithCustomError(f.escrow, "NotBuyer")
+        .withArgs(offer.orderId, f.otherBuyer.address);
+      await expect(f.escrow.connect(f.buyer).checkout(offer, items, signature)).to.changeTokenBalances(
+        f.usd,
+        [f.buyer, f.otherBuyer, f.escrow],
+        [-USD(40), 0n, USD(40)],
+      );
+    });
+
+    it("reverts a front-runner paying an unpaid order created for a buyer with NotBuyer", async function () {
+      const f = await loadFixture(deployEscrowFixture);
+      const book = new OrderBook(f.escrow);
+      const t = await terms(f);
+      const orderId = t.orderId as string;
+      await book.send(f.escrow.connect(f.merchant).createOrder(t, []));
+
+      await expect(f.escrow.connect(f.otherBuyer).pay(orderId, book.get(orderId)))
+        .to.be.revertedWithCustomError(f.escrow, "NotBuyer")
+        .withArgs(orderId, f.otherBuyer.address);
+      await book.send(f.escrow.connect(f.buyer).pay(orderId, book.get(orderId)));
+      expect(book.get(orderId).buyer).to.equal(f.buyer.address);
+    });
+  });
+
+  describe("a permit", function () {
+    async function permitFixture() {
+      const f = await loadFixture(deployEscrowFixture);
+      const escrowAddress = await f.escrow.getAddress();
+      // The buyer pays gaslessly: no standing allowance, only the permit it signs.
+      await f.usd.connect(f.buyer).approve(escrowAddress, 0n);
+      return { ...f, escrowAddress };
+    }
+
+    it("still lets payWithPermit pay after someone submitted the permit first", async function () {
+      const f = await permitFixture();
+      const book = new OrderBook(f.escrow);
+      const t = await terms(f);
+      const orderId = t.orderId as string;
+      await book.send(f.escrow.connect(f.merchant).createOrder(t, []));
+      const latest = await ethers.provider.getBlock("latest");
+      const permit = await signPermit(f.usd, f.buyer, f.escrowAddress, USD(100), BigInt(latest!.timestamp) + 600n);
+
+      // Copied from the mempool and mined first: the permit nonce is now used.
+      await f.usd
+        .connect(f.stranger)
+        .permit(f.buyer.address, f.escrowAddress, USD(100), permit.deadline, permit.v, permit.r, permit.s);
+      expect(await f.usd.allowance(f.buyer.address, f.escrowAddress)).to.equal(USD(100));
+
+      const tx = f.escrow.connect(f.buyer).payWithPermit(orderId, book.get(orderId), permit);
+      await expect(tx).to.changeTokenBalances(f.usd, [f.buyer, f.escrow, f.stranger], [-USD(100), USD(100), 0n]);
+      await book.send(tx);
+      expect(book.get(orderId).state).to.equal(OrderState.Paid);
+      expect(await f.usd.allowance(f.buyer.address, f.escrowAddress)).to.equal(0n);
+    });
+
+    it("still lets checkoutWithPermit pay after someone submitted the permit first", async function () {
+      const f = await permitFixture();
+      const items = [{ skuId: f.skuA, quantity: 1n }];
+      const offer = await terms(f, { amount: USD(60) });
+      const signature = await signOffer(f.escrow, f.merchant, offer, items);
+      const latest = await ethers.provider.getBlock("latest");
+      const permit = await signPermit(f.usd, f.buyer, f.escrowAddress, USD(60), BigInt(latest!.timestamp) + 600n);
+      await f.usd
+        .connect(f.stranger)
+        .permit(f.buyer.address, f.escrowAddress, USD(60), permit.deadline, permit.v, permit.r, permit.s);
+
+      await expect(
+        f.escrow.connect(f.buyer).checkoutWithPermit(offer, items, signature, permit),
+      ).to.changeTokenBalances(f.usd, [f.buyer, f.escrow], [-USD(60), USD(60)]);
+    });
+
+    it("reverts with ERC20InsufficientAllowance when a used permit left no allowance, and moves nothing", async function () {
+      const f = await permitFixture();
+      const book = new OrderBook(f.escrow);
+      const t = await terms(f);
+      const orderId = t.orderId as string;
+      await book.send(f.escrow.connect(f.merchant).createOrder(t, []));
+      const latest = await ethers.provider.getBlock("latest");
+      const permit = await signPermit(f.usd, f.buyer, f.escrowAddress, USD(100), BigInt(latest!.timestamp) + 600n);
+      await f.usd
+        .connect(f.stranger)
+        .permit(f.buyer.address, f.escrowAddress, USD(100), permit.deadline, permit.v, permit.r, permit.s);
+      // The buyer spends the allowance elsewhere (here: withdraws it), then the stale permit is useless.
+      await f.usd.connect(f.buyer).approve(f.escrowAddress, 0n);
+
+      await expect(f.escrow.connect(f.buyer).payWithPermit(orderId, book.get(orderId), permit))
+        .to.be.revertedWithCustomError(f.usd, "ERC20InsufficientAllowance")
+        .withArgs(f.escrowAddress, 0n, USD(100));
+      expect(await f.usd.balanceOf(f.escrowAddress)).to.equal(0n);
+    });
+  });
+});

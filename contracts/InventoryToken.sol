@@ -5,6 +5,7 @@ import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
 import {ERC1155Supply} from "@openzeppelin/contracts/token/ERC1155/extensions/ERC1155Supply.sol";
 import {ERC1155URIStorage} from "@openzeppelin/contracts/token/ERC1155/extensions/ERC1155URIStorage.sol";
 import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
+import {Address} from "@openzeppelin/contracts/utils/Address.sol";
 import {Context} from "@openzeppelin/contracts/utils/Context.sol";
 import {IInventoryToken} from "./interfaces/IInventoryToken.sol";
 
@@ -77,6 +78,17 @@ contract InventoryToken is IInventoryToken, ERC1155Supply, ERC1155URIStorage, ER
     /// @inheritdoc IInventoryToken
     function release(address to, uint256[] calldata ids, uint256[] calldata amounts) external onlyEscrow {
         _update(_escrow, to, ids, amounts);
+    }
+
+    /// @inheritdoc IInventoryToken
+    function multicall(bytes[] calldata calls) external returns (bytes[] memory results) {
+        // Each call runs by delegatecall, so it sees this call's sender. Through the trusted forwarder, the
+        // sender suffix (ERC-2771 context) is appended to every call; otherwise the suffix is empty.
+        bytes calldata context = msg.data[_msgData().length:];
+        results = new bytes[](calls.length);
+        for (uint256 i = 0; i < calls.length; ++i) {
+            results[i] = Address.functionDelegateCall(address(this), bytes.concat(calls[i], context));
+        }
     }
 
     /// @inheritdoc IInventoryToken

@@ -287,8 +287,7 @@ contract PaymentEscrow is IPaymentEscrow, AccessControl, ReentrancyGuardTransien
         // Each call runs by delegatecall on this contract, so it sees the batch's sender. When the batch came
         // through the trusted forwarder, the sender suffix (ERC-2771 context) is appended to every call, or
         // `_msgSender()` inside it would read the call's own last 20 bytes.
-        bytes calldata context =
-            msg.sender == _msgSender() ? msg.data[0:0] : msg.data[msg.data.length - _contextSuffixLength():];
+        bytes calldata context = msg.data[_msgData().length:];
         ok = new bool[](calls.length);
         for (uint256 i = 0; i < calls.length; ++i) {
             // solhint-disable-next-line avoid-low-level-calls

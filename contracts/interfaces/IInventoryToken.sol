@@ -66,6 +66,13 @@ interface IInventoryToken {
     /// @param amounts Units to release per SKU.
     function release(address to, uint256[] calldata ids, uint256[] calldata amounts) external;
 
+    /// @notice Runs several calls of this contract in one transaction, each as if sent by the caller (for
+    /// example a merchant creating a SKU and minting its first stock with one forwarded request). Atomic: the
+    /// first failing call reverts everything with its own error.
+    /// @param calls ABI-encoded calls of this contract.
+    /// @return results The return data of each call.
+    function multicall(bytes[] calldata calls) external returns (bytes[] memory results);
+
     /// @notice The escrow contract that created this token and alone moves reserved stock.
     /// @return The PaymentEscrow's address.
     function escrow() external view returns (address);

@@ -5,6 +5,7 @@ import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 
 /// @title ERC1271Merchant
+/// @author orderchain
 /// @notice A contract merchant (a smart-contract wallet) that accepts signatures of one owner key through
 /// ERC-1271. Tests only.
 contract ERC1271Merchant is IERC1271 {

@@ -4,7 +4,7 @@ pragma solidity 0.8.28;
 /// @title HostileReceiver
 /// @author orderchain
 /// @notice A contract account that can act as buyer or merchant and misbehaves when paid native currency:
-/// it either reverts, burns all gas it is given, or tries to re-enter `target` with `payload`. Tests only.
+/// it either reverts, burns all gas it is given, or tries to re-enter `reentryTarget` with `payload`. Tests only.
 contract HostileReceiver {
     /// @notice What the contract does when it receives native currency.
     enum Mode {
@@ -17,7 +17,7 @@ contract HostileReceiver {
     /// @notice The current behaviour on receipt.
     Mode public mode;
     /// @notice The contract re-entered in mode Reenter.
-    address public target;
+    address public reentryTarget;
     /// @notice The calldata of the re-entry.
     bytes public payload;
     /// @notice Whether the last re-entry succeeded.
@@ -31,7 +31,7 @@ contract HostileReceiver {
     /// @param payload_ The calldata of the re-entry (mode Reenter).
     function setMode(Mode mode_, address target_, bytes calldata payload_) external {
         mode = mode_;
-        target = target_;
+        reentryTarget = target_;
         payload = payload_;
     }
 
@@ -55,7 +55,7 @@ contract HostileReceiver {
     error Refused();
 
     /* solhint-disable no-complex-fallback */
-    /// @notice Accepts, refuses, burns all gas or re-enters `target`, depending on `mode`.
+    /// @notice Accepts, refuses, burns all gas or re-enters `reentryTarget`, depending on `mode`.
     receive() external payable {
         if (mode == Mode.Revert) revert Refused();
         if (mode == Mode.BurnGas) {
@@ -63,7 +63,7 @@ contract HostileReceiver {
         }
         if (mode == Mode.Reenter) {
             // solhint-disable-next-line avoid-low-level-calls
-            (bool ok, bytes memory result) = target.call(payload);
+            (bool ok, bytes memory result) = reentryTarget.call(payload);
             reentrySucceeded = ok;
             reentryResult = result;
         }

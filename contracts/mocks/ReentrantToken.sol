@@ -5,11 +5,11 @@ import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 
 /// @title ReentrantToken
 /// @author orderchain
-/// @notice A hostile ERC-20 that, once armed, calls `target` with `payload` from inside every transfer and
+/// @notice A hostile ERC-20 that, once armed, calls `reentryTarget` with `payload` from inside every transfer and
 /// records whether that nested call succeeded and what it returned. Tests only.
 contract ReentrantToken is ERC20 {
     /// @notice The contract called back from inside a transfer; zero when disarmed.
-    address public target;
+    address public reentryTarget;
     /// @notice The calldata of the callback.
     bytes public payload;
     /// @notice Whether the armed callback already ran (it runs once per arming).
@@ -32,17 +32,17 @@ contract ReentrantToken is ERC20 {
     /// @param target_ The contract to call back, zero to disarm.
     /// @param payload_ The calldata to send.
     function arm(address target_, bytes calldata payload_) external {
-        target = target_;
+        reentryTarget = target_;
         payload = payload_;
         attempted = false;
     }
 
     function _update(address from, address to, uint256 value) internal override {
         super._update(from, to, value);
-        if (target != address(0) && !attempted && from != address(0)) {
+        if (reentryTarget != address(0) && !attempted && from != address(0)) {
             attempted = true;
             // solhint-disable-next-line avoid-low-level-calls
-            (bool ok, bytes memory result) = target.call(payload);
+            (bool ok, bytes memory result) = reentryTarget.call(payload);
             reentrySucceeded = ok;
             reentryResult = result;
         }

@@ -91,7 +91,7 @@ describe("relayer: gasless buyers, disputes, webhooks and the ledger", function 
     for (const b of buyers) await (await usdAdmin.mint(b.address, 1_000_000_000n)).wait();
     for (const b of buyers) expect(await node.provider.getBalance(b.address)).to.equal(0n);
 
-    const orders = [];
+    const orders: { id: string; chainOrderId: string }[] = [];
     for (const [i, b] of buyers.entries()) {
       const o = await api("POST", "/v1/orders", key, {
         reference: `G-${i}`,

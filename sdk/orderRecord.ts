@@ -66,29 +66,18 @@ export const ORDER_EVENTS = [
 export type OrderEventName = (typeof ORDER_EVENTS)[number];
 
 /** Copies the tuple ethers decodes into a plain record. */
-export function toRecord(o: {
-  merchant: string;
-  buyer: string;
-  token: string;
-  amount: bigint;
-  feeBps: bigint;
-  state: bigint;
-  deadline: bigint;
-  shipWithin: bigint;
-  protectionPeriod: bigint;
-  itemsHash: string;
-}): OrderRecord {
+export function toRecord(o: { [K in keyof OrderRecord]: OrderRecord[K] | bigint | string }): OrderRecord {
   return {
-    merchant: o.merchant,
-    buyer: o.buyer,
-    token: o.token,
+    merchant: String(o.merchant),
+    buyer: String(o.buyer),
+    token: String(o.token),
     amount: BigInt(o.amount),
     feeBps: BigInt(o.feeBps),
     state: BigInt(o.state),
     deadline: BigInt(o.deadline),
     shipWithin: BigInt(o.shipWithin),
     protectionPeriod: BigInt(o.protectionPeriod),
-    itemsHash: o.itemsHash,
+    itemsHash: String(o.itemsHash),
   };
 }
 

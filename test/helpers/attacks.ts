@@ -3,6 +3,7 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signer
 import type { BytesLike } from "ethers";
 import type { Forwarder, HostileReceiver, ReentrantToken } from "../../typechain-types";
 import { deployEscrowFixture, USD, type EscrowFixture } from "./fixtures";
+import { FORWARD_REQUEST_TYPES } from "../../relayer/src/relay/typedData";
 
 /** A forward request as the forwarder's `execute` takes it, signature included. */
 export interface SignedForwardRequest {
@@ -44,17 +45,7 @@ export async function signForwardRequest(
       chainId,
       verifyingContract: overrides.verifyingContract ?? (await forwarder.getAddress()),
     },
-    {
-      ForwardRequest: [
-        { name: "from", type: "address" },
-        { name: "to", type: "address" },
-        { name: "value", type: "uint256" },
-        { name: "gas", type: "uint256" },
-        { name: "nonce", type: "uint256" },
-        { name: "deadline", type: "uint48" },
-        { name: "data", type: "bytes" },
-      ],
-    },
+    FORWARD_REQUEST_TYPES,
     message,
   );
   const { nonce: _unused, ...rest } = message;

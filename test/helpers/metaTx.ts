@@ -1,21 +1,9 @@
 import { ethers } from "hardhat";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import type { Signer } from "ethers";
+import { FORWARD_REQUEST_TYPES } from "../../relayer/src/relay/typedData";
 import type { Forwarder } from "../../typechain-types";
 import type { ERC2771Forwarder } from "../../typechain-types/@openzeppelin/contracts/metatx/ERC2771Forwarder";
-
-/** EIP-712 type of an OpenZeppelin ERC2771Forwarder request. */
-const FORWARD_REQUEST_TYPES = {
-  ForwardRequest: [
-    { name: "from", type: "address" },
-    { name: "to", type: "address" },
-    { name: "value", type: "uint256" },
-    { name: "gas", type: "uint256" },
-    { name: "nonce", type: "uint256" },
-    { name: "deadline", type: "uint48" },
-    { name: "data", type: "bytes" },
-  ],
-};
 
 export interface ForwardCall {
   to: string;

@@ -8,6 +8,7 @@ import type { ChainContext } from "../chain/context";
 import type { CommandRow } from "../store/commands";
 import type { Db } from "../store/db";
 import { decryptPrivateKey } from "../domain/keys";
+import { FORWARD_REQUEST_TYPES } from "../relay/typedData";
 import type { OrderRecord } from "../../../sdk/orderRecord";
 
 export type Prepared =
@@ -252,17 +253,6 @@ async function prepareMerchantSetup(cmd: CommandRow, deps: PrepareDeps): Promise
   const domain = await chain.forwarder.eip712Domain();
   const nonce0 = await chain.forwarder.nonces(m.address);
   const deadline = BigInt(Math.floor(Date.now() / 1000) + 3600);
-  const types = {
-    ForwardRequest: [
-      { name: "from", type: "address" },
-      { name: "to", type: "address" },
-      { name: "value", type: "uint256" },
-      { name: "gas", type: "uint256" },
-      { name: "nonce", type: "uint256" },
-      { name: "deadline", type: "uint48" },
-      { name: "data", type: "bytes" },
-    ],
-  };
   const requests = [];
   for (let i = 0; i < calls.length; i++) {
     const message = {
@@ -281,7 +271,7 @@ async function prepareMerchantSetup(cmd: CommandRow, deps: PrepareDeps): Promise
         chainId: domain.chainId,
         verifyingContract: domain.verifyingContract,
       },
-      types,
+      FORWARD_REQUEST_TYPES,
       message,
     );
     requests.push({
@@ -326,7 +316,7 @@ async function signedForward(
       chainId: domain.chainId,
       verifyingContract: domain.verifyingContract,
     },
-    FORWARD_TYPES,
+    FORWARD_REQUEST_TYPES,
     message,
   );
   return {
@@ -338,15 +328,3 @@ async function signedForward(
     ]),
   };
 }
-
-const FORWARD_TYPES = {
-  ForwardRequest: [
-    { name: "from", type: "address" },
-    { name: "to", type: "address" },
-    { name: "value", type: "uint256" },
-    { name: "gas", type: "uint256" },
-    { name: "nonce", type: "uint256" },
-    { name: "deadline", type: "uint48" },
-    { name: "data", type: "bytes" },
-  ],
-};

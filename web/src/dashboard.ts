@@ -454,7 +454,9 @@ async function loadDetail(fresh: boolean): Promise<void> {
     replace(panel, h("p", { class: "notice notice-error", role: "alert" }, ...explain(err)));
     return;
   }
-  const oldMessage = fresh ? null : document.getElementById("detail-message");
+  // A message about an earlier action stays only while the order's status is unchanged.
+  const oldMessage = fresh || panel.dataset.status !== o.status ? null : document.getElementById("detail-message");
+  panel.dataset.status = o.status;
   const focused = document.activeElement?.id;
   const typed = new Map([...panel.querySelectorAll("input")].map((i) => [i.id, i.value]));
   const token = await tokenInfo(o.token);
@@ -478,11 +480,8 @@ async function loadDetail(fresh: boolean): Promise<void> {
       h("dd", {}, hexCode(o.chainOrderId, 10, 8)),
       h("dt", {}, "Payment deadline"),
       h("dd", {}, when(o.paymentDeadline)),
-      o.deadline && o.status !== "created"
-        ? [
-            h("dt", {}, o.status === "paid" ? "Ship by" : o.status === "shipped" ? "Releases after" : "Deadline"),
-            h("dd", {}, when(o.deadline)),
-          ]
+      o.deadline && (o.status === "paid" || o.status === "shipped")
+        ? [h("dt", {}, o.status === "paid" ? "Ship by" : "Releases after"), h("dd", {}, when(o.deadline))]
         : null,
       h("dt", {}, "Items"),
       h("dd", {}, o.items.length ? o.items.map((i) => h("div", {}, `${i.quantity} × `, h("code", {}, i.sku))) : "none"),
@@ -696,9 +695,24 @@ function drawVolume(entries: LedgerEntry[], token: TokenInfo | null): void {
   const data = {
     labels,
     datasets: [
-      { label: "Paid in", data: labels.map((l) => num(buckets.get(l)!.paidIn)), backgroundColor: "#3b5bdb" },
-      { label: "Paid out to you", data: labels.map((l) => num(buckets.get(l)!.paidOut)), backgroundColor: "#2b8a3e" },
-      { label: "Refunded", data: labels.map((l) => num(buckets.get(l)!.refunded)), backgroundColor: "#e8590c" },
+      {
+        label: "Paid in",
+        data: labels.map((l) => num(buckets.get(l)!.paidIn)),
+        backgroundColor: "#3b5bdb",
+        maxBarThickness: 48,
+      },
+      {
+        label: "Paid out to you",
+        data: labels.map((l) => num(buckets.get(l)!.paidOut)),
+        backgroundColor: "#2b8a3e",
+        maxBarThickness: 48,
+      },
+      {
+        label: "Refunded",
+        data: labels.map((l) => num(buckets.get(l)!.refunded)),
+        backgroundColor: "#e8590c",
+        maxBarThickness: 48,
+      },
     ],
   };
   if (state.chart) {

@@ -10,6 +10,7 @@ import type { ServiceDeps } from "../services/context";
 import { registerRoutes } from "./routes";
 import { registerOps } from "./ops";
 import { registerCommerceRoutes } from "./routes-commerce";
+import { registerWeb } from "./web";
 
 export interface AppOptions {
   logger?: boolean | object;
@@ -82,6 +83,7 @@ export async function buildApp(deps: ServiceDeps, opts: AppOptions = {}): Promis
   registerRoutes(app, deps);
   registerCommerceRoutes(app, deps, deps.config.relayPolicy);
   registerOps(app, deps);
+  await registerWeb(app, deps);
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

@@ -1,0 +1,83 @@
+/**
+ * Builds the web pages: bundles every `web/src/*.ts` entry (with ethers, chart.js and the SDK's buyer client)
+ * into `web/dist/` with esbuild and copies `web/public/` next to them. `npm run build:web` runs it; the relayer
+ * runs it at start when `web/dist` is missing or older than its sources (about a second).
+ */
+import fs from "node:fs";
+import path from "node:path";
+
+export const WEB_ROOT = __dirname;
+export const WEB_DIST = path.join(WEB_ROOT, "dist");
+const SOURCES = [path.join(WEB_ROOT, "src"), path.join(WEB_ROOT, "public"), path.join(WEB_ROOT, "..", "sdk")];
+const STAMP = ".build-stamp";
+
+function newestMtime(p: string): number {
+  if (!fs.existsSync(p)) return 0;
+  const st = fs.statSync(p);
+  if (!st.isDirectory()) return st.mtimeMs;
+  return fs.readdirSync(p).reduce((m, name) => Math.max(m, newestMtime(path.join(p, name))), st.mtimeMs);
+}
+
+/** True when `web/dist` is missing or a source changed after the last build. */
+export function webBuildIsStale(outdir = WEB_DIST): boolean {
+  const stamp = path.join(outdir, STAMP);
+  if (!fs.existsSync(stamp)) return true;
+  const built = fs.statSync(stamp).mtimeMs;
+  return SOURCES.some((s) => newestMtime(s) > built);
+}
+
+export interface WebBuildResult {
+  outdir: string;
+  ms: number;
+  files: { name: string; bytes: number }[];
+}
+
+/** Builds into a fresh folder and swaps it in, so a server never sees a half-written `dist`. */
+export async function buildWeb(outdir = WEB_DIST): Promise<WebBuildResult> {
+  // esbuild is a build-time dependency: loaded only when a build is needed.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const esbuild = require("esbuild") as typeof import("esbuild");
+  const started = Date.now();
+  const tmp = `${outdir}.tmp-${process.pid}-${Date.now()}`;
+  const entries = fs
+    .readdirSync(path.join(WEB_ROOT, "src"))
+    .filter((f) => f.endsWith(".ts"))
+    .map((f) => path.join(WEB_ROOT, "src", f));
+  await esbuild.build({
+    entryPoints: entries,
+    outdir: tmp,
+    bundle: true,
+    minify: true,
+    sourcemap: true,
+    format: "esm",
+    platform: "browser",
+    target: ["es2020", "chrome100", "firefox100", "safari15"],
+    legalComments: "linked",
+    logLevel: "silent",
+  });
+  for (const f of fs.readdirSync(path.join(WEB_ROOT, "public"))) {
+    fs.copyFileSync(path.join(WEB_ROOT, "public", f), path.join(tmp, f));
+  }
+  fs.writeFileSync(path.join(tmp, STAMP), new Date().toISOString() + "\n");
+  const old = `${outdir}.old-${process.pid}-${Date.now()}`;
+  if (fs.existsSync(outdir)) fs.renameSync(outdir, old);
+  fs.renameSync(tmp, outdir);
+  if (fs.existsSync(old)) fs.rmSync(old, { recursive: true, force: true });
+  const files = fs
+    .readdirSync(outdir)
+    .filter((f) => !f.startsWith("."))
+    .map((name) => ({ name, bytes: fs.statSync(path.join(outdir, name)).size }));
+  return { outdir, ms: Date.now() - started, files };
+}
+
+if (require.main === module) {
+  buildWeb()
+    .then((r) => {
+      for (const f of r.files) process.stdout.write(`  web/dist/${f.name}  ${(f.bytes / 1024).toFixed(1)} KiB\n`);
+      process.stdout.write(`built web/dist in ${r.ms} ms\n`);
+    })
+    .catch((err) => {
+      process.stderr.write(`build:web failed: ${err?.message ?? err}\n`);
+      process.exit(1);
+    });
+}

@@ -5,6 +5,7 @@
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
+import AjvCompiler from "@fastify/ajv-compiler";
 import { AppError, type ErrorCode } from "../domain/errors";
 import type { ServiceDeps } from "../services/context";
 import { registerRoutes } from "./routes";
@@ -18,10 +19,11 @@ export interface AppOptions {
 function fromFastifyError(err: FastifyError): AppError {
   if (err.validation) {
     return new AppError("validation_failed", `request ${err.validationContext ?? "input"} is invalid: ${err.message}`, {
-      issues: err.validation.map((v) => ({
-        path: v.instancePath || (v.params as { missingProperty?: string })?.missingProperty || "",
-        message: v.message ?? "",
-      })),
+      // `path` is a JSON pointer to the offending field, including a missing one inside an array item.
+      issues: err.validation.map((v) => {
+        const missing = (v.params as { missingProperty?: string })?.missingProperty;
+        return { path: missing ? `${v.instancePath}/${missing}` : v.instancePath, message: v.message ?? "" };
+      }),
     });
   }
   switch (err.code) {
@@ -43,11 +45,31 @@ function fromFastifyError(err: FastifyError): AppError {
   return new AppError("internal_error", "internal error");
 }
 
+/**
+ * Query strings and path parameters arrive as text, so their validators coerce ("10" -> 10). A JSON body
+ * already carries its types: coercing it would accept `{"amount": 12345678901234567890}` as the string
+ * "12345678901234567000" (a different amount) or `["ref"]` as "ref". Bodies are validated without coercion.
+ */
+function validatorFactory() {
+  type RouteSchema = { schema: unknown; httpPart?: string; method?: string; url?: string };
+  type Build = (externalSchemas: unknown, options: { customOptions?: object }) => (route: RouteSchema) => unknown;
+  const pool = AjvCompiler() as unknown as Build;
+  return (externalSchemas: unknown, options: { customOptions?: object }) => {
+    const coercing = pool(externalSchemas, options);
+    const exact = pool(externalSchemas, {
+      ...options,
+      customOptions: { ...options.customOptions, coerceTypes: false },
+    });
+    return (route: RouteSchema) => (route.httpPart === "body" ? exact(route) : coercing(route));
+  };
+}
+
 export async function buildApp(deps: ServiceDeps, opts: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: opts.bodyLimit ?? 256 * 1024,
     ajv: { customOptions: { allErrors: false, coerceTypes: "array", removeAdditional: false } },
+    schemaController: { compilersFactory: { buildValidator: validatorFactory() as never } },
     genReqId: () => `req_${Math.random().toString(36).slice(2, 12)}`,
     return503OnClosing: true,
   });
@@ -65,6 +87,8 @@ export async function buildApp(deps: ServiceDeps, opts: AppOptions = {}): Promis
     },
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
+  // Fastify parses text/plain by default; the API speaks JSON only, so any other body is a 415.
+  app.removeContentTypeParser("text/plain");
 
   app.setErrorHandler((err: FastifyError | AppError, req, reply) => {
     const e = err instanceof AppError ? err : fromFastifyError(err as FastifyError);

@@ -34,6 +34,17 @@ export interface CreateOrderBody {
   protectionPeriodSeconds?: number;
 }
 
+/** Statuses in which the escrow holds the buyer's payment. */
+const FUNDED_STATUSES = new Set(["paid", "shipped", "disputed"]);
+
+/**
+ * What the escrow holds for the order now. The on-chain record keeps its last `amount` after a full refund,
+ * a release or a resolution, and carries the price before payment, so the record's amount alone overstates it.
+ */
+function escrowedOf(status: string, recordAmount: string): string {
+  return FUNDED_STATUSES.has(status) ? String(recordAmount) : "0";
+}
+
 export function orderView(o: OrderRow) {
   const rec = o.record;
   return {
@@ -44,7 +55,7 @@ export function orderView(o: OrderRow) {
     buyer: o.buyer,
     token: o.token === ZeroAddress ? "native" : o.token,
     amount: String(o.amount),
-    escrowed: rec ? rec.amount : null,
+    escrowed: rec ? escrowedOf(o.status, rec.amount) : null,
     feeBps: rec ? Number(rec.feeBps) : null,
     deadline: rec ? new Date(Number(rec.deadline) * 1000).toISOString() : null,
     items: o.items.map((i) => ({ sku: i.sku, chainSkuId: i.skuId, quantity: Number(i.quantity) })),

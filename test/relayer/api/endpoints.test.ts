@@ -263,7 +263,7 @@ describe("relayer API: every endpoint and its validation errors", function () {
       expect(r.body.items).to.deep.equal([{ sku: sku.id, chainSkuId: sku.chainSkuId, quantity: 2 }]);
       const created = await env.waitOrder(m.key, r.body.id, "created");
       expect(created.record).to.be.an("object");
-      expect(created.escrowed).to.equal("1000000");
+      expect(created.escrowed).to.equal("0");
       expect(created.feeBps).to.equal(100);
       expect(created.events.map((e: { name: string }) => e.name)).to.include("OrderCreated");
       expect(created.commands).to.have.length(1);

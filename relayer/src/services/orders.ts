@@ -3,7 +3,7 @@ import { getAddress, id as keccakText, isAddress, ZeroAddress } from "ethers";
 import { AppError } from "../domain/errors";
 import { deriveOrderId, newId, ORDER_STATUSES } from "../domain/model";
 import { enqueueCommand } from "../store/commands";
-import type { Queryable } from "../store/db";
+import { isUniqueViolation, type Queryable } from "../store/db";
 import { getMerchant } from "../store/merchants";
 import { skusByIds } from "../store/skus";
 import {
@@ -135,6 +135,7 @@ export async function createOrder(
   });
   const chainOrderId = deriveOrderId(m.address, body.reference);
   const id = newId("ord");
+  // The reference check above cannot see a concurrent transaction's insert: the unique index decides.
   await insertOrder(q, {
     id,
     merchantId,
@@ -147,6 +148,13 @@ export async function createOrder(
     paymentDeadline,
     shipWithin,
     protectionPeriod: protection,
+  }).catch((err) => {
+    if (isUniqueViolation(err, ["orders_merchant_id_reference_key", "orders_chain_order_id_key"])) {
+      throw new AppError("reference_already_used", `order reference "${body.reference}" is already used`, {
+        reference: body.reference,
+      });
+    }
+    throw err;
   });
   await enqueueCommand(q, {
     kind: "create_order",

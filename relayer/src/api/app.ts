@@ -2,7 +2,7 @@
  * `buildApp(deps)`: the HTTP API as a fastify instance (tested with `inject()`); `main.ts` only wires and
  * listens. Every error leaves as `{ "error": { "code", "message", "details" } }` with a stable code.
  */
-import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import AjvCompiler from "@fastify/ajv-compiler";
@@ -64,12 +64,44 @@ function validatorFactory() {
   };
 }
 
+/** JSON pointer of the first string (key or value) inside `root` holding U+0000, or null. Iterative: a
+ * body may nest far deeper than the call stack. */
+function findNul(root: unknown): string | null {
+  const stack: [unknown, string][] = [[root, ""]];
+  while (stack.length) {
+    const [v, path] = stack.pop()!;
+    if (typeof v === "string") {
+      if (v.includes("\u0000")) return path;
+    } else if (v && typeof v === "object") {
+      for (const [k, child] of Object.entries(v)) {
+        if (k.includes("\u0000")) return `${path}/${k}`;
+        stack.push([child, `${path}/${k}`]);
+      }
+    }
+  }
+  return null;
+}
+
+/** Longest path parameter the router matches; ids are at most 128 characters (schemas.ts). */
+const MAX_PARAM_LENGTH = 200;
+
 export async function buildApp(deps: ServiceDeps, opts: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: opts.bodyLimit ?? 256 * 1024,
     ajv: { customOptions: { allErrors: false, coerceTypes: "array", removeAdditional: false } },
     schemaController: { compilersFactory: { buildValidator: validatorFactory() as never } },
+    // Errors the router raises before any route runs (a malformed URL, a path parameter longer than the
+    // router accepts) bypass the error handler: answer them in the API's error shape too.
+    frameworkErrors: (err, _req, reply) => {
+      const e =
+        err.code === "FST_ERR_MAX_PARAM_LENGTH"
+          ? new AppError("validation_failed", "a path parameter is too long", { maxLength: MAX_PARAM_LENGTH })
+          : new AppError("validation_failed", "the request URL is malformed");
+      deps.metrics.apiErrors.inc({ code: e.code });
+      void (reply as FastifyReply).code(e.status).send(e.toJSON());
+    },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     genReqId: () => `req_${Math.random().toString(36).slice(2, 12)}`,
     return503OnClosing: true,
   });
@@ -100,6 +132,21 @@ export async function buildApp(deps: ServiceDeps, opts: AppOptions = {}): Promis
     const e = new AppError("route_not_found" as ErrorCode, `no route ${req.method} ${req.url.split("?")[0]}`);
     deps.metrics.apiErrors.inc({ code: e.code });
     void reply.code(404).send(e.toJSON());
+  });
+
+  // PostgreSQL text cannot hold U+0000: refuse it in any input instead of failing in the database.
+  app.addHook("preValidation", async (req) => {
+    for (const [part, value] of [
+      ["params", req.params],
+      ["querystring", req.query],
+      ["body", req.body],
+    ] as const) {
+      const at = findNul(value);
+      if (at !== null)
+        throw new AppError("validation_failed", `request ${part} contains a NUL character`, {
+          issues: [{ path: at, message: "must not contain U+0000" }],
+        });
+    }
   });
 
   registerRoutes(app, deps);

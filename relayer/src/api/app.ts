@@ -2,9 +2,10 @@
  * `buildApp(deps)`: the HTTP API as a fastify instance (tested with `inject()`); `main.ts` only wires and
  * listens. Every error leaves as `{ "error": { "code", "message", "details" } }` with a stable code.
  */
-import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
+import AjvCompiler from "@fastify/ajv-compiler";
 import { AppError, type ErrorCode } from "../domain/errors";
 import type { ServiceDeps } from "../services/context";
 import { registerRoutes } from "./routes";
@@ -20,10 +21,11 @@ export interface AppOptions {
 function fromFastifyError(err: FastifyError): AppError {
   if (err.validation) {
     return new AppError("validation_failed", `request ${err.validationContext ?? "input"} is invalid: ${err.message}`, {
-      issues: err.validation.map((v) => ({
-        path: v.instancePath || (v.params as { missingProperty?: string })?.missingProperty || "",
-        message: v.message ?? "",
-      })),
+      // `path` is a JSON pointer to the offending field, including a missing one inside an array item.
+      issues: err.validation.map((v) => {
+        const missing = (v.params as { missingProperty?: string })?.missingProperty;
+        return { path: missing ? `${v.instancePath}/${missing}` : v.instancePath, message: v.message ?? "" };
+      }),
     });
   }
   switch (err.code) {
@@ -45,11 +47,63 @@ function fromFastifyError(err: FastifyError): AppError {
   return new AppError("internal_error", "internal error");
 }
 
+/**
+ * Query strings and path parameters arrive as text, so their validators coerce ("10" -> 10). A JSON body
+ * already carries its types: coercing it would accept `{"amount": 12345678901234567890}` as the string
+ * "12345678901234567000" (a different amount) or `["ref"]` as "ref". Bodies are validated without coercion.
+ */
+function validatorFactory() {
+  type RouteSchema = { schema: unknown; httpPart?: string; method?: string; url?: string };
+  type Build = (externalSchemas: unknown, options: { customOptions?: object }) => (route: RouteSchema) => unknown;
+  const pool = AjvCompiler() as unknown as Build;
+  return (externalSchemas: unknown, options: { customOptions?: object }) => {
+    const coercing = pool(externalSchemas, options);
+    const exact = pool(externalSchemas, {
+      ...options,
+      customOptions: { ...options.customOptions, coerceTypes: false },
+    });
+    return (route: RouteSchema) => (route.httpPart === "body" ? exact(route) : coercing(route));
+  };
+}
+
+/** JSON pointer of the first string (key or value) inside `root` holding U+0000, or null. Iterative: a
+ * body may nest far deeper than the call stack. */
+function findNul(root: unknown): string | null {
+  const stack: [unknown, string][] = [[root, ""]];
+  while (stack.length) {
+    const [v, path] = stack.pop()!;
+    if (typeof v === "string") {
+      if (v.includes("\u0000")) return path;
+    } else if (v && typeof v === "object") {
+      for (const [k, child] of Object.entries(v)) {
+        if (k.includes("\u0000")) return `${path}/${k}`;
+        stack.push([child, `${path}/${k}`]);
+      }
+    }
+  }
+  return null;
+}
+
+/** Longest path parameter the router matches; ids are at most 128 characters (schemas.ts). */
+const MAX_PARAM_LENGTH = 200;
+
 export async function buildApp(deps: ServiceDeps, opts: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: opts.bodyLimit ?? 256 * 1024,
     ajv: { customOptions: { allErrors: false, coerceTypes: "array", removeAdditional: false } },
+    schemaController: { compilersFactory: { buildValidator: validatorFactory() as never } },
+    // Errors the router raises before any route runs (a malformed URL, a path parameter longer than the
+    // router accepts) bypass the error handler: answer them in the API's error shape too.
+    frameworkErrors: (err, _req, reply) => {
+      const e =
+        err.code === "FST_ERR_MAX_PARAM_LENGTH"
+          ? new AppError("validation_failed", "a path parameter is too long", { maxLength: MAX_PARAM_LENGTH })
+          : new AppError("validation_failed", "the request URL is malformed");
+      deps.metrics.apiErrors.inc({ code: e.code });
+      void (reply as FastifyReply).code(e.status).send(e.toJSON());
+    },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     genReqId: () => `req_${Math.random().toString(36).slice(2, 12)}`,
     return503OnClosing: true,
   });
@@ -67,6 +121,8 @@ export async function buildApp(deps: ServiceDeps, opts: AppOptions = {}): Promis
     },
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
+  // Fastify parses text/plain by default; the API speaks JSON only, so any other body is a 415.
+  app.removeContentTypeParser("text/plain");
 
   app.setErrorHandler((err: FastifyError | AppError, req, reply) => {
     const e = err instanceof AppError ? err : fromFastifyError(err as FastifyError);
@@ -78,6 +134,21 @@ export async function buildApp(deps: ServiceDeps, opts: AppOptions = {}): Promis
     const e = new AppError("route_not_found" as ErrorCode, `no route ${req.method} ${req.url.split("?")[0]}`);
     deps.metrics.apiErrors.inc({ code: e.code });
     void reply.code(404).send(e.toJSON());
+  });
+
+  // PostgreSQL text cannot hold U+0000: refuse it in any input instead of failing in the database.
+  app.addHook("preValidation", async (req) => {
+    for (const [part, value] of [
+      ["params", req.params],
+      ["querystring", req.query],
+      ["body", req.body],
+    ] as const) {
+      const at = findNul(value);
+      if (at !== null)
+        throw new AppError("validation_failed", `request ${part} contains a NUL character`, {
+          issues: [{ path: at, message: "must not contain U+0000" }],
+        });
+    }
   });
 
   registerRoutes(app, deps);

@@ -32,6 +32,10 @@ import { SCOPES } from "../domain/model";
 const merchantOf = (req: FastifyRequest) => req.principal!.merchantId!;
 const sec = [{ bearer: [] }];
 
+/**
+ * Authentication and authorisation run as `onRequest` hooks, before the body is read or validated: a caller
+ * without a valid key learns nothing about the request schemas (401/403 win over 400/413/415).
+ */
 export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
   const { db } = deps;
   const admin = requireAdmin(deps);
@@ -40,7 +44,7 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
   app.post(
     "/v1/admin/merchants",
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags: ["admin"],
         summary: "Create a merchant with a new on-chain identity that authorises the relayer's operators",
@@ -56,7 +60,7 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
   app.get(
     "/v1/admin/merchants",
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags: ["admin"],
         summary: "List merchants",
@@ -70,7 +74,7 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
   app.get(
     "/v1/admin/merchants/:id",
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags: ["admin"],
         summary: "Get a merchant",
@@ -85,7 +89,7 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
   app.post(
     "/v1/admin/merchants/:id/keys",
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags: ["admin"],
         summary: "Issue an API key for a merchant (all scopes unless given); the secret is shown once",
@@ -113,7 +117,7 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
   app.post(
     "/v1/admin/merchants/:id/keys/:keyId/revoke",
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags: ["admin"],
         summary: "Revoke a merchant's API key",
@@ -133,7 +137,7 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
   app.get(
     "/v1/keys",
     {
-      preHandler: requireMerchant(deps, "keys"),
+      onRequest: requireMerchant(deps, "keys"),
       schema: {
         tags: ["keys"],
         summary: "List the merchant's API keys",
@@ -147,7 +151,7 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
   app.post(
     "/v1/keys",
     {
-      preHandler: requireMerchant(deps, "keys"),
+      onRequest: requireMerchant(deps, "keys"),
       schema: {
         tags: ["keys"],
         summary: "Issue a staff key with some of this key's scopes; the secret is shown once",
@@ -172,7 +176,7 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
   app.post(
     "/v1/keys/:id/revoke",
     {
-      preHandler: requireMerchant(deps, "keys"),
+      onRequest: requireMerchant(deps, "keys"),
       schema: {
         tags: ["keys"],
         summary: "Revoke one of the merchant's keys",
@@ -191,7 +195,7 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
   app.post(
     "/v1/skus",
     {
-      preHandler: requireMerchant(deps, "stock"),
+      onRequest: requireMerchant(deps, "stock"),
       schema: {
         tags: ["stock"],
         summary: "Create a SKU (created on chain asynchronously)",
@@ -207,7 +211,7 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
   app.get(
     "/v1/skus",
     {
-      preHandler: requireMerchant(deps, "read"),
+      onRequest: requireMerchant(deps, "read"),
       schema: {
         tags: ["stock"],
         summary: "List SKUs with their stock as the chain has it",
@@ -221,7 +225,7 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
   app.get(
     "/v1/skus/:id",
     {
-      preHandler: requireMerchant(deps, "read"),
+      onRequest: requireMerchant(deps, "read"),
       schema: {
         tags: ["stock"],
         summary: "Get a SKU with its stock on chain",
@@ -244,7 +248,7 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
     app.post(
       path,
       {
-        preHandler: requireMerchant(deps, "stock"),
+        onRequest: requireMerchant(deps, "stock"),
         schema: {
           tags: ["stock"],
           summary,
@@ -271,7 +275,7 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
   app.post(
     "/v1/orders",
     {
-      preHandler: requireMerchant(deps, "orders"),
+      onRequest: requireMerchant(deps, "orders"),
       schema: {
         tags: ["orders"],
         summary: "Accept an order: stored durably with its chain command before the response",
@@ -289,7 +293,7 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
   app.get(
     "/v1/orders",
     {
-      preHandler: requireMerchant(deps, "read"),
+      onRequest: requireMerchant(deps, "read"),
       schema: {
         tags: ["orders"],
         summary: "List and search orders (newest first, cursor pagination)",
@@ -304,7 +308,7 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
   app.get(
     "/v1/orders/:id",
     {
-      preHandler: requireMerchant(deps, "read"),
+      onRequest: requireMerchant(deps, "read"),
       schema: {
         tags: ["orders"],
         summary: "Get an order (by id, chain order id or reference) with its chain proof and timeline",
@@ -319,7 +323,7 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
   app.post(
     "/v1/orders/:id/ship",
     {
-      preHandler: requireMerchant(deps, "orders"),
+      onRequest: requireMerchant(deps, "orders"),
       schema: {
         tags: ["orders"],
         summary: "Mark a paid order shipped",
@@ -346,7 +350,7 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
   app.post(
     "/v1/orders/:id/refund",
     {
-      preHandler: requireMerchant(deps, "refunds"),
+      onRequest: requireMerchant(deps, "refunds"),
       schema: {
         tags: ["orders"],
         summary: "Refund all (no amount) or part of what is escrowed",
@@ -373,7 +377,7 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
   app.post(
     "/v1/orders/:id/cancel",
     {
-      preHandler: requireMerchant(deps, "orders"),
+      onRequest: requireMerchant(deps, "orders"),
       schema: {
         tags: ["orders"],
         summary: "Cancel an unpaid order",
@@ -392,7 +396,7 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
   app.get(
     "/v1/audit",
     {
-      preHandler: requireMerchant(deps, "read"),
+      onRequest: requireMerchant(deps, "read"),
       schema: {
         tags: ["audit"],
         summary: "Who changed what: every change with the key that made it (newest first)",

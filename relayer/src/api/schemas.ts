@@ -130,7 +130,9 @@ export const Order = Type.Object({
   buyer: Type.Union([Type.String(), Type.Null()]),
   token: Type.String(),
   amount: UintString,
-  escrowed: Type.Union([UintString, Type.Null()]),
+  escrowed: Type.Union([UintString, Type.Null()], {
+    description: "Held by the escrow now: 0 before payment and once refunded, released or resolved",
+  }),
   feeBps: Type.Union([Type.Integer(), Type.Null()]),
   deadline: Type.Union([Type.String(), Type.Null()]),
   items: Type.Array(Type.Object({ sku: Type.String(), chainSkuId: UintString, quantity: Type.Integer() })),

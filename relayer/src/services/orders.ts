@@ -3,7 +3,7 @@ import { getAddress, id as keccakText, isAddress, ZeroAddress } from "ethers";
 import { AppError } from "../domain/errors";
 import { deriveOrderId, newId, ORDER_STATUSES } from "../domain/model";
 import { enqueueCommand } from "../store/commands";
-import type { Queryable } from "../store/db";
+import { isUniqueViolation, type Queryable } from "../store/db";
 import { getMerchant } from "../store/merchants";
 import { skusByIds } from "../store/skus";
 import {
@@ -34,6 +34,17 @@ export interface CreateOrderBody {
   protectionPeriodSeconds?: number;
 }
 
+/** Statuses in which the escrow holds the buyer's payment. */
+const FUNDED_STATUSES = new Set(["paid", "shipped", "disputed"]);
+
+/**
+ * What the escrow holds for the order now. The on-chain record keeps its last `amount` after a full refund,
+ * a release or a resolution, and carries the price before payment, so the record's amount alone overstates it.
+ */
+function escrowedOf(status: string, recordAmount: string): string {
+  return FUNDED_STATUSES.has(status) ? String(recordAmount) : "0";
+}
+
 export function orderView(o: OrderRow) {
   const rec = o.record;
   return {
@@ -44,7 +55,7 @@ export function orderView(o: OrderRow) {
     buyer: o.buyer,
     token: o.token === ZeroAddress ? "native" : o.token,
     amount: String(o.amount),
-    escrowed: rec ? rec.amount : null,
+    escrowed: rec ? escrowedOf(o.status, rec.amount) : null,
     feeBps: rec ? Number(rec.feeBps) : null,
     deadline: rec ? new Date(Number(rec.deadline) * 1000).toISOString() : null,
     items: o.items.map((i) => ({ sku: i.sku, chainSkuId: i.skuId, quantity: Number(i.quantity) })),
@@ -124,6 +135,7 @@ export async function createOrder(
   });
   const chainOrderId = deriveOrderId(m.address, body.reference);
   const id = newId("ord");
+  // The reference check above cannot see a concurrent transaction's insert: the unique index decides.
   await insertOrder(q, {
     id,
     merchantId,
@@ -136,6 +148,13 @@ export async function createOrder(
     paymentDeadline,
     shipWithin,
     protectionPeriod: protection,
+  }).catch((err) => {
+    if (isUniqueViolation(err, ["orders_merchant_id_reference_key", "orders_chain_order_id_key"])) {
+      throw new AppError("reference_already_used", `order reference "${body.reference}" is already used`, {
+        reference: body.reference,
+      });
+    }
+    throw err;
   });
   await enqueueCommand(q, {
     kind: "create_order",

@@ -2,7 +2,7 @@
 import { AppError } from "../domain/errors";
 import { newId } from "../domain/model";
 import { enqueueCommand } from "../store/commands";
-import type { Queryable } from "../store/db";
+import { isUniqueViolation, type Queryable } from "../store/db";
 import { getMerchant, nextSkuNumber } from "../store/merchants";
 import { findSkuByReference, getSku, insertSku, listSkus, type SkuRow } from "../store/skus";
 import { recordAudit } from "../store/audit";
@@ -42,6 +42,7 @@ export async function createSku(
   const id = newId("sku");
   const metadataUri = body.metadataUri ?? `urn:orderchain:sku:${id}`;
   const skuId = chainSkuId(m.address, n);
+  // The reference check above cannot see a concurrent transaction's insert: the unique index decides.
   await insertSku(q, {
     id,
     merchantId,
@@ -51,6 +52,13 @@ export async function createSku(
     metadata: body.metadata ?? {},
     skuNumber: n,
     chainSkuId: skuId.toString(),
+  }).catch((err) => {
+    if (isUniqueViolation(err, ["skus_merchant_id_reference_key"])) {
+      throw new AppError("reference_already_used", `SKU reference "${body.reference}" is already used`, {
+        reference: body.reference,
+      });
+    }
+    throw err;
   });
   await enqueueCommand(q, {
     kind: "create_sku",

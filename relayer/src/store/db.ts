@@ -102,6 +102,16 @@ class PGliteDb implements Db {
   }
 }
 
+/**
+ * True when `err` is a unique-constraint violation (SQLSTATE 23505), optionally on one of `constraints`:
+ * the database's own answer when two transactions insert the same key at the same time.
+ */
+export function isUniqueViolation(err: unknown, constraints?: string[]): boolean {
+  const e = err as { code?: unknown; constraint?: unknown };
+  if (e?.code !== "23505") return false;
+  return !constraints || (typeof e.constraint === "string" && constraints.includes(e.constraint));
+}
+
 /** Opens PostgreSQL when `databaseUrl` is set, else PGlite in `dataDir` (created if missing). */
 export async function openDb(opts: { databaseUrl?: string; dataDir: string; poolSize?: number }): Promise<Db> {
   if (opts.databaseUrl) {

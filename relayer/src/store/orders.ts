@@ -103,8 +103,13 @@ export async function listOrders(q: Queryable, f: OrderFilter): Promise<OrderRow
   if (f.from) add("created_at >= ?", f.from);
   if (f.to) add("created_at < ?", f.to);
   if (f.cursor) {
+    // The cursor's time has millisecond precision, created_at has microseconds: take the exact time from the
+    // cursor's row, or orders created in the same millisecond just before it would be skipped.
     params.push(f.cursor.createdAt, f.cursor.id);
-    where.push(`(created_at, id) < ($${params.length - 1}, $${params.length})`);
+    const [at, id] = [`$${params.length - 1}`, `$${params.length}`];
+    where.push(
+      `(created_at, id) < (coalesce((select c.created_at from orders c where c.id = ${id} and c.merchant_id = $1), ${at}), ${id})`,
+    );
   }
   params.push(f.limit);
   return (

@@ -1,0 +1,209 @@
+import { expect } from "chai";
+import { errorOf, startApiEnv, type ApiEnv, type Merchant } from "./support";
+
+describe("relayer API: Idempotency-Key and concurrent duplicates", function () {
+  this.timeout(120_000);
+  let env: ApiEnv;
+  let m: Merchant;
+  let url: string;
+
+  before(async () => {
+    env = await startApiEnv();
+    m = await env.newMerchant("Idempotent Inc");
+    url = await env.relayer.listen();
+  });
+  after(async () => env?.stop());
+
+  const count = async (table: "orders" | "commands" | "skus" | "api_keys" | "audit_log") =>
+    Number((await env.relayer.db.query<{ n: string }>(`select count(*) as n from ${table}`)).rows[0].n);
+  const counts = async () => ({
+    orders: await count("orders"),
+    commands: await count("commands"),
+    skus: await count("skus"),
+    keys: await count("api_keys"),
+    audit: await count("audit_log"),
+  });
+  const newOrder = (reference: string) => ({ reference, amount: "777", token: "native" });
+
+  it("replays the first status and body with idempotent-replayed: true and creates nothing new", async () => {
+    const body = newOrder("ID-1");
+    const first = await env.call("POST", "/v1/orders", m.key, body, { "idempotency-key": "order-ID-1" });
+    expect(first.status).to.equal(202);
+    expect(first.headers["idempotent-replayed"]).to.equal(undefined);
+    const before = await counts();
+    for (let i = 0; i < 3; i++) {
+      const again = await env.call("POST", "/v1/orders", m.key, { ...body }, { "idempotency-key": "order-ID-1" });
+      expect(again.status).to.equal(202);
+      expect(again.headers["idempotent-replayed"]).to.equal("true");
+      expect(again.body).to.deep.equal(first.body);
+    }
+    expect(await counts()).to.deep.equal(before);
+  });
+
+  it("replays every kind of POST: SKU, stock, key, ship-free cancel", async () => {
+    const sku = await env.call(
+      "POST",
+      "/v1/skus",
+      m.key,
+      { reference: "ID-SKU", name: "n" },
+      { "idempotency-key": "s1" },
+    );
+    const o = await env.call("POST", "/v1/orders", m.key, newOrder("ID-C"), { "idempotency-key": "o-c" });
+    const requests: [string, unknown][] = [
+      ["/v1/skus", { reference: "ID-SKU", name: "n" }],
+      [`/v1/skus/${sku.body.id}/stock`, { quantity: "2" }],
+      [`/v1/skus/${sku.body.id}/write-offs`, { quantity: "1" }],
+      ["/v1/keys", { name: "k", scopes: ["read"] }],
+      [`/v1/orders/${o.body.id}/cancel`, undefined],
+    ];
+    for (const [path, body] of requests) {
+      const key = `replay-${path}`;
+      const first = path === "/v1/skus" ? sku : await env.call("POST", path, m.key, body, { "idempotency-key": key });
+      const before = await counts();
+      const again = await env.call("POST", path, m.key, body, { "idempotency-key": path === "/v1/skus" ? "s1" : key });
+      expect(again.status, path).to.equal(first.status);
+      expect(again.body, path).to.deep.equal(first.body);
+      expect(again.headers["idempotent-replayed"], path).to.equal("true");
+      expect(await counts(), path).to.deep.equal(before);
+    }
+  });
+
+  it("refuses the same key with a different body or route with 409 idempotency_key_reused", async () => {
+    const first = await env.call("POST", "/v1/orders", m.key, newOrder("ID-2"), { "idempotency-key": "k-2" });
+    expect(first.status).to.equal(202);
+    const before = await counts();
+    const other = await env.call(
+      "POST",
+      "/v1/orders",
+      m.key,
+      { ...newOrder("ID-2"), amount: "778" },
+      {
+        "idempotency-key": "k-2",
+      },
+    );
+    expect(other.status).to.equal(409);
+    expect(errorOf(other)).to.deep.include({ code: "idempotency_key_reused", details: { idempotencyKey: "k-2" } });
+    const route = await env.call(
+      "POST",
+      "/v1/skus",
+      m.key,
+      { reference: "ID-2", name: "x" },
+      { "idempotency-key": "k-2" },
+    );
+    expect(route.status).to.equal(409);
+    expect(errorOf(route).code).to.equal("idempotency_key_reused");
+    expect(await counts()).to.deep.equal(before);
+  });
+
+  it("treats the body's key order as the same request", async () => {
+    const a = await env.call(
+      "POST",
+      "/v1/orders",
+      m.key,
+      { reference: "ID-3", amount: "5", token: "native" },
+      {
+        "idempotency-key": "k-3",
+      },
+    );
+    const b = await env.call(
+      "POST",
+      "/v1/orders",
+      m.key,
+      { token: "native", amount: "5", reference: "ID-3" },
+      {
+        "idempotency-key": "k-3",
+      },
+    );
+    expect(b.status).to.equal(202);
+    expect(b.headers["idempotent-replayed"]).to.equal("true");
+    expect(b.body).to.deep.equal(a.body);
+  });
+
+  it("scopes keys per API key: another key of the same merchant may reuse the value", async () => {
+    const other = (await env.call("POST", "/v1/keys", m.key, { name: "second", scopes: ["read", "orders"] })).body;
+    const a = await env.call("POST", "/v1/orders", m.key, newOrder("ID-4a"), { "idempotency-key": "shared" });
+    const b = await env.call("POST", "/v1/orders", other.secret, newOrder("ID-4b"), { "idempotency-key": "shared" });
+    expect([a.status, b.status]).to.deep.equal([202, 202]);
+    expect(b.headers["idempotent-replayed"]).to.equal(undefined);
+    expect(b.body.id).to.not.equal(a.body.id);
+  });
+
+  it("does not store a refused request: the same key succeeds once the request is valid", async () => {
+    const bad = await env.call(
+      "POST",
+      "/v1/orders",
+      m.key,
+      { ...newOrder("ID-5"), token: "0x000000000000000000000000000000000000dEaD" },
+      {
+        "idempotency-key": "k-5",
+      },
+    );
+    expect(bad.status).to.equal(422);
+    const ok = await env.call("POST", "/v1/orders", m.key, newOrder("ID-5"), { "idempotency-key": "k-5" });
+    expect(ok.status, ok.text).to.equal(202);
+    expect(ok.headers["idempotent-replayed"]).to.equal(undefined);
+  });
+
+  it("refuses an invalid Idempotency-Key header with 400 invalid_idempotency_key", async () => {
+    const before = await counts();
+    for (const key of ["x".repeat(256), "has space", "tab\there", "ключ", ""]) {
+      const r = await env.call("POST", "/v1/orders", m.key, newOrder(`ID-6-${key.length}`), { "idempotency-key": key });
+      expect(r.status, JSON.stringify(key)).to.equal(400);
+      expect(errorOf(r).code).to.equal("invalid_idempotency_key");
+    }
+    expect(await counts()).to.deep.equal(before);
+    const max = await env.call("POST", "/v1/orders", m.key, newOrder("ID-6-ok"), {
+      "idempotency-key": "y".repeat(255),
+    });
+    expect(max.status).to.equal(202);
+  });
+
+  async function post(path: string, key: string, body: unknown, headers: Record<string, string> = {}) {
+    const res = await fetch(`${url}${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json", ...headers },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: await res.json(), replayed: res.headers.get("idempotent-replayed") };
+  }
+
+  it("creates exactly one order for 10 concurrent identical requests with one key, and answers all alike", async () => {
+    const before = await counts();
+    const body = newOrder("ID-PAR");
+    const rs = await Promise.all(
+      Array.from({ length: 10 }, () => post("/v1/orders", m.key, body, { "idempotency-key": "parallel-1" })),
+    );
+    expect(rs.map((r) => r.status)).to.deep.equal(Array(10).fill(202));
+    for (const r of rs) expect(r.body).to.deep.equal(rs[0].body);
+    expect(rs.filter((r) => r.replayed === "true")).to.have.length(9);
+    const after = await counts();
+    expect(after.orders - before.orders).to.equal(1);
+    expect(after.commands - before.commands).to.equal(1);
+    const rows = await env.relayer.db.query("select id from orders where reference = $1", ["ID-PAR"]);
+    expect(rows.rows).to.deep.equal([{ id: rs[0].body.id }]);
+    await env.waitOrder(m.key, rs[0].body.id, "created");
+  });
+
+  it("answers 10 concurrent orders with the same reference and no key with one 202 and nine 409s, never a 500", async () => {
+    const before = await counts();
+    const rs = await Promise.all(Array.from({ length: 10 }, () => post("/v1/orders", m.key, newOrder("ID-RACE"))));
+    const statuses = rs.map((r) => r.status).sort();
+    expect(statuses).to.deep.equal([202, ...Array(9).fill(409)]);
+    for (const r of rs.filter((x) => x.status === 409)) expect(r.body.error.code).to.equal("reference_already_used");
+    const after = await counts();
+    expect(after.orders - before.orders).to.equal(1);
+    expect(after.commands - before.commands).to.equal(1);
+  });
+
+  it("answers 10 concurrent SKUs with the same reference with one 202 and nine 409s, never a 500", async () => {
+    const before = await counts();
+    const rs = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        post("/v1/skus", m.key, { reference: "SKU-RACE", name: "n" }, { "idempotency-key": `sku-race-${i}` }),
+      ),
+    );
+    expect(rs.map((r) => r.status).sort()).to.deep.equal([202, ...Array(9).fill(409)]);
+    for (const r of rs.filter((x) => x.status === 409)) expect(r.body.error.code).to.equal("reference_already_used");
+    expect((await counts()).skus - before.skus).to.equal(1);
+  });
+});

@@ -151,6 +151,7 @@ export async function buildApp(deps: ServiceDeps, opts: AppOptions = {}): Promis
     }
   });
 
+  app.decorate("idempotencySealKey", deps.config.merchantKeySecret);
   registerRoutes(app, deps);
   registerCommerceRoutes(app, deps, deps.config.relayPolicy);
   registerOps(app, deps);

@@ -6,6 +6,7 @@
 import crypto from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { AppError } from "../domain/errors";
+import { decryptPrivateKey, encryptPrivateKey } from "../domain/keys";
 import type { Db, Queryable } from "../store/db";
 import { claimIdempotencyKey, saveIdempotentResponse } from "../store/idempotency";
 
@@ -30,6 +31,47 @@ export function requestHash(req: FastifyRequest): string {
       `${req.method} ${req.routeOptions.url ?? req.url} ${JSON.stringify(req.params ?? {})} ${JSON.stringify(canonical(req.body ?? null))}`,
     )
     .digest("hex");
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** Encrypts secrets (new API keys, webhook secrets) inside stored idempotent responses. */
+    idempotencySealKey?: string;
+  }
+}
+
+function sealKey(req: FastifyRequest): string {
+  const k = req.server.idempotencySealKey;
+  if (!k) throw new Error("idempotencySealKey is not configured");
+  return k;
+}
+
+/**
+ * A stored response is replayed byte for byte, so a response that shows a secret once (a new API key, a webhook
+ * secret) would otherwise sit in the database in clear: every `secret` field is stored encrypted instead.
+ */
+export function sealSecrets(v: unknown, key: string): unknown {
+  if (Array.isArray(v)) return v.map((x) => sealSecrets(x, key));
+  if (v && typeof v === "object") {
+    return Object.fromEntries(
+      Object.entries(v as Record<string, unknown>).map(([k, x]) =>
+        k === "secret" && typeof x === "string"
+          ? [k, { $sealed: encryptPrivateKey(x, key) }]
+          : [k, sealSecrets(x, key)],
+      ),
+    );
+  }
+  return v;
+}
+
+export function unsealSecrets(v: unknown, key: string): unknown {
+  if (Array.isArray(v)) return v.map((x) => unsealSecrets(x, key));
+  if (v && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    if (typeof o.$sealed === "string" && Object.keys(o).length === 1) return decryptPrivateKey(o.$sealed, key);
+    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, unsealSecrets(x, key)]));
+  }
+  return v;
 }
 
 /** Runs `fn` in one transaction, honouring the request's Idempotency-Key. */
@@ -67,10 +109,10 @@ export async function mutate<T>(
           { idempotencyKey: key },
         );
       }
-      return { replay: true as const, status: prior.status_code, body: prior.response };
+      return { replay: true as const, status: prior.status_code, body: unsealSecrets(prior.response, sealKey(req)) };
     }
     const body = await fn(q);
-    await saveIdempotentResponse(q, scope, key, status, body);
+    await saveIdempotentResponse(q, scope, key, status, sealSecrets(body, sealKey(req)));
     return { replay: false as const, status, body };
   });
   reply.code(out.status);

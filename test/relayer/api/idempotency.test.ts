@@ -206,4 +206,30 @@ describe("relayer API: Idempotency-Key and concurrent duplicates", function () {
     for (const r of rs.filter((x) => x.status === 409)) expect(r.body.error.code).to.equal("reference_already_used");
     expect((await counts()).skus - before.skus).to.equal(1);
   });
+  it("stores a new key's secret encrypted, yet replays it exactly", async () => {
+    const first = await env.call(
+      "POST",
+      "/v1/keys",
+      m.key,
+      { name: "support", scopes: ["read"] },
+      { "idempotency-key": "secret-1" },
+    );
+    expect(first.status).to.equal(201);
+    const secret = first.body.secret as string;
+    const stored = await env.relayer.db.query<{ response: unknown }>(
+      `select response from idempotency_keys where key = 'secret-1'`,
+    );
+    expect(JSON.stringify(stored.rows[0].response)).not.to.contain(secret);
+    const again = await env.call(
+      "POST",
+      "/v1/keys",
+      m.key,
+      { name: "support", scopes: ["read"] },
+      { "idempotency-key": "secret-1" },
+    );
+    expect(again.headers["idempotent-replayed"]).to.equal("true");
+    expect(again.body).to.deep.equal(first.body);
+    const use = await env.call("GET", "/v1/orders", secret);
+    expect(use.status).to.equal(200);
+  });
 });

@@ -39,6 +39,11 @@ function lineItems(o: OrderRow) {
   return o.items.map((i) => ({ skuId: BigInt(i.skuId), quantity: BigInt(i.quantity) }));
 }
 
+/** Address equality that tolerates any letter case: a wrong EIP-55 checksum is not a reason to fail here. */
+function sameAddress(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}
+
 function requireBuyer(o: OrderRow, buyer: string, action: BuyerAction) {
   if (!isAddress(buyer)) throw new AppError("validation_failed", "buyer must be a 0x address", { field: "buyer" });
   const b = getAddress(buyer);
@@ -146,7 +151,7 @@ function sameDomain(given: Domain | undefined, expected: Domain, what: string) {
     );
   }
   if (
-    getAddress(given.verifyingContract) !== getAddress(expected.verifyingContract) ||
+    !sameAddress(given.verifyingContract, expected.verifyingContract) ||
     given.name !== expected.name ||
     given.version !== expected.version
   ) {
@@ -229,7 +234,7 @@ export async function submitBuyerAction(
     throw new AppError("validation_failed", "forward request fields must be integers", {});
   }
   const signer = recover(fr.domain, FORWARD_REQUEST_TYPES, m, fr.signature, "forward request");
-  if (signer !== getAddress(m.from) || signer !== buyer) {
+  if (!sameAddress(signer, m.from) || signer !== buyer) {
     throw new AppError("wrong_signer", "the forward request was not signed by the buyer", { signer, buyer });
   }
   const chainNonce = await deps.chain.forwarder.nonces(buyer);
@@ -244,7 +249,7 @@ export async function submitBuyerAction(
       deadline: m.deadline,
     });
   checkState(o, s.action);
-  if (!isAddress(m.to) || getAddress(m.to) !== getAddress(deps.chain.addresses.escrow) || BigInt(m.value) !== 0n) {
+  if (!sameAddress(m.to, deps.chain.addresses.escrow) || BigInt(m.value) !== 0n) {
     throw new AppError("relay_policy_violation", "only calls to the escrow, without value, are relayed", { to: m.to });
   }
   if (m.data.toLowerCase() !== expectedCall(deps, o, s.action, s.evidence).toLowerCase()) {
@@ -285,9 +290,9 @@ export async function submitBuyerAction(
           deadline: pm.deadline,
         });
       const pSigner = recover(s.permit.domain, PERMIT_TYPES, pm, s.permit.signature, "permit");
-      if (pSigner !== buyer || getAddress(pm.owner) !== buyer)
+      if (pSigner !== buyer || !sameAddress(pm.owner, buyer))
         throw new AppError("wrong_signer", "the permit was not signed by the buyer", { signer: pSigner, buyer });
-      if (getAddress(pm.spender) !== getAddress(deps.chain.addresses.escrow) || BigInt(pm.value) < amount) {
+      if (!sameAddress(pm.spender, deps.chain.addresses.escrow) || BigInt(pm.value) < amount) {
         throw new AppError("signature_mismatch", "the permit must allow the escrow to take the order's amount", {});
       }
       const tokenNonce = await token.nonces(buyer);

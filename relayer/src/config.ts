@@ -46,7 +46,7 @@ const schema = z.object({
     .int()
     .min(10)
     .default(2 * 3600_000),
-  WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(24),
+  WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(34),
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
   RELAY_BUYER_PER_MINUTE: z.coerce.number().int().min(1).default(12),
   RELAY_MERCHANT_PER_MINUTE: z.coerce.number().int().min(1).default(600),

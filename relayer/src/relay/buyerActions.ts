@@ -39,6 +39,11 @@ function lineItems(o: OrderRow) {
   return o.items.map((i) => ({ skuId: BigInt(i.skuId), quantity: BigInt(i.quantity) }));
 }
 
+/** Address equality that tolerates any letter case: a wrong EIP-55 checksum is not a reason to fail here. */
+function sameAddress(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}
+
 function requireBuyer(o: OrderRow, buyer: string, action: BuyerAction) {
   if (!isAddress(buyer)) throw new AppError("validation_failed", "buyer must be a 0x address", { field: "buyer" });
   const b = getAddress(buyer);
@@ -146,7 +151,7 @@ function sameDomain(given: Domain | undefined, expected: Domain, what: string) {
     );
   }
   if (
-    getAddress(given.verifyingContract) !== getAddress(expected.verifyingContract) ||
+    !sameAddress(given.verifyingContract, expected.verifyingContract) ||
     given.name !== expected.name ||
     given.version !== expected.version
   ) {
@@ -208,7 +213,9 @@ export async function submitBuyerAction(
   s: SignedBuyerAction,
   policy: RelayPolicy = DEFAULT_POLICY,
 ) {
-  checkState(o, s.action);
+  // The signature and its nonce are checked before the order's state: a request replayed after it executed
+  // (which moved the order on) is reported as a replay, not as a request for the wrong state.
+  if (!o.record) checkState(o, s.action);
   const buyer = requireBuyer(o, s.buyer, s.action);
   if (s.action === "dispute" && !s.evidence)
     throw new AppError("validation_failed", "a dispute needs evidence", { field: "evidence" });
@@ -226,15 +233,23 @@ export async function submitBuyerAction(
   } catch {
     throw new AppError("validation_failed", "forward request fields must be integers", {});
   }
+  const signer = recover(fr.domain, FORWARD_REQUEST_TYPES, m, fr.signature, "forward request");
+  if (!sameAddress(signer, m.from) || signer !== buyer) {
+    throw new AppError("wrong_signer", "the forward request was not signed by the buyer", { signer, buyer });
+  }
+  const chainNonce = await deps.chain.forwarder.nonces(buyer);
+  if (BigInt(m.nonce) < chainNonce) {
+    throw new AppError("signature_replayed", "the forward request's nonce was already used (replayed)", {
+      nonce: m.nonce,
+      expected: chainNonce.toString(),
+    });
+  }
   if (deadline <= now)
     throw new AppError("signature_expired", "the forward request has expired; ask for a new intent", {
       deadline: m.deadline,
     });
-  const signer = recover(fr.domain, FORWARD_REQUEST_TYPES, m, fr.signature, "forward request");
-  if (signer !== getAddress(m.from) || signer !== buyer) {
-    throw new AppError("wrong_signer", "the forward request was not signed by the buyer", { signer, buyer });
-  }
-  if (!isAddress(m.to) || getAddress(m.to) !== getAddress(deps.chain.addresses.escrow) || BigInt(m.value) !== 0n) {
+  checkState(o, s.action);
+  if (!sameAddress(m.to, deps.chain.addresses.escrow) || BigInt(m.value) !== 0n) {
     throw new AppError("relay_policy_violation", "only calls to the escrow, without value, are relayed", { to: m.to });
   }
   if (m.data.toLowerCase() !== expectedCall(deps, o, s.action, s.evidence).toLowerCase()) {
@@ -246,9 +261,8 @@ export async function submitBuyerAction(
   }
   if (BigInt(m.gas) > 1_000_000n)
     throw new AppError("relay_policy_violation", "forward request gas too high", { gas: m.gas });
-  const chainNonce = await deps.chain.forwarder.nonces(buyer);
   if (BigInt(m.nonce) !== chainNonce) {
-    throw new AppError("signature_replayed", "the forward request's nonce was already used (replayed or stale)", {
+    throw new AppError("signature_replayed", "the forward request's nonce is not the buyer's next nonce (stale)", {
       nonce: m.nonce,
       expected: chainNonce.toString(),
     });
@@ -276,9 +290,9 @@ export async function submitBuyerAction(
           deadline: pm.deadline,
         });
       const pSigner = recover(s.permit.domain, PERMIT_TYPES, pm, s.permit.signature, "permit");
-      if (pSigner !== buyer || getAddress(pm.owner) !== buyer)
+      if (pSigner !== buyer || !sameAddress(pm.owner, buyer))
         throw new AppError("wrong_signer", "the permit was not signed by the buyer", { signer: pSigner, buyer });
-      if (getAddress(pm.spender) !== getAddress(deps.chain.addresses.escrow) || BigInt(pm.value) < amount) {
+      if (!sameAddress(pm.spender, deps.chain.addresses.escrow) || BigInt(pm.value) < amount) {
         throw new AppError("signature_mismatch", "the permit must allow the escrow to take the order's amount", {});
       }
       const tokenNonce = await token.nonces(buyer);
@@ -307,6 +321,19 @@ export async function submitBuyerAction(
 
   const ok = await deps.chain.forwarder.verify({ ...m, signature: fr.signature });
   if (!ok) throw new AppError("signature_invalid", "the forwarder rejects this request", {});
+  // The forwarder's nonce moves only when a request executes: a second request with the same nonce, queued
+  // before the first ran (a resubmission, or two intents fetched at once), could never execute after it.
+  await q.query(`select pg_advisory_xact_lock(hashtext($1))`, [`relay_forward:${buyer}`]);
+  const queued = await q.query(
+    `select 1 from commands where kind = 'relay_forward' and payload->>'buyer' = $1
+       and payload->'request'->>'nonce' = $2 and status not in ('failed')`,
+    [buyer, BigInt(m.nonce).toString()],
+  );
+  if (queued.rowCount) {
+    throw new AppError("signature_replayed", "a request with this nonce was already accepted; wait for it to execute", {
+      nonce: m.nonce,
+    });
+  }
   await enforcePolicy(q, deps, o, buyer, policy);
 
   if (s.action === "dispute") {

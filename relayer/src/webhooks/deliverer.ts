@@ -24,8 +24,9 @@ export const DEFAULT_DELIVERY: Omit<DelivererOptions, "secretKey"> = {
   pollIntervalMs: 500,
   retryBaseMs: 10_000,
   retryCapMs: 2 * 3600_000,
-  // 10 s doubling to a 2 h cap, 24 attempts: about 25 hours of retries.
-  maxAttempts: 24,
+  // 10 s doubling to a 2 h cap. With equal jitter a delay can be as short as half its slot, so 34 attempts
+  // (33 delays) keep retrying for at least 24.4 hours (about 36.6 hours on average).
+  maxAttempts: 34,
   timeoutMs: 10_000,
   concurrency: 8,
 };

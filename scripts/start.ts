@@ -3,8 +3,8 @@
  *
  * A fresh `hardhat node` (127.0.0.1:8545, or a free port when busy), the contracts deployed by `deploy/`, and
  * the relayer in this process on embedded PostgreSQL (PGlite in data/local/) serving the API and the web page.
- * The data folder is kept between runs, but the chain is new at every start, so the database is started anew
- * when it belongs to an earlier chain. Ready to use at once: a merchant with an API key and a SKU in stock, and a
+ * The data folder (keys, logs) is kept between runs; the chain is new at every start, so the database, which
+ * describes the chain, is started anew with it. Ready to use at once: a merchant with an API key and a SKU in stock, and a
  * dev buyer (Hardhat account #10) holding mock stablecoins. Ctrl-C stops everything.
  *
  * Relayer settings in `.env` are honoured (PORT, HOST, ADMIN_API_KEY, ARBITER_API_KEY, MERCHANT_KEY_SECRET,
@@ -97,7 +97,7 @@ async function main(): Promise<number> {
       const relayer = await stack.startRelayer();
       const where = path.relative(process.cwd(), stack.databaseDir);
       const details: string[] = [];
-      if (stack.databaseReset) details.push("the database belonged to an earlier chain: started anew");
+      if (stack.databaseReset) details.push("the database of the previous run (an earlier chain) was started anew");
       if (stack.ignoredEnv.length)
         details.push(`ignored from the environment (the local stack sets them): ${stack.ignoredEnv.join(", ")}`);
       return {

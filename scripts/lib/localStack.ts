@@ -12,6 +12,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
+import { Worker } from "node:worker_threads";
 import { HDNodeWallet, JsonRpcProvider, Mnemonic, Wallet } from "ethers";
 import pino from "pino";
 import type { HardhatRuntimeEnvironment, HttpNetworkConfig } from "hardhat/types";
@@ -212,7 +213,7 @@ export function generateSecrets(): StackSecrets {
 export interface LocalStackOptions {
   /** Data folder: chain log, deployment record and Ignition journal, PGlite database, relayer log. */
   dataDir: string;
-  /** Delete the data folder first (the demo). Otherwise it is kept and the database reset when the chain is new. */
+  /** Delete the data folder first (the demo). Otherwise it is kept, but the database starts anew with the chain. */
   wipe: boolean;
   host?: string;
   /** Preferred chain port (default 8545; 0 = any free port). Busy: a free port is used instead. */
@@ -235,8 +236,9 @@ export class LocalStack {
   relayer?: Relayer;
   url?: string;
   relayerPortBusy = false;
-  /** Whether `startRelayer` found a database of an earlier chain and started a new one. */
+  /** Whether a database of an earlier run (and chain) was found and started anew. */
   databaseReset = false;
+  private databaseReady?: Promise<void>;
   secrets?: StackSecrets;
   /** Stack-owned settings found in the environment and ignored. */
   readonly ignoredEnv: string[];
@@ -275,7 +277,13 @@ export class LocalStack {
     for (let attempt = 0; ; attempt++) {
       const { port, busy } = await choosePort(attempt === 0 ? preferred : 0, this.host);
       try {
-        const chain = await spawnChain(port, this.host, this.chainLog, () => preloadModules());
+        const chain = await spawnChain(port, this.host, this.chainLog, () => {
+          preloadModules();
+          if (!this.databaseReady) {
+            this.databaseReady = this.prepareDatabase();
+            this.databaseReady.catch(() => undefined); // reported where startRelayer awaits it
+          }
+        });
         this.chain = { ...chain, preferredPortBusy: busy || attempt > 0 };
         return this.chain;
       } catch (e) {
@@ -284,6 +292,23 @@ export class LocalStack {
         throw e;
       }
     }
+  }
+
+  // The database describes one chain, and the chain is new at every start: a database left by an earlier run
+  // holds orders that no longer exist, so it is started anew. Creating a PGlite cluster is seconds of CPU; a
+  // worker thread does it while the node boots and the contracts deploy, and the relayer then opens it ready.
+  private async prepareDatabase(): Promise<void> {
+    this.databaseReset = fs.existsSync(this.databaseDir);
+    fs.rmSync(this.databaseDir, { recursive: true, force: true });
+    fs.mkdirSync(this.databaseDir, { recursive: true });
+    const worker = new Worker(path.join(__dirname, "createDatabase.js"), { workerData: { dataDir: this.databaseDir } });
+    const result = await new Promise<{ ok: boolean; error?: string }>((resolve) => {
+      worker.once("message", resolve);
+      worker.once("error", (e) => resolve({ ok: false, error: String(e) }));
+      worker.once("exit", (code) => resolve({ ok: false, error: `exited with code ${code}` }));
+    });
+    await worker.terminate();
+    if (!result.ok) throw new Error(`could not create the PGlite database in ${this.databaseDir}: ${result.error}`);
   }
 
   /**
@@ -321,7 +346,7 @@ export class LocalStack {
     const { loadDeploymentAddresses } = await import("../../relayer/src/chain/deployment");
     const { startRelayer } = await import("../../relayer/src/relayer");
 
-    this.databaseReset = await this.resetDatabaseIfChainIsNew();
+    await this.databaseReady;
     this.secrets = this.resolveSecrets();
     const honoured: Env = {};
     for (const k of HONOURED_ENV) if (set(this.env[k])) honoured[k] = this.env[k];
@@ -381,36 +406,6 @@ export class LocalStack {
       }
     })();
     return this.stopping;
-  }
-
-  // The database describes one chain. The chain starts empty every time, so a database from an earlier run
-  // holds orders that no longer exist: it is kept only when the marker names this very chain (same escrow
-  // and same hash of the deployment block), which happens only if the same node is reused.
-  private async resetDatabaseIfChainIsNew(): Promise<boolean> {
-    const record = this.record!;
-    const block = await this.chain!.provider.getBlock(record.startBlock);
-    const current = {
-      chainId: LOCAL_CHAIN_ID,
-      escrow: record.contracts.PaymentEscrow.address,
-      startBlock: record.startBlock,
-      startBlockHash: block?.hash ?? "",
-    };
-    const markerFile = path.join(this.dataDir, "chain.json");
-    let marker: typeof current | undefined;
-    try {
-      marker = JSON.parse(fs.readFileSync(markerFile, "utf8"));
-    } catch {
-      marker = undefined;
-    }
-    const same =
-      marker !== undefined &&
-      marker.escrow === current.escrow &&
-      marker.startBlock === current.startBlock &&
-      marker.startBlockHash === current.startBlockHash;
-    const existed = fs.existsSync(this.databaseDir);
-    if (!same) fs.rmSync(this.databaseDir, { recursive: true, force: true });
-    fs.writeFileSync(markerFile, JSON.stringify(current, null, 2) + "\n");
-    return existed && !same;
   }
 
   private resolveSecrets(): StackSecrets {

@@ -12,6 +12,7 @@
  *   npm run demo -- --exit            # exit when the story is told (exit code 0 only if every step passed)
  *   npm run demo -- --data-dir /tmp/d --port 0 --chain-port 0    # other folder, any free ports
  */
+import "dotenv/config";
 import http from "node:http";
 import path from "node:path";
 import { formatUnits, Wallet, type JsonRpcProvider } from "ethers";
@@ -20,7 +21,7 @@ import { recordFromJson } from "../relayer/src/jobs/prepare";
 import { BuyerClient } from "../sdk/buyerClient";
 import { verifyWebhook } from "../sdk/webhooks";
 import { Api, waitFor } from "./lib/api";
-import { ACCOUNTS, LocalStack, ROOT, devWallet, generateSecrets, onTerminate } from "./lib/localStack";
+import { ACCOUNTS, LocalStack, ROOT, devWallet, displayPath, generateSecrets, onTerminate } from "./lib/localStack";
 import { Progress, StepFailed, seconds } from "./lib/progress";
 
 // ------------------------------------------------------------------------------------------------- arguments
@@ -134,13 +135,13 @@ async function main(): Promise<number> {
   try {
     const summary = await tellStory(out, stack, receiver, received);
     finished = true;
-    const where = path.relative(process.cwd(), stack.dataDir) || ".";
+    const where = displayPath(stack.dataDir);
     out.print();
     out.print(out.bold(`All steps passed in ${seconds(Date.now() - out.started)}.`));
     out.print();
     out.print(`  Merchant dashboard   ${summary.url}/`);
     out.print(`  Buyer checkout       ${summary.url}/checkout/${summary.openOrder}  (open order D-1004)`);
-    out.print(`  Log in with the merchant API key   ${summary.merchantKey}`);
+    out.print(`  Merchant API key     ${summary.merchantKey}  (log in to the dashboard with it)`);
     out.print(`  Admin API key        ${stack.secrets!.adminApiKey}`);
     out.print(`  Arbiter API key      ${stack.secrets!.arbiterApiKey}`);
     out.print(`  Dev buyer            account #10 ${summary.devBuyer} (1,000.00 mUSD), key ${summary.devBuyerKey}`);
@@ -179,7 +180,7 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
   const chain = await out.step("Start a local chain", async () => {
     const c = await stack.startChain();
     return {
-      line: `Local chain: hardhat node at ${c.url} (chain 31337)${c.preferredPortBusy ? ", port 8545 was busy" : ""}`,
+      line: `Local chain: hardhat node at ${c.url} (chain 31337)${c.preferredPortBusy ? `, port ${c.preferredPort} was busy` : ""}`,
       url: c.url,
     };
   });
@@ -203,7 +204,7 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
         `InventoryToken ${c.InventoryToken.address} (created by the escrow's constructor)`,
         `Forwarder ${c.Forwarder.address} · MockStablecoin ${c.MockStablecoin!.address}`,
         `roles: admin #0, fee recipient #1, arbiter #2, pauser #3, relayer signers #4..#7; fee ${r.settings.feeBps} bps`,
-        `record: ${path.relative(process.cwd(), path.join(stack.deploymentsDir, "31337.json"))}`,
+        `record: ${displayPath(path.join(stack.deploymentsDir, "31337.json"))}`,
       ],
     };
   });
@@ -212,10 +213,10 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
 
   const { url } = await out.step("Start the relayer", async () => {
     const relayer = await stack.startRelayer();
-    const where = path.relative(process.cwd(), stack.databaseDir);
+    const where = displayPath(stack.databaseDir);
     const ignored = stack.ignoredEnv.length ? [`ignored for the local stack: ${stack.ignoredEnv.join(", ")}`] : [];
     return {
-      line: `Relayer at ${stack.url} on embedded PostgreSQL (PGlite in ${where}), ${relayer.writer.operatorAddresses.length} signers (#4..#7), arbiter signer #2${stack.relayerPortBusy ? " (a free port: the preferred one was busy)" : ""}`,
+      line: `Relayer at ${stack.url} on embedded PostgreSQL (PGlite in ${where}), ${relayer.writer.operatorAddresses.length} signers (#4..#7), arbiter signer #2${stack.relayerPortBusy ? `, port ${stack.relayerPortWanted} was busy` : ""}`,
       url: stack.url!,
       details: [
         `admin API key ${stack.secrets!.adminApiKey} · arbiter API key ${stack.secrets!.arbiterApiKey} (generated, local only)`,

@@ -17,7 +17,7 @@ import "dotenv/config";
 import path from "node:path";
 import { MockStablecoin__factory } from "../typechain-types";
 import { Api, waitFor } from "./lib/api";
-import { ACCOUNTS, LocalStack, ROOT, devWallet, onTerminate } from "./lib/localStack";
+import { ACCOUNTS, LocalStack, ROOT, devWallet, displayPath, onTerminate } from "./lib/localStack";
 import { Progress, StepFailed, seconds } from "./lib/progress";
 
 interface Args {
@@ -82,7 +82,7 @@ async function main(): Promise<number> {
     await out.step("Start a local chain", async () => {
       const c = await stack.startChain();
       return {
-        line: `Local chain: hardhat node at ${c.url} (chain 31337, fresh)${c.preferredPortBusy ? ": the preferred port was busy" : ""}`,
+        line: `Local chain: hardhat node at ${c.url} (chain 31337, fresh)${c.preferredPortBusy ? `, port ${c.preferredPort} was busy` : ""}`,
       };
     });
     const record = await out.step("Deploy the contracts", async () => {
@@ -90,18 +90,18 @@ async function main(): Promise<number> {
       return {
         line: `Contracts deployed: PaymentEscrow ${r.contracts.PaymentEscrow.address}, MockStablecoin ${r.contracts.MockStablecoin!.address}`,
         record: r,
-        details: [`record: ${path.relative(process.cwd(), path.join(stack.deploymentsDir, "31337.json"))}`],
+        details: [`record: ${displayPath(path.join(stack.deploymentsDir, "31337.json"))}`],
       };
     });
     await out.step("Start the relayer", async () => {
       const relayer = await stack.startRelayer();
-      const where = path.relative(process.cwd(), stack.databaseDir);
+      const where = displayPath(stack.databaseDir);
       const details: string[] = [];
       if (stack.databaseReset) details.push("the database of the previous run (an earlier chain) was started anew");
       if (stack.ignoredEnv.length)
         details.push(`ignored from the environment (the local stack sets them): ${stack.ignoredEnv.join(", ")}`);
       return {
-        line: `Relayer at ${stack.url} on PGlite (${where}), ${relayer.writer.operatorAddresses.length} signers${stack.relayerPortBusy ? ": the preferred port was busy" : ""}`,
+        line: `Relayer at ${stack.url} on PGlite (${where}), ${relayer.writer.operatorAddresses.length} signers${stack.relayerPortBusy ? `, port ${stack.relayerPortWanted} was busy` : ""}`,
         details,
       };
     });
@@ -152,7 +152,7 @@ async function main(): Promise<number> {
     out.print(`  Arbiter API key       ${stack.secrets!.arbiterApiKey}`);
     out.print(`  Dev buyer             ${buyer.wallet.address}  key ${buyer.wallet.privateKey}`);
     out.print(`  Chain (JSON-RPC)      ${stack.chain!.url}  chain id 31337, mUSD ${usdToken}`);
-    out.print(`  Logs                  ${path.relative(process.cwd(), stack.relayerLog)}`);
+    out.print(`  Logs                  ${displayPath(stack.relayerLog)}`);
     out.print();
     out.print(
       out.dim("  Local keys only: Hardhat's accounts are public knowledge. Ctrl-C stops the relayer and the chain."),

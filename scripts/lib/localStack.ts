@@ -231,11 +231,13 @@ export interface LocalStackOptions {
 export class LocalStack {
   readonly dataDir: string;
   readonly host: string;
-  chain?: LocalChain & { preferredPortBusy: boolean };
+  chain?: LocalChain & { preferredPortBusy: boolean; preferredPort: number };
   record?: DeploymentRecord;
   relayer?: Relayer;
   url?: string;
+  /** Whether the relayer port asked for (`relayerPortWanted`) was taken, so a free one was used instead. */
   relayerPortBusy = false;
+  relayerPortWanted = 0;
   /** Whether a database of an earlier run (and chain) was found and started anew. */
   databaseReset = false;
   private databaseReady?: Promise<void>;
@@ -271,7 +273,7 @@ export class LocalStack {
   }
 
   /** Starts a fresh `hardhat node`: on the preferred port when free, else on a free one. */
-  async startChain(): Promise<LocalChain & { preferredPortBusy: boolean }> {
+  async startChain(): Promise<LocalChain & { preferredPortBusy: boolean; preferredPort: number }> {
     const preferred = this.opts.chainPort ?? 8545;
     fs.writeFileSync(this.chainLog, "");
     for (let attempt = 0; ; attempt++) {
@@ -284,7 +286,7 @@ export class LocalStack {
             this.databaseReady.catch(() => undefined); // reported where startRelayer awaits it
           }
         });
-        this.chain = { ...chain, preferredPortBusy: busy || attempt > 0 };
+        this.chain = { ...chain, preferredPortBusy: busy || attempt > 0, preferredPort: preferred };
         return this.chain;
       } catch (e) {
         // Taken between the check and the bind: try a free port once more.
@@ -346,7 +348,6 @@ export class LocalStack {
     const { loadDeploymentAddresses } = await import("../../relayer/src/chain/deployment");
     const { startRelayer } = await import("../../relayer/src/relayer");
 
-    await this.databaseReady;
     this.secrets = this.resolveSecrets();
     const honoured: Env = {};
     for (const k of HONOURED_ENV) if (set(this.env[k])) honoured[k] = this.env[k];
@@ -355,6 +356,7 @@ export class LocalStack {
     const host = set(this.env.HOST) ? this.env.HOST : this.host;
     const { port, busy } = await choosePort(preferredPort, host);
     this.relayerPortBusy = busy;
+    this.relayerPortWanted = preferredPort;
 
     const config: RelayerConfig = loadConfig({
       LOG_LEVEL: "info",
@@ -380,6 +382,7 @@ export class LocalStack {
       pino.destination({ dest: this.relayerLog, sync: true, mkdir: true }),
     );
     const addresses = loadDeploymentAddresses(this.deploymentsDir, LOCAL_CHAIN_ID);
+    await this.databaseReady;
     this.relayer = await startRelayer({ config, chainId: BigInt(LOCAL_CHAIN_ID), addresses, logger });
     try {
       this.url = await this.relayer.listen();
@@ -399,7 +402,11 @@ export class LocalStack {
   /** Stops the relayer, then the chain. Idempotent; never throws. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      await this.relayer?.stop().catch(() => undefined);
+      if (this.relayer) {
+        // A relayer that cannot finish its shutdown in time must not keep the chain (and its port) alive.
+        const timeout = new Promise((r) => setTimeout(r, 15_000).unref());
+        await Promise.race([this.relayer.stop().catch(() => undefined), timeout]);
+      }
       if (this.chain) {
         this.chain.provider.destroy();
         await stopProcess(this.chain.proc).catch(() => undefined);
@@ -447,6 +454,12 @@ function preloadModules(): void {
   require("../../deploy/deploy");
   require("../../relayer/src/relayer");
   /* eslint-enable @typescript-eslint/no-require-imports */
+}
+
+/** A path for display: relative to the working directory when inside it, else absolute. */
+export function displayPath(p: string): string {
+  const rel = path.relative(process.cwd(), p);
+  return rel === "" ? "." : rel.startsWith("..") || path.isAbsolute(rel) ? p : rel;
 }
 
 /** Installs Ctrl-C / SIGTERM handling: `onSignal` runs once (a second Ctrl-C forces the exit). */

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { spawn } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { portIsFree } from "../../scripts/lib/localStack";
@@ -16,18 +17,22 @@ interface Run {
 
 /**
  * Runs `npm run demo -- <args>` in its own process group (so a stuck run can be killed whole) and resolves when it
- * exits. `onLine` sees each stdout line as it arrives.
+ * exits. `onLine` sees each stdout line as it arrives. `direct` runs the script without npm and its compile check.
  */
 function runDemo(
   args: string[],
   opts: {
+    direct?: boolean;
     env?: Record<string, string>;
     timeoutMs: number;
     onLine?: (line: string, kill: (s: NodeJS.Signals) => void) => void;
   },
 ): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn("npm", ["run", "--silent", "demo", "--", ...args], {
+    const [cmd, argv] = opts.direct
+      ? [path.join(ROOT, "node_modules", ".bin", "ts-node"), ["--transpile-only", "scripts/demo.ts", ...args]]
+      : ["npm", ["run", "--silent", "demo", "--", ...args]];
+    const child = spawn(cmd, argv, {
       cwd: ROOT,
       env: { ...process.env, NO_COLOR: "1", ...opts.env },
       stdio: ["ignore", "pipe", "pipe"],
@@ -62,6 +67,15 @@ function runDemo(
   });
 }
 
+/** Listens on `port` if it is free, so the demo finds it taken (null when something else already has it). */
+function holdPort(port: number): Promise<net.Server | null> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once("error", () => resolve(null));
+    srv.listen(port, "127.0.0.1", () => resolve(srv));
+  });
+}
+
 const portOf = (output: string, label: RegExp): number => {
   const m = output.match(label);
   expect(m, `no match for ${label} in:\n${output}`).to.not.equal(null);
@@ -84,7 +98,11 @@ describe("npm run demo", function () {
   it("tells the whole story from a clean data folder, prints every outcome and exits 0 with --exit", async () => {
     const dataDir = path.join(tempDir(), "demo");
     const started = Date.now();
-    const run = await runDemo(["--exit", "--data-dir", dataDir], { timeoutMs: 240_000 });
+    // The default ports taken (by this test, or by anything else such as `npm start`): the demo moves aside.
+    const held = await Promise.all([8545, 8080].map(holdPort));
+    const run = await runDemo(["--exit", "--data-dir", dataDir], { timeoutMs: 240_000 }).finally(() =>
+      held.forEach((s) => s?.close()),
+    );
     const out = run.stdout;
     expect(run.code, `exit code; output:\n${out}\n${run.stderr}`).to.equal(0);
     expect(out).to.not.include("✗");
@@ -127,11 +145,15 @@ describe("npm run demo", function () {
     expect(out).to.match(/All steps passed in [\d.]+s\./);
     const relayerPort = portOf(out, /Merchant dashboard\s+http:\/\/127\.0\.0\.1:(\d+)\//);
     expect(out).to.match(/Buyer checkout\s+http:\/\/127\.0\.0\.1:\d+\/checkout\/0x[0-9a-f]{64}/);
-    expect(out).to.match(/Log in with the merchant API key\s+\S{16,}/);
+    expect(out).to.match(/Merchant API key\s+\S{16,}  \(log in to the dashboard with it\)/);
     expect(out).to.match(/\nStopped\.\n/);
 
     // Nothing left behind: the chain and the relayer released their ports; the record is in the data folder.
     const chainPort = portOf(out, /Chain \(JSON-RPC\)\s+http:\/\/127\.0\.0\.1:(\d+)/);
+    expect(chainPort).to.not.equal(8545);
+    expect(relayerPort).to.not.equal(8080);
+    expect(out).to.include("port 8545 was busy");
+    expect(out).to.include("port 8080 was busy");
     expect(await portIsFree(chainPort, "127.0.0.1"), `chain port ${chainPort} still in use`).to.equal(true);
     expect(await portIsFree(relayerPort, "127.0.0.1"), `relayer port ${relayerPort} still in use`).to.equal(true);
     expect(fs.existsSync(path.join(dataDir, "deployments", "31337.json"))).to.equal(true);
@@ -142,6 +164,7 @@ describe("npm run demo", function () {
     // An invalid relayer setting from the environment stops the relayer step.
     const run = await runDemo(["--exit", "--data-dir", tempDir(), "--chain-port", "0", "--port", "0"], {
       env: { LOG_LEVEL: "loud" },
+      direct: true,
       timeoutMs: 180_000,
     });
     expect(run.code, run.stdout + run.stderr).to.equal(1);

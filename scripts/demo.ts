@@ -21,7 +21,16 @@ import { recordFromJson } from "../relayer/src/jobs/prepare";
 import { BuyerClient } from "../sdk/buyerClient";
 import { verifyWebhook } from "../sdk/webhooks";
 import { Api, waitFor } from "./lib/api";
-import { ACCOUNTS, LocalStack, ROOT, devWallet, displayPath, generateSecrets, onTerminate } from "./lib/localStack";
+import {
+  ACCOUNTS,
+  LocalStack,
+  ROOT,
+  devWallet,
+  displayPath,
+  generateSecrets,
+  onTerminate,
+  webPageProblem,
+} from "./lib/localStack";
 import { Progress, StepFailed, seconds } from "./lib/progress";
 
 // ------------------------------------------------------------------------------------------------- arguments
@@ -148,7 +157,8 @@ async function main(): Promise<number> {
     out.print(`  API docs             ${summary.url}/docs`);
     out.print(`  Chain (JSON-RPC)     ${stack.chain!.url}  chain id 31337`);
     out.print(`  Logs                 ${where}/relayer.log, ${where}/chain.log`);
-    if (summary.pageMissing) out.print(out.dim(`  (this build serves no web page at / yet; the API above works)`));
+    if (summary.pageProblem)
+      out.print(`  The web page is not available (${summary.pageProblem}); the API above works.`);
     out.print(out.dim("  These keys are generated for this local run only."));
     if (args.exit) {
       await shutdown();
@@ -453,11 +463,13 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
     await new BuyerClient(url, orderA.wallet).confirmReceipt(orderA.chainOrderId);
     const done = await waitStatus(orderA, "completed");
     const paidOut = (await usdRead.balanceOf(merchant.address)) - before;
-    const expected = BigInt(done.escrowed!) - fee(BigInt(done.escrowed!));
+    // A final record keeps the amount it last held in escrow: what was released.
+    const released = BigInt(done.record!.amount);
+    const expected = released - fee(released);
     if (paidOut !== expected) throw new Error(`merchant received ${usd(paidOut)}, expected ${usd(expected)}`);
     const bags = await inventoryRead.balanceOf(orderA.wallet.address, BigInt(beans250.chainSkuId));
     return {
-      line: `Shipped and confirmed: ${orderA.buyerName} confirmed receipt of ${orderA.reference} without gas: completed; merchant paid ${usd(paidOut)} (fee ${usd(fee(BigInt(done.escrowed!)))}); ${bags} × ${beans250.reference} tokens now in ${orderA.buyerName}'s wallet`,
+      line: `Shipped and confirmed: ${orderA.buyerName} confirmed receipt of ${orderA.reference} without gas: completed; merchant paid ${usd(paidOut)} (fee ${usd(fee(released))}); ${bags} × ${beans250.reference} tokens now in ${orderA.buyerName}'s wallet`,
       details: [await txLine("confirmReceipt, relayed", eventTx(done, "OrderCompleted"))],
     };
   });
@@ -528,9 +540,9 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
     await tx.wait();
     const done = await waitStatus(orderB, "completed");
     const paidOut = (await usdRead.balanceOf(merchant.address)) - before;
-    const escrowed = BigInt(done.escrowed!);
-    if (paidOut !== escrowed - fee(escrowed))
-      throw new Error(`merchant received ${usd(paidOut)}, expected ${usd(escrowed - fee(escrowed))}`);
+    const released = BigInt(done.record!.amount);
+    if (paidOut !== released - fee(released))
+      throw new Error(`merchant received ${usd(paidOut)}, expected ${usd(released - fee(released))}`);
     return {
       line: `Auto-released: chain clock moved ${(jump / 3600).toFixed(1)} h ahead (evm_increaseTime + evm_mine); account #9 called autoRelease(${orderB.reference}) with the record from GET /v1/orders/:id: completed; merchant paid ${usd(paidOut)}`,
       details: [await txLine("autoRelease by account #9", tx.hash)],
@@ -630,14 +642,13 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
     };
   });
 
-  const page = await fetch(`${url}/`).catch(() => null);
   return {
     url,
     merchantKey: merchant.key,
     openOrder: openOrder.chainOrderId,
     devBuyer: devWallet(ACCOUNTS.devBuyer).address,
     devBuyerKey: devWallet(ACCOUNTS.devBuyer).privateKey,
-    pageMissing: !page || page.status === 404,
+    pageProblem: await webPageProblem(url),
   };
 }
 

@@ -17,7 +17,7 @@ import "dotenv/config";
 import path from "node:path";
 import { MockStablecoin__factory } from "../typechain-types";
 import { Api, waitFor } from "./lib/api";
-import { ACCOUNTS, LocalStack, ROOT, devWallet, displayPath, onTerminate } from "./lib/localStack";
+import { ACCOUNTS, LocalStack, ROOT, devWallet, displayPath, onTerminate, webPageProblem } from "./lib/localStack";
 import { Progress, StepFailed, seconds } from "./lib/progress";
 
 interface Args {
@@ -140,6 +140,7 @@ async function main(): Promise<number> {
       return { line: `Dev buyer: Hardhat account #10 ${dev.address} with 1,000.00 mUSD`, wallet: dev };
     });
 
+    const pageProblem = await webPageProblem(url);
     ready = true;
     out.print();
     out.print(out.bold(`Ready in ${seconds(Date.now() - out.started)}.`));
@@ -153,6 +154,7 @@ async function main(): Promise<number> {
     out.print(`  Dev buyer             ${buyer.wallet.address}  key ${buyer.wallet.privateKey}`);
     out.print(`  Chain (JSON-RPC)      ${stack.chain!.url}  chain id 31337, mUSD ${usdToken}`);
     out.print(`  Logs                  ${displayPath(stack.relayerLog)}`);
+    if (pageProblem) out.print(`  The web page is not available (${pageProblem}); the API works.`);
     out.print();
     out.print(
       out.dim("  Local keys only: Hardhat's accounts are public knowledge. Ctrl-C stops the relayer and the chain."),

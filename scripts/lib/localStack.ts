@@ -456,6 +456,17 @@ function preloadModules(): void {
   /* eslint-enable @typescript-eslint/no-require-imports */
 }
 
+/** Why the web page at `/` is not usable (undefined when it loads), e.g. pages not built. */
+export async function webPageProblem(baseUrl: string): Promise<string | undefined> {
+  try {
+    const res = await fetch(`${baseUrl}/`, { signal: AbortSignal.timeout(10_000) });
+    if (res.ok) return undefined;
+    return `GET / answered ${res.status}: ${(await res.text()).trim().slice(0, 200)}`;
+  } catch (e) {
+    return `GET / failed: ${(e as Error).message}`;
+  }
+}
+
 /** A path for display: relative to the working directory when inside it, else absolute. */
 export function displayPath(p: string): string {
   const rel = path.relative(process.cwd(), p);

@@ -145,6 +145,7 @@ describe("npm run demo", function () {
     expect(out).to.match(/All steps passed in [\d.]+s\./);
     const relayerPort = portOf(out, /Merchant dashboard\s+http:\/\/127\.0\.0\.1:(\d+)\//);
     expect(out).to.match(/Buyer checkout\s+http:\/\/127\.0\.0\.1:\d+\/checkout\/0x[0-9a-f]{64}/);
+    expect(out).to.not.include("The web page is not available");
     expect(out).to.match(/Merchant API key\s+\S{16,}  \(log in to the dashboard with it\)/);
     expect(out).to.match(/\nStopped\.\n/);
 

@@ -59,6 +59,15 @@ export async function claimReadyCommands(q: Queryable, owner: string, limit: num
            select 1 from commands p
            where c.merchant_id is not null and p.merchant_id = c.merchant_id and p.id < c.id
              and p.kind = any($3::text[]) and p.status in ('pending', 'claimed', 'submitted'))
+         -- Requests signed with one forwarder nonce sequence run one after another: the arbiter's
+         -- resolutions, and each buyer's relayed actions.
+         and not (c.kind = 'resolve_dispute' and exists (
+           select 1 from commands p
+           where p.kind = 'resolve_dispute' and p.id < c.id and p.status in ('pending', 'claimed', 'submitted')))
+         and not (c.kind = 'relay_forward' and exists (
+           select 1 from commands p
+           where p.kind = 'relay_forward' and p.payload->>'buyer' = c.payload->>'buyer' and p.id < c.id
+             and p.status in ('pending', 'claimed', 'submitted')))
        order by c.id
        limit $2
        for update skip locked

@@ -272,9 +272,9 @@ describe("relayer commerce: a randomized run of orders through every path reconc
     expect(open.body.data.map((d: { chainOrderId: string }) => d.chainOrderId).sort()).to.deep.equal(
       disputed.map((p) => p.chainOrderId).sort(),
     );
-    // The relayer signs each resolution with the arbiter's forwarder nonce read when it prepares the command,
-    // so resolutions prepared together carry the same nonce and all but one revert
-    // (ERC2771ForwarderInvalidSigner). Until the writer runs them in one lane, one is sent at a time.
+    // All resolutions are sent at once: the relayer runs the arbiter's forwarded requests one after another,
+    // each with the next forwarder nonce, so none of them may fail.
+    const commandIds: string[] = [];
     for (const p of disputed) {
       const escrowed = BigInt(rows.get(p.id!)!.record.amount);
       const buyerAmount = (escrowed * BigInt(Math.round(p.buyerShare * 1000))) / 1000n;
@@ -283,19 +283,21 @@ describe("relayer commerce: a randomized run of orders through every path reconc
         buyerAmount: buyerAmount.toString(),
       });
       expect(res.status, JSON.stringify(res.body)).to.equal(202);
-      const cmd = res.body.command.id as string;
-      await waitFor(
-        `resolution of order ${p.n} mined`,
-        async () => {
-          const c = (await relayer.db.query<{ status: string }>(`select status from commands where id = $1`, [cmd]))
-            .rows[0];
-          if (c.status === "failed") throw new Error(`resolution of order ${p.n} failed`);
-          return c.status === "confirmed";
-        },
-        60_000,
-        25,
-      );
+      commandIds.push(res.body.command.id as string);
     }
+    await waitFor(
+      "every resolution mined",
+      async () => {
+        const c = await relayer.db.query<{ status: string }>(
+          `select status from commands where id = any($1::bigint[])`,
+          [commandIds],
+        );
+        if (c.rows.some((r) => r.status === "failed")) throw new Error("a resolution failed");
+        return c.rows.every((r) => r.status === "confirmed");
+      },
+      120_000,
+      50,
+    );
     for (const p of disputed) expectStatus(p, "resolved");
     await settle("resolved");
 

@@ -545,6 +545,9 @@ export class ChainWriter {
   private async finalize(tx: ChainTxRow, r: TransactionReceipt): Promise<void> {
     const nonce = BigInt(tx.nonce);
     const cmds = await commandsOfTx(this.db, tx.signer, nonce);
+    // The commands' outcomes are recorded before the transaction is closed: a crash in between leaves the
+    // transaction open, so the next pass finalizes the commands still submitted instead of losing them.
+    await this.settleCommands(tx, r, cmds);
     await this.db.tx(async (q) => {
       await setTxStatus(q, tx.id, r.status === 1 ? "confirmed" : "reverted", {
         blockNumber: BigInt(r.blockNumber),
@@ -554,6 +557,9 @@ export class ChainWriter {
     });
     this.metrics.txs.inc({ outcome: r.status === 1 ? "confirmed" : "reverted" });
     this.metrics.confirmationLatency.observe((Date.now() - new Date(tx.sent_at).getTime()) / 1000);
+  }
+
+  private async settleCommands(tx: ChainTxRow, r: TransactionReceipt, cmds: CommandRow[]): Promise<void> {
     if (tx.kind === "batch") {
       if (r.status !== 1) {
         await releaseCommands(

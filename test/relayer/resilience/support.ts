@@ -3,6 +3,7 @@
  * merchant setup through the API, and the check that every order the API knows equals the chain's state.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import net from "node:net";
 import path from "node:path";
 import { expect } from "chai";
 import { Client } from "pg";
@@ -283,4 +284,62 @@ export async function pool<T>(items: T[], n: number, fn: (item: T, i: number) =>
       }
     }),
   );
+}
+
+/** A TCP proxy in front of the node that can be cut (connections dropped, new ones refused) and restored. */
+export interface RpcProxy {
+  url: string;
+  cut(): Promise<void>;
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startRpcProxy(targetPort: number): Promise<RpcProxy> {
+  const sockets = new Set<net.Socket>();
+  const track = (s: net.Socket) => {
+    sockets.add(s);
+    s.once("close", () => sockets.delete(s));
+    s.on("error", () => undefined);
+  };
+  const server = net.createServer((client) => {
+    const upstream = net.connect(targetPort, "127.0.0.1");
+    track(client);
+    track(upstream);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    client.once("close", () => upstream.destroy());
+    upstream.once("close", () => client.destroy());
+  });
+  const listen = (port: number) =>
+    new Promise<number>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, "127.0.0.1", () => {
+        server.off("error", reject);
+        resolve((server.address() as net.AddressInfo).port);
+      });
+    });
+  const port = await listen(0);
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const s of sockets) s.destroy();
+    });
+  let up = true;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async cut() {
+      if (!up) return;
+      up = false;
+      await stop();
+    },
+    async restore() {
+      if (up) return;
+      await listen(port);
+      up = true;
+    },
+    async close() {
+      if (up) await stop();
+      up = false;
+    },
+  };
 }

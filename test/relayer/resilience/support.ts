@@ -38,7 +38,13 @@ export async function spawnRelayer(
 ): Promise<RelayerProcess> {
   const proc = spawn(
     process.execPath,
-    [path.join(ROOT, "node_modules", "ts-node", "dist", "bin.js"), "--transpile-only", "relayer/src/main.ts"],
+    [
+      // e.g. RELAYER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the relayer
+      ...(process.env.RELAYER_NODE_ARGS ?? "").split(" ").filter(Boolean),
+      path.join(ROOT, "node_modules", "ts-node", "dist", "bin.js"),
+      "--transpile-only",
+      "relayer/src/main.ts",
+    ],
     {
       cwd: ROOT,
       env: { ...process.env, ...relayerEnv(node, deploymentsDir, extra) },

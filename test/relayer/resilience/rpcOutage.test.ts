@@ -17,7 +17,8 @@ import {
   commandCounts,
   expectApiMatchesChain,
   http,
-  listAllOrders,
+  dbStatuses,
+  getOrders,
   pgClient,
   pool,
   setupMerchant,
@@ -87,13 +88,14 @@ describe("relayer resilience: the RPC endpoint goes away and comes back", functi
     await before;
 
     // The API stays up: it accepts orders, and readiness says the chain is unreachable.
-    await post(Array.from({ length: 150 }, (_, i) => `D-${i}`));
+    const dRefs = Array.from({ length: 150 }, (_, i) => `D-${i}`);
+    await post(dRefs);
     const ready = await http(relayer.url, "GET", "/readyz", "");
     expect(ready.status).to.equal(503);
     expect(String(ready.body.checks.chain)).to.match(/^unreachable/);
     expect(ready.body.checks.database).to.equal("ok");
-    const during = await listAllOrders(base, m.key);
-    expect(during.filter((o) => o.reference.startsWith("D-")).every((o) => o.status === "pending")).to.equal(true);
+    const during = await getOrders(base, m.key, dRefs);
+    expect(during.every((o) => o.status === "pending")).to.equal(true);
     const health = await http(relayer.url, "GET", "/healthz", "");
     expect(health.status).to.equal(200);
 
@@ -113,12 +115,20 @@ describe("relayer resilience: the RPC endpoint goes away and comes back", functi
     expect((await commandCounts(pg)).failed ?? 0).to.equal(0);
     await waitFor(
       "every order created in the API",
-      async () => (await listAllOrders(base, m.key)).every((o) => o.status === "created"),
+      async () => {
+        const st = await dbStatuses(pg);
+        return st.size === 350 && [...st.values()].every((s) => s === "created");
+      },
       60_000,
       250,
     );
     await waitFor("ready again", async () => (await http(relayer.url, "GET", "/readyz", "")).status === 200, 30_000);
-    const orders = await listAllOrders(base, m.key);
+    const orders = await getOrders(base, m.key, [
+      ...Array.from({ length: 150 }, (_, i) => `B-${i}`),
+      ...dRefs,
+      ...Array.from({ length: 50 }, (_, i) => `A-${i}`),
+    ]);
+    expect(orders.every((o) => o.status === "created")).to.equal(true);
     expect(orders.length).to.equal(350);
     await expectApiMatchesChain(node.provider, deployed, orders);
     const txs = await pg.query<{ status: string; n: string }>(

@@ -17,7 +17,8 @@ import {
   commandCounts,
   expectApiMatchesChain,
   httpRetry,
-  listAllOrders,
+  dbStatuses,
+  getOrders,
   pgClient,
   pool,
   setupMerchant,
@@ -131,12 +132,17 @@ describe("relayer resilience: two relayer processes on one database", function (
     for (const r of perSigner.rows) expect(r.distinct_nonces, `nonces of ${r.signer} contiguous`).to.equal(r.nonces);
     await waitFor(
       "all orders created in the API",
-      async () => (await listAllOrders(() => b.url, merchant.key)).every((o) => o.status === "created"),
+      async () => [...(await dbStatuses(pg)).values()].every((s) => s === "created"),
       60_000,
       250,
     );
-    const orders = await listAllOrders(() => a.url, merchant.key);
-    expect(orders.length).to.equal(ORDERS);
+    expect((await dbStatuses(pg)).size).to.equal(ORDERS);
+    const orders = await getOrders(
+      () => a.url,
+      merchant.key,
+      Array.from({ length: ORDERS }, (_, i) => `S-${i}`),
+    );
+    expect(orders.every((o) => o.status === "created")).to.equal(true);
     await expectApiMatchesChain(node.provider, deployed, orders);
     console.log(
       `      ${ORDERS} orders in ${elapsed.toFixed(1)} s; signers a: ${[...sentA].length}, b: ${[...sentB].length}; txs per signer: ${perSigner.rows
@@ -175,12 +181,16 @@ describe("relayer resilience: two relayer processes on one database", function (
     expect(counts.failed ?? 0).to.equal(0);
     await waitFor(
       "new orders created",
-      async () => (await listAllOrders(() => b.url, merchant.key)).every((o) => o.status === "created"),
+      async () => [...(await dbStatuses(pg)).values()].every((s) => s === "created"),
       60_000,
       250,
     );
-    const orders = await listAllOrders(() => b.url, merchant.key);
-    expect(orders.length).to.equal(ORDERS + 50);
+    expect((await dbStatuses(pg)).size).to.equal(ORDERS + 50);
+    const orders = await getOrders(() => b.url, merchant.key, [
+      ...Array.from({ length: ORDERS }, (_, i) => `S-${i}`),
+      ...Array.from({ length: 50 }, (_, i) => `K-${i}`),
+    ]);
+    expect(orders.every((o) => o.status === "created")).to.equal(true);
     await expectApiMatchesChain(node.provider, deployed, orders);
     const dropped = await pg.query(`select 1 from chain_txs where status = 'dropped'`);
     expect(dropped.rowCount).to.equal(0);

@@ -113,6 +113,7 @@ export async function http(
   key: string,
   body?: unknown,
   headers: Record<string, string> = {},
+  timeoutMs = 10_000,
 ): Promise<ApiResult> {
   const res = await fetch(base + url, {
     method,
@@ -122,7 +123,7 @@ export async function http(
       ...headers,
     },
     body: body !== undefined ? JSON.stringify(body) : undefined,
-    signal: AbortSignal.timeout(10_000),
+    signal: AbortSignal.timeout(timeoutMs),
   });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : null };
@@ -195,6 +196,20 @@ export async function setupMerchant(
     200,
   );
   return { merchantId, key, skuId };
+}
+
+/**
+ * The given orders (by reference) as the API shows them, one GET each. (Listing pages is not used: its cursor
+ * keeps created_at to the millisecond, so orders accepted within the same millisecond can fall between pages.)
+ */
+export async function getOrders(base: () => string | null, key: string, references: string[]): Promise<any[]> {
+  const out: any[] = new Array(references.length); // eslint-disable-line @typescript-eslint/no-explicit-any
+  await pool(references, 8, async (ref, i) => {
+    const r = await httpRetry(base, "GET", `/v1/orders/${encodeURIComponent(ref)}`, key);
+    expect(r.status, `GET order ${ref}`).to.equal(200);
+    out[i] = r.body;
+  });
+  return out;
 }
 
 /** Every order of the merchant as the API lists it. */
@@ -277,6 +292,12 @@ export async function pgClient(url: string): Promise<Client> {
 export async function commandCounts(c: Client): Promise<Record<string, number>> {
   const r = await c.query<{ status: string; n: string }>(`select status, count(*) as n from commands group by status`);
   return Object.fromEntries(r.rows.map((x) => [x.status, Number(x.n)]));
+}
+
+/** Order statuses by reference, read from the relayer's database (cheap enough to poll). */
+export async function dbStatuses(c: Client): Promise<Map<string, string>> {
+  const r = await c.query<{ reference: string; status: string }>(`select reference, status from orders`);
+  return new Map(r.rows.map((x) => [x.reference, x.status]));
 }
 
 /** Runs `fn` over `items` with `n` workers. */

@@ -1,6 +1,8 @@
 /** Turns revert data into a named custom error with its arguments, using the project's contract ABIs. */
 import { Interface, isCallException, isError } from "ethers";
-import { Forwarder__factory, InventoryToken__factory, PaymentEscrow__factory } from "../../../typechain-types";
+import { Forwarder__factory } from "../../../typechain-types/factories/contracts/Forwarder__factory";
+import { InventoryToken__factory } from "../../../typechain-types/factories/contracts/InventoryToken__factory";
+import { PaymentEscrow__factory } from "../../../typechain-types/factories/contracts/PaymentEscrow__factory";
 
 const interfaces = [
   new Interface(PaymentEscrow__factory.abi),

@@ -101,6 +101,7 @@ export class ChainWriter {
   private submitting: Promise<void> | null = null;
   private tracking: Promise<void> | null = null;
   private feeCache: { at: number; maxFee: bigint; priority: bigint } | null = null;
+  private lastNonceCheck = 0;
 
   constructor(
     private readonly db: Db,
@@ -204,6 +205,7 @@ export class ChainWriter {
    */
   private async recover(lane: SignerLane): Promise<void> {
     const chainNonce = BigInt(await this.chain.provider.getTransactionCount(lane.address, "pending"));
+    await this.reopenVanished(lane, chainNonce);
     const open = (await openTxs(this.db, [lane.address])).filter((t) => t.status === "sent");
     const latestPerNonce = new Map<string, ChainTxRow>();
     for (const t of open) {
@@ -233,6 +235,58 @@ export class ChainWriter {
     lane.nextNonce = chainNonce > afterRecorded ? chainNonce : afterRecorded;
     lane.inFlight = latestPerNonce.size;
     lane.needsRecovery = false;
+  }
+
+  /**
+   * Transactions recorded as mined (or final) at nonces the chain has not used: their blocks were reorged
+   * away. They become open again and their commands submitted again, so recovery rebroadcasts them in nonce
+   * order: the signer's nonces stay contiguous and no command's effect is lost. A create that the indexer
+   * queued again meanwhile cannot double: the order id is deterministic and the second attempt is settled as
+   * OrderAlreadyExists.
+   */
+  private async reopenVanished(lane: SignerLane, chainNonce: bigint): Promise<void> {
+    const vanished = await this.db.query<ChainTxRow>(
+      `select * from chain_txs where signer = $1 and nonce >= $2 and status in ('mined', 'confirmed', 'reverted')
+       order by nonce`,
+      [lane.address, chainNonce.toString()],
+    );
+    for (const t of vanished.rows) {
+      if (await this.chain.provider.getTransactionReceipt(t.hash)) continue;
+      await this.db.tx(async (q) => {
+        await q.query(
+          `update chain_txs set status = 'sent', block_number = null, gas_used = null, mined_at = null where id = $1`,
+          [t.id],
+        );
+        await q.query(
+          `update commands set status = 'submitted', updated_at = now()
+           where tx_signer = $1 and tx_nonce = $2 and status = 'confirmed'`,
+          [t.signer, t.nonce],
+        );
+      });
+      this.log.warn({ signer: lane.address, nonce: t.nonce, hash: t.hash }, "transaction reorged away; reopened");
+    }
+  }
+
+  /**
+   * The node no longer knows transactions this process signed (a reorg, a node restart): the signer recovers
+   * before sending anything new. Checked at most once a second per signer.
+   */
+  private async checkNonces(): Promise<void> {
+    if (Date.now() - this.lastNonceCheck < 1000) return;
+    this.lastNonceCheck = Date.now();
+    for (const s of this.held) {
+      const lane = this.lanes.get(s)!;
+      if (lane.busy || lane.needsRecovery || lane.nextNonce === null) continue;
+      const expected = lane.nextNonce;
+      const pending = BigInt(await this.chain.provider.getTransactionCount(s, "pending"));
+      if (pending < expected && !lane.busy && lane.nextNonce === expected) {
+        this.log.warn(
+          { signer: s, chainNonce: String(pending), nextNonce: String(expected) },
+          "node is missing transactions of this signer; recovering",
+        );
+        lane.needsRecovery = true;
+      }
+    }
   }
 
   private async fill(lane: SignerLane): Promise<void> {
@@ -447,6 +501,7 @@ export class ChainWriter {
   }
 
   private async track(): Promise<void> {
+    await this.checkNonces();
     const txs = await openTxs(this.db, this.held);
     if (txs.length === 0) {
       for (const s of this.held) this.lanes.get(s)!.inFlight = 0;
@@ -549,6 +604,9 @@ export class ChainWriter {
   private async finalize(tx: ChainTxRow, r: TransactionReceipt): Promise<void> {
     const nonce = BigInt(tx.nonce);
     const cmds = await commandsOfTx(this.db, tx.signer, nonce);
+    // The commands' outcomes are recorded before the transaction is closed: a crash in between leaves the
+    // transaction open, so the next pass finalizes the commands still submitted instead of losing them.
+    await this.settleCommands(tx, r, cmds);
     await this.db.tx(async (q) => {
       await setTxStatus(q, tx.id, r.status === 1 ? "confirmed" : "reverted", {
         blockNumber: BigInt(r.blockNumber),
@@ -558,6 +616,9 @@ export class ChainWriter {
     });
     this.metrics.txs.inc({ outcome: r.status === 1 ? "confirmed" : "reverted" });
     this.metrics.confirmationLatency.observe((Date.now() - new Date(tx.sent_at).getTime()) / 1000);
+  }
+
+  private async settleCommands(tx: ChainTxRow, r: TransactionReceipt, cmds: CommandRow[]): Promise<void> {
     if (tx.kind === "batch") {
       if (r.status !== 1) {
         await releaseCommands(

@@ -13,6 +13,8 @@ import type { Metrics } from "../metrics";
 
 /** How many recent block hashes are kept to find a common ancestor after a reorg. */
 const KEEP_BLOCKS = 256;
+/** Longest wait between failed passes: short, so the API catches up soon after the RPC endpoint returns. */
+const MAX_BACKOFF_MS = 5_000;
 
 export interface IndexerOptions {
   pollIntervalMs: number;
@@ -63,7 +65,7 @@ export class Indexer {
         this.lastError = null;
       } catch (err) {
         this.lastError = String(err);
-        this.backoffMs = Math.min(30_000, this.backoffMs === 0 ? 500 : this.backoffMs * 2);
+        this.backoffMs = Math.min(MAX_BACKOFF_MS, this.backoffMs === 0 ? 500 : this.backoffMs * 2);
         this.log.warn({ err: String(err), retryInMs: this.backoffMs }, "indexer pass failed; backing off");
       }
       if (!this.stopped) this.timer = setTimeout(loop, this.opts.pollIntervalMs + this.backoffMs);

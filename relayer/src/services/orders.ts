@@ -191,7 +191,14 @@ async function tokenAllowed(deps: ServiceDeps, token: string): Promise<boolean> 
   const key = `${deps.chain.addresses.escrow}:${token}`;
   const hit = allowCache.get(key);
   if (hit && Date.now() - hit.at < 30_000) return hit.allowed;
-  const allowed = await deps.chain.escrow.isTokenAllowed(token);
+  let allowed: boolean;
+  try {
+    allowed = await deps.chain.escrow.isTokenAllowed(token);
+  } catch (err) {
+    // The chain is unreachable: orders are still accepted on the last known answer (the escrow checks again).
+    if (hit) return hit.allowed;
+    throw err;
+  }
   allowCache.set(key, { at: Date.now(), allowed });
   return allowed;
 }

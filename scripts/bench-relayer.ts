@@ -1,0 +1,269 @@
+/**
+ * Relayer benchmark: a real `hardhat node`, the contracts deployed to it, the relayer as a child process on a
+ * fresh PostgreSQL database, orders sent through the HTTP API. Measures, in one run:
+ *  - throughput: orders/s from the first accepted order to the last one created on chain and listed as
+ *    "created" by the API (orders sent as fast as the API takes them);
+ *  - accept latency p50/p99 at a steady request rate (open loop);
+ *  - the relayer's peak RSS (VmHWM) and the gas per order on chain;
+ *  - the same number of orders through a naive submitter (one createOrder transaction per order, awaiting each
+ *    receipt) on the same node, for the ratio.
+ * Prints the figures and writes docs/BENCHMARKS.md.
+ *
+ *   npm run bench:relayer -- --orders 2000 --rate 200
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { NonceManager, ZeroAddress, type JsonRpcProvider } from "ethers";
+import { PaymentEscrow__factory } from "../typechain-types";
+import {
+  createTestDatabase,
+  deployContracts,
+  devWallet,
+  startNode,
+  writeDeploymentRecord,
+  type Deployed,
+} from "../test/relayer/harness";
+import {
+  http,
+  httpRetry,
+  getOrders,
+  pgClient,
+  setupMerchant,
+  spawnRelayer,
+  type RelayerProcess,
+} from "../test/relayer/resilience/support";
+import { deriveOrderId } from "../relayer/src/domain/model";
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+const ORDERS = arg("orders", 2000);
+const RATE = arg("rate", 200);
+const CONCURRENCY = arg("concurrency", 32);
+const LATENCY_ORDERS = arg("latency-orders", Math.min(ORDERS, 2000));
+const NAIVE_ORDERS = arg("naive-orders", ORDERS);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+
+function vmHwmKb(pid: number): number {
+  try {
+    const m = /VmHWM:\s+(\d+)\s+kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function body(reference: string) {
+  return { reference, amount: "1000", token: "native" };
+}
+
+/** Sends `n` orders with `concurrency` requests in flight; returns when all were accepted. */
+async function sendClosedLoop(r: RelayerProcess, key: string, prefix: string, n: number, concurrency: number) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        const i = next++;
+        const res = await httpRetry(() => r.url, "POST", "/v1/orders", key, body(`${prefix}-${i}`), `${prefix}-${i}`);
+        if (res.status !== 202) throw new Error(`order refused: ${res.status} ${JSON.stringify(res.body)}`);
+      }
+    }),
+  );
+}
+
+/** Sends `n` orders at `rate` per second regardless of answers (open loop); returns each accept latency (ms). */
+async function sendOpenLoop(r: RelayerProcess, key: string, prefix: string, n: number, rate: number) {
+  const latencies: number[] = [];
+  const t0 = performance.now();
+  const inflight: Promise<void>[] = [];
+  for (let i = 0; i < n; i++) {
+    const due = t0 + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await sleep(wait);
+    inflight.push(
+      (async () => {
+        const s = performance.now();
+        const res = await http(
+          r.url,
+          "POST",
+          "/v1/orders",
+          key,
+          body(`${prefix}-${i}`),
+          { "idempotency-key": `${prefix}-${i}` },
+          120_000,
+        );
+        latencies.push(performance.now() - s);
+        if (res.status !== 202) throw new Error(`order refused: ${res.status} ${JSON.stringify(res.body)}`);
+      })(),
+    );
+  }
+  await Promise.all(inflight);
+  const achieved = n / ((performance.now() - t0) / 1000);
+  return { latencies: latencies.sort((a, b) => a - b), achieved };
+}
+
+async function naive(provider: JsonRpcProvider, d: Deployed, n: number) {
+  // A merchant that creates its own orders, one transaction each, waiting for each receipt.
+  const merchant = new NonceManager(devWallet(9, provider));
+  const escrow = PaymentEscrow__factory.connect(d.escrow, merchant);
+  const address = await merchant.getAddress();
+  const now = Math.floor(Date.now() / 1000);
+  let gas = 0n;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    const tx = await escrow.createOrder(
+      {
+        orderId: deriveOrderId(address, `naive-${i}`),
+        merchant: address,
+        buyer: ZeroAddress,
+        token: ZeroAddress,
+        amount: 1000n,
+        paymentDeadline: BigInt(now + 86_400),
+        shipWithin: 172_800n,
+        protectionPeriod: 259_200n,
+      },
+      [],
+    );
+    const rc = await tx.wait();
+    gas += rc!.gasUsed;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  return { perSecond: n / seconds, seconds, gasPerOrder: Number(gas / BigInt(n)) };
+}
+
+async function main() {
+  const loadAtStart = os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" / ");
+  console.log(`relayer benchmark: ${ORDERS} orders (throughput), ${LATENCY_ORDERS} at ${RATE}/s (latency)`);
+  const node = await startNode();
+  const deployed = await deployContracts(node.provider);
+  const db = await createTestDatabase();
+  const pg = await pgClient(db.url);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "orderchain-bench-"));
+  writeDeploymentRecord(dir, deployed);
+  const relayer = await spawnRelayer("relayer", node, dir, {
+    DATABASE_URL: db.url,
+    LOG_LEVEL: "info",
+    POLL_INTERVAL_MS: process.env.POLL_INTERVAL_MS ?? "100",
+    BATCH_SIZE: process.env.BATCH_SIZE ?? "200",
+  });
+  let peakRss = 0;
+  const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, vmHwmKb(relayer.pid))), 200);
+  try {
+    const m = await setupMerchant(() => relayer.url, "bench");
+    // Warm-up: connections, caches, JIT.
+    await sendClosedLoop(relayer, m.key, "warm", 50, 8);
+    const created = async () =>
+      Number((await pg.query<{ n: string }>(`select count(*) as n from orders where status = 'created'`)).rows[0].n);
+    while ((await created()) < 50) await sleep(50);
+
+    // Throughput: as fast as the API accepts, until every order is created on chain and indexed.
+    const t0 = performance.now();
+    await sendClosedLoop(relayer, m.key, "tp", ORDERS, CONCURRENCY);
+    const acceptedIn = (performance.now() - t0) / 1000;
+    while ((await created()) < 50 + ORDERS) await sleep(20);
+    const seconds = (performance.now() - t0) / 1000;
+    const throughput = ORDERS / seconds;
+    const listed = await getOrders(
+      () => relayer.url,
+      m.key,
+      Array.from({ length: ORDERS }, (_, i) => `tp-${i}`),
+    );
+    if (listed.some((o) => o.status !== "created")) throw new Error("the API does not show every order as created");
+    const gas = await pg.query<{ gas: string; txs: string }>(
+      `select sum(gas_used) as gas, count(*) as txs from chain_txs where kind = 'batch' and status = 'confirmed'`,
+    );
+    const gasPerOrder = Number(BigInt(gas.rows[0].gas) / BigInt(ORDERS + 50));
+    const txs = Number(gas.rows[0].txs);
+
+    console.log(
+      `throughput: ${ORDERS} accepted in ${acceptedIn.toFixed(2)} s, created in ${seconds.toFixed(2)} s: ${throughput.toFixed(0)} orders/s`,
+    );
+    // Accept latency at a steady rate.
+    const lat = await sendOpenLoop(relayer, m.key, "lat", LATENCY_ORDERS, RATE);
+    const p50 = pct(lat.latencies, 50);
+    const p99 = pct(lat.latencies, 99);
+    while ((await created()) < 50 + ORDERS + LATENCY_ORDERS) await sleep(50);
+    peakRss = Math.max(peakRss, vmHwmKb(relayer.pid));
+
+    // The naive submitter on the same node, right after.
+    const nv = await naive(node.provider, deployed, NAIVE_ORDERS);
+    const ratio = throughput / nv.perSecond;
+
+    const cpus = os.cpus();
+    const machine = `${cpus.length} x ${cpus[0]?.model.trim()}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, ${os.platform()} ${os.release()}; load average at start ${loadAtStart}`;
+    const bars = [
+      { name: `>= 10x the naive orders/s`, ok: ratio >= 10, value: `${ratio.toFixed(1)}x` },
+      { name: `>= 300 orders/s end to end`, ok: throughput >= 300, value: `${throughput.toFixed(0)} orders/s` },
+      { name: `accept p99 < 25 ms at ${RATE} req/s`, ok: p99 < 25, value: `${p99.toFixed(1)} ms` },
+    ];
+    const lines = [
+      `orders (throughput run)        ${ORDERS}`,
+      `accepted in                    ${acceptedIn.toFixed(2)} s (${(ORDERS / acceptedIn).toFixed(0)} accepts/s, ${CONCURRENCY} in flight)`,
+      `created on chain + indexed in  ${seconds.toFixed(2)} s`,
+      `throughput end to end          ${throughput.toFixed(0)} orders/s (${txs} batch transactions)`,
+      `accept latency at ${RATE} req/s   p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms (achieved ${lat.achieved.toFixed(0)} req/s, ${LATENCY_ORDERS} orders)`,
+      `relayer peak RSS (VmHWM)       ${(peakRss / 1024).toFixed(0)} MiB`,
+      `gas per order (relayer)        ${gasPerOrder}`,
+      `naive submitter                ${nv.perSecond.toFixed(1)} orders/s (${NAIVE_ORDERS} in ${nv.seconds.toFixed(1)} s), gas per order ${nv.gasPerOrder}`,
+      `ratio                          ${ratio.toFixed(1)}x`,
+    ];
+    console.log(lines.join("\n"));
+    for (const b of bars) console.log(`${b.ok ? "PASS" : "MISS"}  ${b.name}: ${b.value}`);
+
+    const md = `# Relayer benchmark
+
+Measured by \`npm run bench:relayer\` (\`scripts/bench-relayer.ts\`): a local \`hardhat node\`, the relayer as a
+child process on a fresh PostgreSQL database, orders (native token, no line items) sent through the HTTP API
+on the same machine. The naive submitter creates the same number of orders on the same node right after, one
+\`createOrder\` transaction per order, awaiting each receipt.
+
+- Date: ${new Date().toISOString()}
+- Machine: ${machine}
+- Settings: ${ORDERS} orders for throughput (${CONCURRENCY} requests in flight), ${LATENCY_ORDERS} orders at ${RATE} requests/s for
+  latency, relayer \`BATCH_SIZE=${process.env.BATCH_SIZE ?? "200"}\`, \`POLL_INTERVAL_MS=${process.env.POLL_INTERVAL_MS ?? "100"}\`, 4 signers, \`CONFIRMATIONS=1\`.
+
+| Figure | Value |
+| --- | --- |
+| Throughput, first accept to last order created on chain and shown as created by the API | **${throughput.toFixed(0)} orders/s** (${ORDERS} in ${seconds.toFixed(2)} s, ${txs} batch transactions) |
+| Accept rate of the API (closed loop) | ${(ORDERS / acceptedIn).toFixed(0)} orders/s |
+| Accept latency at ${RATE} requests/s | p50 **${p50.toFixed(1)} ms**, p99 **${p99.toFixed(1)} ms** |
+| Relayer peak RSS (VmHWM) | ${(peakRss / 1024).toFixed(0)} MiB |
+| Gas per order, relayer (batched) | ${gasPerOrder} |
+| Naive submitter | ${nv.perSecond.toFixed(1)} orders/s, gas per order ${nv.gasPerOrder} |
+| Ratio relayer / naive | **${ratio.toFixed(1)}x** |
+
+| Bar | Result |
+| --- | --- |
+${bars.map((b) => `| ${b.name} | ${b.ok ? "met" : "missed"}: ${b.value} |`).join("\n")}
+
+The machine also ran other work while this was measured; figures vary by some tens of percent between runs.
+`;
+    if (!process.argv.includes("--no-write")) {
+      // Findings written by hand below the figures are kept across runs.
+      const file = path.join(__dirname, "..", "docs", "BENCHMARKS.md");
+      const old = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+      const at = old.indexOf("\n## Findings");
+      fs.writeFileSync(file, md + (at >= 0 ? old.slice(at) : ""));
+      console.log("wrote docs/BENCHMARKS.md");
+    }
+  } finally {
+    clearInterval(rssTimer);
+    await relayer.kill("SIGTERM");
+    await pg.end();
+    await db.drop();
+    await node.stop();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,208 @@
+import os from "node:os";
+import path from "node:path";
+import fs from "node:fs";
+import { expect } from "chai";
+import { NonceManager } from "ethers";
+import type { Client } from "pg";
+import { PaymentEscrow__factory } from "../../../typechain-types";
+import { recordFromJson } from "../../../relayer/src/jobs/prepare";
+import {
+  createTestDatabase,
+  deployContracts,
+  devWallet,
+  startNode,
+  waitFor,
+  writeDeploymentRecord,
+  type Deployed,
+  type LocalNode,
+} from "../harness";
+import {
+  commandCounts,
+  expectApiMatchesChain,
+  httpRetry,
+  dbStatuses,
+  getOrders,
+  pgClient,
+  pool,
+  setupMerchant,
+  spawnRelayer,
+  type RelayerProcess,
+} from "./support";
+
+const ORDERS = 500;
+const MIN_KILLS = 10;
+const MAX_KILLS = 14;
+
+describe("relayer resilience: crashes (SIGKILL) while orders flow", function () {
+  this.timeout(300_000);
+  let node: LocalNode;
+  let deployed: Deployed;
+  let db: { url: string; drop(): Promise<void> };
+  let pg: Client;
+  let dir: string;
+  let current: RelayerProcess | null = null;
+  const env = { LEASE_TTL_MS: "2000", BATCH_SIZE: "100" };
+
+  before(async () => {
+    node = await startNode();
+    deployed = await deployContracts(node.provider);
+    db = await createTestDatabase();
+    pg = await pgClient(db.url);
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "orderchain-crash-"));
+    writeDeploymentRecord(dir, deployed);
+  });
+
+  let finished = false;
+  after(async () => {
+    finished = true;
+    await current?.kill("SIGKILL");
+    await pg?.end();
+    await db?.drop();
+    await node?.stop();
+  });
+
+  it("creates every accepted order on chain exactly once and loses no command across 10+ kills", async () => {
+    const start = () => spawnRelayer("relayer", node, dir, { ...env, DATABASE_URL: db.url });
+    current = await start();
+    const base = () => current?.url ?? null;
+    const acme = await setupMerchant(base, "acme", 1000n);
+    const bolt = await setupMerchant(base, "bolt");
+    const buyer = devWallet(10, node.provider);
+    const buyerSigner = new NonceManager(buyer);
+    const escrow = PaymentEscrow__factory.connect(deployed.escrow, buyerSigner);
+
+    // Kills at random moments while orders are accepted and carried out; each restart uses the same database.
+    let kills = 0;
+    let killing = true;
+    const killer = (async () => {
+      while ((killing || kills < MIN_KILLS) && kills < MAX_KILLS && !finished) {
+        await new Promise((r) => setTimeout(r, 1000 + Math.random() * 2500));
+        const victim = current;
+        current = null;
+        await victim!.kill("SIGKILL");
+        kills += 1;
+        current = await start();
+      }
+    })();
+
+    const orders = Array.from({ length: ORDERS }, (_, i) => ({
+      merchant: i % 3 === 2 ? bolt : acme,
+      reference: `C-${i}`,
+      items: i % 3 === 0 ? [{ sku: acme.skuId!, quantity: 1 }] : undefined,
+    }));
+    const accepted = new Map<string, { id: string; key: string }>();
+    await pool(orders, 8, async (o) => {
+      const r = await httpRetry(
+        base,
+        "POST",
+        "/v1/orders",
+        o.merchant.key,
+        { reference: o.reference, amount: "1000", token: "native", buyer: buyer.address, items: o.items },
+        `order-${o.reference}`,
+      );
+      expect(r.status, JSON.stringify(r.body)).to.equal(202);
+      accepted.set(o.reference, { id: r.body.id, key: o.merchant.key });
+    });
+    expect(accepted.size).to.equal(ORDERS);
+
+    // Actions after creation: 20 cancels, 20 paid by the buyer of which 10 shipped and 10 refunded.
+    const get = async (ref: string) =>
+      (await httpRetry(base, "GET", `/v1/orders/${accepted.get(ref)!.id}`, accepted.get(ref)!.key)).body;
+    const createdOf = (ref: string) =>
+      waitFor(
+        `order ${ref} created`,
+        async () => ((await get(ref)).status === "created" ? get(ref) : null),
+        120_000,
+        200,
+      );
+    const toCancel = Array.from({ length: 20 }, (_, i) => `C-${i * 7 + 1}`);
+    const toPay = Array.from({ length: 20 }, (_, i) => `C-${i * 7 + 3}`);
+    await pool(toCancel, 4, async (ref) => {
+      await createdOf(ref);
+      const r = await httpRetry(
+        base,
+        "POST",
+        `/v1/orders/${accepted.get(ref)!.id}/cancel`,
+        accepted.get(ref)!.key,
+        {},
+        `cancel-${ref}`,
+      );
+      expect(r.status, JSON.stringify(r.body)).to.equal(202);
+    });
+    for (const ref of toPay) {
+      const o = await createdOf(ref);
+      await (await escrow.pay(o.chainOrderId, recordFromJson(o.record), { value: 1000n })).wait();
+    }
+    await pool(toPay, 4, async (ref, i) => {
+      await waitFor(`order ${ref} paid`, async () => (await get(ref)).status === "paid", 120_000, 200);
+      const action = i % 2 === 0 ? "ship" : "refund";
+      const body = action === "ship" ? { trackingReference: `T-${ref}` } : {};
+      const r = await httpRetry(
+        base,
+        "POST",
+        `/v1/orders/${accepted.get(ref)!.id}/${action}`,
+        accepted.get(ref)!.key,
+        body,
+        `${action}-${ref}`,
+      );
+      expect(r.status, JSON.stringify(r.body)).to.equal(202);
+    });
+
+    killing = false;
+    await killer;
+    expect(kills).to.be.at.least(MIN_KILLS);
+
+    // Everything settles: every command confirmed, every order where the chain says.
+    await waitFor(
+      "all commands confirmed",
+      async () => {
+        const c = await commandCounts(pg);
+        return (c.pending ?? 0) + (c.claimed ?? 0) + (c.submitted ?? 0) === 0 ? c : null;
+      },
+      120_000,
+      250,
+    );
+    const counts = await commandCounts(pg);
+    expect(counts.failed ?? 0, JSON.stringify(counts)).to.equal(0);
+    // 2 merchant setups + SKU + mint + 500 creates + 20 cancels + 10 ships + 10 refunds
+    expect(counts.confirmed).to.equal(2 + 2 + ORDERS + 40);
+    const expected: Record<string, string> = {};
+    for (const r of toCancel) expected[r] = "cancelled";
+    toPay.forEach((r, i) => (expected[r] = i % 2 === 0 ? "shipped" : "refunded"));
+    const refs = orders.map((o) => o.reference);
+    const want = (ref: string) => expected[ref] ?? "created";
+    await waitFor(
+      "statuses settled",
+      async () => {
+        const st = await dbStatuses(pg);
+        return st.size === ORDERS && refs.every((r) => st.get(r) === want(r));
+      },
+      60_000,
+      250,
+    );
+    const final = [
+      ...(await getOrders(
+        base,
+        acme.key,
+        refs.filter((_, i) => i % 3 !== 2),
+      )),
+      ...(await getOrders(
+        base,
+        bolt.key,
+        refs.filter((_, i) => i % 3 === 2),
+      )),
+    ];
+    expect(final.filter((o) => o.status !== want(o.reference)).map((o) => `${o.reference}: ${o.status}`)).to.deep.equal(
+      [],
+    );
+    const summary = await expectApiMatchesChain(node.provider, deployed, final);
+    const txs = await pg.query<{ status: string; n: string }>(
+      `select status, count(*) as n from chain_txs group by status`,
+    );
+    console.log(
+      `      kills: ${kills}, chain orders: ${summary.created}, statuses: ${JSON.stringify(summary.byStatus)}, txs: ${JSON.stringify(
+        Object.fromEntries(txs.rows.map((r) => [r.status, Number(r.n)])),
+      )}`,
+    );
+  });
+});

@@ -1,0 +1,164 @@
+import { expect } from "chai";
+import pino from "pino";
+import type { Client } from "pg";
+import { PaymentEscrow__factory } from "../../../typechain-types";
+import { startRelayer, type Relayer } from "../../../relayer/src/relayer";
+import { recordFromJson } from "../../../relayer/src/jobs/prepare";
+import {
+  ADMIN_KEY,
+  createTestDatabase,
+  deployContracts,
+  devWallet,
+  relayerConfig,
+  startNode,
+  waitFor,
+  type Deployed,
+  type LocalNode,
+} from "../harness";
+import { commandCounts, expectApiMatchesChain, pgClient } from "./support";
+
+describe("relayer resilience: a reorg replaces the blocks the relayer indexed and wrote to", function () {
+  this.timeout(180_000);
+  let node: LocalNode;
+  let deployed: Deployed;
+  let db: { url: string; drop(): Promise<void> };
+  let pg: Client;
+  let relayer: Relayer;
+  const lines: Record<string, unknown>[] = [];
+
+  before(async () => {
+    node = await startNode();
+    deployed = await deployContracts(node.provider);
+    db = await createTestDatabase();
+    pg = await pgClient(db.url);
+    const logger = pino({ level: "info" }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+    relayer = await startRelayer({
+      config: relayerConfig(node, { DATABASE_URL: db.url }),
+      chainId: deployed.chainId,
+      addresses: deployed,
+      logger,
+    });
+  });
+
+  after(async () => {
+    await relayer?.stop();
+    await pg?.end();
+    await db?.drop();
+    await node?.stop();
+  });
+
+  const call = async (method: "GET" | "POST", url: string, key: string, body?: unknown) => {
+    const res = await relayer.app.inject({
+      method,
+      url,
+      headers: { authorization: `Bearer ${key}` },
+      payload: body as object,
+    });
+    return { status: res.statusCode, body: res.json() };
+  };
+
+  it("rolls back to the common ancestor, re-creates the orders the new chain lacks once, and ends equal to the chain", async () => {
+    const m = await call("POST", "/v1/admin/merchants", ADMIN_KEY, { name: "Acme" });
+    await waitFor(
+      "merchant active",
+      async () => (await call("GET", `/v1/admin/merchants/${m.body.id}`, ADMIN_KEY)).body.status === "active",
+    );
+    const key = (await call("POST", `/v1/admin/merchants/${m.body.id}/keys`, ADMIN_KEY, { name: "ops" })).body.secret;
+    const buyer = devWallet(10, node.provider);
+    const escrow = PaymentEscrow__factory.connect(deployed.escrow, buyer);
+    const ids = new Map<string, string>();
+    const order = async (reference: string) => {
+      const r = await call("POST", "/v1/orders", key, {
+        reference,
+        amount: "1000",
+        token: "native",
+        buyer: buyer.address,
+      });
+      expect(r.status).to.equal(202);
+      ids.set(reference, r.body.id);
+    };
+    const get = async (ref: string) => (await call("GET", `/v1/orders/${ids.get(ref)}`, key)).body;
+    const statusIs = (ref: string, status: string) =>
+      waitFor(`${ref} ${status}`, async () => ((await get(ref)).status === status ? get(ref) : null));
+    const pay = async (ref: string) => {
+      const o = await get(ref);
+      await (await escrow.pay(o.chainOrderId, recordFromJson(o.record), { value: 1000n })).wait();
+      await statusIs(ref, "paid");
+    };
+
+    // Before the fork point: three orders, created and indexed.
+    for (const r of ["R0-1", "R0-2", "R0-3"]) await order(r);
+    for (const r of ["R0-1", "R0-2", "R0-3"]) await statusIs(r, "created");
+    const snapshot = await node.provider.send("evm_snapshot", []);
+    const forkHead = await node.provider.getBlockNumber();
+
+    // The history that will vanish: eight orders created by the relayer, two orders paid by the buyer.
+    const lost = Array.from({ length: 8 }, (_, i) => `R1-${i}`);
+    for (const r of lost) await order(r);
+    for (const r of lost) await statusIs(r, "created");
+    await pay("R0-1");
+    await pay("R1-0");
+    const oldHead = await node.provider.getBlockNumber();
+    const oldHash = (await node.provider.getBlock(oldHead))!.hash;
+    expect(oldHead).to.be.greaterThan(forkHead + 2);
+
+    // The other history: back to the fork point, the buyer pays another order, blocks up to beyond the old head.
+    await relayer.indexer.stop();
+    expect(await node.provider.send("evm_revert", [snapshot])).to.equal(true);
+    await pay2(escrow, await get("R0-2"));
+    while ((await node.provider.getBlockNumber()) < oldHead + 1) await node.provider.send("evm_mine", []);
+    expect((await node.provider.getBlock(oldHead))!.hash).to.not.equal(oldHash);
+    await relayer.indexer.start();
+
+    await waitFor("reorg detected", async () =>
+      lines.some((l) => l.msg === "reorg detected; rolling back to the common ancestor"),
+    );
+    // The new chain's truth shows: the payment that vanished is gone, the one made on the new chain is there.
+    await statusIs("R0-1", "created");
+    await statusIs("R0-2", "paid");
+    // The creations that vanished are carried out again, once each.
+    for (const r of lost) await statusIs(r, "created");
+    await waitFor("all commands settled", async () => {
+      const c = await commandCounts(pg);
+      return (c.pending ?? 0) + (c.claimed ?? 0) + (c.submitted ?? 0) === 0;
+    });
+    expect((await commandCounts(pg)).failed ?? 0).to.equal(0);
+    const orders = await Promise.all([...ids.keys()].map(get));
+    await expectApiMatchesChain(node.provider, deployed, orders);
+    const statuses = Object.fromEntries(orders.map((o) => [o.reference, o.status]));
+    expect(statuses).to.deep.equal({
+      "R0-1": "created",
+      "R0-2": "paid",
+      "R0-3": "created",
+      ...Object.fromEntries(lost.map((r) => [r, "created"])),
+    });
+
+    // The signers' nonces were learned again: new orders after the reorg are created normally.
+    await order("R2-1");
+    await statusIs("R2-1", "created");
+    const dup = await pg.query(
+      `select signer, nonce from chain_txs where status = 'confirmed' group by signer, nonce having count(*) > 1`,
+    );
+    expect(dup.rows).to.deep.equal([]);
+    // A transaction sent at a stale nonce just after the reorg may be refused (nonce too high); the signer then
+    // learns its nonce again and the nonce is used: every signer's confirmed nonces are contiguous from 0.
+    const nonces = await pg.query<{ signer: string; n: string; top: string }>(
+      `select signer, count(distinct nonce) as n, max(nonce) as top from chain_txs where status = 'confirmed' group by signer`,
+    );
+    for (const r of nonces.rows) expect(Number(r.n), `nonces of ${r.signer}`).to.equal(Number(r.top) + 1);
+    for (const r of nonces.rows) {
+      expect(await node.provider.getTransactionCount(r.signer), `chain nonce of ${r.signer}`).to.equal(
+        Number(r.top) + 1,
+      );
+    }
+    const reopened = lines.filter((l) => l.msg === "transaction reorged away; reopened").length;
+    console.log(`      fork at ${forkHead}, old head ${oldHead}; transactions reopened after the reorg: ${reopened}`);
+  });
+});
+
+async function pay2(
+  escrow: ReturnType<typeof PaymentEscrow__factory.connect>,
+  o: { chainOrderId: string; record: never },
+) {
+  await (await escrow.pay(o.chainOrderId, recordFromJson(o.record), { value: 1000n })).wait();
+}

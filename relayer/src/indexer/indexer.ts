@@ -146,32 +146,43 @@ export class Indexer {
     }
     await this.db.tx(async (q) => {
       const touchedOrders = new Set<string>();
+      // One statement for all of the step's events: the indexer shares the database with the API.
+      const rows: unknown[][] = [[], [], [], [], [], [], [], [], [], []];
+      const createdSkus: string[] = [];
       for (const log of logs) {
         const ev = this.parse(log);
         if (!ev) continue;
         const orderId = (ev.args.orderId as string | undefined) ?? null;
+        const values = [
+          log.blockNumber,
+          log.blockHash,
+          log.transactionHash,
+          log.index,
+          ev.contract,
+          ev.name,
+          orderId,
+          (ev.args.merchant as string | undefined) ?? null,
+          JSON.stringify(ev.args),
+          blocks.get(log.blockNumber)?.timestamp ?? null,
+        ];
+        values.forEach((v, i) => rows[i].push(v));
+        if (orderId && (ORDER_EVENTS as readonly string[]).includes(ev.name)) touchedOrders.add(orderId);
+        if (ev.name === "SkuCreated") createdSkus.push(String(ev.args.skuId));
+      }
+      if (rows[0].length > 0) {
         await q.query(
           `insert into chain_events (block_number, block_hash, tx_hash, log_index, contract, name, order_id, merchant, args, block_time)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) on conflict (block_number, log_index) do nothing`,
-          [
-            log.blockNumber,
-            log.blockHash,
-            log.transactionHash,
-            log.index,
-            ev.contract,
-            ev.name,
-            orderId,
-            (ev.args.merchant as string | undefined) ?? null,
-            JSON.stringify(ev.args),
-            blocks.get(log.blockNumber)?.timestamp ?? null,
-          ],
+           select b, h, t, l, c, n, o, m, a::jsonb, bt
+           from unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[])
+             as u(b, h, t, l, c, n, o, m, a, bt)
+           on conflict (block_number, log_index) do nothing`,
+          rows,
         );
-        if (orderId && (ORDER_EVENTS as readonly string[]).includes(ev.name)) touchedOrders.add(orderId);
-        if (ev.name === "SkuCreated") {
-          await q.query(`update skus set status = 'created' where chain_sku_id = $1`, [String(ev.args.skuId)]);
-        }
       }
-      for (const orderId of touchedOrders) await this.rebuildOrder(q, orderId);
+      if (createdSkus.length > 0) {
+        await q.query(`update skus set status = 'created' where chain_sku_id = any($1::numeric[])`, [createdSkus]);
+      }
+      await this.rebuildOrders(q, [...touchedOrders]);
       if (this.hooks) await this.hooks.onIndexed(q, Number(from), Number(to), touchedOrders);
       for (const [n, b] of blocks) {
         await q.query(
@@ -223,7 +234,10 @@ export class Indexer {
       await q.query(`delete from chain_events where block_number > $1`, [Number(ancestor)]);
       await q.query(`delete from indexed_blocks where number > $1`, [Number(ancestor)]);
       for (const s of skus.rows) await q.query(`update skus set status = 'pending' where chain_sku_id = $1`, [s.sku]);
-      for (const r of affected.rows) await this.rebuildOrder(q, r.order_id);
+      await this.rebuildOrders(
+        q,
+        affected.rows.map((r) => r.order_id),
+      );
       if (this.hooks)
         await this.hooks.onRolledBack(
           q,
@@ -246,42 +260,45 @@ export class Indexer {
   }
 
   /** Folds the order's stored events into its record and API status. */
-  private async rebuildOrder(q: Queryable, chainOrderId: string): Promise<void> {
+  /** Folds the stored events of `chainOrderIds` into their records and API statuses (one read, one write). */
+  private async rebuildOrders(q: Queryable, chainOrderIds: string[]): Promise<void> {
+    if (chainOrderIds.length === 0) return;
     const events = await q.query<{
+      order_id: string;
       name: string;
       args: Record<string, unknown>;
       tx_hash: string;
       block_number: string;
       log_index: number;
     }>(
-      `select name, args, tx_hash, block_number, log_index from chain_events where order_id = $1 order by block_number, log_index`,
-      [chainOrderId],
+      `select order_id, name, args, tx_hash, block_number, log_index from chain_events
+       where order_id = any($1::text[]) order by order_id, block_number, log_index`,
+      [chainOrderIds],
     );
-    let record: OrderRecord | undefined;
-    let created: { tx: string; block: string; log: number } | null = null;
-    let lastBlock: string | null = null;
+    const byOrder = new Map<string, typeof events.rows>();
     for (const e of events.rows) {
-      const args = { ...e.args };
-      record = applyOrderEvent(record, { name: e.name, args } as never);
-      if (e.name === "OrderCreated") created = { tx: e.tx_hash, block: e.block_number, log: e.log_index };
-      lastBlock = e.block_number;
+      const list = byOrder.get(e.order_id) ?? [];
+      list.push(e);
+      byOrder.set(e.order_id, list);
     }
-    if (!record) {
-      await q.query(
-        `update orders set record = null, status = case when status = 'failed' then 'failed' else 'pending' end,
-           created_tx_hash = null, created_block = null, created_log_index = null, last_event_block = null, updated_at = now()
-         where chain_order_id = $1`,
-        [chainOrderId],
+    const cols: unknown[][] = [[], [], [], [], [], [], [], []];
+    const gone: string[] = [];
+    for (const chainOrderId of chainOrderIds) {
+      let record: OrderRecord | undefined;
+      let created: { tx: string; block: string; log: number } | null = null;
+      let lastBlock: string | null = null;
+      for (const e of byOrder.get(chainOrderId) ?? []) {
+        record = applyOrderEvent(record, { name: e.name, args: { ...e.args } } as never);
+        if (e.name === "OrderCreated") created = { tx: e.tx_hash, block: e.block_number, log: e.log_index };
+        lastBlock = e.block_number;
+      }
+      if (!record) {
+        gone.push(chainOrderId);
+        continue;
+      }
+      const json = Object.fromEntries(
+        Object.entries(record).map(([k, v]) => [k, typeof v === "bigint" ? v.toString() : v]),
       );
-      return;
-    }
-    const json = Object.fromEntries(
-      Object.entries(record).map(([k, v]) => [k, typeof v === "bigint" ? v.toString() : v]),
-    );
-    await q.query(
-      `update orders set record = $2, status = $3, buyer = coalesce(nullif($4, '0x0000000000000000000000000000000000000000'), buyer),
-         created_tx_hash = $5, created_block = $6, created_log_index = $7, last_event_block = $8, updated_at = now()
-       where chain_order_id = $1`,
       [
         chainOrderId,
         JSON.stringify(json),
@@ -291,8 +308,28 @@ export class Indexer {
         created?.block ?? null,
         created?.log ?? null,
         lastBlock,
-      ],
-    );
+      ].forEach((v, k) => cols[k].push(v));
+    }
+    if (gone.length > 0) {
+      // Every event of these orders was rolled back: they wait to be created again.
+      await q.query(
+        `update orders set record = null, status = case when status = 'failed' then 'failed' else 'pending' end,
+           created_tx_hash = null, created_block = null, created_log_index = null, last_event_block = null, updated_at = now()
+         where chain_order_id = any($1::text[])`,
+        [gone],
+      );
+    }
+    if (cols[0].length > 0) {
+      await q.query(
+        `update orders o set record = u.rec::jsonb, status = u.st,
+           buyer = coalesce(nullif(u.buyer, '0x0000000000000000000000000000000000000000'), o.buyer),
+           created_tx_hash = u.tx, created_block = u.blk, created_log_index = u.li, last_event_block = u.lb, updated_at = now()
+         from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::int[], $8::bigint[])
+           as u(id, rec, st, buyer, tx, blk, li, lb)
+         where o.chain_order_id = u.id`,
+        cols,
+      );
+    }
   }
 
   private parse(log: Log): { contract: string; name: string; args: Record<string, unknown> } | null {

@@ -8,8 +8,7 @@ import { getMerchant } from "../store/merchants";
 import { skusByIds } from "../store/skus";
 import {
   findOrder,
-  findOrderByReference,
-  insertOrder,
+  insertOrderWithCommand,
   listOrders,
   orderCommands,
   orderEvents,
@@ -78,12 +77,7 @@ export async function createOrder(
   merchantId: string,
   body: CreateOrderBody,
 ) {
-  const m = (await getMerchant(q, merchantId))!;
-  if (await findOrderByReference(q, merchantId, body.reference)) {
-    throw new AppError("reference_already_used", `order reference "${body.reference}" is already used`, {
-      reference: body.reference,
-    });
-  }
+  const merchantAddress = await merchantAddressOf(q, merchantId);
   const token = body.token === "native" ? ZeroAddress : body.token;
   if (token !== ZeroAddress && !isAddress(token)) {
     throw new AppError("validation_failed", 'token must be "native" or a 0x address', { field: "token" });
@@ -120,11 +114,14 @@ export async function createOrder(
       throw new AppError("validation_failed", `SKU ${i.sku} appears twice; give one line per SKU`, { sku: i.sku });
     seen.add(i.sku);
   }
-  const skus = await skusByIds(
-    q,
-    merchantId,
-    requested.map((i) => i.sku),
-  );
+  const skus =
+    requested.length === 0
+      ? []
+      : await skusByIds(
+          q,
+          merchantId,
+          requested.map((i) => i.sku),
+        );
   const byId = new Map(skus.map((s) => [s.id, s]));
   const items = requested.map((i) => {
     const s = byId.get(i.sku);
@@ -133,22 +130,42 @@ export async function createOrder(
       throw new AppError("unprocessable", `SKU ${i.sku} could not be created on chain`, { sku: i.sku });
     return { sku: s.id, skuId: String(s.chain_sku_id), quantity: String(i.quantity) };
   });
-  const chainOrderId = deriveOrderId(m.address, body.reference);
+  const chainOrderId = deriveOrderId(merchantAddress, body.reference);
   const id = newId("ord");
-  // The reference check above cannot see a concurrent transaction's insert: the unique index decides.
-  await insertOrder(q, {
-    id,
-    merchantId,
-    reference: body.reference,
-    chainOrderId,
-    buyer,
-    token,
-    amount: amount.toString(),
-    items,
-    paymentDeadline,
-    shipWithin,
-    protectionPeriod: protection,
-  }).catch((err) => {
+  // A reused reference is caught by the unique index, also when two requests race.
+  const row = await insertOrderWithCommand(
+    q,
+    {
+      id,
+      merchantId,
+      reference: body.reference,
+      chainOrderId,
+      buyer,
+      token,
+      amount: amount.toString(),
+      items,
+      paymentDeadline,
+      shipWithin,
+      protectionPeriod: protection,
+    },
+    {
+      payload: {
+        terms: {
+          orderId: chainOrderId,
+          merchant: merchantAddress,
+          buyer: buyer ?? ZeroAddress,
+          token,
+          amount: amount.toString(),
+          paymentDeadline: String(paymentDeadline),
+          shipWithin: String(shipWithin),
+          protectionPeriod: String(protection),
+        },
+        items: items.map((i) => ({ skuId: i.skuId, quantity: i.quantity })),
+      },
+      apiKeyId: who.keyId,
+    },
+    { action: "order.created", details: { reference: body.reference, amount: amount.toString() } },
+  ).catch((err) => {
     if (isUniqueViolation(err, ["orders_merchant_id_reference_key", "orders_chain_order_id_key"])) {
       throw new AppError("reference_already_used", `order reference "${body.reference}" is already used`, {
         reference: body.reference,
@@ -156,34 +173,18 @@ export async function createOrder(
     }
     throw err;
   });
-  await enqueueCommand(q, {
-    kind: "create_order",
-    merchantId,
-    orderId: id,
-    payload: {
-      terms: {
-        orderId: chainOrderId,
-        merchant: m.address,
-        buyer: buyer ?? ZeroAddress,
-        token,
-        amount: amount.toString(),
-        paymentDeadline: String(paymentDeadline),
-        shipWithin: String(shipWithin),
-        protectionPeriod: String(protection),
-      },
-      items: items.map((i) => ({ skuId: i.skuId, quantity: i.quantity })),
-    },
-    apiKeyId: who.keyId,
-  });
-  await recordAudit(q, {
-    merchantId,
-    apiKeyId: who.keyId,
-    action: "order.created",
-    resourceType: "order",
-    resourceId: id,
-    details: { reference: body.reference, amount: amount.toString() },
-  });
-  return orderView((await findOrder(q, merchantId, id))!);
+  return orderView(row);
+}
+
+/** A merchant's address never changes: remembered after the first read. */
+const merchantAddresses = new Map<string, string>();
+async function merchantAddressOf(q: Queryable, merchantId: string): Promise<string> {
+  const hit = merchantAddresses.get(merchantId);
+  if (hit) return hit;
+  const m = await getMerchant(q, merchantId);
+  if (!m) throw new AppError("not_found", `merchant ${merchantId} not found`, { merchantId });
+  merchantAddresses.set(merchantId, m.address);
+  return m.address;
 }
 
 const allowCache = new Map<string, { at: number; allowed: boolean }>();

@@ -102,6 +102,8 @@ export class ChainWriter {
   private tracking: Promise<void> | null = null;
   private feeCache: { at: number; maxFee: bigint; priority: bigint } | null = null;
   private lastNonceCheck = 0;
+  /** Recoveries under way: tracking pauses meanwhile, so a receipt read before a reorg cannot undo a reopen. */
+  private recovering = 0;
 
   constructor(
     private readonly db: Db,
@@ -204,6 +206,16 @@ export class ChainWriter {
    * stored transactions the node does not have, in nonce order (after a crash or an RPC outage).
    */
   private async recover(lane: SignerLane): Promise<void> {
+    this.recovering += 1;
+    try {
+      await this.tracking;
+      await this.recoverLane(lane);
+    } finally {
+      this.recovering -= 1;
+    }
+  }
+
+  private async recoverLane(lane: SignerLane): Promise<void> {
     const chainNonce = BigInt(await this.chain.provider.getTransactionCount(lane.address, "pending"));
     await this.reopenVanished(lane, chainNonce);
     const open = (await openTxs(this.db, [lane.address])).filter((t) => t.status === "sent");
@@ -490,6 +502,7 @@ export class ChainWriter {
   /** Follows stored transactions to their receipts and the confirmation depth; replaces stuck ones. */
   trackTick(): Promise<void> {
     if (this.tracking) return this.tracking;
+    if (this.recovering > 0) return Promise.resolve();
     this.tracking = (async () => {
       try {
         await this.track();

@@ -40,6 +40,12 @@ describe("relayer resilience: a reorg replaces the blocks the relayer indexed an
     });
   });
 
+  afterEach(function () {
+    if (this.currentTest?.state === "failed" && process.env.REORG_LOG) {
+      require("node:fs").writeFileSync(process.env.REORG_LOG, lines.map((l) => JSON.stringify(l)).join("\n"));
+    }
+  });
+
   after(async () => {
     await relayer?.stop();
     await pg?.end();
@@ -142,15 +148,16 @@ describe("relayer resilience: a reorg replaces the blocks the relayer indexed an
     expect(dup.rows).to.deep.equal([]);
     // A transaction sent at a stale nonce just after the reorg may be refused (nonce too high); the signer then
     // learns its nonce again and the nonce is used: every signer's confirmed nonces are contiguous from 0.
-    const nonces = await pg.query<{ signer: string; n: string; top: string }>(
-      `select signer, count(distinct nonce) as n, max(nonce) as top from chain_txs where status = 'confirmed' group by signer`,
-    );
-    for (const r of nonces.rows) expect(Number(r.n), `nonces of ${r.signer}`).to.equal(Number(r.top) + 1);
-    for (const r of nonces.rows) {
-      expect(await node.provider.getTransactionCount(r.signer), `chain nonce of ${r.signer}`).to.equal(
-        Number(r.top) + 1,
+    await waitFor("signers' recorded nonces equal the chain's", async () => {
+      const nonces = await pg.query<{ signer: string; n: string; top: string }>(
+        `select signer, count(distinct nonce) as n, max(nonce) as top from chain_txs where status = 'confirmed' group by signer`,
       );
-    }
+      for (const r of nonces.rows) {
+        if (Number(r.n) !== Number(r.top) + 1) return false;
+        if ((await node.provider.getTransactionCount(r.signer)) !== Number(r.top) + 1) return false;
+      }
+      return true;
+    });
     const reopened = lines.filter((l) => l.msg === "transaction reorged away; reopened").length;
     console.log(`      fork at ${forkHead}, old head ${oldHead}; transactions reopened after the reorg: ${reopened}`);
   });

@@ -28,6 +28,8 @@ interface Checkout {
   token: string;
   amount: string;
   escrowed: string | null;
+  /** What the buyer pays, or what is still escrowed after partial refunds. */
+  due: string;
   feeBps: number;
   fee: string;
   feeRecipient: string;
@@ -89,7 +91,7 @@ const STEPS = ["created", "paid", "shipped", "completed"];
 
 function renderSummary(o: Checkout): void {
   replace($("#merchant-name"), o.merchant.name);
-  replace($("#amount"), fmt(o.escrowed ?? o.amount));
+  replace($("#amount"), fmt(o.due));
   const reached = STEPS.indexOf(o.status);
   const detour = reached === -1 && o.status !== "pending";
   const lastGood = o.status === "disputed" || o.status === "resolved" ? 1 : 0;
@@ -113,7 +115,7 @@ function renderSummary(o: Checkout): void {
   replace(
     $("#facts"),
     h("dt", {}, "You pay"),
-    h("dd", { id: "you-pay" }, fmt(o.escrowed ?? o.amount)),
+    h("dd", { id: "you-pay" }, fmt(o.due)),
     h("dt", {}, "Paid to"),
     h("dd", {}, o.merchant.name, " ", hexCode(o.merchant.address, 8, 6)),
     h("dt", {}, "Merchant receives"),
@@ -335,7 +337,7 @@ function renderActions(o: Checkout): void {
             disabled: disabled || state.sent === "pay",
             onclick: () => void run("pay"),
           },
-          `Pay ${fmt(o.escrowed ?? o.amount)}`,
+          `Pay ${fmt(o.due)}`,
         ),
         !state.signer ? h("p", { class: "muted small" }, "Choose a wallet above to pay.") : null,
       );

@@ -94,7 +94,9 @@ export function registerCommerceRoutes(app: FastifyInstance, deps: ServiceDeps, 
       const names = new Map(skus.map((s) => [s.id, s.name]));
       const v = orderView(o);
       const feeBps = v.feeBps ?? Number(await deps.chain.escrow.feeBps());
-      const amount = BigInt(v.escrowed ?? v.amount);
+      // What the buyer pays (state Created) or what is still escrowed (after partial refunds): the record's
+      // amount; before the order is on chain, its price.
+      const amount = BigInt(o.record?.amount ?? o.amount);
       return {
         chainOrderId: o.chain_order_id,
         reference: o.reference,
@@ -104,6 +106,7 @@ export function registerCommerceRoutes(app: FastifyInstance, deps: ServiceDeps, 
         token: v.token,
         amount: v.amount,
         escrowed: v.escrowed,
+        due: amount.toString(),
         feeBps,
         fee: ((amount * BigInt(feeBps)) / 10_000n).toString(),
         feeRecipient: await deps.chain.escrow.feeRecipient(),

@@ -132,9 +132,21 @@ export class ChainWriter {
   async start(): Promise<void> {
     this.running = true;
     await this.refreshLeases();
+    // During an outage every pass fails the same way: log the first failure, then at most one line per 5 s.
+    let lastLogged = 0;
+    let suppressed = 0;
     const every = (ms: number, fn: () => Promise<void>) => {
       const t = setInterval(() => {
-        if (this.running) fn().catch((err) => this.log.error({ err }, "writer loop error"));
+        if (!this.running) return;
+        fn().catch((err) => {
+          if (Date.now() - lastLogged < 5_000) {
+            suppressed += 1;
+            return;
+          }
+          this.log.error({ err: String(err), suppressedSinceLast: suppressed }, "writer loop error");
+          lastLogged = Date.now();
+          suppressed = 0;
+        });
       }, ms);
       this.timers.push(t);
     };

@@ -181,26 +181,7 @@ export function relayerConfig(node: LocalNode, overrides: Record<string, string 
   });
 }
 
-export async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined | null | false>,
-  timeoutMs = 30_000,
-  everyMs = 100,
-): Promise<T> {
-  const started = Date.now();
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() - started > timeoutMs)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+export { waitFor } from "../../scripts/lib/api";
 
 /** Writes a deployment record in the shape `npm run deploy` writes, for relayer processes to read. */
 export function writeDeploymentRecord(dir: string, d: Deployed): string {

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
-import { FEE_BPS, OrderState, USD, itemsHash, terms } from "../helpers/fixtures";
+import { FEE_BPS, OFFER_TYPES, OrderState, USD, itemsHash, terms } from "../helpers/fixtures";
 import { hashItems as sdkHashItems } from "../../sdk/orderRecord";
 import {
   ZERO_HASH,
@@ -318,19 +318,7 @@ describe("PaymentEscrow administration", function () {
         chainId: (await ethers.provider.getNetwork()).chainId,
         verifyingContract: await f.escrow.getAddress(),
       };
-      const types = {
-        Offer: [
-          { name: "orderId", type: "bytes32" },
-          { name: "merchant", type: "address" },
-          { name: "buyer", type: "address" },
-          { name: "token", type: "address" },
-          { name: "amount", type: "uint256" },
-          { name: "paymentDeadline", type: "uint64" },
-          { name: "shipWithin", type: "uint32" },
-          { name: "protectionPeriod", type: "uint32" },
-          { name: "itemsHash", type: "bytes32" },
-        ],
-      };
+      const types = OFFER_TYPES;
       for (const list of [items, []]) {
         const expected = ethers.TypedDataEncoder.hash(domain, types, { ...offer, itemsHash: sdkHashItems(list) });
         expect(await f.escrow.offerDigest(offer, list)).to.equal(expected);

@@ -4,7 +4,7 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signer
 import type { Forwarder, InventoryToken, MockStablecoin, PaymentEscrow } from "../../typechain-types";
 import type { IPaymentEscrow } from "../../typechain-types/contracts/PaymentEscrow";
 import type { ContractTransactionReceipt, ContractTransactionResponse } from "ethers";
-import { applyOrderLogs, type OrderRecord } from "../../sdk/orderRecord";
+import { applyOrderLogs, hashItems, type OrderRecord } from "../../sdk/orderRecord";
 
 export type { OrderRecord } from "../../sdk/orderRecord";
 
@@ -121,6 +121,21 @@ export async function terms(
   };
 }
 
+/** EIP-712 type of a checkout offer (`OFFER_TYPEHASH`), with the items as their hash. */
+export const OFFER_TYPES = {
+  Offer: [
+    { name: "orderId", type: "bytes32" },
+    { name: "merchant", type: "address" },
+    { name: "buyer", type: "address" },
+    { name: "token", type: "address" },
+    { name: "amount", type: "uint256" },
+    { name: "paymentDeadline", type: "uint64" },
+    { name: "shipWithin", type: "uint32" },
+    { name: "protectionPeriod", type: "uint32" },
+    { name: "itemsHash", type: "bytes32" },
+  ],
+};
+
 /** Signs a checkout offer as `signer` (EIP-712, domain of the escrow). */
 export async function signOffer(
   escrow: PaymentEscrow,
@@ -135,30 +150,11 @@ export async function signOffer(
     chainId,
     verifyingContract: await escrow.getAddress(),
   };
-  const types = {
-    Offer: [
-      { name: "orderId", type: "bytes32" },
-      { name: "merchant", type: "address" },
-      { name: "buyer", type: "address" },
-      { name: "token", type: "address" },
-      { name: "amount", type: "uint256" },
-      { name: "paymentDeadline", type: "uint64" },
-      { name: "shipWithin", type: "uint32" },
-      { name: "protectionPeriod", type: "uint32" },
-      { name: "itemsHash", type: "bytes32" },
-    ],
-  };
-  return signer.signTypedData(domain, types, { ...offer, itemsHash: itemsHash(items) });
+  return signer.signTypedData(domain, OFFER_TYPES, { ...offer, itemsHash: itemsHash(items) });
 }
 
-export function itemsHash(items: LineItem[]): string {
-  return ethers.keccak256(
-    ethers.AbiCoder.defaultAbiCoder().encode(
-      ["tuple(uint256 skuId,uint256 quantity)[]"],
-      [items.map((i) => [i.skuId, i.quantity])],
-    ),
-  );
-}
+/** The escrow's line-items commitment (the same function clients use). */
+export const itemsHash = (items: LineItem[]): string => hashItems(items);
 
 /** Signs an EIP-2612 permit of `owner` for the escrow. */
 export async function signPermit(

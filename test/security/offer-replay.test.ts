@@ -1,21 +1,15 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
-import { deployEscrowFixture, itemsHash, terms, USD, type LineItem, type OrderTerms } from "../helpers/fixtures";
-
-const OFFER_TYPES = {
-  Offer: [
-    { name: "orderId", type: "bytes32" },
-    { name: "merchant", type: "address" },
-    { name: "buyer", type: "address" },
-    { name: "token", type: "address" },
-    { name: "amount", type: "uint256" },
-    { name: "paymentDeadline", type: "uint64" },
-    { name: "shipWithin", type: "uint32" },
-    { name: "protectionPeriod", type: "uint32" },
-    { name: "itemsHash", type: "bytes32" },
-  ],
-};
+import {
+  deployEscrowFixture,
+  itemsHash,
+  OFFER_TYPES,
+  terms,
+  USD,
+  type LineItem,
+  type OrderTerms,
+} from "../helpers/fixtures";
 
 /** A checkout offer is valid once, on one chain, for one escrow deployment. */
 describe("security: checkout offer replay", function () {

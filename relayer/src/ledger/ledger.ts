@@ -27,7 +27,7 @@ interface EventRow {
 type Line = { account: Account; debit: bigint; credit: bigint };
 
 /** The balanced lines an escrow event posts, or none for events that move no money. */
-export function linesFor(name: string, args: Record<string, string>, orderAmountBefore?: bigint): Line[] {
+export function linesFor(name: string, args: Record<string, string>): Line[] {
   switch (name) {
     case "OrderPaid": {
       const a = BigInt(args.amount);
@@ -64,7 +64,6 @@ export function linesFor(name: string, args: Record<string, string>, orderAmount
       ];
     }
     default:
-      void orderAmountBefore;
       return [];
   }
 }

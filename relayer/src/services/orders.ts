@@ -17,7 +17,6 @@ import {
 import { recordAudit } from "../store/audit";
 import type { Principal, ServiceDeps } from "./context";
 
-const UINT32_MAX = 2 ** 32 - 1;
 const DEFAULT_PAYMENT_WINDOW_S = 24 * 3600;
 const DEFAULT_SHIP_WITHIN_S = 48 * 3600;
 const DEFAULT_PROTECTION_S = 72 * 3600;

@@ -58,6 +58,54 @@ function vmHwmKb(pid: number): number {
   }
 }
 
+const CLK_TCK = 100;
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds of every PostgreSQL process on the machine (the benchmark's database is the only busy one). */
+function postgresCpuSeconds(): number {
+  let total = 0;
+  for (const d of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${d}/comm`, "utf8").trim() === "postgres") total += cpuSeconds(Number(d));
+    } catch {
+      // gone
+    }
+  }
+  return total;
+}
+
+/** CPU seconds used by each party since the last call. */
+function cpuMeter(pids: { relayer: () => number[]; node: number }) {
+  const read = () => ({
+    relayer: pids.relayer().reduce((a, p) => a + cpuSeconds(p), 0),
+    node: cpuSeconds(pids.node),
+    postgres: postgresCpuSeconds(),
+    client: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+  });
+  let last = read();
+  return () => {
+    const now = read();
+    const d = {
+      relayer: now.relayer - last.relayer,
+      node: now.node - last.node,
+      postgres: now.postgres - last.postgres,
+      client: now.client - last.client,
+    };
+    last = now;
+    return d;
+  };
+}
+
 function body(reference: string) {
   return { reference, amount: "1000", token: "native" };
 }
@@ -154,6 +202,10 @@ async function main() {
     POLL_INTERVAL_MS: process.env.POLL_INTERVAL_MS ?? "100",
     BATCH_SIZE: process.env.BATCH_SIZE ?? "200",
   });
+  if (process.env.BENCH_LOG)
+    process.on("exit", () =>
+      fs.writeFileSync(process.env.BENCH_LOG!, relayer.lines.map((l) => JSON.stringify(l)).join("\n")),
+    );
   let peakRss = 0;
   const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, vmHwmKb(relayer.pid))), 200);
   try {
@@ -165,12 +217,15 @@ async function main() {
     while ((await created()) < 50) await sleep(50);
 
     // Throughput: as fast as the API accepts, until every order is created on chain and indexed.
+    const cpu = cpuMeter({ relayer: () => [relayer.pid], node: node.proc.pid! });
     const t0 = performance.now();
     await sendClosedLoop(relayer, m.key, "tp", ORDERS, CONCURRENCY);
     const acceptedIn = (performance.now() - t0) / 1000;
     while ((await created()) < 50 + ORDERS) await sleep(20);
     const seconds = (performance.now() - t0) / 1000;
     const throughput = ORDERS / seconds;
+    const cpuUsed = cpu();
+    const cpuLine = `relayer ${cpuUsed.relayer.toFixed(1)} s, hardhat node ${cpuUsed.node.toFixed(1)} s, PostgreSQL ${cpuUsed.postgres.toFixed(1)} s, load client ${cpuUsed.client.toFixed(1)} s`;
     const listed = await getOrders(
       () => relayer.url,
       m.key,
@@ -209,6 +264,7 @@ async function main() {
       `accepted in                    ${acceptedIn.toFixed(2)} s (${(ORDERS / acceptedIn).toFixed(0)} accepts/s, ${CONCURRENCY} in flight)`,
       `created on chain + indexed in  ${seconds.toFixed(2)} s`,
       `throughput end to end          ${throughput.toFixed(0)} orders/s (${txs} batch transactions)`,
+      `CPU during the throughput run  ${cpuLine} (${seconds.toFixed(1)} s on ${os.cpus().length} cores)`,
       `accept latency at ${RATE} req/s   p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms (achieved ${lat.achieved.toFixed(0)} req/s, ${LATENCY_ORDERS} orders)`,
       `relayer peak RSS (VmHWM)       ${(peakRss / 1024).toFixed(0)} MiB`,
       `gas per order (relayer)        ${gasPerOrder}`,
@@ -233,6 +289,7 @@ on the same machine. The naive submitter creates the same number of orders on th
 | Figure | Value |
 | --- | --- |
 | Throughput, first accept to last order created on chain and shown as created by the API | **${throughput.toFixed(0)} orders/s** (${ORDERS} in ${seconds.toFixed(2)} s, ${txs} batch transactions) |
+| CPU used during the throughput run | ${cpuLine} |
 | Accept rate of the API (closed loop) | ${(ORDERS / acceptedIn).toFixed(0)} orders/s |
 | Accept latency at ${RATE} requests/s | p50 **${p50.toFixed(1)} ms**, p99 **${p99.toFixed(1)} ms** |
 | Relayer peak RSS (VmHWM) | ${(peakRss / 1024).toFixed(0)} MiB |

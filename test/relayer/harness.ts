@@ -3,6 +3,7 @@
  * over JSON-RPC, a fresh PostgreSQL database per test file, and relayers started in-process or as child
  * processes.
  */
+import fs from "node:fs";
 import { spawn, type ChildProcess } from "node:child_process";
 import net from "node:net";
 import path from "node:path";
@@ -65,6 +66,7 @@ export async function startNode(): Promise<LocalNode> {
   );
   let output = "";
   proc.stdout!.on("data", (d) => (output = (output + d.toString()).slice(-4000)));
+  if (process.env.NODE_LOG) proc.stdout!.pipe(fs.createWriteStream(process.env.NODE_LOG));
   proc.stderr!.on("data", (d) => (output = (output + d.toString()).slice(-4000)));
   const url = `http://127.0.0.1:${port}`;
   const provider = new JsonRpcProvider(url, 31337, { cacheTimeout: -1, staticNetwork: true });

@@ -8,7 +8,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import { AppError } from "../domain/errors";
 import { decryptPrivateKey, encryptPrivateKey } from "../domain/keys";
 import type { Db, Queryable } from "../store/db";
-import { claimIdempotencyKey, saveIdempotentResponse } from "../store/idempotency";
+import { claimIdempotencyKey, findIdempotentResponse, saveIdempotentResponse } from "../store/idempotency";
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
@@ -74,6 +74,62 @@ export function unsealSecrets(v: unknown, key: string): unknown {
   return v;
 }
 
+export interface IdempotencyClaim {
+  scope: string;
+  key: string;
+  hash: string;
+}
+
+/** The request's Idempotency-Key (validated) with its scope and request hash, or null without one. */
+export function idempotencyOf(req: FastifyRequest): IdempotencyClaim | null {
+  const raw = req.headers["idempotency-key"];
+  if (raw === undefined) return null;
+  const key = Array.isArray(raw) ? raw[0] : raw;
+  if (!KEY_PATTERN.test(key)) {
+    throw new AppError("invalid_idempotency_key", "Idempotency-Key must be 1 to 255 visible ASCII characters");
+  }
+  return { scope: req.principal?.keyId ?? "anonymous", key, hash: requestHash(req) };
+}
+
+type Stored = { request_hash: string; status_code: number | null; response: unknown };
+
+/** The stored first response for a key already used: the replay, or 409 when the request differs. */
+function replayOf(prior: Stored, claim: IdempotencyClaim, req: FastifyRequest) {
+  if (prior.request_hash !== claim.hash) {
+    throw new AppError("idempotency_key_reused", "this Idempotency-Key was used with a different request", {
+      idempotencyKey: claim.key,
+    });
+  }
+  if (prior.status_code === null) {
+    throw new AppError(
+      "idempotency_request_in_progress",
+      "a request with this Idempotency-Key is still being processed",
+      {
+        idempotencyKey: claim.key,
+      },
+    );
+  }
+  return { replay: true as const, status: prior.status_code, body: unsealSecrets(prior.response, sealKey(req)) };
+}
+
+/**
+ * For routes that store their response in the same statement as their change (see `createOrder`): answers
+ * with the stored response of `claim`, or returns null when nothing is stored under it.
+ */
+export async function replayIfStored(
+  db: Queryable,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  claim: IdempotencyClaim,
+): Promise<{ body: unknown } | null> {
+  const prior = (await findIdempotentResponse(db, claim.scope, claim.key))[0];
+  if (!prior) return null;
+  const out = replayOf(prior, claim, req);
+  reply.code(out.status);
+  reply.header("idempotent-replayed", "true");
+  return { body: out.body };
+}
+
 /** Runs `fn` in one transaction, honouring the request's Idempotency-Key. */
 export async function mutate<T>(
   db: Db,
@@ -82,37 +138,17 @@ export async function mutate<T>(
   status: number,
   fn: (q: Queryable) => Promise<T>,
 ): Promise<T | unknown> {
-  const raw = req.headers["idempotency-key"];
-  if (raw === undefined) {
+  const claim = idempotencyOf(req);
+  if (claim === null) {
     const result = await db.tx(fn);
     reply.code(status);
     return result;
   }
-  const key = Array.isArray(raw) ? raw[0] : raw;
-  if (!KEY_PATTERN.test(key)) {
-    throw new AppError("invalid_idempotency_key", "Idempotency-Key must be 1 to 255 visible ASCII characters");
-  }
-  const scope = req.principal?.keyId ?? "anonymous";
-  const hash = requestHash(req);
   const out = await db.tx(async (q) => {
-    const prior = await claimIdempotencyKey(q, scope, key, hash);
-    if (prior) {
-      if (prior.request_hash !== hash) {
-        throw new AppError("idempotency_key_reused", "this Idempotency-Key was used with a different request", {
-          idempotencyKey: key,
-        });
-      }
-      if (prior.status_code === null) {
-        throw new AppError(
-          "idempotency_request_in_progress",
-          "a request with this Idempotency-Key is still being processed",
-          { idempotencyKey: key },
-        );
-      }
-      return { replay: true as const, status: prior.status_code, body: unsealSecrets(prior.response, sealKey(req)) };
-    }
+    const prior = await claimIdempotencyKey(q, claim.scope, claim.key, claim.hash);
+    if (prior) return replayOf(prior, claim, req);
     const body = await fn(q);
-    await saveIdempotentResponse(q, scope, key, status, sealSecrets(body, sealKey(req)));
+    await saveIdempotentResponse(q, claim.scope, claim.key, status, sealSecrets(body, sealKey(req)));
     return { replay: false as const, status, body };
   });
   reply.code(out.status);

@@ -2,7 +2,8 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ServiceDeps } from "../services/context";
-import { mutate } from "./idempotency";
+import { idempotencyOf, mutate, replayIfStored } from "./idempotency";
+import { AppError } from "../domain/errors";
 import { requireAdmin, requireMerchant } from "./auth";
 import * as S from "./schemas";
 import {
@@ -284,10 +285,38 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
         response: { 202: S.Order, ...S.errorResponses },
       },
     },
-    async (req, reply) =>
-      mutate(db, req, reply, 202, (q) =>
-        createOrder(deps, q, req.principal!, merchantOf(req), req.body as CreateOrderBody),
-      ),
+    async (req, reply) => {
+      // One statement stores the order, its command, its audit line and the idempotent response.
+      const claim = idempotencyOf(req);
+      let order: Awaited<ReturnType<typeof createOrder>>;
+      try {
+        order = await createOrder(
+          deps,
+          db,
+          req.principal!,
+          merchantOf(req),
+          req.body as CreateOrderBody,
+          claim ? { ...claim, status: 202 } : undefined,
+        );
+      } catch (err) {
+        // A replay answers with the first response even where the request would no longer be accepted.
+        const stored = claim && err instanceof AppError ? await replayIfStored(db, req, reply, claim) : null;
+        if (stored) return stored.body;
+        throw err;
+      }
+      if (order) {
+        reply.code(202);
+        return order;
+      }
+      const stored = await replayIfStored(db, req, reply, claim!);
+      if (!stored)
+        throw new AppError(
+          "idempotency_request_in_progress",
+          "the Idempotency-Key was claimed but its response is not stored yet",
+          { idempotencyKey: claim!.key },
+        );
+      return stored.body;
+    },
   );
 
   app.get(

@@ -6,6 +6,7 @@ import type { Forwarder, InventoryToken, PaymentEscrow } from "../../../typechai
 import { Forwarder__factory } from "../../../typechain-types/factories/contracts/Forwarder__factory";
 import { InventoryToken__factory } from "../../../typechain-types/factories/contracts/InventoryToken__factory";
 import { PaymentEscrow__factory } from "../../../typechain-types/factories/contracts/PaymentEscrow__factory";
+import { CachedAbi } from "./abi";
 
 export interface ContractAddresses {
   escrow: string;
@@ -22,6 +23,9 @@ export interface ChainContext {
   escrow: PaymentEscrow;
   inventory: InventoryToken;
   forwarder: Forwarder;
+  /** The escrow's and the inventory's ABIs with selectors and topics computed once (hot paths). */
+  escrowAbi: CachedAbi;
+  inventoryAbi: CachedAbi;
 }
 
 /**
@@ -38,12 +42,16 @@ export function makeChainContext(
   chainId: bigint,
   addresses: ContractAddresses,
 ): ChainContext {
+  const escrow = PaymentEscrow__factory.connect(addresses.escrow, provider);
+  const inventory = InventoryToken__factory.connect(addresses.inventory, provider);
   return {
     provider,
     chainId,
     addresses,
-    escrow: PaymentEscrow__factory.connect(addresses.escrow, provider),
-    inventory: InventoryToken__factory.connect(addresses.inventory, provider),
+    escrow,
+    inventory,
     forwarder: Forwarder__factory.connect(addresses.forwarder, provider),
+    escrowAbi: new CachedAbi(escrow.interface),
+    inventoryAbi: new CachedAbi(inventory.interface),
   };
 }

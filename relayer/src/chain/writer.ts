@@ -47,6 +47,41 @@ export interface WriterOptions {
   arbiterKey?: string;
 }
 
+interface EscrowCall {
+  cmd: CommandRow;
+  data: string;
+  gasBound?: bigint;
+}
+
+/** Where a writer pass spent its time (debug log of each transaction sent). */
+interface PassTiming {
+  commands: number;
+  claimMs: number;
+  prepareMs?: number;
+  estimateMs?: number;
+}
+
+function roundedTiming(t?: PassTiming): Record<string, number> {
+  if (!t) return {};
+  return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, Math.round(v as number)]));
+}
+
+/** Fixed cost of the batch transaction itself (21,000 base plus calldata and the loop), with margin. */
+const BATCH_BASE_GAS = 60_000n;
+
+/**
+ * The gas limit of a batch from its calls' bounds, or null when one call has none or is a retry (a retry may
+ * follow a batch that ran out of gas: it is estimated by the node instead).
+ */
+export function batchGasBound(calls: { cmd: { attempts: number }; gasBound?: bigint }[]): bigint | null {
+  let sum = BATCH_BASE_GAS;
+  for (const c of calls) {
+    if (c.gasBound === undefined || c.cmd.attempts > 0) return null;
+    sum += c.gasBound;
+  }
+  return sum;
+}
+
 /** Transactions paid for a merchant's gasless actions count against its gas budget. */
 const RELAYED_KINDS = new Set(["relay_permit", "relay_forward", "merchant_setup"]);
 
@@ -314,8 +349,10 @@ export class ChainWriter {
   }
 
   private async fill(lane: SignerLane): Promise<void> {
+    const started = performance.now();
     const claimed = await claimReadyCommands(this.db, this.instanceId, this.opts.batchSize);
     if (claimed.length === 0) return;
+    const timing: PassTiming = { claimMs: performance.now() - started, commands: claimed.length };
     const unsent = new Set(claimed.map((c) => c.id));
     try {
       const prepared: { cmd: CommandRow; p: Prepared }[] = [];
@@ -326,10 +363,11 @@ export class ChainWriter {
           prepared.push({ cmd, p: { type: "wait", delayMs: 1000, reason: String(err) } });
         }
       }
-      const escrowCalls: { cmd: CommandRow; data: string }[] = [];
+      timing.prepareMs = performance.now() - started - timing.claimMs;
+      const escrowCalls: EscrowCall[] = [];
       const singles: { cmd: CommandRow; to: string; data: string; kind: string }[] = [];
       for (const { cmd, p } of prepared) {
-        if (p.type === "escrow") escrowCalls.push({ cmd, data: p.data });
+        if (p.type === "escrow") escrowCalls.push({ cmd, data: p.data, gasBound: p.gasBound });
         else if (p.type === "tx") singles.push({ cmd, to: p.to, data: p.data, kind: p.kind });
         else if (p.type === "done") {
           await markConfirmed(this.db, [cmd.id]);
@@ -345,7 +383,7 @@ export class ChainWriter {
         }
       }
       if (escrowCalls.length > 0) {
-        const sent = await this.sendBatch(lane, escrowCalls);
+        const sent = await this.sendBatch(lane, escrowCalls, timing);
         for (const id of sent) unsent.delete(id);
       }
       for (const s of singles) {
@@ -359,30 +397,37 @@ export class ChainWriter {
     }
   }
 
-  /** Sends escrow calls as one non-atomic batch; splits it if it would exceed the per-transaction gas cap. */
-  private async sendBatch(lane: SignerLane, calls: { cmd: CommandRow; data: string }[]): Promise<string[]> {
-    const data = this.chain.escrow.interface.encodeFunctionData("batch", [calls.map((c) => c.data), false]);
-    let estimate: bigint;
-    try {
-      estimate = await this.chain.provider.estimateGas({ from: lane.address, to: this.chain.addresses.escrow, data });
-    } catch (err) {
-      const revert = revertDataOf(err);
-      if (revert === undefined) throw err;
-      const decoded = decodeRevertData(revert);
-      this.log.error({ signer: lane.address, error: decoded.name }, "batch would revert as a whole");
-      await releaseCommands(
-        this.db,
-        calls.map((c) => c.cmd.id),
-        5000,
-        true,
-      );
-      return calls.map((c) => c.cmd.id);
-    }
-    if ((estimate * 12n) / 10n > TX_GAS_CAP && calls.length > 1) {
-      const half = Math.ceil(calls.length / 2);
-      const first = await this.sendBatch(lane, calls.slice(0, half));
-      if (lane.needsRecovery) return first;
-      return [...first, ...(await this.sendBatch(lane, calls.slice(half)))];
+  /**
+   * Sends escrow calls as one non-atomic batch; splits it if it would exceed the per-transaction gas cap.
+   * When every call has a known gas bound and is on its first attempt, the gas limit is the sum of the bounds
+   * and nothing is estimated; otherwise the node estimates the batch (which also finds a batch that would
+   * revert as a whole before any gas is spent).
+   */
+  private async sendBatch(lane: SignerLane, calls: EscrowCall[], timing?: PassTiming): Promise<string[]> {
+    const bound = batchGasBound(calls);
+    if (bound !== null && bound > TX_GAS_CAP && calls.length > 1) return this.sendHalves(lane, calls, timing);
+    const data = this.chain.escrowAbi.encode("batch", [calls.map((c) => c.data), false]);
+    let estimate: bigint | undefined;
+    if (bound === null) {
+      const t = performance.now();
+      try {
+        estimate = await this.chain.provider.estimateGas({ from: lane.address, to: this.chain.addresses.escrow, data });
+      } catch (err) {
+        const revert = revertDataOf(err);
+        if (revert === undefined) throw err;
+        const decoded = decodeRevertData(revert);
+        this.log.error({ signer: lane.address, error: decoded.name }, "batch would revert as a whole");
+        await releaseCommands(
+          this.db,
+          calls.map((c) => c.cmd.id),
+          5000,
+          true,
+        );
+        return calls.map((c) => c.cmd.id);
+      } finally {
+        if (timing) timing.estimateMs = (timing.estimateMs ?? 0) + performance.now() - t;
+      }
+      if ((estimate * 12n) / 10n > TX_GAS_CAP && calls.length > 1) return this.sendHalves(lane, calls, timing);
     }
     const ok = await this.sendTx(
       lane,
@@ -391,8 +436,17 @@ export class ChainWriter {
       "batch",
       calls.map((c) => c.cmd),
       estimate,
+      bound ?? undefined,
+      timing,
     );
     return ok ? calls.map((c) => c.cmd.id) : [];
+  }
+
+  private async sendHalves(lane: SignerLane, calls: EscrowCall[], timing?: PassTiming): Promise<string[]> {
+    const half = Math.ceil(calls.length / 2);
+    const first = await this.sendBatch(lane, calls.slice(0, half), timing);
+    if (lane.needsRecovery) return first;
+    return [...first, ...(await this.sendBatch(lane, calls.slice(half), timing))];
   }
 
   private async fees(): Promise<{ maxFee: bigint; priority: bigint }> {
@@ -416,9 +470,11 @@ export class ChainWriter {
     kind: string,
     cmds: CommandRow[],
     knownEstimate?: bigint,
+    fixedGasLimit?: bigint,
+    timing?: PassTiming,
   ): Promise<boolean> {
     let estimate = knownEstimate;
-    if (estimate === undefined) {
+    if (estimate === undefined && fixedGasLimit === undefined) {
       try {
         estimate = await this.chain.provider.estimateGas({ from: lane.address, to, data });
       } catch (err) {
@@ -430,7 +486,7 @@ export class ChainWriter {
       }
     }
     const gasLimit = (() => {
-      const g = (estimate * 12n) / 10n + 20_000n;
+      const g = fixedGasLimit ?? (estimate! * 12n) / 10n + 20_000n;
       return g > TX_GAS_CAP ? TX_GAS_CAP : g;
     })();
     const { maxFee, priority } = await this.fees();
@@ -468,12 +524,22 @@ export class ChainWriter {
     });
     lane.nextNonce = nonce + 1n;
     lane.inFlight += 1;
+    const sendStarted = performance.now();
     for (const c of cmds) this.metrics.submitLatency.observe((Date.now() - new Date(c.created_at).getTime()) / 1000);
     try {
       await this.chain.provider.broadcastTransaction(raw);
       this.metrics.txs.inc({ outcome: "sent" });
       this.log.debug(
-        { signer: lane.address, nonce: String(nonce), hash, kind, commands: cmds.length },
+        {
+          signer: lane.address,
+          nonce: String(nonce),
+          hash,
+          kind,
+          commands: cmds.length,
+          gasLimit: String(gasLimit),
+          ...roundedTiming(timing),
+          broadcastMs: Math.round(performance.now() - sendStarted),
+        },
         "transaction sent",
       );
     } catch (err) {
@@ -655,14 +721,13 @@ export class ChainWriter {
         return;
       }
       const failures = new Map<number, string>();
+      const failedTopic = this.chain.escrowAbi.topicOf("BatchItemFailed");
+      const escrow = this.chain.addresses.escrow.toLowerCase();
       for (const log of r.logs) {
-        if (log.address.toLowerCase() !== this.chain.addresses.escrow.toLowerCase()) continue;
-        try {
-          const ev = this.chain.escrow.interface.parseLog(log);
-          if (ev?.name === "BatchItemFailed") failures.set(Number(ev.args.index), ev.args.reason as string);
-        } catch {
-          // not an escrow event
-        }
+        // Only the failures are decoded: a batch of hundreds of orders carries hundreds of other events.
+        if (log.topics[0] !== failedTopic || log.address.toLowerCase() !== escrow) continue;
+        const ev = this.chain.escrowAbi.decode(log);
+        if (ev) failures.set(Number(ev.values[0]), ev.values[1] as string);
       }
       const ok: CommandRow[] = [];
       for (const cmd of cmds) {

@@ -104,6 +104,7 @@ export class Indexer {
   }
 
   private async step(): Promise<boolean> {
+    const started = performance.now();
     const provider = this.chain.provider;
     const head = BigInt(await provider.getBlockNumber());
     this.lastHead = head;
@@ -144,6 +145,7 @@ export class Indexer {
       if (blocks.get(l.blockNumber)?.hash !== l.blockHash)
         throw new Error(`log of block ${l.blockNumber} does not match its header; chain moving`);
     }
+    const fetchedMs = performance.now() - started;
     await this.db.tx(async (q) => {
       const touchedOrders = new Set<string>();
       // One statement for all of the step's events: the indexer shares the database with the API.
@@ -199,6 +201,16 @@ export class Indexer {
       );
     });
     this.metrics.indexerLag.set(Number(head - to));
+    this.log.debug(
+      {
+        from: String(from),
+        to: String(to),
+        logs: logs.length,
+        rpcMs: Math.round(fetchedMs),
+        dbMs: Math.round(performance.now() - started - fetchedMs),
+      },
+      "indexed",
+    );
     return to < head;
   }
 
@@ -334,12 +346,12 @@ export class Indexer {
 
   private parse(log: Log): { contract: string; name: string; args: Record<string, unknown> } | null {
     const isEscrow = log.address.toLowerCase() === this.chain.addresses.escrow.toLowerCase();
-    const iface = isEscrow ? this.chain.escrow.interface : this.chain.inventory.interface;
+    const abi = isEscrow ? this.chain.escrowAbi : this.chain.inventoryAbi;
     try {
-      const ev = iface.parseLog(log);
+      const ev = abi.decode(log);
       if (!ev) return null;
       const args: Record<string, unknown> = {};
-      ev.fragment.inputs.forEach((input, i) => (args[input.name] = toJson(ev.args[i], input)));
+      ev.fragment.inputs.forEach((input, i) => (args[input.name] = toJson(ev.values[i], input)));
       return { contract: isEscrow ? "PaymentEscrow" : "InventoryToken", name: ev.name, args };
     } catch {
       return null;

@@ -12,7 +12,8 @@ import { FORWARD_REQUEST_TYPES } from "../relay/typedData";
 import type { OrderRecord } from "../../../sdk/orderRecord";
 
 export type Prepared =
-  | { type: "escrow"; data: string }
+  /** `gasBound`: an upper bound of the call's gas inside a batch, when one is known without estimating. */
+  | { type: "escrow"; data: string; gasBound?: bigint }
   | { type: "tx"; to: string; data: string; kind: string }
   | { type: "done"; note: string }
   | { type: "wait"; delayMs: number; reason: string }
@@ -67,6 +68,15 @@ async function orderRow(db: Db, orderId: string) {
 
 const WAIT_FOR_INDEXER_MS = 250;
 
+/**
+ * Gas bounds of one `createOrder` inside a batch, about twice what it uses (docs/GAS.md: 37k per order
+ * without items, 42.5k for the first line item and 26.5k for each further one, all cold reads included).
+ * Batches of first attempts are sent with the sum of the bounds instead of an `eth_estimateGas`, which would
+ * run the whole batch once more on the node; a batch that still ran out of gas is retried with an estimate.
+ */
+export const CREATE_ORDER_GAS_BOUND = 70_000n;
+export const CREATE_ORDER_ITEM_GAS_BOUND = 60_000n;
+
 export async function prepareCommand(cmd: CommandRow, deps: PrepareDeps): Promise<Prepared> {
   const { chain } = deps;
   const p = cmd.payload as Record<string, unknown>;
@@ -76,7 +86,8 @@ export async function prepareCommand(cmd: CommandRow, deps: PrepareDeps): Promis
       const items = (p.items as Items).map((i) => ({ skuId: BigInt(i.skuId), quantity: BigInt(i.quantity) }));
       return {
         type: "escrow",
-        data: chain.escrow.interface.encodeFunctionData("createOrder", [
+        gasBound: CREATE_ORDER_GAS_BOUND + CREATE_ORDER_ITEM_GAS_BOUND * BigInt(items.length),
+        data: chain.escrowAbi.encode("createOrder", [
           {
             orderId: terms.orderId,
             merchant: terms.merchant,

@@ -69,13 +69,18 @@ export function orderView(o: OrderRow) {
   };
 }
 
+/**
+ * Accepts an order. With an idempotency claim the first response is stored in the same statement as the
+ * order; `null` means the claim's key was already stored and nothing was inserted (the caller replays).
+ */
 export async function createOrder(
   deps: ServiceDeps,
   q: Queryable,
   who: Principal,
   merchantId: string,
   body: CreateOrderBody,
-) {
+  idempotency?: { scope: string; key: string; hash: string; status: number },
+): Promise<ReturnType<typeof orderView> | null> {
   const merchantAddress = await merchantAddressOf(q, merchantId);
   const token = body.token === "native" ? ZeroAddress : body.token;
   if (token !== ZeroAddress && !isAddress(token)) {
@@ -164,6 +169,7 @@ export async function createOrder(
       apiKeyId: who.keyId,
     },
     { action: "order.created", details: { reference: body.reference, amount: amount.toString() } },
+    idempotency && { ...idempotency, response: orderView },
   ).catch((err) => {
     if (isUniqueViolation(err, ["orders_merchant_id_reference_key", "orders_chain_order_id_key"])) {
       throw new AppError("reference_already_used", `order reference "${body.reference}" is already used`, {
@@ -172,7 +178,7 @@ export async function createOrder(
     }
     throw err;
   });
-  return orderView(row);
+  return row && orderView(row);
 }
 
 /** A merchant's address never changes: remembered after the first read. */

@@ -12,11 +12,17 @@ export async function claimIdempotencyKey(
     [scope, key, requestHash],
   );
   if (ins.rowCount > 0) return null;
+  return (
+    (await findIdempotentResponse(q, scope, key))[0] ?? { request_hash: requestHash, status_code: null, response: null }
+  );
+}
+
+export async function findIdempotentResponse(q: Queryable, scope: string, key: string) {
   const r = await q.query<{ request_hash: string; status_code: number | null; response: unknown }>(
     `select request_hash, status_code, response from idempotency_keys where scope = $1 and key = $2`,
     [scope, key],
   );
-  return r.rows[0] ?? { request_hash: requestHash, status_code: null, response: null };
+  return r.rows;
 }
 
 export async function saveIdempotentResponse(

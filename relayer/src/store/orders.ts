@@ -157,24 +157,62 @@ export async function orderCommands(q: Queryable, orderId: string) {
  * Accepts an order in one statement: the order row, its `create_order` command and the audit line, returning
  * the order. One round trip keeps the accept path short under load.
  */
+/**
+ * Accepts an order in one statement (atomic without an explicit transaction): the order, its create command,
+ * its audit line and, with an idempotency claim, the stored first response. Returns the new row, or null when
+ * the claim's key is already stored (nothing was inserted: the caller replays the stored response). A reused
+ * reference fails with the unique violation of `orders_merchant_id_reference_key`, inserting nothing.
+ */
 export async function insertOrderWithCommand(
   q: Queryable,
   o: Parameters<typeof insertOrder>[1],
   command: { payload: unknown; apiKeyId: string | null },
   audit: { action: string; details: unknown },
-): Promise<OrderRow> {
-  const r = await q.query<OrderRow>(
-    `with o as (
-       insert into orders (id, merchant_id, reference, chain_order_id, buyer, token, amount, items, payment_deadline, ship_within, protection_period)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning *
+  idempotency?: { scope: string; key: string; hash: string; status: number; response: (row: OrderRow) => unknown },
+): Promise<OrderRow | null> {
+  const now = new Date();
+  const row: OrderRow = {
+    id: o.id,
+    merchant_id: o.merchantId,
+    reference: o.reference,
+    chain_order_id: o.chainOrderId,
+    buyer: o.buyer,
+    token: o.token,
+    amount: o.amount,
+    items: o.items as OrderRow["items"],
+    payment_deadline: String(o.paymentDeadline),
+    ship_within: o.shipWithin,
+    protection_period: o.protectionPeriod,
+    status: "pending",
+    record: null,
+    created_tx_hash: null,
+    created_block: null,
+    created_log_index: null,
+    last_event_block: null,
+    error_code: null,
+    error_message: null,
+    created_at: now,
+    updated_at: now,
+  };
+  const r = await q.query<{ inserted: number }>(
+    `with k as (
+       insert into idempotency_keys (scope, key, request_hash, status_code, response)
+       select $17::text, $18::text, $19::text, $20::int, $21::jsonb where $17::text is not null
+       on conflict do nothing returning 1
+     ), o as (
+       insert into orders (id, merchant_id, reference, chain_order_id, buyer, token, amount, items, payment_deadline,
+                           ship_within, protection_period, created_at, updated_at)
+       select $1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $16, $16
+       where $17::text is null or exists (select 1 from k)
+       returning id, merchant_id
      ), c as (
        insert into commands (kind, merchant_id, order_id, payload, api_key_id)
-       select 'create_order', o.merchant_id, o.id, $12, $13 from o
+       select 'create_order', o.merchant_id, o.id, $12::jsonb, $13 from o
      ), a as (
        insert into audit_log (merchant_id, api_key_id, action, resource_type, resource_id, details)
-       select o.merchant_id, $13, $14, 'order', o.id, $15 from o
+       select o.merchant_id, $13, $14, 'order', o.id, $15::jsonb from o
      )
-     select * from o`,
+     select count(*)::int as inserted from o`,
     [
       o.id,
       o.merchantId,
@@ -191,7 +229,13 @@ export async function insertOrderWithCommand(
       command.apiKeyId,
       audit.action,
       JSON.stringify(audit.details),
+      now,
+      idempotency?.scope ?? null,
+      idempotency?.key ?? null,
+      idempotency?.hash ?? null,
+      idempotency?.status ?? null,
+      idempotency ? JSON.stringify(idempotency.response(row)) : null,
     ],
   );
-  return r.rows[0];
+  return Number(r.rows[0].inserted) > 0 ? row : null;
 }

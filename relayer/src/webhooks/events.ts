@@ -37,7 +37,16 @@ interface OrderSnapshot {
   last_event_block: string | null;
 }
 
-async function emit(q: Queryable, o: OrderSnapshot, type: string, data: Record<string, unknown>): Promise<void> {
+interface Emitted {
+  id: string;
+  merchantId: string;
+  orderId: string;
+  type: string;
+  sequence: number;
+  payload: string;
+}
+
+function emit(out: Emitted[], o: OrderSnapshot, type: string, data: Record<string, unknown>): void {
   const sequence = o.webhook_sequence + 1;
   o.webhook_sequence = sequence;
   const id = newId("evt");
@@ -59,39 +68,38 @@ async function emit(q: Queryable, o: OrderSnapshot, type: string, data: Record<s
       ...data,
     },
   };
-  await q.query(
-    `insert into webhook_events (id, merchant_id, order_id, type, sequence, payload) values ($1, $2, $3, $4, $5, $6)`,
-    [id, o.merchant_id, o.id, type, sequence, JSON.stringify(payload)],
-  );
-  await q.query(
-    `insert into webhook_deliveries (event_id, endpoint_id)
-     select $1, id from webhook_endpoints where merchant_id = $2 and disabled_at is null and ($3 = any(events) or '*' = any(events))`,
-    [id, o.merchant_id, type],
-  );
+  out.push({ id, merchantId: o.merchant_id, orderId: o.id, type, sequence, payload: JSON.stringify(payload) });
 }
 
-/** Announces the orders whose status (or escrowed amount) changed since their last announcement. */
+/**
+ * Announces the orders whose status (or escrowed amount) changed since their last announcement. The orders
+ * are locked (in id order) for the rest of the caller's transaction, so two indexers never announce one
+ * change twice; the events, their deliveries and the orders' sequences are written in one statement each.
+ */
 export async function announceOrders(q: Queryable, chainOrderIds: Iterable<string>, reverted = false): Promise<void> {
-  for (const chainOrderId of chainOrderIds) {
-    const o = (
-      await q.query<OrderSnapshot & { announced_amount: string | null }>(
-        `select id, merchant_id, reference, chain_order_id, status, announced_status, webhook_sequence, record, amount, token, buyer,
-                created_tx_hash, last_event_block from orders where chain_order_id = $1 for update`,
-        [chainOrderId],
-      )
-    ).rows[0];
-    if (!o) continue;
+  const ids = [...new Set(chainOrderIds)];
+  if (ids.length === 0) return;
+  const orders = (
+    await q.query<OrderSnapshot>(
+      `select id, merchant_id, reference, chain_order_id, status, announced_status, webhook_sequence, record, amount, token, buyer,
+              created_tx_hash, last_event_block from orders where chain_order_id = any($1::text[]) order by id for update`,
+      [ids],
+    )
+  ).rows;
+  const out: Emitted[] = [];
+  const changed: OrderSnapshot[] = [];
+  for (const o of orders) {
     const before = o.webhook_sequence;
     if (reverted && o.announced_status && o.announced_status !== o.status) {
-      await emit(q, o, "order.reverted", { previousStatus: o.announced_status });
+      emit(out, o, "order.reverted", { previousStatus: o.announced_status });
     } else if (o.status !== o.announced_status && o.status !== "pending") {
-      await emit(q, o, `order.${o.status}`, { previousStatus: o.announced_status });
+      emit(out, o, `order.${o.status}`, { previousStatus: o.announced_status });
     } else if (!reverted) {
       // Same status but a new event: a partial refund lowered what is escrowed.
       const last = (
         await q.query<{ name: string; args: Record<string, string> }>(
           `select name, args from chain_events where order_id = $1 order by block_number desc, log_index desc limit 1`,
-          [chainOrderId],
+          [o.chain_order_id],
         )
       ).rows[0];
       if (last?.name === "OrderRefunded" && last.args.remaining !== "0") {
@@ -100,16 +108,40 @@ export async function announceOrders(q: Queryable, chainOrderIds: Iterable<strin
           [o.id, last.args.remaining],
         );
         if (seen.rowCount === 0)
-          await emit(q, o, "order.partially_refunded", { refunded: last.args.amount, remaining: last.args.remaining });
+          emit(out, o, "order.partially_refunded", { refunded: last.args.amount, remaining: last.args.remaining });
       }
     }
-    if (o.webhook_sequence !== before || o.announced_status !== o.status) {
-      await q.query(`update orders set announced_status = $2, webhook_sequence = $3 where id = $1`, [
-        o.id,
-        o.status,
-        o.webhook_sequence,
-      ]);
-    }
+    if (o.webhook_sequence !== before || o.announced_status !== o.status) changed.push(o);
+  }
+  if (out.length > 0) {
+    await q.query(
+      `insert into webhook_events (id, merchant_id, order_id, type, sequence, payload)
+       select id, m, o, t, s, p::jsonb from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[])
+         as u(id, m, o, t, s, p)`,
+      [
+        out.map((e) => e.id),
+        out.map((e) => e.merchantId),
+        out.map((e) => e.orderId),
+        out.map((e) => e.type),
+        out.map((e) => e.sequence),
+        out.map((e) => e.payload),
+      ],
+    );
+    await q.query(
+      `insert into webhook_deliveries (event_id, endpoint_id)
+       select u.id, w.id
+       from unnest($1::text[], $2::text[], $3::text[]) with ordinality as u(id, m, t, n)
+       join webhook_endpoints w on w.merchant_id = u.m and w.disabled_at is null and (u.t = any(w.events) or '*' = any(w.events))
+       order by u.n, w.id`,
+      [out.map((e) => e.id), out.map((e) => e.merchantId), out.map((e) => e.type)],
+    );
+  }
+  if (changed.length > 0) {
+    await q.query(
+      `update orders o set announced_status = u.st, webhook_sequence = u.seq
+       from unnest($1::text[], $2::text[], $3::int[]) as u(id, st, seq) where o.id = u.id`,
+      [changed.map((o) => o.id), changed.map((o) => o.status), changed.map((o) => o.webhook_sequence)],
+    );
   }
 }
 

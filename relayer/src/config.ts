@@ -52,6 +52,7 @@ const schema = z.object({
   RELAY_MERCHANT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   INSTANCE_ID: z.string().optional(),
+  WORKERS: z.enum(["thread", "inline", "none"]).optional(),
 });
 
 export type RawEnv = Record<string, string | undefined>;
@@ -77,6 +78,12 @@ export interface RelayerConfig {
   indexerBatchBlocks: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   instanceId?: string;
+  /**
+   * Where the chain writer, indexer and webhook deliverer run: `thread` (a worker thread; the default on
+   * PostgreSQL), `inline` (the API's event loop; the default, and the only choice, on PGlite) or `none` (an
+   * API-only process beside others that run the workers).
+   */
+  workers: "thread" | "inline" | "none";
   arbiterSignerKey?: string;
   webhookRetryBaseMs: number;
   webhookRetryCapMs: number;
@@ -102,6 +109,11 @@ export function loadConfig(env: RawEnv = process.env): RelayerConfig {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
   }
   const c = parsed.data;
+  if (c.WORKERS === "thread" && !c.DATABASE_URL) {
+    throw new ConfigError([
+      "WORKERS: thread needs DATABASE_URL (the embedded PGlite database is one connection, inside the API's thread); use inline",
+    ]);
+  }
   return {
     rpcUrl: c.RPC_URL,
     chainId: c.CHAIN_ID,
@@ -123,6 +135,7 @@ export function loadConfig(env: RawEnv = process.env): RelayerConfig {
     indexerBatchBlocks: c.INDEXER_BATCH_BLOCKS,
     logLevel: c.LOG_LEVEL,
     instanceId: c.INSTANCE_ID,
+    workers: c.WORKERS ?? (c.DATABASE_URL ? "thread" : "inline"),
     arbiterSignerKey: c.ARBITER_SIGNER_KEY,
     webhookRetryBaseMs: c.WEBHOOK_RETRY_BASE_MS,
     webhookRetryCapMs: c.WEBHOOK_RETRY_CAP_MS,

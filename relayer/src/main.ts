@@ -30,7 +30,16 @@ async function main(): Promise<void> {
     }
   }
   const deployment = loadDeploymentAddresses(config.deploymentsDir, chainId);
-  const relayer = await startRelayer({ config, chainId, addresses: deployment, logger: log, httpLogger: false });
+  const relayer = await startRelayer({
+    config,
+    chainId,
+    addresses: deployment,
+    logger: log,
+    httpLogger: false,
+    workers: config.workers === "inline" ? true : config.workers === "thread" ? "thread" : false,
+    // The worker thread never ends by itself: if it does, the process exits so a supervisor restarts it whole.
+    onWorkersExit: () => process.exit(1),
+  });
   const url = await relayer.listen();
   log.info(
     {
@@ -39,6 +48,7 @@ async function main(): Promise<void> {
       escrow: deployment.escrow,
       database: relayer.db.kind,
       signers: relayer.writer.operatorAddresses.length,
+      workers: relayer.workerMode,
     },
     "relayer listening",
   );

@@ -1,9 +1,10 @@
 /** Prometheus metrics of one relayer process. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
-export function createMetrics() {
+/** `processMetrics: false` for the worker thread: the process's CPU and memory are reported once, by the main thread. */
+export function createMetrics(opts: { processMetrics?: boolean } = {}) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "relayer_process_" });
+  if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: "relayer_process_" });
   return {
     registry,
     commands: new Counter({

@@ -8,11 +8,10 @@ import type { FastifyInstance } from "fastify";
 import { openDb, type Db } from "./store/db";
 import { migrate } from "./store/migrate";
 import { makeChainContext, makeProvider, type ChainContext, type ContractAddresses } from "./chain/context";
-import { ChainWriter } from "./chain/writer";
-import { Indexer, type IndexerHooks } from "./indexer/indexer";
-import { postLedger } from "./ledger/ledger";
-import { announceOrders } from "./webhooks/events";
-import { DEFAULT_DELIVERY, WebhookDeliverer } from "./webhooks/deliverer";
+import type { ChainWriter } from "./chain/writer";
+import type { Indexer } from "./indexer/indexer";
+import type { WebhookDeliverer } from "./webhooks/deliverer";
+import { createWorkers, startWorkerThread } from "./workers";
 import { buildApp } from "./api/app";
 import { createMetrics, type Metrics } from "./metrics";
 import type { RelayerConfig } from "./config";
@@ -21,9 +20,15 @@ export interface Relayer {
   app: FastifyInstance;
   db: Db;
   chain: ChainContext;
+  /**
+   * The chain writer, indexer and webhook deliverer of this process. With `workers: "thread"` they run in a
+   * worker thread and these objects stay idle (their configuration, such as the signers, is the same).
+   */
   writer: ChainWriter;
   indexer: Indexer;
   webhooks: WebhookDeliverer;
+  /** Where the writer, indexer and webhooks run. */
+  workerMode: "inline" | "thread" | "none";
   metrics: Metrics;
   log: Logger;
   /** Address the HTTP server listens on, once `listen` was called. */
@@ -37,9 +42,14 @@ export interface StartOptions {
   chainId: bigint;
   addresses: ContractAddresses;
   logger?: Logger;
-  /** Start the writer and indexer loops (default true). */
-  workers?: boolean;
+  /**
+   * Start the writer, indexer and webhook loops: `true` in this event loop (default), `"thread"` in a worker
+   * thread of this process (PostgreSQL only), `false` not at all (API only).
+   */
+  workers?: boolean | "thread";
   httpLogger?: boolean;
+  /** Called when the worker thread ends by itself (it never should): the process should exit. */
+  onWorkersExit?: (code: number) => void;
 }
 
 export async function startRelayer(opts: StartOptions): Promise<Relayer> {
@@ -57,55 +67,11 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
   }
   const chain = makeChainContext(provider, opts.chainId, opts.addresses);
   const instanceId = config.instanceId ?? `relayer-${process.pid}-${crypto.randomBytes(3).toString("hex")}`;
-  const writer = new ChainWriter(
-    db,
-    chain,
-    config.signerKeys,
-    {
-      batchSize: config.batchSize,
-      confirmations: config.confirmations,
-      pollIntervalMs: config.pollIntervalMs,
-      replaceAfterMs: config.replaceAfterMs,
-      feeBumpPercent: config.feeBumpPercent,
-      leaseTtlMs: config.leaseTtlMs,
-      merchantKeySecret: config.merchantKeySecret,
-      arbiterKey: config.arbiterSignerKey,
-    },
-    log.child({ component: "writer" }),
-    metrics,
-    instanceId,
-  );
-  // The ledger and webhook events are derived in the indexer's own transaction: never one without the other.
-  const hooks: IndexerHooks = {
-    async onIndexed(q, from, to, touched) {
-      await postLedger(q, from, to);
-      await announceOrders(q, touched);
-    },
-    async onRolledBack(q, _ancestor, affected) {
-      await announceOrders(q, affected, true);
-    },
-  };
-  const indexer = new Indexer(
-    db,
-    chain,
-    { pollIntervalMs: config.pollIntervalMs, batchBlocks: config.indexerBatchBlocks },
-    log.child({ component: "indexer" }),
-    metrics,
-    hooks,
-  );
-  const webhooks = new WebhookDeliverer(
-    db,
-    {
-      ...DEFAULT_DELIVERY,
-      secretKey: config.merchantKeySecret,
-      retryBaseMs: config.webhookRetryBaseMs,
-      retryCapMs: config.webhookRetryCapMs,
-      maxAttempts: config.webhookMaxAttempts,
-      timeoutMs: config.webhookTimeoutMs,
-      pollIntervalMs: Math.max(50, config.pollIntervalMs),
-    },
-    log.child({ component: "webhooks" }),
-  );
+  const workers = createWorkers(config, db, chain, log, metrics, instanceId);
+  const { writer, indexer, webhooks } = workers;
+  const mode =
+    opts.workers === undefined || opts.workers === true ? "inline" : opts.workers === "thread" ? "thread" : "none";
+  let thread: Awaited<ReturnType<typeof startWorkerThread>> | null = null;
   const app = await buildApp(
     {
       db,
@@ -113,6 +79,7 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
       log,
       metrics,
       indexer,
+      workerMetrics: () => (thread ? thread.metrics() : Promise.resolve([])),
       config: {
         adminApiKey: config.adminApiKey,
         arbiterApiKey: config.arbiterApiKey,
@@ -127,10 +94,26 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
     },
     { logger: opts.httpLogger ? { level: config.logLevel } : false },
   );
-  if (opts.workers !== false) {
-    await indexer.start();
-    await writer.start();
-    webhooks.start();
+  if (mode === "inline") await workers.start();
+  if (mode === "thread") {
+    if (db.kind !== "postgres") {
+      await app.close();
+      provider.destroy();
+      await db.close();
+      throw new Error("the workers run in a thread only on PostgreSQL (PGlite is one connection of this thread)");
+    }
+    try {
+      thread = await startWorkerThread(
+        { config, chainId: String(opts.chainId), addresses: opts.addresses, instanceId },
+        log,
+        opts.onWorkersExit,
+      );
+    } catch (err) {
+      await app.close();
+      provider.destroy();
+      await db.close();
+      throw err;
+    }
   }
   let stopped = false;
   const relayer: Relayer = {
@@ -140,6 +123,7 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
     writer,
     indexer,
     webhooks,
+    workerMode: mode,
     metrics,
     log,
     async listen() {
@@ -151,9 +135,8 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
       if (stopped) return;
       stopped = true;
       await app.close();
-      await writer.stop();
-      await indexer.stop();
-      await webhooks.stop();
+      if (thread) await thread.stop();
+      else await workers.stop();
       provider.destroy();
       await db.close();
     },

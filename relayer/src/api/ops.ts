@@ -1,5 +1,6 @@
 /** Operations endpoints: liveness, readiness (database, chain, indexer lag) and Prometheus metrics. */
 import type { FastifyInstance } from "fastify";
+import { AggregatorRegistry } from "prom-client";
 import type { ServiceDeps } from "../services/context";
 import { queueDepth } from "../store/commands";
 
@@ -52,6 +53,10 @@ export function registerOps(app: FastifyInstance, deps: ServiceDeps): void {
       // the database being down is visible in /readyz; metrics still answer
     }
     reply.header("content-type", deps.metrics.registry.contentType);
-    return deps.metrics.registry.metrics();
+    const fromWorkers = deps.workerMetrics ? await deps.workerMetrics() : [];
+    if (fromWorkers.length === 0) return deps.metrics.registry.metrics();
+    // The writer's and indexer's series come from the worker thread; each series has one source, so summing
+    // the two registries leaves every value as its source reported it.
+    return AggregatorRegistry.aggregate([await deps.metrics.registry.getMetricsAsJSON(), fromWorkers]).metrics();
   });
 }

@@ -17,7 +17,7 @@ export interface DecodedLog {
 }
 
 export class CachedAbi {
-  private readonly functions = new Map<string, { selector: string; inputs: readonly ParamType[] }>();
+  private readonly functions = new Map<string, { selector: string; inputs: readonly ParamType[]; fast: boolean }>();
   private readonly events = new Map<string, EventFragment>();
 
   constructor(readonly iface: Interface) {
@@ -25,7 +25,7 @@ export class CachedAbi {
     iface.forEachFunction((f) => {
       // An overloaded name is ambiguous: it is left out and `encode` refuses it.
       if (seen.has(f.name)) this.functions.delete(f.name);
-      else this.functions.set(f.name, { selector: f.selector, inputs: f.inputs });
+      else this.functions.set(f.name, { selector: f.selector, inputs: f.inputs, fast: f.inputs.every(supported) });
       seen.add(f.name);
     });
     iface.forEachEvent((e) => {
@@ -37,6 +37,7 @@ export class CachedAbi {
   encode(name: string, values: readonly unknown[]): string {
     const f = this.functions.get(name);
     if (!f) throw new Error(`no unique function ${name} in the ABI`);
+    if (f.fast) return f.selector + encodeList(f.inputs, values);
     return f.selector + coder.encode(f.inputs, values).slice(2);
   }
 
@@ -69,6 +70,119 @@ export class CachedAbi {
     }
     return { name: fragment.name, fragment, values };
   }
+}
+
+/*
+ * A direct ABI encoder for the types the escrow's calls use: unsigned integers, addresses, booleans, bytesN,
+ * bytes, string, arrays and tuples. It writes hex words without the generic coder's intermediate objects
+ * (several times faster for a batch of hundreds of calls) and refuses what the generic coder refuses: a value
+ * out of its type's range, a malformed address or bytes, a tuple or fixed array of the wrong length. Functions
+ * with other parameter types (signed integers, ...) go through ethers' coder.
+ */
+const WORD = 64;
+
+function supported(t: ParamType): boolean {
+  if (t.isTuple()) return t.components.every(supported);
+  if (t.isArray()) return supported(t.arrayChildren);
+  return /^(uint\d*|address|bool|bytes\d*|string)$/.test(t.type);
+}
+
+function isDynamic(t: ParamType): boolean {
+  if (t.type === "bytes" || t.type === "string") return true;
+  if (t.isArray()) return t.arrayLength === -1 || isDynamic(t.arrayChildren);
+  if (t.isTuple()) return t.components.some(isDynamic);
+  return false;
+}
+
+function fail(t: ParamType, value: unknown, why: string): never {
+  throw new Error(`cannot encode ${String(value)} as ${t.type}: ${why}`);
+}
+
+function uintWord(t: ParamType, value: unknown, bits: number): string {
+  let v: bigint;
+  try {
+    v = typeof value === "bigint" ? value : BigInt(value as string | number);
+  } catch {
+    fail(t, value, "not an integer");
+  }
+  if (v < 0n || v >= 1n << BigInt(bits)) fail(t, value, "out of range");
+  return v.toString(16).padStart(WORD, "0");
+}
+
+function hexBody(t: ParamType, value: unknown): string {
+  if (typeof value !== "string" || !/^0x([0-9a-fA-F]{2})*$/.test(value)) fail(t, value, "not 0x-prefixed hex bytes");
+  return value.slice(2).toLowerCase();
+}
+
+function padRight(hex: string): string {
+  const rem = hex.length % WORD;
+  return rem === 0 ? hex : hex + "0".repeat(WORD - rem);
+}
+
+function encodeOne(t: ParamType, value: unknown): string {
+  if (t.isTuple()) {
+    const list = Array.isArray(value)
+      ? value
+      : t.components.map((c) => (value as Record<string, unknown> | null)?.[c.name]);
+    if (list.length !== t.components.length) fail(t, value, "wrong number of components");
+    return encodeList(t.components, list);
+  }
+  if (t.isArray()) {
+    if (!Array.isArray(value)) fail(t, value, "not an array");
+    const items = t.arrayChildren;
+    if (t.arrayLength !== -1 && value.length !== t.arrayLength) fail(t, value, "wrong length");
+    const body = encodeList(
+      value.map(() => items),
+      value,
+    );
+    return t.arrayLength === -1 ? value.length.toString(16).padStart(WORD, "0") + body : body;
+  }
+  const type = t.type;
+  if (type === "address") {
+    if (typeof value !== "string" || !/^0x[0-9a-fA-F]{40}$/.test(value)) fail(t, value, "not an address");
+    return value.slice(2).toLowerCase().padStart(WORD, "0");
+  }
+  if (type === "bool") {
+    if (typeof value !== "boolean") fail(t, value, "not a boolean");
+    return (value ? "1" : "0").padStart(WORD, "0");
+  }
+  if (type === "string" || type === "bytes") {
+    const hex = type === "string" ? Buffer.from(String(value), "utf8").toString("hex") : hexBody(t, value);
+    return (hex.length / 2).toString(16).padStart(WORD, "0") + padRight(hex);
+  }
+  if (type.startsWith("bytes")) {
+    const hex = hexBody(t, value);
+    if (hex.length !== Number(type.slice(5)) * 2) fail(t, value, "wrong length");
+    return padRight(hex);
+  }
+  return uintWord(t, value, type === "uint" ? 256 : Number(type.slice(4)));
+}
+
+/** Head-and-tail encoding of a list of values (the parameters of a call, a tuple's fields, array items). */
+function encodeList(types: readonly ParamType[], values: readonly unknown[]): string {
+  if (types.length !== values.length) throw new Error(`expected ${types.length} values, got ${values.length}`);
+  const heads: string[] = [];
+  const tails: string[] = [];
+  let headBytes = 0;
+  for (const t of types) headBytes += isDynamic(t) ? 32 : staticSize(t);
+  let tailBytes = 0;
+  types.forEach((t, i) => {
+    const enc = encodeOne(t, values[i]);
+    if (isDynamic(t)) {
+      heads.push((headBytes + tailBytes).toString(16).padStart(WORD, "0"));
+      tails.push(enc);
+      tailBytes += enc.length / 2;
+    } else {
+      heads.push(enc);
+    }
+  });
+  return heads.join("") + tails.join("");
+}
+
+function staticSize(t: ParamType): number {
+  if (t.isTuple()) return t.components.reduce((n, c) => n + staticSize(c), 0);
+  if (t.isArray()) return t.arrayLength * staticSize(t.arrayChildren);
+  return 32;
 }
 
 /** The 4-byte selector at the start of calldata. */

@@ -66,6 +66,26 @@ function roundedTiming(t?: PassTiming): Record<string, number> {
   return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, Math.round(v as number)]));
 }
 
+/**
+ * `eth_sendRawTransaction` with the stored bytes. ethers' `broadcastTransaction` would parse the transaction
+ * again and recover its sender (a signature recovery and a hash of a batch's whole calldata) only to build a
+ * response object the writer does not use. Errors are ethers' own (`getRpcError`), as with broadcastTransaction.
+ */
+async function broadcastRaw(chain: ChainContext, raw: string): Promise<void> {
+  await chain.provider.send("eth_sendRawTransaction", [raw]);
+}
+
+/**
+ * Signs a type-2 transaction with the lane's key: one serialisation for the hash to sign and one for the
+ * signed bytes (ethers' `signTransaction` copies and re-parses the request first).
+ */
+function signTx(wallet: Wallet, fields: Parameters<typeof Transaction.from>[0]): { raw: string; hash: string } {
+  const tx = Transaction.from(fields);
+  tx.signature = wallet.signingKey.sign(tx.unsignedHash);
+  const raw = tx.serialized;
+  return { raw, hash: keccak256(raw) };
+}
+
 /** Fixed cost of the batch transaction itself (21,000 base plus calldata and the loop), with margin. */
 const BATCH_BASE_GAS = 60_000n;
 
@@ -276,7 +296,7 @@ export class ChainWriter {
       .sort((a, b) => Number(BigInt(a.nonce) - BigInt(b.nonce)));
     for (const t of pending) {
       try {
-        await this.chain.provider.broadcastTransaction(t.raw);
+        await broadcastRaw(this.chain, t.raw);
         this.log.info({ signer: lane.address, nonce: t.nonce, hash: t.hash }, "rebroadcast stored transaction");
       } catch (err) {
         const c = classifyBroadcastError(err);
@@ -491,7 +511,7 @@ export class ChainWriter {
     })();
     const { maxFee, priority } = await this.fees();
     const nonce = lane.nextNonce!;
-    const tx = Transaction.from({
+    const { raw, hash } = signTx(lane.wallet, {
       type: 2,
       chainId: this.chain.chainId,
       nonce: Number(nonce),
@@ -502,8 +522,6 @@ export class ChainWriter {
       maxFeePerGas: maxFee,
       maxPriorityFeePerGas: priority,
     });
-    const raw = await lane.wallet.signTransaction(tx);
-    const hash = keccak256(raw);
     await this.db.tx(async (q) => {
       await insertTx(q, {
         signer: lane.address,
@@ -527,7 +545,7 @@ export class ChainWriter {
     const sendStarted = performance.now();
     for (const c of cmds) this.metrics.submitLatency.observe((Date.now() - new Date(c.created_at).getTime()) / 1000);
     try {
-      await this.chain.provider.broadcastTransaction(raw);
+      await broadcastRaw(this.chain, raw);
       this.metrics.txs.inc({ outcome: "sent" });
       this.log.debug(
         {
@@ -674,7 +692,7 @@ export class ChainWriter {
         replaces: t.id,
       });
       try {
-        await this.chain.provider.broadcastTransaction(raw);
+        await broadcastRaw(this.chain, raw);
         this.metrics.txs.inc({ outcome: "replaced" });
         this.log.info(
           { signer: t.signer, nonce: t.nonce, old: t.hash, hash, maxFeePerGas: String(newMax) },

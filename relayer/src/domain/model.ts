@@ -49,6 +49,9 @@ export type CommandStatus = (typeof COMMAND_STATUSES)[number];
  */
 export function deriveOrderId(merchantAddress: string, reference: string): string {
   if (!/^0x[0-9a-fA-F]{40}$/.test(merchantAddress)) throw new Error(`not an address: ${merchantAddress}`);
+  // A lone surrogate has no UTF-8 form (Buffer would write U+FFFD): two references must never share an id.
+  if (!(reference as unknown as { isWellFormed(): boolean }).isWellFormed())
+    throw new Error("reference is not well-formed Unicode");
   // abi.encode("orderchain/order", merchant, reference), laid out by hand: this runs on every accepted order,
   // and the generic coder costs several times the hash itself.
   const ref = Buffer.from(reference, "utf8");

@@ -70,12 +70,13 @@ const WAIT_FOR_INDEXER_MS = 250;
 
 /**
  * Gas bounds of one `createOrder` inside a batch, about twice what it uses (docs/GAS.md: 37k per order
- * without items, 42.5k for the first line item and 26.5k for each further one, all cold reads included).
+ * without items, 42.5k for the first line item and 26.5k for each further one, all cold reads included; the
+ * first item's extra is covered by the order's own margin).
  * Batches of first attempts are sent with the sum of the bounds instead of an `eth_estimateGas`, which would
  * run the whole batch once more on the node; a batch that still ran out of gas is retried with an estimate.
  */
 export const CREATE_ORDER_GAS_BOUND = 70_000n;
-export const CREATE_ORDER_ITEM_GAS_BOUND = 60_000n;
+export const CREATE_ORDER_ITEM_GAS_BOUND = 45_000n;
 
 export async function prepareCommand(cmd: CommandRow, deps: PrepareDeps): Promise<Prepared> {
   const { chain } = deps;

@@ -4,6 +4,7 @@ import type { ChainContext } from "../chain/context";
 import type { Db } from "../store/db";
 import type { Metrics } from "../metrics";
 import type { Indexer } from "../indexer/indexer";
+import type { MetricObjectWithValues, MetricValue } from "prom-client";
 
 export interface Principal {
   kind: "admin" | "merchant" | "arbiter";
@@ -19,6 +20,8 @@ export interface ServiceDeps {
   log: Logger;
   metrics: Metrics;
   indexer?: Indexer;
+  /** Metrics of the worker thread, when the writer and indexer run in one (merged into /metrics). */
+  workerMetrics?: () => Promise<MetricObjectWithValues<MetricValue<string>>[]>;
   config: {
     adminApiKey: string;
     arbiterApiKey?: string;

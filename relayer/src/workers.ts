@@ -1,0 +1,183 @@
+/**
+ * The background work of a relayer process (chain writer, indexer with its ledger and webhook hooks, webhook
+ * deliverer), run in the process's event loop or in a worker thread of its own (`workerThread.ts`).
+ */
+import path from "node:path";
+import { Worker } from "node:worker_threads";
+import type { Logger } from "pino";
+import type { MetricObjectWithValues, MetricValue } from "prom-client";
+import type { Db } from "./store/db";
+import type { ChainContext, ContractAddresses } from "./chain/context";
+import { ChainWriter } from "./chain/writer";
+import { Indexer, type IndexerHooks } from "./indexer/indexer";
+import { postLedger } from "./ledger/ledger";
+import { announceOrders } from "./webhooks/events";
+import { DEFAULT_DELIVERY, WebhookDeliverer } from "./webhooks/deliverer";
+import type { Metrics } from "./metrics";
+import type { RelayerConfig } from "./config";
+
+/** The background work of a relayer: chain writer, indexer (with ledger and webhook events) and deliveries. */
+export interface Workers {
+  writer: ChainWriter;
+  indexer: Indexer;
+  webhooks: WebhookDeliverer;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function createWorkers(
+  config: RelayerConfig,
+  db: Db,
+  chain: ChainContext,
+  log: Logger,
+  metrics: Metrics,
+  instanceId: string,
+): Workers {
+  const writer = new ChainWriter(
+    db,
+    chain,
+    config.signerKeys,
+    {
+      batchSize: config.batchSize,
+      confirmations: config.confirmations,
+      pollIntervalMs: config.pollIntervalMs,
+      replaceAfterMs: config.replaceAfterMs,
+      feeBumpPercent: config.feeBumpPercent,
+      leaseTtlMs: config.leaseTtlMs,
+      merchantKeySecret: config.merchantKeySecret,
+      arbiterKey: config.arbiterSignerKey,
+    },
+    log.child({ component: "writer" }),
+    metrics,
+    instanceId,
+  );
+  // The ledger and webhook events are derived in the indexer's own transaction: never one without the other.
+  const hooks: IndexerHooks = {
+    async onIndexed(q, from, to, touched) {
+      await postLedger(q, from, to);
+      await announceOrders(q, touched);
+    },
+    async onRolledBack(q, _ancestor, affected) {
+      await announceOrders(q, affected, true);
+    },
+  };
+  const indexer = new Indexer(
+    db,
+    chain,
+    { pollIntervalMs: config.pollIntervalMs, batchBlocks: config.indexerBatchBlocks },
+    log.child({ component: "indexer" }),
+    metrics,
+    hooks,
+  );
+  const webhooks = new WebhookDeliverer(
+    db,
+    {
+      ...DEFAULT_DELIVERY,
+      secretKey: config.merchantKeySecret,
+      retryBaseMs: config.webhookRetryBaseMs,
+      retryCapMs: config.webhookRetryCapMs,
+      maxAttempts: config.webhookMaxAttempts,
+      timeoutMs: config.webhookTimeoutMs,
+      pollIntervalMs: Math.max(50, config.pollIntervalMs),
+    },
+    log.child({ component: "webhooks" }),
+  );
+  return {
+    writer,
+    indexer,
+    webhooks,
+    async start() {
+      await indexer.start();
+      await writer.start();
+      webhooks.start();
+    },
+    async stop() {
+      await writer.stop();
+      await indexer.stop();
+      await webhooks.stop();
+    },
+  };
+}
+
+/** What the worker thread is started with (structured-clonable). */
+export interface WorkerThreadData {
+  config: RelayerConfig;
+  chainId: string;
+  addresses: ContractAddresses;
+  instanceId: string;
+}
+
+type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
+
+/** The worker thread's side of the conversation. */
+export type FromWorker =
+  | { type: "started" }
+  | { type: "failed"; error: string }
+  | { type: "metrics"; id: number; metrics: MetricsJson }
+  | { type: "stopped" };
+export type ToWorker = { type: "metrics"; id: number } | { type: "stop" };
+
+/** Starts the workers in a thread of their own: the API's event loop never waits behind a batch or a block. */
+export async function startWorkerThread(
+  data: WorkerThreadData,
+  log: Logger,
+  onExit?: (code: number) => void,
+): Promise<{ metrics(): Promise<MetricsJson>; stop(): Promise<void> }> {
+  const entry = path.join(__dirname, `workerThread${path.extname(__filename)}`);
+  // Under ts-node (npm run relayer, the tests) the thread registers it too; a compiled build runs the .js.
+  const worker = entry.endsWith(".ts")
+    ? new Worker(`require("ts-node").register({ transpileOnly: true }); require(${JSON.stringify(entry)});`, {
+        eval: true,
+        workerData: data,
+      })
+    : new Worker(entry, { workerData: data });
+  let stopping = false;
+  let nextId = 0;
+  const pending = new Map<number, (m: MetricsJson) => void>();
+  let onStopped: () => void = () => undefined;
+  const stopped = new Promise<void>((r) => (onStopped = r));
+  const exited = new Promise<number>((r) => worker.once("exit", r));
+  await new Promise<void>((resolve, reject) => {
+    worker.on("message", (m: FromWorker) => {
+      if (m.type === "started") resolve();
+      else if (m.type === "failed") reject(new Error(`relayer workers did not start: ${m.error}`));
+      else if (m.type === "metrics") pending.get(m.id)?.(m.metrics);
+      else if (m.type === "stopped") onStopped();
+    });
+    worker.once("error", (err) => {
+      log.fatal({ err: String(err?.stack ?? err) }, "worker thread failed");
+      reject(err);
+    });
+    void exited.then((code) => {
+      reject(new Error(`relayer worker thread exited (${code}) before starting`));
+      if (!stopping) {
+        log.fatal({ code }, "worker thread ended");
+        onExit?.(code);
+      }
+    });
+  });
+  return {
+    metrics() {
+      const id = nextId++;
+      return new Promise<MetricsJson>((resolve) => {
+        const t = setTimeout(() => {
+          pending.delete(id);
+          resolve([]);
+        }, 2000);
+        pending.set(id, (m) => {
+          clearTimeout(t);
+          pending.delete(id);
+          resolve(m);
+        });
+        worker.postMessage({ type: "metrics", id } satisfies ToWorker);
+      });
+    },
+    async stop() {
+      stopping = true;
+      worker.postMessage({ type: "stop" } satisfies ToWorker);
+      // Finishing in-flight work is bounded by the caller's own shutdown timer.
+      await Promise.race([stopped, exited]);
+      await worker.terminate();
+    },
+  };
+}

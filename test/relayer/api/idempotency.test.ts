@@ -40,6 +40,33 @@ describe("relayer API: Idempotency-Key and concurrent duplicates", function () {
     expect(await counts()).to.deep.equal(before);
   });
 
+  it("replays an order's first response even once the same request would be refused", async () => {
+    // A payment deadline 33 s ahead is accepted now; a few seconds later it is inside the 30 s minimum.
+    const body = { ...newOrder("ID-LATE"), paymentDeadline: new Date(Date.now() + 33_000).toISOString() };
+    const first = await env.call("POST", "/v1/orders", m.key, body, { "idempotency-key": "order-late" });
+    expect(first.status).to.equal(202);
+    await new Promise((r) => setTimeout(r, 3500));
+    const fresh = await env.call("POST", "/v1/orders", m.key, { ...body, reference: "ID-LATE-2" });
+    expect(fresh.status).to.equal(400);
+    expect(errorOf(fresh).details).to.deep.include({ field: "paymentDeadline" });
+    const before = await counts();
+    const again = await env.call("POST", "/v1/orders", m.key, body, { "idempotency-key": "order-late" });
+    expect(again.status).to.equal(202);
+    expect(again.headers["idempotent-replayed"]).to.equal("true");
+    expect(again.body).to.deep.equal(first.body);
+    // The same key with another (now also refused) body is still a conflict, not the validation error.
+    const other = await env.call(
+      "POST",
+      "/v1/orders",
+      m.key,
+      { ...body, amount: "778" },
+      { "idempotency-key": "order-late" },
+    );
+    expect(other.status).to.equal(409);
+    expect(errorOf(other).code).to.equal("idempotency_key_reused");
+    expect(await counts()).to.deep.equal(before);
+  });
+
   it("replays every kind of POST: SKU, stock, key, ship-free cancel", async () => {
     const sku = await env.call(
       "POST",

@@ -67,7 +67,7 @@ export interface ApiEnv {
 let merchantCounter = 0;
 
 export async function startApiEnv(
-  opts: { overrides?: Record<string, string | undefined>; workers?: boolean } = {},
+  opts: { overrides?: Record<string, string | undefined>; workers?: boolean | "thread" } = {},
 ): Promise<ApiEnv> {
   const node = await startNode();
   const deployed = await deployContracts(node.provider);

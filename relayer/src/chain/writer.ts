@@ -4,7 +4,8 @@
  * replaces transactions that are not mined in time (same nonce, higher fees) and records each command's
  * outcome with the decoded custom error. Several signers work in parallel; each is leased to one process.
  */
-import { Transaction, Wallet, isError, keccak256, type TransactionReceipt } from "ethers";
+import { Transaction, Wallet, isError, keccak256 } from "ethers";
+import { getReceiptRaw, type RawReceipt } from "./rpc";
 import type { Logger } from "pino";
 import type { ChainContext } from "./context";
 import { decodeRevertData, revertDataOf, RETRYABLE_ERRORS } from "./decodeError";
@@ -35,6 +36,8 @@ import type { Metrics } from "../metrics";
 const TX_GAS_CAP = 16_000_000n;
 const MAX_IN_FLIGHT_PER_SIGNER = 8;
 const MAX_RETRIES = 30;
+/** Full batches a signer sends back to back before the next tick (a backlog drains without waiting for ticks). */
+const MAX_ROUNDS_PER_PASS = 8;
 
 export interface WriterOptions {
   batchSize: number;
@@ -153,7 +156,7 @@ export class ChainWriter {
   private readonly leases: LeaseManager;
   private timers: NodeJS.Timeout[] = [];
   private running = false;
-  private submitting: Promise<void> | null = null;
+  private readonly passes = new Set<Promise<void>>();
   private tracking: Promise<void> | null = null;
   private feeCache: { at: number; maxFee: bigint; priority: bigint } | null = null;
   private lastNonceCheck = 0;
@@ -215,7 +218,7 @@ export class ChainWriter {
     this.running = false;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    await Promise.allSettled([this.submitting, this.tracking]);
+    await Promise.allSettled([...this.passes, this.tracking]);
     await this.db.query(
       `update commands set status = 'pending', claimed_by = null where status = 'claimed' and claimed_by = $1`,
       [this.instanceId],
@@ -241,31 +244,36 @@ export class ChainWriter {
     await reclaimAbandoned(this.db, this.opts.leaseTtlMs);
   }
 
-  /** One pass: every free signer claims and sends a batch. */
+  /**
+   * Starts a pass on every free signer: it claims and sends a batch, and keeps going while its batches come back
+   * full. Each signer runs on its own, so one waiting for its transaction to be mined never holds back another.
+   * Resolves when the passes under way have ended.
+   */
   submitTick(): Promise<void> {
-    if (this.submitting) return this.submitting;
-    this.submitting = (async () => {
-      try {
-        await Promise.all(
-          this.held.map(async (address) => {
-            const lane = this.lanes.get(address);
-            if (!lane || lane.busy) return;
-            lane.busy = true;
-            try {
-              if (lane.needsRecovery) await this.recover(lane);
-              if (!lane.needsRecovery && lane.inFlight < MAX_IN_FLIGHT_PER_SIGNER) await this.fill(lane);
-            } catch (err) {
-              this.log.warn({ err: String(err), signer: address }, "signer pass failed");
-            } finally {
-              lane.busy = false;
-            }
-          }),
-        );
-      } finally {
-        this.submitting = null;
+    for (const address of this.held) {
+      const lane = this.lanes.get(address);
+      if (!lane || lane.busy) continue;
+      lane.busy = true;
+      const pass: Promise<void> = this.lanePass(lane).finally(() => {
+        lane.busy = false;
+        this.passes.delete(pass);
+      });
+      this.passes.add(pass);
+    }
+    return Promise.all([...this.passes]).then(() => undefined);
+  }
+
+  private async lanePass(lane: SignerLane): Promise<void> {
+    try {
+      for (let round = 0; round < MAX_ROUNDS_PER_PASS; round++) {
+        if (round > 0 && (!this.running || !this.held.includes(lane.address))) return;
+        if (lane.needsRecovery) await this.recover(lane);
+        if (lane.needsRecovery || lane.inFlight >= MAX_IN_FLIGHT_PER_SIGNER) return;
+        if (!(await this.fill(lane))) return;
       }
-    })();
-    return this.submitting;
+    } catch (err) {
+      this.log.warn({ err: String(err), signer: lane.address }, "signer pass failed");
+    }
   }
 
   /**
@@ -368,10 +376,11 @@ export class ChainWriter {
     }
   }
 
-  private async fill(lane: SignerLane): Promise<void> {
+  /** Claims, prepares and sends one batch; true when the batch was full (more work is likely waiting). */
+  private async fill(lane: SignerLane): Promise<boolean> {
     const started = performance.now();
     const claimed = await claimReadyCommands(this.db, this.instanceId, this.opts.batchSize);
-    if (claimed.length === 0) return;
+    if (claimed.length === 0) return false;
     const timing: PassTiming = { claimMs: performance.now() - started, commands: claimed.length };
     const unsent = new Set(claimed.map((c) => c.id));
     try {
@@ -415,6 +424,7 @@ export class ChainWriter {
       // Anything claimed but not handed to the chain goes back to the queue.
       await releaseCommands(this.db, [...unsent]).catch(() => undefined);
     }
+    return claimed.length >= this.opts.batchSize && unsent.size === 0 && !lane.needsRecovery;
   }
 
   /**
@@ -617,8 +627,8 @@ export class ChainWriter {
       return;
     }
     const head = BigInt(await this.chain.provider.getBlockNumber());
-    const receipts = await Promise.all(txs.map((t) => this.chain.provider.getTransactionReceipt(t.hash)));
-    const groups = new Map<string, { txs: ChainTxRow[]; mined?: { tx: ChainTxRow; r: TransactionReceipt } }>();
+    const receipts = await Promise.all(txs.map((t) => getReceiptRaw(this.chain.provider, t.hash)));
+    const groups = new Map<string, { txs: ChainTxRow[]; mined?: { tx: ChainTxRow; r: RawReceipt } }>();
     txs.forEach((t, i) => {
       const key = `${t.signer}:${t.nonce}`;
       const g = groups.get(key) ?? { txs: [] };
@@ -710,7 +720,7 @@ export class ChainWriter {
     }
   }
 
-  private async finalize(tx: ChainTxRow, r: TransactionReceipt): Promise<void> {
+  private async finalize(tx: ChainTxRow, r: RawReceipt): Promise<void> {
     const nonce = BigInt(tx.nonce);
     const cmds = await commandsOfTx(this.db, tx.signer, nonce);
     // The commands' outcomes are recorded before the transaction is closed: a crash in between leaves the
@@ -727,7 +737,7 @@ export class ChainWriter {
     this.metrics.confirmationLatency.observe((Date.now() - new Date(tx.sent_at).getTime()) / 1000);
   }
 
-  private async settleCommands(tx: ChainTxRow, r: TransactionReceipt, cmds: CommandRow[]): Promise<void> {
+  private async settleCommands(tx: ChainTxRow, r: RawReceipt, cmds: CommandRow[]): Promise<void> {
     if (tx.kind === "batch") {
       if (r.status !== 1) {
         await releaseCommands(
@@ -765,7 +775,7 @@ export class ChainWriter {
     }
     for (const cmd of cmds) {
       if (RELAYED_KINDS.has(cmd.kind) && cmd.merchant_id) {
-        const price = r.gasPrice ?? 0n;
+        const price = r.gasPrice;
         await this.db.query(
           `insert into relay_spend (merchant_id, command_id, tx_hash, gas_used, cost_wei) values ($1, $2, $3, $4, $5)`,
           [cmd.merchant_id, cmd.id, r.hash, r.gasUsed.toString(), (r.gasUsed * price).toString()],

@@ -3,7 +3,8 @@
  * with the hashes of recent blocks, detects reorgs by parent hash and rolls back to the common ancestor, and
  * derives every order's record and API status from the events alone.
  */
-import type { Log, ParamType } from "ethers";
+import type { ParamType } from "ethers";
+import { getLogsRaw, type RawLog } from "../chain/rpc";
 import type { Logger } from "pino";
 import type { ChainContext } from "../chain/context";
 import type { Db, Queryable } from "../store/db";
@@ -120,11 +121,12 @@ export class Indexer {
     if (head <= lastBlock) return false;
     const from = lastBlock + 1n;
     const to = head < from + BigInt(this.opts.batchBlocks) - 1n ? head : from + BigInt(this.opts.batchBlocks) - 1n;
-    const logs = await provider.getLogs({
-      address: [this.chain.addresses.escrow, this.chain.addresses.inventory],
-      fromBlock: Number(from),
-      toBlock: Number(to),
-    });
+    const logs = await getLogsRaw(
+      provider,
+      [this.chain.addresses.escrow, this.chain.addresses.inventory],
+      Number(from),
+      Number(to),
+    );
     // Block headers of the range end and of every block with logs: their hashes are the reorg evidence.
     const numbers = new Set<number>([Number(to), ...logs.map((l) => l.blockNumber)]);
     if (from === lastBlock + 1n && lastHash) numbers.add(Number(from));
@@ -147,6 +149,9 @@ export class Indexer {
     }
     const fetchedMs = performance.now() - started;
     await this.db.tx(async (q) => {
+      // Everything this transaction writes is derived from the chain, checkpoint included: if a crash loses
+      // its commit, the checkpoint goes with it and the step is done again. It need not wait for the disk.
+      await q.query("set local synchronous_commit = off");
       const touchedOrders = new Set<string>();
       // One statement for all of the step's events: the indexer shares the database with the API.
       const rows: unknown[][] = [[], [], [], [], [], [], [], [], [], []];
@@ -344,7 +349,7 @@ export class Indexer {
     }
   }
 
-  private parse(log: Log): { contract: string; name: string; args: Record<string, unknown> } | null {
+  private parse(log: RawLog): { contract: string; name: string; args: Record<string, unknown> } | null {
     const isEscrow = log.address.toLowerCase() === this.chain.addresses.escrow.toLowerCase();
     const abi = isEscrow ? this.chain.escrowAbi : this.chain.inventoryAbi;
     try {

@@ -20,7 +20,9 @@ const schema = z.object({
         .filter(Boolean),
     )
     .refine((keys) => keys.length > 0, "must list at least one key")
-    .refine((keys) => keys.every((k) => hexKey.test(k)), "each key must be 0x followed by 64 hex digits"),
+    .refine((keys) => keys.every((k) => hexKey.test(k)), "each key must be 0x followed by 64 hex digits")
+    // Two lanes on one key would share one nonce sequence.
+    .refine((keys) => new Set(keys.map((k) => k.toLowerCase())).size === keys.length, "lists the same key twice"),
   DATABASE_URL: z.string().optional(),
   DATA_DIR: z.string().default(path.join(process.cwd(), "data", "relayer")),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -54,6 +56,28 @@ const schema = z.object({
   INSTANCE_ID: z.string().optional(),
   WORKERS: z.enum(["thread", "inline", "none"]).optional(),
 });
+
+/**
+ * Rules between variables, checked on the raw values so that they are reported together with the
+ * per-variable problems (a refinement of the schema would only run once every variable is valid).
+ */
+function crossProblems(env: RawEnv): string[] {
+  const out: string[] = [];
+  if (env.WORKERS === "thread" && !env.DATABASE_URL) {
+    out.push(
+      "WORKERS: thread needs DATABASE_URL (the embedded PGlite database is one connection, inside the API's thread); use inline",
+    );
+  }
+  if (env.ARBITER_API_KEY !== undefined && env.ARBITER_API_KEY === env.ADMIN_API_KEY) {
+    out.push("ARBITER_API_KEY: must differ from ADMIN_API_KEY");
+  }
+  const base = Number(env.WEBHOOK_RETRY_BASE_MS ?? 10_000);
+  const cap = Number(env.WEBHOOK_RETRY_CAP_MS ?? 2 * 3600_000);
+  if (Number.isFinite(base) && Number.isFinite(cap) && cap < base) {
+    out.push(`WEBHOOK_RETRY_CAP_MS: must be at least WEBHOOK_RETRY_BASE_MS (${base})`);
+  }
+  return out;
+}
 
 export type RawEnv = Record<string, string | undefined>;
 
@@ -103,17 +127,15 @@ export class ConfigError extends Error {
 /** Parses the environment; throws ConfigError naming every bad variable. */
 export function loadConfig(env: RawEnv = process.env): RelayerConfig {
   const cleaned: RawEnv = {};
-  for (const [k, v] of Object.entries(env)) cleaned[k] = v === "" ? undefined : v;
+  // An empty or blank value counts as unset (`PORT=` in .env keeps the default).
+  for (const [k, v] of Object.entries(env)) cleaned[k] = v === undefined || v.trim() === "" ? undefined : v;
   const parsed = schema.safeParse(cleaned);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
-  }
+  const problems = [
+    ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`)),
+    ...crossProblems(cleaned),
+  ];
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const c = parsed.data;
-  if (c.WORKERS === "thread" && !c.DATABASE_URL) {
-    throw new ConfigError([
-      "WORKERS: thread needs DATABASE_URL (the embedded PGlite database is one connection, inside the API's thread); use inline",
-    ]);
-  }
   return {
     rpcUrl: c.RPC_URL,
     chainId: c.CHAIN_ID,

@@ -256,6 +256,24 @@ describe("relayer config: loadConfig", () => {
     }
   });
 
+  it("reports rules between variables together with the others", () => {
+    const key = "0x" + "ab".repeat(32);
+    const err = configError({
+      ...REQUIRED,
+      PORT: "abc",
+      WORKERS: "thread",
+      SIGNER_KEYS: `${key},${key.toUpperCase().replace("0X", "0x")}`,
+      ARBITER_API_KEY: REQUIRED.ADMIN_API_KEY,
+      WEBHOOK_RETRY_BASE_MS: "5000",
+      WEBHOOK_RETRY_CAP_MS: "1000",
+    });
+    expect(problemsOf(err, "PORT")).to.not.be.empty;
+    expect(problemsOf(err, "WORKERS").join(" ")).to.include("DATABASE_URL");
+    expect(problemsOf(err, "SIGNER_KEYS").join(" ")).to.include("same key twice");
+    expect(problemsOf(err, "ARBITER_API_KEY").join(" ")).to.include("ADMIN_API_KEY");
+    expect(problemsOf(err, "WEBHOOK_RETRY_CAP_MS").join(" ")).to.include("5000");
+  });
+
   it("accepts the limits themselves", () => {
     const c = (env: RawEnv) => loadConfig({ ...REQUIRED, ...env });
     expect(c({ PORT: "0" }).port).to.equal(0);
@@ -266,6 +284,13 @@ describe("relayer config: loadConfig", () => {
     expect(c({ POLL_INTERVAL_MS: "10" }).pollIntervalMs).to.equal(10);
     expect(c({ ADMIN_API_KEY: "a".repeat(16) }).adminApiKey).to.equal("a".repeat(16));
     expect(c({ WORKERS: "thread", DATABASE_URL: "postgres://db/x" }).workers).to.equal("thread");
+  });
+
+  it("counts blank values as unset, like empty ones", () => {
+    const c = loadConfig({ ...REQUIRED, PORT: "  ", BATCH_SIZE: "\t", LOG_LEVEL: " " });
+    expect(c.port).to.equal(8080);
+    expect(c.batchSize).to.equal(200);
+    expect(c.logLevel).to.equal("info");
   });
 
   it("counts empty strings as unset", () => {

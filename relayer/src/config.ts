@@ -55,6 +55,7 @@ const schema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   INSTANCE_ID: z.string().optional(),
   WORKERS: z.enum(["thread", "inline", "none"]).optional(),
+  API_KEY_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
 });
 
 /**
@@ -108,6 +109,8 @@ export interface RelayerConfig {
    * API-only process beside others that run the workers).
    */
   workers: "thread" | "inline" | "none";
+  /** How long a valid API key is remembered without reading it again (0: never); revocations clear it at once. */
+  apiKeyCacheMs: number;
   arbiterSignerKey?: string;
   webhookRetryBaseMs: number;
   webhookRetryCapMs: number;
@@ -158,6 +161,7 @@ export function loadConfig(env: RawEnv = process.env): RelayerConfig {
     logLevel: c.LOG_LEVEL,
     instanceId: c.INSTANCE_ID,
     workers: c.WORKERS ?? (c.DATABASE_URL ? "thread" : "inline"),
+    apiKeyCacheMs: c.API_KEY_CACHE_MS,
     arbiterSignerKey: c.ARBITER_SIGNER_KEY,
     webhookRetryBaseMs: c.WEBHOOK_RETRY_BASE_MS,
     webhookRetryCapMs: c.WEBHOOK_RETRY_CAP_MS,

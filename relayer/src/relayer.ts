@@ -12,6 +12,8 @@ import type { ChainWriter } from "./chain/writer";
 import type { Indexer } from "./indexer/indexer";
 import type { WebhookDeliverer } from "./webhooks/deliverer";
 import { createWorkers, startWorkerThread } from "./workers";
+import { API_KEYS_CHANNEL, ApiKeyCache } from "./api/keyCache";
+import { listen } from "./store/notify";
 import { buildApp } from "./api/app";
 import { createMetrics, type Metrics } from "./metrics";
 import type { RelayerConfig } from "./config";
@@ -29,6 +31,8 @@ export interface Relayer {
   webhooks: WebhookDeliverer;
   /** Where the writer, indexer and webhooks run. */
   workerMode: "inline" | "thread" | "none";
+  /** Valid API keys remembered for API_KEY_CACHE_MS (disabled while revocation notices cannot arrive). */
+  keyCache: ApiKeyCache;
   metrics: Metrics;
   log: Logger;
   /** Address the HTTP server listens on, once `listen` was called. */
@@ -72,6 +76,18 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
   const mode =
     opts.workers === undefined || opts.workers === true ? "inline" : opts.workers === "thread" ? "thread" : "none";
   let thread: Awaited<ReturnType<typeof startWorkerThread>> | null = null;
+  // On PostgreSQL other processes may revoke keys: cache only while their notifications can reach us.
+  const keyCache = new ApiKeyCache(config.apiKeyCacheMs, { enabled: db.kind !== "postgres" });
+  const keyListener =
+    db.kind === "postgres" && config.databaseUrl && config.apiKeyCacheMs > 0
+      ? listen(config.databaseUrl, API_KEYS_CHANNEL, {
+          onNotify: () => keyCache.invalidate(),
+          onState: (up) => {
+            keyCache.setEnabled(up);
+            if (!up) log.warn("API key notifications unavailable; reading every key until they are back");
+          },
+        })
+      : null;
   const app = await buildApp(
     {
       db,
@@ -80,6 +96,7 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
       metrics,
       indexer,
       workerMetrics: () => (thread ? thread.metrics() : Promise.resolve([])),
+      keyCache,
       config: {
         adminApiKey: config.adminApiKey,
         arbiterApiKey: config.arbiterApiKey,
@@ -98,6 +115,7 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
   if (mode === "thread") {
     if (db.kind !== "postgres") {
       await app.close();
+      await keyListener?.stop();
       provider.destroy();
       await db.close();
       throw new Error("the workers run in a thread only on PostgreSQL (PGlite is one connection of this thread)");
@@ -110,6 +128,7 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
       );
     } catch (err) {
       await app.close();
+      await keyListener?.stop();
       provider.destroy();
       await db.close();
       throw err;
@@ -124,6 +143,7 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
     indexer,
     webhooks,
     workerMode: mode,
+    keyCache,
     metrics,
     log,
     async listen() {
@@ -135,6 +155,7 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
       if (stopped) return;
       stopped = true;
       await app.close();
+      await keyListener?.stop();
       if (thread) await thread.stop();
       else await workers.stop();
       provider.destroy();

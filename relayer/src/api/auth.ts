@@ -27,7 +27,9 @@ export async function authenticate(deps: ServiceDeps, req: FastifyRequest): Prom
   if (deps.config.arbiterApiKey && safeEqual(secret, deps.config.arbiterApiKey)) {
     return { kind: "arbiter", keyId: "arbiter", merchantId: null, scopes: [] };
   }
-  const key = await findApiKeyByHash(deps.db, hashSecret(secret));
+  const hash = hashSecret(secret);
+  const load = () => findApiKeyByHash(deps.db, hash);
+  const key = deps.keyCache ? await deps.keyCache.lookup(hash, load) : await load();
   if (!key) throw new AppError("unauthenticated", "API key not recognised");
   if (key.revoked_at) throw new AppError("unauthenticated", "API key has been revoked", { keyId: key.id });
   return { kind: key.role, keyId: key.id, merchantId: key.merchant_id, scopes: key.scopes };

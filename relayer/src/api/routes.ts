@@ -130,7 +130,10 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
     async (req, reply) => {
       const { id, keyId } = req.params as { id: string; keyId: string };
       await getMerchantOr404(db, id);
-      return mutate(db, req, reply, 200, (q) => revokeKey(q, req.principal!, id, keyId));
+      const out = await mutate(db, req, reply, 200, (q) => revokeKey(q, req.principal!, id, keyId));
+      // Committed: this process forgets the key before answering; the others hear it from the database.
+      deps.keyCache?.invalidate();
+      return out;
     },
   );
 
@@ -186,10 +189,13 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
         response: { 200: S.ApiKey, ...S.errorResponses },
       },
     },
-    async (req, reply) =>
-      mutate(db, req, reply, 200, (q) =>
+    async (req, reply) => {
+      const out = await mutate(db, req, reply, 200, (q) =>
         revokeKey(q, req.principal!, merchantOf(req), (req.params as { id: string }).id),
-      ),
+      );
+      deps.keyCache?.invalidate();
+      return out;
+    },
   );
 
   // ------------------------------------------------------------------ SKUs and stock

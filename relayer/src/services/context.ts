@@ -4,6 +4,7 @@ import type { ChainContext } from "../chain/context";
 import type { Db } from "../store/db";
 import type { Metrics } from "../metrics";
 import type { Indexer } from "../indexer/indexer";
+import type { ApiKeyCache } from "../api/keyCache";
 import type { MetricObjectWithValues, MetricValue } from "prom-client";
 
 export interface Principal {
@@ -20,6 +21,8 @@ export interface ServiceDeps {
   log: Logger;
   metrics: Metrics;
   indexer?: Indexer;
+  /** Valid API keys seen recently (see api/keyCache.ts); without it every request reads its key. */
+  keyCache?: ApiKeyCache;
   /** Metrics of the worker thread, when the writer and indexer run in one (merged into /metrics). */
   workerMetrics?: () => Promise<MetricObjectWithValues<MetricValue<string>>[]>;
   config: {

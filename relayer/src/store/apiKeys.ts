@@ -1,4 +1,5 @@
 import type { Queryable } from "./db";
+import { API_KEYS_CHANNEL } from "../api/keyCache";
 
 export interface ApiKeyRow {
   id: string;
@@ -46,6 +47,8 @@ export async function getApiKey(q: Queryable, id: string): Promise<ApiKeyRow | u
   return (await q.query<ApiKeyRow>(`select * from api_keys where id = $1`, [id])).rows[0];
 }
 
+/** Revokes the key; every relayer process on the database is told once the transaction commits. */
 export async function revokeApiKey(q: Queryable, id: string): Promise<void> {
   await q.query(`update api_keys set revoked_at = coalesce(revoked_at, now()) where id = $1`, [id]);
+  await q.query(`select pg_notify($1, $2)`, [API_KEYS_CHANNEL, id]);
 }

@@ -49,10 +49,10 @@ const DEFAULTS: RelayerConfig = {
   logLevel: "info",
   instanceId: undefined,
   workers: "inline",
+  apiKeyCacheMs: 5_000,
   arbiterSignerKey: undefined,
   webhookRetryBaseMs: 10_000,
   webhookRetryCapMs: 2 * 3600_000,
-  // .env.example and docs/RELAYER.md still say 24 attempts; config.ts and DEFAULT_DELIVERY use 34.
   webhookMaxAttempts: 34,
   webhookTimeoutMs: 10_000,
   relayBuyerPerMinute: 12,
@@ -144,6 +144,7 @@ describe("relayer config: loadConfig", () => {
       LOG_LEVEL: "debug",
       INSTANCE_ID: "relayer-a",
       WORKERS: "none",
+      API_KEY_CACHE_MS: "0",
     });
     expect(c).to.deep.equal({
       rpcUrl: "https://rpc.example.org/v1",
@@ -167,6 +168,7 @@ describe("relayer config: loadConfig", () => {
       logLevel: "debug",
       instanceId: "relayer-a",
       workers: "none",
+      apiKeyCacheMs: 0,
       arbiterSignerKey: KEY_C,
       webhookRetryBaseMs: 2_000,
       webhookRetryCapMs: 600_000,
@@ -229,6 +231,8 @@ describe("relayer config: loadConfig", () => {
         variable: "ARBITER_SIGNER_KEY",
       },
       { what: 'WORKERS "sometimes"', env: { WORKERS: "sometimes" }, variable: "WORKERS" },
+      { what: "API_KEY_CACHE_MS -1", env: { API_KEY_CACHE_MS: "-1" }, variable: "API_KEY_CACHE_MS" },
+      { what: "API_KEY_CACHE_MS 60001", env: { API_KEY_CACHE_MS: "60001" }, variable: "API_KEY_CACHE_MS" },
       {
         what: "WORKERS=thread without DATABASE_URL",
         env: { WORKERS: "thread" },

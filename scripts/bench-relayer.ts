@@ -310,8 +310,8 @@ async function main() {
     const md = `# Relayer benchmark
 
 Measured by \`npm run bench:relayer\` (\`scripts/bench-relayer.ts\`): a local \`hardhat node\`, the relayer as a
-child process on a fresh PostgreSQL database, orders (native token, no line items) sent through the HTTP API
-on the same machine. The naive submitter creates the same number of orders on the same node right after, one
+child process on a fresh PostgreSQL database (the API in its main thread, the writer, indexer and webhooks in
+its worker thread), orders (native token, no line items) sent through the HTTP API on the same machine. The naive submitter creates the same number of orders on the same node right after, one
 \`createOrder\` transaction per order, awaiting each receipt.
 
 - Date: ${new Date().toISOString()}
@@ -334,7 +334,8 @@ on the same machine. The naive submitter creates the same number of orders on th
 | --- | --- |
 ${bars.map((b) => `| ${b.name} | ${b.ok ? "met" : "missed"}: ${b.value} |`).join("\n")}
 
-The machine also ran other work while this was measured; figures vary by some tens of percent between runs.
+The client, the node, PostgreSQL and the relayer share the machine's cores; figures vary between runs (see
+the spread under Findings).
 `;
     if (!process.argv.includes("--no-write")) {
       // Findings written by hand below the figures are kept across runs.

@@ -39,6 +39,8 @@ async function run(): Promise<void> {
     await workers.start();
     send({ type: "started" });
   } catch (err) {
+    // Whatever did start (the indexer before a failing writer, say) is stopped before reporting.
+    if (stop) await stop().catch(() => undefined);
     send({ type: "failed", error: String((err as Error)?.stack ?? err) });
   }
 }

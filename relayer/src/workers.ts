@@ -133,6 +133,7 @@ export async function startWorkerThread(
     : new Worker(entry, { workerData: data });
   let stopping = false;
   let nextId = 0;
+  let last: MetricsJson = [];
   const pending = new Map<number, (m: MetricsJson) => void>();
   let onStopped: () => void = () => undefined;
   const stopped = new Promise<void>((r) => (onStopped = r));
@@ -140,8 +141,11 @@ export async function startWorkerThread(
   await new Promise<void>((resolve, reject) => {
     worker.on("message", (m: FromWorker) => {
       if (m.type === "started") resolve();
-      else if (m.type === "failed") reject(new Error(`relayer workers did not start: ${m.error}`));
-      else if (m.type === "metrics") pending.get(m.id)?.(m.metrics);
+      else if (m.type === "failed") {
+        stopping = true;
+        void worker.terminate();
+        reject(new Error(`relayer workers did not start: ${m.error}`));
+      } else if (m.type === "metrics") pending.get(m.id)?.(m.metrics);
       else if (m.type === "stopped") onStopped();
     });
     worker.once("error", (err) => {
@@ -160,13 +164,15 @@ export async function startWorkerThread(
     metrics() {
       const id = nextId++;
       return new Promise<MetricsJson>((resolve) => {
+        // A thread too busy to answer in time is reported as it last answered: counters never seem to reset.
         const t = setTimeout(() => {
           pending.delete(id);
-          resolve([]);
+          resolve(last);
         }, 2000);
         pending.set(id, (m) => {
           clearTimeout(t);
           pending.delete(id);
+          last = m;
           resolve(m);
         });
         worker.postMessage({ type: "metrics", id } satisfies ToWorker);

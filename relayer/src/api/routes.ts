@@ -306,7 +306,13 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
         );
       } catch (err) {
         // A replay answers with the first response even where the request would no longer be accepted.
-        const stored = claim && err instanceof AppError ? await replayIfStored(db, req, reply, claim) : null;
+        // (Also when the check itself failed, e.g. the chain is unreachable: the replay needs no chain.)
+        const stored = claim
+          ? await replayIfStored(db, req, reply, claim).catch((e: unknown) => {
+              if (e instanceof AppError) throw e; // a conflicting replay is answered as such
+              return null;
+            })
+          : null;
         if (stored) return stored.body;
         throw err;
       }

@@ -111,8 +111,9 @@ export const NewOrder = Type.Object(
     ),
     items: Type.Optional(Type.Array(OrderItemIn, { maxItems: 64 })),
     paymentDeadline: Type.Optional(Type.String({ format: "date-time" })),
-    shipWithinSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 4_294_967_295 })),
-    protectionPeriodSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 4_294_967_295 })),
+    // At most 2^31 - 1 s (68 years): what the database column holds (the contract's uint32 would take more).
+    shipWithinSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 2_147_483_647 })),
+    protectionPeriodSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 2_147_483_647 })),
   },
   { additionalProperties: false },
 );

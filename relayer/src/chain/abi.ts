@@ -76,7 +76,9 @@ export class CachedAbi {
  * A direct ABI encoder for the types the escrow's calls use: unsigned integers, addresses, booleans, bytesN,
  * bytes, string, arrays and tuples. It writes hex words without the generic coder's intermediate objects
  * (several times faster for a batch of hundreds of calls) and refuses what the generic coder refuses: a value
- * out of its type's range, a malformed address or bytes, a tuple or fixed array of the wrong length. Functions
+ * that is not an integer (or not a safe one) or out of its type's range, a malformed address or bytes, a tuple
+ * or fixed array of the wrong length. One difference: a mixed-case address is not checked against its EIP-55
+ * checksum (a keccak per address); the relayer's addresses were validated when they entered the API. Functions
  * with other parameter types (signed integers, ...) go through ethers' coder.
  */
 const WORD = 64;
@@ -99,12 +101,12 @@ function fail(t: ParamType, value: unknown, why: string): never {
 }
 
 function uintWord(t: ParamType, value: unknown, bits: number): string {
+  // What ethers takes as a BigNumberish: a bigint, a safe integer, or a decimal or 0x-hex string.
   let v: bigint;
-  try {
-    v = typeof value === "bigint" ? value : BigInt(value as string | number);
-  } catch {
-    fail(t, value, "not an integer");
-  }
+  if (typeof value === "bigint") v = value;
+  else if (typeof value === "number" && Number.isSafeInteger(value)) v = BigInt(value);
+  else if (typeof value === "string" && /^(0x[0-9a-fA-F]+|-?[0-9]+)$/.test(value)) v = BigInt(value);
+  else fail(t, value, "not an integer");
   if (v < 0n || v >= 1n << BigInt(bits)) fail(t, value, "out of range");
   return v.toString(16).padStart(WORD, "0");
 }

@@ -46,41 +46,56 @@ const RPC_TIMEOUT_MS = 300_000;
  * NETWORK_ERROR and a request without an answer its TIMEOUT, as the writer's error handling expects.
  */
 export class RelayerRpcProvider extends JsonRpcProvider {
+  /** The endpoint without credentials: fetch refuses user:password in a URL, and logs must not show them. */
+  private readonly endpoint: string;
+  private readonly headers: Record<string, string> = { "content-type": "application/json" };
+
   constructor(
-    private readonly rpcUrl: string,
+    rpcUrl: string,
     network: Network,
     options: JsonRpcApiProviderOptions,
+    private readonly timeoutMs = RPC_TIMEOUT_MS,
   ) {
     super(rpcUrl, network, options);
+    const u = new URL(rpcUrl);
+    if (u.username || u.password) {
+      // As ethers' own transport does: credentials in the URL become HTTP Basic authentication.
+      const user = decodeURIComponent(u.username);
+      const password = decodeURIComponent(u.password);
+      this.headers.authorization = `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+      u.username = "";
+      u.password = "";
+    }
+    this.endpoint = u.toString();
   }
 
   override async _send(payload: JsonRpcPayload | JsonRpcPayload[]): Promise<JsonRpcResult[]> {
     let res: Response;
     let text: string;
     try {
-      res = await fetch(this.rpcUrl, {
+      res = await fetch(this.endpoint, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: this.headers,
         body: JSON.stringify(payload),
-        signal: AbortSignal.timeout(RPC_TIMEOUT_MS),
+        signal: AbortSignal.timeout(this.timeoutMs),
       });
       text = await res.text();
     } catch (err) {
       const e = err as Error & { cause?: { code?: string; message?: string } };
       if (e.name === "TimeoutError" || e.name === "AbortError") {
-        throw makeError(`RPC request to ${this.rpcUrl} timed out`, "TIMEOUT", {
+        throw makeError(`RPC request to ${this.endpoint} timed out`, "TIMEOUT", {
           operation: "request",
           reason: "timeout",
         });
       }
       const cause = e.cause?.code ?? e.cause?.message ?? "";
-      throw makeError(`RPC request to ${this.rpcUrl} failed: ${e.message} ${cause}`.trim(), "NETWORK_ERROR", {
+      throw makeError(`RPC request to ${this.endpoint} failed: ${e.message} ${cause}`.trim(), "NETWORK_ERROR", {
         event: "request",
       });
     }
     if (res.status < 200 || res.status >= 300) {
       throw makeError(`RPC endpoint answered HTTP ${res.status}: ${text.slice(0, 200)}`, "SERVER_ERROR", {
-        info: { requestUrl: this.rpcUrl, responseStatus: res.status, responseBody: text.slice(0, 2000) },
+        info: { requestUrl: this.endpoint, responseStatus: res.status, responseBody: text.slice(0, 2000) },
       } as never);
     }
     let json: unknown;
@@ -88,7 +103,7 @@ export class RelayerRpcProvider extends JsonRpcProvider {
       json = JSON.parse(text);
     } catch {
       throw makeError(`RPC endpoint answered with invalid JSON: ${text.slice(0, 200)}`, "SERVER_ERROR", {
-        info: { requestUrl: this.rpcUrl, responseStatus: res.status },
+        info: { requestUrl: this.endpoint, responseStatus: res.status },
       } as never);
     }
     return (Array.isArray(json) ? json : [json]) as JsonRpcResult[];

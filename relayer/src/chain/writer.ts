@@ -111,6 +111,8 @@ const RELAYED_KINDS = new Set(["relay_permit", "relay_forward", "merchant_setup"
 class SignerLane {
   nextNonce: bigint | null = null;
   busy = false;
+  /** Offered back to the other processes by the lease refresh under way: no pass may start on it meanwhile. */
+  releasing = false;
   needsRecovery = true;
   inFlight = 0;
   constructor(readonly wallet: Wallet) {}
@@ -119,7 +121,7 @@ class SignerLane {
   }
 }
 
-type Classified =
+export type Classified =
   | { kind: "network" }
   | { kind: "nonce_gap" }
   | { kind: "nonce_low" }
@@ -127,7 +129,8 @@ type Classified =
   | { kind: "known" }
   | { kind: "rejected"; message: string };
 
-function classifyBroadcastError(err: unknown): Classified {
+/** How a failed broadcast is treated; only a definitive refusal ("rejected", nonce errors) gives the nonce back. */
+export function classifyBroadcastError(err: unknown): Classified {
   const msg = String((err as { message?: string })?.message ?? err).toLowerCase();
   if (msg.includes("already known") || msg.includes("known transaction")) return { kind: "known" };
   if (isError(err, "NONCE_EXPIRED") || msg.includes("nonce too low")) return { kind: "nonce_low" };
@@ -136,6 +139,11 @@ function classifyBroadcastError(err: unknown): Classified {
   if (
     isError(err, "TIMEOUT") ||
     isError(err, "NETWORK_ERROR") ||
+    // No answer for this request in a batch's response: the node may or may not have taken it.
+    (isError(err, "BAD_DATA") && msg.includes("missing response")) ||
+    // A node's own timeout (geth: -32002 "request timed out") while the transaction may still enter the pool.
+    msg.includes("timed out") ||
+    msg.includes("timeout") ||
     msg.includes("econnrefused") ||
     msg.includes("socket") ||
     msg.includes("fetch failed") ||
@@ -228,10 +236,17 @@ export class ChainWriter {
 
   private async refreshLeases(): Promise<void> {
     const before = new Set(this.held);
-    this.held = await this.leases.refresh((s) => {
-      const lane = this.lanes.get(s);
-      return !!lane && !lane.busy && lane.inFlight === 0;
-    });
+    try {
+      this.held = await this.leases.refresh((s) => {
+        const lane = this.lanes.get(s);
+        const idle = !!lane && !lane.busy && lane.inFlight === 0;
+        // Until `held` says whether it went, the lane must not start signing with a lease it may have lost.
+        if (idle) lane.releasing = true;
+        return idle;
+      });
+    } finally {
+      for (const lane of this.lanes.values()) lane.releasing = false;
+    }
     for (const s of this.held) {
       if (!before.has(s)) {
         const lane = this.lanes.get(s)!;
@@ -252,7 +267,7 @@ export class ChainWriter {
   submitTick(): Promise<void> {
     for (const address of this.held) {
       const lane = this.lanes.get(address);
-      if (!lane || lane.busy) continue;
+      if (!lane || lane.busy || lane.releasing) continue;
       lane.busy = true;
       const pass: Promise<void> = this.lanePass(lane).finally(() => {
         lane.busy = false;

@@ -203,7 +203,14 @@ async function tokenAllowed(deps: ServiceDeps, token: string): Promise<boolean> 
   } catch (err) {
     // The chain is unreachable: orders are still accepted on the last known answer (the escrow checks again).
     if (hit) return hit.allowed;
-    throw err;
+    throw new AppError(
+      "not_ready",
+      "the chain is unreachable and whether the escrow accepts this token is not known yet; retry later",
+      {
+        token,
+        reason: String((err as Error)?.message ?? err).slice(0, 200),
+      },
+    );
   }
   allowCache.set(key, { at: Date.now(), allowed });
   return allowed;

@@ -196,6 +196,39 @@ describe("relayer hot-path codecs", function () {
       expect(() => cached.encode("batch", [[]])).to.throw();
     });
 
+    it("refuses what ethers refuses for integers, addresses, booleans and bytes, and takes what it takes", function () {
+      const abi = new CachedAbi(new Interface(["function h(uint64 a, address b, bool c, bytes32 d, bytes e)"]));
+      const iface = new Interface(["function h(uint64 a, address b, bool c, bytes32 d, bytes e)"]);
+      const ok: unknown[] = [5n, "0x" + "ab".repeat(20), true, "0x" + "11".repeat(32), "0x1234"];
+      expect(abi.encode("h", ok)).to.equal(iface.encodeFunctionData("h", ok));
+      for (const a of [5, "5", "0x05"]) {
+        const v = [a, ...ok.slice(1)];
+        expect(abi.encode("h", v), String(a)).to.equal(iface.encodeFunctionData("h", v));
+      }
+      const bad: [number, unknown][] = [
+        [0, ""],
+        [0, true],
+        [0, 1e20],
+        [0, 1.5],
+        [0, -1n],
+        [0, 2n ** 64n],
+        [0, "12abc"],
+        [1, "0x1234"],
+        [1, 42],
+        [3, "0x11"],
+        [4, "0x123"],
+        [4, "1234"],
+      ];
+      for (const [at, value] of bad) {
+        const v: unknown[] = [...ok];
+        v[at] = value;
+        expect(() => abi.encode("h", v), `${at}: ${String(value)}`).to.throw(/cannot encode/);
+        expect(() => iface.encodeFunctionData("h", v), `ethers ${at}: ${String(value)}`).to.throw();
+      }
+      // Stricter than ethers, which takes any truthy value as true.
+      expect(() => abi.encode("h", [ok[0], ok[1], 1, ok[3], ok[4]])).to.throw(/not a boolean/);
+    });
+
     it("refuses an overloaded name rather than picking one of its fragments", function () {
       const overloaded = new CachedAbi(
         new Interface(["function f(uint256)", "function f(address)", "function f(bytes32)", "function g(uint8)"]),

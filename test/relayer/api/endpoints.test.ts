@@ -363,6 +363,18 @@ describe("relayer API: every endpoint and its validation errors", function () {
         await env.call("POST", "/v1/orders", m.key, order({ shipWithinSeconds: 90.5 })),
         "shipWithinSeconds",
       );
+      // Windows longer than the database's 2^31 - 1 seconds are refused as input, not failed as a 500.
+      for (const field of ["shipWithinSeconds", "protectionPeriodSeconds"]) {
+        expectValidation(await env.call("POST", "/v1/orders", m.key, order({ [field]: 2 ** 31 })), field);
+      }
+      const longest = await env.call(
+        "POST",
+        "/v1/orders",
+        m.key,
+        order({ reference: "LONGEST", shipWithinSeconds: 2 ** 31 - 1, protectionPeriodSeconds: 2 ** 31 - 1 }),
+      );
+      expect(longest.status, longest.text).to.equal(202);
+      expect(longest.body.shipWithinSeconds).to.equal(2 ** 31 - 1);
     });
 
     it("refuses bad payment deadlines: not a date-time, or in the past (400)", async () => {

@@ -1,5 +1,9 @@
 import { expect } from "chai";
-import { errorOf, startApiEnv, type ApiEnv, type Merchant } from "./support";
+import type { FastifyRequest } from "fastify";
+import { requestHash } from "../../../relayer/src/api/idempotency";
+import { startRelayer } from "../../../relayer/src/relayer";
+import { freePort, relayerConfig } from "../harness";
+import { callApp, errorOf, startApiEnv, type ApiEnv, type Merchant } from "./support";
 
 describe("relayer API: Idempotency-Key and concurrent duplicates", function () {
   this.timeout(120_000);
@@ -65,6 +69,50 @@ describe("relayer API: Idempotency-Key and concurrent duplicates", function () {
     expect(other.status).to.equal(409);
     expect(errorOf(other).code).to.equal("idempotency_key_reused");
     expect(await counts()).to.deep.equal(before);
+  });
+
+  it("replays a stored order from a process that cannot reach the chain, and answers 503 for a new one", async () => {
+    // A process whose RPC endpoint is down and that never learned whether the escrow accepts the stablecoin.
+    const offline = await startRelayer({
+      config: relayerConfig(env.node, {
+        DATABASE_URL: env.databaseUrl,
+        RPC_URL: `http://127.0.0.1:${await freePort()}`,
+        LOG_LEVEL: "silent",
+      }),
+      chainId: env.deployed.chainId,
+      addresses: env.deployed,
+      workers: false,
+    });
+    try {
+      const body = { reference: "ID-OFF", amount: "5", token: env.deployed.stablecoin };
+      // The first request was answered earlier, by a process that could reach the chain: its stored answer is
+      // written here directly (an answer of the live process, so that this process's token check stays unknown).
+      const live = await env.call("POST", "/v1/orders", m.key, newOrder("ID-OFF-SRC"));
+      expect(live.status).to.equal(202);
+      const stored = live.body;
+      const hash = requestHash({
+        method: "POST",
+        url: "/v1/orders",
+        routeOptions: { url: "/v1/orders" },
+        params: {},
+        body,
+      } as unknown as FastifyRequest);
+      await env.relayer.db.query(
+        `insert into idempotency_keys (scope, key, request_hash, status_code, response) values ($1, $2, $3, 202, $4)`,
+        [m.keyId, "offline-1", hash, JSON.stringify(stored)],
+      );
+      const before = await counts();
+      const again = await callApp(offline, "POST", "/v1/orders", m.key, body, { "idempotency-key": "offline-1" });
+      expect(again.status, again.text).to.equal(202);
+      expect(again.headers["idempotent-replayed"]).to.equal("true");
+      expect(again.body).to.deep.equal(stored);
+      const fresh = await callApp(offline, "POST", "/v1/orders", m.key, { ...body, reference: "ID-OFF-2" });
+      expect(fresh.status, fresh.text).to.equal(503);
+      expect(errorOf(fresh).code).to.equal("not_ready");
+      expect(await counts()).to.deep.equal(before);
+    } finally {
+      await offline.stop();
+    }
   });
 
   it("replays every kind of POST: SKU, stock, key, ship-free cancel", async () => {

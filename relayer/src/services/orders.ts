@@ -192,9 +192,12 @@ async function merchantAddressOf(q: Queryable, merchantId: string): Promise<stri
   return m.address;
 }
 
-const allowCache = new Map<string, { at: number; allowed: boolean }>();
+/** The escrow's last answers per token, kept per chain connection (one relayer's, never another's). */
+const allowCaches = new WeakMap<ServiceDeps["chain"], Map<string, { at: number; allowed: boolean }>>();
 async function tokenAllowed(deps: ServiceDeps, token: string): Promise<boolean> {
-  const key = `${deps.chain.addresses.escrow}:${token}`;
+  let allowCache = allowCaches.get(deps.chain);
+  if (!allowCache) allowCaches.set(deps.chain, (allowCache = new Map()));
+  const key = token;
   const hit = allowCache.get(key);
   if (hit && Date.now() - hit.at < 30_000) return hit.allowed;
   let allowed: boolean;

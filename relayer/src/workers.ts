@@ -124,9 +124,11 @@ export async function startWorkerThread(
   onExit?: (code: number) => void,
 ): Promise<{ metrics(): Promise<MetricsJson>; stop(): Promise<void> }> {
   const entry = path.join(__dirname, `workerThread${path.extname(__filename)}`);
-  // Under ts-node (npm run relayer, the tests) the thread registers it too; a compiled build runs the .js.
+  // Run from TypeScript sources (npm run relayer, the tests), the thread loads them through tsx, which strips
+  // types with esbuild: ts-node would load a second TypeScript compiler into the thread. A compiled build runs
+  // the .js directly.
   const worker = entry.endsWith(".ts")
-    ? new Worker(`require("ts-node").register({ transpileOnly: true }); require(${JSON.stringify(entry)});`, {
+    ? new Worker(`require("tsx/cjs/api").register(); require(${JSON.stringify(entry)});`, {
         eval: true,
         workerData: data,
       })

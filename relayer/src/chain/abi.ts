@@ -5,7 +5,7 @@
  * log's topic; with hundreds of orders per batch that is most of the relayer's hashing. The encodings are
  * ethers' own (its `AbiCoder`, the fragments' input types): only the lookups are cached.
  */
-import { AbiCoder, dataSlice, type EventFragment, type Interface, type Log, type ParamType } from "ethers";
+import { AbiCoder, type EventFragment, type Interface, type Log, type ParamType } from "ethers";
 
 const coder = AbiCoder.defaultAbiCoder();
 
@@ -185,9 +185,4 @@ function staticSize(t: ParamType): number {
   if (t.isTuple()) return t.components.reduce((n, c) => n + staticSize(c), 0);
   if (t.isArray()) return t.arrayLength * staticSize(t.arrayChildren);
   return 32;
-}
-
-/** The 4-byte selector at the start of calldata. */
-export function selectorOf(data: string): string {
-  return dataSlice(data, 0, 4);
 }

@@ -89,6 +89,11 @@ function signTx(wallet: Wallet, fields: Parameters<typeof Transaction.from>[0]):
   return { raw, hash: keccak256(raw) };
 }
 
+/** The gas limit for a node's estimate: 20% and 20,000 more, as estimates can fall short by a little. */
+function limitFromEstimate(estimate: bigint): bigint {
+  return (estimate * 12n) / 10n + 20_000n;
+}
+
 /** Fixed cost of the batch transaction itself (21,000 base plus calldata and the loop), with margin. */
 const BATCH_BASE_GAS = 60_000n;
 
@@ -480,8 +485,7 @@ export class ChainWriter {
       data,
       "batch",
       calls.map((c) => c.cmd),
-      estimate,
-      bound ?? undefined,
+      bound ?? limitFromEstimate(estimate!),
       timing,
     );
     return ok ? calls.map((c) => c.cmd.id) : [];
@@ -514,14 +518,13 @@ export class ChainWriter {
     data: string,
     kind: string,
     cmds: CommandRow[],
-    knownEstimate?: bigint,
-    fixedGasLimit?: bigint,
+    knownGasLimit?: bigint,
     timing?: PassTiming,
   ): Promise<boolean> {
-    let estimate = knownEstimate;
-    if (estimate === undefined && fixedGasLimit === undefined) {
+    let gasLimit = knownGasLimit;
+    if (gasLimit === undefined) {
       try {
-        estimate = await this.chain.provider.estimateGas({ from: lane.address, to, data });
+        gasLimit = limitFromEstimate(await this.chain.provider.estimateGas({ from: lane.address, to, data }));
       } catch (err) {
         const revert = revertDataOf(err);
         if (revert === undefined) throw err;
@@ -530,10 +533,7 @@ export class ChainWriter {
         return true;
       }
     }
-    const gasLimit = (() => {
-      const g = fixedGasLimit ?? (estimate! * 12n) / 10n + 20_000n;
-      return g > TX_GAS_CAP ? TX_GAS_CAP : g;
-    })();
+    if (gasLimit > TX_GAS_CAP) gasLimit = TX_GAS_CAP;
     const { maxFee, priority } = await this.fees();
     const nonce = lane.nextNonce!;
     const { raw, hash } = signTx(lane.wallet, {
@@ -692,7 +692,7 @@ export class ChainWriter {
         lane.needsRecovery = true;
         return;
       }
-      const tx = Transaction.from({
+      const { raw, hash } = signTx(lane.wallet, {
         type: 2,
         chainId: old.chainId,
         nonce: old.nonce,
@@ -703,8 +703,6 @@ export class ChainWriter {
         maxFeePerGas: newMax,
         maxPriorityFeePerGas: priority,
       });
-      const raw = await lane.wallet.signTransaction(tx);
-      const hash = keccak256(raw);
       await insertTx(this.db, {
         signer: t.signer,
         nonce: BigInt(t.nonce),

@@ -276,7 +276,6 @@ export class Indexer {
     });
   }
 
-  /** Folds the order's stored events into its record and API status. */
   /** Folds the stored events of `chainOrderIds` into their records and API statuses (one read, one write). */
   private async rebuildOrders(q: Queryable, chainOrderIds: string[]): Promise<void> {
     if (chainOrderIds.length === 0) return;

@@ -197,8 +197,7 @@ const allowCaches = new WeakMap<ServiceDeps["chain"], Map<string, { at: number; 
 async function tokenAllowed(deps: ServiceDeps, token: string): Promise<boolean> {
   let allowCache = allowCaches.get(deps.chain);
   if (!allowCache) allowCaches.set(deps.chain, (allowCache = new Map()));
-  const key = token;
-  const hit = allowCache.get(key);
+  const hit = allowCache.get(token);
   if (hit && Date.now() - hit.at < 30_000) return hit.allowed;
   let allowed: boolean;
   try {
@@ -215,7 +214,7 @@ async function tokenAllowed(deps: ServiceDeps, token: string): Promise<boolean> 
       },
     );
   }
-  allowCache.set(key, { at: Date.now(), allowed });
+  allowCache.set(token, { at: Date.now(), allowed });
   return allowed;
 }
 

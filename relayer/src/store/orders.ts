@@ -154,10 +154,6 @@ export async function orderCommands(q: Queryable, orderId: string) {
 }
 
 /**
- * Accepts an order in one statement: the order row, its `create_order` command and the audit line, returning
- * the order. One round trip keeps the accept path short under load.
- */
-/**
  * Accepts an order in one statement (atomic without an explicit transaction): the order, its create command,
  * its audit line and, with an idempotency claim, the stored first response. Returns the new row, or null when
  * the claim's key is already stored (nothing was inserted: the caller replays the stored response). A reused

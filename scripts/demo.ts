@@ -2,7 +2,7 @@
  * `npm run demo`: the whole story on a local stack, with nothing installed but the npm packages.
  *
  * A fresh `hardhat node`, the contracts deployed by `deploy/`, the relayer in this process on embedded
- * PostgreSQL (PGlite, data/demo/). Then a merchant sells through the HTTP API: SKUs and stock on chain, a
+ * PostgreSQL (its own server in data/demo/db/). Then a merchant sells through the HTTP API: SKUs and stock on chain, a
  * webhook endpoint, three buyers holding stablecoins but no ETH paying without gas, one order shipped and
  * confirmed, one refunded in part and auto-released after its protection period (the chain's clock moved
  * forward), one disputed and settled by the arbiter; the ledger reconciles with the chain and every webhook
@@ -226,7 +226,7 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
     const where = displayPath(stack.databaseDir);
     const ignored = stack.ignoredEnv.length ? [`ignored for the local stack: ${stack.ignoredEnv.join(", ")}`] : [];
     return {
-      line: `Relayer at ${stack.url} on embedded PostgreSQL (PGlite in ${where}), ${relayer.writer.operatorAddresses.length} signers (#4..#7), arbiter signer #2${stack.relayerPortBusy ? `, port ${stack.relayerPortWanted} was busy` : ""}`,
+      line: `Relayer at ${stack.url} on embedded PostgreSQL 18 (its own server, data in ${where}), ${relayer.writer.operatorAddresses.length} signers (#4..#7), arbiter signer #2${stack.relayerPortBusy ? `, port ${stack.relayerPortWanted} was busy` : ""}`,
       url: stack.url!,
       details: [
         `admin API key ${stack.secrets!.adminApiKey} · arbiter API key ${stack.secrets!.arbiterApiKey} (generated, local only)`,

@@ -2,7 +2,7 @@
  * `npm start`: the local stack for development, without the scripted story.
  *
  * A fresh `hardhat node` (127.0.0.1:8545, or a free port when busy), the contracts deployed by `deploy/`, and
- * the relayer in this process on embedded PostgreSQL (PGlite in data/local/) serving the API and the web page.
+ * the relayer in this process on its own embedded PostgreSQL server (data in data/local/db/) serving the API and the web page.
  * The data folder (keys, logs) is kept between runs; the chain is new at every start, so the database, which
  * describes the chain, is started anew with it. Ready to use at once: a merchant with an API key and a SKU in stock, and a
  * dev buyer (Hardhat account #10) holding mock stablecoins. Ctrl-C stops everything.
@@ -101,7 +101,7 @@ async function main(): Promise<number> {
       if (stack.ignoredEnv.length)
         details.push(`ignored from the environment (the local stack sets them): ${stack.ignoredEnv.join(", ")}`);
       return {
-        line: `Relayer at ${stack.url} on PGlite (${where}), ${relayer.writer.operatorAddresses.length} signers${stack.relayerPortBusy ? `, port ${stack.relayerPortWanted} was busy` : ""}`,
+        line: `Relayer at ${stack.url} on embedded PostgreSQL 18 (data in ${where}), ${relayer.writer.operatorAddresses.length} signers${stack.relayerPortBusy ? `, port ${stack.relayerPortWanted} was busy` : ""}`,
         details,
       };
     });

@@ -18,8 +18,12 @@ function newestMtime(p: string): number {
   return fs.readdirSync(p).reduce((m, name) => Math.max(m, newestMtime(path.join(p, name))), st.mtimeMs);
 }
 
-/** True when `web/dist` is missing or a source changed after the last build. */
+/**
+ * True when `web/dist` is missing or a source changed after the last build. A compiled relayer (dist/web/) has
+ * no sources beside it: it serves what `npm run build` built.
+ */
 export function webBuildIsStale(outdir = WEB_DIST): boolean {
+  if (!fs.existsSync(path.join(WEB_ROOT, "src"))) return false;
   const stamp = path.join(outdir, STAMP);
   if (!fs.existsSync(stamp)) return true;
   const built = fs.statSync(stamp).mtimeMs;
@@ -33,16 +37,17 @@ export interface WebBuildResult {
 }
 
 /** Builds into a fresh folder and swaps it in, so a server never sees a half-written `dist`. */
-export async function buildWeb(outdir = WEB_DIST): Promise<WebBuildResult> {
+export async function buildWeb(outdir = WEB_DIST, opts: { root?: string } = {}): Promise<WebBuildResult> {
+  const root = opts.root ?? WEB_ROOT;
   // esbuild is a build-time dependency: loaded only when a build is needed.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const esbuild = require("esbuild") as typeof import("esbuild");
   const started = Date.now();
   const tmp = `${outdir}.tmp-${process.pid}-${Date.now()}`;
   const entries = fs
-    .readdirSync(path.join(WEB_ROOT, "src"))
+    .readdirSync(path.join(root, "src"))
     .filter((f) => f.endsWith(".ts"))
-    .map((f) => path.join(WEB_ROOT, "src", f));
+    .map((f) => path.join(root, "src", f));
   await esbuild.build({
     entryPoints: entries,
     outdir: tmp,
@@ -55,8 +60,8 @@ export async function buildWeb(outdir = WEB_DIST): Promise<WebBuildResult> {
     legalComments: "linked",
     logLevel: "silent",
   });
-  for (const f of fs.readdirSync(path.join(WEB_ROOT, "public"))) {
-    fs.copyFileSync(path.join(WEB_ROOT, "public", f), path.join(tmp, f));
+  for (const f of fs.readdirSync(path.join(root, "public"))) {
+    fs.copyFileSync(path.join(root, "public", f), path.join(tmp, f));
   }
   fs.writeFileSync(path.join(tmp, STAMP), new Date().toISOString() + "\n");
   const old = `${outdir}.old-${process.pid}-${Date.now()}`;

@@ -64,11 +64,6 @@ const schema = z.object({
  */
 function crossProblems(env: RawEnv): string[] {
   const out: string[] = [];
-  if (env.WORKERS === "thread" && !env.DATABASE_URL) {
-    out.push(
-      "WORKERS: thread needs DATABASE_URL (the embedded PGlite database is one connection, inside the API's thread); use inline",
-    );
-  }
   if (env.ARBITER_API_KEY !== undefined && env.ARBITER_API_KEY === env.ADMIN_API_KEY) {
     out.push("ARBITER_API_KEY: must differ from ADMIN_API_KEY");
   }
@@ -104,9 +99,8 @@ export interface RelayerConfig {
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   instanceId?: string;
   /**
-   * Where the chain writer, indexer and webhook deliverer run: `thread` (a worker thread; the default on
-   * PostgreSQL), `inline` (the API's event loop; the default, and the only choice, on PGlite) or `none` (an
-   * API-only process beside others that run the workers).
+   * Where the chain writer, indexer and webhook deliverer run: `thread` (a worker thread; the default),
+   * `inline` (the API's event loop) or `none` (an API-only process beside others that run the workers).
    */
   workers: "thread" | "inline" | "none";
   /** How long a valid API key is remembered without reading it again (0: never); revocations clear it at once. */
@@ -160,7 +154,7 @@ export function loadConfig(env: RawEnv = process.env): RelayerConfig {
     indexerBatchBlocks: c.INDEXER_BATCH_BLOCKS,
     logLevel: c.LOG_LEVEL,
     instanceId: c.INSTANCE_ID,
-    workers: c.WORKERS ?? (c.DATABASE_URL ? "thread" : "inline"),
+    workers: c.WORKERS ?? "thread",
     apiKeyCacheMs: c.API_KEY_CACHE_MS,
     arbiterSignerKey: c.ARBITER_SIGNER_KEY,
     webhookRetryBaseMs: c.WEBHOOK_RETRY_BASE_MS,

@@ -9,6 +9,8 @@ import { JsonRpcProvider } from "ethers";
 import { ConfigError, loadConfig } from "./config";
 import { DeploymentError, loadDeploymentAddresses } from "./chain/deployment";
 import { startRelayer } from "./relayer";
+import { DataDirInUseError } from "./store/dataDirLock";
+import { EmbeddedPostgresError } from "./store/embeddedPostgres";
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -46,7 +48,7 @@ async function main(): Promise<void> {
       url,
       chainId: String(chainId),
       escrow: deployment.escrow,
-      database: relayer.db.kind,
+      database: relayer.database,
       signers: relayer.writer.operatorAddresses.length,
       workers: relayer.workerMode,
     },
@@ -71,7 +73,12 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  if (err instanceof ConfigError || err instanceof DeploymentError) {
+  if (
+    err instanceof ConfigError ||
+    err instanceof DeploymentError ||
+    err instanceof DataDirInUseError ||
+    err instanceof EmbeddedPostgresError
+  ) {
     process.stderr.write(`relayer: ${err.message}\n`);
     process.exit(2);
   }

@@ -6,6 +6,7 @@ import crypto from "node:crypto";
 import pino, { type Logger } from "pino";
 import type { FastifyInstance } from "fastify";
 import { openDb, type Db } from "./store/db";
+import { startEmbeddedPostgres, type EmbeddedPostgres } from "./store/embeddedPostgres";
 import { migrate } from "./store/migrate";
 import { makeChainContext, makeProvider, type ChainContext, type ContractAddresses } from "./chain/context";
 import type { ChainWriter } from "./chain/writer";
@@ -21,6 +22,8 @@ import type { RelayerConfig } from "./config";
 export interface Relayer {
   app: FastifyInstance;
   db: Db;
+  /** `external`: the server named by DATABASE_URL; `embedded`: the relayer's own server in DATA_DIR. */
+  database: "external" | "embedded";
   chain: ChainContext;
   /**
    * The chain writer, indexer and webhook deliverer of this process. With `workers: "thread"` they run in a
@@ -60,13 +63,44 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
   const { config } = opts;
   const log = opts.logger ?? pino({ level: config.logLevel, base: { service: "orderchain-relayer" } });
   const metrics = createMetrics();
-  const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
-  const applied = await migrate(db);
-  if (applied.length) log.info({ migrations: applied, database: db.kind }, "database migrated");
+  // Without DATABASE_URL the relayer brings its own PostgreSQL server, in DATA_DIR (locked to this process).
+  let embedded: EmbeddedPostgres | null = null;
+  if (!config.databaseUrl) {
+    embedded = await startEmbeddedPostgres({
+      dir: config.dataDir,
+      log: (message) => log.info({ dataDir: config.dataDir }, message),
+      onLockLost: (err) => {
+        log.fatal({ err: String(err) }, "lost the lock of DATA_DIR; stopping");
+        opts.onWorkersExit?.(1);
+      },
+    });
+  }
+  const databaseUrl = embedded?.url ?? config.databaseUrl!;
+  const database = embedded ? "embedded" : "external";
+  let db: Db;
+  try {
+    db = await openDb({ databaseUrl });
+  } catch (e) {
+    await embedded?.stop();
+    throw e;
+  }
+  const closeDb = async () => {
+    await db.close();
+    await embedded?.stop();
+  };
+  let applied: string[];
+  try {
+    applied = await migrate(db);
+  } catch (e) {
+    await closeDb();
+    throw e;
+  }
+  if (applied.length) log.info({ migrations: applied, database }, "database migrated");
   const provider = makeProvider(config.rpcUrl, opts.chainId);
   const network = await provider.getNetwork().catch(() => null);
   if (network && network.chainId !== opts.chainId) {
-    await db.close();
+    provider.destroy();
+    await closeDb();
     throw new Error(`RPC_URL serves chain ${network.chainId}, but the deployment is for chain ${opts.chainId}`);
   }
   const chain = makeChainContext(provider, opts.chainId, opts.addresses);
@@ -77,10 +111,10 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
     opts.workers === undefined || opts.workers === true ? "inline" : opts.workers === "thread" ? "thread" : "none";
   let thread: Awaited<ReturnType<typeof startWorkerThread>> | null = null;
   // On PostgreSQL other processes may revoke keys: cache only while their notifications can reach us.
-  const keyCache = new ApiKeyCache(config.apiKeyCacheMs, { enabled: db.kind !== "postgres" });
+  const keyCache = new ApiKeyCache(config.apiKeyCacheMs, { enabled: false });
   const keyListener =
-    db.kind === "postgres" && config.databaseUrl && config.apiKeyCacheMs > 0
-      ? listen(config.databaseUrl, API_KEYS_CHANNEL, {
+    config.apiKeyCacheMs > 0
+      ? listen(databaseUrl, API_KEYS_CHANNEL, {
           onNotify: () => keyCache.invalidate(),
           onState: (up) => {
             keyCache.setEnabled(up);
@@ -113,16 +147,9 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
   );
   if (mode === "inline") await workers.start();
   if (mode === "thread") {
-    if (db.kind !== "postgres") {
-      await app.close();
-      await keyListener?.stop();
-      provider.destroy();
-      await db.close();
-      throw new Error("the workers run in a thread only on PostgreSQL (PGlite is one connection of this thread)");
-    }
     try {
       thread = await startWorkerThread(
-        { config, chainId: String(opts.chainId), addresses: opts.addresses, instanceId },
+        { config: { ...config, databaseUrl }, chainId: String(opts.chainId), addresses: opts.addresses, instanceId },
         log,
         opts.onWorkersExit,
       );
@@ -130,7 +157,7 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
       await app.close();
       await keyListener?.stop();
       provider.destroy();
-      await db.close();
+      await closeDb();
       throw err;
     }
   }
@@ -138,6 +165,7 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
   const relayer: Relayer = {
     app,
     db,
+    database,
     chain,
     writer,
     indexer,
@@ -159,7 +187,7 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
       if (thread) await thread.stop();
       else await workers.stop();
       provider.destroy();
-      await db.close();
+      await closeDb();
     },
   };
   return relayer;

@@ -27,7 +27,7 @@ async function run(): Promise<void> {
     }
   });
   try {
-    const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+    const db = await openDb({ databaseUrl: config.databaseUrl! });
     const provider = makeProvider(config.rpcUrl, BigInt(data.chainId));
     const chain = makeChainContext(provider, BigInt(data.chainId), data.addresses);
     const workers = createWorkers(config, db, chain, log, metrics, data.instanceId);

@@ -1,7 +1,8 @@
 /**
  * The local stack behind `npm run demo` and `npm start`: a `hardhat node` child process, the contracts deployed
- * to it by the project's own deployment (`deploy/deploy.ts` with the local parameters), and the relayer running
- * in this process on embedded PostgreSQL (PGlite) in a data folder. Nothing else needs to be installed.
+ * to it by the project's own deployment (`deploy/deploy.ts` with the local parameters, in a Hardhat child
+ * process), and the relayer running in this process on its embedded PostgreSQL server in a data folder.
+ * Nothing else needs to be installed, and Hardhat never runs in this process.
  *
  * Each piece is started by its own method so a script can report every step; `stop()` shuts down whatever was
  * started, in reverse order, and is safe to call more than once. The chain process is also tied to this
@@ -12,15 +13,24 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { Worker } from "node:worker_threads";
 import { HDNodeWallet, JsonRpcProvider, Mnemonic, Wallet } from "ethers";
 import pino from "pino";
-import type { HardhatRuntimeEnvironment, HttpNetworkConfig } from "hardhat/types";
 import type { DeploymentRecord } from "../../deploy/record";
 import type { Relayer } from "../../relayer/src/relayer";
 import type { RelayerConfig } from "../../relayer/src/config";
 
-export const ROOT = path.resolve(__dirname, "..", "..");
+/** The project's folder, whether this runs from the sources or from the build (dist/scripts/lib). */
+export const ROOT = findRoot(__dirname);
+
+function findRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    const pkg = path.join(dir, "package.json");
+    if (fs.existsSync(pkg) && (JSON.parse(fs.readFileSync(pkg, "utf8")) as { name?: string }).name === "orderchain") {
+      return dir;
+    }
+    if (path.dirname(dir) === dir) throw new Error(`no orderchain package.json above ${from}`);
+  }
+}
 export const LOCAL_CHAIN_ID = 31337;
 
 /** Hardhat's well-known development mnemonic: public knowledge, local chains only. */
@@ -211,7 +221,7 @@ export function generateSecrets(): StackSecrets {
 // ------------------------------------------------------------------------------------------------------ the stack
 
 export interface LocalStackOptions {
-  /** Data folder: chain log, deployment record and Ignition journal, PGlite database, relayer log. */
+  /** Data folder: chain log, deployment record and Ignition journal, PostgreSQL cluster, relayer log. */
   dataDir: string;
   /** Delete the data folder first (the demo). Otherwise it is kept, but the database starts anew with the chain. */
   wipe: boolean;
@@ -240,7 +250,6 @@ export class LocalStack {
   relayerPortWanted = 0;
   /** Whether a database of an earlier run (and chain) was found and started anew. */
   databaseReset = false;
-  private databaseReady?: Promise<void>;
   secrets?: StackSecrets;
   /** Stack-owned settings found in the environment and ignored. */
   readonly ignoredEnv: string[];
@@ -280,11 +289,8 @@ export class LocalStack {
       const { port, busy } = await choosePort(attempt === 0 ? preferred : 0, this.host);
       try {
         const chain = await spawnChain(port, this.host, this.chainLog, () => {
+          if (attempt === 0) this.resetDatabase();
           preloadModules();
-          if (!this.databaseReady) {
-            this.databaseReady = this.prepareDatabase();
-            this.databaseReady.catch(() => undefined); // reported where startRelayer awaits it
-          }
         });
         this.chain = { ...chain, preferredPortBusy: busy || attempt > 0, preferredPort: preferred };
         return this.chain;
@@ -297,20 +303,10 @@ export class LocalStack {
   }
 
   // The database describes one chain, and the chain is new at every start: a database left by an earlier run
-  // holds orders that no longer exist, so it is started anew. Creating a PGlite cluster is seconds of CPU; a
-  // worker thread does it while the node boots and the contracts deploy, and the relayer then opens it ready.
-  private async prepareDatabase(): Promise<void> {
+  // holds orders that no longer exist, so it is started anew (the relayer creates a new cluster, about a second).
+  private resetDatabase(): void {
     this.databaseReset = fs.existsSync(this.databaseDir);
     fs.rmSync(this.databaseDir, { recursive: true, force: true });
-    fs.mkdirSync(this.databaseDir, { recursive: true });
-    const worker = new Worker(path.join(__dirname, "createDatabase.js"), { workerData: { dataDir: this.databaseDir } });
-    const result = await new Promise<{ ok: boolean; error?: string }>((resolve) => {
-      worker.once("message", resolve);
-      worker.once("error", (e) => resolve({ ok: false, error: String(e) }));
-      worker.once("exit", (code) => resolve({ ok: false, error: `exited with code ${code}` }));
-    });
-    await worker.terminate();
-    if (!result.ok) throw new Error(`could not create the PGlite database in ${this.databaseDir}: ${result.error}`);
   }
 
   /**
@@ -322,26 +318,43 @@ export class LocalStack {
     if (!this.chain) throw new Error("start the chain first");
     fs.rmSync(this.deploymentsDir, { recursive: true, force: true });
     fs.rmSync(path.join(this.dataDir, "ignition"), { recursive: true, force: true });
-    const hre = loadHardhat();
-    // The `localhost` network's provider is created lazily, on first use, from this very config object.
-    (hre.network.config as HttpNetworkConfig).url = this.chain.url;
-    const { deploy } = await import("../../deploy/deploy");
-    const lines: string[] = [];
-    try {
-      this.record = await deploy(hre, {
-        deploymentsDir: this.deploymentsDir,
-        journalDir: path.join(this.dataDir, "ignition"),
-        writeRecord: true,
-        env: {},
-        log: (line) => lines.push(line),
-      });
-    } finally {
-      fs.writeFileSync(this.deployLog, lines.join("\n") + "\n");
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      HARDHAT_DISABLE_TELEMETRY_PROMPT: "true",
+      ORDERCHAIN_LOCAL_RPC_URL: this.chain.url,
+      ORDERCHAIN_DEPLOYMENTS_DIR: this.deploymentsDir,
+      ORDERCHAIN_JOURNAL_DIR: path.join(this.dataDir, "ignition"),
+    };
+    // Hardhat's config and the deployment are TypeScript: the child compiles them with ts-node, as the hardhat
+    // CLI does; this process loads neither.
+    const child = spawn(
+      process.execPath,
+      [
+        "-r",
+        path.join(__dirname, "exitWithParent.js"),
+        "-r",
+        require.resolve("ts-node/register/transpile-only", { paths: [ROOT] }),
+        path.join(__dirname, "deployLocal.js"),
+      ],
+      { cwd: ROOT, env, stdio: ["pipe", "pipe", "pipe"] },
+    );
+    let output = "";
+    child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+    const code = await new Promise<number | null>((resolve) => {
+      child.once("error", () => resolve(-1));
+      child.once("close", (c) => resolve(c));
+    });
+    fs.writeFileSync(this.deployLog, output);
+    if (code !== 0) {
+      throw new Error(`the deployment failed (exit ${code}); see ${this.deployLog}:\n${output.trim().slice(-2000)}`);
     }
+    const file = path.join(this.deploymentsDir, `${LOCAL_CHAIN_ID}.json`);
+    this.record = JSON.parse(fs.readFileSync(file, "utf8")) as DeploymentRecord;
     return this.record;
   }
 
-  /** Starts the relayer in this process on PGlite, with the local signer keys, and listens. */
+  /** Starts the relayer in this process on its embedded PostgreSQL server, with the local signer keys, and listens. */
   async startRelayer(): Promise<Relayer> {
     if (!this.chain || !this.record) throw new Error("start the chain and deploy first");
     const { loadConfig } = await import("../../relayer/src/config");
@@ -382,7 +395,6 @@ export class LocalStack {
       pino.destination({ dest: this.relayerLog, sync: true, mkdir: true }),
     );
     const addresses = loadDeploymentAddresses(this.deploymentsDir, LOCAL_CHAIN_ID);
-    await this.databaseReady;
     this.relayer = await startRelayer({ config, chainId: BigInt(LOCAL_CHAIN_ID), addresses, logger });
     try {
       this.url = await this.relayer.listen();
@@ -393,7 +405,7 @@ export class LocalStack {
       this.url = await this.relayer.listen();
     }
     logger.info(
-      { url: this.url, chainId: String(LOCAL_CHAIN_ID), database: this.relayer.db.kind },
+      { url: this.url, chainId: String(LOCAL_CHAIN_ID), database: this.relayer.database },
       "relayer listening",
     );
     return this.relayer;
@@ -438,22 +450,10 @@ export class LocalStack {
   }
 }
 
-/** The Hardhat runtime for the project's deployment, on the `localhost` network. */
-function loadHardhat(): HardhatRuntimeEnvironment {
-  process.env.HARDHAT_NETWORK = "localhost";
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const hre = require("hardhat") as HardhatRuntimeEnvironment;
-  if (hre.network.name !== "localhost") throw new Error(`expected the localhost network, got ${hre.network.name}`);
-  return hre;
-}
-
-/** Loads Hardhat, the deployment and the relayer modules (cached by require for the steps that use them). */
+/** Loads the relayer's modules while the node boots (cached by require for the step that uses them). */
 function preloadModules(): void {
-  loadHardhat();
-  /* eslint-disable @typescript-eslint/no-require-imports */
-  require("../../deploy/deploy");
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   require("../../relayer/src/relayer");
-  /* eslint-enable @typescript-eslint/no-require-imports */
 }
 
 /** Why the web page at `/` is not usable (undefined when it loads), e.g. pages not built. */

@@ -30,7 +30,7 @@ function runDemo(
 ): Promise<Run> {
   return new Promise((resolve, reject) => {
     const [cmd, argv] = opts.direct
-      ? [path.join(ROOT, "node_modules", ".bin", "ts-node"), ["--transpile-only", "scripts/demo.ts", ...args]]
+      ? [process.execPath, ["dist/scripts/demo.js", ...args]]
       : ["npm", ["run", "--silent", "demo", "--", ...args]];
     const child = spawn(cmd, argv, {
       cwd: ROOT,
@@ -87,6 +87,8 @@ describe("npm run demo", function () {
   const dirs: string[] = [];
   const tempDir = () => {
     const d = fs.mkdtempSync(path.join(os.tmpdir(), "orderchain-demo-"));
+    // Run as root, the embedded PostgreSQL server runs as another OS user, which must be able to enter the folder.
+    fs.chmodSync(d, 0o755);
     dirs.push(d);
     return d;
   };
@@ -109,7 +111,7 @@ describe("npm run demo", function () {
 
     expect(out).to.match(/✓ Local chain: hardhat node at http:\/\/127\.0\.0\.1:\d+ \(chain 31337\)/);
     expect(out).to.match(/✓ Contracts deployed by deploy\/ \(local parameters\): \d+ transactions/);
-    expect(out).to.match(/✓ Relayer at http:\/\/127\.0\.0\.1:\d+ on embedded PostgreSQL \(PGlite/);
+    expect(out).to.match(/✓ Relayer at http:\/\/127\.0\.0\.1:\d+ on embedded PostgreSQL 18 \(its own server/);
     expect(out).to.match(
       /✓ Merchant created via the admin API: "Northwind Coffee Roasters" \S+, address 0x[0-9a-fA-F]{40}, active/,
     );

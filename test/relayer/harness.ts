@@ -13,6 +13,7 @@ import { Client } from "pg";
 import { Forwarder__factory, MockStablecoin__factory, PaymentEscrow__factory } from "../../typechain-types";
 import type { ContractAddresses } from "../../relayer/src/chain/context";
 import { loadConfig, type RelayerConfig } from "../../relayer/src/config";
+import { testServer } from "../helpers/postgres";
 
 export const ROOT = path.join(__dirname, "..", "..");
 
@@ -147,15 +148,17 @@ export async function deployContracts(provider: JsonRpcProvider): Promise<Deploy
 export const ADMIN_KEY = "test-admin-key-0123456789";
 export const ARBITER_KEY = "test-arbiter-key-0123456789";
 
-/** A fresh PostgreSQL database on the local server; `drop()` removes it. */
+/** A fresh PostgreSQL database on the tests' server (test/helpers/postgres.ts); `drop()` removes it. */
 export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const base = process.env.TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+  const base = (await testServer()).url;
   const name = `orderchain_test_${crypto.randomBytes(5).toString("hex")}`;
   const admin = new Client({ connectionString: base });
   await admin.connect();
   await admin.query(`create database ${name}`);
   await admin.end();
-  const url = base.replace(/\/[^/]*$/, `/${name}`);
+  const u = new URL(base);
+  u.pathname = `/${name}`;
+  const url = u.toString();
   return {
     url,
     async drop() {

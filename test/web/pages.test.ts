@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import fs from "node:fs";
 import path from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { chromiumSource, launchChromium } from "../helpers/browser";
 import { MockStablecoin__factory } from "../../typechain-types";
 import { startRelayer, type Relayer } from "../../relayer/src/relayer";
 import {
@@ -19,17 +20,6 @@ import {
 
 const SHOTS = path.join(ROOT, "test-artifacts", "screenshots");
 const DOC_IMAGES = path.join(ROOT, "docs", "img");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const USD = (n: number) => BigInt(Math.round(n * 1e6));
 
 /** What the browser reported as errors: uncaught exceptions, console.error and failed loads. */
@@ -128,7 +118,9 @@ describe("web pages: merchant dashboard and buyer checkout in a real browser", f
       addresses: deployed,
     });
     base = await relayer.listen();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    // CHROMIUM_PATH, else a system Chromium on PATH, else the one inside the @sparticuz/chromium npm package.
+    browser = await launchChromium();
+    console.log(`      browser: ${chromiumSource()}`);
 
     const m = await api("POST", "/v1/admin/merchants", ADMIN_KEY, { name: "Harbour Coffee Roasters" });
     await waitFor(

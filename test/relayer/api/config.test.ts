@@ -48,7 +48,7 @@ const DEFAULTS: RelayerConfig = {
   indexerBatchBlocks: 2_000,
   logLevel: "info",
   instanceId: undefined,
-  workers: "inline",
+  workers: "thread",
   apiKeyCacheMs: 5_000,
   arbiterSignerKey: undefined,
   webhookRetryBaseMs: 10_000,
@@ -102,8 +102,9 @@ describe("relayer config: loadConfig", () => {
     expect(c).to.deep.include(DEFAULTS);
   });
 
-  it("runs the workers inline without DATABASE_URL and in a thread with it, unless WORKERS says otherwise", () => {
-    expect(loadConfig({ ...REQUIRED }).workers).to.equal("inline");
+  it("runs the workers in a thread with or without DATABASE_URL (embedded server), unless WORKERS says otherwise", () => {
+    expect(loadConfig({ ...REQUIRED }).workers).to.equal("thread");
+    expect(loadConfig({ ...REQUIRED, WORKERS: "thread" }).workers).to.equal("thread");
     const pg = "postgres://u:p@127.0.0.1:5432/relayer";
     const withDb = loadConfig({ ...REQUIRED, DATABASE_URL: pg });
     expect(withDb.workers).to.equal("thread");
@@ -233,12 +234,6 @@ describe("relayer config: loadConfig", () => {
       { what: 'WORKERS "sometimes"', env: { WORKERS: "sometimes" }, variable: "WORKERS" },
       { what: "API_KEY_CACHE_MS -1", env: { API_KEY_CACHE_MS: "-1" }, variable: "API_KEY_CACHE_MS" },
       { what: "API_KEY_CACHE_MS 60001", env: { API_KEY_CACHE_MS: "60001" }, variable: "API_KEY_CACHE_MS" },
-      {
-        what: "WORKERS=thread without DATABASE_URL",
-        env: { WORKERS: "thread" },
-        variable: "WORKERS",
-        mentions: "DATABASE_URL",
-      },
     ];
     for (const c of cases) {
       it(c.what, () => {
@@ -265,14 +260,12 @@ describe("relayer config: loadConfig", () => {
     const err = configError({
       ...REQUIRED,
       PORT: "abc",
-      WORKERS: "thread",
       SIGNER_KEYS: `${key},${key.toUpperCase().replace("0X", "0x")}`,
       ARBITER_API_KEY: REQUIRED.ADMIN_API_KEY,
       WEBHOOK_RETRY_BASE_MS: "5000",
       WEBHOOK_RETRY_CAP_MS: "1000",
     });
     expect(problemsOf(err, "PORT")).to.not.be.empty;
-    expect(problemsOf(err, "WORKERS").join(" ")).to.include("DATABASE_URL");
     expect(problemsOf(err, "SIGNER_KEYS").join(" ")).to.include("same key twice");
     expect(problemsOf(err, "ARBITER_API_KEY").join(" ")).to.include("ADMIN_API_KEY");
     expect(problemsOf(err, "WEBHOOK_RETRY_CAP_MS").join(" ")).to.include("5000");
@@ -315,7 +308,9 @@ describe("relayer config: loadConfig", () => {
     expect(c.logLevel).to.equal("info");
     expect(c.confirmations).to.equal(1);
     expect(c.databaseUrl).to.equal(undefined);
-    expect(c.workers, "an empty DATABASE_URL is no database").to.equal("inline");
+    expect(c.dataDir, "an empty DATABASE_URL is no database: the embedded server's folder is used").to.equal(
+      path.join(process.cwd(), "data", "relayer"),
+    );
     expect(c.chainId).to.equal(undefined);
     expect(c.arbiterSignerKey).to.equal(undefined);
     expect(c.arbiterApiKey).to.equal(undefined);
@@ -336,7 +331,7 @@ interface MainRun {
 }
 
 /**
- * Runs `relayer/src/main.ts` as `npm run relayer` does, with a clean environment: PATH and HOME, a dotenv path
+ * Runs the compiled relayer (`dist/relayer/src/main.js`) as `npm run relayer` does, with a clean environment: PATH and HOME, a dotenv path
  * that does not exist (so no `.env` can leak in) and the case's variables only.
  */
 function runMain(vars: Record<string, string>, timeoutMs: number): Promise<MainRun> {
@@ -345,11 +340,11 @@ function runMain(vars: Record<string, string>, timeoutMs: number): Promise<MainR
   if (process.env.PATH !== undefined) env.PATH = process.env.PATH;
   if (process.env.HOME !== undefined) env.HOME = process.env.HOME;
   const started = Date.now();
-  const proc: ChildProcess = spawn(
-    process.execPath,
-    [path.join(ROOT, "node_modules", "ts-node", "dist", "bin.js"), "--transpile-only", "relayer/src/main.ts"],
-    { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] },
-  );
+  const proc: ChildProcess = spawn(process.execPath, [path.join(ROOT, "dist", "relayer", "src", "main.js")], {
+    cwd: ROOT,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
   proc.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -371,7 +366,7 @@ function describeRun(r: MainRun): string {
   return `exit ${r.code} (${r.signal ?? "no signal"}) after ${r.ms} ms\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
 }
 
-describe("relayer config: the process entry (relayer/src/main.ts)", function () {
+describe("relayer config: the process entry (dist/relayer/src/main.js)", function () {
   this.timeout(90_000);
   let tmp: string;
 

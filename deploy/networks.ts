@@ -38,6 +38,10 @@ export const REMOTE_NETWORKS: Record<string, RemoteNetworkSpec> = {
   },
 };
 
+/** Optional: where Hardhat's built-in `localhost` network points (default http://127.0.0.1:8545, `npm run chain`),
+ * e.g. a `hardhat node` on another port. */
+export const LOCALHOST_RPC_URL_VAR = "LOCALHOST_RPC_URL";
+
 export const DEPLOYER_KEY_VAR = "DEPLOYER_PRIVATE_KEY";
 export const EXPLORER_KEY_VAR = "ETHERSCAN_API_KEY";
 
@@ -86,6 +90,21 @@ export function remoteNetworksConfig(env: Env = process.env): NetworksUserConfig
   return networks;
 }
 
+const isHttpUrl = (v: string): boolean => isUrl(v) && /^https?:/.test(v);
+
+/**
+ * The `localhost` entry: Hardhat's built-in one (127.0.0.1:8545) unless LOCALHOST_RPC_URL names another http(s)
+ * URL. Hardhat merges this over its defaults, so only the URL changes. Never throws: a malformed value becomes a
+ * placeholder naming the variable, and `networkEnvProblems` reports it.
+ */
+export function localhostNetworkConfig(env: Env = process.env): NetworksUserConfig {
+  const url = nonEmpty(env[LOCALHOST_RPC_URL_VAR]);
+  if (url === undefined) return {};
+  return {
+    localhost: { url: isHttpUrl(url) ? url : `http://${LOCALHOST_RPC_URL_VAR.toLowerCase()}.malformed.invalid` },
+  };
+}
+
 /** hardhat-verify settings: one Etherscan (v2) key for every chain, plus the generic chain's explorer. */
 export function explorerConfig(env: Env = process.env): {
   apiKey: string;
@@ -108,7 +127,8 @@ export function explorerConfig(env: Env = process.env): {
 }
 
 /**
- * What is missing or malformed in the env for `network` (empty when usable). Local networks need nothing.
+ * What is missing or malformed in the env for `network` (empty when usable). Local networks need nothing (an
+ * optional LOCALHOST_RPC_URL must be an http(s) URL).
  * `needs.deployer` (default) requires the deployer key; `needs.explorer` the explorer key.
  */
 export function networkEnvProblems(
@@ -116,6 +136,10 @@ export function networkEnvProblems(
   env: Env = process.env,
   needs: { deployer?: boolean; explorer?: boolean } = { deployer: true },
 ): string[] {
+  if (network === "localhost") {
+    const url = nonEmpty(env[LOCALHOST_RPC_URL_VAR]);
+    return url === undefined || isHttpUrl(url) ? [] : [`${LOCALHOST_RPC_URL_VAR} is not an http(s) URL: "${url}"`];
+  }
   const spec = REMOTE_NETWORKS[network];
   if (!spec) return [];
   const problems: string[] = [];

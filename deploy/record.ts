@@ -3,7 +3,8 @@
  * contracts are, which block they start at, who holds which role and how the escrow is set up. The relayer and
  * the demo read it through `readDeployment` and get typed contract instances from `connectDeployment`.
  *
- * This module must stay loadable outside Hardhat: it imports ethers and the TypeChain factories only.
+ * This module must stay loadable outside Hardhat: it imports ethers, the TypeChain factories and ./errors only.
+ * Because it needs typechain-types/, nothing loaded while Hardhat reads its config may import it (deploy/tasks.ts).
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -17,6 +18,7 @@ import { Forwarder__factory } from "../typechain-types/factories/contracts/Forwa
 import { InventoryToken__factory } from "../typechain-types/factories/contracts/InventoryToken__factory";
 import { PaymentEscrow__factory } from "../typechain-types/factories/contracts/PaymentEscrow__factory";
 import { MockStablecoin__factory } from "../typechain-types/factories/contracts/mocks/MockStablecoin__factory";
+import { DeploymentRecordError } from "./errors";
 
 export const CONTRACT_NAMES = ["Forwarder", "PaymentEscrow", "InventoryToken", "MockStablecoin"] as const;
 export type ContractName = (typeof CONTRACT_NAMES)[number];
@@ -66,13 +68,9 @@ export interface DeploymentContracts {
   stablecoin?: MockStablecoin;
 }
 
-/** A record file that is missing or does not have the documented shape. */
-export class DeploymentRecordError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "DeploymentRecordError";
-  }
-}
+// Defined beside DeployError so the deploy tasks can recognise it without loading this module (and with it the
+// TypeChain factories) before they have compiled.
+export { DeploymentRecordError };
 
 /** The repository root: the nearest folder above this file that holds package.json (works from dist/ too). */
 function repoRoot(): string {

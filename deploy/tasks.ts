@@ -4,21 +4,30 @@
  *   npm run deploy:status -- --network <name>
  *   npm run verify -- --network <name>
  *
- * Loaded by hardhat.config.ts, so the deployment code itself is imported lazily inside each action. A problem
- * the user can fix is printed as one clear message (no stack trace) with exit code 1.
+ * Loaded by hardhat.config.ts, i.e. while Hardhat reads its config, before anything is compiled. On a fresh
+ * clone there is no typechain-types/ and no artifacts/ at that point, so this file and what it imports at the top
+ * (./errors only) must never import TypeChain output or read artifacts. Each action compiles first (which
+ * generates typechain-types/) and only then imports the deployment code (./deploy, ./status, ./verify and,
+ * through them, ./record with its TypeChain factories). test/deploy/fresh-clone.test.ts guards this.
+ *
+ * A problem the user can fix is printed as one clear message (no stack trace) with exit code 1.
  */
+import fs from "node:fs";
+import path from "node:path";
 import { task } from "hardhat/config";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
+import { DeployError, DeploymentRecordError } from "./errors";
 
+/** Compiles (unless told not to), makes sure the TypeChain output exists, then runs `action`. */
 async function runCli(
   hre: HardhatRuntimeEnvironment,
   args: { noCompile: boolean },
   action: () => Promise<boolean>,
 ): Promise<void> {
-  const { DeployError } = await import("./errors");
-  const { DeploymentRecordError } = await import("./record");
   try {
     if (!args.noCompile) await hre.run("compile", { quiet: true });
+    await ensureTypechain(hre, args.noCompile);
+    // `action` imports the deployment code lazily: only now does typechain-types/ exist.
     const ok = await action();
     if (!ok) process.exitCode = 1;
   } catch (e) {
@@ -28,6 +37,28 @@ async function runCli(
       return;
     }
     throw e;
+  }
+}
+
+/**
+ * The deployment code imports TypeChain factories from typechain-types/. `compile` writes them only for contracts
+ * it actually compiled, so when typechain-types/ was deleted but artifacts/ and cache/ are current, compiling
+ * leaves it missing: regenerate it in full then. With --no-compile, say what to run instead of failing on an
+ * import.
+ */
+async function ensureTypechain(hre: HardhatRuntimeEnvironment, noCompile: boolean): Promise<void> {
+  const outDir = path.resolve(hre.config.paths.root, hre.config.typechain.outDir);
+  const present = (): boolean => fs.existsSync(path.join(outDir, "index.ts"));
+  if (present()) return;
+  if (noCompile) {
+    throw new DeployError(
+      `${path.relative(process.cwd(), outDir) || outDir}/ (TypeChain output) is missing: run npm run compile first, ` +
+        `or run this command without --no-compile`,
+    );
+  }
+  await hre.run("typechain");
+  if (!present()) {
+    throw new DeployError(`compiling did not generate the TypeChain output in ${outDir}; check the typechain config`);
   }
 }
 

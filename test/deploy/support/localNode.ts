@@ -46,6 +46,7 @@ const DEPLOY_ENV = [
   "PAUSER_ADDRESSES",
   "ACCEPTED_TOKENS",
   "HARDHAT_NETWORK",
+  "LOCALHOST_RPC_URL",
 ];
 
 export async function freePort(): Promise<number> {
@@ -148,10 +149,20 @@ export interface CliRun {
   waitForLine(pattern: RegExp): Promise<string>;
 }
 
-/** Starts `hardhat <args>` in the repository with `env` on top of a clean environment. */
-export function startHardhat(args: string[], env: Record<string, string | undefined>): CliRun {
-  const child = spawn(process.execPath, [HARDHAT_CLI, ...args], {
-    cwd: ROOT,
+/**
+ * Starts `hardhat <args>` with `env` on top of a clean environment: in the repository, or in `options.cwd` (another
+ * checkout, with the Hardhat that its node_modules holds).
+ */
+export function startHardhat(
+  args: string[],
+  env: Record<string, string | undefined>,
+  options: { cwd?: string } = {},
+): CliRun {
+  const cli = options.cwd
+    ? path.join(options.cwd, "node_modules", "hardhat", "internal", "cli", "bootstrap.js")
+    : HARDHAT_CLI;
+  const child = spawn(process.execPath, [cli, ...args], {
+    cwd: options.cwd ?? ROOT,
     env: childEnv(env),
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -185,8 +196,12 @@ export function startHardhat(args: string[], env: Record<string, string | undefi
   };
 }
 
-export async function runHardhat(args: string[], env: Record<string, string | undefined>): Promise<CliResult> {
-  return startHardhat(args, env).done;
+export async function runHardhat(
+  args: string[],
+  env: Record<string, string | undefined>,
+  options: { cwd?: string } = {},
+): Promise<CliResult> {
+  return startHardhat(args, env, options).done;
 }
 
 /** Env for deploying to `node` through the generic testnet entry. */

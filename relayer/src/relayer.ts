@@ -63,132 +63,132 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
   const { config } = opts;
   const log = opts.logger ?? pino({ level: config.logLevel, base: { service: "orderchain-relayer" } });
   const metrics = createMetrics();
-  // Without DATABASE_URL the relayer brings its own PostgreSQL server, in DATA_DIR (locked to this process).
-  let embedded: EmbeddedPostgres | null = null;
-  if (!config.databaseUrl) {
-    embedded = await startEmbeddedPostgres({
-      dir: config.dataDir,
-      log: (message) => log.info({ dataDir: config.dataDir }, message),
-      onLockLost: (err) => {
-        log.fatal({ err: String(err) }, "lost the lock of DATA_DIR; stopping");
-        opts.onWorkersExit?.(1);
-      },
-    });
-  }
-  const databaseUrl = embedded?.url ?? config.databaseUrl!;
-  const database = embedded ? "embedded" : "external";
-  let db: Db;
-  try {
-    db = await openDb({ databaseUrl });
-  } catch (e) {
-    await embedded?.stop();
-    throw e;
-  }
-  const closeDb = async () => {
-    await db.close();
-    await embedded?.stop();
+  // What has started so far, stopped in reverse order if a later step fails: a failed start leaves nothing
+  // running (no server, lock, pool, listener or thread).
+  const started: (() => Promise<void> | void)[] = [];
+  const undo = async () => {
+    for (const stop of started.reverse()) await Promise.resolve(stop()).catch(() => undefined);
   };
-  let applied: string[];
   try {
-    applied = await migrate(db);
-  } catch (e) {
-    await closeDb();
-    throw e;
-  }
-  if (applied.length) log.info({ migrations: applied, database }, "database migrated");
-  const provider = makeProvider(config.rpcUrl, opts.chainId);
-  const network = await provider.getNetwork().catch(() => null);
-  if (network && network.chainId !== opts.chainId) {
-    provider.destroy();
-    await closeDb();
-    throw new Error(`RPC_URL serves chain ${network.chainId}, but the deployment is for chain ${opts.chainId}`);
-  }
-  const chain = makeChainContext(provider, opts.chainId, opts.addresses);
-  const instanceId = config.instanceId ?? `relayer-${process.pid}-${crypto.randomBytes(3).toString("hex")}`;
-  const workers = createWorkers(config, db, chain, log, metrics, instanceId);
-  const { writer, indexer, webhooks } = workers;
-  const mode =
-    opts.workers === undefined || opts.workers === true ? "inline" : opts.workers === "thread" ? "thread" : "none";
-  let thread: Awaited<ReturnType<typeof startWorkerThread>> | null = null;
-  // On PostgreSQL other processes may revoke keys: cache only while their notifications can reach us.
-  const keyCache = new ApiKeyCache(config.apiKeyCacheMs, { enabled: false });
-  const keyListener =
-    config.apiKeyCacheMs > 0
-      ? listen(databaseUrl, API_KEYS_CHANNEL, {
-          onNotify: () => keyCache.invalidate(),
-          onState: (up) => {
-            keyCache.setEnabled(up);
-            if (!up) log.warn("API key notifications unavailable; reading every key until they are back");
+    // Without DATABASE_URL the relayer brings its own PostgreSQL server, in DATA_DIR (locked to this process).
+    let embedded: EmbeddedPostgres | null = null;
+    if (!config.databaseUrl) {
+      embedded = await startEmbeddedPostgres({
+        dir: config.dataDir,
+        log: (message) => log.info({ dataDir: config.dataDir }, message),
+        onLockLost: (err) => {
+          log.fatal({ err: String(err) }, "lost the lock of DATA_DIR; stopping");
+          opts.onWorkersExit?.(1);
+        },
+      });
+      const server = embedded;
+      started.push(() => server.stop());
+    }
+    const databaseUrl = embedded?.url ?? config.databaseUrl!;
+    const database = embedded ? "embedded" : "external";
+    const db = await openDb({ databaseUrl });
+    started.push(() => db.close());
+    const applied = await migrate(db);
+    if (applied.length) log.info({ migrations: applied, database }, "database migrated");
+    const provider = makeProvider(config.rpcUrl, opts.chainId);
+    started.push(() => provider.destroy());
+    // Asked of the node itself: the provider's network is static (set from the deployment), so it cannot tell.
+    // A node that does not answer yet is not an error here: the indexer and the writer retry.
+    const served = await provider
+      .send("eth_chainId", [])
+      .then((id: string) => BigInt(id))
+      .catch(() => null);
+    if (served !== null && served !== opts.chainId) {
+      throw new Error(`RPC_URL serves chain ${served}, but the deployment is for chain ${opts.chainId}`);
+    }
+    const chain = makeChainContext(provider, opts.chainId, opts.addresses);
+    const instanceId = config.instanceId ?? `relayer-${process.pid}-${crypto.randomBytes(3).toString("hex")}`;
+    const workers = createWorkers(config, db, chain, log, metrics, instanceId);
+    const { writer, indexer, webhooks } = workers;
+    const mode =
+      opts.workers === undefined || opts.workers === true ? "inline" : opts.workers === "thread" ? "thread" : "none";
+    let thread: Awaited<ReturnType<typeof startWorkerThread>> | null = null;
+    // Other processes may revoke keys: cache only while their notifications can reach us.
+    const keyCache = new ApiKeyCache(config.apiKeyCacheMs, { enabled: false });
+    const keyListener =
+      config.apiKeyCacheMs > 0
+        ? listen(databaseUrl, API_KEYS_CHANNEL, {
+            onNotify: () => keyCache.invalidate(),
+            onState: (up) => {
+              keyCache.setEnabled(up);
+              if (!up) log.warn("API key notifications unavailable; reading every key until they are back");
+            },
+          })
+        : null;
+    if (keyListener) started.push(() => keyListener.stop());
+    const app = await buildApp(
+      {
+        db,
+        chain,
+        log,
+        metrics,
+        indexer,
+        workerMetrics: () => (thread ? thread.metrics() : Promise.resolve([])),
+        keyCache,
+        config: {
+          adminApiKey: config.adminApiKey,
+          arbiterApiKey: config.arbiterApiKey,
+          merchantKeySecret: config.merchantKeySecret,
+          confirmations: config.confirmations,
+          arbiterSignerConfigured: !!config.arbiterSignerKey,
+          relayPolicy: {
+            perBuyerPerMinute: config.relayBuyerPerMinute,
+            perMerchantPerMinute: config.relayMerchantPerMinute,
           },
-        })
-      : null;
-  const app = await buildApp(
-    {
-      db,
-      chain,
-      log,
-      metrics,
-      indexer,
-      workerMetrics: () => (thread ? thread.metrics() : Promise.resolve([])),
-      keyCache,
-      config: {
-        adminApiKey: config.adminApiKey,
-        arbiterApiKey: config.arbiterApiKey,
-        merchantKeySecret: config.merchantKeySecret,
-        confirmations: config.confirmations,
-        arbiterSignerConfigured: !!config.arbiterSignerKey,
-        relayPolicy: {
-          perBuyerPerMinute: config.relayBuyerPerMinute,
-          perMerchantPerMinute: config.relayMerchantPerMinute,
         },
       },
-    },
-    { logger: opts.httpLogger ? { level: config.logLevel } : false },
-  );
-  if (mode === "inline") await workers.start();
-  if (mode === "thread") {
-    try {
+      { logger: opts.httpLogger ? { level: config.logLevel } : false },
+    );
+    started.push(() => app.close());
+    if (mode === "inline") {
+      started.push(() => workers.stop());
+      await workers.start();
+    }
+    if (mode === "thread") {
       thread = await startWorkerThread(
         { config: { ...config, databaseUrl }, chainId: String(opts.chainId), addresses: opts.addresses, instanceId },
         log,
         opts.onWorkersExit,
       );
-    } catch (err) {
-      await app.close();
-      await keyListener?.stop();
-      provider.destroy();
-      await closeDb();
-      throw err;
     }
+    let stopped = false;
+    const relayer: Relayer = {
+      app,
+      db,
+      database,
+      chain,
+      writer,
+      indexer,
+      webhooks,
+      workerMode: mode,
+      keyCache,
+      metrics,
+      log,
+      async listen() {
+        const address = await app.listen({ port: config.port, host: config.host });
+        relayer.url = address;
+        return address;
+      },
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await app.close();
+        await keyListener?.stop();
+        if (thread) await thread.stop();
+        else await workers.stop();
+        provider.destroy();
+        await db.close();
+        await embedded?.stop();
+      },
+    };
+    return relayer;
+  } catch (err) {
+    await undo();
+    throw err;
   }
-  let stopped = false;
-  const relayer: Relayer = {
-    app,
-    db,
-    database,
-    chain,
-    writer,
-    indexer,
-    webhooks,
-    workerMode: mode,
-    keyCache,
-    metrics,
-    log,
-    async listen() {
-      const address = await app.listen({ port: config.port, host: config.host });
-      relayer.url = address;
-      return address;
-    },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await app.close();
-      await keyListener?.stop();
-      if (thread) await thread.stop();
-      else await workers.stop();
-      provider.destroy();
-      await closeDb();
-    },
-  };
-  return relayer;
 }

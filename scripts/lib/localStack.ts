@@ -18,6 +18,7 @@ import pino from "pino";
 import type { DeploymentRecord } from "../../deploy/record";
 import type { Relayer } from "../../relayer/src/relayer";
 import type { RelayerConfig } from "../../relayer/src/config";
+import { DataDirInUseError, lockDataDir, type DataDirLock } from "../../relayer/src/store/dataDirLock";
 
 /** The project's folder, whether this runs from the sources or from the build (dist/scripts/lib). */
 export const ROOT = findRoot(__dirname);
@@ -255,14 +256,37 @@ export class LocalStack {
   readonly ignoredEnv: string[];
   private readonly env: Env;
   private stopping?: Promise<void>;
+  private lock?: DataDirLock;
 
   constructor(private readonly opts: LocalStackOptions) {
     this.dataDir = path.resolve(opts.dataDir);
     this.host = opts.host ?? "127.0.0.1";
     this.env = opts.env ?? process.env;
     this.ignoredEnv = STACK_OWNED_ENV.filter((k) => set(this.env[k]));
-    if (opts.wipe) fs.rmSync(this.dataDir, { recursive: true, force: true });
-    fs.mkdirSync(this.dataDir, { recursive: true });
+  }
+
+  /**
+   * Locks the data folder for this stack (another `npm start` or demo on it would delete this one's database),
+   * then empties it when `wipe` is set.
+   */
+  private async claimDataDir(): Promise<void> {
+    if (this.lock) return;
+    try {
+      this.lock = await lockDataDir(this.dataDir, () => undefined);
+    } catch (e) {
+      if (e instanceof DataDirInUseError) {
+        throw new Error(
+          `the data folder ${displayPath(this.dataDir)} is in use by another local stack${e.ownerPid ? ` (pid ${e.ownerPid})` : ""}: ` +
+            `stop it, or choose another folder with --data-dir`,
+        );
+      }
+      throw e;
+    }
+    if (this.opts.wipe) {
+      for (const name of fs.readdirSync(this.dataDir)) {
+        if (!name.startsWith(".lock")) fs.rmSync(path.join(this.dataDir, name), { recursive: true, force: true });
+      }
+    }
   }
 
   get chainLog(): string {
@@ -284,6 +308,7 @@ export class LocalStack {
   /** Starts a fresh `hardhat node`: on the preferred port when free, else on a free one. */
   async startChain(): Promise<LocalChain & { preferredPortBusy: boolean; preferredPort: number }> {
     const preferred = this.opts.chainPort ?? 8545;
+    await this.claimDataDir();
     fs.writeFileSync(this.chainLog, "");
     for (let attempt = 0; ; attempt++) {
       const { port, busy } = await choosePort(attempt === 0 ? preferred : 0, this.host);
@@ -423,6 +448,7 @@ export class LocalStack {
         this.chain.provider.destroy();
         await stopProcess(this.chain.proc).catch(() => undefined);
       }
+      await this.lock?.release();
     })();
     return this.stopping;
   }
@@ -473,13 +499,20 @@ export function displayPath(p: string): string {
   return rel === "" ? "." : rel.startsWith("..") || path.isAbsolute(rel) ? p : rel;
 }
 
-/** Installs Ctrl-C / SIGTERM handling: `onSignal` runs once (a second Ctrl-C forces the exit). */
+/**
+ * Installs Ctrl-C / SIGTERM handling: `onSignal` runs once; a second Ctrl-C forces the exit. Signals within a
+ * second of the first count as the same interrupt: Ctrl-C in a terminal reaches this process twice under
+ * `npm run` (from the terminal to the whole foreground group, and forwarded by npm).
+ */
 export function onTerminate(onSignal: (signal: NodeJS.Signals) => Promise<void> | void): void {
-  let seen = false;
+  let first = 0;
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     process.on(signal, () => {
-      if (seen) process.exit(130);
-      seen = true;
+      if (first !== 0) {
+        if (Date.now() - first > 1_000) process.exit(130);
+        return;
+      }
+      first = Date.now();
       void onSignal(signal);
     });
   }

@@ -196,4 +196,34 @@ describe("npm run demo", function () {
     expect(run.code === 130 || run.signal === "SIGINT", `exit ${run.code} ${run.signal}`).to.equal(true);
     expect(await portIsFree(chainPort, "127.0.0.1"), `chain port ${chainPort} still in use`).to.equal(true);
   });
+
+  it("refuses a second demo on a data folder in use, and leaves the first one's chain, database and files alone", async () => {
+    const dataDir = path.join(tempDir(), "shared");
+    let second: Run | undefined;
+    let firstDb = "";
+    const first = await runDemo(["--data-dir", dataDir, "--chain-port", "0", "--port", "0"], {
+      timeoutMs: 180_000,
+      onLine: (line, kill) => {
+        if (!line.includes("✓ Relayer at")) return;
+        firstDb = fs.readdirSync(path.join(dataDir, "db")).join(",");
+        // The first demo is serving from its folder: a second one on the same folder must not wipe it.
+        void runDemo(["--exit", "--data-dir", dataDir, "--chain-port", "0", "--port", "0"], {
+          direct: true,
+          timeoutMs: 60_000,
+        }).then((r) => {
+          second = r;
+          kill("SIGINT");
+        });
+      },
+    });
+    expect(second, first.stdout).to.not.equal(undefined);
+    expect(second!.code, second!.stdout + second!.stderr).to.equal(1);
+    expect(second!.stdout).to.match(/✗ .*FAILED/);
+    expect(second!.stdout).to.match(/is in use by another local stack \(pid \d+\): stop it, or choose another folder/);
+    expect(firstDb).to.include("postgres");
+    // The first one kept its folder: deployment record and database were still there when it was stopped.
+    expect(first.stdout).to.include("Interrupted: stopping the relayer and the local chain");
+    expect(fs.existsSync(path.join(dataDir, "deployments", "31337.json"))).to.equal(true);
+    expect(fs.existsSync(path.join(dataDir, "db", "postgres", "PG_VERSION"))).to.equal(true);
+  });
 });

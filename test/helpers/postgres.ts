@@ -41,13 +41,13 @@ async function find(): Promise<TestServer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "orderchain-test-pg-"));
   // Run as root, the server runs as another OS user, which must be able to enter the folder.
   fs.chmodSync(dir, 0o755);
-  const server = await startEmbeddedPostgres({ dir, database: "postgres" });
+  const server = await startEmbeddedPostgres({ dir });
   // The server's own exit hook stops it first (registered earlier); then its folder goes.
   process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
   process.stderr.write(
     `  (tests use an embedded PostgreSQL server on 127.0.0.1:${server.port}: no server at 127.0.0.1:5432)\n`,
   );
-  return { url: server.url, source: "embedded" };
+  return { url: server.superuserUrl, source: "embedded" };
 }
 
 /** The server for this test process (found on first use). */

@@ -1,12 +1,19 @@
 /**
  * One process per data folder. Two relayers on the same DATA_DIR would each stop and restart the other's
  * embedded PostgreSQL server and lose each other's acknowledged writes, so the folder is locked for the whole
- * life of the process that uses it.
+ * life of the process that uses it (the local stack locks its own folder the same way).
  *
- * The lock is proper-lockfile's (an atomic mkdir, kept fresh while the process lives and taken over once it is
- * stale). A process killed with SIGKILL leaves its lock behind; its owner's pid is recorded beside it, so a
- * restart on the same host takes over at once instead of waiting for the lock to go stale.
+ * The lock is proper-lockfile's (an atomic mkdir of `<dir>/.lock`, refreshed while the process lives, taken over
+ * once it has not been refreshed for STALE_MS). A process killed with SIGKILL leaves its lock behind; its owner
+ * is recorded beside it (pid, process start time, the lock folder's inode), so a restart on the same host takes
+ * the lock over at once instead of waiting for it to go stale:
+ * - the owner counts as gone only if its pid is not running, or runs a process that started at another time
+ *   (a reused pid, e.g. pid 1 of a restarted container);
+ * - the record must describe the lock folder that is there now (same inode): a lock taken a moment ago whose
+ *   record is not written yet is never mistaken for the old one;
+ * - the stale folder is moved away by an atomic rename, which only one of several starting processes can do.
  */
+import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -36,31 +43,83 @@ const UPDATE_MS = 5_000;
 interface Owner {
   pid: number;
   host: string;
+  /** The process's start time (Linux: /proc/<pid>/stat field 22), to tell a reused pid from the owner. */
+  started?: string;
+  /** Inode of the lock folder this record belongs to. */
+  lockIno: number;
+  /** Random per lock taken, so a lock of this very process is told from one of an earlier process. */
+  token: string;
 }
 
-function lockPath(dir: string): string {
-  return path.join(dir, ".lock");
-}
-function ownerFile(dir: string): string {
-  return path.join(dir, ".lock-owner.json");
-}
+/** Locks this process holds, by token. */
+const held = new Set<string>();
 
-function readOwner(dir: string): Owner | undefined {
+const lockPath = (dir: string) => path.join(dir, ".lock");
+const ownerFile = (dir: string) => path.join(dir, ".lock-owner.json");
+
+function startTime(pid: number): string | undefined {
   try {
-    const o = JSON.parse(fs.readFileSync(ownerFile(dir), "utf8")) as Owner;
-    return typeof o.pid === "number" && typeof o.host === "string" ? o : undefined;
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may hold spaces and parentheses: count fields after its closing parenthesis.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
   } catch {
     return undefined;
   }
 }
 
-function alive(pid: number): boolean {
+function readOwner(dir: string): Owner | undefined {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
+    const o = JSON.parse(fs.readFileSync(ownerFile(dir), "utf8")) as Owner;
+    return typeof o.pid === "number" && typeof o.lockIno === "number" ? o : undefined;
+  } catch {
+    return undefined;
   }
+}
+
+function lockIno(dir: string): number | undefined {
+  try {
+    return fs.statSync(lockPath(dir)).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when the recorded owner certainly no longer runs (on this host). */
+function ownerGone(o: Owner): boolean {
+  if (o.host !== os.hostname()) return false;
+  if (o.pid === process.pid) return !held.has(o.token);
+  try {
+    process.kill(o.pid, 0);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ESRCH";
+  }
+  const now = startTime(o.pid);
+  return o.started !== undefined && now !== undefined && now !== o.started;
+}
+
+/**
+ * Moves away the lock folder of an owner that is gone; false when the lock is not (or no longer) that one.
+ */
+function takeOverStale(dir: string): boolean {
+  const owner = readOwner(dir);
+  if (!owner || !ownerGone(owner) || lockIno(dir) !== owner.lockIno) return false;
+  const aside = `${lockPath(dir)}.stale-${process.pid}-${crypto.randomBytes(4).toString("hex")}`;
+  try {
+    fs.renameSync(lockPath(dir), aside);
+  } catch {
+    return false; // another process moved it first
+  }
+  if (fs.statSync(aside).ino !== owner.lockIno) {
+    // Replaced between the check and the rename: it belongs to a live process; put it back.
+    try {
+      fs.renameSync(aside, lockPath(dir));
+    } catch {
+      // a newer lock is in place already; the moved one's owner will find its lock compromised
+    }
+    return false;
+  }
+  fs.rmSync(aside, { recursive: true, force: true });
+  return true;
 }
 
 /**
@@ -83,28 +142,34 @@ export async function lockDataDir(dir: string, onLost: (err: Error) => void): Pr
     release = await lockfile.lock(abs, options);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "ELOCKED") throw e;
-    const owner = readOwner(abs);
-    // Left behind by a process of this host that no longer runs: take it over now.
-    if (owner && owner.host === os.hostname() && owner.pid !== process.pid && !alive(owner.pid)) {
-      fs.rmSync(lockPath(abs), { recursive: true, force: true });
-      try {
-        release = await lockfile.lock(abs, options);
-      } catch (again) {
-        if ((again as NodeJS.ErrnoException).code === "ELOCKED") throw new DataDirInUseError(abs, readOwner(abs)?.pid);
-        throw again;
-      }
-    } else {
-      throw new DataDirInUseError(abs, owner?.pid);
+    if (!takeOverStale(abs)) throw new DataDirInUseError(abs, readOwner(abs)?.pid);
+    try {
+      release = await lockfile.lock(abs, options);
+    } catch (again) {
+      if ((again as NodeJS.ErrnoException).code === "ELOCKED") throw new DataDirInUseError(abs, readOwner(abs)?.pid);
+      throw again;
     }
   }
-  fs.writeFileSync(ownerFile(abs), JSON.stringify({ pid: process.pid, host: os.hostname() } satisfies Owner));
+  const token = crypto.randomBytes(8).toString("hex");
+  held.add(token);
+  const owner: Owner = {
+    pid: process.pid,
+    host: os.hostname(),
+    started: startTime(process.pid),
+    lockIno: lockIno(abs)!,
+    token,
+  };
+  const tmp = `${ownerFile(abs)}.${token}`;
+  fs.writeFileSync(tmp, JSON.stringify(owner));
+  fs.renameSync(tmp, ownerFile(abs));
   let released = false;
   return {
     dir: abs,
     async release() {
       if (released) return;
       released = true;
-      fs.rmSync(ownerFile(abs), { force: true });
+      held.delete(token);
+      if (readOwner(abs)?.token === token) fs.rmSync(ownerFile(abs), { force: true });
       await release().catch(() => undefined);
     },
   };

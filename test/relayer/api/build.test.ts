@@ -24,6 +24,14 @@ function loadedFiles(modules: string[], pattern: RegExp): string[] {
   return JSON.parse(r.stdout) as string[];
 }
 
+/** Every .js file under `dir`. */
+function jsFiles(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    return e.isDirectory() ? jsFiles(p) : e.name.endsWith(".js") ? [p] : [];
+  });
+}
+
 describe("the compiled build (dist/)", function () {
   this.timeout(60_000);
 
@@ -47,6 +55,24 @@ describe("the compiled build (dist/)", function () {
     const sources = fs.readdirSync(path.join(ROOT, "relayer/src/store/migrations")).filter((f) => f.endsWith(".sql"));
     const built = fs.readdirSync(path.join(DIST, "relayer/src/store/migrations")).filter((f) => f.endsWith(".sql"));
     expect(built).to.deep.equal(sources);
+  });
+
+  it("needs only production dependencies: what it requires is in package.json's dependencies (npm ci --omit=dev)", () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as {
+      dependencies: Record<string, string>;
+    };
+    const missing = new Set<string>();
+    for (const file of [...jsFiles(path.join(DIST, "relayer")), ...jsFiles(path.join(DIST, "sdk"))]) {
+      for (const m of fs.readFileSync(file, "utf8").matchAll(/require\("([^".][^"]*)"\)/g)) {
+        const spec = m[1];
+        if (spec.startsWith("node:")) continue;
+        // Inside the code the worker thread evaluates only when the relayer runs from its TypeScript sources.
+        if (spec === "tsx/cjs/api") continue;
+        const name = spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0];
+        if (!(name in pkg.dependencies)) missing.add(`${name} (${path.relative(DIST, file)})`);
+      }
+    }
+    expect([...missing]).to.deep.equal([]);
   });
 
   it("loads the relayer, the local stack and the SDK without Hardhat, ts-node or tsx", () => {

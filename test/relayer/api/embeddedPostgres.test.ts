@@ -2,6 +2,7 @@ import { expect } from "chai";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { spawnSync } from "node:child_process";
 import net from "node:net";
 import { startRelayer, type Relayer } from "../../../relayer/src/relayer";
 import { DataDirInUseError } from "../../../relayer/src/store/dataDirLock";
@@ -152,6 +153,71 @@ describe("relayer API on its embedded PostgreSQL server (no DATABASE_URL)", func
     } finally {
       fs.rmSync(closed, { recursive: true, force: true });
     }
+  });
+
+  it("leaves no server, pool or lock behind when a start fails after the database started (RPC on another chain)", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "orderchain-failed-start-"));
+    fs.chmodSync(dir, 0o755);
+    try {
+      const err = await startRelayer({
+        config: relayerConfig(node, { DATABASE_URL: undefined, DATA_DIR: dir, LOG_LEVEL: "silent" }),
+        chainId: 999n,
+        addresses: deployed,
+        workers: "thread",
+      }).then(
+        async (r) => {
+          await r.stop();
+          return null;
+        },
+        (e: Error) => e,
+      );
+      expect(err?.message).to.match(/RPC_URL serves chain 31337, but the deployment is for chain 999/);
+      expect(fs.existsSync(path.join(dir, ".lock")), "lock released").to.equal(false);
+      const server = spawnSync("pgrep", ["-f", `postgres -D ${path.join(dir, "postgres")}`], { encoding: "utf8" });
+      expect(server.stdout.trim(), "server stopped").to.equal("");
+      expect(fs.existsSync(path.join(dir, "postgres", "PG_VERSION")), "cluster kept for the next start").to.equal(true);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a DATA_DIR whose name a shell would expand (pg_ctl runs the server through one) and runs nothing", async () => {
+    const parent = fs.mkdtempSync(path.join(os.tmpdir(), "orderchain-shell-"));
+    const marker = path.join(parent, "ran");
+    try {
+      for (const name of ["x$(touch ran)y", "x`touch ran`y", 'x"y', "x\\y"]) {
+        const dir = path.join(parent, name);
+        const err = await startRelayer({
+          config: relayerConfig(node, { DATABASE_URL: undefined, DATA_DIR: dir, LOG_LEVEL: "silent" }),
+          chainId: deployed.chainId,
+          addresses: deployed,
+        }).then(
+          async (r) => {
+            await r.stop();
+            return null;
+          },
+          (e: Error) => e,
+        );
+        expect(err, name).to.be.instanceOf(EmbeddedPostgresError);
+        expect(err!.message).to.include("choose a folder without it");
+        expect(fs.existsSync(dir), `${name} not created`).to.equal(false);
+      }
+      expect(fs.existsSync(marker)).to.equal(false);
+    } finally {
+      fs.rmSync(parent, { recursive: true, force: true });
+    }
+  });
+
+  it("connects as the database's owner role, not as a superuser", async () => {
+    const who = await relayer!.db.query<{ u: string; su: string }>(
+      "select current_user as u, (select rolsuper::text from pg_roles where rolname = current_user) as su",
+    );
+    expect(who.rows[0]).to.deep.equal({ u: "orderchain", su: "false" });
+    const err = await relayer!.db.query("copy (select 1) to program 'true'").then(
+      () => null,
+      (e: Error) => e,
+    );
+    expect(err?.message).to.match(/permission denied|must be superuser|pg_execute_server_program/);
   });
 
   it("refuses a second relayer on the same DATA_DIR while the first runs, and changes nothing", async () => {

@@ -3,6 +3,7 @@
  * merchant setup through the API, and the check that every order the API knows equals the chain's state.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { expect } from "chai";
@@ -32,6 +33,25 @@ process.on("exit", () => {
  * Starts the compiled relayer (`dist/relayer/src/main.js`, as `npm run relayer` runs it with plain node) as a
  * child process and waits for its "relayer listening" line. `npm test` builds dist/ first.
  */
+function newestSource(p: string): number {
+  const st = fs.statSync(p);
+  if (!st.isDirectory()) return st.mtimeMs;
+  return fs.readdirSync(p).reduce((m, name) => Math.max(m, newestSource(path.join(p, name))), st.mtimeMs);
+}
+
+let buildChecked = false;
+/** The compiled relayer must be the sources' (a targeted `hardhat test` after an edit would test old code). */
+function assertBuildFresh(): void {
+  if (buildChecked) return;
+  const stamp = path.join(ROOT, "dist", "BUILD");
+  const built = fs.existsSync(stamp) ? fs.statSync(stamp).mtimeMs : 0;
+  const newest = Math.max(...["relayer/src", "sdk"].map((d) => newestSource(path.join(ROOT, d))));
+  if (newest > built) {
+    throw new Error("dist/ is older than relayer/src or sdk/: run `npm run build` (npm test does it first)");
+  }
+  buildChecked = true;
+}
+
 export async function spawnRelayer(
   name: string,
   node: LocalNode,
@@ -39,6 +59,7 @@ export async function spawnRelayer(
   extra: Record<string, string>,
   sink?: Record<string, unknown>[],
 ): Promise<RelayerProcess> {
+  assertBuildFresh();
   const proc = spawn(
     process.execPath,
     [

@@ -2,7 +2,6 @@
 pragma solidity 0.8.28;
 
 import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
-import {ERC1155Supply} from "@openzeppelin/contracts/token/ERC1155/extensions/ERC1155Supply.sol";
 import {ERC1155URIStorage} from "@openzeppelin/contracts/token/ERC1155/extensions/ERC1155URIStorage.sol";
 import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
 import {Address} from "@openzeppelin/contracts/utils/Address.sol";
@@ -14,13 +13,16 @@ import {IInventoryToken} from "./interfaces/IInventoryToken.sol";
 /// @notice ERC-1155 stock of merchants' SKUs. See {IInventoryToken}.
 /// @dev Created by the PaymentEscrow in its constructor, which makes the escrow an immutable: moving reserved
 /// stock needs no role lookup, and no deployment can forget to wire it.
-contract InventoryToken is IInventoryToken, ERC1155Supply, ERC1155URIStorage, ERC2771Context {
+contract InventoryToken is IInventoryToken, ERC1155URIStorage, ERC2771Context {
     /// @dev The low 96 bits of a SKU id count the merchant's SKUs; the high 160 bits are the merchant.
     uint256 private constant _COUNTER_BITS = 96;
 
     address private immutable _escrow;
 
     mapping(address merchant => uint96 count) private _skuCounts;
+    /// @dev Supply per SKU only. There is deliberately no total over all SKUs: one merchant's minting, however
+    /// large, must never make another merchant's mint overflow.
+    mapping(uint256 skuId => uint256 supply) private _supplies;
 
     modifier onlyEscrow() {
         if (msg.sender != _escrow) revert NotEscrow(msg.sender);
@@ -97,6 +99,11 @@ contract InventoryToken is IInventoryToken, ERC1155Supply, ERC1155URIStorage, ER
     }
 
     /// @inheritdoc IInventoryToken
+    function totalSupply(uint256 id) external view returns (uint256) {
+        return _supplies[id];
+    }
+
+    /// @inheritdoc IInventoryToken
     function merchantOf(uint256 id) public view returns (address merchant) {
         merchant = _merchantBits(id);
         uint256 n = id & type(uint96).max;
@@ -113,20 +120,26 @@ contract InventoryToken is IInventoryToken, ERC1155Supply, ERC1155URIStorage, ER
         return _skuId(merchant, n);
     }
 
-    /// @notice The metadata URI of a SKU.
-    /// @param id The SKU.
-    /// @return The URI set with {createSku} or {setSkuUri}; empty for an id that was never created.
-    function uri(uint256 id) public view override(ERC1155, ERC1155URIStorage) returns (string memory) {
-        return ERC1155URIStorage.uri(id);
-    }
-
-    function _update(
-        address from,
-        address to,
-        uint256[] memory ids,
-        uint256[] memory values
-    ) internal override(ERC1155, ERC1155Supply) {
-        ERC1155Supply._update(from, to, ids, values);
+    /// @dev Mints and burns keep each SKU's supply. A mint past 2^256-1 of one SKU reverts with SupplyOverflow
+    /// before any balance changes; only that SKU's merchant can mint it, so only it can hit the bound.
+    function _update(address from, address to, uint256[] memory ids, uint256[] memory values) internal override {
+        if (from == address(0)) {
+            for (uint256 i = 0; i < ids.length; ++i) {
+                uint256 supply = _supplies[ids[i]];
+                if (values[i] > type(uint256).max - supply) revert SupplyOverflow(ids[i], supply, values[i]);
+                _supplies[ids[i]] = supply + values[i];
+            }
+        }
+        super._update(from, to, ids, values);
+        if (to == address(0)) {
+            for (uint256 i = 0; i < ids.length; ++i) {
+                // Cannot underflow: super._update has just burnt values[i] from a balance, and no balance
+                // exceeds its SKU's supply.
+                unchecked {
+                    _supplies[ids[i]] -= values[i];
+                }
+            }
+        }
     }
 
     function _checkMerchantOrOperator(address merchant) private view {

@@ -26,6 +26,8 @@ interface IInventoryToken {
     error EmptyUri();
     error ZeroAddress();
     error LengthMismatch(uint256 ids, uint256 amounts);
+    /// @notice A mint would take SKU `skuId`'s supply past 2^256-1.
+    error SupplyOverflow(uint256 skuId, uint256 supply, uint256 amount);
 
     /// @notice Creates a SKU owned by `merchant` and returns its id.
     /// @dev Caller: `merchant` or an operator approved by it.
@@ -42,7 +44,8 @@ interface IInventoryToken {
     /// @notice Mints stock of SKUs `ids` to their merchant. All must belong to one merchant; caller: that
     /// merchant or its operator.
     /// @param ids Existing SKUs of one merchant; not empty.
-    /// @param amounts Units to mint per SKU, same length as `ids`.
+    /// @param amounts Units to mint per SKU, same length as `ids`. A SKU's supply is bounded by 2^256-1
+    /// (SupplyOverflow); no other SKU's supply limits it.
     function mintStock(uint256[] calldata ids, uint256[] calldata amounts) external;
 
     /// @notice Burns (writes off) stock of SKUs `ids` from their merchant. All must belong to one merchant;
@@ -76,6 +79,12 @@ interface IInventoryToken {
     /// @notice The escrow contract that created this token and alone moves reserved stock.
     /// @return The PaymentEscrow's address.
     function escrow() external view returns (address);
+
+    /// @notice The units of a SKU in existence: minted minus burnt, wherever they are held.
+    /// @dev Counted per SKU only; there is no total over all SKUs (no merchant's supply can affect another's).
+    /// @param skuId The SKU.
+    /// @return The SKU's supply (0 for an id never minted).
+    function totalSupply(uint256 skuId) external view returns (uint256);
 
     /// @notice The merchant of an existing SKU (`address(0)` if it does not exist).
     /// @param skuId The SKU.

@@ -18,15 +18,26 @@ describe("InventoryToken.burnStock", function () {
       ]);
     });
 
-    it("lowers the total supply per SKU and overall", async function () {
-      const { inventory, merchant, skuA, skuB } = await loadFixture(twoMerchantsFixture);
+    it("lowers the supply of each SKU burnt, and only of those", async function () {
+      const { inventory, merchant, skuA, skuB, otherSku } = await loadFixture(twoMerchantsFixture);
       await inventory.connect(merchant).burnStock([skuA, skuB], [30n, 100n]);
 
-      expect(await inventory["totalSupply(uint256)"](skuA)).to.equal(70n);
-      expect(await inventory["totalSupply(uint256)"](skuB)).to.equal(0n);
-      expect(await inventory["totalSupply()"]()).to.equal(80n);
-      expect(await inventory.exists(skuB)).to.equal(false);
+      expect(await inventory.totalSupply(skuA)).to.equal(70n);
+      expect(await inventory.totalSupply(skuB)).to.equal(0n);
+      expect(await inventory.totalSupply(otherSku)).to.equal(10n);
       expect(await inventory.merchantOf(skuB)).to.not.equal(ethers.ZeroAddress);
+    });
+
+    it("keeps a SKU's supply through a transfer and lowers it by a burn of units that changed hands", async function () {
+      const { inventory, merchant, stranger, skuA } = await loadFixture(twoMerchantsFixture);
+      await inventory.connect(merchant).safeTransferFrom(merchant.address, stranger.address, skuA, 40n, "0x");
+      expect(await inventory.totalSupply(skuA)).to.equal(100n);
+      await inventory.connect(stranger).safeTransferFrom(stranger.address, merchant.address, skuA, 40n, "0x");
+      await inventory.connect(merchant).burnStock([skuA], [100n]);
+      expect(await inventory.totalSupply(skuA)).to.equal(0n);
+      await expect(inventory.connect(merchant).burnStock([skuA], [1n]))
+        .to.be.revertedWithCustomError(inventory, "ERC1155InsufficientBalance")
+        .withArgs(merchant.address, 0n, 1n, skuA);
     });
 
     it("lets an operator approved with setApprovalForAll burn the merchant's stock", async function () {

@@ -47,7 +47,7 @@ describe("InventoryToken through the ERC-2771 forwarder", function () {
       .to.emit(inventory, "TransferSingle")
       .withArgs(wallet.address, ethers.ZeroAddress, wallet.address, id, 25n);
     expect(await inventory.balanceOf(wallet.address, id)).to.equal(25n);
-    expect(await inventory["totalSupply(uint256)"](id)).to.equal(25n);
+    expect(await inventory.totalSupply(id)).to.equal(25n);
     expect(await forwarder.nonces(wallet.address)).to.equal(2n);
     expect(await ethers.provider.getBalance(wallet.address)).to.equal(0n);
   });

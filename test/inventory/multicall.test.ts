@@ -18,7 +18,7 @@ describe("InventoryToken.multicall", function () {
       .to.emit(inventory, "SkuCreated")
       .withArgs(id, merchant.address, "ipfs://sku-c");
     expect(await inventory.balanceOf(merchant.address, id)).to.equal(7n);
-    expect(await inventory["totalSupply(uint256)"](id)).to.equal(7n);
+    expect(await inventory.totalSupply(id)).to.equal(7n);
   });
 
   it("reverts everything with the failing call's own error", async function () {

@@ -119,7 +119,7 @@ export async function stockOnChain(deps: ServiceDeps, merchantAddress: string, s
   const [available, reserved, total] = await Promise.all([
     inventory.balanceOf(merchantAddress, id),
     inventory.balanceOf(addresses.escrow, id),
-    inventory["totalSupply(uint256)"](id),
+    inventory.totalSupply(id),
   ]);
   return {
     available: available.toString(),

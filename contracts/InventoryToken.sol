@@ -16,6 +16,11 @@ import {IInventoryToken} from "./interfaces/IInventoryToken.sol";
 contract InventoryToken is IInventoryToken, ERC1155URIStorage, ERC2771Context {
     /// @dev The low 96 bits of a SKU id count the merchant's SKUs; the high 160 bits are the merchant.
     uint256 private constant _COUNTER_BITS = 96;
+    /// @dev Gas a delivery to a contract may use: the balance updates (a cold read and a new slot per SKU, with
+    /// room) and the receiver's hook. Bounded so a receiver that burns gas cannot take the settlement's gas.
+    uint256 private constant _DELIVERY_BASE_GAS = 60_000;
+    uint256 private constant _DELIVERY_GAS_PER_SKU = 40_000;
+    uint256 private constant _RECEIVER_HOOK_GAS = 100_000;
 
     address private immutable _escrow;
 
@@ -23,6 +28,10 @@ contract InventoryToken is IInventoryToken, ERC1155URIStorage, ERC2771Context {
     /// @dev Supply per SKU only. There is deliberately no total over all SKUs: one merchant's minting, however
     /// large, must never make another merchant's mint overflow.
     mapping(uint256 skuId => uint256 supply) private _supplies;
+    /// @dev Stock released to a contract that did not accept it; kept in escrow custody until its owner claims it.
+    mapping(address owner => mapping(uint256 skuId => uint256 amount)) private _held;
+    /// @dev Per SKU, the sum of `_held` over owners: the part of the escrow's balance no open order reserves.
+    mapping(uint256 skuId => uint256 amount) private _heldTotals;
 
     modifier onlyEscrow() {
         if (msg.sender != _escrow) revert NotEscrow(msg.sender);
@@ -79,7 +88,63 @@ contract InventoryToken is IInventoryToken, ERC1155URIStorage, ERC2771Context {
 
     /// @inheritdoc IInventoryToken
     function release(address to, uint256[] calldata ids, uint256[] calldata amounts) external onlyEscrow {
-        _update(_escrow, to, ids, amounts);
+        if (to.code.length == 0) {
+            _update(_escrow, to, ids, amounts);
+            return;
+        }
+        // A contract receives stock only if it accepts it (ERC-1155's receiver check). One that refuses, reverts
+        // or burns its gas cannot block the settlement: the stock stays in custody, held for it to claim.
+        uint256 deliveryGas = _DELIVERY_BASE_GAS + _DELIVERY_GAS_PER_SKU * ids.length + _RECEIVER_HOOK_GAS;
+        // Enough gas must be left for the attempt to get its full allowance (EIP-150 passes at most 63/64), or a
+        // caller could make any delivery look refused by sending too little gas.
+        uint256 needed = deliveryGas + deliveryGas / 63 + 10_000;
+        if (gasleft() < needed) revert DeliveryGasTooLow(needed, gasleft());
+        try this.deliverChecked{gas: deliveryGas}(to, ids, amounts) {
+            // delivered and accepted
+        } catch {
+            for (uint256 i = 0; i < ids.length; ++i) {
+                _held[to][ids[i]] += amounts[i];
+                _heldTotals[ids[i]] += amounts[i];
+            }
+            emit StockHeld(to, ids, amounts);
+        }
+    }
+
+    /// @notice Delivers released stock with the ERC-1155 receiver check. Only this contract calls it, from
+    /// {release}, so that a refusal reverts the delivery alone.
+    /// @param to The receiving contract.
+    /// @param ids SKUs.
+    /// @param amounts Units per SKU.
+    function deliverChecked(address to, uint256[] calldata ids, uint256[] calldata amounts) external {
+        if (msg.sender != address(this)) revert NotEscrow(msg.sender);
+        _updateWithAcceptanceCheck(_escrow, to, ids, amounts, "");
+    }
+
+    /// @inheritdoc IInventoryToken
+    function claimStock(uint256[] calldata ids, address to) external {
+        address owner = _msgSender();
+        if (to == address(0)) revert ZeroAddress();
+        uint256[] memory amounts = new uint256[](ids.length);
+        for (uint256 i = 0; i < ids.length; ++i) {
+            uint256 amount = _held[owner][ids[i]];
+            if (amount == 0) revert NothingHeld(owner, ids[i]);
+            _held[owner][ids[i]] = 0;
+            _heldTotals[ids[i]] -= amount;
+            amounts[i] = amount;
+        }
+        emit StockClaimed(owner, to, ids, amounts);
+        // The owner chose `to`: a contract there must accept the stock, or the claim reverts and nothing moves.
+        _updateWithAcceptanceCheck(_escrow, to, ids, amounts, "");
+    }
+
+    /// @inheritdoc IInventoryToken
+    function heldStock(address owner, uint256 id) external view returns (uint256) {
+        return _held[owner][id];
+    }
+
+    /// @inheritdoc IInventoryToken
+    function heldTotal(uint256 id) external view returns (uint256) {
+        return _heldTotals[id];
     }
 
     /// @inheritdoc IInventoryToken

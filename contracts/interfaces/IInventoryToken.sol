@@ -19,6 +19,20 @@ interface IInventoryToken {
     /// @param uri Its new metadata URI.
     event SkuUriUpdated(uint256 indexed skuId, string uri);
 
+    /// @notice Emitted when released stock was not accepted by the receiving contract (it has no ERC-1155
+    /// receiver hook, or its hook refused, reverted or ran out of gas): the stock stays in custody, held for
+    /// `owner` to claim with {claimStock}.
+    /// @param owner The contract the stock was released to.
+    /// @param skuIds The SKUs.
+    /// @param amounts Units held per SKU.
+    event StockHeld(address indexed owner, uint256[] skuIds, uint256[] amounts);
+    /// @notice Emitted when `owner` claimed its held stock to `to`.
+    /// @param owner Whose held stock was claimed.
+    /// @param to Where it was delivered.
+    /// @param skuIds The SKUs.
+    /// @param amounts Units delivered per SKU.
+    event StockClaimed(address indexed owner, address indexed to, uint256[] skuIds, uint256[] amounts);
+
     error SkuNotFound(uint256 skuId);
     error NotSkuMerchant(uint256 skuId, address merchant);
     error NotMerchantOrOperator(address merchant, address caller);
@@ -28,6 +42,10 @@ interface IInventoryToken {
     error LengthMismatch(uint256 ids, uint256 amounts);
     /// @notice A mint would take SKU `skuId`'s supply past 2^256-1.
     error SupplyOverflow(uint256 skuId, uint256 supply, uint256 amount);
+    /// @notice A release to a contract was called with too little gas for the delivery attempt.
+    error DeliveryGasTooLow(uint256 needed, uint256 left);
+    /// @notice `owner` has no held stock of `skuId` to claim.
+    error NothingHeld(address owner, uint256 skuId);
 
     /// @notice Creates a SKU owned by `merchant` and returns its id.
     /// @dev Caller: `merchant` or an operator approved by it.
@@ -63,11 +81,35 @@ interface IInventoryToken {
     function reserve(address merchant, uint256[] calldata ids, uint256[] calldata amounts) external;
 
     /// @notice Moves reserved stock out of escrow custody to `to` (the buyer on completion, the merchant when
-    /// it comes back). Escrow only. No receiver hook runs, so a receiver can never block or re-enter a settlement.
+    /// it comes back). Escrow only.
+    /// @dev To an account without code the stock moves at once. To a contract it is delivered with ERC-1155's
+    /// receiver check, under a bounded gas allowance; a contract that does not accept it (no hook, a refusing,
+    /// reverting or gas-burning hook) cannot block the settlement: the stock stays in custody, held for it
+    /// ({StockHeld}, {heldStock}, {claimStock}). Reverts with DeliveryGasTooLow when called with too little gas
+    /// for the attempt, so a caller cannot make a delivery look refused.
     /// @param to The buyer or the merchant.
     /// @param ids Reserved SKUs.
     /// @param amounts Units to release per SKU.
     function release(address to, uint256[] calldata ids, uint256[] calldata amounts) external;
+
+    /// @notice Delivers the caller's held stock (stock a contract did not accept when it was released to it).
+    /// @dev The caller is the owner of the held stock (ERC-2771 aware). A contract at `to` must accept the stock,
+    /// or the claim reverts and nothing moves.
+    /// @param ids SKUs with stock held for the caller; each must have some (NothingHeld).
+    /// @param to Where to deliver all of it; not zero.
+    function claimStock(uint256[] calldata ids, address to) external;
+
+    /// @notice Stock held for `owner`: released to it, not accepted, not claimed yet.
+    /// @param owner The contract the stock was released to.
+    /// @param skuId The SKU.
+    /// @return The units held.
+    function heldStock(address owner, uint256 skuId) external view returns (uint256);
+
+    /// @notice Stock of a SKU held for contracts that did not accept it, over all of them: the part of the
+    /// escrow's balance that no open order reserves.
+    /// @param skuId The SKU.
+    /// @return The units held.
+    function heldTotal(uint256 skuId) external view returns (uint256);
 
     /// @notice Runs several calls of this contract in one transaction, each as if sent by the caller (for
     /// example a merchant creating a SKU and minting its first stock with one forwarded request). Atomic: the

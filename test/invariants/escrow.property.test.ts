@@ -220,12 +220,15 @@ class Model {
   credits = new Map<string, bigint>();
   /** USD allowance of each account for the escrow. */
   allowance = new Map<string, bigint>();
+  /** SKU -> stock released to the hostile contract, which has no ERC-1155 receiver hook: held in custody. */
+  held = new Map<bigint, bigint>();
 
   clone(): Model {
     const m = new Model();
     m.orders = this.orders.map((o) => ({ ...o, rec: { ...o.rec }, items: o.items }));
     m.credits = new Map(this.credits);
     m.allowance = new Map(this.allowance);
+    m.held = new Map(this.held);
     return m;
   }
 }
@@ -286,7 +289,12 @@ class Simulator {
     add(d, to, asset, amount);
   }
 
-  moveStock(d: Delta, items: LineItem[], from: string, to: string) {
+  moveStock(m: Model, d: Delta, items: LineItem[], from: string, to: string) {
+    // The hostile contract has no ERC-1155 receiver hook: stock released to it stays in custody, held for it.
+    if (to === this.w.addr.hostile && from === this.w.escrowAddress) {
+      for (const i of items) m.held.set(i.skuId, (m.held.get(i.skuId) ?? 0n) + i.quantity);
+      return;
+    }
     for (const i of items) {
       add(d, from, `sku:${i.skuId}`, -i.quantity);
       add(d, to, `sku:${i.skuId}`, i.quantity);
@@ -322,7 +330,7 @@ class Simulator {
     const need = new Map<bigint, bigint>();
     for (const i of items) need.set(i.skuId, (need.get(i.skuId) ?? 0n) + i.quantity);
     for (const [sku, q] of need) if ((merchantStock.get(sku) ?? 0n) < q) return false;
-    this.moveStock(d, items, this.w.addr.merchant, this.w.escrowAddress);
+    this.moveStock(m, d, items, this.w.addr.merchant, this.w.escrowAddress);
     m.orders.push({ id, rec, items });
     return true;
   }
@@ -522,7 +530,7 @@ describe("invariants: escrow under random action sequences", function () {
                   if (a.kind === "autoRelease" && ts <= r.deadline) return false;
                   const fee = (r.amount * r.feeBps) / 10_000n;
                   r.state = BigInt(OrderState.Completed);
-                  sim.moveStock(d, target!.items, w.escrowAddress, r.buyer);
+                  sim.moveStock(m, d, target!.items, w.escrowAddress, r.buyer);
                   sim.payout(m, d, r.token, r.merchant, r.amount - fee);
                   sim.payout(m, d, r.token, w.feeRecipient.address, fee);
                   return true;
@@ -531,13 +539,13 @@ describe("invariants: escrow under random action sequences", function () {
                   if (!r || r.state !== BigInt(OrderState.Created)) return false;
                   if (ts <= r.deadline && !sim.isMerchantSide(caller)) return false;
                   r.state = BigInt(OrderState.Cancelled);
-                  sim.moveStock(d, target!.items, w.escrowAddress, r.merchant);
+                  sim.moveStock(m, d, target!.items, w.escrowAddress, r.merchant);
                   return true;
                 }
                 case "cancelUnshipped": {
                   if (!r || r.state !== BigInt(OrderState.Paid) || caller !== r.buyer || ts <= r.deadline) return false;
                   r.state = BigInt(OrderState.Refunded);
-                  sim.moveStock(d, target!.items, w.escrowAddress, r.merchant);
+                  sim.moveStock(m, d, target!.items, w.escrowAddress, r.merchant);
                   sim.payout(m, d, r.token, r.buyer, r.amount);
                   return true;
                 }
@@ -547,7 +555,7 @@ describe("invariants: escrow under random action sequences", function () {
                   if (amount === 0n || amount > r.amount) return false;
                   if (amount === r.amount) {
                     r.state = BigInt(OrderState.Refunded);
-                    sim.moveStock(d, target!.items, w.escrowAddress, r.merchant);
+                    sim.moveStock(m, d, target!.items, w.escrowAddress, r.merchant);
                   } else {
                     r.amount -= amount;
                   }
@@ -568,7 +576,7 @@ describe("invariants: escrow under random action sequences", function () {
                   const share = r.amount - buyerAmount;
                   const fee = (share * r.feeBps) / 10_000n;
                   r.state = BigInt(OrderState.Resolved);
-                  sim.moveStock(d, target!.items, w.escrowAddress, share === 0n ? r.merchant : r.buyer);
+                  sim.moveStock(m, d, target!.items, w.escrowAddress, share === 0n ? r.merchant : r.buyer);
                   sim.payout(m, d, r.token, r.buyer, buyerAmount);
                   sim.payout(m, d, r.token, r.merchant, share - fee);
                   sim.payout(m, d, r.token, w.feeRecipient.address, fee);
@@ -838,7 +846,12 @@ describe("invariants: escrow under random action sequences", function () {
                     const trial = m.clone();
                     const trialDelta = new Map(d);
                     if (apply(trial, trialDelta, single, actorAddr, ts)) {
-                      Object.assign(m, { orders: trial.orders, credits: trial.credits, allowance: trial.allowance });
+                      Object.assign(m, {
+                        orders: trial.orders,
+                        credits: trial.credits,
+                        allowance: trial.allowance,
+                        held: trial.held,
+                      });
                       d.clear();
                       for (const [k, v] of trialDelta) d.set(k, v);
                     } else if (action.atomic) {
@@ -927,7 +940,14 @@ describe("invariants: escrow under random action sequences", function () {
                 if (!OPEN_STATES.has(o.rec.state)) continue;
                 for (const i of o.items) if (i.skuId === sku) reserved += i.quantity;
               }
-              expect(after.get(`${w.escrowAddress}|sku:${sku}`), `${label}: reserved ${sku}`).to.equal(reserved);
+              const heldFor = model.held.get(sku) ?? 0n;
+              expect(after.get(`${w.escrowAddress}|sku:${sku}`), `${label}: reserved + held ${sku}`).to.equal(
+                reserved + heldFor,
+              );
+              expect(await w.inventory.heldTotal(sku), `${label}: held ${sku}`).to.equal(heldFor);
+              expect(await w.inventory.heldStock(w.addr.hostile, sku), `${label}: held for hostile ${sku}`).to.equal(
+                heldFor,
+              );
             }
           }
         },

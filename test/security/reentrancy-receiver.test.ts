@@ -204,9 +204,20 @@ describe("security: hostile native receiver", function () {
       await f.book.send(tx);
 
       expect(f.book.get(f.orderId).state).to.equal(OrderState.Resolved);
-      // The buyer kept part of its money, so the goods are its.
-      expect(await f.inventory.balanceOf(f.hostileAddress, f.skuA)).to.equal(3n);
+      // The buyer kept part of its money, so the goods are its; a contract without an ERC-1155 receiver hook
+      // does not take delivery, so they are held for it in custody, and it claims them to an account of its choice.
+      await expect(tx).to.emit(f.inventory, "StockHeld").withArgs(f.hostileAddress, [f.skuA], [3n]);
+      expect(await f.inventory.balanceOf(f.hostileAddress, f.skuA)).to.equal(0n);
+      expect(await f.inventory.heldStock(f.hostileAddress, f.skuA)).to.equal(3n);
       expect(await ethers.provider.getBalance(f.escrowAddress)).to.equal(buyerShare);
+      const wallet = ethers.Wallet.createRandom().address;
+      await f.hostile.execute(
+        await f.inventory.getAddress(),
+        0n,
+        f.inventory.interface.encodeFunctionData("claimStock", [[f.skuA], wallet]),
+      );
+      expect(await f.inventory.balanceOf(wallet, f.skuA)).to.equal(3n);
+      expect(await f.inventory.heldStock(f.hostileAddress, f.skuA)).to.equal(0n);
     });
 
     it("credits the refund of a buyer that cancels an unshipped order but refuses the money", async function () {

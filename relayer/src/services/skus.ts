@@ -116,11 +116,14 @@ export async function adjustStock(
 export async function stockOnChain(deps: ServiceDeps, merchantAddress: string, s: SkuRow) {
   const id = BigInt(s.chain_sku_id);
   const { inventory, addresses } = deps.chain;
-  const [available, reserved, total] = await Promise.all([
+  const [available, inCustody, held, total] = await Promise.all([
     inventory.balanceOf(merchantAddress, id),
     inventory.balanceOf(addresses.escrow, id),
+    inventory.heldTotal(id),
     inventory.totalSupply(id),
   ]);
+  // In custody but not reserved: stock sold to contracts that did not accept it, waiting for them to claim it.
+  const reserved = inCustody - held;
   return {
     available: available.toString(),
     reserved: reserved.toString(),

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs tests as on a fresh machine: no system Chromium, no system PostgreSQL, nothing left in /tmp, no network,
+# Runs tests as on a fresh machine: no system Chromium, no system PostgreSQL, an empty TMPDIR, no network,
 # without stopping or changing the machine's own services. The tests must then bring their own browser
 # (@sparticuz/chromium) and database (embedded-postgres), as they do on a user's machine.
 #
@@ -8,7 +8,7 @@
 # How: the tests run in new Linux namespaces (needs root, as in CI):
 #   - network: only a fresh loopback, so 127.0.0.1:5432 (and every other local service) does not answer;
 #   - mount:   PostgreSQL's Unix-socket folder and binaries, and every system Chromium, are covered by empty
-#              mounts; /tmp is an empty folder (so Chromium is unpacked from the npm package from scratch);
+#              mounts; TMPDIR is an empty folder (so Chromium is unpacked from the npm package from scratch);
 #   - pid:     every process the tests start (node, PostgreSQL, Chromium) ends with the run.
 # The mounts are private to the namespace; the machine sees none of them. Before running anything the script
 # PROVES the hiding works and stops if it does not. Contracts must be compiled already (it runs --no-compile).
@@ -33,6 +33,8 @@ if [[ "${1:-}" != "--inside" ]]; then
   command -v unshare >/dev/null || fail "needs unshare (util-linux)"
   command -v ip >/dev/null || fail "needs ip (iproute2) to bring up the loopback inside the network namespace"
   scratch=$(mktemp -d /var/tmp/fresh-machine.XXXXXX)
+  # Traversable: run as root, the embedded PostgreSQL server runs as another OS user with its data under TMPDIR.
+  chmod 0755 "$scratch"
   trap 'rm -rf "$scratch"' EXIT
   mkdir "$scratch/bin" "$scratch/tmp" "$scratch/empty"
   chmod 1777 "$scratch/tmp"
@@ -84,8 +86,10 @@ for f in "${masked[@]}"; do
   mount --bind "$scratch/empty-file" "$f" # a symlink is followed: its target is covered
 done
 
-# /tmp: empty, so nothing unpacked or initialised by an earlier run is reused.
-mount --bind "$scratch/tmp" /tmp
+# An empty temporary folder, so nothing unpacked or initialised by an earlier run is reused (the packaged
+# Chromium and the tests' embedded PostgreSQL live under os.tmpdir()). TMPDIR rather than a mount over /tmp: the
+# checkout itself may be under /tmp.
+export TMPDIR="$scratch/tmp"
 # A developer's .env could name a database or browser; a fresh clone has none.
 if [[ -e .env ]]; then mount --bind "$scratch/empty-file" .env; fi
 
@@ -113,7 +117,7 @@ for f in /usr/bin/chromium "${masked[@]}" "${BROWSER_BINARIES[@]}"; do
   "$f" --version >/dev/null 2>&1 && fail "$f still runs inside"
 done
 echo "fresh-machine: proven inside: 127.0.0.1:5432 and the PostgreSQL socket do not answer, no Chromium on PATH" \
-  "or at /usr/bin/chromium, /tmp is empty, no network but loopback"
+  "or at /usr/bin/chromium, an empty TMPDIR, no network but loopback"
 
 # ---- the tests -----------------------------------------------------------------------------------------
 files=("$@")

@@ -100,7 +100,7 @@ contract InventoryToken is IInventoryToken, ERC1155URIStorage, ERC2771Context {
         uint256 needed = deliveryGas + deliveryGas / 63 + 10_000;
         if (gasleft() < needed) revert DeliveryGasTooLow(needed, gasleft());
         try this.deliverChecked{gas: deliveryGas}(to, ids, amounts) {
-            // delivered and accepted
+            return; // delivered and accepted
         } catch {
             for (uint256 i = 0; i < ids.length; ++i) {
                 _held[to][ids[i]] += amounts[i];

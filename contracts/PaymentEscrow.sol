@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IERC1155} from "@openzeppelin/contracts/token/ERC1155/IERC1155.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
@@ -103,6 +104,7 @@ contract PaymentEscrow is IPaymentEscrow, AccessControl, ReentrancyGuardTransien
         OrderTerms calldata terms,
         LineItem[] calldata items
     ) external nonReentrant whenNotPaused onlyMerchantOrOperator(terms.merchant) returns (Order memory order) {
+        if (items.length != 0) _checkStockOperator(terms.merchant, _msgSender());
         order = _newOrder(terms, items);
         _orderHashes[terms.orderId] = _hash(order);
     }
@@ -452,6 +454,7 @@ contract PaymentEscrow is IPaymentEscrow, AccessControl, ReentrancyGuardTransien
             if (signer == address(0) || !_operatorApproved[offer.merchant][signer]) {
                 revert InvalidOfferSignature(offer.orderId, signer);
             }
+            if (items.length != 0) _checkStockOperator(offer.merchant, signer);
         }
         order = _newOrder(offer, items);
         order.buyer = payer;
@@ -582,6 +585,15 @@ contract PaymentEscrow is IPaymentEscrow, AccessControl, ReentrancyGuardTransien
 
     function _checkMerchantOrOperator(address merchant, address caller) private view {
         if (!_isMerchantOrOperator(merchant, caller)) revert NotMerchantOrOperator(merchant, caller);
+    }
+
+    /// @dev An order with line items moves the merchant's stock (reserved now, delivered to its buyer later), so
+    /// an operator needs the merchant's stock authority too: its ERC-1155 approval on the inventory. An escrow
+    /// operator alone could otherwise sell all of a merchant's stock to itself for one wei.
+    function _checkStockOperator(address merchant, address operator) private view {
+        if (operator != merchant && !IERC1155(address(_inventory)).isApprovedForAll(merchant, operator)) {
+            revert NotStockOperator(merchant, operator);
+        }
     }
 
     function _isMerchantOrOperator(address merchant, address caller) private view returns (bool) {

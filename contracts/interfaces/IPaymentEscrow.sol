@@ -226,6 +226,9 @@ interface IPaymentEscrow {
     error StaleOrderRecord(bytes32 orderId, bytes32 expectedHash, bytes32 givenHash);
     error InvalidState(bytes32 orderId, OrderState current);
     error NotMerchantOrOperator(address merchant, address caller);
+    /// @notice An operator created (or signed the offer of) an order with line items without the merchant's
+    /// stock authority: its ERC-1155 approval on the inventory (`setApprovalForAll`).
+    error NotStockOperator(address merchant, address operator);
     error NotBuyer(bytes32 orderId, address caller);
     error NotArbiter(address caller);
     error ZeroAddress();
@@ -268,7 +271,10 @@ interface IPaymentEscrow {
     // ---------------------------------------------------------------- creation and payment
 
     /// @notice Creates an unpaid order and reserves its line items' stock from the merchant.
-    /// @dev Caller: the merchant or an operator it approved. Reverts while paused.
+    /// @dev Caller: the merchant or an operator it approved. An order with line items moves the merchant's
+    /// stock, so an operator also needs the merchant's approval on the inventory (`setApprovalForAll`), else
+    /// NotStockOperator; the same holds for the operator that signs a checkout offer with items. Reverts while
+    /// paused.
     /// @param terms The order's terms; `terms.orderId` must never have been used.
     /// @param items Line items whose stock moves from the merchant into escrow custody (at most
     /// {MAX_LINE_ITEMS}; empty for an order without items). Every SKU must belong to `terms.merchant`.

@@ -143,6 +143,47 @@ function firstUnreachable(dir: string, asUser: SpawnOptions): string | undefined
   return undefined;
 }
 
+/** Where clusters of data folders the server's OS user cannot enter are kept (run as root only). */
+const OUTSIDE_ROOT = "/var/lib/orderchain-postgres";
+
+/**
+ * The cluster's folder: `<dir>/postgres`, unless run as root with a data folder the server's OS user cannot
+ * enter (a home folder of mode 0700, say). PostgreSQL refuses root and must reach its folder by path, so that
+ * cluster is kept in OUTSIDE_ROOT, in a folder named after the data folder, and `<dir>/postgres.location`
+ * records where; the credentials and the lock stay in the data folder. Nothing about the user's folders changes.
+ */
+function clusterFolder(
+  dir: string,
+  user: ReturnType<typeof serverUser>,
+  asUser: SpawnOptions,
+  pgCtl: string,
+  log: (m: string) => void,
+): string {
+  const locationFile = path.join(dir, "postgres.location");
+  if (fs.existsSync(locationFile)) return fs.readFileSync(locationFile, "utf8").trim();
+  const inside = path.join(dir, "postgres");
+  if (!user || fs.existsSync(path.join(inside, "PG_VERSION"))) return inside;
+  if (spawnSync("/bin/sh", ["-c", 'test -x "$1"', "sh", dir], { ...asUser }).status === 0) return inside;
+  const blocking = firstUnreachable(dir, asUser) ?? dir;
+  const id = crypto.createHash("sha256").update(dir).digest("hex").slice(0, 16);
+  const home = path.join(OUTSIDE_ROOT, id);
+  fs.mkdirSync(OUTSIDE_ROOT, { recursive: true, mode: 0o755 });
+  fs.mkdirSync(home, { recursive: true, mode: 0o700 });
+  fs.chownSync(home, user.uid, user.gid);
+  const outside = path.join(home, "postgres");
+  // Left by an earlier data folder of the same path, deleted since with its credentials: unusable, so replaced.
+  if (fs.existsSync(outside)) {
+    spawnSync(pgCtl, ["stop", "-D", outside, "-m", "immediate", "-w", "-t", "30"], { ...asUser });
+    fs.rmSync(outside, { recursive: true, force: true });
+  }
+  fs.writeFileSync(locationFile, outside + "\n", { mode: 0o600 });
+  log(
+    `PostgreSQL refuses to run as root and its OS user "${user.name}" cannot enter ${blocking}: ` +
+      `the cluster of ${dir} is kept in ${outside} (recorded in ${locationFile})`,
+  );
+  return outside;
+}
+
 interface Run {
   code: number | null;
   output: string;
@@ -220,13 +261,13 @@ async function startLocked(
   const user = serverUser();
   const asUser: SpawnOptions = user ? { uid: user.uid, gid: user.gid } : {};
   const env = { ...process.env, LC_ALL: "C", LANG: "C" };
-  const pgdata = path.join(dir, "postgres");
   const credentialsFile = path.join(dir, "postgres.credentials.json");
+  const pgdata = clusterFolder(dir, user, asUser, bins.pg_ctl, log);
 
   if (!fs.existsSync(path.join(pgdata, "PG_VERSION"))) {
     log(`initialising a PostgreSQL cluster in ${pgdata}`);
     // Created beside the final folder and renamed into place: an interrupted initdb never leaves a half cluster.
-    const staging = path.join(dir, `postgres.init-${process.pid}`);
+    const staging = path.join(path.dirname(pgdata), `${path.basename(pgdata)}.init-${process.pid}`);
     fs.rmSync(staging, { recursive: true, force: true });
     fs.mkdirSync(staging, { mode: 0o700 });
     const credentials: Credentials = {
@@ -243,11 +284,9 @@ async function startLocked(
       if (reach.status !== 0) {
         fs.rmSync(pwfile, { force: true });
         fs.rmSync(staging, { recursive: true, force: true });
-        const blocking = firstUnreachable(dir, asUser);
         throw new EmbeddedPostgresError(
-          `PostgreSQL refuses to run as root, so it runs as the OS user "${user.name}", which cannot enter ` +
-            `${blocking ?? dir}: allow it (chmod o+x ${blocking ?? dir}) or use a data folder it can reach ` +
-            `(DATA_DIR, or --data-dir for npm start and the demo)`,
+          `PostgreSQL refuses to run as root, so it runs as the OS user "${user.name}", which cannot write to ` +
+            `${path.dirname(pgdata)}: use a data folder it can reach (DATA_DIR, or --data-dir for npm start and the demo)`,
         );
       }
     }

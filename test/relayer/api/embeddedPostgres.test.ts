@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import pino from "pino";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -129,29 +130,37 @@ describe("relayer API on its embedded PostgreSQL server (no DATABASE_URL)", func
     expect(ready.body.checks.database).to.equal("ok");
   });
 
-  it("as root, refuses a DATA_DIR the server's OS user cannot enter, naming the folder, and leaves nothing behind", async function () {
+  it("as root, keeps the cluster of a DATA_DIR its OS user cannot enter outside it, and says where", async function () {
     if (process.getuid?.() !== 0) this.skip(); // only root hands the server to another OS user
-    const closed = fs.mkdtempSync(path.join(os.tmpdir(), "orderchain-closed-")); // mode 0700
+    const closed = fs.mkdtempSync(path.join(os.tmpdir(), "orderchain-closed-")); // mode 0700, like a home folder
     const inside = path.join(closed, "data");
+    const messages: string[] = [];
+    const logger = { info: (_o: unknown, m: string) => messages.push(m) };
+    let outside = "";
     try {
-      await startRelayer({
-        config: relayerConfig(node, { DATABASE_URL: undefined, DATA_DIR: inside, LOG_LEVEL: "silent" }),
-        chainId: deployed.chainId,
-        addresses: deployed,
-      }).then(
-        async (r) => {
-          await r.stop();
-          expect.fail("started on a folder PostgreSQL cannot enter");
-        },
-        (err: Error) => {
-          expect(err).to.be.instanceOf(EmbeddedPostgresError);
-          expect(err.message).to.include(`cannot enter ${closed}: allow it (chmod o+x ${closed})`);
-        },
-      );
-      expect(fs.readdirSync(inside).filter((f) => !f.startsWith(".lock"))).to.deep.equal([]);
-      expect(fs.existsSync(path.join(inside, ".lock")), "lock released").to.equal(false);
+      const start = () =>
+        startRelayer({
+          config: relayerConfig(node, { DATABASE_URL: undefined, DATA_DIR: inside, LOG_LEVEL: "silent" }),
+          chainId: deployed.chainId,
+          addresses: deployed,
+          logger: Object.assign(pino({ level: "silent" }), logger),
+        });
+      let r = await start();
+      outside = fs.readFileSync(path.join(inside, "postgres.location"), "utf8").trim();
+      expect(outside).to.match(/^\/var\/lib\/orderchain-postgres\/[0-9a-f]{16}\/postgres$/);
+      expect(fs.existsSync(path.join(outside, "PG_VERSION"))).to.equal(true);
+      expect(messages.join("\n")).to.include(`cannot enter ${closed}: the cluster of ${inside} is kept in ${outside}`);
+      expect(fs.statSync(closed).mode & 0o777, "the user's folder is left as it was").to.equal(0o700);
+      await r.db.query("create table kept (v int)");
+      await r.db.query("insert into kept values (7)");
+      await r.stop();
+      // The next start finds it again through the recorded location.
+      r = await start();
+      expect((await r.db.query<{ v: number }>("select v from kept")).rows).to.deep.equal([{ v: 7 }]);
+      await r.stop();
     } finally {
       fs.rmSync(closed, { recursive: true, force: true });
+      if (outside) fs.rmSync(path.dirname(outside), { recursive: true, force: true });
     }
   });
 

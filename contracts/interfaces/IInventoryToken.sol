@@ -44,8 +44,10 @@ interface IInventoryToken {
     error SupplyOverflow(uint256 skuId, uint256 supply, uint256 amount);
     /// @notice A release to a contract was called with too little gas for the delivery attempt.
     error DeliveryGasTooLow(uint256 needed, uint256 left);
-    /// @notice `owner` has no held stock of `skuId` to claim.
+    /// @notice `owner` has no held stock of `skuId` to claim (also for an id listed twice in one claim).
     error NothingHeld(address owner, uint256 skuId);
+    /// @notice Only this contract itself may call its internal delivery step.
+    error NotSelf(address caller);
 
     /// @notice Creates a SKU owned by `merchant` and returns its id.
     /// @dev Caller: `merchant` or an operator approved by it.
@@ -82,7 +84,8 @@ interface IInventoryToken {
 
     /// @notice Moves reserved stock out of escrow custody to `to` (the buyer on completion, the merchant when
     /// it comes back). Escrow only.
-    /// @dev To an account without code the stock moves at once. To a contract it is delivered with ERC-1155's
+    /// @dev To an account without code, and back to the SKUs' merchant, the stock moves at once (no hook, as
+    /// for a mint). To any other contract it is delivered with ERC-1155's
     /// receiver check, under a bounded gas allowance; a contract that does not accept it (no hook, a refusing,
     /// reverting or gas-burning hook) cannot block the settlement: the stock stays in custody, held for it
     /// ({StockHeld}, {heldStock}, {claimStock}). Reverts with DeliveryGasTooLow when called with too little gas
@@ -95,7 +98,8 @@ interface IInventoryToken {
     /// @notice Delivers the caller's held stock (stock a contract did not accept when it was released to it).
     /// @dev The caller is the owner of the held stock (ERC-2771 aware). A contract at `to` must accept the stock,
     /// or the claim reverts and nothing moves.
-    /// @param ids SKUs with stock held for the caller; each must have some (NothingHeld).
+    /// @param ids SKUs with stock held for the caller; not empty (LengthMismatch); each must have some
+    /// (NothingHeld). The receiving contract's hook sees this contract as the operator.
     /// @param to Where to deliver all of it; not zero.
     function claimStock(uint256[] calldata ids, address to) external;
 

@@ -118,10 +118,71 @@ describe("security: stock delivered to contracts", function () {
     expect(await f.inventory.heldStock(f.receiverAddress, f.skuA)).to.equal(0n);
   });
 
-  it("lets only the inventory itself call deliverChecked", async function () {
+  it("settles with the held path on a gas limit estimated while the buyer's hook accepted, when it refuses when mined", async function () {
+    const f = await contractBuyerShippedOrder();
+    await time.increase(72n * HOUR + 1n);
+    const args = [f.orderId, f.book.get(f.orderId), f.items] as const;
+    const estimate = await f.escrow.connect(f.stranger).autoRelease.estimateGas(...args);
+    await f.receiver.setMode(Mode.Refuse);
+    const tx = f.escrow.connect(f.stranger).autoRelease(...args, { gasLimit: estimate });
+    await expect(tx).to.emit(f.inventory, "StockHeld").withArgs(f.receiverAddress, [f.skuA, f.skuB], [3n, 2n]);
+  });
+
+  it("returns stock to a merchant contract without an ERC-1155 hook at once, so it can sell it again", async function () {
+    const f = await loadFixture(deployEscrowFixture);
+    const merchant = await (await ethers.getContractFactory("StockReceiver")).deploy();
+    const merchantAddress = await merchant.getAddress();
+    await merchant.setMode(Mode.Refuse); // refuses every ERC-1155 delivery through its hook
+    const inventory = await f.inventory.getAddress();
+    const escrowAddress = await f.escrow.getAddress();
+    await merchant.execute(
+      inventory,
+      0n,
+      f.inventory.interface.encodeFunctionData("createSku", [merchantAddress, "ipfs://m"]),
+    );
+    const sku = await f.inventory.skuId(merchantAddress, 1);
+    await merchant.execute(inventory, 0n, f.inventory.interface.encodeFunctionData("mintStock", [[sku], [10n]]));
+    const book = new OrderBook(f.escrow);
+    const t = await terms(f, { merchant: merchantAddress, token: ethers.ZeroAddress, amount: PRICE });
+    const items = [{ skuId: sku, quantity: 4n }];
+    await book.send(
+      merchant.execute(escrowAddress, 0n, f.escrow.interface.encodeFunctionData("createOrder", [t, items])),
+    );
+    expect(await f.inventory.balanceOf(merchantAddress, sku)).to.equal(6n);
+
+    const orderId = t.orderId as string;
+    const cancel = f.escrow.interface.encodeFunctionData("cancel", [orderId, book.get(orderId), items]);
+    const tx = merchant.execute(escrowAddress, 0n, cancel);
+    await expect(tx).to.not.emit(f.inventory, "StockHeld");
+    await book.send(tx);
+    expect(book.get(orderId).state).to.equal(OrderState.Cancelled);
+    expect(await f.inventory.balanceOf(merchantAddress, sku)).to.equal(10n);
+    expect(await f.inventory.heldStock(merchantAddress, sku)).to.equal(0n);
+    // And it sells all of it again.
+    const again = await terms(f, { merchant: merchantAddress, token: ethers.ZeroAddress, amount: PRICE });
+    const all = [{ skuId: sku, quantity: 10n }];
+    await book.send(
+      merchant.execute(escrowAddress, 0n, f.escrow.interface.encodeFunctionData("createOrder", [again, all])),
+    );
+    expect(await f.inventory.balanceOf(escrowAddress, sku)).to.equal(10n);
+  });
+
+  it("reverts an empty claim with LengthMismatch (no event, no hook called on anyone)", async function () {
+    const f = await contractBuyerShippedOrder();
+    await expect(f.inventory.connect(f.stranger).claimStock([], f.receiverAddress))
+      .to.be.revertedWithCustomError(f.inventory, "LengthMismatch")
+      .withArgs(0n, 0n);
+    expect(await f.receiver.accepted()).to.equal(0n);
+  });
+
+  it("lets only the inventory itself call deliverChecked (NotSelf), also through multicall", async function () {
     const f = await loadFixture(deployEscrowFixture);
     await expect(f.inventory.connect(f.stranger).deliverChecked(f.stranger.address, [f.skuA], [1n]))
-      .to.be.revertedWithCustomError(f.inventory, "NotEscrow")
+      .to.be.revertedWithCustomError(f.inventory, "NotSelf")
+      .withArgs(f.stranger.address);
+    const call = f.inventory.interface.encodeFunctionData("deliverChecked", [f.stranger.address, [f.skuA], [1n]]);
+    await expect(f.inventory.connect(f.stranger).multicall([call]))
+      .to.be.revertedWithCustomError(f.inventory, "NotSelf")
       .withArgs(f.stranger.address);
   });
 });

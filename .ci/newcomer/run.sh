@@ -179,7 +179,8 @@ alive() { kill -0 "$1" 2>/dev/null; }
 group_members() { ps -A -o pid=,pgid= | awk -v g="$1" '$2 == g { print $1 }'; }
 
 # The script's own node process under `npm run <script>` (pid $1): the first node process whose parent is a
-# shell, searched breadth-first below npm (npm itself excluded).
+# shell or npm itself (the scripts `exec` node, which replaces npm's shell), searched breadth-first below npm
+# (npm itself excluded).
 script_process() {
   ps -A -o pid=,ppid=,comm= | awk -v root="$1" '
     { ppid[$1] = $2; comm[$1] = $3; kids[$2] = kids[$2] " " $1 }
@@ -189,7 +190,7 @@ script_process() {
         split(queue, q, " "); queue = ""
         for (i in q) {
           p = q[i]
-          if (comm[p] == "node" && (comm[ppid[p]] == "sh" || comm[ppid[p]] == "bash" || comm[ppid[p]] == "dash")) { print p; exit }
+          if (comm[p] == "node" && (ppid[p] == root || comm[ppid[p]] == "sh" || comm[ppid[p]] == "bash" || comm[ppid[p]] == "dash")) { print p; exit }
           queue = queue kids[p]
         }
       }

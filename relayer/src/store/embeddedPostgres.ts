@@ -143,6 +143,39 @@ function firstUnreachable(dir: string, asUser: SpawnOptions): string | undefined
   return undefined;
 }
 
+/**
+ * Run as root, the server's OS user must be able to execute the binaries. When the project itself sits in a folder
+ * that user cannot enter (a 0700 home), the package's `native/` folder (binaries with their libraries and share
+ * files, which PostgreSQL finds relative to itself) is copied once to OUTSIDE_ROOT, per package version.
+ */
+function reachableBinaries(
+  bins: Binaries,
+  user: ReturnType<typeof serverUser>,
+  asUser: SpawnOptions,
+  log: (m: string) => void,
+): Binaries {
+  if (!user) return bins;
+  if (spawnSync("/bin/sh", ["-c", 'test -x "$1"', "sh", bins.pg_ctl], { ...asUser }).status === 0) return bins;
+  const native = path.resolve(path.dirname(bins.pg_ctl), "..");
+  const pkgDir = path.dirname(native);
+  const version = (JSON.parse(fs.readFileSync(path.join(pkgDir, "package.json"), "utf8")) as { version: string })
+    .version;
+  const target = path.join(OUTSIDE_ROOT, `${path.basename(pkgDir)}-${version}`);
+  const relocated = (name: keyof Binaries) => path.join(target, "bin", path.basename(bins[name]));
+  if (!fs.existsSync(path.join(target, ".complete"))) {
+    log(`the OS user "${user.name}" cannot execute PostgreSQL inside ${native}: copying it to ${target}`);
+    fs.mkdirSync(OUTSIDE_ROOT, { recursive: true, mode: 0o755 });
+    const staging = `${target}.tmp-${process.pid}`;
+    fs.rmSync(staging, { recursive: true, force: true });
+    fs.cpSync(native, staging, { recursive: true, verbatimSymlinks: true });
+    fs.chmodSync(staging, 0o755);
+    fs.writeFileSync(path.join(staging, ".complete"), `${native}\n`);
+    fs.rmSync(target, { recursive: true, force: true });
+    fs.renameSync(staging, target);
+  }
+  return { initdb: relocated("initdb"), pg_ctl: relocated("pg_ctl"), postgres: relocated("postgres") };
+}
+
 /** Where clusters of data folders the server's OS user cannot enter are kept (run as root only). */
 const OUTSIDE_ROOT = "/var/lib/orderchain-postgres";
 
@@ -257,9 +290,9 @@ async function startLocked(
   database: string,
   log: (m: string) => void,
 ): Promise<EmbeddedPostgres> {
-  const bins = await binaries();
   const user = serverUser();
   const asUser: SpawnOptions = user ? { uid: user.uid, gid: user.gid } : {};
+  const bins = reachableBinaries(await binaries(), user, asUser, log);
   const env = { ...process.env, LC_ALL: "C", LANG: "C" };
   const credentialsFile = path.join(dir, "postgres.credentials.json");
   const pgdata = clusterFolder(dir, user, asUser, bins.pg_ctl, log);

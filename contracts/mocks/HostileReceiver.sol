@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {ContractAccount} from "./ContractAccount.sol";
+
 /// @title HostileReceiver
 /// @author orderchain
 /// @notice A contract account that can act as buyer or merchant and misbehaves when paid native currency:
 /// it either reverts, burns all gas it is given, or tries to re-enter `reentryTarget` with `payload`. Tests only.
-contract HostileReceiver {
+contract HostileReceiver is ContractAccount {
     /// @notice What the contract does when it receives native currency.
     enum Mode {
         Accept,
@@ -33,22 +35,6 @@ contract HostileReceiver {
         mode = mode_;
         reentryTarget = target_;
         payload = payload_;
-    }
-
-    /// @notice Forwards a call (with value) so the contract can act as buyer or merchant.
-    /// @param to The contract to call.
-    /// @param value Native currency to send with the call.
-    /// @param data The calldata.
-    /// @return What the call returned; a failing call reverts with its own revert data.
-    function execute(address to, uint256 value, bytes calldata data) external payable returns (bytes memory) {
-        // solhint-disable-next-line avoid-low-level-calls
-        (bool ok, bytes memory result) = to.call{value: value}(data);
-        if (!ok) {
-            assembly ("memory-safe") {
-                revert(add(result, 32), mload(result))
-            }
-        }
-        return result;
     }
 
     /// @notice Raised on receipt in mode Revert.

@@ -3,12 +3,13 @@ pragma solidity 0.8.28;
 
 import {IERC1155Receiver} from "@openzeppelin/contracts/token/ERC1155/IERC1155Receiver.sol";
 import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
+import {ContractAccount} from "./ContractAccount.sol";
 
 /// @title StockReceiver
 /// @author orderchain
 /// @notice A contract buyer (or merchant) that receives ERC-1155 stock as told: accepts it, refuses it, answers
 /// with the wrong selector, or burns all gas it is given. Tests only.
-contract StockReceiver is IERC1155Receiver {
+contract StockReceiver is ContractAccount, IERC1155Receiver {
     /// @notice What the contract does when stock is delivered to it.
     enum Mode {
         Accept,
@@ -29,22 +30,6 @@ contract StockReceiver is IERC1155Receiver {
     /// @param mode_ Accept, Refuse, WrongSelector or BurnGas.
     function setMode(Mode mode_) external {
         mode = mode_;
-    }
-
-    /// @notice Forwards a call (with value) so the contract can act as buyer or merchant.
-    /// @param to The contract to call.
-    /// @param value Native currency to send with the call.
-    /// @param data The calldata.
-    /// @return What the call returned; a failing call reverts with its own revert data.
-    function execute(address to, uint256 value, bytes calldata data) external payable returns (bytes memory) {
-        // solhint-disable-next-line avoid-low-level-calls
-        (bool ok, bytes memory result) = to.call{value: value}(data);
-        if (!ok) {
-            assembly ("memory-safe") {
-                revert(add(result, 32), mload(result))
-            }
-        }
-        return result;
     }
 
     /// @inheritdoc IERC1155Receiver

@@ -3,15 +3,11 @@
  * PostgreSQL): orders reach the chain and webhooks go out while the API's thread runs none of those loops,
  * /metrics shows both threads' series once each, a stop releases everything.
  */
-import fs from "node:fs";
 import http from "node:http";
-import os from "node:os";
-import path from "node:path";
 import { expect } from "chai";
 import { Client } from "pg";
-import { startRelayer } from "../../../relayer/src/relayer";
 import { SIGNATURE_HEADER, verifyWebhook } from "../../../sdk/webhooks";
-import { relayerConfig, SIGNER_INDEXES } from "../harness";
+import { SIGNER_INDEXES } from "../harness";
 import { startApiEnv, waitFor, type ApiEnv } from "../api/support";
 
 describe("relayer: chain work in a worker thread", function () {

@@ -11,7 +11,8 @@ export const WEB_DIST = path.join(WEB_ROOT, "dist");
 const SOURCES = [path.join(WEB_ROOT, "src"), path.join(WEB_ROOT, "public"), path.join(WEB_ROOT, "..", "sdk")];
 const STAMP = ".build-stamp";
 
-function newestMtime(p: string): number {
+/** Newest modification time of a file or anything below a folder (0 when missing). */
+export function newestMtime(p: string): number {
   if (!fs.existsSync(p)) return 0;
   const st = fs.statSync(p);
   if (!st.isDirectory()) return st.mtimeMs;

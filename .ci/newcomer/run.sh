@@ -197,6 +197,20 @@ script_process() {
     }'
 }
 
+# Stops `npm run <script>` (npm pid $1) as a supervisor or a terminal would: signal $2 to the script's own node
+# process, then npm must exit 0 within $3 seconds and leave nothing running. $4 names it in messages.
+stop_script() {
+  local pid="$1" sig="$2" secs="$3" what="$4" target
+  target="$(script_process "$pid")"
+  [ -n "$target" ] || { fail "cannot find the node process of $what under npm (pid $pid)"; return 1; }
+  say "   SIG$sig to $what's process (pid $target)"
+  kill "-$sig" "$target"
+  wait_exit "$pid" "$secs" || { fail "$what still running $secs s after SIG$sig"; return 1; }
+  [ "$WAIT_RC" = 0 ] || { fail "$what exited $WAIT_RC after SIG$sig (expected 0)"; return 1; }
+  group_gone "$pid" 10 || return 1
+  say "   exited 0, nothing left running"
+}
+
 # Waits up to $2 seconds for pid $1 to exit; sets WAIT_RC. Returns 1 on timeout.
 wait_exit() {
   local pid="$1" secs="$2" i
@@ -385,15 +399,7 @@ step_relayer() {
   done
   [ "$code" = 200 ] || { fail "/readyz did not answer 200 within 60 s (last $code: $(curl -s -m 5 "$url/readyz"))"; return 1; }
   say "   /readyz 200"
-  local target
-  target="$(script_process "$pid")"
-  [ -n "$target" ] || { fail "cannot find the relayer's node process under npm (pid $pid)"; return 1; }
-  say "   SIGTERM to the relayer (pid $target)"
-  kill -TERM "$target"
-  wait_exit "$pid" 30 || { fail "npm run relayer still running 30 s after SIGTERM"; return 1; }
-  [ "$WAIT_RC" = 0 ] || { fail "npm run relayer exited $WAIT_RC after SIGTERM (expected 0)"; return 1; }
-  group_gone "$pid" 10 || return 1
-  say "   exited 0, nothing left running"
+  stop_script "$pid" TERM 30 "npm run relayer"
 }
 
 step_stop_chain() {
@@ -446,15 +452,7 @@ step_start() {
   echo "GET /v1/orders/$id -> $order" >>"$LOGS/start-api.log"
   [ "$status" = created ] || { fail "order $id is \"$status\", not created: $order"; return 1; }
   say "   order $ref created on chain (tx $(printf '%s' "$order" | json_get chainProof.txHash))"
-  local target
-  target="$(script_process "$pid")"
-  [ -n "$target" ] || { fail "cannot find npm start's node process (npm pid $pid)"; return 1; }
-  say "   SIGINT to npm start's process (pid $target)"
-  kill -INT "$target"
-  wait_exit "$pid" 60 || { fail "npm start still running 60 s after SIGINT"; return 1; }
-  [ "$WAIT_RC" = 0 ] || { fail "npm start exited $WAIT_RC after SIGINT (expected 0)"; return 1; }
-  group_gone "$pid" 10 || return 1
-  say "   exited 0, nothing left running"
+  stop_script "$pid" INT 60 "npm start"
 }
 
 step_demo() {

@@ -11,6 +11,7 @@ import { Client } from "pg";
 import { ZeroHash, type JsonRpcProvider, type Log } from "ethers";
 import { PaymentEscrow__factory } from "../../../typechain-types";
 import { applyOrderLogs, OrderStateName } from "../../../sdk/orderRecord";
+import { newestMtime } from "../../../web/build";
 import { ADMIN_KEY, ROOT, relayerEnv, waitFor, type Deployed, type LocalNode } from "../harness";
 
 export interface RelayerProcess {
@@ -33,19 +34,13 @@ process.on("exit", () => {
  * Starts the compiled relayer (`dist/relayer/src/main.js`, as `npm run relayer` runs it with plain node) as a
  * child process and waits for its "relayer listening" line. `npm test` builds dist/ first.
  */
-function newestSource(p: string): number {
-  const st = fs.statSync(p);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return fs.readdirSync(p).reduce((m, name) => Math.max(m, newestSource(path.join(p, name))), st.mtimeMs);
-}
-
 let buildChecked = false;
 /** The compiled relayer must be the sources' (a targeted `hardhat test` after an edit would test old code). */
 function assertBuildFresh(): void {
   if (buildChecked) return;
   const stamp = path.join(ROOT, "dist", "BUILD");
   const built = fs.existsSync(stamp) ? fs.statSync(stamp).mtimeMs : 0;
-  const newest = Math.max(...["relayer/src", "sdk"].map((d) => newestSource(path.join(ROOT, d))));
+  const newest = Math.max(...["relayer/src", "sdk"].map((d) => newestMtime(path.join(ROOT, d))));
   if (newest > built) {
     throw new Error("dist/ is older than relayer/src or sdk/: run `npm run build` (npm test does it first)");
   }

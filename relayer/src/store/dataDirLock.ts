@@ -98,16 +98,19 @@ function ownerGone(o: Owner): boolean {
 }
 
 /**
- * Moves away the lock folder of an owner that is gone; false when the lock is not (or no longer) that one.
+ * Moves away the lock folder of an owner that is gone and returns where it went (undefined when the lock is not,
+ * or no longer, that one). The caller removes it only after recording its own lock: while the old folder exists
+ * its inode cannot be reused by the new lock folder, which would make a concurrent taker see the old record as
+ * describing the new lock.
  */
-function takeOverStale(dir: string): boolean {
+function takeOverStale(dir: string): string | undefined {
   const owner = readOwner(dir);
-  if (!owner || !ownerGone(owner) || lockIno(dir) !== owner.lockIno) return false;
+  if (!owner || !ownerGone(owner) || lockIno(dir) !== owner.lockIno) return undefined;
   const aside = `${lockPath(dir)}.stale-${process.pid}-${crypto.randomBytes(4).toString("hex")}`;
   try {
     fs.renameSync(lockPath(dir), aside);
   } catch {
-    return false; // another process moved it first
+    return undefined; // another process moved it first
   }
   if (fs.statSync(aside).ino !== owner.lockIno) {
     // Replaced between the check and the rename: it belongs to a live process; put it back.
@@ -116,10 +119,9 @@ function takeOverStale(dir: string): boolean {
     } catch {
       // a newer lock is in place already; the moved one's owner will find its lock compromised
     }
-    return false;
+    return undefined;
   }
-  fs.rmSync(aside, { recursive: true, force: true });
-  return true;
+  return aside;
 }
 
 /**
@@ -138,14 +140,17 @@ export async function lockDataDir(dir: string, onLost: (err: Error) => void): Pr
     onCompromised: onLost,
   };
   let release: () => Promise<void>;
+  let aside: string | undefined;
   try {
     release = await lockfile.lock(abs, options);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "ELOCKED") throw e;
-    if (!takeOverStale(abs)) throw new DataDirInUseError(abs, readOwner(abs)?.pid);
+    aside = takeOverStale(abs);
+    if (!aside) throw new DataDirInUseError(abs, readOwner(abs)?.pid);
     try {
       release = await lockfile.lock(abs, options);
     } catch (again) {
+      fs.rmSync(aside, { recursive: true, force: true });
       if ((again as NodeJS.ErrnoException).code === "ELOCKED") throw new DataDirInUseError(abs, readOwner(abs)?.pid);
       throw again;
     }
@@ -162,6 +167,7 @@ export async function lockDataDir(dir: string, onLost: (err: Error) => void): Pr
   const tmp = `${ownerFile(abs)}.${token}`;
   fs.writeFileSync(tmp, JSON.stringify(owner));
   fs.renameSync(tmp, ownerFile(abs));
+  if (aside) fs.rmSync(aside, { recursive: true, force: true });
   let released = false;
   return {
     dir: abs,

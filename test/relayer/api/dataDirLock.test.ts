@@ -40,15 +40,23 @@ describe("relayer store: the DATA_DIR lock", function () {
     expect(fs.existsSync(path.join(dir, ".lock"))).to.equal(false);
   });
 
-  it("gives a stale lock to exactly one of two processes taking it over at the same time", async () => {
-    leaveLock(dir, deadPid());
-    const results = await Promise.allSettled([lockDataDir(dir, () => undefined), lockDataDir(dir, () => undefined)]);
-    const won = results.filter((r) => r.status === "fulfilled");
-    const lost = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
-    expect(won).to.have.length(1);
-    expect(lost).to.have.length(1);
-    expect(lost[0].reason).to.be.instanceOf(DataDirInUseError);
-    await (won[0] as PromiseFulfilledResult<{ release(): Promise<void> }>).value.release();
+  it("gives a stale lock to exactly one of two processes taking it over at the same time (50 rounds)", async () => {
+    // Fifty rounds: the old lock folder's inode must not be reused by the new one while the loser looks.
+    for (let round = 0; round < 50; round++) {
+      fs.rmSync(path.join(dir, ".lock"), { recursive: true, force: true });
+      leaveLock(dir, deadPid());
+      const results = await Promise.allSettled([lockDataDir(dir, () => undefined), lockDataDir(dir, () => undefined)]);
+      const won = results.filter((r) => r.status === "fulfilled");
+      const lost = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
+      expect(won, `round ${round}`).to.have.length(1);
+      expect(lost, `round ${round}`).to.have.length(1);
+      expect(lost[0].reason).to.be.instanceOf(DataDirInUseError);
+      await (won[0] as PromiseFulfilledResult<{ release(): Promise<void> }>).value.release();
+      expect(
+        fs.readdirSync(dir).filter((f) => f.includes(".stale-")),
+        "moved-aside folders removed",
+      ).to.deep.equal([]);
+    }
   });
 
   it("takes over a lock recorded for this very pid by an earlier process (pid 1 of a restarted container)", async () => {

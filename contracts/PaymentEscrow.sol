@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {AccessControlDefaultAdminRules} from "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
 import {IERC1155} from "@openzeppelin/contracts/token/ERC1155/IERC1155.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
@@ -20,11 +20,17 @@ import {InventoryToken} from "./InventoryToken.sol";
 /// @title PaymentEscrow
 /// @author orderchain
 /// @notice Escrowed merchant orders with inventory reservation. See {IPaymentEscrow}.
-/// @dev One storage slot per order (the hash of its record) keeps creation cheap; every function checks the
-/// record it is given against that hash before anything else.
+/// @dev An order id is the EIP-712 digest of its fixed terms; the changing part is one packed slot per id.
 /// Pausable is inherited last on purpose: its `_paused` flag then shares one storage slot with `_feeRecipient`
 /// and `_feeBps`, so creating or paying an order reads pause state and fee in a single cold SLOAD.
-contract PaymentEscrow is IPaymentEscrow, AccessControl, ReentrancyGuardTransient, EIP712, ERC2771Context, Pausable {
+contract PaymentEscrow is
+    IPaymentEscrow,
+    AccessControlDefaultAdminRules,
+    ReentrancyGuardTransient,
+    EIP712,
+    ERC2771Context,
+    Pausable
+{
     using SafeERC20 for IERC20;
 
     /// @notice Role that may call {batch}: the relayer's signing keys. Acting for a merchant still needs that
@@ -39,45 +45,59 @@ contract PaymentEscrow is IPaymentEscrow, AccessControl, ReentrancyGuardTransien
     uint16 public constant MAX_FEE_BPS = 1_000;
     /// @notice Most line items one order may carry, so settling it always fits in a block.
     uint256 public constant MAX_LINE_ITEMS = 64;
-    // The EIP-712 type string cannot be shorter than 32 bytes; it is hashed once, at compile time.
+    /// @notice Time the arbiter, or the two sides by a settlement, have to end a dispute; after it anyone may
+    /// apply the default outcome ({settleExpiredDispute}).
+    uint256 public constant DISPUTE_PERIOD = 14 days;
+    // The EIP-712 type strings cannot be shorter than 32 bytes; they are hashed once, at compile time.
     /* solhint-disable gas-small-strings */
-    /// @notice EIP-712 type of a checkout offer; `itemsHash` is `keccak256(abi.encode(items))`.
-    bytes32 public constant OFFER_TYPEHASH = keccak256(
-        "Offer(bytes32 orderId,address merchant,address buyer,address token,uint256 amount,uint64 paymentDeadline,uint32 shipWithin,uint32 protectionPeriod,bytes32 itemsHash)"
+    /// @notice EIP-712 type of an order's terms (and of a checkout offer); the items are signed as an array.
+    bytes32 public constant ORDER_TYPEHASH = keccak256(
+        "Order(address merchant,address payee,address buyer,address token,uint256 amount,uint16 maxFeeBps,uint64 paymentDeadline,uint32 shipWithin,uint32 protectionPeriod,uint32 refundWindow,LineItem[] items,bytes32 salt)LineItem(uint256 skuId,uint256 quantity)"
     );
+    /// @notice EIP-712 type of one line item.
+    bytes32 public constant LINE_ITEM_TYPEHASH = keccak256("LineItem(uint256 skuId,uint256 quantity)");
     /* solhint-enable gas-small-strings */
 
     uint256 private constant _BPS = 10_000;
     /// @dev Gas forwarded with a native payout: enough for a smart-contract wallet's receive hook, too little
     /// for a hostile receiver to starve the rest of a settlement (a refused payout is credited instead).
     uint256 private constant _NATIVE_PAYOUT_GAS = 50_000;
-    /// @dev keccak256(abi.encode(new LineItem[](0))): the commitment of an empty item list.
-    bytes32 private constant _NO_ITEMS = 0x569e75fc77c1a856f6daaf9e69d8a9566ca34aa47f9133711ce065a571af0cfd;
+    /// @dev The EIP-712 hash of an empty `LineItem[]`: keccak256 of no bytes.
+    bytes32 private constant _NO_ITEMS = keccak256("");
 
     IInventoryToken private immutable _inventory;
 
     address private _feeRecipient;
     uint16 private _feeBps;
     mapping(address token => bool) private _allowedTokens;
-    mapping(bytes32 orderId => bytes32 recordHash) private _orderHashes;
+    mapping(bytes32 orderId => OrderStatus) private _statuses;
+    mapping(bytes32 orderId => uint256) private _refunded;
+    mapping(bytes32 orderId => Proposal) private _proposals;
     mapping(address merchant => mapping(address operator => bool)) private _operatorApproved;
     mapping(address account => mapping(address token => uint256)) private _credited;
 
-    modifier onlyMerchantOrOperator(address merchant) {
-        _checkMerchantOrOperator(merchant, _msgSender());
-        _;
-    }
-
     /// @dev Creates its InventoryToken, so the token knows its escrow as an immutable.
+    /// @param admin The default admin; it moves only in two steps, the second after `adminDelay` seconds.
+    /// @param adminDelay Seconds between starting and accepting a transfer of the admin role.
+    /// @param arbiter The first holder of {ARBITER_ROLE}: a deployment always has someone who settles disputes.
+    /// @param trustedForwarder The ERC-2771 forwarder for gasless calls.
+    /// @param feeRecipient_ Receives the platform fee.
+    /// @param feeBps_ The platform fee for new orders, at most {MAX_FEE_BPS}.
     constructor(
         address admin,
+        uint48 adminDelay,
+        address arbiter,
         address trustedForwarder,
         address feeRecipient_,
         uint16 feeBps_
-    ) EIP712("orderchain PaymentEscrow", "1") ERC2771Context(trustedForwarder) {
-        if (admin == address(0) || feeRecipient_ == address(0)) revert ZeroAddress();
+    )
+        AccessControlDefaultAdminRules(adminDelay, admin)
+        EIP712("orderchain PaymentEscrow", "2")
+        ERC2771Context(trustedForwarder)
+    {
+        if (arbiter == address(0) || feeRecipient_ == address(0)) revert ZeroAddress();
         if (feeBps_ > MAX_FEE_BPS) revert FeeTooHigh(feeBps_, MAX_FEE_BPS);
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(ARBITER_ROLE, arbiter);
         _inventory = new InventoryToken(trustedForwarder);
         _feeRecipient = feeRecipient_;
         _feeBps = feeBps_;
@@ -97,171 +117,214 @@ contract PaymentEscrow is IPaymentEscrow, AccessControl, ReentrancyGuardTransien
         emit OperatorApprovalSet(merchant, operator, approved);
     }
 
+    /// @inheritdoc IPaymentEscrow
+    function revokeOffer(OrderTerms calldata terms) external nonReentrant returns (bytes32 orderId) {
+        address caller = _msgSender();
+        _checkMerchantOrOperator(terms.merchant, caller);
+        orderId = _orderId(terms);
+        if (_statuses[orderId].state != OrderState.None) revert OrderAlreadyExists(orderId);
+        _statuses[orderId].state = OrderState.Revoked;
+        emit OfferRevoked(orderId, terms.merchant, caller);
+    }
+
     // ================================================================ creation and payment
 
     /// @inheritdoc IPaymentEscrow
     function createOrder(
         OrderTerms calldata terms,
         LineItem[] calldata items
-    ) external nonReentrant whenNotPaused onlyMerchantOrOperator(terms.merchant) returns (Order memory order) {
-        if (items.length != 0) _checkStockOperator(terms.merchant, _msgSender());
-        order = _newOrder(terms, items);
-        _orderHashes[terms.orderId] = _hash(order);
+    ) external nonReentrant whenNotPaused returns (bytes32 orderId) {
+        address caller = _msgSender();
+        _checkMerchantOrOperator(terms.merchant, caller);
+        if (items.length != 0) _checkStockOperator(terms.merchant, caller);
+        uint16 fee;
+        (orderId, fee) = _newOrder(terms, items);
+        _statuses[orderId] = OrderStatus({
+            state: OrderState.Created,
+            feeBps: fee,
+            partiallyRefunded: false,
+            deadline: uint40(terms.paymentDeadline),
+            buyer: terms.buyer
+        });
     }
 
     /// @inheritdoc IPaymentEscrow
-    function pay(bytes32 orderId, Order calldata order) external payable nonReentrant whenNotPaused {
-        _pay(orderId, order);
+    function pay(OrderTerms calldata terms) external payable nonReentrant whenNotPaused {
+        _pay(terms);
     }
 
     /// @inheritdoc IPaymentEscrow
-    function payWithPermit(
-        bytes32 orderId,
-        Order calldata order,
-        Permit calldata permit
-    ) external nonReentrant whenNotPaused {
-        if (order.token == address(0)) revert PermitForNativeOrder(orderId);
-        _usePermit(order.token, order.amount, permit);
-        _pay(orderId, order);
+    function payWithPermit(OrderTerms calldata terms, Permit calldata permit) external nonReentrant whenNotPaused {
+        if (terms.token == address(0)) revert PermitForNativeOrder(_orderId(terms));
+        _usePermit(terms.token, terms.amount, permit);
+        _pay(terms);
     }
 
     /// @inheritdoc IPaymentEscrow
     function checkout(
-        OrderTerms calldata offer,
+        OrderTerms calldata terms,
         LineItem[] calldata items,
         bytes calldata signature
-    ) external payable nonReentrant whenNotPaused returns (Order memory order) {
-        return _checkout(offer, items, signature);
+    ) external payable nonReentrant whenNotPaused returns (bytes32 orderId) {
+        return _checkout(terms, items, signature);
     }
 
     /// @inheritdoc IPaymentEscrow
     function checkoutWithPermit(
-        OrderTerms calldata offer,
+        OrderTerms calldata terms,
         LineItem[] calldata items,
         bytes calldata signature,
         Permit calldata permit
-    ) external nonReentrant whenNotPaused returns (Order memory order) {
-        if (offer.token == address(0)) revert PermitForNativeOrder(offer.orderId);
-        _usePermit(offer.token, offer.amount, permit);
-        return _checkout(offer, items, signature);
+    ) external nonReentrant whenNotPaused returns (bytes32 orderId) {
+        if (terms.token == address(0)) revert PermitForNativeOrder(_orderId(terms));
+        _usePermit(terms.token, terms.amount, permit);
+        return _checkout(terms, items, signature);
     }
 
     // ================================================================ fulfilment and settlement
 
     /// @inheritdoc IPaymentEscrow
-    function ship(
-        bytes32 orderId,
-        Order calldata order,
-        bytes32 trackingHash
-    ) external nonReentrant onlyMerchantOrOperator(order.merchant) {
-        Order memory rec = _load(orderId, order, OrderState.Paid);
-        rec.state = OrderState.Shipped;
-        rec.deadline = uint64(block.timestamp + rec.protectionPeriod);
-        _orderHashes[orderId] = _hash(rec);
-        emit OrderShipped(orderId, rec.merchant, rec.buyer, trackingHash, rec.deadline);
+    function ship(OrderTerms calldata terms, bytes32 trackingHash) external nonReentrant {
+        _checkMerchantOrOperator(terms.merchant, _msgSender());
+        (bytes32 orderId, OrderStatus memory s) = _load(terms, OrderState.Paid);
+        if (block.timestamp > s.deadline) revert ShipByPassed(orderId, s.deadline, block.timestamp);
+        s.state = OrderState.Shipped;
+        s.deadline = uint40(block.timestamp + terms.protectionPeriod);
+        _statuses[orderId] = s;
+        emit OrderShipped(orderId, terms.merchant, s.buyer, trackingHash, s.deadline);
     }
 
     /// @inheritdoc IPaymentEscrow
-    function confirmReceipt(bytes32 orderId, Order calldata order, LineItem[] calldata items) external nonReentrant {
-        Order memory rec = _load(orderId, order, OrderState.Shipped);
-        if (_msgSender() != rec.buyer) revert NotBuyer(orderId, _msgSender());
-        _complete(orderId, rec, items, false);
+    function confirmReceipt(OrderTerms calldata terms, LineItem[] calldata items) external nonReentrant {
+        (bytes32 orderId, OrderStatus memory s) = _load(terms, OrderState.Shipped);
+        if (_msgSender() != s.buyer) revert NotBuyer(orderId, _msgSender());
+        _complete(orderId, s, terms, items, false);
     }
 
     /// @inheritdoc IPaymentEscrow
-    function autoRelease(bytes32 orderId, Order calldata order, LineItem[] calldata items) external nonReentrant {
-        Order memory rec = _load(orderId, order, OrderState.Shipped);
-        if (block.timestamp <= rec.deadline) revert ProtectionPeriodActive(orderId, rec.deadline, block.timestamp);
-        _complete(orderId, rec, items, true);
+    function autoRelease(OrderTerms calldata terms, LineItem[] calldata items) external nonReentrant {
+        (bytes32 orderId, OrderStatus memory s) = _load(terms, OrderState.Shipped);
+        if (block.timestamp <= s.deadline) revert ProtectionPeriodActive(orderId, s.deadline, block.timestamp);
+        _complete(orderId, s, terms, items, true);
     }
 
     /// @inheritdoc IPaymentEscrow
-    function cancel(bytes32 orderId, Order calldata order, LineItem[] calldata items) external nonReentrant {
-        Order memory rec = _load(orderId, order, OrderState.Created);
+    function cancel(OrderTerms calldata terms, LineItem[] calldata items) external nonReentrant {
+        (bytes32 orderId, OrderStatus memory s) = _load(terms, OrderState.Created);
         address caller = _msgSender();
-        if (block.timestamp <= rec.deadline && !_isMerchantOrOperator(rec.merchant, caller)) {
-            revert PaymentDeadlineNotPassed(orderId, rec.deadline, block.timestamp);
+        if (block.timestamp <= s.deadline && !_isMerchantOrOperator(terms.merchant, caller)) {
+            revert PaymentDeadlineNotPassed(orderId, s.deadline, block.timestamp);
         }
-        rec.state = OrderState.Cancelled;
-        _orderHashes[orderId] = _hash(rec);
-        emit OrderCancelled(orderId, rec.merchant, rec.buyer, caller);
-        _moveStock(orderId, rec.itemsHash, items, rec.merchant);
+        _statuses[orderId].state = OrderState.Cancelled;
+        emit OrderCancelled(orderId, terms.merchant, s.buyer, caller);
+        _moveStock(terms, items, terms.merchant);
     }
 
     /// @inheritdoc IPaymentEscrow
-    function cancelUnshipped(bytes32 orderId, Order calldata order, LineItem[] calldata items) external nonReentrant {
-        Order memory rec = _load(orderId, order, OrderState.Paid);
-        if (_msgSender() != rec.buyer) revert NotBuyer(orderId, _msgSender());
-        if (block.timestamp <= rec.deadline) revert ShipByNotPassed(orderId, rec.deadline, block.timestamp);
-        rec.state = OrderState.Refunded;
-        _orderHashes[orderId] = _hash(rec);
-        emit OrderRefunded(orderId, rec.merchant, rec.buyer, rec.amount, 0);
-        _moveStock(orderId, rec.itemsHash, items, rec.merchant);
-        _payout(rec.token, rec.buyer, rec.amount);
+    function cancelUnshipped(OrderTerms calldata terms, LineItem[] calldata items) external nonReentrant {
+        (bytes32 orderId, OrderStatus memory s) = _load(terms, OrderState.Paid);
+        if (_msgSender() != s.buyer) revert NotBuyer(orderId, _msgSender());
+        if (block.timestamp <= s.deadline) revert ShipByNotPassed(orderId, s.deadline, block.timestamp);
+        uint256 escrowed = _escrowed(orderId, s, terms);
+        _statuses[orderId].state = OrderState.Refunded;
+        emit OrderRefunded(orderId, terms.merchant, s.buyer, escrowed, 0);
+        _moveStock(terms, items, terms.merchant);
+        _payout(terms.token, s.buyer, escrowed);
     }
 
     /// @inheritdoc IPaymentEscrow
-    function refund(
-        bytes32 orderId,
-        Order calldata order,
-        uint256 amount,
-        LineItem[] calldata items
-    ) external nonReentrant onlyMerchantOrOperator(order.merchant) {
-        Order memory rec = _load(orderId, order, OrderState.None);
-        OrderState state = rec.state;
-        if (state != OrderState.Paid && state != OrderState.Shipped && state != OrderState.Disputed) {
-            revert InvalidState(orderId, state);
+    function refund(OrderTerms calldata terms, uint256 amount, LineItem[] calldata items) external nonReentrant {
+        _checkMerchantOrOperator(terms.merchant, _msgSender());
+        (bytes32 orderId, OrderStatus memory s) = _load(terms, OrderState.None);
+        if (s.state != OrderState.Paid && s.state != OrderState.Shipped && s.state != OrderState.Disputed) {
+            revert InvalidState(orderId, s.state);
         }
         if (amount == 0) revert ZeroAmount();
-        if (amount > rec.amount) revert RefundExceedsEscrow(orderId, amount, rec.amount);
-        // Cannot underflow: amount <= rec.amount was just checked.
-        uint256 remaining = rec.amount - amount;
+        uint256 escrowed = _escrowed(orderId, s, terms);
+        if (amount > escrowed) revert RefundExceedsEscrow(orderId, amount, escrowed);
+        // Cannot underflow: amount <= escrowed was just checked.
+        uint256 remaining = escrowed - amount;
         if (remaining == 0) {
-            rec.state = OrderState.Refunded;
+            _statuses[orderId].state = OrderState.Refunded;
         } else {
-            rec.amount = remaining;
+            // Only the refunded total changes: the state, the deadline and every pending call stay valid.
+            _refunded[orderId] = terms.amount - remaining;
+            if (!s.partiallyRefunded) _statuses[orderId].partiallyRefunded = true;
         }
-        _orderHashes[orderId] = _hash(rec);
-        emit OrderRefunded(orderId, rec.merchant, rec.buyer, amount, remaining);
-        if (remaining == 0) _moveStock(orderId, rec.itemsHash, items, rec.merchant);
-        _payout(rec.token, rec.buyer, amount);
+        emit OrderRefunded(orderId, terms.merchant, s.buyer, amount, remaining);
+        if (remaining == 0) _moveStock(terms, items, terms.merchant);
+        _payout(terms.token, s.buyer, amount);
     }
 
     /// @inheritdoc IPaymentEscrow
-    function dispute(bytes32 orderId, Order calldata order, bytes32 evidenceHash) external nonReentrant {
-        Order memory rec = _load(orderId, order, OrderState.None);
-        if (_msgSender() != rec.buyer) revert NotBuyer(orderId, _msgSender());
-        if (rec.state == OrderState.Shipped) {
-            if (block.timestamp > rec.deadline) revert ProtectionPeriodOver(orderId, rec.deadline, block.timestamp);
-        } else if (rec.state != OrderState.Paid) {
-            revert InvalidState(orderId, rec.state);
+    function dispute(OrderTerms calldata terms, bytes32 evidenceHash) external nonReentrant {
+        (bytes32 orderId, OrderStatus memory s) = _load(terms, OrderState.None);
+        if (_msgSender() != s.buyer) revert NotBuyer(orderId, _msgSender());
+        if (s.state == OrderState.Shipped) {
+            if (block.timestamp > s.deadline) revert ProtectionPeriodOver(orderId, s.deadline, block.timestamp);
+        } else if (s.state != OrderState.Paid) {
+            revert InvalidState(orderId, s.state);
         }
-        rec.state = OrderState.Disputed;
-        _orderHashes[orderId] = _hash(rec);
-        emit OrderDisputed(orderId, rec.merchant, rec.buyer, evidenceHash);
+        s.state = OrderState.Disputed;
+        s.deadline = uint40(block.timestamp + DISPUTE_PERIOD);
+        _statuses[orderId] = s;
+        emit OrderDisputed(orderId, terms.merchant, s.buyer, evidenceHash, s.deadline);
+    }
+
+    /// @inheritdoc IPaymentEscrow
+    function proposeSettlement(OrderTerms calldata terms, uint256 buyerAmount) external nonReentrant {
+        (bytes32 orderId, OrderStatus memory s) = _load(terms, OrderState.Disputed);
+        address caller = _msgSender();
+        Party by;
+        if (caller == s.buyer) {
+            by = Party.Buyer;
+        } else if (_isMerchantOrOperator(terms.merchant, caller)) {
+            by = Party.Merchant;
+        } else {
+            revert NotCounterparty(orderId, caller);
+        }
+        uint256 escrowed = _escrowed(orderId, s, terms);
+        if (buyerAmount > escrowed) revert SplitExceedsEscrow(orderId, buyerAmount, escrowed);
+        _proposals[orderId] = Proposal({by: by, buyerAmount: buyerAmount});
+        emit SettlementProposed(orderId, by, buyerAmount);
+    }
+
+    /// @inheritdoc IPaymentEscrow
+    function acceptSettlement(
+        OrderTerms calldata terms,
+        uint256 buyerAmount,
+        LineItem[] calldata items
+    ) external nonReentrant {
+        (bytes32 orderId, OrderStatus memory s) = _load(terms, OrderState.Disputed);
+        Proposal memory p = _proposals[orderId];
+        address caller = _msgSender();
+        bool isCounterparty = p.by == Party.Buyer
+            ? _isMerchantOrOperator(terms.merchant, caller)
+            : (p.by == Party.Merchant && caller == s.buyer);
+        if (!isCounterparty) revert NotCounterparty(orderId, caller);
+        if (p.buyerAmount != buyerAmount) revert ProposalMismatch(orderId, p.buyerAmount, buyerAmount);
+        delete _proposals[orderId];
+        _split(orderId, s, terms, buyerAmount, items, Resolution.Settlement);
     }
 
     /// @inheritdoc IPaymentEscrow
     function resolveDispute(
-        bytes32 orderId,
-        Order calldata order,
+        OrderTerms calldata terms,
         uint256 buyerAmount,
         LineItem[] calldata items
     ) external nonReentrant {
         if (!hasRole(ARBITER_ROLE, _msgSender())) revert NotArbiter(_msgSender());
-        Order memory rec = _load(orderId, order, OrderState.Disputed);
-        if (buyerAmount > rec.amount) revert SplitExceedsEscrow(orderId, buyerAmount, rec.amount);
-        // Cannot underflow: buyerAmount <= rec.amount was just checked, and fee <= merchantShare.
-        uint256 merchantShare = rec.amount - buyerAmount;
-        uint256 fee = (merchantShare * rec.feeBps) / _BPS;
-        rec.state = OrderState.Resolved;
-        _orderHashes[orderId] = _hash(rec);
-        emit DisputeResolved(orderId, rec.merchant, rec.buyer, buyerAmount, merchantShare - fee, fee);
-        // The goods follow the money: back to the merchant only when the buyer got everything back.
-        _moveStock(orderId, rec.itemsHash, items, merchantShare == 0 ? rec.merchant : rec.buyer);
-        _payout(rec.token, rec.buyer, buyerAmount);
-        _payout(rec.token, rec.merchant, merchantShare - fee);
-        _payout(rec.token, _feeRecipient, fee);
+        (bytes32 orderId, OrderStatus memory s) = _load(terms, OrderState.Disputed);
+        if (_proposals[orderId].by != Party.None) delete _proposals[orderId];
+        _split(orderId, s, terms, buyerAmount, items, Resolution.Arbiter);
+    }
+
+    /// @inheritdoc IPaymentEscrow
+    function settleExpiredDispute(OrderTerms calldata terms, LineItem[] calldata items) external nonReentrant {
+        (bytes32 orderId, OrderStatus memory s) = _load(terms, OrderState.Disputed);
+        if (block.timestamp <= s.deadline) revert DisputePeriodActive(orderId, s.deadline, block.timestamp);
+        if (_proposals[orderId].by != Party.None) delete _proposals[orderId];
+        _split(orderId, s, terms, _escrowed(orderId, s, terms), items, Resolution.Default);
     }
 
     /// @inheritdoc IPaymentEscrow
@@ -343,19 +406,23 @@ contract PaymentEscrow is IPaymentEscrow, AccessControl, ReentrancyGuardTransien
     }
 
     /// @inheritdoc IPaymentEscrow
-    function orderHash(bytes32 orderId) external view returns (bytes32) {
-        return _orderHashes[orderId];
+    function orderIdOf(OrderTerms calldata terms) external view returns (bytes32) {
+        return _orderId(terms);
     }
 
     /// @inheritdoc IPaymentEscrow
-    function isCurrent(bytes32 orderId, Order calldata order) external view returns (bool) {
-        bytes32 stored = _orderHashes[orderId];
-        return stored != bytes32(0) && stored == keccak256(abi.encode(order));
+    function statusOf(bytes32 orderId) external view returns (OrderStatus memory) {
+        return _statuses[orderId];
     }
 
     /// @inheritdoc IPaymentEscrow
-    function hashOrder(Order calldata order) external pure returns (bytes32) {
-        return keccak256(abi.encode(order));
+    function refunded(bytes32 orderId) external view returns (uint256) {
+        return _refunded[orderId];
+    }
+
+    /// @inheritdoc IPaymentEscrow
+    function proposalOf(bytes32 orderId) external view returns (Proposal memory) {
+        return _proposals[orderId];
     }
 
     /// @inheritdoc IPaymentEscrow
@@ -384,98 +451,78 @@ contract PaymentEscrow is IPaymentEscrow, AccessControl, ReentrancyGuardTransien
     }
 
     /// @inheritdoc IPaymentEscrow
-    function offerDigest(OrderTerms calldata offer, LineItem[] calldata items) public view returns (bytes32) {
-        return _hashTypedDataV4(keccak256(abi.encode(OFFER_TYPEHASH, offer, _hashItems(items))));
-    }
-
-    /// @inheritdoc IPaymentEscrow
     function inventory() external view returns (address) {
         return address(_inventory);
     }
 
     // ================================================================ internal
 
-    /// @dev Validates new terms, reserves the stock and emits {OrderCreated}. The caller stores the record (once,
-    /// after adjusting it, so a checkout writes its slot a single time).
-    function _newOrder(OrderTerms calldata terms, LineItem[] calldata items) private returns (Order memory order) {
-        bytes32 orderId = terms.orderId;
-        if (orderId == bytes32(0)) revert ZeroOrderId();
-        if (terms.merchant == address(0)) revert ZeroAddress();
-        if (_orderHashes[orderId] != bytes32(0)) revert OrderAlreadyExists(orderId);
+    /// @dev Validates new terms against the items and the current fee, reserves the stock and emits
+    /// {OrderCreated}. The caller writes the status slot (once, so a checkout writes it a single time).
+    function _newOrder(
+        OrderTerms calldata terms,
+        LineItem[] calldata items
+    ) private returns (bytes32 orderId, uint16 fee) {
+        if (terms.merchant == address(0) || terms.payee == address(0)) revert ZeroAddress();
         if (terms.amount == 0) revert ZeroAmount();
-        if (terms.paymentDeadline <= block.timestamp) revert InvalidDeadline(terms.paymentDeadline, block.timestamp);
+        if (terms.paymentDeadline <= block.timestamp || terms.paymentDeadline > type(uint40).max) {
+            revert InvalidDeadline(terms.paymentDeadline, block.timestamp);
+        }
         if (!_allowedTokens[terms.token]) revert TokenNotAllowed(terms.token);
+        fee = _feeBps;
+        if (fee > terms.maxFeeBps) revert FeeAboveSignedMax(fee, terms.maxFeeBps);
         if (items.length > MAX_LINE_ITEMS) revert TooManyLineItems(items.length, MAX_LINE_ITEMS);
-
-        order = Order({
-            merchant: terms.merchant,
-            buyer: terms.buyer,
-            token: terms.token,
-            amount: terms.amount,
-            feeBps: _feeBps,
-            state: OrderState.Created,
-            deadline: terms.paymentDeadline,
-            shipWithin: terms.shipWithin,
-            protectionPeriod: terms.protectionPeriod,
-            itemsHash: items.length == 0 ? bytes32(0) : _hashItems(items)
-        });
-        _emitCreated(orderId, order, items);
+        bytes32 given = _hashItems(items);
+        if (given != terms.itemsHash) revert LineItemsMismatch(terms.itemsHash, given);
+        orderId = _orderId(terms);
+        if (_statuses[orderId].state != OrderState.None) revert OrderAlreadyExists(orderId);
+        emit OrderCreated(orderId, terms.merchant, terms.buyer, terms, fee, items);
         if (items.length != 0) {
-            (uint256[] memory ids, uint256[] memory quantities) = _split(items);
+            (uint256[] memory ids, uint256[] memory quantities) = _splitItems(items);
             _inventory.reserve(terms.merchant, ids, quantities);
         }
     }
 
-    function _emitCreated(bytes32 orderId, Order memory order, LineItem[] calldata items) private {
-        emit OrderCreated(
-            orderId,
-            order.merchant,
-            order.buyer,
-            order.token,
-            order.amount,
-            order.feeBps,
-            order.deadline,
-            order.shipWithin,
-            order.protectionPeriod,
-            items
-        );
-    }
-
     function _checkout(
-        OrderTerms calldata offer,
+        OrderTerms calldata terms,
         LineItem[] calldata items,
         bytes calldata signature
-    ) private returns (Order memory order) {
+    ) private returns (bytes32 orderId) {
         address payer = _msgSender();
-        if (offer.buyer != address(0) && offer.buyer != payer) revert NotBuyer(offer.orderId, payer);
-        bytes32 digest = offerDigest(offer, items);
-        if (!SignatureChecker.isValidSignatureNow(offer.merchant, digest, signature)) {
-            (address signer, , ) = ECDSA.tryRecover(digest, signature);
-            if (signer == address(0) || !_operatorApproved[offer.merchant][signer]) {
-                revert InvalidOfferSignature(offer.orderId, signer);
+        uint16 fee;
+        (orderId, fee) = _newOrder(terms, items);
+        if (terms.buyer != address(0) && terms.buyer != payer) revert NotBuyer(orderId, payer);
+        // The order id is the EIP-712 digest of the terms: the merchant signs exactly the order it gets.
+        if (!SignatureChecker.isValidSignatureNow(terms.merchant, orderId, signature)) {
+            (address signer, , ) = ECDSA.tryRecover(orderId, signature);
+            if (signer == address(0) || !_operatorApproved[terms.merchant][signer]) {
+                revert InvalidOfferSignature(orderId, signer);
             }
-            if (items.length != 0) _checkStockOperator(offer.merchant, signer);
+            if (items.length != 0) _checkStockOperator(terms.merchant, signer);
         }
-        order = _newOrder(offer, items);
-        order.buyer = payer;
-        order.state = OrderState.Paid;
-        order.deadline = uint64(block.timestamp + offer.shipWithin);
-        _orderHashes[offer.orderId] = _hash(order);
-        emit OrderPaid(offer.orderId, offer.merchant, payer, offer.amount, order.deadline);
-        _collect(offer.token, payer, offer.amount);
+        uint40 shipBy = uint40(block.timestamp + terms.shipWithin);
+        _statuses[orderId] = OrderStatus({
+            state: OrderState.Paid,
+            feeBps: fee,
+            partiallyRefunded: false,
+            deadline: shipBy,
+            buyer: payer
+        });
+        emit OrderPaid(orderId, terms.merchant, payer, terms.amount, shipBy);
+        _collect(terms.token, payer, terms.amount);
     }
 
-    function _pay(bytes32 orderId, Order calldata order) private {
-        Order memory rec = _load(orderId, order, OrderState.Created);
-        if (block.timestamp > rec.deadline) revert PaymentDeadlinePassed(orderId, rec.deadline, block.timestamp);
+    function _pay(OrderTerms calldata terms) private {
+        (bytes32 orderId, OrderStatus memory s) = _load(terms, OrderState.Created);
+        if (block.timestamp > s.deadline) revert PaymentDeadlinePassed(orderId, s.deadline, block.timestamp);
         address payer = _msgSender();
-        if (rec.buyer != address(0) && rec.buyer != payer) revert NotBuyer(orderId, payer);
-        rec.buyer = payer;
-        rec.state = OrderState.Paid;
-        rec.deadline = uint64(block.timestamp + rec.shipWithin);
-        _orderHashes[orderId] = _hash(rec);
-        emit OrderPaid(orderId, rec.merchant, payer, rec.amount, rec.deadline);
-        _collect(rec.token, payer, rec.amount);
+        if (s.buyer != address(0) && s.buyer != payer) revert NotBuyer(orderId, payer);
+        s.buyer = payer;
+        s.state = OrderState.Paid;
+        s.deadline = uint40(block.timestamp + terms.shipWithin);
+        _statuses[orderId] = s;
+        emit OrderPaid(orderId, terms.merchant, payer, terms.amount, s.deadline);
+        _collect(terms.token, payer, terms.amount);
     }
 
     /// @dev Pulls exactly `amount` into escrow and proves it arrived, refusing fee-on-transfer tokens.
@@ -507,26 +554,59 @@ contract PaymentEscrow is IPaymentEscrow, AccessControl, ReentrancyGuardTransien
         {} catch {} // solhint-disable-line no-empty-blocks
     }
 
-    function _complete(bytes32 orderId, Order memory rec, LineItem[] calldata items, bool autoReleased) private {
-        // fee <= amount as feeBps <= MAX_FEE_BPS < _BPS, so amount - fee cannot underflow.
-        uint256 fee = (rec.amount * rec.feeBps) / _BPS;
-        rec.state = OrderState.Completed;
-        _orderHashes[orderId] = _hash(rec);
-        emit OrderCompleted(orderId, rec.merchant, rec.buyer, rec.amount - fee, fee, autoReleased);
-        _moveStock(orderId, rec.itemsHash, items, rec.buyer);
-        _payout(rec.token, rec.merchant, rec.amount - fee);
-        _payout(rec.token, _feeRecipient, fee);
+    function _complete(
+        bytes32 orderId,
+        OrderStatus memory s,
+        OrderTerms calldata terms,
+        LineItem[] calldata items,
+        bool autoReleased
+    ) private {
+        uint256 escrowed = _escrowed(orderId, s, terms);
+        // fee <= escrowed as feeBps <= MAX_FEE_BPS < _BPS, so escrowed - fee cannot underflow.
+        uint256 fee = (escrowed * s.feeBps) / _BPS;
+        s.state = OrderState.Completed;
+        s.deadline = uint40(block.timestamp + terms.refundWindow);
+        _statuses[orderId] = s;
+        emit OrderCompleted(orderId, terms.merchant, s.buyer, escrowed - fee, fee, autoReleased);
+        _moveStock(terms, items, s.buyer);
+        _payout(terms.token, terms.payee, escrowed - fee);
+        _payout(terms.token, _feeRecipient, fee);
     }
 
-    /// @dev Checks `items` against the order's commitment and moves the reserved stock out of escrow to `to`.
-    function _moveStock(bytes32 orderId, bytes32 itemsHash, LineItem[] calldata items, address to) private {
-        if (itemsHash == bytes32(0)) {
-            if (items.length != 0) revert LineItemsMismatch(orderId, _NO_ITEMS, _hashItems(items));
-            return;
-        }
+    /// @dev Ends a dispute: `buyerAmount` to the buyer, the rest to the payee minus the fee. The goods follow the
+    /// money: back to the merchant only when the buyer gets everything back.
+    function _split(
+        bytes32 orderId,
+        OrderStatus memory s,
+        OrderTerms calldata terms,
+        uint256 buyerAmount,
+        LineItem[] calldata items,
+        Resolution resolution
+    ) private {
+        uint256 escrowed = _escrowed(orderId, s, terms);
+        if (buyerAmount > escrowed) revert SplitExceedsEscrow(orderId, buyerAmount, escrowed);
+        // Cannot underflow: buyerAmount <= escrowed was just checked, and fee <= payeeShare.
+        uint256 payeeShare = escrowed - buyerAmount;
+        uint256 fee = (payeeShare * s.feeBps) / _BPS;
+        _statuses[orderId].state = OrderState.Resolved;
+        emit DisputeResolved(orderId, terms.merchant, s.buyer, buyerAmount, payeeShare - fee, fee, resolution);
+        _moveStock(terms, items, payeeShare == 0 ? terms.merchant : s.buyer);
+        _payout(terms.token, s.buyer, buyerAmount);
+        _payout(terms.token, terms.payee, payeeShare - fee);
+        _payout(terms.token, _feeRecipient, fee);
+    }
+
+    /// @dev What the escrow still holds for an order: its amount minus partial refunds.
+    function _escrowed(bytes32 orderId, OrderStatus memory s, OrderTerms calldata terms) private view returns (uint256) {
+        return s.partiallyRefunded ? terms.amount - _refunded[orderId] : terms.amount;
+    }
+
+    /// @dev Checks `items` against the terms' commitment and moves the reserved stock out of escrow to `to`.
+    function _moveStock(OrderTerms calldata terms, LineItem[] calldata items, address to) private {
         bytes32 given = _hashItems(items);
-        if (given != itemsHash) revert LineItemsMismatch(orderId, itemsHash, given);
-        (uint256[] memory ids, uint256[] memory quantities) = _split(items);
+        if (given != terms.itemsHash) revert LineItemsMismatch(terms.itemsHash, given);
+        if (items.length == 0) return;
+        (uint256[] memory ids, uint256[] memory quantities) = _splitItems(items);
         _inventory.release(to, ids, quantities);
     }
 
@@ -549,31 +629,38 @@ contract PaymentEscrow is IPaymentEscrow, AccessControl, ReentrancyGuardTransien
         }
     }
 
-    /// @dev Copies `order` to memory and returns it if it is the current record of `orderId` and, unless
-    /// `expected` is None, in state `expected`.
-    function _load(bytes32 orderId, Order calldata order, OrderState expected) private view returns (Order memory rec) {
-        bytes32 stored = _orderHashes[orderId];
-        if (stored == bytes32(0)) revert OrderNotFound(orderId);
-        rec = order;
-        bytes32 given = _hash(rec);
-        if (given != stored) revert StaleOrderRecord(orderId, stored, given);
-        if (expected != OrderState.None && rec.state != expected) revert InvalidState(orderId, rec.state);
+    /// @dev The id and status of the order with `terms`, which must exist and, unless `expected` is None, be in
+    /// state `expected`.
+    function _load(
+        OrderTerms calldata terms,
+        OrderState expected
+    ) private view returns (bytes32 orderId, OrderStatus memory s) {
+        orderId = _orderId(terms);
+        s = _statuses[orderId];
+        if (s.state == OrderState.None) revert OrderNotFound(orderId);
+        if (expected != OrderState.None && s.state != expected) revert InvalidState(orderId, s.state);
     }
 
-    /// @dev Equals `keccak256(abi.encode(order))`: every field of `Order` is a static type that memory holds as
-    /// one clean 32-byte word, in declaration order, exactly as the ABI encodes it; hashing the struct's ten
-    /// words in place saves re-encoding a copy on every transition.
-    function _hash(Order memory order) private pure returns (bytes32 h) {
+    /// @dev The EIP-712 digest of the terms in this escrow's domain.
+    function _orderId(OrderTerms calldata terms) private view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(ORDER_TYPEHASH, terms)));
+    }
+
+    /// @dev EIP-712 `encodeData` of a `LineItem[]`: keccak256 of the concatenated item struct hashes.
+    function _hashItems(LineItem[] calldata items) private pure returns (bytes32 h) {
+        uint256 n = items.length;
+        bytes32[] memory hashes = new bytes32[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            hashes[i] = keccak256(abi.encode(LINE_ITEM_TYPEHASH, items[i].skuId, items[i].quantity));
+        }
         assembly ("memory-safe") {
-            h := keccak256(order, 320)
+            h := keccak256(add(hashes, 0x20), mul(n, 0x20))
         }
     }
 
-    function _hashItems(LineItem[] calldata items) private pure returns (bytes32) {
-        return keccak256(abi.encode(items));
-    }
-
-    function _split(LineItem[] calldata items) private pure returns (uint256[] memory ids, uint256[] memory qty) {
+    function _splitItems(
+        LineItem[] calldata items
+    ) private pure returns (uint256[] memory ids, uint256[] memory qty) {
         ids = new uint256[](items.length);
         qty = new uint256[](items.length);
         for (uint256 i = 0; i < items.length; ++i) {

@@ -1,20 +1,101 @@
 /**
- * The escrow stores only the hash of each order's current record; callers pass the record with every call.
- * These helpers rebuild the record from the escrow's events, exactly as the contract changes it, so a client,
- * the relayer's indexer and the tests all derive it the same way.
+ * An escrow order is its fixed terms (whose EIP-712 digest is the order id) plus a small changing status that
+ * the escrow keeps on chain. Calls take the terms; these helpers compute ids and item commitments exactly as
+ * the contract does, and fold the escrow's events into each order's current view, so a client, the relayer's
+ * indexer and the tests all derive it the same way.
  */
-import { AbiCoder, Interface, keccak256, type Log, type LogDescription } from "ethers";
+import { AbiCoder, Interface, TypedDataEncoder, keccak256, type Log, type LogDescription } from "ethers";
 
-const ZERO_HASH = "0x" + "00".repeat(32);
+/** EIP-712 name and version of the escrow's domain. */
+export const ESCROW_DOMAIN_NAME = "orderchain PaymentEscrow";
+export const ESCROW_DOMAIN_VERSION = "2";
 
-/** The escrow's line-items commitment: keccak256(abi.encode(items)). */
+export interface LineItem {
+  skuId: bigint;
+  quantity: bigint;
+}
+
+/** `IPaymentEscrow.OrderTerms`: what the merchant creates or signs; never changes. */
+export interface OrderTerms {
+  merchant: string;
+  payee: string;
+  buyer: string;
+  token: string;
+  amount: bigint;
+  maxFeeBps: bigint;
+  paymentDeadline: bigint;
+  shipWithin: bigint;
+  protectionPeriod: bigint;
+  refundWindow: bigint;
+  itemsHash: string;
+  salt: string;
+}
+
+/** EIP-712 types of an order (and of a checkout offer): wallets show the items as a list. */
+export const ORDER_TYPES = {
+  Order: [
+    { name: "merchant", type: "address" },
+    { name: "payee", type: "address" },
+    { name: "buyer", type: "address" },
+    { name: "token", type: "address" },
+    { name: "amount", type: "uint256" },
+    { name: "maxFeeBps", type: "uint16" },
+    { name: "paymentDeadline", type: "uint64" },
+    { name: "shipWithin", type: "uint32" },
+    { name: "protectionPeriod", type: "uint32" },
+    { name: "refundWindow", type: "uint32" },
+    { name: "items", type: "LineItem[]" },
+    { name: "salt", type: "bytes32" },
+  ],
+  LineItem: [
+    { name: "skuId", type: "uint256" },
+    { name: "quantity", type: "uint256" },
+  ],
+};
+
+export interface EscrowDomain {
+  chainId: bigint | number | string;
+  verifyingContract: string;
+}
+
+export function escrowDomain(d: EscrowDomain) {
+  return {
+    name: ESCROW_DOMAIN_NAME,
+    version: ESCROW_DOMAIN_VERSION,
+    chainId: BigInt(d.chainId),
+    verifyingContract: d.verifyingContract,
+  };
+}
+
+const LINE_ITEM_TYPEHASH = keccak256(new TextEncoder().encode("LineItem(uint256 skuId,uint256 quantity)"));
+
+/** The escrow's line-items commitment: the EIP-712 hash of the `LineItem[]` array. */
 export function hashItems(items: readonly LineItem[]): string {
-  return keccak256(
-    AbiCoder.defaultAbiCoder().encode(
-      ["tuple(uint256 skuId,uint256 quantity)[]"],
-      [items.map((i) => [i.skuId, i.quantity])],
-    ),
+  const coder = AbiCoder.defaultAbiCoder();
+  const hashes = items.map((i) =>
+    keccak256(coder.encode(["bytes32", "uint256", "uint256"], [LINE_ITEM_TYPEHASH, i.skuId, i.quantity])),
   );
+  return keccak256("0x" + hashes.map((h) => h.slice(2)).join(""));
+}
+
+/** The commitment of an order without items. */
+export const NO_ITEMS_HASH = hashItems([]);
+
+/** The typed-data message of an order: the terms with the items in place of their hash. */
+export function orderMessage(terms: OrderTerms, items: readonly LineItem[]) {
+  const { itemsHash: _itemsHash, ...rest } = terms;
+  void _itemsHash;
+  return { ...rest, items: items.map((i) => ({ skuId: i.skuId, quantity: i.quantity })) };
+}
+
+/**
+ * The order id of `terms`: the EIP-712 digest the escrow computes (and a merchant signs for an offer). Throws
+ * when `items` do not match `terms.itemsHash`.
+ */
+export function orderIdOf(domain: EscrowDomain, terms: OrderTerms, items: readonly LineItem[]): string {
+  const h = hashItems(items);
+  if (h !== terms.itemsHash) throw new Error(`items do not match the terms' itemsHash (${h} != ${terms.itemsHash})`);
+  return TypedDataEncoder.hash(escrowDomain(domain), ORDER_TYPES, orderMessage(terms, items));
 }
 
 export const OrderState = {
@@ -27,29 +108,32 @@ export const OrderState = {
   Refunded: 6,
   Disputed: 7,
   Resolved: 8,
+  Revoked: 9,
 } as const;
 export type OrderStateValue = (typeof OrderState)[keyof typeof OrderState];
 export const OrderStateName: Record<number, keyof typeof OrderState> = Object.fromEntries(
   Object.entries(OrderState).map(([k, v]) => [v, k as keyof typeof OrderState]),
 );
 
-/** The on-chain `IPaymentEscrow.Order` record. */
-export interface OrderRecord {
-  merchant: string;
-  buyer: string;
-  token: string;
-  amount: bigint;
+export const Resolution = { Arbiter: 0, Settlement: 1, Default: 2 } as const;
+export const Party = { None: 0, Buyer: 1, Merchant: 2 } as const;
+
+/** An order as its events describe it: the fixed terms and the changing status. */
+export interface OrderView {
+  terms: OrderTerms;
+  items: LineItem[];
   feeBps: bigint;
   state: bigint;
+  /** Meaning follows the state, as `IPaymentEscrow.OrderStatus.deadline`. */
   deadline: bigint;
-  shipWithin: bigint;
-  protectionPeriod: bigint;
-  itemsHash: string;
-}
-
-export interface LineItem {
-  skuId: bigint;
-  quantity: bigint;
+  /** The terms' buyer, or the payer of an order open to any payer (zero until paid). */
+  buyer: string;
+  /** Still held by the escrow for this order (zero before payment and after settlement). */
+  escrowed: bigint;
+  /** Total returned to the buyer by partial refunds. */
+  refunded: bigint;
+  /** Pending settlement proposal of a disputed order. */
+  proposal?: { by: bigint; buyerAmount: bigint };
 }
 
 /** The escrow events that change an order, by name. */
@@ -61,55 +145,67 @@ export const ORDER_EVENTS = [
   "OrderCancelled",
   "OrderRefunded",
   "OrderDisputed",
+  "SettlementProposed",
   "DisputeResolved",
 ] as const;
 export type OrderEventName = (typeof ORDER_EVENTS)[number];
 
-/** Copies the tuple ethers decodes into a plain record. */
-export function toRecord(o: { [K in keyof OrderRecord]: OrderRecord[K] | bigint | string }): OrderRecord {
+type TermsLike = { [K in keyof OrderTerms]: OrderTerms[K] | bigint | string | number };
+
+/** Copies the terms tuple ethers decodes (or JSON with decimal strings) into plain terms. */
+export function toTerms(t: TermsLike): OrderTerms {
   return {
-    merchant: String(o.merchant),
-    buyer: String(o.buyer),
-    token: String(o.token),
-    amount: BigInt(o.amount),
-    feeBps: BigInt(o.feeBps),
-    state: BigInt(o.state),
-    deadline: BigInt(o.deadline),
-    shipWithin: BigInt(o.shipWithin),
-    protectionPeriod: BigInt(o.protectionPeriod),
-    itemsHash: String(o.itemsHash),
+    merchant: String(t.merchant),
+    payee: String(t.payee),
+    buyer: String(t.buyer),
+    token: String(t.token),
+    amount: BigInt(t.amount),
+    maxFeeBps: BigInt(t.maxFeeBps),
+    paymentDeadline: BigInt(t.paymentDeadline),
+    shipWithin: BigInt(t.shipWithin),
+    protectionPeriod: BigInt(t.protectionPeriod),
+    refundWindow: BigInt(t.refundWindow),
+    itemsHash: String(t.itemsHash),
+    salt: String(t.salt),
   };
 }
 
+/** Terms as JSON-safe strings (decimal for numbers), the inverse of {@link toTerms}. */
+export function termsToJson(t: OrderTerms): Record<keyof OrderTerms, string> {
+  return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, String(v)])) as Record<keyof OrderTerms, string>;
+}
+
 /**
- * Applies one decoded escrow event to the record it follows (undefined before OrderCreated) and returns the
- * record after it. Throws on an event that cannot follow the given record.
+ * Applies one decoded escrow event to the view it follows (undefined before OrderCreated) and returns the
+ * view after it. Throws on an event that cannot follow the given view.
  */
-export function applyOrderEvent(prev: OrderRecord | undefined, ev: LogDescription): OrderRecord {
+export function applyOrderEvent(prev: OrderView | undefined, ev: LogDescription): OrderView {
   const a = ev.args;
   if (ev.name === "OrderCreated") {
-    const items = a.items as ReadonlyArray<{ skuId: bigint; quantity: bigint }>;
+    const terms = toTerms(a.terms);
+    const items = (a.items as ReadonlyArray<{ skuId: bigint; quantity: bigint }>).map((i) => ({
+      skuId: BigInt(i.skuId),
+      quantity: BigInt(i.quantity),
+    }));
     return {
-      merchant: a.merchant,
-      buyer: a.buyer,
-      token: a.token,
-      amount: BigInt(a.amount),
+      terms,
+      items,
       feeBps: BigInt(a.feeBps),
       state: BigInt(OrderState.Created),
-      deadline: BigInt(a.paymentDeadline),
-      shipWithin: BigInt(a.shipWithin),
-      protectionPeriod: BigInt(a.protectionPeriod),
-      itemsHash:
-        items.length === 0 ? ZERO_HASH : hashItems(items.map((i) => ({ skuId: i.skuId, quantity: i.quantity }))),
+      deadline: terms.paymentDeadline,
+      buyer: terms.buyer,
+      escrowed: 0n,
+      refunded: 0n,
     };
   }
   if (!prev) throw new Error(`${ev.name} for order ${a.orderId} without a preceding OrderCreated`);
-  const next: OrderRecord = { ...prev };
+  const next: OrderView = { ...prev };
   switch (ev.name as OrderEventName) {
     case "OrderPaid":
       next.buyer = a.buyer;
       next.state = BigInt(OrderState.Paid);
       next.deadline = BigInt(a.shipBy);
+      next.escrowed = BigInt(a.amount);
       break;
     case "OrderShipped":
       next.state = BigInt(OrderState.Shipped);
@@ -117,19 +213,30 @@ export function applyOrderEvent(prev: OrderRecord | undefined, ev: LogDescriptio
       break;
     case "OrderCompleted":
       next.state = BigInt(OrderState.Completed);
+      next.escrowed = 0n;
       break;
     case "OrderCancelled":
       next.state = BigInt(OrderState.Cancelled);
       break;
     case "OrderRefunded":
-      if (BigInt(a.remaining) === 0n) next.state = BigInt(OrderState.Refunded);
-      else next.amount = BigInt(a.remaining);
+      if (BigInt(a.remaining) === 0n) {
+        next.state = BigInt(OrderState.Refunded);
+      } else {
+        next.refunded = prev.refunded + BigInt(a.amount);
+      }
+      next.escrowed = BigInt(a.remaining);
       break;
     case "OrderDisputed":
       next.state = BigInt(OrderState.Disputed);
+      next.deadline = BigInt(a.defaultAfter);
+      break;
+    case "SettlementProposed":
+      next.proposal = { by: BigInt(a.by), buyerAmount: BigInt(a.buyerAmount) };
       break;
     case "DisputeResolved":
       next.state = BigInt(OrderState.Resolved);
+      next.escrowed = 0n;
+      delete next.proposal;
       break;
     default:
       throw new Error(`not an order event: ${ev.name}`);
@@ -138,14 +245,14 @@ export function applyOrderEvent(prev: OrderRecord | undefined, ev: LogDescriptio
 }
 
 /**
- * Folds the escrow logs (in chain order) into the current record of every order they touch. Logs of other
- * contracts or other events are ignored. Pass `known` to continue from records built earlier.
+ * Folds the escrow logs (in chain order) into the current view of every order they touch. Logs of other
+ * contracts or other events are ignored. Pass `known` to continue from views built earlier.
  */
 export function applyOrderLogs(
   iface: Interface,
   logs: readonly Log[],
-  known: Map<string, OrderRecord> = new Map(),
-): Map<string, OrderRecord> {
+  known: Map<string, OrderView> = new Map(),
+): Map<string, OrderView> {
   for (const log of logs) {
     let ev: LogDescription | null = null;
     try {

@@ -4,16 +4,19 @@ pragma solidity 0.8.28;
 /// @title IPaymentEscrow
 /// @author orderchain
 /// @notice Escrow for merchant orders: the buyer's payment is held until the goods are received (or the
-/// buyer-protection period ends), then released to the merchant minus the platform fee. Refunds, cancellations
-/// and arbitrated disputes return what is due to the buyer. Stock for an order's line items (ERC-1155 SKUs of the
-/// InventoryToken) is reserved into escrow custody at creation and follows the money.
-/// @dev Storage holds one slot per order: the hash of its current {Order} record (zero = the id was never used).
-/// Callers pass the current record with every call; the contract checks it against the hash, applies the
-/// transition and stores the new hash. Every event carries what changed, so the record is rebuilt from the
-/// order's events alone ({OrderCreated} carries everything of the initial record). Line items are committed in the record
-/// as `keccak256(abi.encode(items))`; calls that move stock take the items back.
+/// buyer-protection period ends), then released to the order's payee minus the platform fee. Refunds,
+/// cancellations and disputes return what is due to the buyer. Stock for an order's line items (ERC-1155 SKUs of
+/// the InventoryToken) is reserved into escrow custody at creation and follows the money.
+/// @dev An order is its fixed {OrderTerms}; its id is the EIP-712 digest of those terms (the same digest a
+/// merchant signs for a checkout offer), so an id names one merchant's one order and nobody else can take it.
+/// What changes (state, fee, deadline, payer) lives in one packed {OrderStatus} slot keyed by the id, and the
+/// amount refunded so far in a second slot that only partial refunds write. Every call takes the terms, never a
+/// snapshot of the changing part, so no party's transition can make another party's pending call stale.
+/// Line items are committed in the terms as the EIP-712 hash of the `LineItem[]` array; calls that move stock
+/// take the items back.
 interface IPaymentEscrow {
-    /// @notice Lifecycle of an order. `None` means the id was never used.
+    /// @notice Lifecycle of an order. `None` means the id was never used; `Revoked` marks an offer its merchant
+    /// withdrew before anyone took it.
     enum OrderState {
         None,
         Created,
@@ -23,7 +26,22 @@ interface IPaymentEscrow {
         Cancelled,
         Refunded,
         Disputed,
-        Resolved
+        Resolved,
+        Revoked
+    }
+
+    /// @notice How a dispute ended.
+    enum Resolution {
+        Arbiter,
+        Settlement,
+        Default
+    }
+
+    /// @notice A side of an order, for settlement proposals.
+    enum Party {
+        None,
+        Buyer,
+        Merchant
     }
 
     /// @notice One line of an order: `quantity` units of the InventoryToken SKU `skuId`.
@@ -32,46 +50,59 @@ interface IPaymentEscrow {
         uint256 quantity;
     }
 
-    /// @notice Terms of a new order, as given by the merchant (or its operator) or signed in a checkout offer.
-    /// @param orderId Unique forever; the relayer derives it from the merchant and its order reference.
-    /// @param merchant Receives the payout and supplies the stock.
+    /// @notice The fixed terms of an order, as the merchant (or its operator) creates them or signs them in a
+    /// checkout offer. They never change; the order id is their EIP-712 digest ({orderIdOf}).
+    /// @param merchant Supplies the stock and controls the order (with the operators it approved).
+    /// @param payee Receives the merchant's share at settlement (today the merchant itself, in general the
+    /// merchant's payout wallet).
     /// @param buyer The only address allowed to pay, or `address(0)` for an order open to any payer.
     /// @param token An allowlisted ERC-20 token, or `address(0)` for native currency.
     /// @param amount Exact price.
-    /// @param paymentDeadline Unix time after which the order can no longer be paid and anyone may cancel it.
+    /// @param maxFeeBps The highest platform fee the merchant accepts; creation reverts if the fee is higher.
+    /// @param paymentDeadline Unix time after which the order can no longer be paid (or an offer taken) and
+    /// anyone may cancel it.
     /// @param shipWithin Seconds the merchant has to ship after payment; after that the buyer may cancel.
     /// @param protectionPeriod Seconds the buyer has after shipment to confirm or dispute; after that anyone
-    /// may release the payment to the merchant.
+    /// may release the payment to the payee.
+    /// @param refundWindow Seconds after completion during which the merchant may still refund (returns);
+    /// recorded in the terms for that purpose.
+    /// @param itemsHash EIP-712 hash of the `LineItem[]` array ({hashItems}); `keccak256("")` without items.
+    /// @param salt Makes the terms unique: the relayer uses the hash of the merchant's order reference.
     struct OrderTerms {
-        bytes32 orderId;
         address merchant;
+        address payee;
         address buyer;
         address token;
         uint256 amount;
+        uint16 maxFeeBps;
         uint64 paymentDeadline;
         uint32 shipWithin;
         uint32 protectionPeriod;
+        uint32 refundWindow;
+        bytes32 itemsHash;
+        bytes32 salt;
     }
 
-    /// @notice The current record of an order, committed on chain by its hash.
-    /// @param buyer Set at creation, or by the payment for an order open to any payer.
-    /// @param amount Due (state Created) or still escrowed (after payment; partial refunds lower it). Final
-    /// states keep the last escrowed amount.
-    /// @param feeBps Platform fee fixed when the order was created.
+    /// @notice The changing part of an order, one storage slot.
+    /// @param state The lifecycle state.
+    /// @param feeBps The platform fee fixed at creation (at most the terms' `maxFeeBps`).
+    /// @param partiallyRefunded True once a partial refund lowered the escrow (see {refunded}).
     /// @param deadline Meaning follows the state: Created = payment deadline, Paid = ship-by time,
-    /// Shipped = end of the buyer-protection period; unchanged afterwards.
-    /// @param itemsHash `keccak256(abi.encode(items))` of the line items, or zero for an order without items.
-    struct Order {
-        address merchant;
-        address buyer;
-        address token;
-        uint256 amount;
-        uint16 feeBps;
+    /// Shipped = end of the buyer-protection period, Disputed = time after which the default outcome applies,
+    /// Completed = end of the refund window; unchanged afterwards.
+    /// @param buyer The buyer: from the terms, or the payer of an order open to any payer (zero until paid).
+    struct OrderStatus {
         OrderState state;
-        uint64 deadline;
-        uint32 shipWithin;
-        uint32 protectionPeriod;
-        bytes32 itemsHash;
+        uint16 feeBps;
+        bool partiallyRefunded;
+        uint40 deadline;
+        address buyer;
+    }
+
+    /// @notice A pending settlement proposal in a dispute: `buyerAmount` to the buyer, the rest to the payee.
+    struct Proposal {
+        Party by;
+        uint256 buyerAmount;
     }
 
     /// @notice EIP-2612 permit parameters for paying in the same call.
@@ -82,29 +113,20 @@ interface IPaymentEscrow {
         bytes32 s;
     }
 
-    /// @notice Emitted when an order is created and its stock reserved. With the indexed fields it gives the full
-    /// initial record: state Created, `deadline` = `paymentDeadline`, `itemsHash` = keccak256(abi.encode(items))
-    /// or zero without items.
-    /// @param orderId The new order's id.
-    /// @param merchant Who is paid and whose stock was reserved.
-    /// @param buyer The only address allowed to pay, or `address(0)` for an order open to any payer.
-    /// @param token The payment token, `address(0)` for native currency.
-    /// @param amount The price due.
+    /// @notice Emitted when an order is created (by its merchant or operator, or by a checkout) and its stock
+    /// reserved. Carries everything the order's later calls need.
+    /// @param orderId The new order's id, {orderIdOf}(`terms`).
+    /// @param merchant The order's merchant.
+    /// @param buyer The buyer named in the terms, `address(0)` for an order open to any payer.
+    /// @param terms The order's fixed terms.
     /// @param feeBps The platform fee fixed for this order, in basis points.
-    /// @param paymentDeadline Unix time until which the order can be paid.
-    /// @param shipWithin Seconds the merchant will have to ship once paid.
-    /// @param protectionPeriod Seconds the buyer will have after shipment to confirm or dispute.
     /// @param items The line items whose stock moved into escrow custody (empty for an order without items).
     event OrderCreated(
         bytes32 indexed orderId,
         address indexed merchant,
         address indexed buyer,
-        address token,
-        uint256 amount,
+        OrderTerms terms,
         uint256 feeBps,
-        uint256 paymentDeadline,
-        uint256 shipWithin,
-        uint256 protectionPeriod,
         LineItem[] items
     );
     /// @notice Emitted when `buyer` paid `amount` into escrow; the merchant must ship by `shipBy`.
@@ -112,7 +134,7 @@ interface IPaymentEscrow {
     /// @param merchant The order's merchant.
     /// @param buyer Who paid; from now on the order's buyer.
     /// @param amount What was paid and is now escrowed.
-    /// @param shipBy Unix time after which the buyer may cancel an unshipped order (the record's new `deadline`).
+    /// @param shipBy Unix time until which the merchant may ship; after it the buyer may cancel.
     event OrderPaid(
         bytes32 indexed orderId,
         address indexed merchant,
@@ -125,7 +147,7 @@ interface IPaymentEscrow {
     /// @param merchant The order's merchant.
     /// @param buyer The order's buyer.
     /// @param trackingHash The merchant's shipment reference (for example a hash of the carrier tracking number).
-    /// @param releaseAfter Unix time after which anyone may release the escrow (the record's new `deadline`).
+    /// @param releaseAfter Unix time after which anyone may release the escrow.
     event OrderShipped(
         bytes32 indexed orderId,
         address indexed merchant,
@@ -133,11 +155,11 @@ interface IPaymentEscrow {
         bytes32 trackingHash,
         uint256 releaseAfter
     );
-    /// @notice Emitted when escrow was released: `merchantAmount` to the merchant, `fee` to the fee recipient.
+    /// @notice Emitted when escrow was released: `payeeAmount` to the payee, `fee` to the fee recipient.
     /// @param orderId The completed order.
     /// @param merchant The order's merchant.
     /// @param buyer The order's buyer, who now holds the line items' stock.
-    /// @param merchantAmount Paid (or credited) to the merchant: the escrowed amount minus the fee.
+    /// @param payeeAmount Paid (or credited) to the terms' payee: the escrowed amount minus the fee.
     /// @param fee Paid (or credited) to the fee recipient.
     /// @param autoReleased True when released by {autoRelease} after the protection period, false when the buyer
     /// confirmed receipt.
@@ -145,22 +167,27 @@ interface IPaymentEscrow {
         bytes32 indexed orderId,
         address indexed merchant,
         address indexed buyer,
-        uint256 merchantAmount,
+        uint256 payeeAmount,
         uint256 fee,
         bool autoReleased
     );
     /// @notice Emitted when an unpaid order was cancelled (by `by`) and its stock returned to the merchant.
     /// @param orderId The cancelled order.
     /// @param merchant The order's merchant, who got its stock back.
-    /// @param buyer The buyer named at creation, `address(0)` for an order that was open to any payer.
+    /// @param buyer The buyer named in the terms, `address(0)` for an order that was open to any payer.
     /// @param by Who cancelled: the merchant, its operator, or anyone after the payment deadline.
     event OrderCancelled(bytes32 indexed orderId, address indexed merchant, address indexed buyer, address by);
+    /// @notice Emitted when a merchant withdrew a signed offer (or terms) before anyone created the order.
+    /// @param orderId The id the offer would have created; it can never be used now.
+    /// @param merchant The merchant whose offer it was.
+    /// @param by The merchant or the operator that revoked it.
+    event OfferRevoked(bytes32 indexed orderId, address indexed merchant, address by);
     /// @notice Emitted for every refund; `remaining` stays escrowed (0 = full refund, state Refunded).
     /// @param orderId The refunded order.
     /// @param merchant The order's merchant.
     /// @param buyer The order's buyer, who receives (or is credited) `amount`.
     /// @param amount Returned to the buyer by this refund.
-    /// @param remaining Still escrowed after this refund (the record's new `amount` when not zero).
+    /// @param remaining Still escrowed after this refund.
     event OrderRefunded(
         bytes32 indexed orderId,
         address indexed merchant,
@@ -173,21 +200,35 @@ interface IPaymentEscrow {
     /// @param merchant The order's merchant.
     /// @param buyer The order's buyer, who opened the dispute.
     /// @param evidenceHash The buyer's reference to its evidence (for example a hash of an off-chain claim).
-    event OrderDisputed(bytes32 indexed orderId, address indexed merchant, address indexed buyer, bytes32 evidenceHash);
-    /// @notice Emitted when the arbiter settled a dispute.
+    /// @param defaultAfter Unix time after which anyone may apply the default outcome ({settleExpiredDispute}).
+    event OrderDisputed(
+        bytes32 indexed orderId,
+        address indexed merchant,
+        address indexed buyer,
+        bytes32 evidenceHash,
+        uint256 defaultAfter
+    );
+    /// @notice Emitted when one side of a dispute proposed a split; the other side may accept it.
+    /// @param orderId The disputed order.
+    /// @param by The side that proposed (replacing any earlier proposal).
+    /// @param buyerAmount The buyer's share proposed; the rest goes to the payee minus the fee.
+    event SettlementProposed(bytes32 indexed orderId, Party by, uint256 buyerAmount);
+    /// @notice Emitted when a dispute ended: by the arbiter, by an accepted settlement, or by the default.
     /// @param orderId The resolved order.
     /// @param merchant The order's merchant.
     /// @param buyer The order's buyer.
     /// @param buyerAmount Returned to the buyer.
-    /// @param merchantAmount Paid to the merchant: the escrow minus `buyerAmount` minus `fee`.
-    /// @param fee Paid to the fee recipient, taken from the merchant's share only.
+    /// @param payeeAmount Paid to the payee: the escrow minus `buyerAmount` minus `fee`.
+    /// @param fee Paid to the fee recipient, taken from the payee's share only.
+    /// @param resolution Who ended the dispute.
     event DisputeResolved(
         bytes32 indexed orderId,
         address indexed merchant,
         address indexed buyer,
         uint256 buyerAmount,
-        uint256 merchantAmount,
-        uint256 fee
+        uint256 payeeAmount,
+        uint256 fee,
+        Resolution resolution
     );
     /// @notice Emitted when a merchant authorised or de-authorised an operator.
     /// @param merchant The merchant that gave or withdrew the authorisation.
@@ -205,7 +246,7 @@ interface IPaymentEscrow {
     /// @param feeRecipient The address that now receives platform fees.
     event FeeRecipientUpdated(address indexed feeRecipient);
     /// @notice Emitted when a payout could not be pushed and was credited for {withdraw} instead.
-    /// @param account Whose payout was refused (buyer, merchant or fee recipient).
+    /// @param account Whose payout was refused (buyer, payee or fee recipient).
     /// @param token The payout's token, `address(0)` for native currency.
     /// @param amount Added to the account's credit in `token`.
     event PayoutCredited(address indexed account, address indexed token, uint256 amount);
@@ -220,10 +261,8 @@ interface IPaymentEscrow {
     /// @param reason The call's revert data (a custom error of this contract, usually).
     event BatchItemFailed(uint256 indexed index, bytes reason);
 
-    error ZeroOrderId();
     error OrderAlreadyExists(bytes32 orderId);
     error OrderNotFound(bytes32 orderId);
-    error StaleOrderRecord(bytes32 orderId, bytes32 expectedHash, bytes32 givenHash);
     error InvalidState(bytes32 orderId, OrderState current);
     error NotMerchantOrOperator(address merchant, address caller);
     /// @notice An operator created (or signed the offer of) an order with line items without the merchant's
@@ -231,24 +270,32 @@ interface IPaymentEscrow {
     error NotStockOperator(address merchant, address operator);
     error NotBuyer(bytes32 orderId, address caller);
     error NotArbiter(address caller);
+    /// @notice The caller is not the side of the dispute that may accept the pending proposal (or no proposal).
+    error NotCounterparty(bytes32 orderId, address caller);
     error ZeroAddress();
     error ZeroAmount();
     error TokenNotAllowed(address token);
+    /// @notice The platform fee is above the `maxFeeBps` the merchant signed in the terms.
+    error FeeAboveSignedMax(uint256 feeBps, uint256 maxFeeBps);
     error PaymentDeadlinePassed(bytes32 orderId, uint256 deadline, uint256 nowTs);
     error PaymentDeadlineNotPassed(bytes32 orderId, uint256 deadline, uint256 nowTs);
     error InvalidDeadline(uint256 deadline, uint256 nowTs);
+    error ShipByPassed(bytes32 orderId, uint256 shipBy, uint256 nowTs);
     error ShipByNotPassed(bytes32 orderId, uint256 shipBy, uint256 nowTs);
     error ProtectionPeriodActive(bytes32 orderId, uint256 releaseAfter, uint256 nowTs);
     error ProtectionPeriodOver(bytes32 orderId, uint256 releaseAfter, uint256 nowTs);
+    error DisputePeriodActive(bytes32 orderId, uint256 defaultAfter, uint256 nowTs);
     error WrongNativeAmount(uint256 expected, uint256 received);
     error UnexpectedNativeValue(uint256 value);
     error PermitForNativeOrder(bytes32 orderId);
     error TransferAmountMismatch(address token, uint256 expected, uint256 received);
     error RefundExceedsEscrow(bytes32 orderId, uint256 amount, uint256 escrowed);
     error SplitExceedsEscrow(bytes32 orderId, uint256 buyerAmount, uint256 escrowed);
+    /// @notice The accepted split is not the one pending: the other side changed or withdrew it.
+    error ProposalMismatch(bytes32 orderId, uint256 proposed, uint256 accepted);
     error TooManyLineItems(uint256 count, uint256 max);
     error ZeroQuantity(uint256 skuId);
-    error LineItemsMismatch(bytes32 orderId, bytes32 expectedHash, bytes32 givenHash);
+    error LineItemsMismatch(bytes32 expectedHash, bytes32 givenHash);
     error InvalidOfferSignature(bytes32 orderId, address signer);
     error FeeTooHigh(uint256 feeBps, uint256 maxFeeBps);
     error NothingToWithdraw(address account, address token);
@@ -258,6 +305,7 @@ interface IPaymentEscrow {
     // ---------------------------------------------------------------- merchants
 
     /// @notice Authorises (or de-authorises) `operator` to create and settle orders on behalf of the caller.
+    /// @dev Orders with line items also need the operator's stock authority on the inventory.
     /// @param operator The address that may act for the caller; not zero.
     /// @param approved True to authorise, false to withdraw the authorisation.
     function setOperatorApproval(address operator, bool approved) external;
@@ -268,131 +316,146 @@ interface IPaymentEscrow {
     /// @return True if `merchant` authorised `operator` with {setOperatorApproval}.
     function isOperatorApproved(address merchant, address operator) external view returns (bool);
 
+    /// @notice Withdraws a signed offer (or any terms) before an order exists for them: its id can never be
+    /// used. Caller: the merchant or an operator. Works while paused.
+    /// @param terms The offer's terms.
+    /// @return orderId The revoked id.
+    function revokeOffer(OrderTerms calldata terms) external returns (bytes32 orderId);
+
     // ---------------------------------------------------------------- creation and payment
 
     /// @notice Creates an unpaid order and reserves its line items' stock from the merchant.
-    /// @dev Caller: the merchant or an operator it approved. An order with line items moves the merchant's
-    /// stock, so an operator also needs the merchant's approval on the inventory (`setApprovalForAll`), else
-    /// NotStockOperator; the same holds for the operator that signs a checkout offer with items. Reverts while
-    /// paused.
-    /// @param terms The order's terms; `terms.orderId` must never have been used.
+    /// @dev Caller: the merchant or an operator it approved; with line items an operator also needs the
+    /// merchant's approval on the inventory (`setApprovalForAll`), else NotStockOperator. Reverts while paused.
+    /// @param terms The order's terms; the same terms can be used once.
     /// @param items Line items whose stock moves from the merchant into escrow custody (at most
-    /// {MAX_LINE_ITEMS}; empty for an order without items). Every SKU must belong to `terms.merchant`.
-    /// @return order The initial record (also in {OrderCreated}).
-    function createOrder(OrderTerms calldata terms, LineItem[] calldata items) external returns (Order memory order);
+    /// {MAX_LINE_ITEMS}; their hash must be `terms.itemsHash`). Every SKU must belong to `terms.merchant`.
+    /// @return orderId The new order's id.
+    function createOrder(OrderTerms calldata terms, LineItem[] calldata items) external returns (bytes32 orderId);
 
-    /// @notice Pays an order in full. Native orders send exactly `order.amount` as value; ERC-20 orders need a
+    /// @notice Pays an order in full. Native orders send exactly `terms.amount` as value; ERC-20 orders need a
     /// prior allowance. The caller becomes the buyer of an order open to any payer. Reverts while paused.
-    /// @param orderId The order to pay.
-    /// @param order Its current record (state Created, payment deadline not passed).
-    function pay(bytes32 orderId, Order calldata order) external payable;
+    /// @param terms The order's terms (state Created, payment deadline not passed).
+    function pay(OrderTerms calldata terms) external payable;
 
     /// @notice Pays an ERC-20 order using an EIP-2612 permit signed by the caller, in the same transaction.
     /// @dev A permit already used (for example by someone who copied it from the mempool) is tolerated if the
     /// allowance suffices; otherwise the token transfer reverts.
-    /// @param orderId The order to pay.
-    /// @param order Its current record (state Created, an ERC-20 token, payment deadline not passed).
-    /// @param permit The caller's permit for the escrow, for exactly `order.amount`.
-    function payWithPermit(bytes32 orderId, Order calldata order, Permit calldata permit) external;
+    /// @param terms The order's terms (state Created, an ERC-20 token, payment deadline not passed).
+    /// @param permit The caller's permit for the escrow, for at least `terms.amount`.
+    function payWithPermit(OrderTerms calldata terms, Permit calldata permit) external;
 
-    /// @notice Creates and pays an order in one transaction from an offer signed (EIP-712) by the merchant or
-    /// one of its approved operators. The caller pays and becomes the buyer; an offer naming a buyer can only be
-    /// taken by that buyer. An offer is usable once: its order id is then taken.
-    /// @param offer The signed terms; `offer.paymentDeadline` is the offer's expiry.
-    /// @param items The line items the offer commits to (their hash is part of the signed data).
-    /// @param signature EIP-712 signature of {offerDigest} by the merchant (EOA or ERC-1271 contract) or by an
+    /// @notice Creates and pays an order in one transaction from an offer signed (EIP-712, the order id is the
+    /// digest) by the merchant or one of its approved operators. The caller pays and becomes the buyer; an offer
+    /// naming a buyer can only be taken by that buyer. An offer is usable once.
+    /// @param terms The signed terms; `terms.paymentDeadline` is the offer's expiry.
+    /// @param items The line items the offer commits to.
+    /// @param signature EIP-712 signature of the order id by the merchant (EOA or ERC-1271 contract) or by an
     /// operator the merchant approved.
-    /// @return order The record after payment (state Paid, `deadline` = ship-by time).
+    /// @return orderId The new order's id.
     function checkout(
-        OrderTerms calldata offer,
+        OrderTerms calldata terms,
         LineItem[] calldata items,
         bytes calldata signature
-    ) external payable returns (Order memory order);
+    ) external payable returns (bytes32 orderId);
 
     /// @notice {checkout} with an EIP-2612 permit for the payment in the same call.
-    /// @param offer The signed terms; the token must be an ERC-20 with EIP-2612.
+    /// @param terms The signed terms; the token must be an ERC-20 with EIP-2612.
     /// @param items The line items the offer commits to.
-    /// @param signature EIP-712 signature of {offerDigest} by the merchant or one of its approved operators.
-    /// @param permit The caller's permit for the escrow, for exactly `offer.amount`.
-    /// @return order The record after payment (state Paid, `deadline` = ship-by time).
+    /// @param signature EIP-712 signature of the order id by the merchant or one of its approved operators.
+    /// @param permit The caller's permit for the escrow, for at least `terms.amount`.
+    /// @return orderId The new order's id.
     function checkoutWithPermit(
-        OrderTerms calldata offer,
+        OrderTerms calldata terms,
         LineItem[] calldata items,
         bytes calldata signature,
         Permit calldata permit
-    ) external returns (Order memory order);
+    ) external returns (bytes32 orderId);
 
     // ---------------------------------------------------------------- fulfilment and settlement
 
-    /// @notice Marks a paid order shipped and starts the buyer-protection period. Caller: merchant or operator.
-    /// @dev Works while paused. Shipping after the ship-by time is allowed as long as the buyer has not cancelled.
-    /// @param orderId The order to ship.
-    /// @param order Its current record (state Paid).
+    /// @notice Marks a paid order shipped and starts the buyer-protection period. Caller: merchant or operator,
+    /// until the ship-by time (after it the buyer may cancel, and shipping could take that right away).
+    /// @dev Works while paused.
+    /// @param terms The order's terms (state Paid).
     /// @param trackingHash The merchant's shipment reference, emitted in {OrderShipped}.
-    function ship(bytes32 orderId, Order calldata order, bytes32 trackingHash) external;
+    function ship(OrderTerms calldata terms, bytes32 trackingHash) external;
 
-    /// @notice The buyer confirms receipt: the escrow is released to the merchant (minus the fee) and the stock
+    /// @notice The buyer confirms receipt: the escrow is released to the payee (minus the fee) and the stock
     /// goes to the buyer.
-    /// @param orderId The order to complete.
-    /// @param order Its current record (state Shipped); the caller must be its buyer.
-    /// @param items The order's line items, checked against `order.itemsHash` (empty for an order without items).
-    function confirmReceipt(bytes32 orderId, Order calldata order, LineItem[] calldata items) external;
+    /// @param terms The order's terms (state Shipped); the caller must be its buyer.
+    /// @param items The order's line items.
+    function confirmReceipt(OrderTerms calldata terms, LineItem[] calldata items) external;
 
     /// @notice Anyone may release a shipped order once its protection period has ended.
-    /// @param orderId The order to complete.
-    /// @param order Its current record (state Shipped, `deadline` passed).
-    /// @param items The order's line items, checked against `order.itemsHash`; their stock goes to the buyer.
-    function autoRelease(bytes32 orderId, Order calldata order, LineItem[] calldata items) external;
+    /// @param terms The order's terms (state Shipped, protection period over).
+    /// @param items The order's line items; their stock goes to the buyer.
+    function autoRelease(OrderTerms calldata terms, LineItem[] calldata items) external;
 
     /// @notice Cancels an unpaid order and returns its stock. Caller: merchant or operator at any time, anyone
     /// once the payment deadline has passed. Works while paused.
-    /// @param orderId The order to cancel.
-    /// @param order Its current record (state Created).
-    /// @param items The order's line items, checked against `order.itemsHash`; their stock returns to the merchant.
-    function cancel(bytes32 orderId, Order calldata order, LineItem[] calldata items) external;
+    /// @param terms The order's terms (state Created).
+    /// @param items The order's line items; their stock returns to the merchant.
+    function cancel(OrderTerms calldata terms, LineItem[] calldata items) external;
 
-    /// @notice The buyer cancels a paid order the merchant did not ship in time and is refunded in full.
-    /// @param orderId The order to cancel.
-    /// @param order Its current record (state Paid, ship-by time passed); the caller must be its buyer.
-    /// @param items The order's line items, checked against `order.itemsHash`; their stock returns to the merchant.
-    function cancelUnshipped(bytes32 orderId, Order calldata order, LineItem[] calldata items) external;
+    /// @notice The buyer cancels a paid order the merchant did not ship in time and is refunded what is escrowed.
+    /// @param terms The order's terms (state Paid, ship-by time passed); the caller must be its buyer.
+    /// @param items The order's line items; their stock returns to the merchant.
+    function cancelUnshipped(OrderTerms calldata terms, LineItem[] calldata items) external;
 
     /// @notice Refunds `amount` of the escrow to the buyer. Refunding everything ends the order (Refunded) and
-    /// returns the stock (pass the items); less is a partial refund that lowers the merchant's payout (the
-    /// items are not needed). Caller: merchant or operator, in states Paid, Shipped or Disputed. Works while paused.
-    /// @param orderId The order to refund.
-    /// @param order Its current record.
-    /// @param amount Returned to the buyer; not zero, at most `order.amount`.
+    /// returns the stock (pass the items); less is a partial refund that lowers the payee's share and changes
+    /// nothing else (the items are not needed). Caller: merchant or operator, in states Paid, Shipped or
+    /// Disputed. Works while paused.
+    /// @param terms The order's terms.
+    /// @param amount Returned to the buyer; not zero, at most what is escrowed.
     /// @param items The order's line items for a full refund; ignored by a partial refund.
-    function refund(bytes32 orderId, Order calldata order, uint256 amount, LineItem[] calldata items) external;
+    function refund(OrderTerms calldata terms, uint256 amount, LineItem[] calldata items) external;
 
-    /// @notice The buyer opens a dispute on a paid order, or on a shipped one within its protection period.
-    /// @dev The escrow then waits for {resolveDispute} or a {refund}; it can no longer be released.
-    /// @param orderId The order to dispute.
-    /// @param order Its current record (state Paid, or Shipped with `deadline` not passed); the caller must be its
-    /// buyer.
+    /// @notice The buyer opens a dispute on a paid order, or on a shipped one within its protection period. The
+    /// dispute ends by the arbiter ({resolveDispute}), by a settlement the two sides agree on
+    /// ({proposeSettlement}, {acceptSettlement}), by a full refund, or after {DISPUTE_PERIOD} by the default
+    /// outcome ({settleExpiredDispute}).
+    /// @param terms The order's terms; the caller must be its buyer.
     /// @param evidenceHash The buyer's reference to its evidence, emitted in {OrderDisputed}.
-    function dispute(bytes32 orderId, Order calldata order, bytes32 evidenceHash) external;
+    function dispute(OrderTerms calldata terms, bytes32 evidenceHash) external;
 
-    /// @notice The arbiter settles a dispute: `buyerAmount` goes to the buyer, the rest to the merchant minus the
+    /// @notice One side of a dispute (the buyer, or the merchant or its operator) proposes a split, replacing
+    /// any earlier proposal. The other side can accept it with {acceptSettlement}.
+    /// @param terms The order's terms (state Disputed).
+    /// @param buyerAmount The buyer's share, at most what is escrowed.
+    function proposeSettlement(OrderTerms calldata terms, uint256 buyerAmount) external;
+
+    /// @notice The other side accepts the pending proposal: `buyerAmount` to the buyer, the rest to the payee
+    /// minus the fee. Stock returns to the merchant when the buyer gets everything back, else it goes to the buyer.
+    /// @param terms The order's terms (state Disputed).
+    /// @param buyerAmount The split being accepted; must equal the pending proposal (a changed proposal is never
+    /// accepted by surprise).
+    /// @param items The order's line items.
+    function acceptSettlement(OrderTerms calldata terms, uint256 buyerAmount, LineItem[] calldata items) external;
+
+    /// @notice The arbiter settles a dispute: `buyerAmount` goes to the buyer, the rest to the payee minus the
     /// fee. Stock returns to the merchant when the buyer gets everything back, else it goes to the buyer.
-    /// @dev Caller must hold the arbiter role. Works while paused.
-    /// @param orderId The order to resolve.
-    /// @param order Its current record (state Disputed).
-    /// @param buyerAmount The buyer's share, at most `order.amount`; the fee is taken from the merchant's share.
-    /// @param items The order's line items, checked against `order.itemsHash`.
-    function resolveDispute(
-        bytes32 orderId,
-        Order calldata order,
-        uint256 buyerAmount,
-        LineItem[] calldata items
-    ) external;
+    /// @dev Caller must hold the arbiter role. Works while paused, also after the dispute period if nobody
+    /// applied the default yet.
+    /// @param terms The order's terms (state Disputed).
+    /// @param buyerAmount The buyer's share, at most what is escrowed; the fee is taken from the payee's share.
+    /// @param items The order's line items.
+    function resolveDispute(OrderTerms calldata terms, uint256 buyerAmount, LineItem[] calldata items) external;
+
+    /// @notice Anyone applies the default outcome of a dispute nobody ended within {DISPUTE_PERIOD}: the buyer
+    /// is refunded everything escrowed and the stock returns to the merchant, as if the merchant refunded.
+    /// @dev The escrowed money is the buyer's until the merchant's claim to it is confirmed (by the buyer, by the
+    /// protection period ending without a dispute, by a settlement or by the arbiter).
+    /// @param terms The order's terms (state Disputed, dispute period over).
+    /// @param items The order's line items.
+    function settleExpiredDispute(OrderTerms calldata terms, LineItem[] calldata items) external;
 
     /// @notice Withdraws the caller's payouts in `token` that were credited because a push transfer failed.
     /// @dev Sends the whole credit with all remaining gas; reverts with {WithdrawFailed} (keeping the credit) if
     /// `to` refuses it. Works while paused.
     /// @param token The credited token, `address(0)` for native currency.
-    /// @param to Where to send the credit; not zero (a receiver that accepts, when the caller itself refused).
+    /// @param to Where to send the credit; not zero.
     function withdraw(address token, address to) external;
 
     // ---------------------------------------------------------------- batching
@@ -417,7 +480,8 @@ interface IPaymentEscrow {
     /// @param allowed Whether new orders may use it.
     function setTokenAllowed(address token, bool allowed) external;
 
-    /// @notice Sets the platform fee for orders created from now on. Admin only; capped at 1,000 (10%).
+    /// @notice Sets the platform fee for orders created from now on (never above an order's signed
+    /// `maxFeeBps`). Admin only; capped at 1,000 (10%).
     /// @param feeBps The fee in basis points, at most {MAX_FEE_BPS}.
     function setFeeBps(uint16 feeBps) external;
 
@@ -427,8 +491,6 @@ interface IPaymentEscrow {
     function setFeeRecipient(address feeRecipient) external;
 
     /// @notice Stops order creation and payment. Settlement, refunds and disputes keep working. Pauser only.
-    /// @dev Funds already escrowed can always leave: shipping, release, cancel, refund, dispute, resolution and
-    /// withdrawal ignore the pause.
     function pause() external;
 
     /// @notice Lifts {pause}. Pauser only.
@@ -436,29 +498,33 @@ interface IPaymentEscrow {
 
     // ---------------------------------------------------------------- views
 
-    /// @notice The hash of an order's current record, zero if the id was never used.
+    /// @notice The id of the order with `terms`: the EIP-712 digest of the terms in this escrow's domain.
+    /// @param terms The terms.
+    /// @return The order id, which is also the digest a merchant signs for a checkout offer.
+    function orderIdOf(OrderTerms calldata terms) external view returns (bytes32);
+
+    /// @notice The changing part of an order (all zero for an id never used).
     /// @param orderId The order.
-    /// @return The stored `keccak256(abi.encode(record))`, or zero.
-    function orderHash(bytes32 orderId) external view returns (bytes32);
+    /// @return The order's status slot.
+    function statusOf(bytes32 orderId) external view returns (OrderStatus memory);
 
-    /// @notice Whether `order` is the current record of `orderId`.
+    /// @notice The total refunded so far by partial refunds (a full refund ends the order and is not added).
     /// @param orderId The order.
-    /// @param order A candidate record, for example one rebuilt from events.
-    /// @return True if the order exists and `order` hashes to its stored hash.
-    function isCurrent(bytes32 orderId, Order calldata order) external view returns (bool);
+    /// @return The amount partial refunds returned to the buyer.
+    function refunded(bytes32 orderId) external view returns (uint256);
 
-    /// @notice The hash the contract stores for a record.
-    /// @param order A record.
-    /// @return `keccak256(abi.encode(order))`.
-    function hashOrder(Order calldata order) external pure returns (bytes32);
+    /// @notice The pending settlement proposal of a disputed order (`by` None when there is none).
+    /// @param orderId The order.
+    /// @return The proposal.
+    function proposalOf(bytes32 orderId) external view returns (Proposal memory);
 
-    /// @notice `keccak256(abi.encode(items))`, the line-items commitment.
+    /// @notice The EIP-712 hash of line items, as committed in `OrderTerms.itemsHash`.
     /// @param items Line items.
-    /// @return The commitment as signed in offers; a record stores zero instead for an order without items.
+    /// @return `keccak256` of the concatenated `LineItem` struct hashes.
     function hashItems(LineItem[] calldata items) external pure returns (bytes32);
 
     /// @notice The current platform fee in basis points, for new orders.
-    /// @return The fee that {createOrder} and {checkout} fix in new records.
+    /// @return The fee that {createOrder} and {checkout} fix in new orders.
     function feeBps() external view returns (uint16);
 
     /// @notice The fee recipient.
@@ -471,17 +537,10 @@ interface IPaymentEscrow {
     function isTokenAllowed(address token) external view returns (bool);
 
     /// @notice Payouts credited to `account` in `token` after a failed push transfer.
-    /// @param account The buyer, merchant or fee recipient.
+    /// @param account The buyer, payee or fee recipient.
     /// @param token The token, `address(0)` for native currency.
     /// @return The amount {withdraw} would send.
     function credited(address account, address token) external view returns (uint256);
-
-    /// @notice EIP-712 digest of a checkout offer, as the merchant signs it.
-    /// @dev The domain binds the digest to this escrow and this chain: an offer cannot be replayed elsewhere.
-    /// @param offer The offer's terms.
-    /// @param items The offer's line items, committed as `itemsHash`.
-    /// @return The digest to sign.
-    function offerDigest(OrderTerms calldata offer, LineItem[] calldata items) external view returns (bytes32);
 
     /// @notice The InventoryToken whose stock orders reserve (created by this escrow's constructor).
     /// @return The InventoryToken's address.

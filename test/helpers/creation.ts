@@ -3,11 +3,12 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signer
 import {
   OrderBook,
   deployEscrowFixture,
+  idOf,
   terms,
   type EscrowFixture,
   type LineItem,
-  type OrderRecord,
   type OrderTerms,
+  type OrderView,
 } from "./fixtures";
 
 export const ZERO_HASH = ethers.ZeroHash;
@@ -26,20 +27,20 @@ export interface CreatedOrder {
   id: string;
   terms: OrderTerms;
   items: LineItem[];
-  record: OrderRecord;
+  view: OrderView;
 }
 
-/** Creates an order (as the merchant unless `from` is given) and returns its id, terms, items and record. */
+/** Creates an order (as the merchant unless `from` is given) and returns its id, terms, items and view. */
 export async function createOrder(
   f: CreationFixture,
   overrides: Partial<OrderTerms> = {},
   items: LineItem[] = [],
   from: HardhatEthersSigner = f.merchant,
 ): Promise<CreatedOrder> {
-  const t = await terms(f, overrides);
+  const t = await terms(f, overrides, items);
   await f.book.send(f.escrow.connect(from).createOrder(t, items));
-  const id = t.orderId as string;
-  return { id, terms: t, items, record: f.book.get(id) };
+  const id = await idOf(f.escrow, t, items);
+  return { id, terms: t, items, view: f.book.get(id) };
 }
 
 /** Creates an order and pays it as its buyer (`payer`, default the fixture's buyer). */
@@ -50,24 +51,26 @@ export async function createPaidOrder(
   payer: HardhatEthersSigner = f.buyer,
 ): Promise<CreatedOrder> {
   const o = await createOrder(f, overrides, items);
-  const value = o.record.token === ethers.ZeroAddress ? o.record.amount : 0n;
-  await f.book.send(f.escrow.connect(payer).pay(o.id, o.record, { value }));
-  return { ...o, record: f.book.get(o.id) };
+  const value = o.terms.token === ethers.ZeroAddress ? o.terms.amount : 0n;
+  await f.book.send(f.escrow.connect(payer).pay(o.terms, { value }));
+  return { ...o, view: f.book.get(o.id) };
 }
 
-/** The record as a positional tuple, for comparing with what a call returned. */
-export function recordTuple(r: OrderRecord): unknown[] {
+/** The terms as a positional tuple, for comparing with what an event carries. */
+export function termsTuple(t: OrderTerms): unknown[] {
   return [
-    r.merchant,
-    r.buyer,
-    r.token,
-    r.amount,
-    r.feeBps,
-    r.state,
-    r.deadline,
-    r.shipWithin,
-    r.protectionPeriod,
-    r.itemsHash,
+    t.merchant,
+    t.payee,
+    t.buyer,
+    t.token,
+    t.amount,
+    t.maxFeeBps,
+    t.paymentDeadline,
+    t.shipWithin,
+    t.protectionPeriod,
+    t.refundWindow,
+    t.itemsHash,
+    t.salt,
   ];
 }
 

@@ -4,14 +4,28 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signer
 import type { Forwarder, InventoryToken, MockStablecoin, PaymentEscrow } from "../../typechain-types";
 import type { IPaymentEscrow } from "../../typechain-types/contracts/PaymentEscrow";
 import type { ContractTransactionReceipt, ContractTransactionResponse } from "ethers";
-import { applyOrderLogs, hashItems, type OrderRecord } from "../../sdk/orderRecord";
+import {
+  ORDER_TYPES,
+  applyOrderLogs,
+  escrowDomain,
+  hashItems,
+  orderIdOf,
+  orderMessage,
+  toTerms,
+  type OrderTerms,
+  type OrderView,
+} from "../../sdk/orderRecord";
 
-export type { OrderRecord } from "../../sdk/orderRecord";
-
-export type OrderTerms = IPaymentEscrow.OrderTermsStruct;
+export type { OrderTerms, OrderView } from "../../sdk/orderRecord";
 export type LineItem = { skuId: bigint; quantity: bigint };
+/** The terms as the typechain struct type (what contract calls accept). */
+export type OrderTermsStruct = IPaymentEscrow.OrderTermsStruct;
 
 export const FEE_BPS = 100n; // 1%
+/** The escrow's cap on the platform fee; the default `maxFeeBps` of the test terms. */
+export const MAX_FEE_BPS = 1_000n;
+/** Delay of a transfer of the escrow's admin role in the fixtures. */
+export const ADMIN_DELAY = 2n * 24n * 3600n;
 export const USD = (n: number | bigint): bigint => BigInt(n) * 1_000_000n;
 export const HOUR = 3600n;
 
@@ -25,6 +39,7 @@ export const OrderState = {
   Refunded: 6n,
   Disputed: 7n,
   Resolved: 8n,
+  Revoked: 9n,
 } as const;
 
 export interface EscrowFixture {
@@ -54,12 +69,11 @@ export async function deployEscrowFixture(): Promise<EscrowFixture> {
   const forwarder = await (await ethers.getContractFactory("Forwarder")).deploy();
   const escrow = await (
     await ethers.getContractFactory("PaymentEscrow")
-  ).deploy(admin.address, await forwarder.getAddress(), feeRecipient.address, FEE_BPS);
+  ).deploy(admin.address, ADMIN_DELAY, arbiter.address, await forwarder.getAddress(), feeRecipient.address, FEE_BPS);
   const inventory = await ethers.getContractAt("InventoryToken", await escrow.inventory());
   const usd = await (await ethers.getContractFactory("MockStablecoin")).deploy();
 
   await escrow.grantRole(await escrow.OPERATOR_ROLE(), operator.address);
-  await escrow.grantRole(await escrow.ARBITER_ROLE(), arbiter.address);
   await escrow.grantRole(await escrow.PAUSER_ROLE(), pauser.address);
   await escrow.setTokenAllowed(await usd.getAddress(), true);
 
@@ -96,61 +110,62 @@ export async function deployEscrowFixture(): Promise<EscrowFixture> {
 }
 
 let counter = 0;
-/** A fresh order id. */
-export function newOrderId(): string {
+/** A fresh salt, so every call of {@link terms} gives a new order. */
+export function newSalt(): string {
   counter += 1;
   return ethers.keccak256(ethers.toUtf8Bytes(`order-${counter}-${Date.now()}`));
 }
 
-/** Order terms with sane defaults: 100 USD, payable for one day, ship within 48h, 72h buyer protection. */
+/**
+ * Order terms with sane defaults: 100 USD to the merchant as payee, payable for one day, ship within 48h, 72h
+ * buyer protection, no refund window, the fee cap as the signed maximum fee, a fresh salt. `items` set the
+ * items commitment (pass the same items to the call).
+ */
 export async function terms(
   f: Pick<EscrowFixture, "merchant" | "buyer" | "usd">,
   overrides: Partial<OrderTerms> = {},
+  items: LineItem[] = [],
 ): Promise<OrderTerms> {
   const now = BigInt(await time.latest());
   return {
-    orderId: newOrderId(),
     merchant: f.merchant.address,
+    payee: overrides.merchant ?? f.merchant.address,
     buyer: f.buyer.address,
     token: await f.usd.getAddress(),
     amount: USD(100),
+    maxFeeBps: MAX_FEE_BPS,
     paymentDeadline: now + 24n * HOUR,
     shipWithin: 48n * HOUR,
     protectionPeriod: 72n * HOUR,
+    refundWindow: 0n,
+    itemsHash: hashItems(items),
+    salt: newSalt(),
     ...overrides,
   };
 }
 
-/** EIP-712 type of a checkout offer (`OFFER_TYPEHASH`), with the items as their hash. */
-export const OFFER_TYPES = {
-  Offer: [
-    { name: "orderId", type: "bytes32" },
-    { name: "merchant", type: "address" },
-    { name: "buyer", type: "address" },
-    { name: "token", type: "address" },
-    { name: "amount", type: "uint256" },
-    { name: "paymentDeadline", type: "uint64" },
-    { name: "shipWithin", type: "uint32" },
-    { name: "protectionPeriod", type: "uint32" },
-    { name: "itemsHash", type: "bytes32" },
-  ],
-};
+/** The escrow's EIP-712 domain on the current chain. */
+export async function domainOf(escrow: PaymentEscrow) {
+  const { chainId } = await ethers.provider.getNetwork();
+  return escrowDomain({ chainId, verifyingContract: await escrow.getAddress() });
+}
 
-/** Signs a checkout offer as `signer` (EIP-712, domain of the escrow). */
+/** The order id of `t` (computed off chain, exactly as the escrow's `orderIdOf`). */
+export async function idOf(escrow: PaymentEscrow, t: OrderTerms, items: LineItem[] = []): Promise<string> {
+  const { chainId } = await ethers.provider.getNetwork();
+  return orderIdOf({ chainId, verifyingContract: await escrow.getAddress() }, t, items);
+}
+
+export { ORDER_TYPES };
+
+/** Signs a checkout offer (the order's EIP-712 typed data, items as a list) as `signer`. */
 export async function signOffer(
   escrow: PaymentEscrow,
   signer: HardhatEthersSigner,
   offer: OrderTerms,
   items: LineItem[],
 ): Promise<string> {
-  const { chainId } = await ethers.provider.getNetwork();
-  const domain = {
-    name: "orderchain PaymentEscrow",
-    version: "1",
-    chainId,
-    verifyingContract: await escrow.getAddress(),
-  };
-  return signer.signTypedData(domain, OFFER_TYPES, { ...offer, itemsHash: itemsHash(items) });
+  return signer.signTypedData(await domainOf(escrow), ORDER_TYPES, orderMessage(offer, items));
 }
 
 /** The escrow's line-items commitment (the same function clients use). */
@@ -184,23 +199,25 @@ export async function signPermit(
 }
 
 /**
- * Tracks the current record of every order from the escrow's events, as any client of the escrow does.
+ * Tracks the current view of every order from the escrow's events, as any client of the escrow does.
  * `send` waits for a transaction, requires success, folds its logs in and returns the receipt.
  */
 export class OrderBook {
-  readonly records = new Map<string, OrderRecord>();
+  readonly views = new Map<string, OrderView>();
   constructor(private readonly escrow: PaymentEscrow) {}
 
   async send(tx: Promise<ContractTransactionResponse>): Promise<ContractTransactionReceipt> {
     const receipt = await (await tx).wait();
     if (!receipt || receipt.status !== 1) throw new Error("transaction failed");
-    applyOrderLogs(this.escrow.interface, receipt.logs, this.records);
+    applyOrderLogs(this.escrow.interface, receipt.logs, this.views);
     return receipt;
   }
 
-  get(orderId: string): OrderRecord {
-    const r = this.records.get(orderId);
-    if (!r) throw new Error(`unknown order ${orderId}`);
-    return r;
+  get(orderId: string): OrderView {
+    const v = this.views.get(orderId);
+    if (!v) throw new Error(`unknown order ${orderId}`);
+    return v;
   }
 }
+
+export { toTerms };

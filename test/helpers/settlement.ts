@@ -5,11 +5,12 @@ import {
   FEE_BPS,
   OrderBook,
   deployEscrowFixture,
+  idOf,
   terms,
   type EscrowFixture,
   type LineItem,
-  type OrderRecord,
   type OrderTerms,
+  type OrderView,
 } from "./fixtures";
 
 /** Order amount of the settlement fixtures: not a round number, so the fee's rounding down shows. */
@@ -44,39 +45,40 @@ export async function placeOrder(
   book: OrderBook,
   stage: Stage,
   opts: PlaceOptions = {},
-): Promise<{ orderId: string; items: LineItem[] }> {
-  const t = await terms(f, opts.terms);
-  const orderId = t.orderId as string;
+): Promise<{ orderId: string; terms: OrderTerms; items: LineItem[] }> {
   const items = opts.items ?? [];
+  const t = await terms(f, opts.terms, items);
+  const orderId = await idOf(f.escrow, t, items);
   const seller = opts.seller ?? f.merchant;
   await book.send(f.escrow.connect(seller).createOrder(t, items));
-  if (stage === "Created") return { orderId, items };
+  const placed = { orderId, terms: t, items };
+  if (stage === "Created") return placed;
 
-  const rec = book.get(orderId);
-  const value = rec.token === ethers.ZeroAddress ? rec.amount : 0n;
-  await book.send(f.escrow.connect(opts.payer ?? f.buyer).pay(orderId, rec, { value }));
-  if (stage === "Paid") return { orderId, items };
+  const value = t.token === ethers.ZeroAddress ? t.amount : 0n;
+  const payer = opts.payer ?? f.buyer;
+  await book.send(f.escrow.connect(payer).pay(t, { value }));
+  if (stage === "Paid") return placed;
 
   if (stage === "Disputed") {
-    const payer = opts.payer ?? f.buyer;
-    await book.send(f.escrow.connect(payer).dispute(orderId, book.get(orderId), EVIDENCE));
-    return { orderId, items };
+    await book.send(f.escrow.connect(payer).dispute(t, EVIDENCE));
+    return placed;
   }
-  await book.send(f.escrow.connect(seller).ship(orderId, book.get(orderId), TRACKING));
-  return { orderId, items };
+  await book.send(f.escrow.connect(seller).ship(t, TRACKING));
+  return placed;
 }
 
 export interface OrderFixture extends EscrowFixture {
   orderId: string;
+  terms: OrderTerms;
   items: LineItem[];
-  /** The records after the fixture ran; copy them into a fresh book for every test. */
-  records: ReadonlyMap<string, OrderRecord>;
+  /** The views after the fixture ran; copy them into a fresh book for every test. */
+  views: ReadonlyMap<string, OrderView>;
 }
 
-export type LoadedOrder<T extends OrderFixture = OrderFixture> = Omit<T, "records"> & {
+export type LoadedOrder<T extends OrderFixture = OrderFixture> = Omit<T, "views"> & {
   book: OrderBook;
-  /** The current record of the fixture's order. */
-  record(): OrderRecord;
+  /** The current view of the fixture's order. */
+  view(): OrderView;
 };
 
 async function orderFixture(stage: Stage, native: boolean): Promise<OrderFixture> {
@@ -85,8 +87,8 @@ async function orderFixture(stage: Stage, native: boolean): Promise<OrderFixture
   const overrides: Partial<OrderTerms> = native
     ? { token: ethers.ZeroAddress, amount: NATIVE_AMOUNT }
     : { amount: AMOUNT };
-  const { orderId, items } = await placeOrder(f, book, stage, { terms: overrides, items: itemsOf(f) });
-  return { ...f, orderId, items, records: new Map(book.records) };
+  const placed = await placeOrder(f, book, stage, { terms: overrides, items: itemsOf(f) });
+  return { ...f, ...placed, views: new Map(book.views) };
 }
 
 export const createdOrderFixture = () => orderFixture("Created", false);
@@ -99,11 +101,11 @@ export const disputedNativeOrderFixture = () => orderFixture("Disputed", true);
 
 /**
  * Loads a fixture and gives the test its own OrderBook: fixtures hand back the same objects every time, while
- * the chain is reverted to the snapshot, so a shared book would carry the records of an earlier test.
+ * the chain is reverted to the snapshot, so a shared book would carry the views of an earlier test.
  */
 export async function load<T extends OrderFixture>(fixture: () => Promise<T>): Promise<LoadedOrder<T>> {
-  const { records, ...rest } = await loadFixture(fixture);
+  const { views, ...rest } = await loadFixture(fixture);
   const book = new OrderBook(rest.escrow);
-  for (const [id, rec] of records) book.records.set(id, { ...rec });
-  return { ...rest, book, record: () => book.get(rest.orderId) };
+  for (const [id, v] of views) book.views.set(id, { ...v });
+  return { ...rest, book, view: () => book.get(rest.orderId) };
 }

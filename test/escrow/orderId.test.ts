@@ -1,0 +1,33 @@
+import { expect } from "chai";
+import { ethers } from "hardhat";
+import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
+import { deployCreationFixture, createPaidOrder } from "../helpers/creation";
+import { OrderState, idOf, itemsHash, terms } from "../helpers/fixtures";
+import { NO_ITEMS_HASH } from "../../sdk/orderRecord";
+
+describe("PaymentEscrow order ids", function () {
+  it("the sdk computes the same order id and items commitment as the escrow", async function () {
+    const f = await loadFixture(deployCreationFixture);
+    const items = [
+      { skuId: f.skuA, quantity: 2n },
+      { skuId: f.skuB, quantity: 1n },
+    ];
+    const t = await terms(f, {}, items);
+    expect(await f.escrow.hashItems(items)).to.equal(itemsHash(items));
+    expect(await f.escrow.hashItems([])).to.equal(NO_ITEMS_HASH);
+    expect(await f.escrow.orderIdOf(t)).to.equal(await idOf(f.escrow, t, items));
+  });
+
+  it("a created and paid order keeps its terms; the status holds the payer and the ship-by time", async function () {
+    const f = await loadFixture(deployCreationFixture);
+    const o = await createPaidOrder(f);
+    const s = await f.escrow.statusOf(o.id);
+    expect(s.state).to.equal(OrderState.Paid);
+    expect(s.buyer).to.equal(f.buyer.address);
+    expect(s.deadline).to.equal(o.view.deadline);
+    expect(o.view.escrowed).to.equal(o.terms.amount);
+    await f.escrow.connect(f.merchant).ship(o.terms, ethers.ZeroHash);
+    await f.escrow.connect(f.buyer).confirmReceipt(o.terms, []);
+    expect((await f.escrow.statusOf(o.id)).state).to.equal(OrderState.Completed);
+  });
+});

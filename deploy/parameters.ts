@@ -25,6 +25,8 @@ export const WELL_KNOWN_ACCOUNTS = [
 
 export const DEFAULT_FEE_BPS = 100;
 export const MAX_FEE_BPS = 1_000;
+/** Seconds between starting and accepting a transfer of the escrow's admin role (AccessControlDefaultAdminRules). */
+export const ADMIN_TRANSFER_DELAY = 2 * 24 * 3600;
 
 export interface DeployParameters {
   /** Holder of DEFAULT_ADMIN_ROLE after deployment; defaults to the deployer. */

@@ -7,7 +7,7 @@
  */
 import { buildModule, type ContractFuture } from "@nomicfoundation/ignition-core";
 import { ZeroHash, id as keccakText } from "ethers";
-import type { DeployPlan } from "../parameters";
+import { ADMIN_TRANSFER_DELAY, type DeployPlan } from "../parameters";
 
 export const MODULE_ID = "Orderchain";
 
@@ -30,10 +30,13 @@ export function buildOrderchainModule(plan: DeployPlan) {
 
   const module = buildModule(MODULE_ID, (m) => {
     const forwarder = m.contract("Forwarder", [], step("Forwarder", "deploy Forwarder"));
-    // The deployer administers the escrow while it is wired; admin moves to `plan.admin` at the end.
+    // The deployer administers the escrow while it is wired; the admin role then moves to `plan.admin` in two
+    // steps (AccessControlDefaultAdminRules): the deployment starts the transfer, `plan.admin` accepts it after
+    // the delay. The first arbiter is granted by the constructor, so no deployment is left without one.
+    const [firstArbiter, ...moreArbiters] = plan.arbiters.length > 0 ? plan.arbiters : [plan.deployer];
     const escrow = m.contract(
       "PaymentEscrow",
-      [plan.deployer, forwarder, plan.feeRecipient, plan.feeBps],
+      [plan.deployer, ADMIN_TRANSFER_DELAY, firstArbiter, forwarder, plan.feeRecipient, plan.feeBps],
       step("PaymentEscrow", "deploy PaymentEscrow (creates InventoryToken)"),
     );
     const inventoryAddress = m.staticCall(escrow, "inventory", [], 0, { id: "InventoryAddress" });
@@ -54,7 +57,7 @@ export function buildOrderchainModule(plan: DeployPlan) {
     }
     const grants: [string, string, string[]][] = [
       ["OPERATOR_ROLE", "Operator", plan.operators],
-      ["ARBITER_ROLE", "Arbiter", plan.arbiters],
+      ["ARBITER_ROLE", "Arbiter", moreArbiters],
       ["PAUSER_ROLE", "Pauser", plan.pausers],
     ];
     for (const [role, name, members] of grants) {
@@ -70,13 +73,9 @@ export function buildOrderchainModule(plan: DeployPlan) {
       }
     }
     if (plan.admin.toLowerCase() !== plan.deployer.toLowerCase()) {
-      const handover = m.call(escrow, "grantRole", [ROLES.DEFAULT_ADMIN_ROLE, plan.admin], {
-        ...step(`GrantAdmin_${plan.admin}`, `grant DEFAULT_ADMIN_ROLE to ${plan.admin}`),
+      m.call(escrow, "beginDefaultAdminTransfer", [plan.admin], {
+        ...step(`BeginAdminTransfer_${plan.admin}`, `start moving DEFAULT_ADMIN_ROLE to ${plan.admin}`),
         after: wiring,
-      });
-      m.call(escrow, "renounceRole", [ROLES.DEFAULT_ADMIN_ROLE, plan.deployer], {
-        ...step("RenounceDeployerAdmin", `deployer ${plan.deployer} renounces DEFAULT_ADMIN_ROLE`),
-        after: [handover],
       });
     }
     const contracts: Record<string, ContractFuture<string>> = { forwarder, escrow, inventory };

@@ -122,6 +122,8 @@ export async function deployContracts(provider: JsonRpcProvider): Promise<Deploy
   await forwarder.waitForDeployment();
   const escrow = await new PaymentEscrow__factory(admin).deploy(
     await admin.getAddress(),
+    2 * 24 * 3600,
+    devWallet(2).address,
     await forwarder.getAddress(),
     devWallet(1).address,
     100,
@@ -131,7 +133,6 @@ export async function deployContracts(provider: JsonRpcProvider): Promise<Deploy
   await usd.waitForDeployment();
   const wait = async (p: Promise<{ wait(): Promise<unknown> }>) => (await p).wait();
   for (const i of SIGNER_INDEXES) await wait(escrow.grantRole(await escrow.OPERATOR_ROLE(), devWallet(i).address));
-  await wait(escrow.grantRole(await escrow.ARBITER_ROLE(), devWallet(2).address));
   await wait(escrow.grantRole(await escrow.PAUSER_ROLE(), devWallet(3).address));
   await wait(escrow.setTokenAllowed(await usd.getAddress(), true));
   const { chainId } = await provider.getNetwork();

@@ -76,6 +76,7 @@ contract PaymentEscrow is
     mapping(address merchant => mapping(address operator => bool)) private _operatorApproved;
     mapping(address account => mapping(address token => uint256)) private _credited;
 
+    /// @notice Deploys the escrow and its InventoryToken.
     /// @dev Creates its InventoryToken, so the token knows its escrow as an immutable.
     /// @param admin The default admin; it moves only in two steps, the second after `adminDelay` seconds.
     /// @param adminDelay Seconds between starting and accepting a transfer of the admin role.
@@ -298,9 +299,10 @@ contract PaymentEscrow is
         (bytes32 orderId, OrderStatus memory s) = _load(terms, OrderState.Disputed);
         Proposal memory p = _proposals[orderId];
         address caller = _msgSender();
-        bool isCounterparty = p.by == Party.Buyer
-            ? _isMerchantOrOperator(terms.merchant, caller)
-            : (p.by == Party.Merchant && caller == s.buyer);
+        bool isCounterparty =
+            p.by == Party.Buyer
+                ? _isMerchantOrOperator(terms.merchant, caller)
+                : (p.by == Party.Merchant && caller == s.buyer);
         if (!isCounterparty) revert NotCounterparty(orderId, caller);
         if (p.buyerAmount != buyerAmount) revert ProposalMismatch(orderId, p.buyerAmount, buyerAmount);
         delete _proposals[orderId];
@@ -597,7 +599,11 @@ contract PaymentEscrow is
     }
 
     /// @dev What the escrow still holds for an order: its amount minus partial refunds.
-    function _escrowed(bytes32 orderId, OrderStatus memory s, OrderTerms calldata terms) private view returns (uint256) {
+    function _escrowed(
+        bytes32 orderId,
+        OrderStatus memory s,
+        OrderTerms calldata terms
+    ) private view returns (uint256) {
         return s.partiallyRefunded ? terms.amount - _refunded[orderId] : terms.amount;
     }
 
@@ -658,9 +664,7 @@ contract PaymentEscrow is
         }
     }
 
-    function _splitItems(
-        LineItem[] calldata items
-    ) private pure returns (uint256[] memory ids, uint256[] memory qty) {
+    function _splitItems(LineItem[] calldata items) private pure returns (uint256[] memory ids, uint256[] memory qty) {
         ids = new uint256[](items.length);
         qty = new uint256[](items.length);
         for (uint256 i = 0; i < items.length; ++i) {

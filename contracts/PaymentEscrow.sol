@@ -59,6 +59,8 @@ contract PaymentEscrow is
     /* solhint-enable gas-small-strings */
 
     uint256 private constant _BPS = 10_000;
+    /// @dev Largest order amount: `amount * feeBps` can then never overflow at settlement.
+    uint256 private constant _MAX_AMOUNT = type(uint256).max / _BPS;
     /// @dev Gas forwarded with a native payout: enough for a smart-contract wallet's receive hook, too little
     /// for a hostile receiver to starve the rest of a settlement (a refused payout is credited instead).
     uint256 private constant _NATIVE_PAYOUT_GAS = 50_000;
@@ -467,6 +469,7 @@ contract PaymentEscrow is
     ) private returns (bytes32 orderId, uint16 fee) {
         if (terms.merchant == address(0) || terms.payee == address(0)) revert ZeroAddress();
         if (terms.amount == 0) revert ZeroAmount();
+        if (terms.amount > _MAX_AMOUNT) revert AmountTooLarge(terms.amount, _MAX_AMOUNT);
         if (terms.paymentDeadline <= block.timestamp || terms.paymentDeadline > type(uint40).max) {
             revert InvalidDeadline(terms.paymentDeadline, block.timestamp);
         }

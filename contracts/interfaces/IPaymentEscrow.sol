@@ -274,6 +274,8 @@ interface IPaymentEscrow {
     error NotCounterparty(bytes32 orderId, address caller);
     error ZeroAddress();
     error ZeroAmount();
+    /// @notice The amount is so large that fee arithmetic on it could overflow; no real token has such supply.
+    error AmountTooLarge(uint256 amount, uint256 max);
     error TokenNotAllowed(address token);
     /// @notice The platform fee is above the `maxFeeBps` the merchant signed in the terms.
     error FeeAboveSignedMax(uint256 feeBps, uint256 maxFeeBps);

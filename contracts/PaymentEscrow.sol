@@ -60,7 +60,8 @@ contract PaymentEscrow is
 
     uint256 private constant _BPS = 10_000;
     /// @dev Largest order amount: `amount * feeBps` can then never overflow at settlement.
-    uint256 private constant _MAX_AMOUNT = type(uint256).max / _BPS;
+    /// It is also what the status slot's `refunded` field holds.
+    uint256 private constant _MAX_AMOUNT = type(uint184).max;
     /// @dev Gas forwarded with a native payout: enough for a smart-contract wallet's receive hook, too little
     /// for a hostile receiver to starve the rest of a settlement (a refused payout is credited instead).
     uint256 private constant _NATIVE_PAYOUT_GAS = 50_000;
@@ -73,7 +74,9 @@ contract PaymentEscrow is
     uint16 private _feeBps;
     mapping(address token => bool) private _allowedTokens;
     mapping(bytes32 orderId => OrderStatus) private _statuses;
-    mapping(bytes32 orderId => uint256) private _refunded;
+    /// @dev The payer of an order open to any payer, written once by its payment. An order that names its buyer
+    /// in the terms never writes it.
+    mapping(bytes32 orderId => address payer) private _payers;
     mapping(bytes32 orderId => Proposal) private _proposals;
     mapping(address merchant => mapping(address operator => bool)) private _operatorApproved;
     mapping(address account => mapping(address token => uint256)) private _credited;
@@ -145,9 +148,8 @@ contract PaymentEscrow is
         _statuses[orderId] = OrderStatus({
             state: OrderState.Created,
             feeBps: fee,
-            partiallyRefunded: false,
             deadline: uint40(terms.paymentDeadline),
-            buyer: terms.buyer
+            refunded: 0
         });
     }
 
@@ -189,80 +191,81 @@ contract PaymentEscrow is
     /// @inheritdoc IPaymentEscrow
     function ship(OrderTerms calldata terms, bytes32 trackingHash) external nonReentrant {
         _checkMerchantOrOperator(terms.merchant, _msgSender());
-        (bytes32 orderId, OrderStatus memory s) = _load(terms, OrderState.Paid);
+        (bytes32 orderId, OrderStatus memory s, address buyer) = _load(terms, OrderState.Paid);
         if (block.timestamp > s.deadline) revert ShipByPassed(orderId, s.deadline, block.timestamp);
         s.state = OrderState.Shipped;
         s.deadline = uint40(block.timestamp + terms.protectionPeriod);
         _statuses[orderId] = s;
-        emit OrderShipped(orderId, terms.merchant, s.buyer, trackingHash, s.deadline);
+        emit OrderShipped(orderId, terms.merchant, buyer, trackingHash, s.deadline);
     }
 
     /// @inheritdoc IPaymentEscrow
     function confirmReceipt(OrderTerms calldata terms, LineItem[] calldata items) external nonReentrant {
-        (bytes32 orderId, OrderStatus memory s) = _load(terms, OrderState.Shipped);
-        if (_msgSender() != s.buyer) revert NotBuyer(orderId, _msgSender());
-        _complete(orderId, s, terms, items, false);
+        (bytes32 orderId, OrderStatus memory s, address buyer) = _load(terms, OrderState.Shipped);
+        if (_msgSender() != buyer) revert NotBuyer(orderId, _msgSender());
+        _complete(orderId, s, buyer, terms, items, false);
     }
 
     /// @inheritdoc IPaymentEscrow
     function autoRelease(OrderTerms calldata terms, LineItem[] calldata items) external nonReentrant {
-        (bytes32 orderId, OrderStatus memory s) = _load(terms, OrderState.Shipped);
+        (bytes32 orderId, OrderStatus memory s, address buyer) = _load(terms, OrderState.Shipped);
         if (block.timestamp <= s.deadline) revert ProtectionPeriodActive(orderId, s.deadline, block.timestamp);
-        _complete(orderId, s, terms, items, true);
+        _complete(orderId, s, buyer, terms, items, true);
     }
 
     /// @inheritdoc IPaymentEscrow
     function cancel(OrderTerms calldata terms, LineItem[] calldata items) external nonReentrant {
-        (bytes32 orderId, OrderStatus memory s) = _load(terms, OrderState.Created);
+        (bytes32 orderId, OrderStatus memory s, ) = _load(terms, OrderState.Created);
         address caller = _msgSender();
         if (block.timestamp <= s.deadline && !_isMerchantOrOperator(terms.merchant, caller)) {
             revert PaymentDeadlineNotPassed(orderId, s.deadline, block.timestamp);
         }
         _statuses[orderId].state = OrderState.Cancelled;
-        emit OrderCancelled(orderId, terms.merchant, s.buyer, caller);
+        emit OrderCancelled(orderId, terms.merchant, terms.buyer, caller);
         _moveStock(terms, items, terms.merchant);
     }
 
     /// @inheritdoc IPaymentEscrow
     function cancelUnshipped(OrderTerms calldata terms, LineItem[] calldata items) external nonReentrant {
-        (bytes32 orderId, OrderStatus memory s) = _load(terms, OrderState.Paid);
-        if (_msgSender() != s.buyer) revert NotBuyer(orderId, _msgSender());
+        (bytes32 orderId, OrderStatus memory s, address buyer) = _load(terms, OrderState.Paid);
+        if (_msgSender() != buyer) revert NotBuyer(orderId, _msgSender());
         if (block.timestamp <= s.deadline) revert ShipByNotPassed(orderId, s.deadline, block.timestamp);
-        uint256 escrowed = _escrowed(orderId, s, terms);
+        uint256 escrowed = terms.amount - s.refunded;
         _statuses[orderId].state = OrderState.Refunded;
-        emit OrderRefunded(orderId, terms.merchant, s.buyer, escrowed, 0);
+        emit OrderRefunded(orderId, terms.merchant, buyer, escrowed, 0);
         _moveStock(terms, items, terms.merchant);
-        _payout(terms.token, s.buyer, escrowed);
+        _payout(terms.token, buyer, escrowed);
     }
 
     /// @inheritdoc IPaymentEscrow
     function refund(OrderTerms calldata terms, uint256 amount, LineItem[] calldata items) external nonReentrant {
         _checkMerchantOrOperator(terms.merchant, _msgSender());
-        (bytes32 orderId, OrderStatus memory s) = _load(terms, OrderState.None);
+        (bytes32 orderId, OrderStatus memory s, address buyer) = _load(terms, OrderState.None);
         if (s.state != OrderState.Paid && s.state != OrderState.Shipped && s.state != OrderState.Disputed) {
             revert InvalidState(orderId, s.state);
         }
         if (amount == 0) revert ZeroAmount();
-        uint256 escrowed = _escrowed(orderId, s, terms);
+        uint256 escrowed = terms.amount - s.refunded;
         if (amount > escrowed) revert RefundExceedsEscrow(orderId, amount, escrowed);
         // Cannot underflow: amount <= escrowed was just checked.
         uint256 remaining = escrowed - amount;
         if (remaining == 0) {
-            _statuses[orderId].state = OrderState.Refunded;
+            s.state = OrderState.Refunded;
         } else {
             // Only the refunded total changes: the state, the deadline and every pending call stay valid.
-            _refunded[orderId] = terms.amount - remaining;
-            if (!s.partiallyRefunded) _statuses[orderId].partiallyRefunded = true;
+            // Fits: refunded < amount <= type(uint184).max.
+            s.refunded = uint184(terms.amount - remaining);
         }
-        emit OrderRefunded(orderId, terms.merchant, s.buyer, amount, remaining);
+        _statuses[orderId] = s;
+        emit OrderRefunded(orderId, terms.merchant, buyer, amount, remaining);
         if (remaining == 0) _moveStock(terms, items, terms.merchant);
-        _payout(terms.token, s.buyer, amount);
+        _payout(terms.token, buyer, amount);
     }
 
     /// @inheritdoc IPaymentEscrow
     function dispute(OrderTerms calldata terms, bytes32 evidenceHash) external nonReentrant {
-        (bytes32 orderId, OrderStatus memory s) = _load(terms, OrderState.None);
-        if (_msgSender() != s.buyer) revert NotBuyer(orderId, _msgSender());
+        (bytes32 orderId, OrderStatus memory s, address buyer) = _load(terms, OrderState.None);
+        if (_msgSender() != buyer) revert NotBuyer(orderId, _msgSender());
         if (s.state == OrderState.Shipped) {
             if (block.timestamp > s.deadline) revert ProtectionPeriodOver(orderId, s.deadline, block.timestamp);
         } else if (s.state != OrderState.Paid) {
@@ -271,22 +274,22 @@ contract PaymentEscrow is
         s.state = OrderState.Disputed;
         s.deadline = uint40(block.timestamp + DISPUTE_PERIOD);
         _statuses[orderId] = s;
-        emit OrderDisputed(orderId, terms.merchant, s.buyer, evidenceHash, s.deadline);
+        emit OrderDisputed(orderId, terms.merchant, buyer, evidenceHash, s.deadline);
     }
 
     /// @inheritdoc IPaymentEscrow
     function proposeSettlement(OrderTerms calldata terms, uint256 buyerAmount) external nonReentrant {
-        (bytes32 orderId, OrderStatus memory s) = _load(terms, OrderState.Disputed);
+        (bytes32 orderId, OrderStatus memory s, address buyer) = _load(terms, OrderState.Disputed);
         address caller = _msgSender();
         Party by;
-        if (caller == s.buyer) {
+        if (caller == buyer) {
             by = Party.Buyer;
         } else if (_isMerchantOrOperator(terms.merchant, caller)) {
             by = Party.Merchant;
         } else {
             revert NotCounterparty(orderId, caller);
         }
-        uint256 escrowed = _escrowed(orderId, s, terms);
+        uint256 escrowed = terms.amount - s.refunded;
         if (buyerAmount > escrowed) revert SplitExceedsEscrow(orderId, buyerAmount, escrowed);
         _proposals[orderId] = Proposal({by: by, buyerAmount: buyerAmount});
         emit SettlementProposed(orderId, by, buyerAmount);
@@ -298,17 +301,17 @@ contract PaymentEscrow is
         uint256 buyerAmount,
         LineItem[] calldata items
     ) external nonReentrant {
-        (bytes32 orderId, OrderStatus memory s) = _load(terms, OrderState.Disputed);
+        (bytes32 orderId, OrderStatus memory s, address buyer) = _load(terms, OrderState.Disputed);
         Proposal memory p = _proposals[orderId];
         address caller = _msgSender();
         bool isCounterparty =
             p.by == Party.Buyer
                 ? _isMerchantOrOperator(terms.merchant, caller)
-                : (p.by == Party.Merchant && caller == s.buyer);
+                : (p.by == Party.Merchant && caller == buyer);
         if (!isCounterparty) revert NotCounterparty(orderId, caller);
         if (p.buyerAmount != buyerAmount) revert ProposalMismatch(orderId, p.buyerAmount, buyerAmount);
         delete _proposals[orderId];
-        _split(orderId, s, terms, buyerAmount, items, Resolution.Settlement);
+        _split(orderId, s, buyer, terms, buyerAmount, items, Resolution.Settlement);
     }
 
     /// @inheritdoc IPaymentEscrow
@@ -318,17 +321,17 @@ contract PaymentEscrow is
         LineItem[] calldata items
     ) external nonReentrant {
         if (!hasRole(ARBITER_ROLE, _msgSender())) revert NotArbiter(_msgSender());
-        (bytes32 orderId, OrderStatus memory s) = _load(terms, OrderState.Disputed);
+        (bytes32 orderId, OrderStatus memory s, address buyer) = _load(terms, OrderState.Disputed);
         if (_proposals[orderId].by != Party.None) delete _proposals[orderId];
-        _split(orderId, s, terms, buyerAmount, items, Resolution.Arbiter);
+        _split(orderId, s, buyer, terms, buyerAmount, items, Resolution.Arbiter);
     }
 
     /// @inheritdoc IPaymentEscrow
     function settleExpiredDispute(OrderTerms calldata terms, LineItem[] calldata items) external nonReentrant {
-        (bytes32 orderId, OrderStatus memory s) = _load(terms, OrderState.Disputed);
+        (bytes32 orderId, OrderStatus memory s, address buyer) = _load(terms, OrderState.Disputed);
         if (block.timestamp <= s.deadline) revert DisputePeriodActive(orderId, s.deadline, block.timestamp);
         if (_proposals[orderId].by != Party.None) delete _proposals[orderId];
-        _split(orderId, s, terms, _escrowed(orderId, s, terms), items, Resolution.Default);
+        _split(orderId, s, buyer, terms, terms.amount - s.refunded, items, Resolution.Default);
     }
 
     /// @inheritdoc IPaymentEscrow
@@ -420,8 +423,8 @@ contract PaymentEscrow is
     }
 
     /// @inheritdoc IPaymentEscrow
-    function refunded(bytes32 orderId) external view returns (uint256) {
-        return _refunded[orderId];
+    function payerOf(bytes32 orderId) external view returns (address) {
+        return _payers[orderId];
     }
 
     /// @inheritdoc IPaymentEscrow
@@ -506,23 +509,21 @@ contract PaymentEscrow is
             if (items.length != 0) _checkStockOperator(terms.merchant, signer);
         }
         uint40 shipBy = uint40(block.timestamp + terms.shipWithin);
-        _statuses[orderId] = OrderStatus({
-            state: OrderState.Paid,
-            feeBps: fee,
-            partiallyRefunded: false,
-            deadline: shipBy,
-            buyer: payer
-        });
+        _statuses[orderId] = OrderStatus({state: OrderState.Paid, feeBps: fee, deadline: shipBy, refunded: 0});
+        if (terms.buyer == address(0)) _payers[orderId] = payer;
         emit OrderPaid(orderId, terms.merchant, payer, terms.amount, shipBy);
         _collect(terms.token, payer, terms.amount);
     }
 
     function _pay(OrderTerms calldata terms) private {
-        (bytes32 orderId, OrderStatus memory s) = _load(terms, OrderState.Created);
+        (bytes32 orderId, OrderStatus memory s, ) = _load(terms, OrderState.Created);
         if (block.timestamp > s.deadline) revert PaymentDeadlinePassed(orderId, s.deadline, block.timestamp);
         address payer = _msgSender();
-        if (s.buyer != address(0) && s.buyer != payer) revert NotBuyer(orderId, payer);
-        s.buyer = payer;
+        if (terms.buyer == address(0)) {
+            _payers[orderId] = payer;
+        } else if (terms.buyer != payer) {
+            revert NotBuyer(orderId, payer);
+        }
         s.state = OrderState.Paid;
         s.deadline = uint40(block.timestamp + terms.shipWithin);
         _statuses[orderId] = s;
@@ -562,18 +563,19 @@ contract PaymentEscrow is
     function _complete(
         bytes32 orderId,
         OrderStatus memory s,
+        address buyer,
         OrderTerms calldata terms,
         LineItem[] calldata items,
         bool autoReleased
     ) private {
-        uint256 escrowed = _escrowed(orderId, s, terms);
+        uint256 escrowed = terms.amount - s.refunded;
         // fee <= escrowed as feeBps <= MAX_FEE_BPS < _BPS, so escrowed - fee cannot underflow.
         uint256 fee = (escrowed * s.feeBps) / _BPS;
         s.state = OrderState.Completed;
         s.deadline = uint40(block.timestamp + terms.refundWindow);
         _statuses[orderId] = s;
-        emit OrderCompleted(orderId, terms.merchant, s.buyer, escrowed - fee, fee, autoReleased);
-        _moveStock(terms, items, s.buyer);
+        emit OrderCompleted(orderId, terms.merchant, buyer, escrowed - fee, fee, autoReleased);
+        _moveStock(terms, items, buyer);
         _payout(terms.token, terms.payee, escrowed - fee);
         _payout(terms.token, _feeRecipient, fee);
     }
@@ -583,31 +585,23 @@ contract PaymentEscrow is
     function _split(
         bytes32 orderId,
         OrderStatus memory s,
+        address buyer,
         OrderTerms calldata terms,
         uint256 buyerAmount,
         LineItem[] calldata items,
         Resolution resolution
     ) private {
-        uint256 escrowed = _escrowed(orderId, s, terms);
+        uint256 escrowed = terms.amount - s.refunded;
         if (buyerAmount > escrowed) revert SplitExceedsEscrow(orderId, buyerAmount, escrowed);
         // Cannot underflow: buyerAmount <= escrowed was just checked, and fee <= payeeShare.
         uint256 payeeShare = escrowed - buyerAmount;
         uint256 fee = (payeeShare * s.feeBps) / _BPS;
         _statuses[orderId].state = OrderState.Resolved;
-        emit DisputeResolved(orderId, terms.merchant, s.buyer, buyerAmount, payeeShare - fee, fee, resolution);
-        _moveStock(terms, items, payeeShare == 0 ? terms.merchant : s.buyer);
-        _payout(terms.token, s.buyer, buyerAmount);
+        emit DisputeResolved(orderId, terms.merchant, buyer, buyerAmount, payeeShare - fee, fee, resolution);
+        _moveStock(terms, items, payeeShare == 0 ? terms.merchant : buyer);
+        _payout(terms.token, buyer, buyerAmount);
         _payout(terms.token, terms.payee, payeeShare - fee);
         _payout(terms.token, _feeRecipient, fee);
-    }
-
-    /// @dev What the escrow still holds for an order: its amount minus partial refunds.
-    function _escrowed(
-        bytes32 orderId,
-        OrderStatus memory s,
-        OrderTerms calldata terms
-    ) private view returns (uint256) {
-        return s.partiallyRefunded ? terms.amount - _refunded[orderId] : terms.amount;
     }
 
     /// @dev Checks `items` against the terms' commitment and moves the reserved stock out of escrow to `to`.
@@ -638,16 +632,18 @@ contract PaymentEscrow is
         }
     }
 
-    /// @dev The id and status of the order with `terms`, which must exist and, unless `expected` is None, be in
-    /// state `expected`.
+    /// @dev The id, status and buyer of the order with `terms`, which must exist and, unless `expected` is None,
+    /// be in state `expected`. The buyer is the terms' buyer, or the payer of an order open to any payer (zero
+    /// until it is paid).
     function _load(
         OrderTerms calldata terms,
         OrderState expected
-    ) private view returns (bytes32 orderId, OrderStatus memory s) {
+    ) private view returns (bytes32 orderId, OrderStatus memory s, address buyer) {
         orderId = _orderId(terms);
         s = _statuses[orderId];
         if (s.state == OrderState.None) revert OrderNotFound(orderId);
         if (expected != OrderState.None && s.state != expected) revert InvalidState(orderId, s.state);
+        buyer = terms.buyer != address(0) ? terms.buyer : _payers[orderId];
     }
 
     /// @dev The EIP-712 digest of the terms in this escrow's domain.

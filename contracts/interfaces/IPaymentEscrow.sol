@@ -9,9 +9,10 @@ pragma solidity 0.8.28;
 /// the InventoryToken) is reserved into escrow custody at creation and follows the money.
 /// @dev An order is its fixed {OrderTerms}; its id is the EIP-712 digest of those terms (the same digest a
 /// merchant signs for a checkout offer), so an id names one merchant's one order and nobody else can take it.
-/// What changes (state, fee, deadline, payer) lives in one packed {OrderStatus} slot keyed by the id, and the
-/// amount refunded so far in a second slot that only partial refunds write. Every call takes the terms, never a
-/// snapshot of the changing part, so no party's transition can make another party's pending call stale.
+/// What changes (state, fee, deadline, amount refunded) lives in one packed {OrderStatus} slot keyed by the id;
+/// the payer of an order open to any payer is written once, by its payment, to a second slot. Every call takes
+/// the terms, never a snapshot of the changing part, so no party's transition can make another party's pending
+/// call stale.
 /// Line items are committed in the terms as the EIP-712 hash of the `LineItem[]` array; calls that move stock
 /// take the items back.
 interface IPaymentEscrow {
@@ -86,17 +87,16 @@ interface IPaymentEscrow {
     /// @notice The changing part of an order, one storage slot.
     /// @param state The lifecycle state.
     /// @param feeBps The platform fee fixed at creation (at most the terms' `maxFeeBps`).
-    /// @param partiallyRefunded True once a partial refund lowered the escrow (see {refunded}).
     /// @param deadline Meaning follows the state: Created = payment deadline, Paid = ship-by time,
     /// Shipped = end of the buyer-protection period, Disputed = time after which the default outcome applies,
     /// Completed = end of the refund window; unchanged afterwards.
-    /// @param buyer The buyer: from the terms, or the payer of an order open to any payer (zero until paid).
+    /// @param refunded Total returned to the buyer by partial refunds; the escrow holds `amount - refunded`
+    /// while the order is paid, shipped or disputed. A full refund ends the order without adding to it.
     struct OrderStatus {
         OrderState state;
         uint16 feeBps;
-        bool partiallyRefunded;
         uint40 deadline;
-        address buyer;
+        uint184 refunded;
     }
 
     /// @notice A pending settlement proposal in a dispute: `buyerAmount` to the buyer, the rest to the payee.
@@ -510,10 +510,11 @@ interface IPaymentEscrow {
     /// @return The order's status slot.
     function statusOf(bytes32 orderId) external view returns (OrderStatus memory);
 
-    /// @notice The total refunded so far by partial refunds (a full refund ends the order and is not added).
+    /// @notice The payer of an order open to any payer (terms' buyer zero), once it is paid.
     /// @param orderId The order.
-    /// @return The amount partial refunds returned to the buyer.
-    function refunded(bytes32 orderId) external view returns (uint256);
+    /// @return The payer, now the order's buyer; zero for an unpaid order and for an order that names its buyer
+    /// in its terms.
+    function payerOf(bytes32 orderId) external view returns (address);
 
     /// @notice The pending settlement proposal of a disputed order (`by` None when there is none).
     /// @param orderId The order.

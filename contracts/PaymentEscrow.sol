@@ -20,7 +20,7 @@ import {InventoryToken} from "./InventoryToken.sol";
 /// @title PaymentEscrow
 /// @author orderchain
 /// @notice Escrowed merchant orders with inventory reservation. See {IPaymentEscrow}.
-/// @dev An order id is the EIP-712 digest of its fixed terms; the changing part is one packed slot per id.
+/// @dev An order id is the EIP-712 struct hash of its fixed terms; the changing part is one packed slot per id.
 /// Pausable is inherited last on purpose: its `_paused` flag then shares one storage slot with `_feeRecipient`
 /// and `_feeBps`, so creating or paying an order reads pause state and fee in a single cold SLOAD.
 contract PaymentEscrow is
@@ -500,13 +500,17 @@ contract PaymentEscrow is
         uint16 fee;
         (orderId, fee) = _newOrder(terms, items);
         if (terms.buyer != address(0) && terms.buyer != payer) revert NotBuyer(orderId, payer);
-        // The order id is the EIP-712 digest of the terms: the merchant signs exactly the order it gets.
-        if (!SignatureChecker.isValidSignatureNow(terms.merchant, orderId, signature)) {
-            (address signer, , ) = ECDSA.tryRecover(orderId, signature);
-            if (signer == address(0) || !_operatorApproved[terms.merchant][signer]) {
+        // The merchant signs the EIP-712 digest of exactly these terms (the order id is their struct hash). An
+        // EOA merchant's (or operator's) signature is recovered first; only another signer asks the merchant's
+        // contract (ERC-1271), so an EOA merchant's checkout never pays for reading its code.
+        bytes32 digest = _hashTypedDataV4(orderId);
+        (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(digest, signature);
+        if (err != ECDSA.RecoverError.NoError || signer != terms.merchant) {
+            if (err == ECDSA.RecoverError.NoError && _operatorApproved[terms.merchant][signer]) {
+                if (items.length != 0) _checkStockOperator(terms.merchant, signer);
+            } else if (!SignatureChecker.isValidERC1271SignatureNow(terms.merchant, digest, signature)) {
                 revert InvalidOfferSignature(orderId, signer);
             }
-            if (items.length != 0) _checkStockOperator(terms.merchant, signer);
         }
         uint40 shipBy = uint40(block.timestamp + terms.shipWithin);
         _statuses[orderId] = OrderStatus({state: OrderState.Paid, feeBps: fee, deadline: shipBy, refunded: 0});
@@ -646,14 +650,25 @@ contract PaymentEscrow is
         buyer = terms.buyer != address(0) ? terms.buyer : _payers[orderId];
     }
 
-    /// @dev The EIP-712 digest of the terms in this escrow's domain.
+    /// @dev The EIP-712 struct hash of the terms, hashed straight from calldata. Safe without the ABI decoder's
+    /// checks: an order only exists for terms that creation read field by field (dirty bits revert there), so
+    /// terms with dirty bits hash to an id that was never created.
     function _orderId(OrderTerms calldata terms) private view returns (bytes32) {
-        return _hashTypedDataV4(keccak256(abi.encode(ORDER_TYPEHASH, terms)));
+        bytes32 structHash;
+        bytes32 typeHash = ORDER_TYPEHASH;
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, typeHash)
+            calldatacopy(add(p, 0x20), terms, 0x180)
+            structHash := keccak256(p, 0x1a0)
+        }
+        return structHash;
     }
 
     /// @dev EIP-712 `encodeData` of a `LineItem[]`: keccak256 of the concatenated item struct hashes.
     function _hashItems(LineItem[] calldata items) private pure returns (bytes32 h) {
         uint256 n = items.length;
+        if (n == 0) return _NO_ITEMS;
         bytes32[] memory hashes = new bytes32[](n);
         for (uint256 i = 0; i < n; ++i) {
             hashes[i] = keccak256(abi.encode(LINE_ITEM_TYPEHASH, items[i].skuId, items[i].quantity));

@@ -7,10 +7,20 @@
  *   await client.pay(chainOrderId);              // permit + forwarded pay
  *   await client.confirmReceipt(chainOrderId);   // forwarded confirmReceipt
  *   await client.openDispute(chainOrderId, "parcel arrived empty");
+ *   await client.proposeSettlement(chainOrderId, 400n); // in a dispute: 400 back to the buyer, the rest to the payee
+ *   await client.acceptSettlement(chainOrderId, 600n);  // accepts the merchant's proposal (the same amount)
  */
 import type { Signer, TypedDataField } from "ethers";
 
-export type BuyerAction = "pay" | "confirm" | "dispute";
+export type BuyerAction = "pay" | "confirm" | "dispute" | "propose_settlement" | "accept_settlement";
+
+/** What an action carries besides the signatures. */
+export interface ActionDetails {
+  /** `dispute`: the buyer's evidence (text or a link). */
+  evidence?: string;
+  /** `propose_settlement`, `accept_settlement`: what the buyer gets back, in the token's base units. */
+  buyerAmount?: bigint | string;
+}
 
 export class RelayerError extends Error {
   constructor(
@@ -39,6 +49,14 @@ export interface Intent {
   forwardRequest: TypedData;
 }
 
+function detailsBody(details: ActionDetails | string): Record<string, string> {
+  const d = typeof details === "string" ? { evidence: details } : details;
+  const out: Record<string, string> = {};
+  if (d.evidence) out.evidence = d.evidence;
+  if (d.buyerAmount !== undefined) out.buyerAmount = BigInt(d.buyerAmount).toString();
+  return out;
+}
+
 export class BuyerClient {
   constructor(
     private readonly baseUrl: string,
@@ -51,12 +69,12 @@ export class BuyerClient {
     return this.request("GET", `/v1/checkout/${chainOrderId}`);
   }
 
-  async intent(chainOrderId: string, action: BuyerAction, evidence?: string): Promise<Intent> {
+  async intent(chainOrderId: string, action: BuyerAction, details: ActionDetails | string = {}): Promise<Intent> {
     const buyer = await this.signer.getAddress();
     return this.request("POST", `/v1/checkout/${chainOrderId}/intents`, {
       action,
       buyer,
-      ...(evidence ? { evidence } : {}),
+      ...detailsBody(details),
     });
   }
 
@@ -64,18 +82,22 @@ export class BuyerClient {
   async act(
     chainOrderId: string,
     action: BuyerAction,
-    evidence?: string,
+    details: ActionDetails | string = {},
   ): Promise<{ commandId: string; status: string }> {
-    const intent = await this.intent(chainOrderId, action, evidence);
+    const intent = await this.intent(chainOrderId, action, details);
     const buyer = await this.signer.getAddress();
     const sign = async (t: TypedData) => ({
       domain: t.domain,
       message: t.message,
       signature: await this.signer.signTypedData(t.domain, t.types, t.message),
     });
-    const body: Record<string, unknown> = { action, buyer, forwardRequest: await sign(intent.forwardRequest) };
+    const body: Record<string, unknown> = {
+      action,
+      buyer,
+      forwardRequest: await sign(intent.forwardRequest),
+      ...detailsBody(details),
+    };
     if (intent.permit) body.permit = await sign(intent.permit);
-    if (evidence) body.evidence = evidence;
     return this.request("POST", `/v1/checkout/${chainOrderId}/actions`, body);
   }
 
@@ -88,7 +110,20 @@ export class BuyerClient {
   }
 
   openDispute(chainOrderId: string, evidence: string) {
-    return this.act(chainOrderId, "dispute", evidence);
+    return this.act(chainOrderId, "dispute", { evidence });
+  }
+
+  /**
+   * Proposes to end the dispute with `buyerAmount` back to the buyer and the rest to the merchant's payee
+   * (minus the fee); the merchant may accept it. Replaces the buyer's earlier proposal.
+   */
+  proposeSettlement(chainOrderId: string, buyerAmount: bigint | string) {
+    return this.act(chainOrderId, "propose_settlement", { buyerAmount });
+  }
+
+  /** Accepts the merchant's pending proposal: `buyerAmount` must be the amount it proposed. Ends the dispute. */
+  acceptSettlement(chainOrderId: string, buyerAmount: bigint | string) {
+    return this.act(chainOrderId, "accept_settlement", { buyerAmount });
   }
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {

@@ -89,12 +89,18 @@ export function orderMessage(terms: OrderTerms, items: readonly LineItem[]) {
 }
 
 /**
- * The order id of `terms`: the EIP-712 digest the escrow computes (and a merchant signs for an offer). Throws
- * when `items` do not match `terms.itemsHash`.
+ * The order id of `terms`, as the escrow computes it: the EIP-712 struct hash of the terms (a checkout offer's
+ * signature is over the EIP-712 digest of the same typed data in the escrow's domain). Throws when `items` do
+ * not match `terms.itemsHash`.
  */
-export function orderIdOf(domain: EscrowDomain, terms: OrderTerms, items: readonly LineItem[]): string {
+export function orderIdOf(terms: OrderTerms, items: readonly LineItem[]): string {
   const h = hashItems(items);
   if (h !== terms.itemsHash) throw new Error(`items do not match the terms' itemsHash (${h} != ${terms.itemsHash})`);
+  return TypedDataEncoder.hashStruct("Order", ORDER_TYPES, orderMessage(terms, items));
+}
+
+/** The EIP-712 digest a merchant (or its operator) signs for a checkout offer of `terms`. */
+export function offerDigest(domain: EscrowDomain, terms: OrderTerms, items: readonly LineItem[]): string {
   return TypedDataEncoder.hash(escrowDomain(domain), ORDER_TYPES, orderMessage(terms, items));
 }
 

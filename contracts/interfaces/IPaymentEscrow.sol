@@ -7,8 +7,9 @@ pragma solidity 0.8.28;
 /// buyer-protection period ends), then released to the order's payee minus the platform fee. Refunds,
 /// cancellations and disputes return what is due to the buyer. Stock for an order's line items (ERC-1155 SKUs of
 /// the InventoryToken) is reserved into escrow custody at creation and follows the money.
-/// @dev An order is its fixed {OrderTerms}; its id is the EIP-712 digest of those terms (the same digest a
-/// merchant signs for a checkout offer), so an id names one merchant's one order and nobody else can take it.
+/// @dev An order is its fixed {OrderTerms}; its id is the EIP-712 struct hash of those terms (a merchant signs
+/// its EIP-712 digest in this escrow's domain for a checkout offer), so an id names one merchant's one order and
+/// nobody else can take it.
 /// What changes (state, fee, deadline, amount refunded) lives in one packed {OrderStatus} slot keyed by the id;
 /// the payer of an order open to any payer is written once, by its payment, to a second slot. Every call takes
 /// the terms, never a snapshot of the changing part, so no party's transition can make another party's pending
@@ -52,7 +53,7 @@ interface IPaymentEscrow {
     }
 
     /// @notice The fixed terms of an order, as the merchant (or its operator) creates them or signs them in a
-    /// checkout offer. They never change; the order id is their EIP-712 digest ({orderIdOf}).
+    /// checkout offer. They never change; the order id is their EIP-712 struct hash ({orderIdOf}).
     /// @param merchant Supplies the stock and controls the order (with the operators it approved).
     /// @param payee Receives the merchant's share at settlement (today the merchant itself, in general the
     /// merchant's payout wallet).
@@ -347,12 +348,12 @@ interface IPaymentEscrow {
     /// @param permit The caller's permit for the escrow, for at least `terms.amount`.
     function payWithPermit(OrderTerms calldata terms, Permit calldata permit) external;
 
-    /// @notice Creates and pays an order in one transaction from an offer signed (EIP-712, the order id is the
-    /// digest) by the merchant or one of its approved operators. The caller pays and becomes the buyer; an offer
+    /// @notice Creates and pays an order in one transaction from an offer signed (EIP-712 typed data of the terms
+    /// with the items as a list) by the merchant or one of its approved operators. The caller pays and becomes the buyer; an offer
     /// naming a buyer can only be taken by that buyer. An offer is usable once.
     /// @param terms The signed terms; `terms.paymentDeadline` is the offer's expiry.
     /// @param items The line items the offer commits to.
-    /// @param signature EIP-712 signature of the order id by the merchant (EOA or ERC-1271 contract) or by an
+    /// @param signature EIP-712 signature of the terms by the merchant (EOA or ERC-1271 contract) or by an
     /// operator the merchant approved.
     /// @return orderId The new order's id.
     function checkout(
@@ -364,7 +365,7 @@ interface IPaymentEscrow {
     /// @notice {checkout} with an EIP-2612 permit for the payment in the same call.
     /// @param terms The signed terms; the token must be an ERC-20 with EIP-2612.
     /// @param items The line items the offer commits to.
-    /// @param signature EIP-712 signature of the order id by the merchant or one of its approved operators.
+    /// @param signature EIP-712 signature of the terms by the merchant or one of its approved operators.
     /// @param permit The caller's permit for the escrow, for at least `terms.amount`.
     /// @return orderId The new order's id.
     function checkoutWithPermit(
@@ -500,9 +501,9 @@ interface IPaymentEscrow {
 
     // ---------------------------------------------------------------- views
 
-    /// @notice The id of the order with `terms`: the EIP-712 digest of the terms in this escrow's domain.
+    /// @notice The id of the order with `terms`: the EIP-712 struct hash (`hashStruct`) of the terms.
     /// @param terms The terms.
-    /// @return The order id, which is also the digest a merchant signs for a checkout offer.
+    /// @return The order id; a checkout offer's signature is over its EIP-712 digest in this escrow's domain.
     function orderIdOf(OrderTerms calldata terms) external view returns (bytes32);
 
     /// @notice The changing part of an order (all zero for an id never used).

@@ -152,8 +152,8 @@ export async function domainOf(escrow: PaymentEscrow) {
 
 /** The order id of `t` (computed off chain, exactly as the escrow's `orderIdOf`). */
 export async function idOf(escrow: PaymentEscrow, t: OrderTerms, items: LineItem[] = []): Promise<string> {
-  const { chainId } = await ethers.provider.getNetwork();
-  return orderIdOf({ chainId, verifyingContract: await escrow.getAddress() }, t, items);
+  void escrow; // the id depends on the terms alone; the escrow parameter keeps call sites explicit
+  return orderIdOf(t, items);
 }
 
 export { ORDER_TYPES };

@@ -127,7 +127,9 @@ contract PaymentEscrow is
     function revokeOffer(OrderTerms calldata terms) external nonReentrant returns (bytes32 orderId) {
         address caller = _msgSender();
         _checkMerchantOrOperator(terms.merchant, caller);
-        orderId = _orderId(terms);
+        // Hashed through the ABI encoder, which rejects terms with dirty bits: a revocation must hit exactly the
+        // id that creation would compute, never a look-alike that leaves the real offer takeable.
+        orderId = keccak256(abi.encode(ORDER_TYPEHASH, terms));
         if (_statuses[orderId].state != OrderState.None) revert OrderAlreadyExists(orderId);
         _statuses[orderId].state = OrderState.Revoked;
         emit OfferRevoked(orderId, terms.merchant, caller);
@@ -250,6 +252,8 @@ contract PaymentEscrow is
         // Cannot underflow: amount <= escrowed was just checked.
         uint256 remaining = escrowed - amount;
         if (remaining == 0) {
+            // A full refund ends a dispute too: a pending settlement proposal goes with it.
+            if (s.state == OrderState.Disputed && _proposals[orderId].by != Party.None) delete _proposals[orderId];
             s.state = OrderState.Refunded;
         } else {
             // Only the refunded total changes: the state, the deadline and every pending call stay valid.
@@ -473,7 +477,8 @@ contract PaymentEscrow is
         if (terms.merchant == address(0) || terms.payee == address(0)) revert ZeroAddress();
         if (terms.amount == 0) revert ZeroAmount();
         if (terms.amount > _MAX_AMOUNT) revert AmountTooLarge(terms.amount, _MAX_AMOUNT);
-        if (terms.paymentDeadline <= block.timestamp || terms.paymentDeadline > type(uint40).max) {
+        // Payable up to and including the deadline second, like {pay}: an offer can be taken at that second too.
+        if (terms.paymentDeadline < block.timestamp || terms.paymentDeadline > type(uint40).max) {
             revert InvalidDeadline(terms.paymentDeadline, block.timestamp);
         }
         if (!_allowedTokens[terms.token]) revert TokenNotAllowed(terms.token);

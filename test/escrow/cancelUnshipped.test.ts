@@ -1,115 +1,170 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
-import { OrderState, type OrderRecord } from "../helpers/fixtures";
+import type { PaymentEscrow } from "../../typechain-types";
+import { OrderState, idOf, terms } from "../helpers/fixtures";
 import {
   AMOUNT,
   NATIVE_AMOUNT,
+  TRACKING,
   createdOrderFixture,
   load,
   paidNativeOrderFixture,
   paidOrderFixture,
+  placeOrder,
   shippedOrderFixture,
+  type LoadedOrder,
 } from "../helpers/settlement";
 
-/** Moves the clock so the next transaction lands one second after the ship-by time. */
-async function pastShipBy(record: OrderRecord): Promise<void> {
-  await time.setNextBlockTimestamp(record.deadline + 1n);
+/** The order's status slot as a plain object. */
+async function statusOf(escrow: PaymentEscrow, orderId: string) {
+  const s = await escrow.statusOf(orderId);
+  return { state: s.state, feeBps: s.feeBps, deadline: s.deadline, refunded: s.refunded };
+}
+
+/** ERC-1155 balances of SKU A and B held by `holder`. */
+async function stock(f: LoadedOrder, holder: string): Promise<bigint[]> {
+  return f.inventory.balanceOfBatch([holder, holder], [f.skuA, f.skuB]);
+}
+
+/** Moves the clock so the next transaction lands one second after the order's ship-by time. */
+async function pastShipBy(f: LoadedOrder, orderId: string = f.orderId): Promise<bigint> {
+  const shipBy = (await f.escrow.statusOf(orderId)).deadline;
+  await time.setNextBlockTimestamp(shipBy + 1n);
+  return shipBy;
 }
 
 describe("PaymentEscrow.cancelUnshipped", function () {
   describe("after the ship-by time", function () {
     it("refunds the buyer in full and emits OrderRefunded with nothing remaining", async function () {
       const f = await load(paidOrderFixture);
-      const { escrow, usd, merchant, buyer, feeRecipient, orderId, items } = f;
-      await pastShipBy(f.record());
+      const { escrow, usd, merchant, buyer, feeRecipient, orderId, terms: t, items } = f;
+      await pastShipBy(f);
 
-      const tx = escrow.connect(buyer).cancelUnshipped(orderId, f.record(), items);
+      const tx = escrow.connect(buyer).cancelUnshipped(t, items);
       await expect(tx).to.emit(escrow, "OrderRefunded").withArgs(orderId, merchant.address, buyer.address, AMOUNT, 0n);
       await expect(tx).to.changeTokenBalances(usd, [escrow, buyer, merchant, feeRecipient], [-AMOUNT, AMOUNT, 0n, 0n]);
     });
 
     it("refunds a native order in full", async function () {
       const f = await load(paidNativeOrderFixture);
-      const { escrow, buyer, merchant, orderId, items } = f;
-      await pastShipBy(f.record());
+      const { escrow, buyer, merchant, feeRecipient, terms: t, items } = f;
+      await pastShipBy(f);
 
-      await expect(escrow.connect(buyer).cancelUnshipped(orderId, f.record(), items)).to.changeEtherBalances(
-        [escrow, buyer, merchant],
-        [-NATIVE_AMOUNT, NATIVE_AMOUNT, 0n],
+      await expect(escrow.connect(buyer).cancelUnshipped(t, items)).to.changeEtherBalances(
+        [escrow, buyer, merchant, feeRecipient],
+        [-NATIVE_AMOUNT, NATIVE_AMOUNT, 0n, 0n],
+        { includeFee: false },
       );
     });
 
-    it("stores the record in state Refunded and returns the stock to the merchant", async function () {
+    it("sets the status to Refunded (deadline unchanged) and returns the stock to the merchant", async function () {
       const f = await load(paidOrderFixture);
-      const { escrow, inventory, merchant, buyer, orderId, items, book, skuA, skuB } = f;
-      const before = f.record();
-      await pastShipBy(before);
-      await book.send(escrow.connect(buyer).cancelUnshipped(orderId, before, items));
+      const { escrow, merchant, buyer, orderId, terms: t, items } = f;
+      const before = await statusOf(escrow, orderId);
+      await pastShipBy(f);
+      await escrow.connect(buyer).cancelUnshipped(t, items);
 
-      expect(f.record()).to.deep.equal({ ...before, state: OrderState.Refunded });
-      expect(await inventory.balanceOfBatch([merchant.address, merchant.address], [skuA, skuB])).to.deep.equal([
-        100n,
-        100n,
-      ]);
-      expect(await inventory.balanceOf(buyer.address, skuA)).to.equal(0n);
+      expect(await statusOf(escrow, orderId)).to.deep.equal({ ...before, state: OrderState.Refunded });
+      expect((await statusOf(escrow, orderId)).refunded).to.equal(0n);
+      expect(await stock(f, merchant.address)).to.deep.equal([100n, 100n]);
+      expect(await stock(f, await escrow.getAddress())).to.deep.equal([0n, 0n]);
+      expect(await stock(f, buyer.address)).to.deep.equal([0n, 0n]);
     });
 
-    it("refunds what remains after a partial refund", async function () {
+    it("refunds what remains after any number of partial refunds, with the terms the buyer had from the start", async function () {
       const f = await load(paidOrderFixture);
-      const { escrow, usd, merchant, buyer, orderId, items, book } = f;
-      await book.send(escrow.connect(merchant).refund(orderId, f.record(), 3_456_789n, []));
-      await pastShipBy(f.record());
+      const { escrow, usd, merchant, buyer, orderId, terms: t, items } = f;
+      const buyersTerms = { ...t };
+      const parts = [3_456_789n, 1n, 9_999_999n, 10_000_000n];
+      for (const part of parts) await escrow.connect(merchant).refund(t, part, []);
+      const partial = parts.reduce((a, b) => a + b, 0n);
+      const escrowed = AMOUNT - partial;
+      expect(escrowed).to.equal(100_000_000n);
+      const before = await statusOf(escrow, orderId);
+      expect(before.refunded).to.equal(partial);
+      expect(before.state).to.equal(OrderState.Paid);
+      await pastShipBy(f);
 
-      const tx = escrow.connect(buyer).cancelUnshipped(orderId, f.record(), items);
+      const tx = escrow.connect(buyer).cancelUnshipped(buyersTerms, items);
       await expect(tx)
         .to.emit(escrow, "OrderRefunded")
-        .withArgs(orderId, merchant.address, buyer.address, 120_000_000n, 0n);
-      await expect(tx).to.changeTokenBalance(usd, buyer, 120_000_000n);
+        .withArgs(orderId, merchant.address, buyer.address, escrowed, 0n);
+      await expect(tx).to.changeTokenBalances(usd, [escrow, buyer, merchant], [-escrowed, escrowed, 0n]);
+      expect(await statusOf(escrow, orderId)).to.deep.equal({ ...before, state: OrderState.Refunded });
+      expect((await statusOf(escrow, orderId)).refunded).to.equal(partial);
+      expect(await stock(f, merchant.address)).to.deep.equal([100n, 100n]);
+    });
+
+    it("lets the payer of an order open to any payer cancel, and nobody else", async function () {
+      const f = await load(paidOrderFixture);
+      const { escrow, usd, merchant, buyer, otherBuyer, book } = f;
+      const o = await placeOrder(f, book, "Paid", { terms: { buyer: ethers.ZeroAddress }, payer: otherBuyer });
+      await pastShipBy(f, o.orderId);
+      await expect(escrow.connect(buyer).cancelUnshipped(o.terms, []))
+        .to.be.revertedWithCustomError(escrow, "NotBuyer")
+        .withArgs(o.orderId, buyer.address);
+
+      const tx = escrow.connect(otherBuyer).cancelUnshipped(o.terms, []);
+      await expect(tx)
+        .to.emit(escrow, "OrderRefunded")
+        .withArgs(o.orderId, merchant.address, otherBuyer.address, o.terms.amount, 0n);
+      await expect(tx).to.changeTokenBalance(usd, otherBuyer, o.terms.amount);
+    });
+
+    it("a merchant shipping after the ship-by time cannot take the cancellation away", async function () {
+      const f = await load(paidOrderFixture);
+      const { escrow, usd, merchant, buyer, orderId, terms: t, items } = f;
+      const shipBy = await pastShipBy(f);
+      await expect(escrow.connect(merchant).ship(t, TRACKING))
+        .to.be.revertedWithCustomError(escrow, "ShipByPassed")
+        .withArgs(orderId, shipBy, shipBy + 1n);
+
+      await expect(escrow.connect(buyer).cancelUnshipped(t, items)).to.changeTokenBalance(usd, buyer, AMOUNT);
     });
 
     it("works while the escrow is paused", async function () {
       const f = await load(paidOrderFixture);
-      const { escrow, pauser, buyer, orderId, items, book } = f;
+      const { escrow, pauser, buyer, orderId, terms: t, items } = f;
       await escrow.connect(pauser).pause();
-      await pastShipBy(f.record());
+      await pastShipBy(f);
 
-      await book.send(escrow.connect(buyer).cancelUnshipped(orderId, f.record(), items));
-      expect(f.record().state).to.equal(OrderState.Refunded);
+      await escrow.connect(buyer).cancelUnshipped(t, items);
+      expect((await statusOf(escrow, orderId)).state).to.equal(OrderState.Refunded);
     });
   });
 
   describe("checks", function () {
     it("reverts with ShipByNotPassed before the ship-by time", async function () {
       const f = await load(paidOrderFixture);
-      const { escrow, buyer, orderId, items } = f;
-      const shipBy = f.record().deadline;
+      const { escrow, buyer, orderId, terms: t, items } = f;
+      const shipBy = (await statusOf(escrow, orderId)).deadline;
       const ts = shipBy - 3600n;
       await time.setNextBlockTimestamp(ts);
 
-      await expect(escrow.connect(buyer).cancelUnshipped(orderId, f.record(), items))
+      await expect(escrow.connect(buyer).cancelUnshipped(t, items))
         .to.be.revertedWithCustomError(escrow, "ShipByNotPassed")
         .withArgs(orderId, shipBy, ts);
     });
 
     it("reverts with ShipByNotPassed at exactly the ship-by time", async function () {
       const f = await load(paidOrderFixture);
-      const { escrow, buyer, orderId, items } = f;
-      const shipBy = f.record().deadline;
+      const { escrow, buyer, orderId, terms: t, items } = f;
+      const shipBy = (await statusOf(escrow, orderId)).deadline;
       await time.setNextBlockTimestamp(shipBy);
 
-      await expect(escrow.connect(buyer).cancelUnshipped(orderId, f.record(), items))
+      await expect(escrow.connect(buyer).cancelUnshipped(t, items))
         .to.be.revertedWithCustomError(escrow, "ShipByNotPassed")
         .withArgs(orderId, shipBy, shipBy);
     });
 
-    it("reverts with NotBuyer for the merchant, the operator and a stranger", async function () {
+    it("reverts with NotBuyer for the merchant, the operator, another buyer and a stranger", async function () {
       const f = await load(paidOrderFixture);
-      const { escrow, merchant, operator, stranger, orderId, items } = f;
-      await time.increaseTo(f.record().deadline + 1n);
+      const { escrow, merchant, operator, otherBuyer, stranger, orderId, terms: t, items } = f;
+      await time.increaseTo((await statusOf(escrow, orderId)).deadline + 1n);
 
-      for (const caller of [merchant, operator, stranger]) {
-        await expect(escrow.connect(caller).cancelUnshipped(orderId, f.record(), items))
+      for (const caller of [merchant, operator, otherBuyer, stranger]) {
+        await expect(escrow.connect(caller).cancelUnshipped(t, items))
           .to.be.revertedWithCustomError(escrow, "NotBuyer")
           .withArgs(orderId, caller.address);
       }
@@ -117,52 +172,82 @@ describe("PaymentEscrow.cancelUnshipped", function () {
 
     it("reverts with InvalidState for a shipped order, even after the ship-by time", async function () {
       const f = await load(shippedOrderFixture);
-      const { escrow, buyer, orderId, items } = f;
-      await time.increaseTo(f.record().deadline + 1n);
+      const { escrow, buyer, orderId, terms: t, items } = f;
+      await time.increaseTo((await statusOf(escrow, orderId)).deadline + 1n);
 
-      await expect(escrow.connect(buyer).cancelUnshipped(orderId, f.record(), items))
+      await expect(escrow.connect(buyer).cancelUnshipped(t, items))
         .to.be.revertedWithCustomError(escrow, "InvalidState")
         .withArgs(orderId, OrderState.Shipped);
     });
 
     it("reverts with InvalidState for an unpaid order", async function () {
       const f = await load(createdOrderFixture);
-      const { escrow, buyer, orderId, items } = f;
+      const { escrow, buyer, orderId, terms: t, items } = f;
 
-      await expect(escrow.connect(buyer).cancelUnshipped(orderId, f.record(), items))
+      await expect(escrow.connect(buyer).cancelUnshipped(t, items))
         .to.be.revertedWithCustomError(escrow, "InvalidState")
         .withArgs(orderId, OrderState.Created);
     });
 
     it("reverts with InvalidState for a disputed order", async function () {
       const f = await load(paidOrderFixture);
-      const { escrow, buyer, orderId, items, book } = f;
-      await book.send(escrow.connect(buyer).dispute(orderId, f.record(), ethers.ZeroHash));
-      await time.increaseTo(f.record().deadline + 1n);
+      const { escrow, buyer, orderId, terms: t, items } = f;
+      await escrow.connect(buyer).dispute(t, ethers.ZeroHash);
+      await time.increaseTo((await statusOf(escrow, orderId)).deadline + 1n);
 
-      await expect(escrow.connect(buyer).cancelUnshipped(orderId, f.record(), items))
+      await expect(escrow.connect(buyer).cancelUnshipped(t, items))
         .to.be.revertedWithCustomError(escrow, "InvalidState")
         .withArgs(orderId, OrderState.Disputed);
     });
 
-    it("reverts with LineItemsMismatch when the items are missing", async function () {
+    it("reverts with InvalidState when cancelled a second time and for an order refunded in full", async function () {
       const f = await load(paidOrderFixture);
-      const { escrow, buyer, orderId } = f;
-      await pastShipBy(f.record());
+      const { escrow, merchant, buyer, orderId, terms: t, items, book } = f;
+      const refunded = await placeOrder(f, book, "Paid");
+      await escrow.connect(merchant).refund(refunded.terms, refunded.terms.amount, []);
+      await pastShipBy(f);
+      await escrow.connect(buyer).cancelUnshipped(t, items);
 
-      await expect(escrow.connect(buyer).cancelUnshipped(orderId, f.record(), []))
-        .to.be.revertedWithCustomError(escrow, "LineItemsMismatch")
-        .withArgs(orderId, f.record().itemsHash, await escrow.hashItems([]));
+      await expect(escrow.connect(buyer).cancelUnshipped(t, items))
+        .to.be.revertedWithCustomError(escrow, "InvalidState")
+        .withArgs(orderId, OrderState.Refunded);
+      await expect(escrow.connect(buyer).cancelUnshipped(refunded.terms, []))
+        .to.be.revertedWithCustomError(escrow, "InvalidState")
+        .withArgs(refunded.orderId, OrderState.Refunded);
     });
 
-    it("reverts with StaleOrderRecord for a record with an earlier ship-by time", async function () {
+    it("reverts with LineItemsMismatch when the items are missing or wrong", async function () {
       const f = await load(paidOrderFixture);
-      const { escrow, buyer, orderId, items } = f;
-      const forged = { ...f.record(), deadline: 1n };
+      const { escrow, buyer, orderId, terms: t, items, skuB } = f;
+      await pastShipBy(f);
+      const wrong = [items[0], { skuId: skuB, quantity: 2n }];
 
-      await expect(escrow.connect(buyer).cancelUnshipped(orderId, forged, items))
-        .to.be.revertedWithCustomError(escrow, "StaleOrderRecord")
-        .withArgs(orderId, await escrow.orderHash(orderId), await escrow.hashOrder(forged));
+      for (const given of [[], wrong]) {
+        await expect(escrow.connect(buyer).cancelUnshipped(t, given))
+          .to.be.revertedWithCustomError(escrow, "LineItemsMismatch")
+          .withArgs(t.itemsHash, await escrow.hashItems(given));
+      }
+      expect((await statusOf(escrow, orderId)).state).to.equal(OrderState.Paid);
+    });
+
+    it("reverts with OrderNotFound for terms with a shorter ship-within time", async function () {
+      const f = await load(paidOrderFixture);
+      const { escrow, buyer, terms: t, items } = f;
+      const forged = { ...t, shipWithin: 1n };
+
+      await expect(escrow.connect(buyer).cancelUnshipped(forged, items))
+        .to.be.revertedWithCustomError(escrow, "OrderNotFound")
+        .withArgs(await escrow.orderIdOf(forged));
+    });
+
+    it("reverts with OrderNotFound for terms never used", async function () {
+      const f = await load(paidOrderFixture);
+      const { escrow, buyer } = f;
+      const unknown = await terms(f);
+
+      await expect(escrow.connect(buyer).cancelUnshipped(unknown, []))
+        .to.be.revertedWithCustomError(escrow, "OrderNotFound")
+        .withArgs(await idOf(escrow, unknown));
     });
   });
 });

@@ -1,8 +1,9 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import { HOUR, OrderState, USD, itemsHash, signOffer, signPermit, terms } from "../helpers/fixtures";
-import { deployCreationFixture, type CreationFixture } from "../helpers/creation";
+import { FEE_BPS, HOUR, OrderState, USD, domainOf, idOf, signOffer, signPermit, terms } from "../helpers/fixtures";
+import { offerDigest } from "../../sdk/orderRecord";
+import { deployCreationFixture, itemTuples, termsTuple, type CreationFixture } from "../helpers/creation";
 
 /** `stranger` holds stablecoins but never approved the escrow; it takes offers with a permit. */
 async function permitPayer(f: CreationFixture) {
@@ -15,32 +16,46 @@ describe("PaymentEscrow.checkoutWithPermit", function () {
     const f = await loadFixture(deployCreationFixture);
     const { escrowAddr, deadline } = await permitPayer(f);
     const items = [{ skuId: f.skuA, quantity: 2n }];
-    const offer = await terms(f, { buyer: f.stranger.address });
+    const offer = await terms(f, { buyer: f.stranger.address }, items);
+    const id = await idOf(f.escrow, offer, items);
     const sig = await signOffer(f.escrow, f.merchant, offer, items);
     const permit = await signPermit(f.usd, f.stranger, escrowAddr, USD(100), deadline);
+    expect(await f.escrow.connect(f.stranger).checkoutWithPermit.staticCall(offer, items, sig, permit)).to.equal(id);
+    const payAt = BigInt(await time.latest()) + 5n;
+    await time.setNextBlockTimestamp(payAt);
     const tx = f.escrow.connect(f.stranger).checkoutWithPermit(offer, items, sig, permit);
     await expect(tx).to.changeTokenBalances(f.usd, [f.stranger, f.escrow], [-USD(100), USD(100)]);
-    await expect(tx).to.emit(f.escrow, "OrderCreated");
-    await expect(tx).to.emit(f.escrow, "OrderPaid");
+    await expect(tx)
+      .to.emit(f.escrow, "OrderCreated")
+      .withArgs(id, f.merchant.address, f.stranger.address, termsTuple(offer), FEE_BPS, itemTuples(items));
+    await expect(tx)
+      .to.emit(f.escrow, "OrderPaid")
+      .withArgs(id, f.merchant.address, f.stranger.address, USD(100), payAt + offer.shipWithin);
     await f.book.send(tx);
-    const rec = f.book.get(offer.orderId as string);
-    expect(rec.state).to.equal(OrderState.Paid);
-    expect(rec.buyer).to.equal(f.stranger.address);
-    expect(rec.itemsHash).to.equal(itemsHash(items));
+    const s = await f.escrow.statusOf(id);
+    expect(s.state).to.equal(OrderState.Paid);
+    expect(await f.escrow.payerOf(id)).to.equal(ethers.ZeroAddress);
+    expect(f.book.get(id).buyer).to.equal(f.stranger.address);
+    expect(s.feeBps).to.equal(FEE_BPS);
+    expect(s.deadline).to.equal(payAt + offer.shipWithin);
+    expect(f.book.get(id).items).to.deep.equal(items);
     expect(await f.inventory.balanceOf(escrowAddr, f.skuA)).to.equal(2n);
     expect(await f.usd.allowance(f.stranger.address, escrowAddr)).to.equal(0n);
+    expect(await f.usd.nonces(f.stranger.address)).to.equal(1n);
   });
 
-  it("creates and pays an open offer without line items", async function () {
+  it("creates and pays an open offer signed by an operator, making the payer the buyer", async function () {
     const f = await loadFixture(deployCreationFixture);
     const { escrowAddr, deadline } = await permitPayer(f);
     const offer = await terms(f, { buyer: ethers.ZeroAddress });
+    const id = await idOf(f.escrow, offer);
     const sig = await signOffer(f.escrow, f.operator, offer, []);
     const permit = await signPermit(f.usd, f.stranger, escrowAddr, USD(100), deadline);
     await f.book.send(f.escrow.connect(f.stranger).checkoutWithPermit(offer, [], sig, permit));
-    const rec = f.book.get(offer.orderId as string);
-    expect(rec.state).to.equal(OrderState.Paid);
-    expect(rec.buyer).to.equal(f.stranger.address);
+    const s = await f.escrow.statusOf(id);
+    expect(s.state).to.equal(OrderState.Paid);
+    expect(await f.escrow.payerOf(id)).to.equal(f.stranger.address);
+    expect(f.book.get(id).buyer).to.equal(f.stranger.address);
   });
 
   it("still succeeds when a front-runner already submitted the permit", async function () {
@@ -52,8 +67,10 @@ describe("PaymentEscrow.checkoutWithPermit", function () {
     await f.usd
       .connect(f.otherBuyer)
       .permit(f.stranger.address, escrowAddr, USD(100), permit.deadline, permit.v, permit.r, permit.s);
-    await f.book.send(f.escrow.connect(f.stranger).checkoutWithPermit(offer, [], sig, permit));
-    expect(f.book.get(offer.orderId as string).state).to.equal(OrderState.Paid);
+    const tx = f.escrow.connect(f.stranger).checkoutWithPermit(offer, [], sig, permit);
+    await expect(tx).to.changeTokenBalances(f.usd, [f.stranger, f.escrow], [-USD(100), USD(100)]);
+    await f.book.send(tx);
+    expect((await f.escrow.statusOf(await idOf(f.escrow, offer))).state).to.equal(OrderState.Paid);
   });
 
   it("reverts with ERC20InsufficientAllowance from the token for an invalid permit and no allowance", async function () {
@@ -76,7 +93,7 @@ describe("PaymentEscrow.checkoutWithPermit", function () {
     const permit = await signPermit(f.usd, f.stranger, escrowAddr, USD(100), deadline);
     await expect(f.escrow.connect(f.stranger).checkoutWithPermit(offer, [], sig, permit))
       .to.be.revertedWithCustomError(f.escrow, "PermitForNativeOrder")
-      .withArgs(offer.orderId);
+      .withArgs(await idOf(f.escrow, offer));
   });
 
   it("reverts with InvalidOfferSignature for an unapproved signer even with a valid permit", async function () {
@@ -87,9 +104,23 @@ describe("PaymentEscrow.checkoutWithPermit", function () {
     const permit = await signPermit(f.usd, f.stranger, escrowAddr, USD(100), deadline);
     await expect(f.escrow.connect(f.stranger).checkoutWithPermit(offer, [], sig, permit))
       .to.be.revertedWithCustomError(f.escrow, "InvalidOfferSignature")
-      .withArgs(offer.orderId, f.otherMerchant.address);
+      .withArgs(await idOf(f.escrow, offer), f.otherMerchant.address);
     // The whole call reverted, the permit included.
     expect(await f.usd.nonces(f.stranger.address)).to.equal(0n);
+  });
+
+  it("reverts with InvalidOfferSignature for a tampered amount", async function () {
+    const f = await loadFixture(deployCreationFixture);
+    const { escrowAddr, deadline } = await permitPayer(f);
+    const signed = await terms(f, { buyer: f.stranger.address });
+    const sig = await signOffer(f.escrow, f.merchant, signed, []);
+    const tampered = { ...signed, amount: USD(1) };
+    const permit = await signPermit(f.usd, f.stranger, escrowAddr, USD(1), deadline);
+    const id = await idOf(f.escrow, tampered);
+    const digest = offerDigest(await domainOf(f.escrow), tampered, []);
+    await expect(f.escrow.connect(f.stranger).checkoutWithPermit(tampered, [], sig, permit))
+      .to.be.revertedWithCustomError(f.escrow, "InvalidOfferSignature")
+      .withArgs(id, ethers.recoverAddress(digest, sig));
   });
 
   it("reverts with NotBuyer when an offer naming a buyer is taken by someone else", async function () {
@@ -100,7 +131,30 @@ describe("PaymentEscrow.checkoutWithPermit", function () {
     const permit = await signPermit(f.usd, f.stranger, escrowAddr, USD(100), deadline);
     await expect(f.escrow.connect(f.stranger).checkoutWithPermit(offer, [], sig, permit))
       .to.be.revertedWithCustomError(f.escrow, "NotBuyer")
-      .withArgs(offer.orderId, f.stranger.address);
+      .withArgs(await idOf(f.escrow, offer), f.stranger.address);
+  });
+
+  it("reverts with FeeAboveSignedMax when the fee is above the offer's maximum", async function () {
+    const f = await loadFixture(deployCreationFixture);
+    const { escrowAddr, deadline } = await permitPayer(f);
+    const offer = await terms(f, { buyer: f.stranger.address, maxFeeBps: FEE_BPS - 1n });
+    const sig = await signOffer(f.escrow, f.merchant, offer, []);
+    const permit = await signPermit(f.usd, f.stranger, escrowAddr, USD(100), deadline);
+    await expect(f.escrow.connect(f.stranger).checkoutWithPermit(offer, [], sig, permit))
+      .to.be.revertedWithCustomError(f.escrow, "FeeAboveSignedMax")
+      .withArgs(FEE_BPS, FEE_BPS - 1n);
+  });
+
+  it("reverts with OrderAlreadyExists when the offer was already taken", async function () {
+    const f = await loadFixture(deployCreationFixture);
+    const { escrowAddr, deadline } = await permitPayer(f);
+    const offer = await terms(f, { buyer: ethers.ZeroAddress });
+    const sig = await signOffer(f.escrow, f.merchant, offer, []);
+    await f.book.send(f.escrow.connect(f.buyer).checkout(offer, [], sig));
+    const permit = await signPermit(f.usd, f.stranger, escrowAddr, USD(100), deadline);
+    await expect(f.escrow.connect(f.stranger).checkoutWithPermit(offer, [], sig, permit))
+      .to.be.revertedWithCustomError(f.escrow, "OrderAlreadyExists")
+      .withArgs(await idOf(f.escrow, offer));
   });
 
   it("reverts with EnforcedPause while paused", async function () {

@@ -1,90 +1,116 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import { FEE_BPS, OrderState, itemsHash, newOrderId, terms } from "../helpers/fixtures";
-import { toRecord } from "../../sdk/orderRecord";
-import { ZERO_HASH, createOrder, createPaidOrder, deployCreationFixture, itemTuples } from "../helpers/creation";
+import { FEE_BPS, OrderState, USD, idOf, itemsHash, newSalt, terms } from "../helpers/fixtures";
+import { NO_ITEMS_HASH } from "../../sdk/orderRecord";
+import {
+  createOrder,
+  createPaidOrder,
+  deployCreationFixture,
+  itemTuples,
+  termsTuple,
+  type CreationFixture,
+} from "../helpers/creation";
+
+const UINT40_MAX = 2n ** 40n - 1n;
+
+/** Ships a paid order and has the buyer confirm it. */
+async function shipAndConfirm(f: CreationFixture, t: Awaited<ReturnType<typeof terms>>) {
+  await f.book.send(f.escrow.connect(f.merchant).ship(t, ethers.id("tracking")));
+  return f.escrow.connect(f.buyer).confirmReceipt(t, []);
+}
 
 describe("PaymentEscrow.createOrder", function () {
   describe("success", function () {
-    it("creates an order by the merchant and emits OrderCreated with every field", async function () {
+    it("creates an order by the merchant and emits OrderCreated with the terms, the fee and the items", async function () {
       const f = await loadFixture(deployCreationFixture);
       const items = [
         { skuId: f.skuA, quantity: 2n },
         { skuId: f.skuB, quantity: 5n },
       ];
-      const t = await terms(f);
+      const t = await terms(f, {}, items);
+      const id = await idOf(f.escrow, t, items);
       await expect(f.escrow.connect(f.merchant).createOrder(t, items))
         .to.emit(f.escrow, "OrderCreated")
-        .withArgs(
-          t.orderId,
-          f.merchant.address,
-          f.buyer.address,
-          await f.usd.getAddress(),
-          t.amount,
-          FEE_BPS,
-          t.paymentDeadline,
-          t.shipWithin,
-          t.protectionPeriod,
-          itemTuples(items),
-        );
+        .withArgs(id, f.merchant.address, f.buyer.address, termsTuple(t), FEE_BPS, itemTuples(items));
     });
 
-    it("creates an order by an approved operator", async function () {
-      const f = await loadFixture(deployCreationFixture);
-      const o = await createOrder(f, {}, [], f.operator);
-      expect(o.record.merchant).to.equal(f.merchant.address);
-      expect(o.record.state).to.equal(OrderState.Created);
-      expect(await f.escrow.orderHash(o.id)).to.equal(await f.escrow.hashOrder(o.record));
-    });
-
-    it("returns the initial record and stores its hash", async function () {
+    it("returns the order id, which equals orderIdOf(terms) and the off-chain digest", async function () {
       const f = await loadFixture(deployCreationFixture);
       const items = [{ skuId: f.skuA, quantity: 3n }];
-      const t = await terms(f);
-      const returned = toRecord(await f.escrow.connect(f.merchant).createOrder.staticCall(t, items));
-      const expected = {
-        merchant: f.merchant.address,
-        buyer: f.buyer.address,
-        token: await f.usd.getAddress(),
-        amount: BigInt(t.amount),
-        feeBps: FEE_BPS,
-        state: OrderState.Created,
-        deadline: BigInt(t.paymentDeadline),
-        shipWithin: BigInt(t.shipWithin),
-        protectionPeriod: BigInt(t.protectionPeriod),
-        itemsHash: itemsHash(items),
-      };
-      expect(returned).to.deep.equal(expected);
-
+      const t = await terms(f, {}, items);
+      const returned = await f.escrow.connect(f.merchant).createOrder.staticCall(t, items);
+      expect(returned).to.equal(await f.escrow.orderIdOf(t));
+      expect(returned).to.equal(await idOf(f.escrow, t, items));
       await f.book.send(f.escrow.connect(f.merchant).createOrder(t, items));
-      const record = f.book.get(t.orderId as string);
-      expect(record).to.deep.equal(expected);
-      expect(await f.escrow.orderHash(t.orderId)).to.equal(await f.escrow.hashOrder(record));
-      expect(await f.escrow.isCurrent(t.orderId, record)).to.equal(true);
+      expect(f.book.get(returned).terms).to.deep.equal(t);
     });
 
-    it("commits a zero items hash for an order without line items", async function () {
+    it("stores the status: Created, the current fee, the payment deadline, nothing refunded, no payer", async function () {
       const f = await loadFixture(deployCreationFixture);
       const o = await createOrder(f);
-      expect(o.record.itemsHash).to.equal(ZERO_HASH);
-      expect(await f.escrow.isCurrent(o.id, o.record)).to.equal(true);
+      const s = await f.escrow.statusOf(o.id);
+      expect(s.state).to.equal(OrderState.Created);
+      expect(s.feeBps).to.equal(FEE_BPS);
+      expect(s.deadline).to.equal(o.terms.paymentDeadline);
+      expect(s.refunded).to.equal(0n);
+      // The buyer is the terms' buyer; only an open order's payment writes a payer.
+      expect(await f.escrow.payerOf(o.id)).to.equal(ethers.ZeroAddress);
+      expect(o.view.state).to.equal(OrderState.Created);
+      expect(o.view.feeBps).to.equal(FEE_BPS);
+      expect(o.view.escrowed).to.equal(0n);
     });
 
-    it("creates an open order (buyer zero) and a native-currency order", async function () {
+    it("creates an order by an approved operator, for the merchant", async function () {
       const f = await loadFixture(deployCreationFixture);
-      const open = await createOrder(f, { buyer: ethers.ZeroAddress });
-      expect(open.record.buyer).to.equal(ethers.ZeroAddress);
-      const native = await createOrder(f, { token: ethers.ZeroAddress, amount: ethers.parseEther("1") });
-      expect(native.record.token).to.equal(ethers.ZeroAddress);
-      expect(native.record.amount).to.equal(ethers.parseEther("1"));
+      const items = [{ skuId: f.skuA, quantity: 1n }];
+      const t = await terms(f, {}, items);
+      const id = await idOf(f.escrow, t, items);
+      await expect(f.escrow.connect(f.operator).createOrder(t, items))
+        .to.emit(f.escrow, "OrderCreated")
+        .withArgs(id, f.merchant.address, f.buyer.address, termsTuple(t), FEE_BPS, itemTuples(items));
+      expect((await f.escrow.statusOf(id)).state).to.equal(OrderState.Created);
+      expect(await f.inventory.balanceOf(f.merchant.address, f.skuA)).to.equal(99n);
+    });
+
+    it("commits the hash of no items (keccak256 of nothing) for an order without line items", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      const o = await createOrder(f);
+      expect(o.terms.itemsHash).to.equal(NO_ITEMS_HASH);
+      expect(NO_ITEMS_HASH).to.equal(ethers.keccak256("0x"));
+      expect(o.view.items).to.deep.equal([]);
+    });
+
+    it("creates an open order (buyer zero) that has no payer yet", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      const o = await createOrder(f, { buyer: ethers.ZeroAddress });
+      expect(await f.escrow.payerOf(o.id)).to.equal(ethers.ZeroAddress);
+      expect(o.view.buyer).to.equal(ethers.ZeroAddress);
+    });
+
+    it("creates a native-currency order", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      const o = await createOrder(f, { token: ethers.ZeroAddress, amount: ethers.parseEther("1") });
+      expect(o.view.terms.token).to.equal(ethers.ZeroAddress);
+      expect(o.view.terms.amount).to.equal(ethers.parseEther("1"));
+      expect((await f.escrow.statusOf(o.id)).state).to.equal(OrderState.Created);
+    });
+
+    it("creates an order whose payee is not the merchant", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      const t = await terms(f, { payee: f.stranger.address });
+      const id = await idOf(f.escrow, t);
+      await expect(f.escrow.connect(f.merchant).createOrder(t, []))
+        .to.emit(f.escrow, "OrderCreated")
+        .withArgs(id, f.merchant.address, f.buyer.address, termsTuple(t), FEE_BPS, []);
     });
 
     it("moves one SKU's stock from the merchant into escrow custody (TransferSingle)", async function () {
       const f = await loadFixture(deployCreationFixture);
       const escrowAddr = await f.escrow.getAddress();
-      const t = await terms(f);
-      const tx = f.escrow.connect(f.merchant).createOrder(t, [{ skuId: f.skuA, quantity: 4n }]);
+      const items = [{ skuId: f.skuA, quantity: 4n }];
+      const t = await terms(f, {}, items);
+      const tx = f.escrow.connect(f.merchant).createOrder(t, items);
       await expect(tx)
         .to.emit(f.inventory, "TransferSingle")
         .withArgs(escrowAddr, f.merchant.address, escrowAddr, f.skuA, 4n);
@@ -95,11 +121,11 @@ describe("PaymentEscrow.createOrder", function () {
     it("moves several SKUs' stock into escrow custody (TransferBatch)", async function () {
       const f = await loadFixture(deployCreationFixture);
       const escrowAddr = await f.escrow.getAddress();
-      const t = await terms(f);
       const items = [
         { skuId: f.skuA, quantity: 10n },
         { skuId: f.skuB, quantity: 1n },
       ];
+      const t = await terms(f, {}, items);
       await expect(f.escrow.connect(f.merchant).createOrder(t, items))
         .to.emit(f.inventory, "TransferBatch")
         .withArgs(escrowAddr, f.merchant.address, escrowAddr, [f.skuA, f.skuB], [10n, 1n]);
@@ -115,56 +141,161 @@ describe("PaymentEscrow.createOrder", function () {
       const f = await loadFixture(deployCreationFixture);
       const items = Array.from({ length: 64 }, () => ({ skuId: f.skuA, quantity: 1n }));
       const o = await createOrder(f, {}, items);
-      expect(o.record.itemsHash).to.equal(itemsHash(items));
+      expect(o.terms.itemsHash).to.equal(itemsHash(items));
+      expect(o.view.items).to.deep.equal(items);
       expect(await f.inventory.balanceOf(await f.escrow.getAddress(), f.skuA)).to.equal(64n);
+    });
+
+    it("accepts a fee exactly equal to the signed maximum", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      const o = await createOrder(f, { maxFeeBps: FEE_BPS });
+      expect((await f.escrow.statusOf(o.id)).feeBps).to.equal(FEE_BPS);
+    });
+
+    it("accepts a zero signed maximum while the fee is zero", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      await f.escrow.connect(f.admin).setFeeBps(0);
+      const o = await createOrder(f, { maxFeeBps: 0n });
+      expect((await f.escrow.statusOf(o.id)).feeBps).to.equal(0n);
+    });
+
+    it("accepts a payment deadline one second in the future and one at the uint40 maximum", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      const now = BigInt(await time.latest());
+      const t = await terms(f, { paymentDeadline: now + 2n });
+      await time.setNextBlockTimestamp(now + 1n);
+      await f.book.send(f.escrow.connect(f.merchant).createOrder(t, []));
+      expect((await f.escrow.statusOf(await idOf(f.escrow, t))).deadline).to.equal(now + 2n);
+
+      const far = await createOrder(f, { paymentDeadline: UINT40_MAX });
+      expect((await f.escrow.statusOf(far.id)).deadline).to.equal(UINT40_MAX);
+    });
+
+    it("fixes the fee at creation: a later fee change leaves the order's fee and its settlement unchanged", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      const before = await createPaidOrder(f);
+      await expect(f.escrow.connect(f.admin).setFeeBps(500)).to.emit(f.escrow, "FeeUpdated").withArgs(500n);
+      expect((await f.escrow.statusOf(before.id)).feeBps).to.equal(FEE_BPS);
+      const after = await createPaidOrder(f);
+      expect((await f.escrow.statusOf(after.id)).feeBps).to.equal(500n);
+
+      await expect(shipAndConfirm(f, before.terms))
+        .to.emit(f.escrow, "OrderCompleted")
+        .withArgs(before.id, f.merchant.address, f.buyer.address, USD(99), USD(1), false);
+      await expect(shipAndConfirm(f, after.terms))
+        .to.emit(f.escrow, "OrderCompleted")
+        .withArgs(after.id, f.merchant.address, f.buyer.address, USD(95), USD(5), false);
+      expect((await f.escrow.statusOf(before.id)).feeBps).to.equal(FEE_BPS);
+    });
+
+    it("gives two merchants using the same reference (salt) two different ids; neither blocks the other", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      const salt = newSalt();
+      const mine = await terms(f, { salt });
+      const theirs = await terms(f, { merchant: f.otherMerchant.address, salt });
+      const mineId = await idOf(f.escrow, mine);
+      const theirsId = await idOf(f.escrow, theirs);
+      expect(mineId).to.not.equal(theirsId);
+      // The second merchant goes first with the same reference: the first merchant's order is unaffected.
+      await f.book.send(f.escrow.connect(f.otherMerchant).createOrder(theirs, []));
+      await f.book.send(f.escrow.connect(f.merchant).createOrder(mine, []));
+      expect((await f.escrow.statusOf(mineId)).state).to.equal(OrderState.Created);
+      expect((await f.escrow.statusOf(theirsId)).state).to.equal(OrderState.Created);
+      expect(f.book.get(mineId).terms.merchant).to.equal(f.merchant.address);
+      expect(f.book.get(theirsId).terms.merchant).to.equal(f.otherMerchant.address);
     });
   });
 
   describe("reverts", function () {
-    it("reverts with ZeroOrderId for a zero id", async function () {
+    it("reverts with ZeroAddress for a zero payee", async function () {
       const f = await loadFixture(deployCreationFixture);
-      const t = await terms(f, { orderId: ZERO_HASH });
+      const t = await terms(f, { payee: ethers.ZeroAddress });
       await expect(f.escrow.connect(f.merchant).createOrder(t, [])).to.be.revertedWithCustomError(
         f.escrow,
-        "ZeroOrderId",
+        "ZeroAddress",
       );
     });
 
     it("rejects a zero merchant: nobody can act for address zero, so NotMerchantOrOperator fires first", async function () {
       const f = await loadFixture(deployCreationFixture);
       const t = await terms(f, { merchant: ethers.ZeroAddress });
-      // The ZeroAddress check in the body is defence in depth: the authorisation modifier runs before it and no
-      // caller is address zero or an operator approved by it.
+      // The ZeroAddress check of the terms is defence in depth here (checkout reaches it, see its tests): the
+      // authorisation runs first and no caller is address zero or an operator approved by it.
       await expect(f.escrow.connect(f.merchant).createOrder(t, []))
         .to.be.revertedWithCustomError(f.escrow, "NotMerchantOrOperator")
         .withArgs(ethers.ZeroAddress, f.merchant.address);
     });
 
-    it("reverts with OrderAlreadyExists for an id in use", async function () {
+    it("reverts with FeeAboveSignedMax when the fee exceeds the terms' maxFeeBps", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      const t = await terms(f, { maxFeeBps: FEE_BPS - 1n });
+      await expect(f.escrow.connect(f.merchant).createOrder(t, []))
+        .to.be.revertedWithCustomError(f.escrow, "FeeAboveSignedMax")
+        .withArgs(FEE_BPS, FEE_BPS - 1n);
+    });
+
+    it("reverts with FeeAboveSignedMax for terms made before the admin raised the fee above their maximum", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      const t = await terms(f, { maxFeeBps: FEE_BPS });
+      await f.escrow.connect(f.admin).setFeeBps(FEE_BPS + 1n);
+      await expect(f.escrow.connect(f.merchant).createOrder(t, []))
+        .to.be.revertedWithCustomError(f.escrow, "FeeAboveSignedMax")
+        .withArgs(FEE_BPS + 1n, FEE_BPS);
+      expect((await f.escrow.statusOf(await idOf(f.escrow, t))).state).to.equal(OrderState.None);
+    });
+
+    it("reverts with LineItemsMismatch when the items do not match the terms' itemsHash", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      const committed = [{ skuId: f.skuA, quantity: 2n }];
+      const t = await terms(f, {}, committed);
+      for (const given of [
+        [{ skuId: f.skuA, quantity: 3n }],
+        [{ skuId: f.skuB, quantity: 2n }],
+        [...committed, { skuId: f.skuB, quantity: 1n }],
+        [],
+      ]) {
+        await expect(f.escrow.connect(f.merchant).createOrder(t, given))
+          .to.be.revertedWithCustomError(f.escrow, "LineItemsMismatch")
+          .withArgs(t.itemsHash, itemsHash(given));
+      }
+    });
+
+    it("reverts with LineItemsMismatch for items given to terms committing to none", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      const t = await terms(f);
+      const given = [{ skuId: f.skuA, quantity: 1n }];
+      await expect(f.escrow.connect(f.merchant).createOrder(t, given))
+        .to.be.revertedWithCustomError(f.escrow, "LineItemsMismatch")
+        .withArgs(NO_ITEMS_HASH, itemsHash(given));
+    });
+
+    it("reverts with OrderAlreadyExists for the same terms twice", async function () {
       const f = await loadFixture(deployCreationFixture);
       const o = await createOrder(f);
       await expect(f.escrow.connect(f.merchant).createOrder(o.terms, []))
         .to.be.revertedWithCustomError(f.escrow, "OrderAlreadyExists")
         .withArgs(o.id);
+      await expect(f.escrow.connect(f.operator).createOrder(o.terms, []))
+        .to.be.revertedWithCustomError(f.escrow, "OrderAlreadyExists")
+        .withArgs(o.id);
     });
 
-    it("reverts with OrderAlreadyExists for the id of a cancelled order", async function () {
+    it("reverts with OrderAlreadyExists for the terms of a cancelled order", async function () {
       const f = await loadFixture(deployCreationFixture);
       const items = [{ skuId: f.skuA, quantity: 1n }];
       const o = await createOrder(f, {}, items);
-      await f.book.send(f.escrow.connect(f.merchant).cancel(o.id, o.record, items));
-      expect(f.book.get(o.id).state).to.equal(OrderState.Cancelled);
+      await f.book.send(f.escrow.connect(f.merchant).cancel(o.terms, items));
+      expect((await f.escrow.statusOf(o.id)).state).to.equal(OrderState.Cancelled);
       await expect(f.escrow.connect(f.merchant).createOrder(o.terms, items))
         .to.be.revertedWithCustomError(f.escrow, "OrderAlreadyExists")
         .withArgs(o.id);
     });
 
-    it("reverts with OrderAlreadyExists for the id of a completed order", async function () {
+    it("reverts with OrderAlreadyExists for the terms of a completed order", async function () {
       const f = await loadFixture(deployCreationFixture);
       const o = await createPaidOrder(f);
-      await f.book.send(f.escrow.connect(f.merchant).ship(o.id, f.book.get(o.id), ethers.id("track")));
-      await f.book.send(f.escrow.connect(f.buyer).confirmReceipt(o.id, f.book.get(o.id), []));
-      expect(f.book.get(o.id).state).to.equal(OrderState.Completed);
+      await f.book.send(shipAndConfirm(f, o.terms));
+      expect((await f.escrow.statusOf(o.id)).state).to.equal(OrderState.Completed);
       await expect(f.escrow.connect(f.merchant).createOrder(o.terms, []))
         .to.be.revertedWithCustomError(f.escrow, "OrderAlreadyExists")
         .withArgs(o.id);
@@ -179,14 +310,56 @@ describe("PaymentEscrow.createOrder", function () {
       );
     });
 
-    it("reverts with InvalidDeadline when the payment deadline is not in the future", async function () {
+    it("reverts with AmountTooLarge above 2^184 - 1, and accepts exactly that amount", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      const max = 2n ** 184n - 1n;
+      const t = await terms(f, { amount: max + 1n });
+      await expect(f.escrow.connect(f.merchant).createOrder(t, []))
+        .to.be.revertedWithCustomError(f.escrow, "AmountTooLarge")
+        .withArgs(max + 1n, max);
+      const o = await createOrder(f, { amount: max });
+      expect((await f.escrow.statusOf(o.id)).state).to.equal(OrderState.Created);
+    });
+
+    it("accepts a payment deadline at the current second (payable within that second, like pay)", async function () {
       const f = await loadFixture(deployCreationFixture);
       const now = BigInt(await time.latest());
       const t = await terms(f, { paymentDeadline: now + 1n });
       await time.setNextBlockTimestamp(now + 1n);
+      await f.book.send(f.escrow.connect(f.merchant).createOrder(t, []));
+      const s = await f.escrow.statusOf(await idOf(f.escrow, t));
+      expect(s.state).to.equal(OrderState.Created);
+      expect(s.deadline).to.equal(now + 1n);
+    });
+
+    it("reverts with InvalidDeadline for a payment deadline one second before the current one", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      const now = BigInt(await time.latest());
+      const t = await terms(f, { paymentDeadline: now + 1n });
+      await time.setNextBlockTimestamp(now + 2n);
       await expect(f.escrow.connect(f.merchant).createOrder(t, []))
         .to.be.revertedWithCustomError(f.escrow, "InvalidDeadline")
-        .withArgs(now + 1n, now + 1n);
+        .withArgs(now + 1n, now + 2n);
+    });
+
+    it("reverts with InvalidDeadline for a payment deadline in the past", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      const now = BigInt(await time.latest());
+      const t = await terms(f, { paymentDeadline: now - 10n });
+      await time.setNextBlockTimestamp(now + 1n);
+      await expect(f.escrow.connect(f.merchant).createOrder(t, []))
+        .to.be.revertedWithCustomError(f.escrow, "InvalidDeadline")
+        .withArgs(now - 10n, now + 1n);
+    });
+
+    it("reverts with InvalidDeadline for a payment deadline above the uint40 maximum", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      const t = await terms(f, { paymentDeadline: UINT40_MAX + 1n });
+      const now = BigInt(await time.latest()) + 1n;
+      await time.setNextBlockTimestamp(now);
+      await expect(f.escrow.connect(f.merchant).createOrder(t, []))
+        .to.be.revertedWithCustomError(f.escrow, "InvalidDeadline")
+        .withArgs(UINT40_MAX + 1n, now);
     });
 
     it("reverts with TokenNotAllowed for an unknown token", async function () {
@@ -211,7 +384,7 @@ describe("PaymentEscrow.createOrder", function () {
     it("reverts with TooManyLineItems for 65 line items", async function () {
       const f = await loadFixture(deployCreationFixture);
       const items = Array.from({ length: 65 }, () => ({ skuId: f.skuA, quantity: 1n }));
-      const t = await terms(f);
+      const t = await terms(f, {}, items);
       await expect(f.escrow.connect(f.merchant).createOrder(t, items))
         .to.be.revertedWithCustomError(f.escrow, "TooManyLineItems")
         .withArgs(65n, 64n);
@@ -219,11 +392,11 @@ describe("PaymentEscrow.createOrder", function () {
 
     it("reverts with ZeroQuantity for a line item of quantity zero", async function () {
       const f = await loadFixture(deployCreationFixture);
-      const t = await terms(f);
       const items = [
         { skuId: f.skuA, quantity: 1n },
         { skuId: f.skuB, quantity: 0n },
       ];
+      const t = await terms(f, {}, items);
       await expect(f.escrow.connect(f.merchant).createOrder(t, items))
         .to.be.revertedWithCustomError(f.escrow, "ZeroQuantity")
         .withArgs(f.skuB);
@@ -235,6 +408,14 @@ describe("PaymentEscrow.createOrder", function () {
       await expect(f.escrow.connect(f.stranger).createOrder(t, []))
         .to.be.revertedWithCustomError(f.escrow, "NotMerchantOrOperator")
         .withArgs(f.merchant.address, f.stranger.address);
+    });
+
+    it("reverts with NotMerchantOrOperator for a second merchant creating the first merchant's terms", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      const t = await terms(f);
+      await expect(f.escrow.connect(f.otherMerchant).createOrder(t, []))
+        .to.be.revertedWithCustomError(f.escrow, "NotMerchantOrOperator")
+        .withArgs(f.merchant.address, f.otherMerchant.address);
     });
 
     it("reverts with NotMerchantOrOperator for the operator of another merchant", async function () {
@@ -255,26 +436,40 @@ describe("PaymentEscrow.createOrder", function () {
         .withArgs(f.merchant.address, f.operator.address);
     });
 
+    it("reverts with NotStockOperator for an operator without the merchant's inventory approval, items only", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      await f.inventory.connect(f.merchant).setApprovalForAll(f.operator.address, false);
+      const items = [{ skuId: f.skuA, quantity: 1n }];
+      const t = await terms(f, {}, items);
+      await expect(f.escrow.connect(f.operator).createOrder(t, items))
+        .to.be.revertedWithCustomError(f.escrow, "NotStockOperator")
+        .withArgs(f.merchant.address, f.operator.address);
+      // Without items no stock moves, so the escrow approval suffices.
+      await createOrder(f, {}, [], f.operator);
+    });
+
     it("reverts with NotSkuMerchant from the inventory for a SKU of another merchant", async function () {
       const f = await loadFixture(deployCreationFixture);
       await f.inventory.connect(f.otherMerchant).createSku(f.otherMerchant.address, "ipfs://other");
       const otherSku = await f.inventory.skuId(f.otherMerchant.address, 1);
       await f.inventory.connect(f.otherMerchant).mintStock([otherSku], [10n]);
-      const t = await terms(f);
-      await expect(f.escrow.connect(f.merchant).createOrder(t, [{ skuId: otherSku, quantity: 1n }]))
+      const items = [{ skuId: otherSku, quantity: 1n }];
+      const t = await terms(f, {}, items);
+      await expect(f.escrow.connect(f.merchant).createOrder(t, items))
         .to.be.revertedWithCustomError(f.inventory, "NotSkuMerchant")
         .withArgs(otherSku, f.merchant.address);
     });
 
     it("reverts with ERC1155InsufficientBalance from the inventory when stock is short", async function () {
       const f = await loadFixture(deployCreationFixture);
-      const t = await terms(f);
-      await expect(f.escrow.connect(f.merchant).createOrder(t, [{ skuId: f.skuA, quantity: 101n }]))
+      const items = [{ skuId: f.skuA, quantity: 101n }];
+      const t = await terms(f, {}, items);
+      await expect(f.escrow.connect(f.merchant).createOrder(t, items))
         .to.be.revertedWithCustomError(f.inventory, "ERC1155InsufficientBalance")
         .withArgs(f.merchant.address, 100n, 101n, f.skuA);
     });
 
-    it("reverts with EnforcedPause while paused", async function () {
+    it("reverts with EnforcedPause while paused, and creates again once unpaused", async function () {
       const f = await loadFixture(deployCreationFixture);
       await f.escrow.connect(f.pauser).pause();
       const t = await terms(f);
@@ -283,16 +478,23 @@ describe("PaymentEscrow.createOrder", function () {
         "EnforcedPause",
       );
       await f.escrow.connect(f.pauser).unpause();
-      await createOrder(f, { orderId: newOrderId() });
+      await f.book.send(f.escrow.connect(f.merchant).createOrder(t, []));
+      expect((await f.escrow.statusOf(await idOf(f.escrow, t))).state).to.equal(OrderState.Created);
     });
 
     it("leaves no trace of a reverted creation", async function () {
       const f = await loadFixture(deployCreationFixture);
-      const t = await terms(f);
-      await expect(
-        f.escrow.connect(f.merchant).createOrder(t, [{ skuId: f.skuA, quantity: 101n }]),
-      ).to.be.revertedWithCustomError(f.inventory, "ERC1155InsufficientBalance");
-      expect(await f.escrow.orderHash(t.orderId)).to.equal(ZERO_HASH);
+      const items = [{ skuId: f.skuA, quantity: 101n }];
+      const t = await terms(f, {}, items);
+      await expect(f.escrow.connect(f.merchant).createOrder(t, items)).to.be.revertedWithCustomError(
+        f.inventory,
+        "ERC1155InsufficientBalance",
+      );
+      const s = await f.escrow.statusOf(await idOf(f.escrow, t, items));
+      expect(s.state).to.equal(OrderState.None);
+      expect(s.feeBps).to.equal(0n);
+      expect(s.deadline).to.equal(0n);
+      expect(s.refunded).to.equal(0n);
       expect(await f.inventory.balanceOf(f.merchant.address, f.skuA)).to.equal(100n);
     });
   });

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import { OrderState, USD } from "../helpers/fixtures";
+import { FEE_BPS, OrderState, USD, idOf, terms } from "../helpers/fixtures";
 import type { FeeOnTransferToken, ReturnsFalseToken } from "../../typechain-types";
 import { createOrder, deployCreationFixture, type CreationFixture } from "../helpers/creation";
 
@@ -23,13 +23,14 @@ describe("PaymentEscrow.pay", function () {
     it("pays an ERC-20 order: buyer -amount, escrow +amount, state Paid", async function () {
       const f = await loadFixture(deployCreationFixture);
       const o = await createOrder(f);
-      const tx = f.escrow.connect(f.buyer).pay(o.id, o.record);
+      const tx = f.escrow.connect(f.buyer).pay(o.terms);
       await expect(tx).to.changeTokenBalances(f.usd, [f.buyer, f.escrow], [-USD(100), USD(100)]);
       await f.book.send(tx);
-      const rec = f.book.get(o.id);
-      expect(rec.state).to.equal(OrderState.Paid);
-      expect(rec.buyer).to.equal(f.buyer.address);
-      expect(await f.escrow.isCurrent(o.id, rec)).to.equal(true);
+      const view = f.book.get(o.id);
+      expect(view.state).to.equal(OrderState.Paid);
+      expect(view.buyer).to.equal(f.buyer.address);
+      expect(view.escrowed).to.equal(USD(100));
+      expect((await f.escrow.statusOf(o.id)).state).to.equal(OrderState.Paid);
     });
 
     it("emits OrderPaid with shipBy = block timestamp + shipWithin", async function () {
@@ -37,114 +38,152 @@ describe("PaymentEscrow.pay", function () {
       const o = await createOrder(f);
       const payAt = BigInt(await time.latest()) + 100n;
       await time.setNextBlockTimestamp(payAt);
-      await expect(f.escrow.connect(f.buyer).pay(o.id, o.record))
+      await expect(f.escrow.connect(f.buyer).pay(o.terms))
         .to.emit(f.escrow, "OrderPaid")
-        .withArgs(o.id, f.merchant.address, f.buyer.address, USD(100), payAt + o.record.shipWithin);
+        .withArgs(o.id, f.merchant.address, f.buyer.address, USD(100), payAt + o.terms.shipWithin);
     });
 
-    it("stores the Paid record with deadline = ship-by time", async function () {
+    it("stores the Paid status: deadline = ship-by time, the fee fixed at creation, nothing refunded", async function () {
       const f = await loadFixture(deployCreationFixture);
       const o = await createOrder(f);
+      // A fee change between creation and payment does not touch the order.
+      await f.escrow.connect(f.admin).setFeeBps(900);
       const payAt = BigInt(await time.latest()) + 10n;
       await time.setNextBlockTimestamp(payAt);
-      await f.book.send(f.escrow.connect(f.buyer).pay(o.id, o.record));
-      const expected = { ...o.record, state: OrderState.Paid, deadline: payAt + o.record.shipWithin };
-      expect(f.book.get(o.id)).to.deep.equal(expected);
-      expect(await f.escrow.orderHash(o.id)).to.equal(await f.escrow.hashOrder(expected));
+      await f.book.send(f.escrow.connect(f.buyer).pay(o.terms));
+      const s = await f.escrow.statusOf(o.id);
+      expect(s.state).to.equal(OrderState.Paid);
+      expect(s.feeBps).to.equal(FEE_BPS);
+      expect(s.deadline).to.equal(payAt + o.terms.shipWithin);
+      expect(s.refunded).to.equal(0n);
+      // The terms name the buyer: paying writes no payer.
+      expect(await f.escrow.payerOf(o.id)).to.equal(ethers.ZeroAddress);
+      const view = f.book.get(o.id);
+      expect(view.deadline).to.equal(s.deadline);
+      expect(view.terms).to.deep.equal(o.terms);
     });
 
     it("pays a native order with exactly its amount: buyer -amount, escrow +amount", async function () {
       const f = await loadFixture(deployCreationFixture);
       const o = await createOrder(f, { token: ethers.ZeroAddress, amount: ONE_ETH });
-      const tx = f.escrow.connect(f.buyer).pay(o.id, o.record, { value: ONE_ETH });
-      await expect(tx).to.changeEtherBalances([f.buyer, f.escrow], [-ONE_ETH, ONE_ETH]);
-      await expect(tx).to.emit(f.escrow, "OrderPaid");
-      await f.book.send(tx);
-      expect(f.book.get(o.id).state).to.equal(OrderState.Paid);
-    });
-
-    it("makes the payer the buyer of an open order", async function () {
-      const f = await loadFixture(deployCreationFixture);
-      const o = await createOrder(f, { buyer: ethers.ZeroAddress });
-      const payAt = BigInt(await time.latest()) + 5n;
+      const payAt = BigInt(await time.latest()) + 7n;
       await time.setNextBlockTimestamp(payAt);
-      const tx = f.escrow.connect(f.otherBuyer).pay(o.id, o.record);
+      const tx = f.escrow.connect(f.buyer).pay(o.terms, { value: ONE_ETH });
+      await expect(tx).to.changeEtherBalances([f.buyer, f.escrow], [-ONE_ETH, ONE_ETH]);
       await expect(tx)
         .to.emit(f.escrow, "OrderPaid")
-        .withArgs(o.id, f.merchant.address, f.otherBuyer.address, USD(100), payAt + o.record.shipWithin);
+        .withArgs(o.id, f.merchant.address, f.buyer.address, ONE_ETH, payAt + o.terms.shipWithin);
       await f.book.send(tx);
-      const rec = f.book.get(o.id);
-      expect(rec.buyer).to.equal(f.otherBuyer.address);
-      expect(await f.escrow.isCurrent(o.id, rec)).to.equal(true);
+      expect((await f.escrow.statusOf(o.id)).state).to.equal(OrderState.Paid);
     });
 
-    it("accepts payment exactly at the payment deadline", async function () {
+    it("records the payer of an open order as its buyer (payerOf)", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      const o = await createOrder(f, { buyer: ethers.ZeroAddress });
+      expect(await f.escrow.payerOf(o.id)).to.equal(ethers.ZeroAddress);
+      const payAt = BigInt(await time.latest()) + 5n;
+      await time.setNextBlockTimestamp(payAt);
+      const tx = f.escrow.connect(f.otherBuyer).pay(o.terms);
+      await expect(tx)
+        .to.emit(f.escrow, "OrderPaid")
+        .withArgs(o.id, f.merchant.address, f.otherBuyer.address, USD(100), payAt + o.terms.shipWithin);
+      await f.book.send(tx);
+      expect(await f.escrow.payerOf(o.id)).to.equal(f.otherBuyer.address);
+      expect(f.book.get(o.id).buyer).to.equal(f.otherBuyer.address);
+      // The recorded payer is the buyer from now on: only it may confirm receipt.
+      await f.book.send(f.escrow.connect(f.merchant).ship(o.terms, ethers.id("tracking")));
+      await expect(f.escrow.connect(f.buyer).confirmReceipt(o.terms, []))
+        .to.be.revertedWithCustomError(f.escrow, "NotBuyer")
+        .withArgs(o.id, f.buyer.address);
+      await f.book.send(f.escrow.connect(f.otherBuyer).confirmReceipt(o.terms, []));
+    });
+
+    it("accepts payment exactly at the payment deadline second", async function () {
       const f = await loadFixture(deployCreationFixture);
       const o = await createOrder(f);
-      await time.setNextBlockTimestamp(o.record.deadline);
-      await f.book.send(f.escrow.connect(f.buyer).pay(o.id, o.record));
-      expect(f.book.get(o.id).state).to.equal(OrderState.Paid);
+      await time.setNextBlockTimestamp(o.terms.paymentDeadline);
+      await f.book.send(f.escrow.connect(f.buyer).pay(o.terms));
+      const s = await f.escrow.statusOf(o.id);
+      expect(s.state).to.equal(OrderState.Paid);
+      expect(s.deadline).to.equal(o.terms.paymentDeadline + o.terms.shipWithin);
+    });
+
+    it("works for an order whose token was disallowed after creation", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      const o = await createOrder(f);
+      await f.escrow.connect(f.admin).setTokenAllowed(await f.usd.getAddress(), false);
+      await f.book.send(f.escrow.connect(f.buyer).pay(o.terms));
+      expect((await f.escrow.statusOf(o.id)).state).to.equal(OrderState.Paid);
     });
   });
 
   describe("reverts", function () {
-    it("reverts with NotBuyer when someone else pays a buyer-bound order", async function () {
+    it("reverts with NotBuyer when a stranger pays an order bound to a buyer", async function () {
       const f = await loadFixture(deployCreationFixture);
       const o = await createOrder(f);
-      await expect(f.escrow.connect(f.otherBuyer).pay(o.id, o.record))
+      await expect(f.escrow.connect(f.otherBuyer).pay(o.terms))
         .to.be.revertedWithCustomError(f.escrow, "NotBuyer")
         .withArgs(o.id, f.otherBuyer.address);
     });
 
-    it("reverts with PaymentDeadlinePassed after the payment deadline", async function () {
+    it("reverts with PaymentDeadlinePassed one second after the payment deadline", async function () {
       const f = await loadFixture(deployCreationFixture);
       const o = await createOrder(f);
-      await time.setNextBlockTimestamp(o.record.deadline + 1n);
-      await expect(f.escrow.connect(f.buyer).pay(o.id, o.record))
+      const late = o.terms.paymentDeadline + 1n;
+      await time.setNextBlockTimestamp(late);
+      await expect(f.escrow.connect(f.buyer).pay(o.terms))
         .to.be.revertedWithCustomError(f.escrow, "PaymentDeadlinePassed")
-        .withArgs(o.id, o.record.deadline, o.record.deadline + 1n);
+        .withArgs(o.id, o.terms.paymentDeadline, late);
     });
 
-    it("reverts with InvalidState when paying twice with the current record", async function () {
+    it("reverts with InvalidState when paying twice", async function () {
       const f = await loadFixture(deployCreationFixture);
       const o = await createOrder(f);
-      await f.book.send(f.escrow.connect(f.buyer).pay(o.id, o.record));
-      await expect(f.escrow.connect(f.buyer).pay(o.id, f.book.get(o.id)))
+      await f.book.send(f.escrow.connect(f.buyer).pay(o.terms));
+      await expect(f.escrow.connect(f.buyer).pay(o.terms))
         .to.be.revertedWithCustomError(f.escrow, "InvalidState")
         .withArgs(o.id, OrderState.Paid);
     });
 
-    it("reverts with StaleOrderRecord when paying twice with the old record", async function () {
+    it("reverts with InvalidState for a cancelled order", async function () {
       const f = await loadFixture(deployCreationFixture);
       const o = await createOrder(f);
-      await f.book.send(f.escrow.connect(f.buyer).pay(o.id, o.record));
-      await expect(f.escrow.connect(f.buyer).pay(o.id, o.record))
-        .to.be.revertedWithCustomError(f.escrow, "StaleOrderRecord")
-        .withArgs(o.id, await f.escrow.hashOrder(f.book.get(o.id)), await f.escrow.hashOrder(o.record));
+      await f.book.send(f.escrow.connect(f.merchant).cancel(o.terms, []));
+      await expect(f.escrow.connect(f.buyer).pay(o.terms))
+        .to.be.revertedWithCustomError(f.escrow, "InvalidState")
+        .withArgs(o.id, OrderState.Cancelled);
     });
 
-    it("reverts with StaleOrderRecord for a tampered record (amount lowered)", async function () {
+    it("reverts with InvalidState when a front-runner already paid an open order", async function () {
       const f = await loadFixture(deployCreationFixture);
-      const o = await createOrder(f);
-      const tampered = { ...o.record, amount: USD(1) };
-      await expect(f.escrow.connect(f.buyer).pay(o.id, tampered))
-        .to.be.revertedWithCustomError(f.escrow, "StaleOrderRecord")
-        .withArgs(o.id, await f.escrow.orderHash(o.id), await f.escrow.hashOrder(tampered));
+      const o = await createOrder(f, { buyer: ethers.ZeroAddress });
+      await f.book.send(f.escrow.connect(f.otherBuyer).pay(o.terms));
+      await expect(f.escrow.connect(f.buyer).pay(o.terms))
+        .to.be.revertedWithCustomError(f.escrow, "InvalidState")
+        .withArgs(o.id, OrderState.Paid);
     });
 
-    it("reverts with OrderNotFound for an unknown order id", async function () {
+    it("reverts with OrderNotFound for tampered terms (amount lowered): they name another id", async function () {
       const f = await loadFixture(deployCreationFixture);
       const o = await createOrder(f);
-      const unknown = ethers.id("no such order");
-      await expect(f.escrow.connect(f.buyer).pay(unknown, o.record))
+      const tampered = { ...o.terms, amount: USD(1) };
+      await expect(f.escrow.connect(f.buyer).pay(tampered))
         .to.be.revertedWithCustomError(f.escrow, "OrderNotFound")
-        .withArgs(unknown);
+        .withArgs(await idOf(f.escrow, tampered));
+    });
+
+    it("reverts with OrderNotFound for terms that were never created", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      const t = await terms(f);
+      await expect(f.escrow.connect(f.buyer).pay(t))
+        .to.be.revertedWithCustomError(f.escrow, "OrderNotFound")
+        .withArgs(await idOf(f.escrow, t));
     });
 
     it("reverts with WrongNativeAmount when too little is sent", async function () {
       const f = await loadFixture(deployCreationFixture);
       const o = await createOrder(f, { token: ethers.ZeroAddress, amount: ONE_ETH });
-      await expect(f.escrow.connect(f.buyer).pay(o.id, o.record, { value: ONE_ETH - 1n }))
+      await expect(f.escrow.connect(f.buyer).pay(o.terms, { value: ONE_ETH - 1n }))
         .to.be.revertedWithCustomError(f.escrow, "WrongNativeAmount")
         .withArgs(ONE_ETH, ONE_ETH - 1n);
     });
@@ -152,15 +191,23 @@ describe("PaymentEscrow.pay", function () {
     it("reverts with WrongNativeAmount when too much is sent", async function () {
       const f = await loadFixture(deployCreationFixture);
       const o = await createOrder(f, { token: ethers.ZeroAddress, amount: ONE_ETH });
-      await expect(f.escrow.connect(f.buyer).pay(o.id, o.record, { value: ONE_ETH + 1n }))
+      await expect(f.escrow.connect(f.buyer).pay(o.terms, { value: ONE_ETH + 1n }))
         .to.be.revertedWithCustomError(f.escrow, "WrongNativeAmount")
         .withArgs(ONE_ETH, ONE_ETH + 1n);
+    });
+
+    it("reverts with WrongNativeAmount when nothing is sent for a native order", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      const o = await createOrder(f, { token: ethers.ZeroAddress, amount: ONE_ETH });
+      await expect(f.escrow.connect(f.buyer).pay(o.terms))
+        .to.be.revertedWithCustomError(f.escrow, "WrongNativeAmount")
+        .withArgs(ONE_ETH, 0n);
     });
 
     it("reverts with UnexpectedNativeValue when ETH is sent to an ERC-20 order", async function () {
       const f = await loadFixture(deployCreationFixture);
       const o = await createOrder(f);
-      await expect(f.escrow.connect(f.buyer).pay(o.id, o.record, { value: 1n }))
+      await expect(f.escrow.connect(f.buyer).pay(o.terms, { value: 1n }))
         .to.be.revertedWithCustomError(f.escrow, "UnexpectedNativeValue")
         .withArgs(1n);
     });
@@ -169,9 +216,11 @@ describe("PaymentEscrow.pay", function () {
       const f = await loadFixture(deployCreationFixture);
       const fot = await allowMockToken(f, await ethers.deployContract("FeeOnTransferToken"));
       const o = await createOrder(f, { token: await fot.getAddress() });
-      await expect(f.escrow.connect(f.buyer).pay(o.id, o.record))
+      await expect(f.escrow.connect(f.buyer).pay(o.terms))
         .to.be.revertedWithCustomError(f.escrow, "TransferAmountMismatch")
         .withArgs(await fot.getAddress(), USD(100), USD(99));
+      expect((await f.escrow.statusOf(o.id)).state).to.equal(OrderState.Created);
+      expect(await fot.balanceOf(f.buyer.address)).to.equal(USD(1_000));
     });
 
     it("reverts with SafeERC20FailedOperation for a token whose transferFrom returns false", async function () {
@@ -179,7 +228,7 @@ describe("PaymentEscrow.pay", function () {
       const rft = await allowMockToken(f, await ethers.deployContract("ReturnsFalseToken"));
       const o = await createOrder(f, { token: await rft.getAddress() });
       await rft.setFailing(true);
-      await expect(f.escrow.connect(f.buyer).pay(o.id, o.record))
+      await expect(f.escrow.connect(f.buyer).pay(o.terms))
         .to.be.revertedWithCustomError(f.escrow, "SafeERC20FailedOperation")
         .withArgs(await rft.getAddress());
     });
@@ -188,7 +237,7 @@ describe("PaymentEscrow.pay", function () {
       const f = await loadFixture(deployCreationFixture);
       const o = await createOrder(f, { buyer: f.stranger.address });
       await f.usd.mint(f.stranger.address, USD(100));
-      await expect(f.escrow.connect(f.stranger).pay(o.id, o.record))
+      await expect(f.escrow.connect(f.stranger).pay(o.terms))
         .to.be.revertedWithCustomError(f.usd, "ERC20InsufficientAllowance")
         .withArgs(await f.escrow.getAddress(), 0n, USD(100));
     });
@@ -197,10 +246,7 @@ describe("PaymentEscrow.pay", function () {
       const f = await loadFixture(deployCreationFixture);
       const o = await createOrder(f);
       await f.escrow.connect(f.pauser).pause();
-      await expect(f.escrow.connect(f.buyer).pay(o.id, o.record)).to.be.revertedWithCustomError(
-        f.escrow,
-        "EnforcedPause",
-      );
+      await expect(f.escrow.connect(f.buyer).pay(o.terms)).to.be.revertedWithCustomError(f.escrow, "EnforcedPause");
     });
   });
 });

@@ -5,8 +5,10 @@ import type { HostileReceiver, ReturnsFalseToken } from "../../typechain-types";
 import { OrderBook, OrderState, deployEscrowFixture, terms } from "../helpers/fixtures";
 import {
   AMOUNT,
+  EVIDENCE,
   NATIVE_AMOUNT,
   feeOf,
+  itemsOf,
   load,
   placeOrder,
   type LoadedOrder,
@@ -20,7 +22,7 @@ interface HostileFixture extends OrderFixture {
   hostile: HostileReceiver;
 }
 
-/** A shipped native order whose merchant is a HostileReceiver (acting through the fixture's operator). */
+/** A shipped native order whose merchant (and so its payee) is a HostileReceiver acting through the operator. */
 async function hostileMerchantFixture(): Promise<HostileFixture> {
   const f = await deployEscrowFixture();
   const hostile = await (await ethers.getContractFactory("HostileReceiver")).deploy();
@@ -31,11 +33,23 @@ async function hostileMerchantFixture(): Promise<HostileFixture> {
     f.escrow.interface.encodeFunctionData("setOperatorApproval", [f.operator.address, true]),
   );
   const book = new OrderBook(f.escrow);
-  const { orderId, items } = await placeOrder(f, book, "Shipped", {
+  const placed = await placeOrder(f, book, "Shipped", {
     terms: { merchant: hostileAddress, token: NATIVE, amount: NATIVE_AMOUNT },
     seller: f.operator,
   });
-  return { ...f, hostile, orderId, items, records: new Map(book.records) };
+  return { ...f, hostile, ...placed, views: new Map(book.views) };
+}
+
+/** A shipped native order of the (EOA) merchant whose payee is a HostileReceiver. */
+async function hostilePayeeFixture(): Promise<HostileFixture> {
+  const f = await deployEscrowFixture();
+  const hostile = await (await ethers.getContractFactory("HostileReceiver")).deploy();
+  const book = new OrderBook(f.escrow);
+  const placed = await placeOrder(f, book, "Shipped", {
+    terms: { payee: await hostile.getAddress(), token: NATIVE, amount: NATIVE_AMOUNT },
+    items: itemsOf(f),
+  });
+  return { ...f, hostile, ...placed, views: new Map(book.views) };
 }
 
 /** A paid native order whose buyer is a HostileReceiver. */
@@ -44,11 +58,33 @@ async function hostileBuyerFixture(): Promise<HostileFixture> {
   const hostile = await (await ethers.getContractFactory("HostileReceiver")).deploy();
   const book = new OrderBook(f.escrow);
   const t = await terms(f, { buyer: await hostile.getAddress(), token: NATIVE, amount: NATIVE_AMOUNT });
-  const orderId = t.orderId as string;
   await book.send(f.escrow.connect(f.merchant).createOrder(t, []));
-  const payCall = f.escrow.interface.encodeFunctionData("pay", [orderId, book.get(orderId)]);
+  const payCall = f.escrow.interface.encodeFunctionData("pay", [t]);
   await book.send(hostile.execute(await f.escrow.getAddress(), NATIVE_AMOUNT, payCall, { value: NATIVE_AMOUNT }));
-  return { ...f, hostile, orderId, items: [], records: new Map(book.records) };
+  const orderId = await f.escrow.orderIdOf(t);
+  return { ...f, hostile, orderId, terms: t, items: [], views: new Map(book.views) };
+}
+
+/** A shipped ERC-20 order (with items) whose payee is `stranger`, not the merchant. */
+async function separatePayeeFixture(): Promise<OrderFixture> {
+  const f = await deployEscrowFixture();
+  const book = new OrderBook(f.escrow);
+  const placed = await placeOrder(f, book, "Shipped", {
+    terms: { payee: f.stranger.address, amount: AMOUNT },
+    items: itemsOf(f),
+  });
+  return { ...f, ...placed, views: new Map(book.views) };
+}
+
+/** A disputed ERC-20 order (with items) whose payee is `stranger`, not the merchant. */
+async function separatePayeeDisputeFixture(): Promise<OrderFixture> {
+  const f = await deployEscrowFixture();
+  const book = new OrderBook(f.escrow);
+  const placed = await placeOrder(f, book, "Disputed", {
+    terms: { payee: f.stranger.address, amount: AMOUNT },
+    items: itemsOf(f),
+  });
+  return { ...f, ...placed, views: new Map(book.views) };
 }
 
 interface FalseTokenFixture extends OrderFixture {
@@ -64,8 +100,8 @@ async function returnsFalseTokenFixture(): Promise<FalseTokenFixture> {
   await rft.mint(f.buyer.address, AMOUNT);
   await rft.connect(f.buyer).approve(await f.escrow.getAddress(), AMOUNT);
   const book = new OrderBook(f.escrow);
-  const { orderId, items } = await placeOrder(f, book, "Shipped", { terms: { token: rftAddress, amount: AMOUNT } });
-  return { ...f, rft, orderId, items, records: new Map(book.records) };
+  const placed = await placeOrder(f, book, "Shipped", { terms: { token: rftAddress, amount: AMOUNT } });
+  return { ...f, rft, ...placed, views: new Map(book.views) };
 }
 
 /** Makes the HostileReceiver send `escrow.withdraw(token, to)`. */
@@ -75,19 +111,177 @@ async function withdrawAs(f: LoadedOrder<HostileFixture>, token: string, to: str
 }
 
 describe("PaymentEscrow payouts", function () {
-  describe("a merchant contract that refuses native currency", function () {
+  describe("the payee, not the merchant, receives the release", function () {
+    it("pays the payee the amount minus the fee on confirmReceipt; the merchant gets nothing", async function () {
+      const f = await load(separatePayeeFixture);
+      const { escrow, usd, merchant, buyer, stranger, feeRecipient, orderId, terms: t, items } = f;
+      const fee = feeOf(AMOUNT);
+      const tx = escrow.connect(buyer).confirmReceipt(t, items);
+      await expect(tx)
+        .to.emit(escrow, "OrderCompleted")
+        .withArgs(orderId, merchant.address, buyer.address, AMOUNT - fee, fee, false);
+      await expect(tx).to.changeTokenBalances(
+        usd,
+        [escrow, stranger, merchant, feeRecipient],
+        [-AMOUNT, AMOUNT - fee, 0n, fee],
+      );
+      await expect(tx).not.to.emit(escrow, "PayoutCredited");
+      await f.book.send(tx);
+      expect(f.view().state).to.equal(OrderState.Completed);
+      // The goods go to the buyer regardless of who is paid.
+      expect(await f.inventory.balanceOf(buyer.address, f.skuA)).to.equal(2n);
+    });
+
+    it("pays the payee on autoRelease by a stranger after the protection period", async function () {
+      const f = await load(separatePayeeFixture);
+      const { escrow, usd, merchant, otherBuyer, stranger, orderId, terms: t, items } = f;
+      await time.setNextBlockTimestamp(f.view().deadline + 1n);
+      const tx = escrow.connect(otherBuyer).autoRelease(t, items);
+      await expect(tx)
+        .to.emit(escrow, "OrderCompleted")
+        .withArgs(orderId, merchant.address, f.buyer.address, AMOUNT - feeOf(AMOUNT), feeOf(AMOUNT), true);
+      await expect(tx).to.changeTokenBalances(usd, [stranger, merchant], [AMOUNT - feeOf(AMOUNT), 0n]);
+    });
+
+    it("pays the payee what remains after a partial refund, minus the fee on that remainder", async function () {
+      const f = await load(separatePayeeFixture);
+      const { escrow, usd, merchant, buyer, stranger, feeRecipient, terms: t, items } = f;
+      const part = 23_456_789n;
+      await f.book.send(escrow.connect(merchant).refund(t, part, items));
+      const remaining = AMOUNT - part;
+      await expect(escrow.connect(buyer).confirmReceipt(t, items)).to.changeTokenBalances(
+        usd,
+        [stranger, merchant, feeRecipient],
+        [remaining - feeOf(remaining), 0n, feeOf(remaining)],
+      );
+    });
+
+    it("pays the payee's share of an arbiter's split; the buyer gets its part", async function () {
+      const f = await load(separatePayeeDisputeFixture);
+      const { escrow, usd, arbiter, merchant, buyer, stranger, feeRecipient, orderId, terms: t, items } = f;
+      const buyerAmount = 23_456_789n;
+      const payeeShare = AMOUNT - buyerAmount;
+      const fee = feeOf(payeeShare);
+      const tx = escrow.connect(arbiter).resolveDispute(t, buyerAmount, items);
+      await expect(tx)
+        .to.emit(escrow, "DisputeResolved")
+        .withArgs(orderId, merchant.address, buyer.address, buyerAmount, payeeShare - fee, fee, 0n);
+      await expect(tx).to.changeTokenBalances(
+        usd,
+        [buyer, stranger, merchant, feeRecipient],
+        [buyerAmount, payeeShare - fee, 0n, fee],
+      );
+    });
+
+    it("pays the payee's share of a settlement the buyer accepted", async function () {
+      const f = await load(separatePayeeDisputeFixture);
+      const { escrow, usd, merchant, buyer, stranger, terms: t, items } = f;
+      const buyerAmount = 3_456_789n;
+      await f.book.send(escrow.connect(merchant).proposeSettlement(t, buyerAmount));
+      const payeeShare = AMOUNT - buyerAmount;
+      await expect(escrow.connect(buyer).acceptSettlement(t, buyerAmount, items)).to.changeTokenBalances(
+        usd,
+        [buyer, stranger, merchant],
+        [buyerAmount, payeeShare - feeOf(payeeShare), 0n],
+      );
+    });
+
+    it("pays the payee nothing when the default outcome refunds the buyer everything", async function () {
+      const f = await load(separatePayeeDisputeFixture);
+      const { escrow, usd, merchant, buyer, stranger, feeRecipient, terms: t, items } = f;
+      await time.setNextBlockTimestamp(f.view().deadline + 1n);
+      await expect(escrow.connect(stranger).settleExpiredDispute(t, items)).to.changeTokenBalances(
+        usd,
+        [buyer, stranger, merchant, feeRecipient],
+        [AMOUNT, 0n, 0n, 0n],
+      );
+    });
+
+    it("pays a separate payee of a native order in native currency", async function () {
+      const f = await load(separatePayeeFixture);
+      const { escrow, merchant, buyer, stranger, feeRecipient, book } = f;
+      const placed = await placeOrder(f, book, "Shipped", {
+        terms: { payee: stranger.address, token: NATIVE, amount: NATIVE_AMOUNT },
+      });
+      const fee = feeOf(NATIVE_AMOUNT);
+      await expect(escrow.connect(buyer).confirmReceipt(placed.terms, [])).to.changeEtherBalances(
+        [escrow, stranger, merchant, feeRecipient],
+        [-NATIVE_AMOUNT, NATIVE_AMOUNT - fee, 0n, fee],
+      );
+    });
+  });
+
+  describe("a payee contract that refuses native currency", function () {
+    it("credits the payee (not the merchant) and the release still succeeds", async function () {
+      const f = await load(hostilePayeeFixture);
+      const { escrow, hostile, merchant, buyer, feeRecipient, orderId, terms: t, items } = f;
+      await hostile.setMode(Mode.Revert, NATIVE, "0x");
+      const hostileAddress = await hostile.getAddress();
+      const fee = feeOf(NATIVE_AMOUNT);
+      const tx = escrow.connect(buyer).confirmReceipt(t, items);
+      await expect(tx)
+        .to.emit(escrow, "PayoutCredited")
+        .withArgs(hostileAddress, NATIVE, NATIVE_AMOUNT - fee);
+      await expect(tx)
+        .to.emit(escrow, "OrderCompleted")
+        .withArgs(orderId, merchant.address, buyer.address, NATIVE_AMOUNT - fee, fee, false);
+      await expect(tx).to.changeEtherBalances([escrow, hostile, merchant, feeRecipient], [-fee, 0n, 0n, fee]);
+      await f.book.send(tx);
+      expect(f.view().state).to.equal(OrderState.Completed);
+      expect(await escrow.credited(hostileAddress, NATIVE)).to.equal(NATIVE_AMOUNT - fee);
+      expect(await escrow.credited(merchant.address, NATIVE)).to.equal(0n);
+      await expect(escrow.connect(merchant).withdraw(NATIVE, merchant.address))
+        .to.be.revertedWithCustomError(escrow, "NothingToWithdraw")
+        .withArgs(merchant.address, NATIVE);
+    });
+
+    it("lets the payee withdraw its credit to another address", async function () {
+      const f = await load(hostilePayeeFixture);
+      const { escrow, hostile, buyer, otherBuyer, terms: t, items } = f;
+      await hostile.setMode(Mode.BurnGas, NATIVE, "0x");
+      await f.book.send(escrow.connect(buyer).confirmReceipt(t, items));
+      const owed = NATIVE_AMOUNT - feeOf(NATIVE_AMOUNT);
+      const tx = withdrawAs(f, NATIVE, otherBuyer.address);
+      await expect(tx)
+        .to.emit(escrow, "PayoutWithdrawn")
+        .withArgs(await hostile.getAddress(), NATIVE, otherBuyer.address, owed);
+      await expect(tx).to.changeEtherBalances([escrow, otherBuyer], [-owed, owed]);
+    });
+  });
+
+  describe("a fee recipient that refuses native currency", function () {
+    it("credits the fee and pays the payee", async function () {
+      const f = await load(hostileMerchantFixture);
+      const { escrow, hostile, admin, buyer, terms: t, items } = f;
+      // The merchant contract accepts; a second hostile receiver becomes the fee recipient.
+      const feeSink = await (await ethers.getContractFactory("HostileReceiver")).deploy();
+      await feeSink.setMode(Mode.Revert, NATIVE, "0x");
+      const feeSinkAddress = await feeSink.getAddress();
+      await escrow.connect(admin).setFeeRecipient(feeSinkAddress);
+      const fee = feeOf(NATIVE_AMOUNT);
+      const tx = escrow.connect(buyer).confirmReceipt(t, items);
+      await expect(tx).to.emit(escrow, "PayoutCredited").withArgs(feeSinkAddress, NATIVE, fee);
+      await expect(tx).to.changeEtherBalances(
+        [escrow, hostile, feeSink],
+        [-(NATIVE_AMOUNT - fee), NATIVE_AMOUNT - fee, 0n],
+      );
+      expect(await escrow.credited(feeSinkAddress, NATIVE)).to.equal(fee);
+    });
+  });
+
+  describe("a merchant contract (its own payee) that refuses native currency", function () {
     for (const [name, mode] of [
       ["reverts", Mode.Revert],
       ["burns all gas", Mode.BurnGas],
     ] as const) {
       it(`credits the payout when the merchant ${name}, and release still succeeds`, async function () {
         const f = await load(hostileMerchantFixture);
-        const { escrow, hostile, buyer, feeRecipient, orderId, items, book } = f;
+        const { escrow, hostile, buyer, feeRecipient, orderId, terms: t, items, book } = f;
         await hostile.setMode(mode, NATIVE, "0x");
         const fee = feeOf(NATIVE_AMOUNT);
         const hostileAddress = await hostile.getAddress();
 
-        const tx = escrow.connect(buyer).confirmReceipt(orderId, f.record(), items);
+        const tx = escrow.connect(buyer).confirmReceipt(t, items);
         await expect(tx)
           .to.emit(escrow, "PayoutCredited")
           .withArgs(hostileAddress, NATIVE, NATIVE_AMOUNT - fee);
@@ -97,33 +291,34 @@ describe("PaymentEscrow payouts", function () {
         await expect(tx).to.changeEtherBalances([escrow, hostile, feeRecipient], [-fee, 0n, fee]);
         await book.send(tx);
 
-        expect(f.record().state).to.equal(OrderState.Completed);
+        expect(f.view().state).to.equal(OrderState.Completed);
+        expect((await escrow.statusOf(orderId)).state).to.equal(OrderState.Completed);
         expect(await escrow.credited(hostileAddress, NATIVE)).to.equal(NATIVE_AMOUNT - fee);
       });
     }
 
     it("credits the payout on auto-release by a stranger", async function () {
       const f = await load(hostileMerchantFixture);
-      const { escrow, hostile, stranger, orderId, items } = f;
+      const { escrow, hostile, stranger, terms: t, items } = f;
       await hostile.setMode(Mode.BurnGas, NATIVE, "0x");
-      await time.setNextBlockTimestamp(f.record().deadline + 1n);
+      await time.setNextBlockTimestamp(f.view().deadline + 1n);
 
-      await expect(escrow.connect(stranger).autoRelease(orderId, f.record(), items))
+      await expect(escrow.connect(stranger).autoRelease(t, items))
         .to.emit(escrow, "PayoutCredited")
         .withArgs(await hostile.getAddress(), NATIVE, NATIVE_AMOUNT - feeOf(NATIVE_AMOUNT));
     });
 
     it("adds up the credits of several orders", async function () {
       const f = await load(hostileMerchantFixture);
-      const { escrow, hostile, buyer, operator, orderId, items, book } = f;
+      const { escrow, hostile, buyer, operator, terms: t, items, book } = f;
       await hostile.setMode(Mode.Revert, NATIVE, "0x");
       const hostileAddress = await hostile.getAddress();
-      await book.send(escrow.connect(buyer).confirmReceipt(orderId, f.record(), items));
+      await book.send(escrow.connect(buyer).confirmReceipt(t, items));
       const second = await placeOrder(f, book, "Shipped", {
         terms: { merchant: hostileAddress, token: NATIVE, amount: 1_000_000n },
         seller: operator,
       });
-      await book.send(escrow.connect(buyer).confirmReceipt(second.orderId, book.get(second.orderId), []));
+      await book.send(escrow.connect(buyer).confirmReceipt(second.terms, []));
 
       const expected = NATIVE_AMOUNT - feeOf(NATIVE_AMOUNT) + 1_000_000n - feeOf(1_000_000n);
       expect(await escrow.credited(hostileAddress, NATIVE)).to.equal(expected);
@@ -131,10 +326,10 @@ describe("PaymentEscrow payouts", function () {
 
     it("pays nothing into the credit when the merchant accepts", async function () {
       const f = await load(hostileMerchantFixture);
-      const { escrow, hostile, buyer, orderId, items } = f;
+      const { escrow, hostile, buyer, terms: t, items } = f;
       const fee = feeOf(NATIVE_AMOUNT);
 
-      const tx = escrow.connect(buyer).confirmReceipt(orderId, f.record(), items);
+      const tx = escrow.connect(buyer).confirmReceipt(t, items);
       await expect(tx).not.to.emit(escrow, "PayoutCredited");
       await expect(tx).to.changeEtherBalance(hostile, NATIVE_AMOUNT - fee);
     });
@@ -144,7 +339,7 @@ describe("PaymentEscrow payouts", function () {
     async function creditedHostileMerchant(): Promise<LoadedOrder<HostileFixture> & { owed: bigint }> {
       const f = await load(hostileMerchantFixture);
       await f.hostile.setMode(Mode.Revert, NATIVE, "0x");
-      await f.book.send(f.escrow.connect(f.buyer).confirmReceipt(f.orderId, f.record(), f.items));
+      await f.book.send(f.escrow.connect(f.buyer).confirmReceipt(f.terms, f.items));
       return { ...f, owed: NATIVE_AMOUNT - feeOf(NATIVE_AMOUNT) };
     }
 
@@ -170,6 +365,13 @@ describe("PaymentEscrow payouts", function () {
       );
     });
 
+    it("works while paused", async function () {
+      const f = await creditedHostileMerchant();
+      const { escrow, pauser, stranger, owed } = f;
+      await escrow.connect(pauser).pause();
+      await expect(withdrawAs(f, NATIVE, stranger.address)).to.changeEtherBalance(stranger, owed);
+    });
+
     it("reverts with NothingToWithdraw once the credit was withdrawn", async function () {
       const f = await creditedHostileMerchant();
       const { escrow, hostile, stranger } = f;
@@ -180,7 +382,7 @@ describe("PaymentEscrow payouts", function () {
         .withArgs(await hostile.getAddress(), NATIVE);
     });
 
-    it("reverts with NothingToWithdraw for an account without credit, and for another token", async function () {
+    it("reverts with NothingToWithdraw for a stranger without credit, and for another token", async function () {
       const f = await creditedHostileMerchant();
       const { escrow, usd, hostile, stranger } = f;
       const usdAddress = await usd.getAddress();
@@ -215,36 +417,51 @@ describe("PaymentEscrow payouts", function () {
   describe("a buyer contract that refuses native currency", function () {
     it("credits a full refund to the buyer; the order is Refunded; the buyer withdraws elsewhere", async function () {
       const f = await load(hostileBuyerFixture);
-      const { escrow, hostile, merchant, stranger, orderId, book } = f;
+      const { escrow, hostile, merchant, stranger, terms: t, book } = f;
       await hostile.setMode(Mode.Revert, NATIVE, "0x");
       const hostileAddress = await hostile.getAddress();
 
-      const tx = escrow.connect(merchant).refund(orderId, f.record(), NATIVE_AMOUNT, []);
+      const tx = escrow.connect(merchant).refund(t, NATIVE_AMOUNT, []);
       await expect(tx).to.emit(escrow, "PayoutCredited").withArgs(hostileAddress, NATIVE, NATIVE_AMOUNT);
       await book.send(tx);
-      expect(f.record().state).to.equal(OrderState.Refunded);
+      expect(f.view().state).to.equal(OrderState.Refunded);
       expect(await escrow.credited(hostileAddress, NATIVE)).to.equal(NATIVE_AMOUNT);
 
       await expect(withdrawAs(f, NATIVE, stranger.address)).to.changeEtherBalance(stranger, NATIVE_AMOUNT);
     });
+
+    it("credits the buyer's share of an arbiter's split and pays the merchant's", async function () {
+      const f = await load(hostileBuyerFixture);
+      const { escrow, hostile, merchant, arbiter, terms: t, book } = f;
+      const disputeCall = escrow.interface.encodeFunctionData("dispute", [t, EVIDENCE]);
+      await book.send(hostile.execute(await escrow.getAddress(), 0n, disputeCall));
+      await hostile.setMode(Mode.BurnGas, NATIVE, "0x");
+      const buyerAmount = NATIVE_AMOUNT / 2n;
+      const payeeShare = NATIVE_AMOUNT - buyerAmount;
+      const tx = escrow.connect(arbiter).resolveDispute(t, buyerAmount, []);
+      await expect(tx)
+        .to.emit(escrow, "PayoutCredited")
+        .withArgs(await hostile.getAddress(), NATIVE, buyerAmount);
+      await expect(tx).to.changeEtherBalance(merchant, payeeShare - feeOf(payeeShare));
+    });
   });
 
   describe("an ERC-20 that refuses the transfer (returns false)", function () {
-    it("credits the merchant's payout and the fee, and release still succeeds", async function () {
+    it("credits the payee's payout and the fee, and release still succeeds", async function () {
       const f = await load(returnsFalseTokenFixture);
-      const { escrow, rft, merchant, buyer, feeRecipient, orderId, items, book } = f;
+      const { escrow, rft, merchant, buyer, feeRecipient, terms: t, items, book } = f;
       await rft.setFailing(true);
       const rftAddress = await rft.getAddress();
       const fee = feeOf(AMOUNT);
 
-      const tx = escrow.connect(buyer).confirmReceipt(orderId, f.record(), items);
+      const tx = escrow.connect(buyer).confirmReceipt(t, items);
       await expect(tx)
         .to.emit(escrow, "PayoutCredited")
         .withArgs(merchant.address, rftAddress, AMOUNT - fee);
       await expect(tx).to.emit(escrow, "PayoutCredited").withArgs(feeRecipient.address, rftAddress, fee);
       await book.send(tx);
 
-      expect(f.record().state).to.equal(OrderState.Completed);
+      expect(f.view().state).to.equal(OrderState.Completed);
       expect(await rft.balanceOf(await escrow.getAddress())).to.equal(AMOUNT);
       expect(await escrow.credited(merchant.address, rftAddress)).to.equal(AMOUNT - fee);
       expect(await escrow.credited(feeRecipient.address, rftAddress)).to.equal(fee);
@@ -252,21 +469,22 @@ describe("PaymentEscrow payouts", function () {
 
     it("reverts with WithdrawFailed while the token still refuses", async function () {
       const f = await load(returnsFalseTokenFixture);
-      const { escrow, rft, merchant, buyer, orderId, items } = f;
+      const { escrow, rft, merchant, buyer, terms: t, items } = f;
       await rft.setFailing(true);
-      await escrow.connect(buyer).confirmReceipt(orderId, f.record(), items);
+      await escrow.connect(buyer).confirmReceipt(t, items);
       const rftAddress = await rft.getAddress();
 
       await expect(escrow.connect(merchant).withdraw(rftAddress, merchant.address))
         .to.be.revertedWithCustomError(escrow, "WithdrawFailed")
         .withArgs(merchant.address, rftAddress, AMOUNT - feeOf(AMOUNT));
+      expect(await escrow.credited(merchant.address, rftAddress)).to.equal(AMOUNT - feeOf(AMOUNT));
     });
 
-    it("lets the merchant and the fee recipient withdraw once the token works again", async function () {
+    it("lets the payee and the fee recipient withdraw once the token works again", async function () {
       const f = await load(returnsFalseTokenFixture);
-      const { escrow, rft, merchant, buyer, feeRecipient, stranger, orderId, items } = f;
+      const { escrow, rft, merchant, buyer, feeRecipient, stranger, terms: t, items } = f;
       await rft.setFailing(true);
-      await escrow.connect(buyer).confirmReceipt(orderId, f.record(), items);
+      await escrow.connect(buyer).confirmReceipt(t, items);
       await rft.setFailing(false);
       const rftAddress = await rft.getAddress();
       const fee = feeOf(AMOUNT);
@@ -283,15 +501,16 @@ describe("PaymentEscrow payouts", function () {
       );
       expect(await rft.balanceOf(await escrow.getAddress())).to.equal(0n);
       expect(await escrow.credited(merchant.address, rftAddress)).to.equal(0n);
+      expect(await escrow.credited(feeRecipient.address, rftAddress)).to.equal(0n);
     });
 
     it("credits a refund to the buyer while the token refuses", async function () {
       const f = await load(returnsFalseTokenFixture);
-      const { escrow, rft, merchant, buyer, orderId, items } = f;
+      const { escrow, rft, merchant, buyer, terms: t, items } = f;
       await rft.setFailing(true);
       const rftAddress = await rft.getAddress();
 
-      await expect(escrow.connect(merchant).refund(orderId, f.record(), AMOUNT, items))
+      await expect(escrow.connect(merchant).refund(t, AMOUNT, items))
         .to.emit(escrow, "PayoutCredited")
         .withArgs(buyer.address, rftAddress, AMOUNT);
       expect(await escrow.credited(buyer.address, rftAddress)).to.equal(AMOUNT);

@@ -144,7 +144,7 @@ contract PaymentEscrow is
     ) external nonReentrant whenNotPaused returns (bytes32 orderId) {
         address caller = _msgSender();
         _checkMerchantOrOperator(terms.merchant, caller);
-        if (items.length != 0) _checkStockOperator(terms.merchant, caller);
+        if (caller != terms.merchant) _checkOperatorTerms(terms, items, caller);
         uint16 fee;
         (orderId, fee) = _newOrder(terms, items);
         _statuses[orderId] = OrderStatus({
@@ -196,7 +196,7 @@ contract PaymentEscrow is
         (bytes32 orderId, OrderStatus memory s, address buyer) = _load(terms, OrderState.Paid);
         if (block.timestamp > s.deadline) revert ShipByPassed(orderId, s.deadline, block.timestamp);
         s.state = OrderState.Shipped;
-        s.deadline = uint40(block.timestamp + terms.protectionPeriod);
+        s.deadline = _deadlineAfter(terms.protectionPeriod);
         _statuses[orderId] = s;
         emit OrderShipped(orderId, terms.merchant, buyer, trackingHash, s.deadline);
     }
@@ -276,13 +276,13 @@ contract PaymentEscrow is
             revert InvalidState(orderId, s.state);
         }
         s.state = OrderState.Disputed;
-        s.deadline = uint40(block.timestamp + DISPUTE_PERIOD);
+        s.deadline = _deadlineAfter(DISPUTE_PERIOD);
         _statuses[orderId] = s;
         emit OrderDisputed(orderId, terms.merchant, buyer, evidenceHash, s.deadline);
     }
 
     /// @inheritdoc IPaymentEscrow
-    function proposeSettlement(OrderTerms calldata terms, uint256 buyerAmount) external nonReentrant {
+    function proposeSettlement(OrderTerms calldata terms, uint256 buyerTotal) external nonReentrant {
         (bytes32 orderId, OrderStatus memory s, address buyer) = _load(terms, OrderState.Disputed);
         address caller = _msgSender();
         Party by;
@@ -293,16 +293,15 @@ contract PaymentEscrow is
         } else {
             revert NotCounterparty(orderId, caller);
         }
-        uint256 escrowed = terms.amount - s.refunded;
-        if (buyerAmount > escrowed) revert SplitExceedsEscrow(orderId, buyerAmount, escrowed);
-        _proposals[orderId] = Proposal({by: by, buyerAmount: buyerAmount});
-        emit SettlementProposed(orderId, by, buyerAmount);
+        if (buyerTotal > terms.amount) revert SplitExceedsAmount(orderId, buyerTotal, terms.amount);
+        _proposals[orderId] = Proposal({by: by, buyerTotal: buyerTotal});
+        emit SettlementProposed(orderId, by, buyerTotal);
     }
 
     /// @inheritdoc IPaymentEscrow
     function acceptSettlement(
         OrderTerms calldata terms,
-        uint256 buyerAmount,
+        uint256 buyerTotal,
         LineItem[] calldata items
     ) external nonReentrant {
         (bytes32 orderId, OrderStatus memory s, address buyer) = _load(terms, OrderState.Disputed);
@@ -313,21 +312,21 @@ contract PaymentEscrow is
                 ? _isMerchantOrOperator(terms.merchant, caller)
                 : (p.by == Party.Merchant && caller == buyer);
         if (!isCounterparty) revert NotCounterparty(orderId, caller);
-        if (p.buyerAmount != buyerAmount) revert ProposalMismatch(orderId, p.buyerAmount, buyerAmount);
+        if (p.buyerTotal != buyerTotal) revert ProposalMismatch(orderId, p.buyerTotal, buyerTotal);
         delete _proposals[orderId];
-        _split(orderId, s, buyer, terms, buyerAmount, items, Resolution.Settlement);
+        _split(orderId, s, buyer, terms, buyerTotal, items, Resolution.Settlement);
     }
 
     /// @inheritdoc IPaymentEscrow
     function resolveDispute(
         OrderTerms calldata terms,
-        uint256 buyerAmount,
+        uint256 buyerTotal,
         LineItem[] calldata items
     ) external nonReentrant {
         if (!hasRole(ARBITER_ROLE, _msgSender())) revert NotArbiter(_msgSender());
         (bytes32 orderId, OrderStatus memory s, address buyer) = _load(terms, OrderState.Disputed);
         if (_proposals[orderId].by != Party.None) delete _proposals[orderId];
-        _split(orderId, s, buyer, terms, buyerAmount, items, Resolution.Arbiter);
+        _split(orderId, s, buyer, terms, buyerTotal, items, Resolution.Arbiter);
     }
 
     /// @inheritdoc IPaymentEscrow
@@ -335,13 +334,16 @@ contract PaymentEscrow is
         (bytes32 orderId, OrderStatus memory s, address buyer) = _load(terms, OrderState.Disputed);
         if (block.timestamp <= s.deadline) revert DisputePeriodActive(orderId, s.deadline, block.timestamp);
         if (_proposals[orderId].by != Party.None) delete _proposals[orderId];
-        _split(orderId, s, buyer, terms, terms.amount - s.refunded, items, Resolution.Default);
+        _split(orderId, s, buyer, terms, terms.amount, items, Resolution.Default);
     }
 
     /// @inheritdoc IPaymentEscrow
     function withdraw(address token, address to) external nonReentrant {
         if (to == address(0)) revert ZeroAddress();
         address account = _msgSender();
+        // A token refuses a transfer by its own rules (an issuer's blocklist, a pause): its credit can only go to
+        // the account itself, so the escrow never becomes a way around them.
+        if (token != address(0) && to != account) revert CreditNotTransferable(account, to);
         uint256 amount = _credited[account][token];
         if (amount == 0) revert NothingToWithdraw(account, token);
         _credited[account][token] = 0;
@@ -475,6 +477,8 @@ contract PaymentEscrow is
         LineItem[] calldata items
     ) private returns (bytes32 orderId, uint16 fee) {
         if (terms.merchant == address(0) || terms.payee == address(0)) revert ZeroAddress();
+        // Money paid to the escrow or the inventory would be owed to nobody and stay locked.
+        if (terms.payee == address(this) || terms.payee == address(_inventory)) revert InvalidPayee(terms.payee);
         if (terms.amount == 0) revert ZeroAmount();
         if (terms.amount > _MAX_AMOUNT) revert AmountTooLarge(terms.amount, _MAX_AMOUNT);
         // Payable up to and including the deadline second, like {pay}: an offer can be taken at that second too.
@@ -512,12 +516,12 @@ contract PaymentEscrow is
         (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(digest, signature);
         if (err != ECDSA.RecoverError.NoError || signer != terms.merchant) {
             if (err == ECDSA.RecoverError.NoError && _operatorApproved[terms.merchant][signer]) {
-                if (items.length != 0) _checkStockOperator(terms.merchant, signer);
+                _checkOperatorTerms(terms, items, signer);
             } else if (!SignatureChecker.isValidERC1271SignatureNow(terms.merchant, digest, signature)) {
                 revert InvalidOfferSignature(orderId, signer);
             }
         }
-        uint40 shipBy = uint40(block.timestamp + terms.shipWithin);
+        uint40 shipBy = _deadlineAfter(terms.shipWithin);
         _statuses[orderId] = OrderStatus({state: OrderState.Paid, feeBps: fee, deadline: shipBy, refunded: 0});
         if (terms.buyer == address(0)) _payers[orderId] = payer;
         emit OrderPaid(orderId, terms.merchant, payer, terms.amount, shipBy);
@@ -534,7 +538,7 @@ contract PaymentEscrow is
             revert NotBuyer(orderId, payer);
         }
         s.state = OrderState.Paid;
-        s.deadline = uint40(block.timestamp + terms.shipWithin);
+        s.deadline = _deadlineAfter(terms.shipWithin);
         _statuses[orderId] = s;
         emit OrderPaid(orderId, terms.merchant, payer, terms.amount, s.deadline);
         _collect(terms.token, payer, terms.amount);
@@ -581,7 +585,7 @@ contract PaymentEscrow is
         // fee <= escrowed as feeBps <= MAX_FEE_BPS < _BPS, so escrowed - fee cannot underflow.
         uint256 fee = (escrowed * s.feeBps) / _BPS;
         s.state = OrderState.Completed;
-        s.deadline = uint40(block.timestamp + terms.refundWindow);
+        s.deadline = _deadlineAfter(terms.refundWindow);
         _statuses[orderId] = s;
         emit OrderCompleted(orderId, terms.merchant, buyer, escrowed - fee, fee, autoReleased);
         _moveStock(terms, items, buyer);
@@ -589,21 +593,24 @@ contract PaymentEscrow is
         _payout(terms.token, _feeRecipient, fee);
     }
 
-    /// @dev Ends a dispute: `buyerAmount` to the buyer, the rest to the payee minus the fee. The goods follow the
-    /// money: back to the merchant only when the buyer gets everything back.
+    /// @dev Ends a dispute: the buyer's share of the whole order is `buyerTotal`, the rest of what is escrowed
+    /// goes to the payee minus the fee. The goods follow the money: back to the merchant only when the payee gets
+    /// nothing.
     function _split(
         bytes32 orderId,
         OrderStatus memory s,
         address buyer,
         OrderTerms calldata terms,
-        uint256 buyerAmount,
+        uint256 buyerTotal,
         LineItem[] calldata items,
         Resolution resolution
     ) private {
-        uint256 escrowed = terms.amount - s.refunded;
-        if (buyerAmount > escrowed) revert SplitExceedsEscrow(orderId, buyerAmount, escrowed);
-        // Cannot underflow: buyerAmount <= escrowed was just checked, and fee <= payeeShare.
-        uint256 payeeShare = escrowed - buyerAmount;
+        // `buyerTotal` is the buyer's share of the whole order: what partial refunds already returned counts
+        // towards it, so a refund placed ahead of a ruling or an acceptance changes nobody's outcome.
+        if (buyerTotal > terms.amount) revert SplitExceedsAmount(orderId, buyerTotal, terms.amount);
+        uint256 buyerAmount = buyerTotal > s.refunded ? buyerTotal - s.refunded : 0;
+        // Cannot underflow: buyerAmount <= amount - refunded, and fee <= payeeShare.
+        uint256 payeeShare = terms.amount - s.refunded - buyerAmount;
         uint256 fee = (payeeShare * s.feeBps) / _BPS;
         _statuses[orderId].state = OrderState.Resolved;
         emit DisputeResolved(orderId, terms.merchant, buyer, buyerAmount, payeeShare - fee, fee, resolution);
@@ -697,13 +704,22 @@ contract PaymentEscrow is
         if (!_isMerchantOrOperator(merchant, caller)) revert NotMerchantOrOperator(merchant, caller);
     }
 
-    /// @dev An order with line items moves the merchant's stock (reserved now, delivered to its buyer later), so
-    /// an operator needs the merchant's stock authority too: its ERC-1155 approval on the inventory. An escrow
-    /// operator alone could otherwise sell all of a merchant's stock to itself for one wei.
-    function _checkStockOperator(address merchant, address operator) private view {
-        if (operator != merchant && !IERC1155(address(_inventory)).isApprovedForAll(merchant, operator)) {
-            revert NotStockOperator(merchant, operator);
+    /// @dev What an operator (not the merchant itself) may put in terms it creates or signs. The payee must be the
+    /// merchant: only the merchant decides where its money goes, so a stolen operator key cannot route sales to
+    /// itself. An order with line items moves the merchant's stock (reserved now, delivered to its buyer later),
+    /// so the operator also needs the merchant's stock authority: its ERC-1155 approval on the inventory; an
+    /// escrow operator alone could otherwise sell all of a merchant's stock to itself for one wei.
+    function _checkOperatorTerms(OrderTerms calldata terms, LineItem[] calldata items, address operator) private view {
+        if (terms.payee != terms.merchant) revert PayeeNotMerchant(terms.merchant, terms.payee, operator);
+        if (items.length != 0 && !IERC1155(address(_inventory)).isApprovedForAll(terms.merchant, operator)) {
+            revert NotStockOperator(terms.merchant, operator);
         }
+    }
+
+    /// @dev `block.timestamp + period` as a uint40, capped at its largest value rather than wrapping.
+    function _deadlineAfter(uint256 period) private view returns (uint40) {
+        uint256 t = block.timestamp + period;
+        return t > type(uint40).max ? type(uint40).max : uint40(t);
     }
 
     function _isMerchantOrOperator(address merchant, address caller) private view returns (bool) {

@@ -138,8 +138,8 @@ export interface OrderView {
   escrowed: bigint;
   /** Total returned to the buyer by partial refunds. */
   refunded: bigint;
-  /** Pending settlement proposal of a disputed order. */
-  proposal?: { by: bigint; buyerAmount: bigint };
+  /** Pending settlement proposal of a disputed order: the buyer's share of the whole order, refunds included. */
+  proposal?: { by: bigint; buyerTotal: bigint };
 }
 
 /** The escrow events that change an order, by name. */
@@ -227,6 +227,7 @@ export function applyOrderEvent(prev: OrderView | undefined, ev: LogDescription)
     case "OrderRefunded":
       if (BigInt(a.remaining) === 0n) {
         next.state = BigInt(OrderState.Refunded);
+        delete next.proposal; // a full refund ends a dispute and its pending proposal
       } else {
         next.refunded = prev.refunded + BigInt(a.amount);
       }
@@ -237,7 +238,7 @@ export function applyOrderEvent(prev: OrderView | undefined, ev: LogDescription)
       next.deadline = BigInt(a.defaultAfter);
       break;
     case "SettlementProposed":
-      next.proposal = { by: BigInt(a.by), buyerAmount: BigInt(a.buyerAmount) };
+      next.proposal = { by: BigInt(a.by), buyerTotal: BigInt(a.buyerTotal) };
       break;
     case "DisputeResolved":
       next.state = BigInt(OrderState.Resolved);
@@ -251,15 +252,20 @@ export function applyOrderEvent(prev: OrderView | undefined, ev: LogDescription)
 }
 
 /**
- * Folds the escrow logs (in chain order) into the current view of every order they touch. Logs of other
- * contracts or other events are ignored. Pass `known` to continue from views built earlier.
+ * Folds the escrow logs (in chain order) into the current view of every order they touch. Only logs emitted by
+ * `escrow` count: order ids depend on the terms alone, so another deployment (anyone can deploy the same code)
+ * emits events for the very same ids. Other events are ignored. Pass `known` to continue from views built
+ * earlier.
  */
 export function applyOrderLogs(
   iface: Interface,
+  escrow: string,
   logs: readonly Log[],
   known: Map<string, OrderView> = new Map(),
 ): Map<string, OrderView> {
+  const address = escrow.toLowerCase();
   for (const log of logs) {
+    if (log.address.toLowerCase() !== address) continue;
     let ev: LogDescription | null = null;
     try {
       ev = iface.parseLog(log);

@@ -66,8 +66,8 @@ interface IPaymentEscrow {
     /// @param shipWithin Seconds the merchant has to ship after payment; after that the buyer may cancel.
     /// @param protectionPeriod Seconds the buyer has after shipment to confirm or dispute; after that anyone
     /// may release the payment to the payee.
-    /// @param refundWindow Seconds after completion during which the merchant may still refund (returns);
-    /// recorded in the terms for that purpose.
+    /// @param refundWindow Seconds after completion reserved for returns. Refunds after completion are not
+    /// possible yet: today it only sets the Completed status's deadline.
     /// @param itemsHash EIP-712 hash of the `LineItem[]` array ({hashItems}); `keccak256("")` without items.
     /// @param salt Makes the terms unique: the relayer uses the hash of the merchant's order reference.
     struct OrderTerms {
@@ -100,10 +100,11 @@ interface IPaymentEscrow {
         uint184 refunded;
     }
 
-    /// @notice A pending settlement proposal in a dispute: `buyerAmount` to the buyer, the rest to the payee.
+    /// @notice A pending settlement proposal in a dispute: the buyer's share of the whole order is `buyerTotal`
+    /// (what partial refunds already returned counts towards it), the rest goes to the payee minus the fee.
     struct Proposal {
         Party by;
-        uint256 buyerAmount;
+        uint256 buyerTotal;
     }
 
     /// @notice EIP-2612 permit parameters for paying in the same call.
@@ -212,14 +213,14 @@ interface IPaymentEscrow {
     /// @notice Emitted when one side of a dispute proposed a split; the other side may accept it.
     /// @param orderId The disputed order.
     /// @param by The side that proposed (replacing any earlier proposal).
-    /// @param buyerAmount The buyer's share proposed; the rest goes to the payee minus the fee.
-    event SettlementProposed(bytes32 indexed orderId, Party by, uint256 buyerAmount);
+    /// @param buyerTotal The buyer's share of the whole order proposed, partial refunds included.
+    event SettlementProposed(bytes32 indexed orderId, Party by, uint256 buyerTotal);
     /// @notice Emitted when a dispute ended: by the arbiter, by an accepted settlement, or by the default.
     /// @param orderId The resolved order.
     /// @param merchant The order's merchant.
     /// @param buyer The order's buyer.
-    /// @param buyerAmount Returned to the buyer.
-    /// @param payeeAmount Paid to the payee: the escrow minus `buyerAmount` minus `fee`.
+    /// @param buyerAmount Returned to the buyer by this resolution (its share minus earlier partial refunds).
+    /// @param payeeAmount Paid to the payee: what was escrowed minus `buyerAmount` minus `fee`.
     /// @param fee Paid to the fee recipient, taken from the payee's share only.
     /// @param resolution Who ended the dispute.
     event DisputeResolved(
@@ -293,7 +294,15 @@ interface IPaymentEscrow {
     error PermitForNativeOrder(bytes32 orderId);
     error TransferAmountMismatch(address token, uint256 expected, uint256 received);
     error RefundExceedsEscrow(bytes32 orderId, uint256 amount, uint256 escrowed);
-    error SplitExceedsEscrow(bytes32 orderId, uint256 buyerAmount, uint256 escrowed);
+    /// @notice A split gives the buyer more than the whole order.
+    error SplitExceedsAmount(bytes32 orderId, uint256 buyerTotal, uint256 amount);
+    /// @notice The payee is the escrow or its inventory, where the money would be owed to nobody.
+    error InvalidPayee(address payee);
+    /// @notice An operator created or signed terms whose payee is not the merchant: only the merchant chooses
+    /// where its money goes.
+    error PayeeNotMerchant(address merchant, address payee, address operator);
+    /// @notice An ERC-20 credit can only be withdrawn to the credited account itself.
+    error CreditNotTransferable(address account, address to);
     /// @notice The accepted split is not the one pending: the other side changed or withdrew it.
     error ProposalMismatch(bytes32 orderId, uint256 proposed, uint256 accepted);
     error TooManyLineItems(uint256 count, uint256 max);
@@ -426,25 +435,28 @@ interface IPaymentEscrow {
     /// @notice One side of a dispute (the buyer, or the merchant or its operator) proposes a split, replacing
     /// any earlier proposal. The other side can accept it with {acceptSettlement}.
     /// @param terms The order's terms (state Disputed).
-    /// @param buyerAmount The buyer's share, at most what is escrowed.
-    function proposeSettlement(OrderTerms calldata terms, uint256 buyerAmount) external;
+    /// @param buyerTotal The buyer's share of the whole order, at most `terms.amount`; what partial refunds
+    /// already returned counts towards it, so a refund placed ahead changes no outcome.
+    function proposeSettlement(OrderTerms calldata terms, uint256 buyerTotal) external;
 
-    /// @notice The other side accepts the pending proposal: `buyerAmount` to the buyer, the rest to the payee
-    /// minus the fee. Stock returns to the merchant when the buyer gets everything back, else it goes to the buyer.
+    /// @notice The other side accepts the pending proposal: the buyer gets `buyerTotal` minus what partial refunds
+    /// already returned, the rest goes to the payee minus the fee. Stock returns to the merchant when the payee
+    /// gets nothing, else it goes to the buyer.
     /// @param terms The order's terms (state Disputed).
-    /// @param buyerAmount The split being accepted; must equal the pending proposal (a changed proposal is never
+    /// @param buyerTotal The split being accepted; must equal the pending proposal (a changed proposal is never
     /// accepted by surprise).
     /// @param items The order's line items.
-    function acceptSettlement(OrderTerms calldata terms, uint256 buyerAmount, LineItem[] calldata items) external;
+    function acceptSettlement(OrderTerms calldata terms, uint256 buyerTotal, LineItem[] calldata items) external;
 
-    /// @notice The arbiter settles a dispute: `buyerAmount` goes to the buyer, the rest to the payee minus the
-    /// fee. Stock returns to the merchant when the buyer gets everything back, else it goes to the buyer.
+    /// @notice The arbiter settles a dispute: the buyer gets `buyerTotal` minus what partial refunds already
+    /// returned, the rest goes to the payee minus the fee. Stock returns to the merchant when the payee gets
+    /// nothing, else it goes to the buyer.
     /// @dev Caller must hold the arbiter role. Works while paused, also after the dispute period if nobody
     /// applied the default yet.
     /// @param terms The order's terms (state Disputed).
-    /// @param buyerAmount The buyer's share, at most what is escrowed; the fee is taken from the payee's share.
+    /// @param buyerTotal The buyer's share of the whole order, at most `terms.amount`, partial refunds included.
     /// @param items The order's line items.
-    function resolveDispute(OrderTerms calldata terms, uint256 buyerAmount, LineItem[] calldata items) external;
+    function resolveDispute(OrderTerms calldata terms, uint256 buyerTotal, LineItem[] calldata items) external;
 
     /// @notice Anyone applies the default outcome of a dispute nobody ended within {DISPUTE_PERIOD}: the buyer
     /// is refunded everything escrowed and the stock returns to the merchant, as if the merchant refunded.
@@ -456,9 +468,11 @@ interface IPaymentEscrow {
 
     /// @notice Withdraws the caller's payouts in `token` that were credited because a push transfer failed.
     /// @dev Sends the whole credit with all remaining gas; reverts with {WithdrawFailed} (keeping the credit) if
-    /// `to` refuses it. Works while paused.
+    /// `to` refuses it. Works while paused. An ERC-20 credit goes only to the caller itself (a token refused the
+    /// transfer by its own rules, which the escrow must not route around); a native credit may go elsewhere, for
+    /// a contract that cannot receive it.
     /// @param token The credited token, `address(0)` for native currency.
-    /// @param to Where to send the credit; not zero.
+    /// @param to Where to send the credit; not zero; the caller itself for an ERC-20 credit.
     function withdraw(address token, address to) external;
 
     // ---------------------------------------------------------------- batching

@@ -209,7 +209,7 @@ export class OrderBook {
   async send(tx: Promise<ContractTransactionResponse>): Promise<ContractTransactionReceipt> {
     const receipt = await (await tx).wait();
     if (!receipt || receipt.status !== 1) throw new Error("transaction failed");
-    applyOrderLogs(this.escrow.interface, receipt.logs, this.views);
+    applyOrderLogs(this.escrow.interface, await this.escrow.getAddress(), receipt.logs, this.views);
     return receipt;
   }
 

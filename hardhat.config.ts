@@ -48,7 +48,7 @@ const config: HardhatUserConfig = {
     overrides: {
       "contracts/PaymentEscrow.sol": {
         version: SOLC_VERSION,
-        settings: { optimizer: { enabled: true, runs: 750 }, viaIR: false, evmVersion: "cancun" },
+        settings: { optimizer: { enabled: true, runs: 500 }, viaIR: false, evmVersion: "cancun" },
       },
     },
   },

@@ -144,7 +144,7 @@ contract PaymentEscrow is
     ) external nonReentrant whenNotPaused returns (bytes32 orderId) {
         address caller = _msgSender();
         _checkMerchantOrOperator(terms.merchant, caller);
-        if (caller != terms.merchant) _checkOperatorTerms(terms, items, caller);
+        if (caller != terms.merchant) _checkOperatorTerms(terms, caller);
         uint16 fee;
         (orderId, fee) = _newOrder(terms, items);
         _statuses[orderId] = OrderStatus({
@@ -256,6 +256,8 @@ contract PaymentEscrow is
             if (s.state == OrderState.Disputed && _proposals[orderId].by != Party.None) delete _proposals[orderId];
             s.state = OrderState.Refunded;
         } else {
+            // The buyer keeps the goods for less than the price: stock authority, like creating the order.
+            _checkItemAuthority(terms, _msgSender());
             // Only the refunded total changes: the state, the deadline and every pending call stay valid.
             // Fits: refunded < amount <= type(uint184).max.
             s.refunded = uint184(terms.amount - remaining);
@@ -289,6 +291,7 @@ contract PaymentEscrow is
         if (caller == buyer) {
             by = Party.Buyer;
         } else if (_isMerchantOrOperator(terms.merchant, caller)) {
+            _checkItemAuthority(terms, caller);
             by = Party.Merchant;
         } else {
             revert NotCounterparty(orderId, caller);
@@ -312,6 +315,7 @@ contract PaymentEscrow is
                 ? _isMerchantOrOperator(terms.merchant, caller)
                 : (p.by == Party.Merchant && caller == buyer);
         if (!isCounterparty) revert NotCounterparty(orderId, caller);
+        if (p.by == Party.Buyer) _checkItemAuthority(terms, caller);
         if (p.buyerTotal != buyerTotal) revert ProposalMismatch(orderId, p.buyerTotal, buyerTotal);
         delete _proposals[orderId];
         _split(orderId, s, buyer, terms, buyerTotal, items, Resolution.Settlement);
@@ -516,7 +520,7 @@ contract PaymentEscrow is
         (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(digest, signature);
         if (err != ECDSA.RecoverError.NoError || signer != terms.merchant) {
             if (err == ECDSA.RecoverError.NoError && _operatorApproved[terms.merchant][signer]) {
-                _checkOperatorTerms(terms, items, signer);
+                _checkOperatorTerms(terms, signer);
             } else if (!SignatureChecker.isValidERC1271SignatureNow(terms.merchant, digest, signature)) {
                 revert InvalidOfferSignature(orderId, signer);
             }
@@ -709,11 +713,20 @@ contract PaymentEscrow is
     /// itself. An order with line items moves the merchant's stock (reserved now, delivered to its buyer later),
     /// so the operator also needs the merchant's stock authority: its ERC-1155 approval on the inventory; an
     /// escrow operator alone could otherwise sell all of a merchant's stock to itself for one wei.
-    function _checkOperatorTerms(OrderTerms calldata terms, LineItem[] calldata items, address operator) private view {
+    function _checkOperatorTerms(OrderTerms calldata terms, address operator) private view {
         if (terms.payee != terms.merchant) revert PayeeNotMerchant(terms.merchant, terms.payee, operator);
-        if (items.length != 0 && !IERC1155(address(_inventory)).isApprovedForAll(terms.merchant, operator)) {
-            revert NotStockOperator(terms.merchant, operator);
-        }
+        _checkItemAuthority(terms, operator);
+    }
+
+    /// @dev An operator that lets a buyer keep an order's goods for less than its price (a partial refund, a
+    /// settlement on the merchant's side) needs the merchant's stock authority, as for creating the order: with
+    /// money authority alone it could otherwise hand the merchant's stock to a buyer it colludes with.
+    function _checkItemAuthority(OrderTerms calldata terms, address caller) private view {
+        if (
+            caller != terms.merchant &&
+            terms.itemsHash != _NO_ITEMS &&
+            !IERC1155(address(_inventory)).isApprovedForAll(terms.merchant, caller)
+        ) revert NotStockOperator(terms.merchant, caller);
     }
 
     /// @dev `block.timestamp + period` as a uint40, capped at its largest value rather than wrapping.

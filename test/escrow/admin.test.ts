@@ -530,7 +530,7 @@ describe("PaymentEscrow administration", function () {
       expect(await f.escrow.payerOf(unknown)).to.equal(ethers.ZeroAddress);
       const p = await f.escrow.proposalOf(unknown);
       expect(p.by).to.equal(0n);
-      expect(p.buyerAmount).to.equal(0n);
+      expect(p.buyerTotal).to.equal(0n);
     });
   });
 });

@@ -216,6 +216,22 @@ describe("PaymentEscrow.batch", function () {
     expect(await stateOf(f, t)).to.equal(OrderState.None);
   });
 
+  it("does not let an operator route a merchant's sales elsewhere via batch: PayeeNotMerchant is the item's reason", async function () {
+    const f = await loadFixture(deployCreationFixture);
+    const fine = await terms(f);
+    const toOperator = await terms(f, { payee: f.operator.address });
+    const tx = f.escrow.connect(f.operator).batch([createCall(f, fine), createCall(f, toOperator)], false);
+    await expect(tx)
+      .to.emit(f.escrow, "BatchItemFailed")
+      .withArgs(1n, escrowError(f, "PayeeNotMerchant", [f.merchant.address, f.operator.address, f.operator.address]));
+    await (await tx).wait();
+    expect(await stateOf(f, fine)).to.equal(OrderState.Created);
+    expect(await stateOf(f, toOperator)).to.equal(OrderState.None);
+    await expect(f.escrow.connect(f.operator).batch([createCall(f, toOperator)], true))
+      .to.be.revertedWithCustomError(f.escrow, "BatchCallFailed")
+      .withArgs(0n, escrowError(f, "PayeeNotMerchant", [f.merchant.address, f.operator.address, f.operator.address]));
+  });
+
   describe("forwarder context", function () {
     it("runs each item of a relayed batch as the operator that signed the request", async function () {
       const f = await loadFixture(deployCreationFixture);

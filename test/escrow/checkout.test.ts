@@ -571,4 +571,90 @@ describe("PaymentEscrow.checkout", function () {
       await f.book.send(f.escrow.connect(f.buyer).checkout(offer, [], sig));
     });
   });
+  describe("payee", function () {
+    it("takes an offer the merchant signed for another payee; the release pays that payee", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      const items = [{ skuId: f.skuA, quantity: 1n }];
+      const offer = await terms(f, { payee: f.stranger.address }, items);
+      const id = await idOf(f.escrow, offer, items);
+      const sig = await signOffer(f.escrow, f.merchant, offer, items);
+      await expect(f.escrow.connect(f.buyer).checkout(offer, items, sig))
+        .to.emit(f.escrow, "OrderCreated")
+        .withArgs(id, f.merchant.address, f.buyer.address, termsTuple(offer), FEE_BPS, itemTuples(items));
+      await f.escrow.connect(f.merchant).ship(offer, ethers.ZeroHash);
+      const fee = (offer.amount * FEE_BPS) / 10_000n;
+      await expect(f.escrow.connect(f.buyer).confirmReceipt(offer, items)).to.changeTokenBalances(
+        f.usd,
+        [f.stranger, f.merchant, f.feeRecipient],
+        [offer.amount - fee, 0n, fee],
+      );
+    });
+
+    it("takes an offer an ERC-1271 contract merchant signed for another payee", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      const { address } = await contractMerchant(f);
+      const offer = await terms(f, { merchant: address, payee: f.stranger.address });
+      const id = await idOf(f.escrow, offer);
+      const sig = await signOffer(f.escrow, f.otherMerchant, offer, []);
+      await expect(f.escrow.connect(f.buyer).checkout(offer, [], sig))
+        .to.emit(f.escrow, "OrderCreated")
+        .withArgs(id, address, f.buyer.address, termsTuple(offer), FEE_BPS, []);
+      expect((await f.escrow.statusOf(id)).state).to.equal(OrderState.Paid);
+    });
+
+    it("reverts with PayeeNotMerchant for an offer a stolen operator key signed naming itself or a stranger as payee; nothing moves", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      const items = [{ skuId: f.skuA, quantity: 3n }];
+      for (const payee of [f.operator.address, f.stranger.address]) {
+        for (const list of [items, []]) {
+          const offer = await terms(f, { payee }, list);
+          const sig = await signOffer(f.escrow, f.operator, offer, list);
+          const tx = f.escrow.connect(f.buyer).checkout(offer, list, sig);
+          await expect(tx)
+            .to.be.revertedWithCustomError(f.escrow, "PayeeNotMerchant")
+            .withArgs(f.merchant.address, payee, f.operator.address);
+          expect((await f.escrow.statusOf(await idOf(f.escrow, offer, list))).state).to.equal(OrderState.None);
+        }
+      }
+      expect(await f.usd.balanceOf(await f.escrow.getAddress())).to.equal(0n);
+      expect(await f.inventory.balanceOf(f.merchant.address, f.skuA)).to.equal(100n);
+      // The same operator's offer paying the merchant goes through.
+      const fine = await terms(f, {}, items);
+      await f.book.send(
+        f.escrow.connect(f.buyer).checkout(fine, items, await signOffer(f.escrow, f.operator, fine, items)),
+      );
+      expect((await f.escrow.statusOf(await idOf(f.escrow, fine, items))).state).to.equal(OrderState.Paid);
+    });
+
+    it("reverts with PayeeNotMerchant for an offer an operator of a contract merchant signed for another payee", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      const wallet = await (await ethers.getContractFactory("HostileReceiver")).deploy();
+      const address = await wallet.getAddress();
+      const approve = f.escrow.interface.encodeFunctionData("setOperatorApproval", [f.operator.address, true]);
+      await wallet.execute(await f.escrow.getAddress(), 0n, approve);
+      const offer = await terms(f, { merchant: address, payee: f.operator.address });
+      const sig = await signOffer(f.escrow, f.operator, offer, []);
+      await expect(f.escrow.connect(f.buyer).checkout(offer, [], sig))
+        .to.be.revertedWithCustomError(f.escrow, "PayeeNotMerchant")
+        .withArgs(address, f.operator.address, f.operator.address);
+    });
+
+    it("reverts with InvalidPayee for an offer paying the escrow or the inventory, whoever signed it", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      const { address } = await contractMerchant(f);
+      for (const payee of [await f.escrow.getAddress(), await f.inventory.getAddress()]) {
+        for (const [merchant, signer] of [
+          [f.merchant.address, f.merchant],
+          [f.merchant.address, f.operator],
+          [address, f.otherMerchant],
+        ] as const) {
+          const offer = await terms(f, { merchant, payee });
+          const sig = await signOffer(f.escrow, signer, offer, []);
+          await expect(f.escrow.connect(f.buyer).checkout(offer, [], sig))
+            .to.be.revertedWithCustomError(f.escrow, "InvalidPayee")
+            .withArgs(payee);
+        }
+      }
+    });
+  });
 });

@@ -157,6 +157,37 @@ describe("PaymentEscrow.checkoutWithPermit", function () {
       .withArgs(await idOf(f.escrow, offer));
   });
 
+  it("reverts with PayeeNotMerchant for an operator-signed offer naming another payee; the merchant's own such offer goes through", async function () {
+    const f = await loadFixture(deployCreationFixture);
+    const { escrowAddr, deadline } = await permitPayer(f);
+    const offer = await terms(f, { buyer: f.stranger.address, payee: f.operator.address });
+    const permit = await signPermit(f.usd, f.stranger, escrowAddr, USD(100), deadline);
+    await expect(
+      f.escrow
+        .connect(f.stranger)
+        .checkoutWithPermit(offer, [], await signOffer(f.escrow, f.operator, offer, []), permit),
+    )
+      .to.be.revertedWithCustomError(f.escrow, "PayeeNotMerchant")
+      .withArgs(f.merchant.address, f.operator.address, f.operator.address);
+    expect((await f.escrow.statusOf(await idOf(f.escrow, offer))).state).to.equal(OrderState.None);
+
+    const sig = await signOffer(f.escrow, f.merchant, offer, []);
+    const fresh = await signPermit(f.usd, f.stranger, escrowAddr, USD(100), deadline);
+    await f.book.send(f.escrow.connect(f.stranger).checkoutWithPermit(offer, [], sig, fresh));
+    expect((await f.escrow.statusOf(await idOf(f.escrow, offer))).state).to.equal(OrderState.Paid);
+  });
+
+  it("reverts with InvalidPayee for an offer paying the escrow", async function () {
+    const f = await loadFixture(deployCreationFixture);
+    const { escrowAddr, deadline } = await permitPayer(f);
+    const offer = await terms(f, { buyer: f.stranger.address, payee: escrowAddr });
+    const sig = await signOffer(f.escrow, f.merchant, offer, []);
+    const permit = await signPermit(f.usd, f.stranger, escrowAddr, USD(100), deadline);
+    await expect(f.escrow.connect(f.stranger).checkoutWithPermit(offer, [], sig, permit))
+      .to.be.revertedWithCustomError(f.escrow, "InvalidPayee")
+      .withArgs(escrowAddr);
+  });
+
   it("reverts with EnforcedPause while paused", async function () {
     const f = await loadFixture(deployCreationFixture);
     const { escrowAddr, deadline } = await permitPayer(f);

@@ -498,4 +498,106 @@ describe("PaymentEscrow.createOrder", function () {
       expect(await f.inventory.balanceOf(f.merchant.address, f.skuA)).to.equal(100n);
     });
   });
+  describe("payee", function () {
+    /** A contract merchant (a HostileReceiver accepting everything) that approved the fixture's operator. */
+    async function contractMerchant(f: CreationFixture) {
+      const wallet = await (await ethers.getContractFactory("HostileReceiver")).deploy();
+      const address = await wallet.getAddress();
+      const approve = f.escrow.interface.encodeFunctionData("setOperatorApproval", [f.operator.address, true]);
+      await wallet.execute(await f.escrow.getAddress(), 0n, approve);
+      return { wallet, address };
+    }
+
+    it("lets the merchant name any payee: its payout wallet, a stranger, even its operator", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      for (const payee of [f.otherMerchant.address, f.stranger.address, f.operator.address]) {
+        const items = [{ skuId: f.skuA, quantity: 1n }];
+        const t = await terms(f, { payee }, items);
+        const id = await idOf(f.escrow, t, items);
+        await expect(f.escrow.connect(f.merchant).createOrder(t, items))
+          .to.emit(f.escrow, "OrderCreated")
+          .withArgs(id, f.merchant.address, f.buyer.address, termsTuple(t), FEE_BPS, itemTuples(items));
+        expect((await f.escrow.statusOf(id)).state).to.equal(OrderState.Created);
+      }
+    });
+
+    it("lets an operator create terms whose payee is the merchant", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      const o = await createOrder(f, { payee: f.merchant.address }, [], f.operator);
+      expect(o.view.terms.payee).to.equal(f.merchant.address);
+      expect((await f.escrow.statusOf(o.id)).state).to.equal(OrderState.Created);
+    });
+
+    it("reverts with PayeeNotMerchant when a stolen operator key names itself or a stranger as payee; nothing is reserved", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      const items = [{ skuId: f.skuA, quantity: 5n }];
+      for (const payee of [f.operator.address, f.stranger.address, f.otherMerchant.address]) {
+        for (const list of [items, []]) {
+          const t = await terms(f, { payee }, list);
+          await expect(f.escrow.connect(f.operator).createOrder(t, list))
+            .to.be.revertedWithCustomError(f.escrow, "PayeeNotMerchant")
+            .withArgs(f.merchant.address, payee, f.operator.address);
+          expect((await f.escrow.statusOf(await idOf(f.escrow, t, list))).state).to.equal(OrderState.None);
+        }
+      }
+      expect(await f.inventory.balanceOf(f.merchant.address, f.skuA)).to.equal(100n);
+    });
+
+    it("reverts with PayeeNotMerchant for an operator naming another payee even while it lacks the stock approval", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      await f.inventory.connect(f.merchant).setApprovalForAll(f.operator.address, false);
+      const items = [{ skuId: f.skuA, quantity: 1n }];
+      const t = await terms(f, { payee: f.operator.address }, items);
+      await expect(f.escrow.connect(f.operator).createOrder(t, items))
+        .to.be.revertedWithCustomError(f.escrow, "PayeeNotMerchant")
+        .withArgs(f.merchant.address, f.operator.address, f.operator.address);
+    });
+
+    it("lets a contract merchant name another payee itself, but not through its operator (PayeeNotMerchant)", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      const { wallet, address } = await contractMerchant(f);
+      const own = await terms(f, { merchant: address, payee: f.stranger.address });
+      const create = f.escrow.interface.encodeFunctionData("createOrder", [own, []]);
+      await expect(wallet.execute(await f.escrow.getAddress(), 0n, create))
+        .to.emit(f.escrow, "OrderCreated")
+        .withArgs(await idOf(f.escrow, own), address, f.buyer.address, termsTuple(own), FEE_BPS, []);
+
+      const viaOperator = await terms(f, { merchant: address, payee: f.stranger.address });
+      await expect(f.escrow.connect(f.operator).createOrder(viaOperator, []))
+        .to.be.revertedWithCustomError(f.escrow, "PayeeNotMerchant")
+        .withArgs(address, f.stranger.address, f.operator.address);
+      // With the contract merchant as its own payee, the operator may create.
+      const toMerchant = await terms(f, { merchant: address, payee: address });
+      await f.book.send(f.escrow.connect(f.operator).createOrder(toMerchant, []));
+      expect((await f.escrow.statusOf(await idOf(f.escrow, toMerchant))).state).to.equal(OrderState.Created);
+    });
+
+    it("reverts with InvalidPayee when the merchant names the escrow or the inventory as payee", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      const { wallet, address } = await contractMerchant(f);
+      for (const payee of [await f.escrow.getAddress(), await f.inventory.getAddress()]) {
+        const t = await terms(f, { payee });
+        await expect(f.escrow.connect(f.merchant).createOrder(t, []))
+          .to.be.revertedWithCustomError(f.escrow, "InvalidPayee")
+          .withArgs(payee);
+        const own = await terms(f, { merchant: address, payee });
+        const create = f.escrow.interface.encodeFunctionData("createOrder", [own, []]);
+        await expect(wallet.execute(await f.escrow.getAddress(), 0n, create))
+          .to.be.revertedWithCustomError(f.escrow, "InvalidPayee")
+          .withArgs(payee);
+        expect((await f.escrow.statusOf(await idOf(f.escrow, t))).state).to.equal(OrderState.None);
+      }
+    });
+
+    it("rejects the escrow or the inventory as payee from an operator too (its payee check comes first: PayeeNotMerchant)", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      for (const payee of [await f.escrow.getAddress(), await f.inventory.getAddress()]) {
+        const t = await terms(f, { payee });
+        await expect(f.escrow.connect(f.operator).createOrder(t, []))
+          .to.be.revertedWithCustomError(f.escrow, "PayeeNotMerchant")
+          .withArgs(f.merchant.address, payee, f.operator.address);
+        expect((await f.escrow.statusOf(await idOf(f.escrow, t))).state).to.equal(OrderState.None);
+      }
+    });
+  });
 });

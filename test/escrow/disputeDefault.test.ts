@@ -28,10 +28,10 @@ async function statusOf(escrow: PaymentEscrow, orderId: string) {
   return { state: s.state, feeBps: s.feeBps, deadline: s.deadline, refunded: s.refunded };
 }
 
-/** The pending proposal as [by, buyerAmount]. */
+/** The pending proposal as [by, buyerTotal]. */
 async function proposalOf(escrow: PaymentEscrow, orderId: string): Promise<[bigint, bigint]> {
   const p = await escrow.proposalOf(orderId);
-  return [p.by, p.buyerAmount];
+  return [p.by, p.buyerTotal];
 }
 
 /** ERC-1155 balances of SKU A and B held by `holder`. */

@@ -343,7 +343,7 @@ describe("PaymentEscrow payouts", function () {
       return { ...f, owed: NATIVE_AMOUNT - feeOf(NATIVE_AMOUNT) };
     }
 
-    it("pays the credited amount to another address and emits PayoutWithdrawn", async function () {
+    it("pays a native credit to another address and emits PayoutWithdrawn", async function () {
       const f = await creditedHostileMerchant();
       const { escrow, hostile, stranger, owed } = f;
       const hostileAddress = await hostile.getAddress();
@@ -390,9 +390,23 @@ describe("PaymentEscrow payouts", function () {
       await expect(escrow.connect(stranger).withdraw(NATIVE, stranger.address))
         .to.be.revertedWithCustomError(escrow, "NothingToWithdraw")
         .withArgs(stranger.address, NATIVE);
-      await expect(withdrawAs(f, usdAddress, stranger.address))
+      await expect(withdrawAs(f, usdAddress, await hostile.getAddress()))
         .to.be.revertedWithCustomError(escrow, "NothingToWithdraw")
         .withArgs(await hostile.getAddress(), usdAddress);
+    });
+
+    it("reverts with CreditNotTransferable for an ERC-20 withdrawal to another address, before looking at the credit", async function () {
+      const f = await creditedHostileMerchant();
+      const { escrow, usd, hostile, stranger } = f;
+      const usdAddress = await usd.getAddress();
+      const hostileAddress = await hostile.getAddress();
+
+      await expect(withdrawAs(f, usdAddress, stranger.address))
+        .to.be.revertedWithCustomError(escrow, "CreditNotTransferable")
+        .withArgs(hostileAddress, stranger.address);
+      await expect(escrow.connect(stranger).withdraw(usdAddress, hostileAddress))
+        .to.be.revertedWithCustomError(escrow, "CreditNotTransferable")
+        .withArgs(stranger.address, hostileAddress);
     });
 
     it("reverts with ZeroAddress for a withdrawal to the zero address", async function () {
@@ -494,14 +508,62 @@ describe("PaymentEscrow payouts", function () {
         .to.emit(escrow, "PayoutWithdrawn")
         .withArgs(merchant.address, rftAddress, merchant.address, AMOUNT - fee);
       await expect(tx).to.changeTokenBalances(rft, [escrow, merchant], [-(AMOUNT - fee), AMOUNT - fee]);
-      await expect(escrow.connect(feeRecipient).withdraw(rftAddress, stranger.address)).to.changeTokenBalance(
+      await expect(escrow.connect(feeRecipient).withdraw(rftAddress, feeRecipient.address)).to.changeTokenBalances(
         rft,
-        stranger,
-        fee,
+        [escrow, feeRecipient, stranger],
+        [-fee, fee, 0n],
       );
       expect(await rft.balanceOf(await escrow.getAddress())).to.equal(0n);
       expect(await escrow.credited(merchant.address, rftAddress)).to.equal(0n);
       expect(await escrow.credited(feeRecipient.address, rftAddress)).to.equal(0n);
+    });
+
+    it("reverts with CreditNotTransferable when the payee or the fee recipient sends an ERC-20 credit elsewhere, and keeps it", async function () {
+      const f = await load(returnsFalseTokenFixture);
+      const { escrow, rft, merchant, buyer, feeRecipient, stranger, terms: t, items } = f;
+      await rft.setFailing(true);
+      await escrow.connect(buyer).confirmReceipt(t, items);
+      await rft.setFailing(false);
+      const rftAddress = await rft.getAddress();
+      const fee = feeOf(AMOUNT);
+
+      // A token that refused the payee by its own rules must not be routed around through the escrow.
+      for (const [account, to] of [
+        [merchant, stranger],
+        [merchant, buyer],
+        [feeRecipient, stranger],
+        [feeRecipient, merchant],
+      ] as const) {
+        await expect(escrow.connect(account).withdraw(rftAddress, to.address))
+          .to.be.revertedWithCustomError(escrow, "CreditNotTransferable")
+          .withArgs(account.address, to.address);
+      }
+      expect(await escrow.credited(merchant.address, rftAddress)).to.equal(AMOUNT - fee);
+      expect(await escrow.credited(feeRecipient.address, rftAddress)).to.equal(fee);
+      expect(await rft.balanceOf(await escrow.getAddress())).to.equal(AMOUNT);
+
+      await expect(escrow.connect(merchant).withdraw(rftAddress, merchant.address)).to.changeTokenBalance(
+        rft,
+        merchant,
+        AMOUNT - fee,
+      );
+    });
+
+    it("lets the buyer withdraw a credited ERC-20 refund only to itself", async function () {
+      const f = await load(returnsFalseTokenFixture);
+      const { escrow, rft, merchant, buyer, otherBuyer, terms: t, items } = f;
+      await rft.setFailing(true);
+      await escrow.connect(merchant).refund(t, AMOUNT, items);
+      await rft.setFailing(false);
+      const rftAddress = await rft.getAddress();
+
+      await expect(escrow.connect(buyer).withdraw(rftAddress, otherBuyer.address))
+        .to.be.revertedWithCustomError(escrow, "CreditNotTransferable")
+        .withArgs(buyer.address, otherBuyer.address);
+      const tx = escrow.connect(buyer).withdraw(rftAddress, buyer.address);
+      await expect(tx).to.emit(escrow, "PayoutWithdrawn").withArgs(buyer.address, rftAddress, buyer.address, AMOUNT);
+      await expect(tx).to.changeTokenBalances(rft, [escrow, buyer], [-AMOUNT, AMOUNT]);
+      expect(await escrow.credited(buyer.address, rftAddress)).to.equal(0n);
     });
 
     it("credits a refund to the buyer while the token refuses", async function () {

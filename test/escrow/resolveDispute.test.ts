@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
+import type { ContractTransactionReceipt } from "ethers";
 import type { PaymentEscrow } from "../../typechain-types";
 import { OrderState, idOf, terms } from "../helpers/fixtures";
 import {
@@ -17,6 +18,7 @@ import {
   shippedOrderFixture,
   type LoadedOrder,
 } from "../helpers/settlement";
+import { RACE_GAS, eventsOf, inOneBlock, outcomeOf } from "./sameBlock";
 
 const Party = { None: 0n, Buyer: 1n, Merchant: 2n } as const;
 const Resolution = { Arbiter: 0n, Settlement: 1n, Default: 2n } as const;
@@ -37,7 +39,7 @@ const PAYEE = ethers.getAddress("0x00000000000000000000000000000000000fa1e5");
 
 describe("PaymentEscrow.resolveDispute", function () {
   describe("split", function () {
-    it("pays buyerAmount to the buyer, the rest minus the fee on it to the payee, the fee to the fee recipient", async function () {
+    it("pays buyerTotal to the buyer, the rest minus the fee on it to the payee, the fee to the fee recipient", async function () {
       const f = await load(disputedOrderFixture);
       const { escrow, usd, arbiter, merchant, buyer, feeRecipient, orderId, terms: t, items } = f;
       const buyerAmount = 23_456_789n;
@@ -144,44 +146,112 @@ describe("PaymentEscrow.resolveDispute", function () {
       );
     });
 
-    it("splits what remains after a partial refund during the dispute", async function () {
+    it("counts a partial refund during the dispute towards buyerTotal: the buyer receives buyerTotal minus it", async function () {
       const f = await load(disputedOrderFixture);
-      const { escrow, usd, arbiter, merchant, buyer, feeRecipient, orderId, terms: t, items } = f;
-      await escrow.connect(merchant).refund(t, 23_456_789n, []);
-      const escrowed = 100_000_000n;
-      const buyerAmount = 50_000_000n;
-      const fee = feeOf(escrowed - buyerAmount);
+      const { escrow, usd, arbiter, merchant, buyer, feeRecipient, orderId, terms: t, items, book } = f;
+      const refunded = 23_456_789n;
+      await book.send(escrow.connect(merchant).refund(t, refunded, []));
+      const buyerTotal = refunded + 50_000_000n;
+      const payeeShare = AMOUNT - buyerTotal;
+      const fee = feeOf(payeeShare);
+      expect(payeeShare).to.equal(50_000_000n);
 
-      const tx = escrow.connect(arbiter).resolveDispute(t, buyerAmount, items);
+      const tx = escrow.connect(arbiter).resolveDispute(t, buyerTotal, items);
       await expect(tx).to.changeTokenBalances(
         usd,
         [escrow, buyer, merchant, feeRecipient],
-        [-escrowed, buyerAmount, escrowed - buyerAmount - fee, fee],
+        [-(AMOUNT - refunded), 50_000_000n, payeeShare - fee, fee],
       );
       await expect(tx)
         .to.emit(escrow, "DisputeResolved")
-        .withArgs(
-          orderId,
-          merchant.address,
-          buyer.address,
-          buyerAmount,
-          escrowed - buyerAmount - fee,
-          fee,
-          Resolution.Arbiter,
-        );
+        .withArgs(orderId, merchant.address, buyer.address, 50_000_000n, payeeShare - fee, fee, Resolution.Arbiter);
+      await book.send(tx);
+      expect(await stock(f, buyer.address)).to.deep.equal([2n, 1n]);
+      expect(f.view().state).to.equal(OrderState.Resolved);
+      expect(f.view().escrowed).to.equal(0n);
     });
 
-    it("returns the stock to the merchant when the buyer gets all that remains after a partial refund", async function () {
+    it("a buyerTotal of the whole amount after a partial refund pays the buyer the rest and returns the stock to the merchant", async function () {
       const f = await load(disputedOrderFixture);
-      const { escrow, usd, arbiter, merchant, buyer, terms: t, items } = f;
+      const { escrow, usd, arbiter, merchant, buyer, feeRecipient, orderId, terms: t, items } = f;
       await escrow.connect(merchant).refund(t, 23_456_789n, []);
 
-      await expect(escrow.connect(arbiter).resolveDispute(t, 100_000_000n, items)).to.changeTokenBalances(
+      const tx = escrow.connect(arbiter).resolveDispute(t, AMOUNT, items);
+      await expect(tx).to.changeTokenBalances(
         usd,
-        [escrow, buyer, merchant],
-        [-100_000_000n, 100_000_000n, 0n],
+        [escrow, buyer, merchant, feeRecipient],
+        [-100_000_000n, 100_000_000n, 0n, 0n],
       );
+      await expect(tx)
+        .to.emit(escrow, "DisputeResolved")
+        .withArgs(orderId, merchant.address, buyer.address, 100_000_000n, 0n, 0n, Resolution.Arbiter);
       expect(await stock(f, merchant.address)).to.deep.equal([100n, 100n]);
+      expect(await stock(f, buyer.address)).to.deep.equal([0n, 0n]);
+    });
+
+    it("a refund larger than the awarded buyerTotal gives the buyer nothing more and the payee the rest", async function () {
+      const refunded = 23_456_789n;
+      for (const buyerTotal of [0n, 20_000_000n, refunded]) {
+        const f = await load(disputedOrderFixture);
+        const { escrow, usd, arbiter, merchant, buyer, feeRecipient, orderId, terms: t, items } = f;
+        await escrow.connect(merchant).refund(t, refunded, []);
+        const payeeShare = AMOUNT - refunded;
+        const fee = feeOf(payeeShare);
+
+        const tx = escrow.connect(arbiter).resolveDispute(t, buyerTotal, items);
+        await expect(tx)
+          .to.emit(escrow, "DisputeResolved")
+          .withArgs(orderId, merchant.address, buyer.address, 0n, payeeShare - fee, fee, Resolution.Arbiter);
+        await expect(tx).to.changeTokenBalances(
+          usd,
+          [escrow, buyer, merchant, feeRecipient],
+          [-payeeShare, 0n, payeeShare - fee, fee],
+        );
+        expect((await statusOf(escrow, orderId)).state).to.equal(OrderState.Resolved);
+        expect(await stock(f, buyer.address)).to.deep.equal([2n, 1n]);
+      }
+    });
+
+    it("a griefing merchant's 1-wei partial refund placed ahead of the arbiter's award in the same block changes nobody's outcome", async function () {
+      for (const buyerTotal of [AMOUNT, 40_000_000n]) {
+        const award = (f: LoadedOrder) =>
+          f.escrow.connect(f.arbiter).resolveDispute(f.terms, buyerTotal, f.items, { gasLimit: RACE_GAS });
+
+        // Without the refund.
+        const plain = await load(disputedOrderFixture);
+        const expected = await outcomeOf(plain, async () => (await award(plain)).wait());
+
+        // The merchant's refund of 1 wei goes into the same block, ahead of the arbiter's award.
+        const f = await load(disputedOrderFixture);
+        const { escrow, buyer, merchant, orderId, terms: t } = f;
+        let receipts: ContractTransactionReceipt[] = [];
+        const raced = await outcomeOf(f, async () => {
+          receipts = await inOneBlock([
+            () => escrow.connect(merchant).refund(t, 1n, [], { gasLimit: RACE_GAS }),
+            () => award(f),
+          ]);
+        });
+        const [refundLog] = await eventsOf(escrow, receipts[0], "OrderRefunded");
+        expect(refundLog.args.amount).to.equal(1n);
+        expect(refundLog.args.remaining).to.equal(AMOUNT - 1n);
+        const [resolved] = await eventsOf(escrow, receipts[1], "DisputeResolved");
+        expect(resolved.args.buyer).to.equal(buyer.address);
+        expect(resolved.args.buyerAmount).to.equal(buyerTotal - 1n);
+        expect(resolved.args.resolution).to.equal(Resolution.Arbiter);
+        expect((await statusOf(escrow, orderId)).refunded).to.equal(1n);
+
+        expect(raced).to.deep.equal(expected);
+        const payeeShare = AMOUNT - buyerTotal;
+        expect(expected).to.deep.equal({
+          buyer: buyerTotal,
+          payee: payeeShare - feeOf(payeeShare),
+          feeRecipient: feeOf(payeeShare),
+          escrow: -AMOUNT,
+          buyerStock: payeeShare === 0n ? [0n, 0n] : [2n, 1n],
+          merchantStock: payeeShare === 0n ? [100n, 100n] : [98n, 99n],
+          state: OrderState.Resolved,
+        });
+      }
     });
 
     it("resolves a dispute opened after shipping", async function () {
@@ -212,7 +282,7 @@ describe("PaymentEscrow.resolveDispute", function () {
 
       await escrow.connect(arbiter).resolveDispute(t, 20n, items);
       const p = await escrow.proposalOf(orderId);
-      expect([p.by, p.buyerAmount]).to.deep.equal([Party.None, 0n]);
+      expect([p.by, p.buyerTotal]).to.deep.equal([Party.None, 0n]);
       await expect(escrow.connect(merchant).acceptSettlement(t, 10n, items))
         .to.be.revertedWithCustomError(escrow, "InvalidState")
         .withArgs(orderId, OrderState.Resolved);
@@ -270,23 +340,35 @@ describe("PaymentEscrow.resolveDispute", function () {
   });
 
   describe("checks", function () {
-    it("reverts with SplitExceedsEscrow when the buyer's share exceeds the amount", async function () {
+    it("reverts with SplitExceedsAmount one unit above the amount; exactly the amount passes", async function () {
       const f = await load(disputedOrderFixture);
-      const { escrow, arbiter, orderId, terms: t, items } = f;
+      const { escrow, arbiter, buyer, orderId, terms: t, items } = f;
 
       await expect(escrow.connect(arbiter).resolveDispute(t, AMOUNT + 1n, items))
-        .to.be.revertedWithCustomError(escrow, "SplitExceedsEscrow")
+        .to.be.revertedWithCustomError(escrow, "SplitExceedsAmount")
         .withArgs(orderId, AMOUNT + 1n, AMOUNT);
-    });
-
-    it("reverts with SplitExceedsEscrow when the buyer's share exceeds what remains after a partial refund", async function () {
-      const f = await load(disputedOrderFixture);
-      const { escrow, merchant, arbiter, orderId, terms: t, items } = f;
-      await escrow.connect(merchant).refund(t, 23_456_789n, []);
+      await expect(escrow.connect(arbiter).resolveDispute(t, ethers.MaxUint256, items))
+        .to.be.revertedWithCustomError(escrow, "SplitExceedsAmount")
+        .withArgs(orderId, ethers.MaxUint256, AMOUNT);
+      expect((await statusOf(escrow, orderId)).state).to.equal(OrderState.Disputed);
 
       await expect(escrow.connect(arbiter).resolveDispute(t, AMOUNT, items))
-        .to.be.revertedWithCustomError(escrow, "SplitExceedsEscrow")
-        .withArgs(orderId, AMOUNT, 100_000_000n);
+        .to.emit(escrow, "DisputeResolved")
+        .withArgs(orderId, f.merchant.address, buyer.address, AMOUNT, 0n, 0n, Resolution.Arbiter);
+    });
+
+    it("bounds buyerTotal by the amount, not by what is escrowed, after a partial refund", async function () {
+      const f = await load(disputedOrderFixture);
+      const { escrow, merchant, arbiter, buyer, orderId, terms: t, items } = f;
+      await escrow.connect(merchant).refund(t, 23_456_789n, []);
+
+      await expect(escrow.connect(arbiter).resolveDispute(t, AMOUNT + 1n, items))
+        .to.be.revertedWithCustomError(escrow, "SplitExceedsAmount")
+        .withArgs(orderId, AMOUNT + 1n, AMOUNT);
+      expect((await statusOf(escrow, orderId)).state).to.equal(OrderState.Disputed);
+      await expect(escrow.connect(arbiter).resolveDispute(t, AMOUNT, items))
+        .to.emit(escrow, "DisputeResolved")
+        .withArgs(orderId, merchant.address, buyer.address, 100_000_000n, 0n, 0n, Resolution.Arbiter);
     });
 
     it("reverts with NotArbiter for the admin, the merchant, the operator, the buyer and a stranger", async function () {

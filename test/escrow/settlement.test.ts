@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
+import type { ContractTransactionReceipt } from "ethers";
 import type { PaymentEscrow } from "../../typechain-types";
 import { OrderState, idOf, terms } from "../helpers/fixtures";
 import {
@@ -16,6 +17,7 @@ import {
   shippedOrderFixture,
   type LoadedOrder,
 } from "../helpers/settlement";
+import { RACE_GAS, eventsOf, inOneBlock, outcomeOf } from "./sameBlock";
 
 const Party = { None: 0n, Buyer: 1n, Merchant: 2n } as const;
 const Resolution = { Arbiter: 0n, Settlement: 1n, Default: 2n } as const;
@@ -26,10 +28,10 @@ async function statusOf(escrow: PaymentEscrow, orderId: string) {
   return { state: s.state, feeBps: s.feeBps, deadline: s.deadline, refunded: s.refunded };
 }
 
-/** The pending proposal as [by, buyerAmount]. */
+/** The pending proposal as [by, buyerTotal]. */
 async function proposalOf(escrow: PaymentEscrow, orderId: string): Promise<[bigint, bigint]> {
   const p = await escrow.proposalOf(orderId);
-  return [p.by, p.buyerAmount];
+  return [p.by, p.buyerTotal];
 }
 
 /** ERC-1155 balances of SKU A and B held by `holder`. */
@@ -55,7 +57,7 @@ describe("PaymentEscrow settlement", function () {
       expect(await proposalOf(escrow, orderId)).to.deep.equal([Party.Buyer, 40_000_000n]);
       expect(await statusOf(escrow, orderId)).to.deep.equal(before);
       expect(await stock(f, await escrow.getAddress())).to.deep.equal([2n, 1n]);
-      expect(f.view().proposal).to.deep.equal({ by: Party.Buyer, buyerAmount: 40_000_000n });
+      expect(f.view().proposal).to.deep.equal({ by: Party.Buyer, buyerTotal: 40_000_000n });
     });
 
     it("lets the merchant and its operator propose, both as Merchant", async function () {
@@ -90,7 +92,7 @@ describe("PaymentEscrow settlement", function () {
       }
     });
 
-    it("accepts a proposal of everything escrowed and reverts with SplitExceedsEscrow one unit above", async function () {
+    it("accepts a proposal of the whole amount and reverts with SplitExceedsAmount one unit above", async function () {
       const f = await load(disputedOrderFixture);
       const { escrow, buyer, merchant, orderId, terms: t } = f;
 
@@ -98,24 +100,32 @@ describe("PaymentEscrow settlement", function () {
       expect(await proposalOf(escrow, orderId)).to.deep.equal([Party.Buyer, AMOUNT]);
       for (const who of [buyer, merchant]) {
         await expect(escrow.connect(who).proposeSettlement(t, AMOUNT + 1n))
-          .to.be.revertedWithCustomError(escrow, "SplitExceedsEscrow")
+          .to.be.revertedWithCustomError(escrow, "SplitExceedsAmount")
           .withArgs(orderId, AMOUNT + 1n, AMOUNT);
       }
       expect(await proposalOf(escrow, orderId)).to.deep.equal([Party.Buyer, AMOUNT]);
     });
 
-    it("reverts with SplitExceedsEscrow when proposing above what is escrowed after a partial refund", async function () {
+    it("bounds a proposal by the whole amount, not by what is escrowed, after a partial refund", async function () {
       const f = await load(disputedOrderFixture);
       const { escrow, buyer, merchant, orderId, terms: t } = f;
       await escrow.connect(merchant).refund(t, 23_456_789n, []);
       const escrowed = 100_000_000n;
 
+      // Above what is escrowed but within the order: the refund counts towards the buyer's total.
       await expect(escrow.connect(buyer).proposeSettlement(t, escrowed + 1n))
-        .to.be.revertedWithCustomError(escrow, "SplitExceedsEscrow")
-        .withArgs(orderId, escrowed + 1n, escrowed);
-      await expect(escrow.connect(buyer).proposeSettlement(t, escrowed))
         .to.emit(escrow, "SettlementProposed")
-        .withArgs(orderId, Party.Buyer, escrowed);
+        .withArgs(orderId, Party.Buyer, escrowed + 1n);
+      await expect(escrow.connect(merchant).proposeSettlement(t, AMOUNT))
+        .to.emit(escrow, "SettlementProposed")
+        .withArgs(orderId, Party.Merchant, AMOUNT);
+      expect(await proposalOf(escrow, orderId)).to.deep.equal([Party.Merchant, AMOUNT]);
+      for (const who of [buyer, merchant]) {
+        await expect(escrow.connect(who).proposeSettlement(t, AMOUNT + 1n))
+          .to.be.revertedWithCustomError(escrow, "SplitExceedsAmount")
+          .withArgs(orderId, AMOUNT + 1n, AMOUNT);
+      }
+      expect(await proposalOf(escrow, orderId)).to.deep.equal([Party.Merchant, AMOUNT]);
     });
 
     it("reverts with NotCounterparty for a stranger, a second merchant and the arbiter", async function () {
@@ -328,78 +338,177 @@ describe("PaymentEscrow settlement", function () {
       );
     });
 
-    it("a partial refund during the dispute, then a proposal and its acceptance split what remains", async function () {
+    it("counts a partial refund during the dispute towards the buyer's total: the buyer receives buyerTotal minus it", async function () {
+      const f = await load(disputedOrderFixture);
+      const { escrow, usd, buyer, merchant, feeRecipient, orderId, terms: t, items, book } = f;
+      const refunded = 23_456_789n;
+      await book.send(escrow.connect(merchant).refund(t, refunded, []));
+      const buyerTotal = refunded + 40_000_000n;
+      const payeeShare = AMOUNT - buyerTotal;
+      const fee = feeOf(payeeShare);
+      expect(payeeShare).to.equal(60_000_000n);
+      expect(fee).to.equal(600_000n);
+      await book.send(escrow.connect(buyer).proposeSettlement(t, buyerTotal));
+      expect(f.view().proposal).to.deep.equal({ by: Party.Buyer, buyerTotal });
+
+      const tx = escrow.connect(merchant).acceptSettlement(t, buyerTotal, items);
+      await expect(tx)
+        .to.emit(escrow, "DisputeResolved")
+        .withArgs(orderId, merchant.address, buyer.address, 40_000_000n, payeeShare - fee, fee, Resolution.Settlement);
+      await expect(tx).to.changeTokenBalances(
+        usd,
+        [escrow, buyer, merchant, feeRecipient],
+        [-(AMOUNT - refunded), 40_000_000n, payeeShare - fee, fee],
+      );
+      await book.send(tx);
+      const s = await statusOf(escrow, orderId);
+      expect(s.state).to.equal(OrderState.Resolved);
+      expect(s.refunded).to.equal(refunded);
+      expect(await usd.balanceOf(await escrow.getAddress())).to.equal(0n);
+      expect(await stock(f, buyer.address)).to.deep.equal([2n, 1n]);
+      expect(f.view().proposal).to.equal(undefined);
+      expect(f.view().escrowed).to.equal(0n);
+    });
+
+    it("accepts a proposal made before a partial refund with the same outcome: the refund counts towards buyerTotal", async function () {
       const f = await load(disputedOrderFixture);
       const { escrow, usd, buyer, merchant, feeRecipient, orderId, terms: t, items } = f;
-      await escrow.connect(merchant).refund(t, 23_456_789n, []);
-      const escrowed = 100_000_000n;
-      const buyerAmount = 40_000_000n;
-      const fee = feeOf(escrowed - buyerAmount);
-      expect(fee).to.equal(600_000n);
-      await escrow.connect(buyer).proposeSettlement(t, buyerAmount);
+      const buyerTotal = 50_000_000n;
+      const refunded = 23_456_789n;
+      const payeeShare = AMOUNT - buyerTotal;
+      const fee = feeOf(payeeShare);
+      const buyerBefore = await usd.balanceOf(buyer.address);
+      await escrow.connect(merchant).proposeSettlement(t, buyerTotal);
+      await escrow.connect(merchant).refund(t, refunded, []);
+      expect(await proposalOf(escrow, orderId)).to.deep.equal([Party.Merchant, buyerTotal]);
 
-      const tx = escrow.connect(merchant).acceptSettlement(t, buyerAmount, items);
+      const tx = escrow.connect(buyer).acceptSettlement(t, buyerTotal, items);
       await expect(tx)
         .to.emit(escrow, "DisputeResolved")
         .withArgs(
           orderId,
           merchant.address,
           buyer.address,
-          buyerAmount,
-          escrowed - buyerAmount - fee,
+          buyerTotal - refunded,
+          payeeShare - fee,
           fee,
           Resolution.Settlement,
         );
       await expect(tx).to.changeTokenBalances(
         usd,
         [escrow, buyer, merchant, feeRecipient],
-        [-escrowed, buyerAmount, escrowed - buyerAmount - fee, fee],
+        [-(AMOUNT - refunded), buyerTotal - refunded, payeeShare - fee, fee],
       );
-      const s = await statusOf(escrow, orderId);
-      expect(s.state).to.equal(OrderState.Resolved);
-      expect(s.refunded).to.equal(23_456_789n);
-      expect(await usd.balanceOf(await escrow.getAddress())).to.equal(0n);
+      // In all, the buyer got exactly the agreed total: the refund and the settlement's part of it.
+      expect((await usd.balanceOf(buyer.address)) - buyerBefore).to.equal(buyerTotal);
     });
 
-    it("a proposal made before a partial refund is accepted afterwards against what remains", async function () {
+    it("a buyerTotal of the whole amount after a partial refund pays the buyer the rest and returns the stock to the merchant", async function () {
       const f = await load(disputedOrderFixture);
-      const { escrow, usd, buyer, merchant, feeRecipient, terms: t, items } = f;
-      await escrow.connect(merchant).proposeSettlement(t, 50_000_000n);
+      const { escrow, usd, buyer, merchant, feeRecipient, orderId, terms: t, items } = f;
       await escrow.connect(merchant).refund(t, 23_456_789n, []);
-      const escrowed = 100_000_000n;
-      const fee = feeOf(escrowed - 50_000_000n);
+      await escrow.connect(buyer).proposeSettlement(t, AMOUNT);
 
-      await expect(escrow.connect(buyer).acceptSettlement(t, 50_000_000n, items)).to.changeTokenBalances(
-        usd,
-        [escrow, buyer, merchant, feeRecipient],
-        [-escrowed, 50_000_000n, escrowed - 50_000_000n - fee, fee],
-      );
-    });
-
-    it("the buyer getting all that remains after a partial refund returns the stock to the merchant", async function () {
-      const f = await load(disputedOrderFixture);
-      const { escrow, usd, buyer, merchant, orderId, terms: t, items } = f;
-      await escrow.connect(merchant).refund(t, 23_456_789n, []);
-      await escrow.connect(buyer).proposeSettlement(t, 100_000_000n);
-
-      const tx = escrow.connect(merchant).acceptSettlement(t, 100_000_000n, items);
+      const tx = escrow.connect(merchant).acceptSettlement(t, AMOUNT, items);
       await expect(tx)
         .to.emit(escrow, "DisputeResolved")
         .withArgs(orderId, merchant.address, buyer.address, 100_000_000n, 0n, 0n, Resolution.Settlement);
-      await expect(tx).to.changeTokenBalances(usd, [escrow, buyer, merchant], [-100_000_000n, 100_000_000n, 0n]);
+      await expect(tx).to.changeTokenBalances(
+        usd,
+        [escrow, buyer, merchant, feeRecipient],
+        [-100_000_000n, 100_000_000n, 0n, 0n],
+      );
       expect(await stock(f, merchant.address)).to.deep.equal([100n, 100n]);
+      expect(await stock(f, buyer.address)).to.deep.equal([0n, 0n]);
     });
 
-    it("reverts with SplitExceedsEscrow when a pending proposal exceeds what a later partial refund left", async function () {
+    it("a refund larger than the agreed buyerTotal gives the buyer nothing more and the payee the rest", async function () {
+      const refunded = 23_456_789n;
+      for (const buyerTotal of [0n, 10_000_000n, refunded]) {
+        const f = await load(disputedOrderFixture);
+        const { escrow, usd, buyer, merchant, feeRecipient, orderId, terms: t, items } = f;
+        await escrow.connect(merchant).proposeSettlement(t, buyerTotal);
+        await escrow.connect(merchant).refund(t, refunded, []);
+        const payeeShare = AMOUNT - refunded;
+        const fee = feeOf(payeeShare);
+        expect(fee).to.equal(1_000_000n);
+
+        const tx = escrow.connect(buyer).acceptSettlement(t, buyerTotal, items);
+        await expect(tx)
+          .to.emit(escrow, "DisputeResolved")
+          .withArgs(orderId, merchant.address, buyer.address, 0n, payeeShare - fee, fee, Resolution.Settlement);
+        await expect(tx).to.changeTokenBalances(
+          usd,
+          [escrow, buyer, merchant, feeRecipient],
+          [-payeeShare, 0n, payeeShare - fee, fee],
+        );
+        await expect(tx).not.to.emit(escrow, "PayoutCredited");
+        expect((await statusOf(escrow, orderId)).state).to.equal(OrderState.Resolved);
+        // The payee got a share, so the goods go to the buyer.
+        expect(await stock(f, buyer.address)).to.deep.equal([2n, 1n]);
+      }
+    });
+
+    it("accepts a pending proposal of the whole amount after a later partial refund: the buyer receives the rest", async function () {
       const f = await load(disputedOrderFixture);
-      const { escrow, buyer, merchant, orderId, terms: t, items } = f;
+      const { escrow, usd, buyer, merchant, feeRecipient, orderId, terms: t, items } = f;
       await escrow.connect(buyer).proposeSettlement(t, AMOUNT);
       await escrow.connect(merchant).refund(t, 1n, []);
 
-      await expect(escrow.connect(merchant).acceptSettlement(t, AMOUNT, items))
-        .to.be.revertedWithCustomError(escrow, "SplitExceedsEscrow")
-        .withArgs(orderId, AMOUNT, AMOUNT - 1n);
-      expect(await proposalOf(escrow, orderId)).to.deep.equal([Party.Buyer, AMOUNT]);
+      const tx = escrow.connect(merchant).acceptSettlement(t, AMOUNT, items);
+      await expect(tx)
+        .to.emit(escrow, "DisputeResolved")
+        .withArgs(orderId, merchant.address, buyer.address, AMOUNT - 1n, 0n, 0n, Resolution.Settlement);
+      await expect(tx).to.changeTokenBalances(
+        usd,
+        [escrow, buyer, merchant, feeRecipient],
+        [-(AMOUNT - 1n), AMOUNT - 1n, 0n, 0n],
+      );
+      expect(await proposalOf(escrow, orderId)).to.deep.equal([Party.None, 0n]);
+      expect(await stock(f, merchant.address)).to.deep.equal([100n, 100n]);
+    });
+
+    it("a griefing merchant's 1-wei partial refund placed ahead of the buyer's acceptance in the same block changes nobody's outcome", async function () {
+      for (const buyerTotal of [40_000_000n, AMOUNT]) {
+        const accept = (f: LoadedOrder) =>
+          f.escrow.connect(f.buyer).acceptSettlement(f.terms, buyerTotal, f.items, { gasLimit: RACE_GAS });
+
+        // Without the refund.
+        const plain = await load(disputedOrderFixture);
+        await plain.escrow.connect(plain.merchant).proposeSettlement(plain.terms, buyerTotal);
+        const expected = await outcomeOf(plain, async () => (await accept(plain)).wait());
+
+        // The merchant's refund of 1 wei goes into the same block, ahead of the buyer's acceptance.
+        const f = await load(disputedOrderFixture);
+        const { escrow, buyer, merchant, orderId, terms: t } = f;
+        await escrow.connect(merchant).proposeSettlement(t, buyerTotal);
+        let receipts: ContractTransactionReceipt[] = [];
+        const raced = await outcomeOf(f, async () => {
+          receipts = await inOneBlock([
+            () => escrow.connect(merchant).refund(t, 1n, [], { gasLimit: RACE_GAS }),
+            () => accept(f),
+          ]);
+        });
+        const [refundLog] = await eventsOf(escrow, receipts[0], "OrderRefunded");
+        expect(refundLog.args.amount).to.equal(1n);
+        const [resolved] = await eventsOf(escrow, receipts[1], "DisputeResolved");
+        expect(resolved.args.buyer).to.equal(buyer.address);
+        expect(resolved.args.buyerAmount).to.equal(buyerTotal - 1n);
+        expect(resolved.args.resolution).to.equal(Resolution.Settlement);
+        expect((await statusOf(escrow, orderId)).refunded).to.equal(1n);
+
+        expect(raced).to.deep.equal(expected);
+        const payeeShare = AMOUNT - buyerTotal;
+        expect(expected).to.deep.equal({
+          buyer: buyerTotal,
+          payee: payeeShare - feeOf(payeeShare),
+          feeRecipient: feeOf(payeeShare),
+          escrow: -AMOUNT,
+          buyerStock: payeeShare === 0n ? [0n, 0n] : [2n, 1n],
+          merchantStock: payeeShare === 0n ? [100n, 100n] : [98n, 99n],
+          state: OrderState.Resolved,
+        });
+      }
     });
 
     it("still settles after the dispute period when nobody applied the default", async function () {

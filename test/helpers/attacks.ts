@@ -99,6 +99,7 @@ export async function deployAttackFixture(): Promise<AttackFixture> {
 
 /** Name of the custom error encoded in `data`, decoded with the escrow's ABI. */
 export function errorName(iface: { parseError(data: BytesLike): { name: string } | null }, data: BytesLike): string {
+  if (ethers.dataLength(data) < 4) return `no error (${ethers.hexlify(data)})`;
   return iface.parseError(data)?.name ?? `unknown(${ethers.hexlify(data)})`;
 }
 

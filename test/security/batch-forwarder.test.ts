@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
-import { deployEscrowFixture, OrderBook, OrderState, terms, USD } from "../helpers/fixtures";
+import { deployEscrowFixture, idOf, OrderBook, OrderState, terms, USD } from "../helpers/fixtures";
 import { signForwardRequest } from "../helpers/attacks";
 
 /**
@@ -16,11 +16,11 @@ describe("security: batch through the forwarder", function () {
     // An order of another merchant, which never approved the operator.
     const foreign = await terms(f, { merchant: f.otherMerchant.address });
     await book.send(f.escrow.connect(f.otherMerchant).createOrder(foreign, []));
-    await book.send(f.escrow.connect(f.buyer).pay(foreign.orderId, book.get(foreign.orderId as string)));
-    return { ...f, book, escrowAddress, foreignId: foreign.orderId as string };
+    await book.send(f.escrow.connect(f.buyer).pay(foreign));
+    return { ...f, book, escrowAddress, foreign, foreignId: await idOf(f.escrow, foreign) };
   }
 
-  it("runs each item as the operator that signed the request", async function () {
+  it("runs each item as the operator that signed the request (the stranger relaying it gains nothing)", async function () {
     const f = await relayedBatchFixture();
     const a = await terms(f);
     const b = await terms(f);
@@ -31,20 +31,22 @@ describe("security: batch through the forwarder", function () {
     });
 
     await f.book.send(f.forwarder.connect(f.stranger).execute(request));
-    expect(f.book.get(a.orderId as string).state).to.equal(OrderState.Created);
-    expect(f.book.get(b.orderId as string).merchant).to.equal(f.merchant.address);
+    expect(f.book.get(await idOf(f.escrow, a)).state).to.equal(OrderState.Created);
+    expect(f.book.get(await idOf(f.escrow, b)).terms.merchant).to.equal(f.merchant.address);
+    expect((await f.escrow.statusOf(await idOf(f.escrow, a))).state).to.equal(OrderState.Created);
   });
 
-  it("fails an item that appends a spoofed merchant address with NotMerchantOrOperator", async function () {
+  it("fails an item in which the operator appends a spoofed merchant address with NotMerchantOrOperator", async function () {
     const f = await relayedBatchFixture();
     const own = await terms(f);
+    const foreignNew = await terms(f, { merchant: f.otherMerchant.address });
     // The item claims to come from otherMerchant by carrying its address as an ERC-2771 suffix.
     const spoofedRefund = ethers.concat([
-      f.escrow.interface.encodeFunctionData("refund", [f.foreignId, f.book.get(f.foreignId), 1n, []]),
+      f.escrow.interface.encodeFunctionData("refund", [f.foreign, 1n, []]),
       f.otherMerchant.address,
     ]);
     const spoofedCreate = ethers.concat([
-      f.escrow.interface.encodeFunctionData("createOrder", [await terms(f, { merchant: f.otherMerchant.address }), []]),
+      f.escrow.interface.encodeFunctionData("createOrder", [foreignNew, []]),
       f.otherMerchant.address,
     ]);
     const calls = [spoofedRefund, f.escrow.interface.encodeFunctionData("createOrder", [own, []]), spoofedCreate];
@@ -66,8 +68,10 @@ describe("security: batch through the forwarder", function () {
     await f.book.send(tx);
 
     expect(f.book.get(f.foreignId).state).to.equal(OrderState.Paid);
-    expect(f.book.get(f.foreignId).amount).to.equal(USD(100));
-    expect(f.book.get(own.orderId as string).state).to.equal(OrderState.Created);
+    expect(f.book.get(f.foreignId).escrowed).to.equal(USD(100));
+    expect((await f.escrow.statusOf(f.foreignId)).refunded).to.equal(0n);
+    expect(f.book.get(await idOf(f.escrow, own)).state).to.equal(OrderState.Created);
+    expect((await f.escrow.statusOf(await idOf(f.escrow, foreignNew))).state).to.equal(OrderState.None);
   });
 
   it("fails a spoofed item of a batch sent directly by the operator with NotMerchantOrOperator", async function () {
@@ -84,7 +88,7 @@ describe("security: batch through the forwarder", function () {
       );
   });
 
-  it("reverts a relayed batch signed by an account without the operator role", async function () {
+  it("reverts a relayed batch signed by a merchant without the operator role", async function () {
     const f = await relayedBatchFixture();
     const request = await signForwardRequest(f.forwarder, f.merchant, {
       to: f.escrowAddress,

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
-import { deployEscrowFixture, OrderBook, OrderState, terms, USD } from "../helpers/fixtures";
+import { deployEscrowFixture, idOf, OrderBook, OrderState, terms, USD } from "../helpers/fixtures";
 import { recoverForwardSigner, signForwardRequest } from "../helpers/attacks";
 
 /** A gasless (ERC-2771) request runs once, on the chain and forwarder it was signed for. */
@@ -10,13 +10,13 @@ describe("security: forward request replay", function () {
     const f = await loadFixture(deployEscrowFixture);
     const book = new OrderBook(f.escrow);
     const t = await terms(f);
-    const orderId = t.orderId as string;
+    const orderId = await idOf(f.escrow, t);
     await book.send(f.escrow.connect(f.merchant).createOrder(t, []));
-    const data = f.escrow.interface.encodeFunctionData("pay", [orderId, book.get(orderId)]);
+    const data = f.escrow.interface.encodeFunctionData("pay", [t]);
     return { ...f, book, orderId, data };
   }
 
-  it("pays as the signer, then reverts the replayed request with ERC2771ForwarderInvalidSigner", async function () {
+  it("pays as the signer, then reverts a relaying stranger's replay of the request with ERC2771ForwarderInvalidSigner", async function () {
     const f = await forwardedPaymentFixture();
     const request = await signForwardRequest(f.forwarder, f.buyer, { to: await f.escrow.getAddress(), data: f.data });
 
@@ -35,7 +35,7 @@ describe("security: forward request replay", function () {
     expect(await f.usd.balanceOf(await f.escrow.getAddress())).to.equal(USD(100));
   });
 
-  it("reverts a request signed with a stale nonce with ERC2771ForwarderInvalidSigner", async function () {
+  it("reverts a stranger relaying a request signed with a stale nonce with ERC2771ForwarderInvalidSigner", async function () {
     const f = await forwardedPaymentFixture();
     const to = await f.escrow.getAddress();
     const first = await signForwardRequest(f.forwarder, f.buyer, {
@@ -50,9 +50,10 @@ describe("security: forward request replay", function () {
       .to.be.revertedWithCustomError(f.forwarder, "ERC2771ForwarderInvalidSigner")
       .withArgs(await recoverForwardSigner(f.forwarder, stale, 1n), f.buyer.address);
     expect(f.book.get(f.orderId).state).to.equal(OrderState.Created);
+    expect((await f.escrow.statusOf(f.orderId)).state).to.equal(OrderState.Created);
   });
 
-  it("reverts a request signed for another chain id with ERC2771ForwarderInvalidSigner", async function () {
+  it("reverts a stranger relaying a request signed for another chain id with ERC2771ForwarderInvalidSigner", async function () {
     const f = await forwardedPaymentFixture();
     const request = await signForwardRequest(
       f.forwarder,
@@ -68,7 +69,7 @@ describe("security: forward request replay", function () {
     expect(await f.usd.balanceOf(await f.escrow.getAddress())).to.equal(0n);
   });
 
-  it("reverts a request signed for another forwarder with ERC2771ForwarderInvalidSigner", async function () {
+  it("reverts a stranger relaying a request signed for another forwarder with ERC2771ForwarderInvalidSigner", async function () {
     const f = await forwardedPaymentFixture();
     const otherForwarder = await (await ethers.getContractFactory("Forwarder")).deploy();
     const request = await signForwardRequest(
@@ -83,7 +84,7 @@ describe("security: forward request replay", function () {
       .withArgs(await recoverForwardSigner(f.forwarder, request, 0n), f.buyer.address);
   });
 
-  it("ignores a sender suffix appended by a direct caller that is not the trusted forwarder", async function () {
+  it("ignores a sender suffix a stranger appends to a direct call (it is not the trusted forwarder)", async function () {
     const f = await forwardedPaymentFixture();
     // The stranger appends the buyer's address to pay(), as the forwarder would: the escrow must not believe it.
     const spoofed = ethers.concat([f.data, f.buyer.address]);

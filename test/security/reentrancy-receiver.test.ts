@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import { FEE_BPS, OrderBook, OrderState, terms } from "../helpers/fixtures";
+import { FEE_BPS, idOf, OrderBook, OrderState, terms } from "../helpers/fixtures";
 import { deployAttackFixture, errorName } from "../helpers/attacks";
 
 const Mode = { Accept: 0, Revert: 1, BurnGas: 2, Reenter: 3 } as const;
@@ -19,20 +19,17 @@ describe("security: hostile native receiver", function () {
     const book = new OrderBook(f.escrow);
     const escrowAddress = await f.escrow.getAddress();
     const hostileAddress = await f.hostile.getAddress();
+    // The hostile contract is the merchant and (by default) the payee.
     const t = await terms(f, { merchant: hostileAddress, token: ethers.ZeroAddress, amount: PRICE });
-    const orderId = t.orderId as string;
+    const orderId = await idOf(f.escrow, t);
     await book.send(
       f.hostile.execute(escrowAddress, 0n, f.escrow.interface.encodeFunctionData("createOrder", [t, []])),
     );
-    await book.send(f.escrow.connect(f.buyer).pay(orderId, book.get(orderId), { value: PRICE }));
+    await book.send(f.escrow.connect(f.buyer).pay(t, { value: PRICE }));
     await book.send(
-      f.hostile.execute(
-        escrowAddress,
-        0n,
-        f.escrow.interface.encodeFunctionData("ship", [orderId, book.get(orderId), ethers.ZeroHash]),
-      ),
+      f.hostile.execute(escrowAddress, 0n, f.escrow.interface.encodeFunctionData("ship", [t, ethers.ZeroHash])),
     );
-    return { ...f, book, orderId, escrowAddress, hostileAddress };
+    return { ...f, book, t, orderId, escrowAddress, hostileAddress };
   }
 
   /** A native order with line items, paid by the hostile contract as buyer. */
@@ -42,26 +39,21 @@ describe("security: hostile native receiver", function () {
     const escrowAddress = await f.escrow.getAddress();
     const hostileAddress = await f.hostile.getAddress();
     const items = [{ skuId: f.skuA, quantity: 3n }];
-    const t = await terms(f, { buyer: hostileAddress, token: ethers.ZeroAddress, amount: PRICE });
-    const orderId = t.orderId as string;
+    const t = await terms(f, { buyer: hostileAddress, token: ethers.ZeroAddress, amount: PRICE }, items);
+    const orderId = await idOf(f.escrow, t, items);
     await book.send(f.escrow.connect(f.merchant).createOrder(t, items));
     await book.send(
-      f.hostile.execute(
-        escrowAddress,
-        PRICE,
-        f.escrow.interface.encodeFunctionData("pay", [orderId, book.get(orderId)]),
-        { value: PRICE },
-      ),
+      f.hostile.execute(escrowAddress, PRICE, f.escrow.interface.encodeFunctionData("pay", [t]), { value: PRICE }),
     );
-    return { ...f, book, orderId, items, escrowAddress, hostileAddress };
+    return { ...f, book, t, orderId, items, escrowAddress, hostileAddress };
   }
 
   describe("as merchant of a released order", function () {
-    it("credits the refused payout when the merchant reverts, pays the fee, and lets it withdraw elsewhere", async function () {
+    it("credits the refused payout when a hostile merchant reverts, pays the fee, and lets it withdraw elsewhere", async function () {
       const f = await hostileMerchantShippedOrder();
       await f.hostile.setMode(Mode.Revert, ethers.ZeroAddress, "0x");
 
-      const tx = f.escrow.connect(f.buyer).confirmReceipt(f.orderId, f.book.get(f.orderId), []);
+      const tx = f.escrow.connect(f.buyer).confirmReceipt(f.t, []);
       await expect(tx)
         .to.emit(f.escrow, "PayoutCredited")
         .withArgs(f.hostileAddress, ethers.ZeroAddress, PRICE - FEE);
@@ -87,12 +79,12 @@ describe("security: hostile native receiver", function () {
         .withArgs(f.hostileAddress, ethers.ZeroAddress);
     });
 
-    it("credits the payout of a merchant that burns all gas, without starving the settlement", async function () {
+    it("credits the payout of a hostile merchant that burns all gas, without starving the settlement", async function () {
       const f = await hostileMerchantShippedOrder();
       await f.hostile.setMode(Mode.BurnGas, ethers.ZeroAddress, "0x");
       await time.increaseTo(f.book.get(f.orderId).deadline + 1n);
 
-      const tx = f.escrow.connect(f.stranger).autoRelease(f.orderId, f.book.get(f.orderId), [], { gasLimit: 500_000 });
+      const tx = f.escrow.connect(f.stranger).autoRelease(f.t, [], { gasLimit: 500_000 });
       await expect(tx)
         .to.emit(f.escrow, "PayoutCredited")
         .withArgs(f.hostileAddress, ethers.ZeroAddress, PRICE - FEE);
@@ -105,18 +97,17 @@ describe("security: hostile native receiver", function () {
       expect(await ethers.provider.getBalance(f.escrowAddress)).to.equal(PRICE - FEE);
     });
 
-    it("credits the payout of a merchant that re-enters from it, then blocks a double withdraw", async function () {
+    it("credits the payout of a hostile merchant that re-enters from it, then blocks a double withdraw", async function () {
       const f = await hostileMerchantShippedOrder();
-      const shipped = f.book.get(f.orderId);
       // From inside its payout, the merchant tries to refund the same order to the buyer. The 50,000 gas of a
       // native payout do not even cover that attempt, so the payout is refused and credited.
       await f.hostile.setMode(
         Mode.Reenter,
         f.escrowAddress,
-        f.escrow.interface.encodeFunctionData("refund", [f.orderId, shipped, PRICE, []]),
+        f.escrow.interface.encodeFunctionData("refund", [f.t, PRICE, []]),
       );
 
-      const tx = f.escrow.connect(f.buyer).confirmReceipt(f.orderId, shipped, []);
+      const tx = f.escrow.connect(f.buyer).confirmReceipt(f.t, []);
       await expect(tx)
         .to.emit(f.escrow, "PayoutCredited")
         .withArgs(f.hostileAddress, ethers.ZeroAddress, PRICE - FEE);
@@ -141,11 +132,11 @@ describe("security: hostile native receiver", function () {
   });
 
   describe("as buyer of a refunded or resolved order", function () {
-    it("credits a refused refund, ends the order and returns the stock to the merchant", async function () {
+    it("credits a refund the hostile buyer refuses, ends the order and returns the stock to the merchant", async function () {
       const f = await hostileBuyerPaidOrder();
       await f.hostile.setMode(Mode.Revert, ethers.ZeroAddress, "0x");
 
-      const tx = f.escrow.connect(f.merchant).refund(f.orderId, f.book.get(f.orderId), PRICE, f.items);
+      const tx = f.escrow.connect(f.merchant).refund(f.t, PRICE, f.items);
       await expect(tx).to.emit(f.escrow, "PayoutCredited").withArgs(f.hostileAddress, ethers.ZeroAddress, PRICE);
       await expect(tx).to.changeEtherBalances([f.hostile, f.escrow], [0n, 0n]);
       await f.book.send(tx);
@@ -156,38 +147,39 @@ describe("security: hostile native receiver", function () {
       expect(await ethers.provider.getBalance(f.escrowAddress)).to.equal(PRICE);
     });
 
-    it("credits the partial refund of a buyer that re-enters from it and leaves the rest escrowed", async function () {
+    it("credits the partial refund of a hostile buyer that re-enters from it and leaves the rest escrowed", async function () {
       const f = await hostileBuyerPaidOrder();
-      const paid = f.book.get(f.orderId);
       const part = PRICE / 4n;
-      // From inside the partial refund, the buyer tries to open a dispute on the (still current) record.
+      // From inside the partial refund, the buyer tries to open a dispute on the same terms.
       await f.hostile.setMode(
         Mode.Reenter,
         f.escrowAddress,
-        f.escrow.interface.encodeFunctionData("dispute", [f.orderId, paid, ethers.ZeroHash]),
+        f.escrow.interface.encodeFunctionData("dispute", [f.t, ethers.ZeroHash]),
       );
 
-      const tx = f.escrow.connect(f.merchant).refund(f.orderId, paid, part, []);
+      const tx = f.escrow.connect(f.merchant).refund(f.t, part, []);
       await expect(tx).to.emit(f.escrow, "PayoutCredited").withArgs(f.hostileAddress, ethers.ZeroAddress, part);
       await expect(tx).to.changeEtherBalances([f.hostile, f.escrow], [0n, 0n]);
       await f.book.send(tx);
 
       expect(await f.hostile.reentrySucceeded()).to.equal(false);
       expect(f.book.get(f.orderId).state).to.equal(OrderState.Paid);
-      expect(f.book.get(f.orderId).amount).to.equal(PRICE - part);
-      expect(await f.escrow.isCurrent(f.orderId, f.book.get(f.orderId))).to.equal(true);
+      expect(f.book.get(f.orderId).escrowed).to.equal(PRICE - part);
+      const status = await f.escrow.statusOf(f.orderId);
+      expect(status.state).to.equal(OrderState.Paid);
+      expect(status.refunded).to.equal(part);
       // Escrowed remainder plus the credited refund.
       expect(await ethers.provider.getBalance(f.escrowAddress)).to.equal(PRICE);
       expect(await f.escrow.credited(f.hostileAddress, ethers.ZeroAddress)).to.equal(part);
     });
 
-    it("credits the buyer share of a gas-burning buyer and still pays merchant and fee", async function () {
+    it("credits the buyer share of a hostile gas-burning buyer and still pays merchant and fee", async function () {
       const f = await hostileBuyerPaidOrder();
       await f.book.send(
         f.hostile.execute(
           f.escrowAddress,
           0n,
-          f.escrow.interface.encodeFunctionData("dispute", [f.orderId, f.book.get(f.orderId), ethers.ZeroHash]),
+          f.escrow.interface.encodeFunctionData("dispute", [f.t, ethers.ZeroHash]),
         ),
       );
       await f.hostile.setMode(Mode.BurnGas, ethers.ZeroAddress, "0x");
@@ -195,7 +187,7 @@ describe("security: hostile native receiver", function () {
       const merchantShare = PRICE - buyerShare;
       const fee = (merchantShare * FEE_BPS) / 10_000n;
 
-      const tx = f.escrow.connect(f.arbiter).resolveDispute(f.orderId, f.book.get(f.orderId), buyerShare, f.items);
+      const tx = f.escrow.connect(f.arbiter).resolveDispute(f.t, buyerShare, f.items);
       await expect(tx).to.emit(f.escrow, "PayoutCredited").withArgs(f.hostileAddress, ethers.ZeroAddress, buyerShare);
       await expect(tx).to.changeEtherBalances(
         [f.merchant, f.feeRecipient, f.escrow],
@@ -220,7 +212,7 @@ describe("security: hostile native receiver", function () {
       expect(await f.inventory.heldStock(f.hostileAddress, f.skuA)).to.equal(0n);
     });
 
-    it("credits the refund of a buyer that cancels an unshipped order but refuses the money", async function () {
+    it("credits the refund of a hostile buyer that cancels an unshipped order but refuses the money", async function () {
       const f = await hostileBuyerPaidOrder();
       await f.hostile.setMode(Mode.Revert, ethers.ZeroAddress, "0x");
       await time.increaseTo(f.book.get(f.orderId).deadline + 1n);
@@ -228,7 +220,7 @@ describe("security: hostile native receiver", function () {
       const tx = f.hostile.execute(
         f.escrowAddress,
         0n,
-        f.escrow.interface.encodeFunctionData("cancelUnshipped", [f.orderId, f.book.get(f.orderId), f.items]),
+        f.escrow.interface.encodeFunctionData("cancelUnshipped", [f.t, f.items]),
       );
       await expect(tx).to.emit(f.escrow, "PayoutCredited").withArgs(f.hostileAddress, ethers.ZeroAddress, PRICE);
       await f.book.send(tx);

@@ -62,7 +62,8 @@ describe("InventoryToken.burnStock", function () {
     it("cannot burn stock reserved by an open order", async function () {
       const f = await loadFixture(twoMerchantsFixture);
       const { escrow, inventory, merchant, skuA } = f;
-      await escrow.connect(merchant).createOrder(await terms(f), [{ skuId: skuA, quantity: 2n }]);
+      const items = [{ skuId: skuA, quantity: 2n }];
+      await escrow.connect(merchant).createOrder(await terms(f, {}, items), items);
 
       await expect(inventory.connect(merchant).burnStock([skuA], [99n]))
         .to.be.revertedWithCustomError(inventory, "ERC1155InsufficientBalance")

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
-import { OrderBook, terms } from "../helpers/fixtures";
+import { OrderBook, OrderState, idOf, terms } from "../helpers/fixtures";
 import { twoMerchantsFixture } from "./stock.behavior";
 
 describe("InventoryToken.reserve and release", function () {
@@ -24,7 +24,7 @@ describe("InventoryToken.reserve and release", function () {
         { skuId: skuB, quantity: 4n },
       ];
 
-      await expect(escrow.connect(merchant).createOrder(await terms(f), items))
+      await expect(escrow.connect(merchant).createOrder(await terms(f, {}, items), items))
         .to.emit(inventory, "TransferBatch")
         .withArgs(escrowAddress, merchant.address, escrowAddress, [skuA, skuB], [3n, 4n]);
       expect(await inventory.balanceOfBatch([escrowAddress, escrowAddress], [skuA, skuB])).to.deep.equal([3n, 4n]);
@@ -39,7 +39,7 @@ describe("InventoryToken.reserve and release", function () {
         { skuId: otherSku, quantity: 1n },
       ];
 
-      await expect(escrow.connect(merchant).createOrder(await terms(f), items))
+      await expect(escrow.connect(merchant).createOrder(await terms(f, {}, items), items))
         .to.be.revertedWithCustomError(inventory, "NotSkuMerchant")
         .withArgs(otherSku, merchant.address);
     });
@@ -48,7 +48,8 @@ describe("InventoryToken.reserve and release", function () {
       const f = await loadFixture(twoMerchantsFixture);
       const { escrow, inventory, merchant, skuA } = f;
 
-      await expect(escrow.connect(merchant).createOrder(await terms(f), [{ skuId: skuA, quantity: 101n }]))
+      const items = [{ skuId: skuA, quantity: 101n }];
+      await expect(escrow.connect(merchant).createOrder(await terms(f, {}, items), items))
         .to.be.revertedWithCustomError(inventory, "ERC1155InsufficientBalance")
         .withArgs(merchant.address, 100n, 101n, skuA);
     });
@@ -70,16 +71,17 @@ describe("InventoryToken.reserve and release", function () {
       const { escrow, inventory, merchant, skuA } = f;
       const escrowAddress = await escrow.getAddress();
       const book = new OrderBook(escrow);
-      const t = await terms(f);
-      const orderId = t.orderId as string;
       const items = [{ skuId: skuA, quantity: 3n }];
+      const t = await terms(f, {}, items);
+      const orderId = await idOf(escrow, t, items);
       await book.send(escrow.connect(merchant).createOrder(t, items));
 
-      await expect(escrow.connect(merchant).cancel(orderId, book.get(orderId), items))
+      await expect(escrow.connect(merchant).cancel(t, items))
         .to.emit(inventory, "TransferSingle")
         .withArgs(escrowAddress, escrowAddress, merchant.address, skuA, 3n);
       expect(await inventory.balanceOf(escrowAddress, skuA)).to.equal(0n);
       expect(await inventory.balanceOf(merchant.address, skuA)).to.equal(100n);
+      expect((await escrow.statusOf(orderId)).state).to.equal(OrderState.Cancelled);
     });
   });
 });

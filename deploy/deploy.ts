@@ -36,10 +36,13 @@ import { readJournal, type JournalSummary } from "./journal";
 import { MODULE_ID, ROLES, buildOrderchainModule } from "./modules/Orderchain";
 import { REMOTE_NETWORKS, expectedChainId, isLocalChain, networkEnvProblems } from "./networks";
 import { loadDeployPlan, type DeployPlan } from "./parameters";
+import { PaymentEscrow__factory } from "../typechain-types/factories/contracts/PaymentEscrow__factory";
 import {
   ARTIFACTS,
   deploymentPath,
   deploymentsDir,
+  pendingAdminRecord,
+  readAdminState,
   readDeployment,
   writeDeployment,
   type ContractName,
@@ -277,7 +280,7 @@ export async function deploy(hre: HardhatRuntimeEnvironment, options: DeployOpti
 
 // ----------------------------------------------------------------------------------------------- chain
 
-function parseConfirmations(raw: string | undefined): number {
+export function parseConfirmations(raw: string | undefined): number {
   if (raw === undefined || raw.trim() === "") return 2;
   if (!/^[1-9][0-9]*$/.test(raw.trim())) {
     throw new DeployError(`DEPLOY_CONFIRMATIONS must be a positive integer: "${raw}"`);
@@ -373,6 +376,14 @@ const ESCROW_ABI = [
 async function planDrift(provider: Provider, record: DeploymentRecord, plan: DeployPlan): Promise<string[]> {
   const escrow = new Contract(record.contracts.PaymentEscrow.address, ESCROW_ABI, provider);
   const drift: string[] = [];
+  // DEFAULT_ADMIN_ROLE has a single holder (AccessControlDefaultAdminRules' defaultAdmin()). The plan's admin
+  // either holds it, or a transfer to it is pending (started by the deployment, to be accepted after the delay).
+  const admin = await readAdminState(PaymentEscrow__factory.connect(record.contracts.PaymentEscrow.address, provider));
+  if (admin.admin !== plan.admin && admin.pending?.account !== plan.admin) {
+    const pending = admin.pending ? ` (a transfer to ${admin.pending.account} is pending)` : "";
+    drift.push(`the escrow's admin is ${admin.admin}${pending}, not ${plan.admin}`);
+  }
+  if (admin.delay !== plan.adminDelay) drift.push(`adminDelay is ${admin.delay} s, not ${plan.adminDelay} s`);
   if (Number(await escrow.feeBps()) !== plan.feeBps)
     drift.push(`feeBps is ${await escrow.feeBps()}, not ${plan.feeBps}`);
   if (getAddress(await escrow.feeRecipient()) !== plan.feeRecipient) drift.push(`feeRecipient differs`);
@@ -380,7 +391,6 @@ async function planDrift(provider: Provider, record: DeploymentRecord, plan: Dep
     ["OPERATOR_ROLE", plan.operators],
     ["ARBITER_ROLE", plan.arbiters],
     ["PAUSER_ROLE", plan.pausers],
-    ["DEFAULT_ADMIN_ROLE", [plan.admin]],
   ];
   for (const [role, accounts] of members) {
     for (const a of accounts) {
@@ -414,7 +424,14 @@ async function checkFunds(
     const forwarder = await hre.artifacts.readArtifact(ARTIFACTS.Forwarder);
     const escrowArtifact = await hre.artifacts.readArtifact(ARTIFACTS.PaymentEscrow);
     const escrow = new ContractFactory(escrowArtifact.abi, escrowArtifact.bytecode);
-    const escrowTx = await escrow.getDeployTransaction(deployer, deployer, plan.feeRecipient, plan.feeBps);
+    const escrowTx = await escrow.getDeployTransaction(
+      deployer,
+      plan.adminDelay,
+      plan.arbiters[0],
+      deployer, // stands in for the forwarder, not deployed yet: same gas
+      plan.feeRecipient,
+      plan.feeBps,
+    );
     gas += await provider.estimateGas({ from: deployer, data: forwarder.bytecode });
     gas += await provider.estimateGas({ from: deployer, data: escrowTx.data });
     if (plan.mockStablecoin) {
@@ -424,7 +441,9 @@ async function checkFunds(
   } catch {
     return; // estimation is a courtesy; the node will refuse an unaffordable transaction anyway
   }
-  const calls = plan.operators.length + plan.arbiters.length + plan.pausers.length + plan.tokens.length + 3;
+  // Role grants (the first arbiter comes with the constructor), token allowances, the mock stablecoin's and the
+  // admin handover's calls: each well under 60,000 gas.
+  const calls = plan.operators.length + plan.arbiters.length + plan.pausers.length + plan.tokens.length + 2;
   gas += BigInt(calls) * 60_000n;
   const needed = gas * price;
   if (balance < needed) {
@@ -514,6 +533,8 @@ async function buildRecord(
     ctx.previous.contracts.PaymentEscrow.address === escrowEntry.address &&
     ctx.previous.contracts.Forwarder.address === forwarder.address;
 
+  const admin = await readAdminState(PaymentEscrow__factory.connect(escrowEntry.address, provider));
+  const pendingAdmin = pendingAdminRecord(admin);
   return {
     chainId: ctx.chainId,
     network: ctx.network,
@@ -523,7 +544,8 @@ async function buildRecord(
     startBlock: Math.min(...Object.values(contracts).map((c) => c.blockNumber)),
     contracts,
     roles: {
-      admin: ctx.plan.admin,
+      admin: admin.admin,
+      ...(pendingAdmin ? { pendingAdmin } : {}),
       operators: await holders(ROLES.OPERATOR_ROLE, ctx.plan.operators, prevRoles?.operators),
       arbiters: await holders(ROLES.ARBITER_ROLE, ctx.plan.arbiters, prevRoles?.arbiters),
       pausers: await holders(ROLES.PAUSER_ROLE, ctx.plan.pausers, prevRoles?.pausers),
@@ -532,6 +554,7 @@ async function buildRecord(
       feeBps: Number(await escrow.feeBps()),
       feeRecipient: getAddress(await escrow.feeRecipient()),
       tokens,
+      adminDelay: admin.delay,
     },
   };
 }
@@ -597,7 +620,12 @@ function describeFailure(
 }
 
 function logPlan(plan: DeployPlan, log: (line: string) => void): void {
-  log(`  admin ${plan.admin}, fee ${plan.feeBps} bps to ${plan.feeRecipient}`);
+  const handover =
+    plan.admin === plan.deployer
+      ? "the deployer"
+      : `${plan.admin} (the deployment starts the transfer; ${plan.admin} accepts it after the delay)`;
+  log(`  admin ${handover}; admin transfers wait ${formatDelay(plan.adminDelay)}`);
+  log(`  fee ${plan.feeBps} bps to ${plan.feeRecipient}`);
   log(`  operators ${plan.operators.join(", ") || "(none)"}`);
   log(`  arbiters ${plan.arbiters.join(", ") || "(none)"}; pausers ${plan.pausers.join(", ") || "(none)"}`);
   log(`  tokens: native${plan.mockStablecoin ? ", MockStablecoin" : ""}${plan.tokens.map((t) => `, ${t}`).join("")}`);
@@ -608,6 +636,37 @@ function logSummary(record: DeploymentRecord, log: (line: string) => void): void
     log(`  ${name.padEnd(15)} ${c.address}  (block ${c.blockNumber})`);
   }
   log(`  indexers start at block ${record.startBlock}`);
+  const pending = record.roles.pendingAdmin;
+  if (pending) {
+    log(
+      `  admin: ${record.roles.admin} until ${pending.account} accepts the transfer, possible after ${pending.acceptAfter}:`,
+    );
+    log(
+      `    npx hardhat deploy:accept-admin --network ${record.network}   (as ${pending.account}), or from its wallet`,
+    );
+    log(`    call acceptDefaultAdminTransfer() on ${record.contracts.PaymentEscrow.address} (see docs/DEPLOY.md)`);
+  } else {
+    log(`  admin: ${record.roles.admin}`);
+  }
+}
+
+/** Seconds for people: "2 days", "1 h", "45 min", or the two largest units ("1 d 23 h", "59 min 30 s"). */
+export function formatDelay(seconds: number): string {
+  if (seconds <= 0) return "0 s (none)";
+  if (seconds % 86_400 === 0) return `${seconds / 86_400} day${seconds === 86_400 ? "" : "s"}`;
+  if (seconds % 3_600 === 0) return `${seconds / 3_600} h`;
+  const parts = [
+    [Math.floor(seconds / 86_400), "d"],
+    [Math.floor((seconds % 86_400) / 3_600), "h"],
+    [Math.floor((seconds % 3_600) / 60), "min"],
+    [seconds % 60, "s"],
+  ] as const;
+  const first = parts.findIndex(([n]) => n > 0);
+  return parts
+    .slice(first, first + 2)
+    .filter(([n]) => n > 0)
+    .map(([n, unit]) => `${n} ${unit}`)
+    .join(" ");
 }
 
 /** Turns Ignition's execution events into numbered progress lines. Lines are printed on the next turn of the

@@ -43,6 +43,8 @@ export const REMOTE_NETWORKS: Record<string, RemoteNetworkSpec> = {
 export const LOCALHOST_RPC_URL_VAR = "LOCALHOST_RPC_URL";
 
 export const DEPLOYER_KEY_VAR = "DEPLOYER_PRIVATE_KEY";
+/** Optional second account of the remote networks: the new admin, for `deploy:accept-admin` only. */
+export const ADMIN_KEY_VAR = "ADMIN_PRIVATE_KEY";
 export const EXPLORER_KEY_VAR = "ETHERSCAN_API_KEY";
 
 const PRIVATE_KEY = /^(0x)?[0-9a-fA-F]{64}$/;
@@ -74,9 +76,14 @@ export function expectedChainId(name: string, env: Env = process.env): number | 
 
 /** Hardhat network entries for every remote network. Never throws: unusable values become placeholders. */
 export function remoteNetworksConfig(env: Env = process.env): NetworksUserConfig {
-  const key = nonEmpty(env[DEPLOYER_KEY_VAR]);
-  const usable = key !== undefined && PRIVATE_KEY.test(key) && !/^(0x)?0{64}$/.test(key);
-  const accounts = usable ? [key.startsWith("0x") ? key : `0x${key}`] : [];
+  // The deployer first: the deploy command sends from the first account. The admin key, when given, follows.
+  const accounts: string[] = [];
+  for (const name of [DEPLOYER_KEY_VAR, ADMIN_KEY_VAR]) {
+    const key = nonEmpty(env[name]);
+    if (key === undefined || !PRIVATE_KEY.test(key) || /^(0x)?0{64}$/.test(key)) continue;
+    const hex = (key.startsWith("0x") ? key : `0x${key}`).toLowerCase();
+    if (!accounts.includes(hex)) accounts.push(hex);
+  }
   const networks: NetworksUserConfig = {};
   for (const [name, spec] of Object.entries(REMOTE_NETWORKS)) {
     const url = nonEmpty(env[spec.rpcUrlVar]);
@@ -156,6 +163,10 @@ export function networkEnvProblems(
     if (key === undefined) problems.push(`${DEPLOYER_KEY_VAR} is not set (the deployer's private key)`);
     else if (!PRIVATE_KEY.test(key)) problems.push(`${DEPLOYER_KEY_VAR} is not a 32-byte hex private key`);
     else if (/^(0x)?0{64}$/.test(key)) problems.push(`${DEPLOYER_KEY_VAR} is zero, which is not a valid key`);
+  }
+  const adminKey = nonEmpty(env[ADMIN_KEY_VAR]);
+  if (adminKey !== undefined && (!PRIVATE_KEY.test(adminKey) || /^(0x)?0{64}$/.test(adminKey))) {
+    problems.push(`${ADMIN_KEY_VAR} is not a 32-byte hex private key`);
   }
   if (needs.explorer && nonEmpty(env[EXPLORER_KEY_VAR]) === undefined) {
     problems.push(`${EXPLORER_KEY_VAR} is not set (the explorer API key used to verify sources)`);

@@ -1,8 +1,8 @@
 /**
- * Deployment parameters: who administers the escrow, who operates, arbitrates and pauses, where fees go, which
- * tokens are accepted. Local chains default to Hardhat's well-known accounts; other chains read a JSON file
- * (`deploy/parameters/<network>.json`, or the file in `DEPLOY_PARAMETERS` / `--parameters`) and env values,
- * env winning. Everything is validated before anything is sent.
+ * Deployment parameters: who administers the escrow (and how long a transfer of that role waits), who operates,
+ * arbitrates and pauses, where fees go, which tokens are accepted. Local chains default to Hardhat's well-known
+ * accounts; other chains read a JSON file (`deploy/parameters/<network>.json`, or the file in `DEPLOY_PARAMETERS`
+ * / `--parameters`) and env values, env winning. Everything is validated before anything is sent.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -25,15 +25,30 @@ export const WELL_KNOWN_ACCOUNTS = [
 
 export const DEFAULT_FEE_BPS = 100;
 export const MAX_FEE_BPS = 1_000;
-/** Seconds between starting and accepting a transfer of the escrow's admin role (AccessControlDefaultAdminRules). */
+/**
+ * Default seconds between starting and accepting a transfer of the escrow's admin role
+ * (AccessControlDefaultAdminRules) on every chain that is not a local development chain: two days, long enough
+ * for the current admin, the operators and the merchants to notice a transfer they did not expect (a stolen or
+ * misused admin key) and for the admin to cancel it before it can be accepted, short enough for a planned handover.
+ */
 export const ADMIN_TRANSFER_DELAY = 2 * 24 * 3600;
+/** The default on local development chains: nothing to protect there, and a handover can be tried at once. */
+export const LOCAL_ADMIN_TRANSFER_DELAY = 0;
+/** Largest admin delay the parameters accept (30 days): a larger value is almost certainly a unit mistake. */
+export const MAX_ADMIN_TRANSFER_DELAY = 30 * 24 * 3600;
 
 export interface DeployParameters {
-  /** Holder of DEFAULT_ADMIN_ROLE after deployment; defaults to the deployer. */
+  /**
+   * Holder of DEFAULT_ADMIN_ROLE after deployment; defaults to the deployer. Another address gets it in two steps:
+   * the deployment starts the transfer, that address accepts it once `adminDelay` has passed.
+   */
   admin: string;
+  /** Seconds between starting and accepting a transfer of the admin role (the escrow's `defaultAdminDelay`). */
+  adminDelay: number;
   feeRecipient: string;
   feeBps: number;
   operators: string[];
+  /** ARBITER_ROLE; never empty: the first one is granted by the escrow's constructor. */
   arbiters: string[];
   pausers: string[];
   /** ERC-20 tokens to accept, besides native currency (always accepted) and, locally, the mock stablecoin. */
@@ -51,6 +66,7 @@ type Key = keyof DeployParameters;
 /** Each parameter's env variable. Lists are comma-separated. */
 export const PARAMETER_ENV: Record<Key, string> = {
   admin: "ADMIN_ADDRESS",
+  adminDelay: "ADMIN_TRANSFER_DELAY_SECONDS",
   feeRecipient: "FEE_RECIPIENT",
   feeBps: "FEE_BPS",
   operators: "OPERATOR_ADDRESSES",
@@ -132,6 +148,7 @@ export function loadDeployPlan(input: PlanInput): LoadedPlan {
   const defaults: DeployParameters = input.local
     ? {
         admin: input.deployer,
+        adminDelay: LOCAL_ADMIN_TRANSFER_DELAY,
         feeRecipient: WELL_KNOWN_ACCOUNTS[1],
         feeBps: DEFAULT_FEE_BPS,
         operators: WELL_KNOWN_ACCOUNTS.slice(4, 8),
@@ -141,6 +158,7 @@ export function loadDeployPlan(input: PlanInput): LoadedPlan {
       }
     : {
         admin: input.deployer,
+        adminDelay: ADMIN_TRANSFER_DELAY,
         feeRecipient: "",
         feeBps: DEFAULT_FEE_BPS,
         operators: [],
@@ -183,6 +201,18 @@ export function loadDeployPlan(input: PlanInput): LoadedPlan {
       params.feeBps = n;
     }
   }
+  if (raw.adminDelay !== undefined) {
+    const v = raw.adminDelay;
+    const n = typeof v === "string" && /^[0-9]+$/.test(v) ? Number(v) : v;
+    if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0 || n > MAX_ADMIN_TRANSFER_DELAY) {
+      problems.push(
+        `${where("adminDelay")} must be a whole number of seconds from 0 to ${MAX_ADMIN_TRANSFER_DELAY} (30 days): ` +
+          JSON.stringify(v),
+      );
+    } else {
+      params.adminDelay = n;
+    }
+  }
   for (const k of LIST_KEYS) {
     const v = raw[k];
     if (v === undefined) continue;
@@ -192,6 +222,12 @@ export function loadDeployPlan(input: PlanInput): LoadedPlan {
     }
     const list = v.map((a, i) => address(k, a, `${where(k)}[${i}]`)).filter((a): a is string => a !== undefined);
     (params[k] as string[]) = [...new Set(list)];
+  }
+  if (raw.arbiters !== undefined && Array.isArray(raw.arbiters) && raw.arbiters.length === 0) {
+    problems.push(
+      `${where("arbiters")} is empty: a deployment needs at least one arbiter (the escrow's constructor grants ` +
+        `ARBITER_ROLE to the first), or nobody could decide a dispute the two sides do not settle themselves`,
+    );
   }
   if (!input.local) {
     for (const k of REQUIRED_REMOTE) {

@@ -8,7 +8,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { isAddress, type ContractRunner, type Provider } from "ethers";
+import { ZeroAddress, isAddress, type ContractRunner, type Provider } from "ethers";
 // Per-contract imports rather than the typechain-types index, which pulls in every mock's types.
 import type { Forwarder } from "../typechain-types/contracts/Forwarder";
 import type { InventoryToken } from "../typechain-types/contracts/InventoryToken";
@@ -56,9 +56,57 @@ export interface DeploymentRecord {
     InventoryToken: DeployedContractRecord;
     MockStablecoin?: DeployedContractRecord;
   };
-  roles: { admin: string; operators: string[]; arbiters: string[]; pausers: string[] };
-  /** `tokens` lists every accepted payment token; `0x0000…0000` is native currency. */
-  settings: { feeBps: number; feeRecipient: string; tokens: string[] };
+  /**
+   * `admin` is the escrow's `defaultAdmin()` (the only holder of DEFAULT_ADMIN_ROLE, AccessControlDefaultAdminRules)
+   * when the record was written. `pendingAdmin` is a started transfer of that role: `account` may accept it with
+   * `acceptDefaultAdminTransfer()` after `acceptAfter` (`npx hardhat deploy:accept-admin`).
+   */
+  roles: {
+    admin: string;
+    pendingAdmin?: PendingAdminRecord;
+    operators: string[];
+    arbiters: string[];
+    pausers: string[];
+  };
+  /**
+   * `tokens` lists every accepted payment token; `0x0000…0000` is native currency. `adminDelay` is the escrow's
+   * `defaultAdminDelay()` in seconds.
+   */
+  settings: { feeBps: number; feeRecipient: string; tokens: string[]; adminDelay: number };
+}
+
+export interface PendingAdminRecord {
+  account: string;
+  /** ISO time after which `account` may accept (the escrow's schedule: accepting works in a later block). */
+  acceptAfter: string;
+}
+
+/** The escrow's admin as AccessControlDefaultAdminRules keeps it, read from the chain. */
+export interface AdminState {
+  admin: string;
+  /** A started transfer; `schedule` is the unix time after which `account` may accept. */
+  pending?: { account: string; schedule: number };
+  /** Seconds a transfer waits (`defaultAdminDelay()`). */
+  delay: number;
+}
+
+/** Reads who administers the escrow and any pending transfer of that role. */
+export async function readAdminState(escrow: PaymentEscrow): Promise<AdminState> {
+  const [admin, pending, delay] = await Promise.all([
+    escrow.defaultAdmin(),
+    escrow.pendingDefaultAdmin(),
+    escrow.defaultAdminDelay(),
+  ]);
+  const state: AdminState = { admin, delay: Number(delay) };
+  if (pending.newAdmin !== ZeroAddress)
+    state.pending = { account: pending.newAdmin, schedule: Number(pending.schedule) };
+  return state;
+}
+
+/** A pending transfer as the record keeps it. */
+export function pendingAdminRecord(state: AdminState): PendingAdminRecord | undefined {
+  if (!state.pending) return undefined;
+  return { account: state.pending.account, acceptAfter: new Date(state.pending.schedule * 1000).toISOString() };
 }
 
 export interface DeploymentContracts {
@@ -161,6 +209,16 @@ export function validateDeployment(data: unknown): string[] {
     problems.push("roles is missing");
   } else {
     addr(data.roles.admin, "roles.admin");
+    if (data.roles.pendingAdmin !== undefined) {
+      const p = data.roles.pendingAdmin;
+      if (!isObject(p)) {
+        problems.push("roles.pendingAdmin is not an object");
+      } else {
+        addr(p.account, "roles.pendingAdmin.account");
+        if (typeof p.acceptAfter !== "string" || Number.isNaN(Date.parse(p.acceptAfter)))
+          problems.push("roles.pendingAdmin.acceptAfter is not an ISO date");
+      }
+    }
     addrList(data.roles.operators, "roles.operators");
     addrList(data.roles.arbiters, "roles.arbiters");
     addrList(data.roles.pausers, "roles.pausers");
@@ -169,6 +227,7 @@ export function validateDeployment(data: unknown): string[] {
     problems.push("settings is missing");
   } else {
     if (!isUint(data.settings.feeBps)) problems.push("settings.feeBps is not an integer");
+    if (!isUint(data.settings.adminDelay)) problems.push("settings.adminDelay is not a number of seconds");
     addr(data.settings.feeRecipient, "settings.feeRecipient");
     addrList(data.settings.tokens, "settings.tokens");
   }

@@ -2,6 +2,9 @@
  * `npm run deploy:status -- --network <name>`: for the network's chain, each recorded contract's address and
  * whether it has code, who holds which role and how the escrow is set, read from the chain and compared with
  * the record. Returns the problems found (none means the deployment is live and as recorded).
+ *
+ * The admin is read as AccessControlDefaultAdminRules keeps it: one `defaultAdmin()` (also `owner()`), a pending
+ * transfer (`pendingDefaultAdmin()`: who, and from when it can be accepted) and the delay.
  */
 import path from "node:path";
 import { BrowserProvider, ZeroAddress, type Eip1193Provider } from "ethers";
@@ -11,7 +14,8 @@ import { DeployError } from "./errors";
 import { readJournal } from "./journal";
 import { ROLES } from "./modules/Orderchain";
 import { networkEnvProblems } from "./networks";
-import { connectDeployment, deploymentPath, readDeployment } from "./record";
+import { formatDelay } from "./deploy";
+import { connectDeployment, deploymentPath, readAdminState, readDeployment } from "./record";
 
 export interface StatusOptions {
   deploymentsDir?: string;
@@ -53,9 +57,45 @@ export async function deploymentStatus(hre: HardhatRuntimeEnvironment, options: 
   }
 
   const { escrow, inventory, forwarder } = connectDeployment(record, provider);
+  log(`admin (on chain; DEFAULT_ADMIN_ROLE is AccessControlDefaultAdminRules': one holder, moved in two steps)`);
+  const admin = await readAdminState(escrow);
+  const now = (await provider.getBlock("latest"))!.timestamp;
+  const recordedPending = record.roles.pendingAdmin;
+  const holds = await escrow.hasRole(ROLES.DEFAULT_ADMIN_ROLE, admin.admin);
+  log(`  admin     ${admin.admin}  (defaultAdmin() = owner(); holds DEFAULT_ADMIN_ROLE: ${yes(holds)})`);
+  if (admin.admin !== record.roles.admin) {
+    if (recordedPending && admin.admin === recordedPending.account) {
+      log(
+        `            accepted the transfer recorded as pending; npm run deploy -- --network ${network} refreshes the record`,
+      );
+    } else {
+      problems.push(`the escrow's admin is ${admin.admin} on chain, ${record.roles.admin} in the record`);
+    }
+  }
+  if (admin.pending) {
+    const when = new Date(admin.pending.schedule * 1000).toISOString();
+    const wait = admin.pending.schedule - now;
+    const ready =
+      wait <= 0
+        ? "can accept now (from the next block)"
+        : `can accept after ${when} (in ${formatDelay(wait)}; the delay is still running)`;
+    log(`  pending   ${admin.pending.account}  ${ready}`);
+    log(`            accept: npx hardhat deploy:accept-admin --network ${network}  (as ${admin.pending.account}),`);
+    log(`            or acceptDefaultAdminTransfer() on ${record.contracts.PaymentEscrow.address} from its wallet`);
+    if (recordedPending?.account !== admin.pending.account && admin.admin === record.roles.admin)
+      problems.push(`a transfer of the admin role to ${admin.pending.account} is pending on chain, not in the record`);
+  } else {
+    log(`  pending   none`);
+    if (recordedPending && admin.admin !== recordedPending.account)
+      problems.push(
+        `the record has a pending admin transfer to ${recordedPending.account}, but none is pending on chain (cancelled?)`,
+      );
+  }
+  log(`  delay     ${formatDelay(admin.delay)} between starting and accepting a transfer`);
+  if (admin.delay !== record.settings.adminDelay)
+    problems.push(`adminDelay is ${admin.delay} s on chain, ${record.settings.adminDelay} s in the record`);
   log(`roles (on chain)`);
   const members: [string, string, string[]][] = [
-    ["admin", ROLES.DEFAULT_ADMIN_ROLE, [record.roles.admin]],
     ["operator", ROLES.OPERATOR_ROLE, record.roles.operators],
     ["arbiter", ROLES.ARBITER_ROLE, record.roles.arbiters],
     ["pauser", ROLES.PAUSER_ROLE, record.roles.pausers],

@@ -3,11 +3,12 @@
  *   npm run deploy -- --network <name> [--reset] [--parameters <file>]
  *   npm run deploy:status -- --network <name>
  *   npm run verify -- --network <name>
+ *   npx hardhat deploy:accept-admin --network <name>
  *
  * Loaded by hardhat.config.ts, i.e. while Hardhat reads its config, before anything is compiled. On a fresh
  * clone there is no typechain-types/ and no artifacts/ at that point, so this file and what it imports at the top
  * (./errors only) must never import TypeChain output or read artifacts. Each action compiles first (which
- * generates typechain-types/) and only then imports the deployment code (./deploy, ./status, ./verify and,
+ * generates typechain-types/) and only then imports the deployment code (./deploy, ./status, ./verify, ./acceptAdmin and,
  * through them, ./record with its TypeChain factories). test/deploy/fresh-clone.test.ts guards this.
  *
  * A problem the user can fix is printed as one clear message (no stack trace) with exit code 1.
@@ -89,5 +90,18 @@ task("deploy:verify", "Verifies the recorded contracts' sources on the network's
     await runCli(hre, args, async () => {
       const { verifyDeployment } = await import("./verify");
       return (await verifyDeployment(hre)).length === 0;
+    });
+  });
+
+task(
+  "deploy:accept-admin",
+  "The new admin accepts the escrow's admin role once the transfer delay has passed (acceptDefaultAdminTransfer)",
+)
+  .addFlag("noCompile", "Don't compile first")
+  .setAction(async (args: { noCompile: boolean }, hre) => {
+    await runCli(hre, args, async () => {
+      const { acceptAdmin } = await import("./acceptAdmin");
+      await acceptAdmin(hre);
+      return true;
     });
   });

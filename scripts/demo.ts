@@ -5,8 +5,8 @@
  * PostgreSQL (its own server in data/demo/db/). Then a merchant sells through the HTTP API: SKUs and stock on chain, a
  * webhook endpoint, three buyers holding stablecoins but no ETH paying without gas, one order shipped and
  * confirmed, one refunded in part and auto-released after its protection period (the chain's clock moved
- * forward), one disputed and settled by the arbiter; the ledger reconciles with the chain and every webhook
- * verifies. It ends with the web page's URLs and keeps serving until Ctrl-C (or exits with --exit).
+ * forward) by a bystander calling the escrow with the order's terms, one disputed and settled by a proposal the
+ * merchant made and the buyer accepted; the ledger reconciles with the chain and every webhook verifies. It ends with the web page's URLs and keeps serving until Ctrl-C (or exits with --exit).
  *
  *   npm run demo                      # keep serving at the end
  *   npm run demo -- --exit            # exit when the story is told (exit code 0 only if every step passed)
@@ -17,8 +17,8 @@ import http from "node:http";
 import path from "node:path";
 import { formatUnits, Wallet, type JsonRpcProvider } from "ethers";
 import { InventoryToken__factory, MockStablecoin__factory, PaymentEscrow__factory } from "../typechain-types";
-import { recordFromJson } from "../relayer/src/jobs/prepare";
 import { BuyerClient } from "../sdk/buyerClient";
+import { orderIdOf, toTerms, type OrderTerms } from "../sdk/orderRecord";
 import { verifyWebhook } from "../sdk/webhooks";
 import { Api, waitFor } from "./lib/api";
 import {
@@ -98,7 +98,12 @@ interface OrderView {
   deadline: string | null;
   items: { sku: string; chainSkuId: string; quantity: number }[];
   chainProof: { txHash: string; blockNumber: number; logIndex: number } | null;
-  record?: Parameters<typeof recordFromJson>[0];
+  payee?: string | null;
+  /** The order's fixed terms (numbers as decimal strings); `chainOrderId` is their EIP-712 hash. */
+  terms?: Record<keyof OrderTerms, string> | null;
+  disputeDefaultAfter?: string | null;
+  /** `buyerTotal`: the buyer's share of the whole order, partial refunds included. */
+  settlementProposal?: { by: "buyer" | "merchant"; buyerTotal: string } | null;
   events?: { name: string; txHash: string; blockNumber: number }[];
   error?: { code: string; message: string } | null;
 }
@@ -213,7 +218,7 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
         `PaymentEscrow ${c.PaymentEscrow.address} (tx ${c.PaymentEscrow.txHash})`,
         `InventoryToken ${c.InventoryToken.address} (created by the escrow's constructor)`,
         `Forwarder ${c.Forwarder.address} · MockStablecoin ${c.MockStablecoin!.address}`,
-        `roles: admin #0, fee recipient #1, arbiter #2, pauser #3, relayer signers #4..#7; fee ${r.settings.feeBps} bps`,
+        `roles: admin #0 (two-step transfers, delay ${r.settings.adminDelay} s locally), fee recipient #1, arbiter #2 (granted by the escrow's constructor), pauser #3, relayer signers #4..#7; fee ${r.settings.feeBps} bps`,
         `record: ${displayPath(path.join(stack.deploymentsDir, "31337.json"))}`,
       ],
     };
@@ -456,15 +461,17 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
   const usdRead = MockStablecoin__factory.connect(usdToken, provider);
   const inventoryRead = InventoryToken__factory.connect(addresses.InventoryToken.address, provider);
   const feeBps = BigInt(record.record.settings.feeBps);
+  // Settlements pay the order's payee (the merchant's own address unless it names a payout wallet).
+  const payee = orderA.payee ?? merchant.address;
   const fee = (amount: bigint) => (amount * feeBps) / 10_000n;
 
   await out.step("Shipped and confirmed", async () => {
-    const before = await usdRead.balanceOf(merchant.address);
+    const before = await usdRead.balanceOf(payee);
+    // What the escrow holds for the order is what confirming receipt releases.
+    const released = BigInt((await getOrder(orderA.id)).escrowed!);
     await new BuyerClient(url, orderA.wallet).confirmReceipt(orderA.chainOrderId);
     const done = await waitStatus(orderA, "completed");
-    const paidOut = (await usdRead.balanceOf(merchant.address)) - before;
-    // A final record keeps the amount it last held in escrow: what was released.
-    const released = BigInt(done.record!.amount);
+    const paidOut = (await usdRead.balanceOf(payee)) - before;
     const expected = released - fee(released);
     if (paidOut !== expected) throw new Error(`merchant received ${usd(paidOut)}, expected ${usd(expected)}`);
     const bags = await inventoryRead.balanceOf(orderA.wallet.address, BigInt(beans250.chainSkuId));
@@ -492,9 +499,10 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
     };
   });
 
-  await out.step("Dispute resolved by the arbiter", async () => {
+  await out.step("Dispute settled by a proposal", async () => {
     await new BuyerClient(url, orderC.wallet).openDispute(orderC.chainOrderId, "the parcel arrived empty");
     const disputed = await waitStatus(orderC, "disputed");
+    // The arbiter sees every open dispute, but the two sides may end it themselves, by a proposal the other accepts.
     const open = (await arbiter.get("/v1/arbiter/disputes")).data as {
       chainOrderId: string;
       evidence: { text: string } | null;
@@ -502,49 +510,63 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
     const mine = open.find((d) => d.chainOrderId === orderC.chainOrderId);
     if (!mine) throw new Error(`GET /v1/arbiter/disputes does not list ${orderC.reference}`);
     const toBuyer = USD("30");
-    const before = await usdRead.balanceOf(merchant.address);
-    await arbiter.post(`/v1/arbiter/disputes/${orderC.chainOrderId}/resolve`, {
-      buyerAmount: toBuyer.toString(),
-      note: "carrier confirms a damaged parcel; partial refund",
-    });
+    // The buyer's share of the whole order (no partial refund on this one: all of it comes back now).
+    await api.post(`/v1/orders/${orderC.id}/settlement/propose`, { buyerTotal: toBuyer.toString() });
+    const proposed = await waitFor(
+      `the merchant's settlement proposal for ${orderC.reference} to be indexed`,
+      async () => {
+        const v = await getOrder(orderC.id);
+        return v.settlementProposal?.by === "merchant" ? v : null;
+      },
+      60_000,
+    );
+    if (BigInt(proposed.settlementProposal!.buyerTotal) !== toBuyer)
+      throw new Error(`the proposal is ${proposed.settlementProposal!.buyerTotal}, expected ${toBuyer}`);
+    const before = await usdRead.balanceOf(payee);
+    await new BuyerClient(url, orderC.wallet).acceptSettlement(orderC.chainOrderId, toBuyer);
     const resolved = await waitStatus(orderC, "resolved");
     const rest = BigInt(disputed.escrowed!) - toBuyer;
-    const paidOut = (await usdRead.balanceOf(merchant.address)) - before;
+    const paidOut = (await usdRead.balanceOf(payee)) - before;
     if (paidOut !== rest - fee(rest))
       throw new Error(`merchant received ${usd(paidOut)}, expected ${usd(rest - fee(rest))}`);
+    const defaultAfter = disputed.disputeDefaultAfter ? ` (${disputed.disputeDefaultAfter})` : "";
     return {
-      line: `Dispute resolved: ${orderC.buyerName} disputed ${orderC.reference} without gas ("${mine.evidence?.text}"); the arbiter API split it: ${usd(toBuyer)} back to ${orderC.buyerName}, ${usd(paidOut)} to the merchant (fee ${usd(fee(rest))})`,
+      line: `Dispute settled by a proposal: ${orderC.buyerName} disputed ${orderC.reference} without gas ("${mine.evidence?.text}"); the merchant proposed a split (POST /v1/orders/:id/settlement/propose) and ${orderC.buyerName} accepted it without gas: ${usd(toBuyer)} back to ${orderC.buyerName}, ${usd(paidOut)} to the merchant (fee ${usd(fee(rest))}); no arbiter needed`,
       details: [
         await txLine("dispute, relayed", eventTx(disputed, "OrderDisputed")),
-        await txLine(
-          "resolveDispute, signed by the arbiter #2 (ERC-2771), relayed",
-          eventTx(resolved, "DisputeResolved"),
-        ),
+        await txLine("proposeSettlement, by the merchant's relayer signer", eventTx(proposed, "SettlementProposed")),
+        await txLine("acceptSettlement, signed by the buyer (ERC-2771), relayed", eventTx(resolved, "DisputeResolved")),
+        `had neither side acted, the arbiter could have split it, and after 14 days${defaultAfter} anyone could have refunded ${orderC.buyerName} in full (settleExpiredDispute)`,
       ],
     };
   });
 
   await out.step("Auto-release after the protection period", async () => {
     const current = await getOrder(orderB.id);
-    const releaseAfter = Number(current.record!.deadline);
+    const releaseAfter = Math.floor(Date.parse(current.deadline!) / 1000);
     const now = (await provider.getBlock("latest"))!.timestamp;
     const jump = Math.max(0, releaseAfter - now) + 60;
     await provider.send("evm_increaseTime", [jump]);
     await provider.send("evm_mine", []);
-    const before = await usdRead.balanceOf(merchant.address);
-    // Anyone may release once the protection period is over: account #9, with the record the API serves.
+    const before = await usdRead.balanceOf(payee);
+    const released = BigInt(current.escrowed!);
+    // Anyone may release once the protection period is over: account #9, with the order's terms the API serves.
+    // They are the whole order as the escrow knows it: their EIP-712 hash is the order id.
+    if (!current.terms) throw new Error(`GET /v1/orders/:id serves no terms for ${orderB.reference}`);
+    const terms = toTerms(current.terms);
+    const items = current.items.map((i) => ({ skuId: BigInt(i.chainSkuId), quantity: BigInt(i.quantity) }));
+    const id = orderIdOf(terms, items);
+    if (id !== current.chainOrderId) throw new Error(`the terms of ${orderB.reference} hash to ${id}, not its id`);
     const bystander = devWallet(ACCOUNTS.bystander, provider);
     const escrow = PaymentEscrow__factory.connect(addresses.PaymentEscrow.address, bystander);
-    const items = current.items.map((i) => ({ skuId: BigInt(i.chainSkuId), quantity: BigInt(i.quantity) }));
-    const tx = await escrow.autoRelease(current.chainOrderId, recordFromJson(current.record!), items);
+    const tx = await escrow.autoRelease(terms, items);
     await tx.wait();
-    const done = await waitStatus(orderB, "completed");
-    const paidOut = (await usdRead.balanceOf(merchant.address)) - before;
-    const released = BigInt(done.record!.amount);
+    await waitStatus(orderB, "completed");
+    const paidOut = (await usdRead.balanceOf(payee)) - before;
     if (paidOut !== released - fee(released))
       throw new Error(`merchant received ${usd(paidOut)}, expected ${usd(released - fee(released))}`);
     return {
-      line: `Auto-released: chain clock moved ${(jump / 3600).toFixed(1)} h ahead (evm_increaseTime + evm_mine); account #9 called autoRelease(${orderB.reference}) with the record from GET /v1/orders/:id: completed; merchant paid ${usd(paidOut)}`,
+      line: `Auto-released: chain clock moved ${(jump / 3600).toFixed(1)} h ahead (evm_increaseTime + evm_mine); account #9 called autoRelease(${orderB.reference}) with the order's terms from GET /v1/orders/:id (their EIP-712 hash is the order id): completed; merchant paid ${usd(paidOut)}`,
       details: [await txLine("autoRelease by account #9", tx.hash)],
     };
   });
@@ -588,9 +610,9 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
       throw new Error(`merchant reconciliation found differences: ${JSON.stringify(mine.differences)}`);
     const balances = (await api.get("/v1/ledger/balances")).balances as Record<string, Record<string, string>>;
     const own = balances[usdToken.toLowerCase()] ?? balances[usdToken] ?? {};
-    const onChain = await usdRead.balanceOf(merchant.address);
+    const onChain = await usdRead.balanceOf(payee);
     if (BigInt(own.merchant_payouts ?? "0") !== onChain)
-      throw new Error(`ledger merchant_payouts ${own.merchant_payouts} differ from the merchant's ${onChain} on chain`);
+      throw new Error(`ledger merchant_payouts ${own.merchant_payouts} differ from the payee's ${onChain} on chain`);
     const token = report.tokens[usdToken.toLowerCase()] ?? report.tokens[usdToken];
     return {
       line: `Ledger reconciled with the chain: ok, 0 differences (GET /v1/admin/reconciliation at block ${report.headBlock}); merchant payouts ${usd(own.merchant_payouts)} = the merchant's balance on chain`,

@@ -7,7 +7,7 @@
  */
 import { buildModule, type ContractFuture } from "@nomicfoundation/ignition-core";
 import { ZeroHash, id as keccakText } from "ethers";
-import { ADMIN_TRANSFER_DELAY, type DeployPlan } from "../parameters";
+import type { DeployPlan } from "../parameters";
 
 export const MODULE_ID = "Orderchain";
 
@@ -31,12 +31,14 @@ export function buildOrderchainModule(plan: DeployPlan) {
   const module = buildModule(MODULE_ID, (m) => {
     const forwarder = m.contract("Forwarder", [], step("Forwarder", "deploy Forwarder"));
     // The deployer administers the escrow while it is wired; the admin role then moves to `plan.admin` in two
-    // steps (AccessControlDefaultAdminRules): the deployment starts the transfer, `plan.admin` accepts it after
-    // the delay. The first arbiter is granted by the constructor, so no deployment is left without one.
-    const [firstArbiter, ...moreArbiters] = plan.arbiters.length > 0 ? plan.arbiters : [plan.deployer];
+    // steps (AccessControlDefaultAdminRules): the deployment starts the transfer, `plan.admin` accepts it once
+    // `plan.adminDelay` has passed (`hardhat deploy:accept-admin`). The first arbiter is granted by the
+    // constructor, so no deployment is ever without one (the parameters refuse an empty list).
+    const [firstArbiter, ...moreArbiters] = plan.arbiters;
+    if (firstArbiter === undefined) throw new Error("the deployment plan has no arbiter");
     const escrow = m.contract(
       "PaymentEscrow",
-      [plan.deployer, ADMIN_TRANSFER_DELAY, firstArbiter, forwarder, plan.feeRecipient, plan.feeBps],
+      [plan.deployer, plan.adminDelay, firstArbiter, forwarder, plan.feeRecipient, plan.feeBps],
       step("PaymentEscrow", "deploy PaymentEscrow (creates InventoryToken)"),
     );
     const inventoryAddress = m.staticCall(escrow, "inventory", [], 0, { id: "InventoryAddress" });

@@ -51,12 +51,17 @@ describe("deploy: bad input is refused by name before anything is sent", functio
   it("names every missing or malformed env variable at once", async function () {
     const run = await runHardhat(
       DEPLOY,
-      testnetEnv(node, dirs, { DEPLOYER_PRIVATE_KEY: undefined, TESTNET_CHAIN_ID: "sepolia" }),
+      testnetEnv(node, dirs, {
+        DEPLOYER_PRIVATE_KEY: undefined,
+        TESTNET_CHAIN_ID: "sepolia",
+        ADMIN_PRIVATE_KEY: "0x12",
+      }),
     );
     await expectRefused(
       run,
       "DEPLOYER_PRIVATE_KEY is not set",
       'TESTNET_CHAIN_ID is not a positive integer: "sepolia"',
+      "ADMIN_PRIVATE_KEY is not a 32-byte hex private key",
     );
   });
 
@@ -98,6 +103,22 @@ describe("deploy: bad input is refused by name before anything is sent", functio
       `${file}: "operators"[0] is not an address: "0x123"`,
       `${file}: "feeBps" must be an integer from 0 to 1000`,
       `${file}: "arbiters" must be a list of addresses`,
+    );
+  });
+
+  it("names an admin delay that is not a number of seconds, and an empty list of arbiters", async function () {
+    const file = writeParams("delay.json", JSON.stringify({ adminDelay: "2 days", arbiters: [] }));
+    const run = await runHardhat(DEPLOY, testnetEnv(node, dirs, { DEPLOY_PARAMETERS: file }));
+    await expectRefused(
+      run,
+      `${file}: "adminDelay" must be a whole number of seconds from 0 to 2592000 (30 days): "2 days"`,
+      `${file}: "arbiters" is empty: a deployment needs at least one arbiter`,
+    );
+    // Milliseconds by mistake: two days in ms is far beyond the 30-day cap.
+    const fromEnv = await runHardhat(DEPLOY, testnetEnv(node, dirs, { ADMIN_TRANSFER_DELAY_SECONDS: "172800000" }));
+    await expectRefused(
+      fromEnv,
+      'ADMIN_TRANSFER_DELAY_SECONDS must be a whole number of seconds from 0 to 2592000 (30 days): "172800000"',
     );
   });
 

@@ -4,6 +4,7 @@ import path from "node:path";
 import { expect } from "chai";
 import hre from "hardhat";
 import { deploy } from "../../deploy/deploy";
+import { ADMIN_TRANSFER_DELAY, WELL_KNOWN_ACCOUNTS, loadDeployPlan } from "../../deploy/parameters";
 import { connectDeployment } from "../../deploy/record";
 
 describe("deploy: programmatic entry on the in-process network", function () {
@@ -29,5 +30,32 @@ describe("deploy: programmatic entry on the in-process network", function () {
     const { escrow, stablecoin } = connectDeployment(record, hre.ethers.provider);
     expect(await escrow.isTokenAllowed(await stablecoin!.getAddress())).to.equal(true);
     expect(await escrow.hasRole(await escrow.ARBITER_ROLE(), record.roles.arbiters[0])).to.equal(true);
+    expect(record.roles.arbiters, "well-known account #2").to.deep.equal([WELL_KNOWN_ACCOUNTS[2]]);
+    // Locally the deployer stays admin and a later transfer needs no wait; real networks default to two days.
+    expect(record.roles.admin).to.equal(record.deployer);
+    expect(record.roles.pendingAdmin).to.equal(undefined);
+    expect(await escrow.defaultAdmin()).to.equal(record.deployer);
+    expect(await escrow.defaultAdminDelay()).to.equal(0n);
+    expect(record.settings.adminDelay).to.equal(0);
+  });
+
+  it("plans a two-day admin delay and requires an arbiter on a chain that is not local", function () {
+    const deployer = WELL_KNOWN_ACCOUNTS[0];
+    const base = {
+      FEE_RECIPIENT: WELL_KNOWN_ACCOUNTS[1],
+      OPERATOR_ADDRESSES: WELL_KNOWN_ACCOUNTS[4],
+      PAUSER_ADDRESSES: WELL_KNOWN_ACCOUNTS[3],
+    };
+    const input = { network: "sepolia", local: false, deployer, parametersDir: dir };
+    expect(() => loadDeployPlan({ ...input, env: base })).to.throw(/"arbiters" is required on sepolia/);
+    const { plan } = loadDeployPlan({ ...input, env: { ...base, ARBITER_ADDRESSES: WELL_KNOWN_ACCOUNTS[2] } });
+    expect(plan.adminDelay)
+      .to.equal(ADMIN_TRANSFER_DELAY)
+      .and.to.equal(2 * 24 * 3600);
+    const { plan: shorter } = loadDeployPlan({
+      ...input,
+      env: { ...base, ARBITER_ADDRESSES: WELL_KNOWN_ACCOUNTS[2], ADMIN_TRANSFER_DELAY_SECONDS: "86400" },
+    });
+    expect(shorter.adminDelay).to.equal(86_400);
   });
 });

@@ -29,7 +29,7 @@ function sampleRecord(): DeploymentRecord {
       InventoryToken: contract("contracts/InventoryToken.sol:InventoryToken"),
     },
     roles: { admin: ADDRESS, operators: [ADDRESS], arbiters: [ADDRESS], pausers: [ADDRESS] },
-    settings: { feeBps: 100, feeRecipient: ADDRESS, tokens: [ZeroAddress] },
+    settings: { feeBps: 100, feeRecipient: ADDRESS, tokens: [ZeroAddress], adminDelay: 172_800 },
   };
 }
 
@@ -62,6 +62,8 @@ describe("deploy: the record file", function () {
     delete bad.contracts.InventoryToken;
     bad.roles.operators = "nobody";
     bad.settings.feeBps = -1;
+    bad.settings.adminDelay = "2 days";
+    bad.roles.pendingAdmin = { account: "nobody", acceptAfter: "soon" };
     fs.writeFileSync(path.join(dir, "84532.json"), JSON.stringify(bad));
     expect(() => readDeployment(84532, dir))
       .to.throw(DeploymentRecordError)
@@ -69,7 +71,10 @@ describe("deploy: the record file", function () {
       .that.includes('contracts.PaymentEscrow.address is not an address ("0x12")')
       .and.includes("contracts.InventoryToken is missing")
       .and.includes("roles.operators is not a list of addresses")
-      .and.includes("settings.feeBps is not an integer");
+      .and.includes("settings.feeBps is not an integer")
+      .and.includes("settings.adminDelay is not a number of seconds")
+      .and.includes('roles.pendingAdmin.account is not an address ("nobody")')
+      .and.includes("roles.pendingAdmin.acceptAfter is not an ISO date");
   });
 
   it("refuses a file that is not JSON or belongs to another chain", function () {
@@ -81,5 +86,13 @@ describe("deploy: the record file", function () {
 
   it("accepts a record without the optional mock stablecoin and reports nothing", function () {
     expect(validateDeployment(sampleRecord())).to.deep.equal([]);
+  });
+
+  it("round-trips a pending transfer of the admin role", function () {
+    const pending = sampleRecord();
+    pending.roles.pendingAdmin = { account: ADDRESS, acceptAfter: "2025-01-03T00:00:00.000Z" };
+    expect(validateDeployment(pending)).to.deep.equal([]);
+    writeDeployment(pending, dir);
+    expect(readDeployment(84532, dir).roles.pendingAdmin).to.deep.equal(pending.roles.pendingAdmin);
   });
 });

@@ -17,6 +17,7 @@ describe("deploy: to a node used as a testnet (env-only network entry)", functio
   let env: Record<string, string | undefined>;
   let params: {
     admin: string;
+    adminDelay: number;
     feeRecipient: string;
     feeBps: number;
     operators: string[];
@@ -37,6 +38,7 @@ describe("deploy: to a node used as a testnet (env-only network entry)", functio
     await usdc.waitForDeployment();
     params = {
       admin: account(9),
+      adminDelay: 3600,
       feeRecipient: account(1),
       feeBps: 250,
       operators: [account(4), account(5)],
@@ -76,11 +78,18 @@ describe("deploy: to a node used as a testnet (env-only network entry)", functio
     const { escrow, inventory } = connectDeployment(record, provider);
     expect(await inventory.escrow()).to.equal(record.contracts.PaymentEscrow.address);
     expect(await escrow.isTrustedForwarder(record.contracts.Forwarder.address)).to.equal(true);
-    expect(await escrow.hasRole(ZeroHash, params.admin)).to.equal(true);
-    expect(await escrow.hasRole(ZeroHash, account(0)), "deployer renounced admin").to.equal(false);
+    // AccessControlDefaultAdminRules: the deployer stays admin until the parameters' admin accepts the transfer
+    // the deployment started, once the delay has passed.
+    expect(await escrow.defaultAdmin()).to.equal(account(0));
+    expect(await escrow.hasRole(ZeroHash, params.admin), "not before accepting").to.equal(false);
+    const [pendingAdmin, schedule] = await escrow.pendingDefaultAdmin();
+    expect(pendingAdmin).to.equal(params.admin);
+    expect(await escrow.defaultAdminDelay()).to.equal(3600n);
+    const started = await provider.getBlock("latest");
+    expect(Number(schedule)).to.be.within(started!.timestamp + 3600 - 60, started!.timestamp + 3600);
     for (const op of params.operators) expect(await escrow.hasRole(OPERATOR_ROLE, op)).to.equal(true);
     expect(await escrow.hasRole(OPERATOR_ROLE, account(6))).to.equal(false);
-    expect(await escrow.hasRole(ARBITER_ROLE, params.arbiters[0])).to.equal(true);
+    expect(await escrow.hasRole(ARBITER_ROLE, params.arbiters[0]), "granted by the constructor").to.equal(true);
     expect(await escrow.hasRole(PAUSER_ROLE, params.pausers[0])).to.equal(true);
     expect(await escrow.feeBps()).to.equal(250n);
     expect(await escrow.feeRecipient()).to.equal(params.feeRecipient);
@@ -88,7 +97,8 @@ describe("deploy: to a node used as a testnet (env-only network entry)", functio
     expect(await escrow.isTokenAllowed(record.contracts.MockStablecoin!.address)).to.equal(true);
 
     expect(record.roles).to.deep.equal({
-      admin: params.admin,
+      admin: account(0),
+      pendingAdmin: { account: params.admin, acceptAfter: new Date(Number(schedule) * 1000).toISOString() },
       operators: params.operators,
       arbiters: params.arbiters,
       pausers: params.pausers,
@@ -97,7 +107,10 @@ describe("deploy: to a node used as a testnet (env-only network entry)", functio
       feeBps: 250,
       feeRecipient: params.feeRecipient,
       tokens: [ZeroAddress, record.contracts.MockStablecoin!.address, params.tokens[0]],
+      adminDelay: 3600,
     });
+    expect(run.stdout).to.include(`admin ${params.admin} (the deployment starts the transfer`);
+    expect(run.stdout).to.include(`npx hardhat deploy:accept-admin --network testnet`);
   });
 
   it("changes nothing and says so when run again on a complete deployment", async function () {
@@ -123,7 +136,66 @@ describe("deploy: to a node used as a testnet (env-only network entry)", functio
     }
     expect(run.stdout).to.include(`operator  ${params.operators[0]}  yes`);
     expect(run.stdout).to.include(`fee        250 bps to ${params.feeRecipient}`);
+    expect(run.stdout).to.include(`admin     ${account(0)}  (defaultAdmin() = owner(); holds DEFAULT_ADMIN_ROLE: yes)`);
+    expect(run.stdout).to.match(new RegExp(`pending   ${params.admin}  can accept after \\S+Z \\(in `));
+    expect(run.stdout).to.include("delay     1 h between starting and accepting a transfer");
     expect(run.stdout).to.include("OK: deployment is live and as recorded");
+  });
+
+  it("deploy:accept-admin: refused before the delay and for another account, then the new admin accepts", async function () {
+    this.timeout(420_000); // six command runs, each a Hardhat process
+    const accept = ["deploy:accept-admin", "--network", "testnet", "--no-compile"];
+    const file = path.join(dirs.records, "31337.json");
+    const early = await runHardhat(accept, { ...env, DEPLOYER_PRIVATE_KEY: undefined, ADMIN_PRIVATE_KEY: KEYS[9] });
+    expect(early.code, early.stdout + early.stderr).to.equal(1);
+    expect(early.stderr).to.match(new RegExp(`${params.admin} can accept the admin role only after \\S+Z \\(in `));
+    expect(early.stderr).to.include("nothing was sent");
+
+    await provider.send("evm_increaseTime", [3601]);
+    await provider.send("evm_mine", []);
+    // The deployer's key alone cannot accept: the command names the call for the admin's own wallet.
+    const nonce = await provider.getTransactionCount(account(0));
+    const wrong = await runHardhat(accept, env);
+    expect(wrong.code, wrong.stdout + wrong.stderr).to.equal(1);
+    expect(wrong.stderr).to.include(`only ${params.admin} can accept the admin role`);
+    expect(wrong.stderr).to.include("set ADMIN_PRIVATE_KEY to its private key");
+    expect(wrong.stderr).to.include(`with data 0xcefc1429 (acceptDefaultAdminTransfer())`);
+    expect(await provider.getTransactionCount(account(0))).to.equal(nonce);
+
+    const ok = await runHardhat(accept, { ...env, DEPLOYER_PRIVATE_KEY: undefined, ADMIN_PRIVATE_KEY: KEYS[9] });
+    expect(ok.code, ok.stdout + ok.stderr).to.equal(0);
+    expect(ok.stdout).to.include(`${params.admin} is now the admin`);
+    const { escrow } = connectDeployment(record, provider);
+    expect(await escrow.defaultAdmin()).to.equal(params.admin);
+    expect(await escrow.owner()).to.equal(params.admin);
+    expect(await escrow.hasRole(ZeroHash, account(0)), "the deployer is no longer admin").to.equal(false);
+    const [pendingAfter] = await escrow.pendingDefaultAdmin();
+    expect(pendingAfter).to.equal(ZeroAddress);
+    const updated = readDeployment(31337, dirs.records);
+    expect(updated.roles.admin).to.equal(params.admin);
+    expect(updated.roles.pendingAdmin).to.equal(undefined);
+    record = updated;
+    expect(JSON.parse(fs.readFileSync(file, "utf8")).roles.admin).to.equal(params.admin);
+
+    const status = await runHardhat(["deploy:status", "--network", "testnet", "--no-compile"], {
+      ...env,
+      DEPLOYER_PRIVATE_KEY: undefined,
+    });
+    expect(status.code, status.stdout + status.stderr).to.equal(0);
+    expect(status.stdout).to.include(`admin     ${params.admin}`);
+    expect(status.stdout).to.include("pending   none");
+
+    // A rerun with the same parameters recognises the accepted handover: nothing to send, the record kept.
+    const again = await runHardhat(["deploy", "--network", "testnet", "--no-compile"], env);
+    expect(again.code, again.stdout + again.stderr).to.equal(0);
+    expect(again.stdout).to.not.match(/sent 0x/);
+    expect(readDeployment(31337, dirs.records).roles.admin).to.equal(params.admin);
+
+    const twice = await runHardhat(accept, { ...env, DEPLOYER_PRIVATE_KEY: undefined, ADMIN_PRIVATE_KEY: KEYS[9] });
+    expect(twice.code).to.equal(1);
+    expect(twice.stderr).to.include(
+      `no transfer of the admin role is pending on chain 31337: the admin is ${params.admin}`,
+    );
   });
 
   it("loads the record outside Hardhat as typed contracts that read and send on the node", async function () {

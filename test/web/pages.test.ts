@@ -4,6 +4,7 @@ import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { chromiumSource, launchChromium } from "../helpers/browser";
 import { MockStablecoin__factory } from "../../typechain-types";
+import { BuyerClient } from "../../sdk/buyerClient";
 import { startRelayer, type Relayer } from "../../relayer/src/relayer";
 import {
   ADMIN_KEY,
@@ -208,6 +209,12 @@ describe("web pages: merchant dashboard and buyer checkout in a real browser", f
     expect(await checkout.locator("#fee").textContent()).to.include("0.25 mUSD");
     expect(await checkout.getByText("Development wallet — local chain only").count()).to.be.greaterThan(0);
     expect(await checkout.locator("#dev-account").inputValue()).to.equal("10");
+    // The terms as a wallet shows the EIP-712 order, items as a list, and the id checked in the page to be their hash.
+    await checkout.locator("#terms-check[data-verified='true']").waitFor();
+    expect(await checkout.locator("#terms [data-field='items'] li").allTextContents()).to.have.length(1);
+    expect(await checkout.locator("#terms [data-field='items'] li").first().textContent()).to.match(/^2 × Enamel mug/);
+    expect(await checkout.locator("#terms [data-field='amount']").textContent()).to.equal("25.00 mUSD");
+    expect(await checkout.locator("#terms [data-field='maxFeeBps']").textContent()).to.match(/^\d+\.\d\d %$/);
     await shot(checkout, "checkout-awaiting-payment", "checkout.png");
 
     await checkout.getByRole("button", { name: "Use development wallet" }).click();
@@ -260,6 +267,53 @@ describe("web pages: merchant dashboard and buyer checkout in a real browser", f
 
     expect(await node.provider.getBalance(buyer.address)).to.equal(ethBefore);
     expect(await orderStatus(order.id)).to.equal("completed");
+    expectCleanConsole(checkout);
+    expectCleanConsole(dash);
+    await checkout.close();
+    await dash.close();
+  });
+
+  it("a dispute is settled by a proposal: the merchant proposes on the dashboard, the buyer accepts on the checkout", async () => {
+    const o = await createOrder("W-1006", buyer.address);
+    const client = new BuyerClient(base, buyer.connect(node.provider));
+    await client.pay(o.chainOrderId);
+    await waitFor("W-1006 paid", async () => (await orderStatus(o.id)) === "paid");
+    expect((await api("POST", `/v1/orders/${o.id}/ship`, merchantKey, { trackingReference: "UPS 1" })).status).to.equal(
+      202,
+    );
+    await waitFor("W-1006 shipped", async () => (await orderStatus(o.id)) === "shipped");
+
+    const checkout = await newPage(undefined, { width: 900, height: 1100 });
+    await checkout.goto(`${base}/checkout/${o.chainOrderId}`);
+    await checkout.getByRole("button", { name: "Use development wallet" }).click();
+    await checkout.getByLabel("Evidence for the arbiter").fill("the mug arrived chipped");
+    await checkout.getByRole("button", { name: "Open dispute" }).click();
+    await checkout.locator("#state-note [data-status='disputed']").waitFor({ timeout: 30_000 });
+    expect(await checkout.locator("#default-after").count()).to.equal(1);
+
+    const dash = await newPage();
+    await logIn(dash, merchantKey);
+    const row = dash.locator(`tr[data-reference="${o.reference}"]`);
+    await row.locator("[data-status='disputed']").waitFor({ timeout: 10_000 });
+    await row.click();
+    await dash.getByLabel(/Propose what the buyer gets back/).fill("10");
+    await dash.getByRole("button", { name: "Propose" }).click();
+    await dash.getByText("Settlement proposed").waitFor();
+    await dash.locator("#own-proposal").waitFor({ timeout: 30_000 });
+
+    await checkout.locator("#merchant-proposal").waitFor({ timeout: 10_000 });
+    expect(await checkout.locator("#merchant-proposal").textContent()).to.include(
+      "The merchant proposes 10.00 mUSD back to you",
+    );
+    await shot(checkout, "checkout-settlement-proposed");
+    await checkout.getByRole("button", { name: "Accept: 10.00 mUSD back to me" }).click();
+    await checkout.locator("#state-note [data-status='resolved']").waitFor({ timeout: 30_000 });
+    await row.locator("[data-status='resolved']").waitFor({ timeout: 10_000 });
+    await dash.locator("#timeline li[data-event='DisputeResolved']").waitFor({ timeout: 10_000 });
+    const events = await dash
+      .locator("#timeline li")
+      .evaluateAll((lis) => lis.map((li) => li.getAttribute("data-event")));
+    expect(events).to.include.members(["OrderDisputed", "SettlementProposed", "DisputeResolved"]);
     expectCleanConsole(checkout);
     expectCleanConsole(dash);
     await checkout.close();

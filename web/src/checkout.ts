@@ -1,13 +1,16 @@
 /**
- * Buyer checkout at /checkout/<chainOrderId>: what is paid, to whom and the fee; pays without gas by signing
- * the relayer's EIP-712 data in the browser (the SDK's BuyerClient); then follows the order and lets the
- * buyer confirm receipt or open a dispute. Chain id and escrow come from the checkout API, never from here.
+ * Buyer checkout at /checkout/<chainOrderId>: what is paid, to whom and the fee; the order's terms as the escrow
+ * and a wallet see them (EIP-712, items as a list), with the order id checked in the page to be their hash;
+ * pays without gas by signing the relayer's EIP-712 data in the browser (the SDK's BuyerClient); then follows the
+ * order and lets the buyer confirm receipt, open a dispute, and settle it with the merchant (propose a split, or
+ * accept the merchant's). Chain id and escrow come from the checkout API, never from here.
  */
 import { getAddress, isError, type Signer } from "ethers";
-import { BuyerClient, RelayerError, type BuyerAction } from "../../sdk/buyerClient";
+import { BuyerClient, RelayerError, type ActionDetails, type BuyerAction } from "../../sdk/buyerClient";
 import { api, ApiError, tokenInfo, type TokenInfo } from "./lib/api";
 import { $, h, notify, replace } from "./lib/dom";
-import { formatUnits, hexCode, STATUS_LABELS, statusBadge, when } from "./lib/format";
+import { formatUnits, hexCode, parseUnits, STATUS_LABELS, statusBadge, when } from "./lib/format";
+import { checkTerms, readProposal, termsList, type ApiProposal, type TermsCheck, type TermsJson } from "./lib/terms";
 import {
   connectInjected,
   DEV_ACCOUNTS,
@@ -34,7 +37,16 @@ interface Checkout {
   fee: string;
   feeRecipient: string;
   merchantReceives: string;
-  items: { sku: string; name: string; quantity: number }[];
+  /** Receives the merchant's share at settlement (the merchant itself unless it names a payout wallet). */
+  payee?: string | null;
+  /** The highest fee the merchant accepted in the terms; the escrow refuses to create the order above it. */
+  maxFeeBps?: number | null;
+  /** The order's fixed terms (numbers as decimal strings); the order id is their EIP-712 hash. */
+  terms?: TermsJson | null;
+  /** While disputed: after this time anyone may refund the buyer everything escrowed. */
+  disputeDefaultAfter?: string | null;
+  settlementProposal?: ApiProposal | null;
+  items: { sku: string; name: string; quantity: number; chainSkuId?: string }[];
   paymentDeadline: string;
   deadline: string | null;
   chainId: string;
@@ -55,6 +67,14 @@ const state = {
 };
 
 const fmt = (v: string) => `${formatUnits(v, state.token!.decimals)} ${state.token!.symbol}`;
+
+/** The terms check of the current order: its id recomputed from the terms the relayer serves. */
+function termsCheck(o: Checkout): TermsCheck {
+  return checkTerms(o.chainOrderId, o.terms, o.items);
+}
+
+/** Terms were served but do not hash to the order id: nothing may be signed for this order. */
+const termsMismatch = (c: TermsCheck): boolean => !c.ok && c.terms !== undefined && c.items !== undefined;
 
 // ------------------------------------------------------------------ errors
 
@@ -78,6 +98,8 @@ function explain(err: unknown): (Node | string)[] {
     if (e.code === "signature_expired")
       return ["The signature expired before it reached the relayer. Try again. ", code];
     if (e.code === "rate_limited") return ["Too many requests from this wallet. Wait a minute and try again. ", code];
+    if (e.code === "settlement_proposal_mismatch" || e.code === "no_settlement_proposal")
+      return [`The merchant's proposal changed: ${e.message}. Check the new one. `, code];
     if (e.status === 404) return ["This order no longer exists. ", code];
     if (e.status === 0) return [e.message];
     return [`The relayer refused the request: ${e.message}. `, code];
@@ -112,16 +134,31 @@ function renderSummary(o: Checkout): void {
   );
   replace($("#state-note"), "Status: ", statusBadge(o.status), " ", stateNote(o));
   const pct = (o.feeBps / 100).toFixed(2);
+  const payee = o.payee ?? o.merchant.address;
   replace(
     $("#facts"),
     h("dt", {}, "You pay"),
     h("dd", { id: "you-pay" }, fmt(o.due)),
     h("dt", {}, "Paid to"),
-    h("dd", {}, o.merchant.name, " ", hexCode(o.merchant.address, 8, 6)),
+    h(
+      "dd",
+      { id: "payee" },
+      o.merchant.name,
+      " ",
+      hexCode(payee, 8, 6),
+      payee.toLowerCase() === o.merchant.address.toLowerCase() ? null : " (the merchant's payout wallet)",
+    ),
     h("dt", {}, "Merchant receives"),
     h("dd", {}, fmt(o.merchantReceives)),
     h("dt", {}, `Platform fee (${pct} %)`),
-    h("dd", { id: "fee" }, fmt(o.fee), " to ", hexCode(o.feeRecipient, 8, 6)),
+    h(
+      "dd",
+      { id: "fee" },
+      fmt(o.fee),
+      " to ",
+      hexCode(o.feeRecipient, 8, 6),
+      typeof o.maxFeeBps === "number" ? ` · the merchant signed at most ${(o.maxFeeBps / 100).toFixed(2)} %` : null,
+    ),
     h("dt", {}, "Held by"),
     h("dd", {}, "escrow contract ", hexCode(o.escrow, 8, 6), ` on chain ${o.chainId}`),
     h("dt", {}, "Order"),
@@ -130,7 +167,11 @@ function renderSummary(o: Checkout): void {
     h("dd", {}, o.buyer ? hexCode(o.buyer, 8, 6) : "anyone with this link"),
     h("dt", {}, "Pay before"),
     h("dd", {}, when(o.paymentDeadline)),
+    o.status === "disputed" && o.disputeDefaultAfter
+      ? [h("dt", {}, "Refunded in full after"), h("dd", { id: "default-after" }, when(o.disputeDefaultAfter))]
+      : null,
   );
+  const names = new Map(o.items.filter((i) => i.chainSkuId).map((i) => [BigInt(i.chainSkuId!).toString(), i.name]));
   replace(
     $("#items"),
     o.items.length
@@ -141,6 +182,17 @@ function renderSummary(o: Checkout): void {
             { class: "items" },
             o.items.map((i) => h("li", {}, `${i.quantity} × ${i.name}`)),
           ),
+        ]
+      : null,
+    o.terms !== undefined
+      ? [
+          h("h2", {}, "Terms"),
+          h(
+            "p",
+            { class: "muted small" },
+            "What the escrow enforces, field by field as a wallet shows the order (EIP-712), items as a list.",
+          ),
+          termsList(termsCheck(o), state.token!, o.chainOrderId, names),
         ]
       : null,
   );
@@ -167,9 +219,12 @@ function stateNote(o: Checkout): string {
     case "refunded":
       return "This order was refunded to you.";
     case "disputed":
-      return "Your dispute is with the arbiter.";
+      return (
+        "Your dispute is open: you and the merchant can settle it (one side proposes a split, the other accepts), " +
+        `or the arbiter decides.${o.disputeDefaultAfter ? ` If nobody ends it by ${when(o.disputeDefaultAfter)}, anyone can refund you everything escrowed.` : ""}`
+      );
     case "resolved":
-      return "The arbiter resolved the dispute.";
+      return "The dispute was resolved.";
     default:
       return "";
   }
@@ -281,7 +336,7 @@ function disconnect(): void {
 
 // ------------------------------------------------------------------ actions
 
-async function run(action: BuyerAction, evidence?: string): Promise<void> {
+async function run(action: BuyerAction, details?: ActionDetails | string): Promise<void> {
   const msg = $("#action-message");
   if (!state.signer || state.busy) return;
   state.busy = true;
@@ -289,9 +344,15 @@ async function run(action: BuyerAction, evidence?: string): Promise<void> {
   notify(msg, "info", state.walletKind === "injected" ? "Sign the request in your wallet…" : "Signing…");
   try {
     const client = new BuyerClient(location.origin, state.signer, (input, init) => fetch(input, init));
-    await client.act(state.id, action, evidence);
+    await client.act(state.id, action, details);
     state.sent = action;
-    const text = { pay: "Payment sent", confirm: "Receipt confirmed", dispute: "Dispute opened" }[action];
+    const text = {
+      pay: "Payment sent",
+      confirm: "Receipt confirmed",
+      dispute: "Dispute opened",
+      propose_settlement: "Proposal sent",
+      accept_settlement: "Settlement accepted",
+    }[action];
     notify(msg, "success", `${text}. Waiting for the chain to record it…`);
   } catch (err) {
     notify(msg, "error", ...explain(err));
@@ -305,7 +366,17 @@ function renderActions(o: Checkout): void {
   const panel = $("#actions");
   const buyerOk = !o.buyer || !state.address || getAddress(o.buyer) === state.address;
   const parts: (Node | null)[] = [];
-  const disabled = !state.signer || state.busy || !buyerOk;
+  const mismatch = termsMismatch(termsCheck(o));
+  const disabled = !state.signer || state.busy || !buyerOk || mismatch;
+  if (mismatch) {
+    parts.push(
+      h(
+        "p",
+        { class: "notice notice-error", role: "alert", id: "terms-mismatch" },
+        "The terms the relayer shows do not match this order's id. Do not pay or sign anything for it.",
+      ),
+    );
+  }
   if (state.address && !buyerOk) {
     parts.push(
       h(
@@ -396,14 +467,103 @@ function renderActions(o: Checkout): void {
       ),
     );
   }
-  if (o.status === "disputed")
-    parts.push(h("p", { class: "muted" }, "The arbiter will split the escrowed amount between you and the merchant."));
+  if (o.status === "disputed") parts.push(settlementPanel(o, disabled));
   const typed = (document.getElementById("evidence") as HTMLTextAreaElement | null)?.value;
+  const typedAmount = (document.getElementById("settlement-amount") as HTMLInputElement | null)?.value;
   const focused = document.activeElement?.id;
   replace(panel, parts);
   const ev = document.getElementById("evidence") as HTMLTextAreaElement | null;
   if (ev && typed) ev.value = typed;
+  const amountInput = document.getElementById("settlement-amount") as HTMLInputElement | null;
+  if (amountInput && typedAmount) amountInput.value = typedAmount;
   if (focused) document.getElementById(focused)?.focus();
+}
+
+/**
+ * A disputed order: the merchant's pending proposal to accept, or a split to propose. A split names the buyer's
+ * share of the whole order: what partial refunds already returned counts towards it (the escrow pays the rest).
+ */
+function settlementPanel(o: Checkout, disabled: boolean): HTMLElement {
+  const p = readProposal(o.settlementProposal);
+  const escrowed = BigInt(o.escrowed ?? o.due);
+  const refunded = BigInt(o.amount) - escrowed;
+  const rest = (v: string) => (BigInt(o.amount) - BigInt(v)).toString();
+  const counted = refunded > 0n ? ` in total, counting the ${fmt(refunded.toString())} already refunded to you` : "";
+  const amount = h("input", {
+    id: "settlement-amount",
+    inputmode: "decimal",
+    placeholder: `0 to ${formatUnits(o.amount, state.token!.decimals)}`,
+  });
+  return h(
+    "div",
+    { class: "settlement", id: "settlement" },
+    h("h3", {}, "Settle the dispute"),
+    p?.by === "merchant"
+      ? h(
+          "div",
+          { id: "merchant-proposal" },
+          h(
+            "p",
+            {},
+            `The merchant proposes ${fmt(p.amount)} back to you${counted}; the merchant keeps ${fmt(rest(p.amount))} (minus the platform fee).`,
+          ),
+          h(
+            "button",
+            {
+              type: "button",
+              class: "btn btn-primary",
+              id: "accept-settlement",
+              disabled: disabled || state.sent === "accept_settlement",
+              onclick: () => void run("accept_settlement", { buyerTotal: p.amount }),
+            },
+            `Accept: ${fmt(p.amount)} back to me`,
+          ),
+        )
+      : p?.by === "buyer"
+        ? h(
+            "p",
+            { class: "muted", id: "own-proposal" },
+            `You proposed ${fmt(p.amount)} back to you${counted}; the merchant may accept it.`,
+          )
+        : h("p", { class: "muted" }, "No proposal yet."),
+    h(
+      "form",
+      {
+        class: "inline-form",
+        onsubmit: (e: Event) => {
+          e.preventDefault();
+          const units = parseUnits(amount.value, state.token!.decimals);
+          if (units === null || units > BigInt(o.amount))
+            return notify(
+              $("#action-message"),
+              "error",
+              `Enter what you want back of the order's ${fmt(o.amount)}, from 0 (at most ${state.token!.decimals} decimals).`,
+            );
+          void run("propose_settlement", { buyerTotal: units });
+        },
+      },
+      h(
+        "label",
+        { for: "settlement-amount" },
+        `Propose what you get back of the order (${state.token!.symbol}${refunded > 0n ? ", refunds so far included" : ""})`,
+      ),
+      h(
+        "div",
+        { class: "row" },
+        amount,
+        h(
+          "button",
+          {
+            type: "submit",
+            class: "btn",
+            id: "propose-settlement",
+            disabled: disabled || state.sent === "propose_settlement",
+          },
+          "Propose",
+        ),
+      ),
+    ),
+  );
 }
 
 function render(): void {

@@ -1,12 +1,14 @@
 /**
  * Merchant dashboard: log in with an API key (kept in sessionStorage), orders with live status and filters,
- * one order's timeline with chain proofs and its actions, stock per SKU, the ledger with a volume chart, and
- * webhook endpoints with their deliveries. Everything shown comes from the relayer's /v1 API.
+ * one order's terms (checked in the page to hash to its id), timeline with chain proofs and actions (ship,
+ * refund, cancel, and in a dispute propose or accept a settlement), stock per SKU, the ledger with a volume
+ * chart, and webhook endpoints with their deliveries. Everything shown comes from the relayer's /v1 API.
  */
 import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, Tooltip } from "chart.js";
 import { api, ApiError, newIdempotencyKey, tokenInfo, type TokenInfo } from "./lib/api";
 import { $, h, notify, replace } from "./lib/dom";
 import { formatUnits, hexCode, parseUnits, STATUS_LABELS, statusBadge, when } from "./lib/format";
+import { checkTerms, readProposal, termsList, type ApiProposal, type TermsJson } from "./lib/terms";
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip);
 
@@ -22,8 +24,20 @@ interface Order {
   token: string;
   amount: string;
   escrowed: string | null;
+  /** Returned to the buyer by partial refunds. */
+  refunded?: string | null;
+  /** The fee fixed on chain at creation. */
   feeBps: number | null;
+  /** The highest fee the order's terms accept. */
+  maxFeeBps?: number | null;
+  /** Receives the merchant's share at settlement. */
+  payee?: string | null;
   deadline: string | null;
+  /** While disputed: after this time anyone may refund the buyer everything escrowed. */
+  disputeDefaultAfter?: string | null;
+  settlementProposal?: ApiProposal | null;
+  /** The order's fixed terms (numbers as decimal strings); chainOrderId is their EIP-712 hash. */
+  terms?: TermsJson | null;
   items: { sku: string; chainSkuId: string; quantity: number }[];
   paymentDeadline: string;
   chainProof: { txHash: string; blockNumber: number; logIndex: number } | null;
@@ -69,7 +83,7 @@ const state = {
   key: sessionStorage.getItem(KEY_STORAGE),
   tab: "orders" as Tab,
   selected: null as string | null,
-  pending: null as null | { action: "refund" | "cancel"; orderId: string },
+  pending: null as null | { action: "refund" | "cancel" | "settle"; orderId: string },
   olderPages: [] as Order[],
   nextCursor: null as string | null,
   searchResult: null as Order | null,
@@ -292,13 +306,21 @@ async function clearSearch(): Promise<void> {
 
 // ------------------------------------------------------------------ one order
 
-async function act(o: Order, action: "ship" | "refund" | "cancel", body: unknown): Promise<void> {
+type MerchantAction = "ship" | "refund" | "cancel" | "settlement/propose" | "settlement/accept";
+
+async function act(o: Order, action: MerchantAction, body: unknown): Promise<void> {
   const msg = $("#detail-message");
   notify(msg, "info", "Sending…");
   try {
     await call("POST", `/v1/orders/${o.id}/${action}`, body);
     state.pending = null;
-    const done = { ship: "Marked shipped", refund: "Refund requested", cancel: "Cancellation requested" }[action];
+    const done = {
+      ship: "Marked shipped",
+      refund: "Refund requested",
+      cancel: "Cancellation requested",
+      "settlement/propose": "Settlement proposed",
+      "settlement/accept": "Settlement accepted",
+    }[action];
     notify(msg, "success", `${done}; the status changes once the chain confirms it.`);
     await loadDetail(false);
   } catch (err) {
@@ -398,6 +420,7 @@ function actionsFor(o: Order, token: TokenInfo): HTMLElement {
       ),
     );
   }
+  if (o.status === "disputed") wrap.append(settlementForm(o, token));
   if (["pending", "created"].includes(o.status)) {
     const pending = state.pending?.action === "cancel" && state.pending.orderId === o.id;
     wrap.append(
@@ -444,6 +467,96 @@ function actionsFor(o: Order, token: TokenInfo): HTMLElement {
   return wrap;
 }
 
+/**
+ * A disputed order: accept the buyer's proposal, or propose what the buyer gets back (the rest to the payee). A
+ * split names the buyer's share of the whole order: what partial refunds already returned counts towards it.
+ */
+function settlementForm(o: Order, token: TokenInfo): HTMLElement {
+  const p = readProposal(o.settlementProposal);
+  const money = (v: string) => `${formatUnits(v, token.decimals)} ${token.symbol}`;
+  const refunded = BigInt(o.refunded ?? "0");
+  const counted = refunded > 0n ? ` in total, counting the ${money(refunded.toString())} already refunded` : "";
+  const amount = h("input", {
+    id: "settlement-amount",
+    inputmode: "decimal",
+    placeholder: `0 to ${formatUnits(o.amount, token.decimals)}`,
+  });
+  const confirming = state.pending?.action === "settle" && state.pending.orderId === o.id;
+  return h(
+    "div",
+    { class: "settlement", id: "settlement" },
+    h("h3", {}, "Settle the dispute"),
+    h(
+      "p",
+      { class: "muted small" },
+      "Either side proposes what the buyer gets back; the other accepts the same amount, which ends the dispute. " +
+        (o.disputeDefaultAfter
+          ? `Unless it ends before ${when(o.disputeDefaultAfter)} (by agreement or by the arbiter), anyone may then refund the buyer everything escrowed.`
+          : ""),
+    ),
+    p?.by === "buyer"
+      ? h(
+          "div",
+          { class: "row", id: "buyer-proposal" },
+          h(
+            "span",
+            {},
+            `The buyer proposes ${money(p.amount)} back${counted}; the payee would receive the rest minus the fee.`,
+          ),
+          h(
+            "button",
+            {
+              type: "button",
+              class: confirming ? "btn btn-danger" : "btn btn-primary",
+              id: "accept-settlement",
+              onclick: () => {
+                if (!confirming) {
+                  state.pending = { action: "settle", orderId: o.id };
+                  void loadDetail(false);
+                } else void act(o, "settlement/accept", { buyerTotal: p.amount });
+              },
+            },
+            confirming ? "Confirm: end the dispute" : "Accept",
+          ),
+        )
+      : p?.by === "merchant"
+        ? h(
+            "p",
+            { id: "own-proposal" },
+            `You proposed ${money(p.amount)} back to the buyer${counted}; waiting for the buyer.`,
+          )
+        : null,
+    h(
+      "form",
+      {
+        class: "inline-form",
+        onsubmit: (e: Event) => {
+          e.preventDefault();
+          const units = parseUnits(amount.value, token.decimals);
+          if (units === null || units > BigInt(o.amount))
+            return notify(
+              $("#detail-message"),
+              "error",
+              `Enter what the buyer gets back of the order's ${money(o.amount)}, from 0 (at most ${token.decimals} decimals).`,
+            );
+          void act(o, "settlement/propose", { buyerTotal: units.toString() });
+        },
+      },
+      h(
+        "label",
+        { for: "settlement-amount" },
+        `Propose what the buyer gets back of the order (${token.symbol}${refunded > 0n ? ", refunds so far included" : ""})`,
+      ),
+      h(
+        "div",
+        { class: "row" },
+        amount,
+        h("button", { type: "submit", class: "btn", id: "propose-settlement" }, "Propose"),
+      ),
+    ),
+  );
+}
+
 async function loadDetail(fresh: boolean): Promise<void> {
   const panel = $("#detail");
   if (!state.selected) return;
@@ -472,8 +585,17 @@ async function loadDetail(fresh: boolean): Promise<void> {
       h("dd", {}, await money(o.amount, o.token)),
       h("dt", {}, "Escrowed"),
       h("dd", {}, await money(o.escrowed, o.token)),
+      o.refunded && o.refunded !== "0"
+        ? [h("dt", {}, "Refunded"), h("dd", { id: "refunded" }, await money(o.refunded, o.token))]
+        : null,
       h("dt", {}, "Fee"),
-      h("dd", {}, o.feeBps === null ? "—" : `${(o.feeBps / 100).toFixed(2)} %`),
+      h(
+        "dd",
+        {},
+        o.feeBps === null ? "—" : `${(o.feeBps / 100).toFixed(2)} %`,
+        typeof o.maxFeeBps === "number" ? ` (terms accept at most ${(o.maxFeeBps / 100).toFixed(2)} %)` : null,
+      ),
+      o.payee ? [h("dt", {}, "Payee"), h("dd", { id: "payee" }, hexCode(o.payee, 10, 8))] : null,
       h("dt", {}, "Buyer"),
       h("dd", {}, o.buyer ? hexCode(o.buyer, 10, 8) : "anyone with the link"),
       h("dt", {}, "Chain order id"),
@@ -483,6 +605,9 @@ async function loadDetail(fresh: boolean): Promise<void> {
       o.deadline && (o.status === "paid" || o.status === "shipped")
         ? [h("dt", {}, o.status === "paid" ? "Ship by" : "Releases after"), h("dd", {}, when(o.deadline))]
         : null,
+      o.status === "disputed" && o.disputeDefaultAfter
+        ? [h("dt", {}, "Buyer refunded in full after"), h("dd", { id: "default-after" }, when(o.disputeDefaultAfter))]
+        : null,
       h("dt", {}, "Items"),
       h("dd", {}, o.items.length ? o.items.map((i) => h("div", {}, `${i.quantity} × `, h("code", {}, i.sku))) : "none"),
       h("dt", {}, "Checkout link"),
@@ -490,6 +615,17 @@ async function loadDetail(fresh: boolean): Promise<void> {
     ),
     o.error ? h("p", { class: "notice notice-error" }, `${o.error.message} `, h("code", {}, o.error.code)) : null,
     actionsFor(o, token),
+    o.terms !== undefined
+      ? [
+          h("h3", {}, "Terms"),
+          termsList(
+            checkTerms(o.chainOrderId, o.terms, o.items),
+            token,
+            o.chainOrderId,
+            new Map(o.items.filter((i) => i.chainSkuId).map((i) => [BigInt(i.chainSkuId).toString(), i.sku])),
+          ),
+        ]
+      : null,
     h("h3", {}, "Timeline"),
     o.events.length
       ? h(

@@ -82,10 +82,13 @@ interface Steady {
 const orderTerms = (s: Steady, items: LineItem[] = [], overrides: Partial<OrderTerms> = {}) =>
   terms(s.f, { salt: denseSalt(), ...overrides }, items);
 
-/** A merchant-signed checkout offer taken with a permit by `buyer`. */
-async function checkoutWithPermit(s: Steady, buyer: HardhatEthersSigner, items: LineItem[]) {
+/**
+ * A merchant-signed checkout offer taken with a permit by `buyer`. The offer names its buyer, as
+ * AuthCaptureEscrow's payment info names its payer; an `open` offer (any payer) also writes the payer's slot.
+ */
+async function checkoutWithPermit(s: Steady, buyer: HardhatEthersSigner, items: LineItem[], open = false) {
   const { f } = s;
-  const t = await orderTerms(s, items, { buyer: ethers.ZeroAddress });
+  const t = await orderTerms(s, items, { buyer: open ? ethers.ZeroAddress : buyer.address });
   const sig = await signOffer(f.escrow, f.merchant, t, items);
   const permit = await signPermit(f.usd, buyer, await f.escrow.getAddress(), t.amount, t.paymentDeadline);
   return f.escrow.connect(buyer).checkoutWithPermit(t, items, sig, permit);
@@ -200,6 +203,12 @@ async function main(): Promise<void> {
       ACE.authorize3009,
       INVENTORY,
       () => gasOf(checkoutWithPermit(s, buyer, s.item)),
+    );
+    await measure(
+      `checkout of an open offer (any payer) with an EIP-2612 permit, ${who}, no line items`,
+      undefined,
+      "an offer that names no buyer also records its payer (one more storage slot)",
+      () => gasOf(checkoutWithPermit(s, buyer, [], true)),
     );
   }
   await measure(

@@ -33,7 +33,8 @@ import {
   spawnRelayer,
   type RelayerProcess,
 } from "../test/relayer/resilience/support";
-import { deriveOrderId } from "../relayer/src/domain/model";
+import { orderSalt } from "../relayer/src/domain/model";
+import { NO_ITEMS_HASH } from "../sdk/orderRecord";
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -193,19 +194,24 @@ async function naive(provider: JsonRpcProvider, d: Deployed, n: number) {
   const escrow = PaymentEscrow__factory.connect(d.escrow, merchant);
   const address = await merchant.getAddress();
   const now = Math.floor(Date.now() / 1000);
+  const maxFeeBps = await escrow.feeBps();
   let gas = 0n;
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
     const tx = await escrow.createOrder(
       {
-        orderId: deriveOrderId(address, `naive-${i}`),
         merchant: address,
+        payee: address,
         buyer: ZeroAddress,
         token: ZeroAddress,
         amount: 1000n,
+        maxFeeBps,
         paymentDeadline: BigInt(now + 86_400),
         shipWithin: 172_800n,
         protectionPeriod: 259_200n,
+        refundWindow: 0n,
+        itemsHash: NO_ITEMS_HASH,
+        salt: orderSalt(address, `naive-${i}`),
       },
       [],
     );

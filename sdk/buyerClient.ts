@@ -7,8 +7,8 @@
  *   await client.pay(chainOrderId);              // permit + forwarded pay
  *   await client.confirmReceipt(chainOrderId);   // forwarded confirmReceipt
  *   await client.openDispute(chainOrderId, "parcel arrived empty");
- *   await client.proposeSettlement(chainOrderId, 400n); // in a dispute: 400 back to the buyer, the rest to the payee
- *   await client.acceptSettlement(chainOrderId, 600n);  // accepts the merchant's proposal (the same amount)
+ *   await client.proposeSettlement(chainOrderId, 400n); // in a dispute: 400 of the order to the buyer, the rest to the payee
+ *   await client.acceptSettlement(chainOrderId, 600n);  // accepts the merchant's proposal (the same split)
  */
 import type { Signer, TypedDataField } from "ethers";
 
@@ -18,8 +18,11 @@ export type BuyerAction = "pay" | "confirm" | "dispute" | "propose_settlement" |
 export interface ActionDetails {
   /** `dispute`: the buyer's evidence (text or a link). */
   evidence?: string;
-  /** `propose_settlement`, `accept_settlement`: what the buyer gets back, in the token's base units. */
-  buyerAmount?: bigint | string;
+  /**
+   * `propose_settlement`, `accept_settlement`: the buyer's share of the whole order, in the token's base units,
+   * what partial refunds already returned included; the rest goes to the merchant's payee minus the fee.
+   */
+  buyerTotal?: bigint | string;
 }
 
 export class RelayerError extends Error {
@@ -53,7 +56,7 @@ function detailsBody(details: ActionDetails | string): Record<string, string> {
   const d = typeof details === "string" ? { evidence: details } : details;
   const out: Record<string, string> = {};
   if (d.evidence) out.evidence = d.evidence;
-  if (d.buyerAmount !== undefined) out.buyerAmount = BigInt(d.buyerAmount).toString();
+  if (d.buyerTotal !== undefined) out.buyerTotal = BigInt(d.buyerTotal).toString();
   return out;
 }
 
@@ -114,16 +117,17 @@ export class BuyerClient {
   }
 
   /**
-   * Proposes to end the dispute with `buyerAmount` back to the buyer and the rest to the merchant's payee
-   * (minus the fee); the merchant may accept it. Replaces the buyer's earlier proposal.
+   * Proposes to end the dispute with `buyerTotal` as the buyer's share of the whole order (partial refunds
+   * included) and the rest to the merchant's payee minus the fee; the merchant may accept it. Replaces the
+   * buyer's earlier proposal.
    */
-  proposeSettlement(chainOrderId: string, buyerAmount: bigint | string) {
-    return this.act(chainOrderId, "propose_settlement", { buyerAmount });
+  proposeSettlement(chainOrderId: string, buyerTotal: bigint | string) {
+    return this.act(chainOrderId, "propose_settlement", { buyerTotal });
   }
 
-  /** Accepts the merchant's pending proposal: `buyerAmount` must be the amount it proposed. Ends the dispute. */
-  acceptSettlement(chainOrderId: string, buyerAmount: bigint | string) {
-    return this.act(chainOrderId, "accept_settlement", { buyerAmount });
+  /** Accepts the merchant's pending proposal: `buyerTotal` must be the split it proposed. Ends the dispute. */
+  acceptSettlement(chainOrderId: string, buyerTotal: bigint | string) {
+    return this.act(chainOrderId, "accept_settlement", { buyerTotal });
   }
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {

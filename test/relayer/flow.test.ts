@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { ZeroAddress } from "ethers";
 import { MockStablecoin__factory, PaymentEscrow__factory } from "../../typechain-types";
 import { startRelayer, type Relayer } from "../../relayer/src/relayer";
-import { recordFromJson } from "../../relayer/src/jobs/prepare";
+import { toTerms } from "../../sdk/orderRecord";
 import {
   ADMIN_KEY,
   createTestDatabase,
@@ -102,7 +102,7 @@ describe("relayer: an order's whole life through the API and the chain", functio
     ).to.equal(true);
 
     const escrow = PaymentEscrow__factory.connect(deployed.escrow, buyer);
-    await (await escrow.pay(created.chainOrderId, recordFromJson(created.record))).wait();
+    await (await escrow.pay(toTerms(created.terms))).wait();
     await waitFor("paid", async () => (await call("GET", `/v1/orders/${o.body.id}`, key)).body.status === "paid");
 
     const shipped = await call("POST", `/v1/orders/${o.body.id}/ship`, key, { trackingReference: "DHL-1" });
@@ -112,9 +112,7 @@ describe("relayer: an order's whole life through the API and the chain", functio
       return r.body.status === "shipped" ? r.body : null;
     });
     await (
-      await escrow.confirmReceipt(created.chainOrderId, recordFromJson(afterShip.record), [
-        { skuId: BigInt(sku.body.chainSkuId), quantity: 2n },
-      ])
+      await escrow.confirmReceipt(toTerms(afterShip.terms), [{ skuId: BigInt(sku.body.chainSkuId), quantity: 2n }])
     ).wait();
     await waitFor(
       "completed",

@@ -19,7 +19,13 @@ import { WEBHOOK_EVENT_TYPES } from "../webhooks/events";
 
 const sec = [{ bearer: [] }];
 const merchantOf = (req: FastifyRequest) => req.principal!.merchantId!;
-const Action = Type.Union([Type.Literal("pay"), Type.Literal("confirm"), Type.Literal("dispute")]);
+const Action = Type.Union([
+  Type.Literal("pay"),
+  Type.Literal("confirm"),
+  Type.Literal("dispute"),
+  Type.Literal("propose_settlement"),
+  Type.Literal("accept_settlement"),
+]);
 const Hex = Type.String({ pattern: "^0x[0-9a-fA-F]*$", maxLength: 20_000 });
 const Domain = Type.Object({
   name: Type.String({ maxLength: 100 }),
@@ -28,11 +34,19 @@ const Domain = Type.Object({
   verifyingContract: S.Address,
 });
 const NumStr = Type.String({ pattern: "^[0-9]{1,78}$" });
+const BuyerTotal = Type.Optional(
+  Type.String({
+    pattern: "^(0|[1-9][0-9]{0,77})$",
+    description:
+      "propose_settlement / accept_settlement: the buyer's share of the whole order, partial refunds included",
+  }),
+);
 const SignedAction = Type.Object(
   {
     action: Action,
     buyer: S.Address,
     evidence: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
+    buyerTotal: BuyerTotal,
     permit: Type.Optional(
       Type.Object({
         domain: Domain,
@@ -55,7 +69,12 @@ const SignedAction = Type.Object(
   { additionalProperties: false },
 );
 const IntentBody = Type.Object(
-  { action: Action, buyer: S.Address, evidence: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })) },
+  {
+    action: Action,
+    buyer: S.Address,
+    evidence: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
+    buyerTotal: BuyerTotal,
+  },
   { additionalProperties: false },
 );
 const ChainIdParam = Type.Object({ chainOrderId: Type.String({ pattern: "^0x[0-9a-fA-F]{64}$" }) });
@@ -93,10 +112,11 @@ export function registerCommerceRoutes(app: FastifyInstance, deps: ServiceDeps, 
       ).rows;
       const names = new Map(skus.map((s) => [s.id, s.name]));
       const v = orderView(o);
+      // The fee fixed at creation; before that, the escrow's fee now (creation refuses a fee above maxFeeBps).
       const feeBps = v.feeBps ?? Number(await deps.chain.escrow.feeBps());
-      // What the buyer pays (state Created) or what is still escrowed (after partial refunds): the record's
-      // amount; before the order is on chain, its price.
-      const amount = BigInt(o.record?.amount ?? o.amount);
+      // What the buyer pays (before payment: the price) or what is still escrowed (after partial refunds).
+      const escrowed = o.record ? BigInt(o.record.escrowed) : 0n;
+      const amount = escrowed > 0n ? escrowed : BigInt(o.amount);
       return {
         chainOrderId: o.chain_order_id,
         reference: o.reference,
@@ -111,6 +131,11 @@ export function registerCommerceRoutes(app: FastifyInstance, deps: ServiceDeps, 
         fee: ((amount * BigInt(feeBps)) / 10_000n).toString(),
         feeRecipient: await deps.chain.escrow.feeRecipient(),
         merchantReceives: (amount - (amount * BigInt(feeBps)) / 10_000n).toString(),
+        payee: v.payee,
+        maxFeeBps: v.maxFeeBps,
+        terms: v.terms,
+        disputeDefaultAfter: v.disputeDefaultAfter,
+        settlementProposal: v.settlementProposal,
         items: v.items.map((i) => ({ ...i, name: names.get(i.sku) ?? i.sku })),
         paymentDeadline: v.paymentDeadline,
         deadline: v.deadline,
@@ -126,19 +151,21 @@ export function registerCommerceRoutes(app: FastifyInstance, deps: ServiceDeps, 
     {
       schema: {
         tags: ["checkout"],
-        summary: "EIP-712 data the buyer signs to pay, confirm receipt or dispute without gas",
+        summary:
+          "EIP-712 data the buyer signs to pay, confirm receipt, dispute, or propose or accept a settlement without gas",
         params: ChainIdParam,
         body: IntentBody,
       },
     },
     async (req) => {
-      const body = req.body as { action: BuyerAction; buyer: string; evidence?: string };
+      const body = req.body as { action: BuyerAction; buyer: string; evidence?: string; buyerTotal?: string };
       return buildIntent(
         deps,
         await orderByChainId(deps, (req.params as { chainOrderId: string }).chainOrderId),
         body.action,
         body.buyer,
         body.evidence,
+        body.buyerTotal,
       );
     },
   );
@@ -232,23 +259,41 @@ export function registerCommerceRoutes(app: FastifyInstance, deps: ServiceDeps, 
       preHandler: requireArbiter(deps),
       schema: {
         tags: ["arbiter"],
-        summary: "Resolve a dispute: buyerAmount to the buyer, the rest to the merchant minus the fee",
+        summary:
+          "Resolve a dispute: buyerTotal is the buyer's share of the whole order (partial refunds included), the rest goes to the payee minus the fee",
+        description:
+          "Give buyerTotal, or buyerAmount (what the buyer gets back from what is escrowed now; converted to buyerTotal with the partial refunds known when the request is accepted).",
         security: sec,
         params: ChainIdParam,
         body: Type.Object(
-          { buyerAmount: NumStr, note: Type.Optional(Type.String({ maxLength: 2000 })) },
+          {
+            buyerTotal: Type.Optional(NumStr),
+            buyerAmount: Type.Optional(NumStr),
+            note: Type.Optional(Type.String({ maxLength: 2000 })),
+          },
           { additionalProperties: false },
         ),
       },
     },
     async (req, reply) => {
       const o = await orderByChainId(deps, (req.params as { chainOrderId: string }).chainOrderId);
-      const { buyerAmount, note } = req.body as { buyerAmount: string; note?: string };
+      const body = req.body as { buyerTotal?: string; buyerAmount?: string; note?: string };
+      if ((body.buyerTotal === undefined) === (body.buyerAmount === undefined))
+        throw new AppError("validation_failed", "give buyerTotal (or buyerAmount), not both", {
+          field: "buyerTotal",
+        });
       if (o.status !== "disputed" || !o.record)
         throw new AppError("invalid_order_state", `order is ${o.status}, not disputed`, { status: o.status });
-      if (BigInt(buyerAmount) > BigInt(o.record.amount)) {
-        throw new AppError("unprocessable", `buyerAmount exceeds the ${o.record.amount} escrowed`, {
-          escrowed: o.record.amount,
+      if (body.buyerAmount !== undefined && BigInt(body.buyerAmount) > BigInt(o.record.escrowed)) {
+        throw new AppError("unprocessable", `buyerAmount exceeds the ${o.record.escrowed} escrowed`, {
+          escrowed: o.record.escrowed,
+        });
+      }
+      const buyerTotal =
+        body.buyerTotal !== undefined ? BigInt(body.buyerTotal) : BigInt(body.buyerAmount!) + BigInt(o.record.refunded);
+      if (buyerTotal > BigInt(o.amount)) {
+        throw new AppError("unprocessable", `buyerTotal exceeds the order's amount ${o.amount}`, {
+          amount: String(o.amount),
         });
       }
       if (!deps.config.arbiterSignerConfigured)
@@ -258,7 +303,7 @@ export function registerCommerceRoutes(app: FastifyInstance, deps: ServiceDeps, 
           kind: "resolve_dispute",
           merchantId: o.merchant_id,
           orderId: o.id,
-          payload: { buyerAmount, note: note ?? null },
+          payload: { buyerTotal: buyerTotal.toString(), note: body.note ?? null },
           apiKeyId: req.principal!.keyId,
         });
         await recordAudit(q, {
@@ -267,7 +312,7 @@ export function registerCommerceRoutes(app: FastifyInstance, deps: ServiceDeps, 
           action: "dispute.resolved",
           resourceType: "order",
           resourceId: o.id,
-          details: { buyerAmount, note },
+          details: { buyerTotal: buyerTotal.toString(), buyerAmount: body.buyerAmount, note: body.note },
         });
         return { order: orderView(o), command: { id: commandId, kind: "resolve_dispute", status: "pending" } };
       });

@@ -17,7 +17,9 @@ import {
 } from "../services/merchants";
 import { adjustStock, createSku, getSkuOr404, listSkusWithStock, skuView, stockOnChain } from "../services/skus";
 import {
+  acceptSettlement,
   cancelOrder,
+  proposeSettlement,
   createOrder,
   getOrderOr404,
   orderDetail,
@@ -430,6 +432,63 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
     async (req, reply) =>
       mutate(db, req, reply, 202, async (q) =>
         cancelOrder(q, req.principal!, await getOrderOr404(q, merchantOf(req), (req.params as { id: string }).id)),
+      ),
+  );
+
+  const SettlementBody = Type.Object(
+    {
+      buyerTotal: Type.String({
+        pattern: "^(0|[1-9][0-9]{0,77})$",
+        description:
+          "The buyer's share of the whole order, what partial refunds returned included; the rest goes to the payee minus the fee",
+      }),
+    },
+    { additionalProperties: false },
+  );
+  app.post(
+    "/v1/orders/:id/settlement/propose",
+    {
+      onRequest: requireMerchant(deps, "refunds"),
+      schema: {
+        tags: ["orders"],
+        summary: "Propose to end the dispute with buyerTotal as the buyer's share; the buyer may accept it",
+        security: sec,
+        params: S.IdParam,
+        body: SettlementBody,
+        response: { 202: S.OrderAction, ...S.errorResponses },
+      },
+    },
+    async (req, reply) =>
+      mutate(db, req, reply, 202, async (q) =>
+        proposeSettlement(
+          q,
+          req.principal!,
+          await getOrderOr404(q, merchantOf(req), (req.params as { id: string }).id),
+          (req.body as { buyerTotal: string }).buyerTotal,
+        ),
+      ),
+  );
+  app.post(
+    "/v1/orders/:id/settlement/accept",
+    {
+      onRequest: requireMerchant(deps, "refunds"),
+      schema: {
+        tags: ["orders"],
+        summary: "Accept the buyer's settlement proposal (the same buyerTotal), which ends the dispute",
+        security: sec,
+        params: S.IdParam,
+        body: SettlementBody,
+        response: { 202: S.OrderAction, ...S.errorResponses },
+      },
+    },
+    async (req, reply) =>
+      mutate(db, req, reply, 202, async (q) =>
+        acceptSettlement(
+          q,
+          req.principal!,
+          await getOrderOr404(q, merchantOf(req), (req.params as { id: string }).id),
+          (req.body as { buyerTotal: string }).buyerTotal,
+        ),
       ),
   );
 

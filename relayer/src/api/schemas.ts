@@ -134,8 +134,30 @@ export const Order = Type.Object({
   escrowed: Type.Union([UintString, Type.Null()], {
     description: "Held by the escrow now: 0 before payment and once refunded, released or resolved",
   }),
-  feeBps: Type.Union([Type.Integer(), Type.Null()]),
+  refunded: Type.Union([UintString, Type.Null()], { description: "Returned to the buyer by partial refunds" }),
+  feeBps: Type.Union([Type.Integer(), Type.Null()], { description: "The fee fixed on chain at creation" }),
+  maxFeeBps: Type.Union([Type.Integer(), Type.Null()], {
+    description: "The highest fee accepted with the order: the escrow's fee when the relayer accepted it",
+  }),
+  payee: Type.Union([Type.String(), Type.Null()], { description: "Receives the merchant's share at settlement" }),
   deadline: Type.Union([Type.String(), Type.Null()]),
+  disputeDefaultAfter: Type.Union([Type.String(), Type.Null()], {
+    description: "While disputed: after this time anyone may refund the buyer everything escrowed",
+  }),
+  settlementProposal: Type.Union(
+    [
+      Type.Object({ by: Type.Union([Type.Literal("buyer"), Type.Literal("merchant")]), buyerTotal: UintString }),
+      Type.Null(),
+    ],
+    {
+      description:
+        "While disputed: the pending split the other side may accept; buyerTotal is the buyer's share of the whole order, partial refunds included",
+    },
+  ),
+  terms: Type.Union([Type.Record(Type.String(), Type.String()), Type.Null()], {
+    description:
+      "The order's fixed terms (OrderTerms, numbers as decimal strings); chainOrderId is their EIP-712 struct hash",
+  }),
   items: Type.Array(Type.Object({ sku: Type.String(), chainSkuId: UintString, quantity: Type.Integer() })),
   paymentDeadline: Type.String(),
   shipWithinSeconds: Type.Integer(),
@@ -152,7 +174,9 @@ export const Order = Type.Object({
 export const OrderDetail = Type.Intersect([
   Order,
   Type.Object({
-    record: Type.Union([Type.Record(Type.String(), Type.String()), Type.Null()]),
+    record: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()], {
+      description: "The order as its escrow events describe it (OrderView, numbers as decimal strings)",
+    }),
     events: Type.Array(Type.Record(Type.String(), Type.Unknown())),
     commands: Type.Array(Type.Record(Type.String(), Type.Unknown())),
   }),

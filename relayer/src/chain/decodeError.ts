@@ -57,5 +57,8 @@ export function revertDataOf(err: unknown): string | undefined {
   return undefined;
 }
 
-/** Errors after which a command is retried instead of failed: the chain was not ready for it yet. */
-export const RETRYABLE_ERRORS = new Set(["StaleOrderRecord", "OrderNotFound"]);
+/**
+ * Errors after which a command is retried instead of failed: the chain was not ready for it yet (an order's
+ * creation reorged away and not yet mined again).
+ */
+export const RETRYABLE_ERRORS = new Set(["OrderNotFound"]);

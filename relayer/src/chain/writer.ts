@@ -30,6 +30,8 @@ import {
   type ChainTxRow,
 } from "../store/chainTxs";
 import { prepareCommand, type Prepared } from "../jobs/prepare";
+import { orderIdOf, OrderState, OrderStateName, toTerms } from "../../../sdk/orderRecord";
+import type { TermsJson } from "../store/orders";
 import type { Metrics } from "../metrics";
 
 /** EIP-7825 caps one transaction at 2^24 gas; leave room for the estimate's margin. */
@@ -348,8 +350,8 @@ export class ChainWriter {
    * Transactions recorded as mined (or final) at nonces the chain has not used: their blocks were reorged
    * away. They become open again and their commands submitted again, so recovery rebroadcasts them in nonce
    * order: the signer's nonces stay contiguous and no command's effect is lost. A create that the indexer
-   * queued again meanwhile cannot double: the order id is deterministic and the second attempt is settled as
-   * OrderAlreadyExists.
+   * queued again meanwhile cannot double: the order id is the hash of its fixed terms, and the second
+   * attempt is settled by OrderAlreadyExists with the escrow's status of that id (see settleExistingOrder).
    */
   private async reopenVanished(lane: SignerLane, chainNonce: bigint): Promise<void> {
     const vanished = await this.db.query<ChainTxRow>(
@@ -813,9 +815,18 @@ export class ChainWriter {
 
   private async handleRevert(cmd: CommandRow, decoded: { name: string; args: Record<string, string> }): Promise<void> {
     if (cmd.kind === "create_order" && decoded.name === "OrderAlreadyExists") {
-      // The deterministic order id exists: an earlier attempt of this very command got there first.
-      await markConfirmed(this.db, [cmd.id]);
-      this.metrics.commands.inc({ kind: cmd.kind, outcome: "confirmed" });
+      const settled = await this.settleExistingOrder(cmd, decoded.args.orderId);
+      if (settled === true) return;
+      await this.fail(cmd, settled.code, settled.message);
+      return;
+    }
+    if (cmd.kind === "create_order" && decoded.name === "FeeAboveSignedMax") {
+      await this.fail(
+        cmd,
+        decoded.name,
+        `the escrow's fee rose to ${decoded.args.feeBps} bps, above the ${decoded.args.maxFeeBps} bps accepted with ` +
+          `the order; create it again (with a new reference) to accept the new fee`,
+      );
       return;
     }
     if (RETRYABLE_ERRORS.has(decoded.name) && cmd.attempts < MAX_RETRIES) {
@@ -829,6 +840,40 @@ export class ChainWriter {
         .map(([k, v]) => `${k}=${v}`)
         .join(", ")})`,
     );
+  }
+
+  /**
+   * A creation refused with OrderAlreadyExists is this command's own success only when the refused id is the
+   * id of the command's own terms (the escrow names it) and the escrow holds an order under it. Order ids are
+   * the EIP-712 struct hash of the terms, which name the merchant, so nobody else can have created this id: the only
+   * creator is an earlier attempt of this very command. A revoked id (state Revoked) is not an order.
+   */
+  private async settleExistingOrder(
+    cmd: CommandRow,
+    refusedId: string | undefined,
+  ): Promise<true | { code: string; message: string }> {
+    const p = cmd.payload as { orderId: string; terms: TermsJson; items: { skuId: string; quantity: string }[] };
+    const ownId = orderIdOf(
+      toTerms(p.terms),
+      p.items.map((i) => ({ skuId: BigInt(i.skuId), quantity: BigInt(i.quantity) })),
+    );
+    if (ownId !== p.orderId.toLowerCase() || refusedId?.toLowerCase() !== ownId) {
+      return {
+        code: "OrderIdMismatch",
+        message: `the escrow refused order id ${refusedId}, the command's terms give ${ownId} (stored ${p.orderId})`,
+      };
+    }
+    const status = await this.chain.escrow.statusOf(ownId);
+    const state = Number(status.state);
+    if (state === OrderState.None || state === OrderState.Revoked) {
+      return {
+        code: state === OrderState.Revoked ? "OfferRevoked" : "OrderAlreadyExists",
+        message: `order ${ownId} cannot be created: its id is ${OrderStateName[state]} on the escrow`,
+      };
+    }
+    await markConfirmed(this.db, [cmd.id]);
+    this.metrics.commands.inc({ kind: cmd.kind, outcome: "confirmed" });
+    return true;
   }
 
   private async fail(cmd: CommandRow, code: string, message: string): Promise<void> {

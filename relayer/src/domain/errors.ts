@@ -15,6 +15,8 @@ export const ErrorCodes = {
   idempotency_request_in_progress: 409,
   reference_already_used: 409,
   invalid_order_state: 409,
+  no_settlement_proposal: 409,
+  settlement_proposal_mismatch: 409,
   order_not_on_chain_yet: 409,
   sku_not_on_chain_yet: 409,
   merchant_not_ready: 409,

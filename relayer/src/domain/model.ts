@@ -36,6 +36,8 @@ export const COMMAND_KINDS = [
   "refund_order",
   "cancel_order",
   "resolve_dispute",
+  "propose_settlement",
+  "accept_settlement",
   "relay_permit",
   "relay_forward",
 ] as const;
@@ -44,10 +46,12 @@ export const COMMAND_STATUSES = ["pending", "submitted", "confirmed", "failed"] 
 export type CommandStatus = (typeof COMMAND_STATUSES)[number];
 
 /**
- * The on-chain order id: a hash of the merchant's address and its own order reference, so a retry after a
- * crash derives the same id and the escrow refuses a second creation.
+ * The salt of an order's terms (`OrderTerms.salt`): a hash of the merchant's address and its own order
+ * reference. It makes the terms of two orders of one merchant differ, so each reference names one order id
+ * (the EIP-712 struct hash of the terms, `orderIdOf`); a retry after a crash builds the same terms, hence the same
+ * id, and the escrow refuses a second creation.
  */
-export function deriveOrderId(merchantAddress: string, reference: string): string {
+export function orderSalt(merchantAddress: string, reference: string): string {
   if (!/^0x[0-9a-fA-F]{40}$/.test(merchantAddress)) throw new Error(`not an address: ${merchantAddress}`);
   // A lone surrogate has no UTF-8 form (Buffer would write U+FFFD): two references must never share an id.
   if (!(reference as unknown as { isWellFormed(): boolean }).isWellFormed())

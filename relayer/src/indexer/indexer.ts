@@ -1,14 +1,18 @@
 /**
  * The indexer follows the escrow's and the inventory's events from the deployment block, keeps a checkpoint
  * with the hashes of recent blocks, detects reorgs by parent hash and rolls back to the common ancestor, and
- * derives every order's record and API status from the events alone.
+ * derives every order's view (`OrderView`, stored in `orders.record`) and API status from the events alone.
+ *
+ * Only the relayer's own orders are followed: an escrow event that names an order id (OrderCreated and every
+ * later event) is stored only when that id is in the orders table. The escrow is open to anyone, and orders
+ * created on it directly by others never appear in the API, the ledger or the webhooks.
  */
 import type { ParamType } from "ethers";
 import { getLogsRaw, type RawLog } from "../chain/rpc";
 import type { Logger } from "pino";
 import type { ChainContext } from "../chain/context";
 import type { Db, Queryable } from "../store/db";
-import { applyOrderEvent, ORDER_EVENTS, type OrderRecord } from "../../../sdk/orderRecord";
+import { applyOrderEvent, ORDER_EVENTS, type OrderView } from "../../../sdk/orderRecord";
 import { statusFromChainState } from "../domain/model";
 import type { Metrics } from "../metrics";
 
@@ -177,6 +181,20 @@ export class Indexer {
         if (ev.name === "SkuCreated") createdSkus.push(String(ev.args.skuId));
       }
       if (rows[0].length > 0) {
+        // Events of order ids this relayer did not accept are left out (orders created on the escrow by others).
+        const foreign = await q.query<{ order_id: string }>(
+          `select u.o as order_id from unnest($1::text[]) as u(o)
+           where u.o is not null and not exists (select 1 from orders where chain_order_id = u.o)`,
+          [rows[6]],
+        );
+        if (foreign.rows.length > 0) {
+          const skip = new Set(foreign.rows.map((r) => r.order_id));
+          const keep = (rows[6] as (string | null)[]).map((o) => o === null || !skip.has(o));
+          for (let i = 0; i < rows.length; i++) rows[i] = rows[i].filter((_, k) => keep[k]);
+          for (const o of skip) touchedOrders.delete(o);
+        }
+      }
+      if (rows[0].length > 0) {
         await q.query(
           `insert into chain_events (block_number, block_hash, tx_hash, log_index, contract, name, order_id, merchant, args, block_time)
            select b, h, t, l, c, n, o, m, a::jsonb, bt
@@ -276,7 +294,7 @@ export class Indexer {
     });
   }
 
-  /** Folds the stored events of `chainOrderIds` into their records and API statuses (one read, one write). */
+  /** Folds the stored events of `chainOrderIds` into their views and API statuses (one read, one write). */
   private async rebuildOrders(q: Queryable, chainOrderIds: string[]): Promise<void> {
     if (chainOrderIds.length === 0) return;
     const events = await q.query<{
@@ -288,8 +306,8 @@ export class Indexer {
       log_index: number;
     }>(
       `select order_id, name, args, tx_hash, block_number, log_index from chain_events
-       where order_id = any($1::text[]) order by order_id, block_number, log_index`,
-      [chainOrderIds],
+       where order_id = any($1::text[]) and name = any($2::text[]) order by order_id, block_number, log_index`,
+      [chainOrderIds, ORDER_EVENTS],
     );
     const byOrder = new Map<string, typeof events.rows>();
     for (const e of events.rows) {
@@ -300,10 +318,11 @@ export class Indexer {
     const cols: unknown[][] = [[], [], [], [], [], [], [], []];
     const gone: string[] = [];
     for (const chainOrderId of chainOrderIds) {
-      let record: OrderRecord | undefined;
+      let record: OrderView | undefined;
       let created: { tx: string; block: string; log: number } | null = null;
       let lastBlock: string | null = null;
       for (const e of byOrder.get(chainOrderId) ?? []) {
+        // The stored args are the decoded values as JSON; applyOrderEvent reads them by name.
         record = applyOrderEvent(record, { name: e.name, args: { ...e.args } } as never);
         if (e.name === "OrderCreated") created = { tx: e.tx_hash, block: e.block_number, log: e.log_index };
         lastBlock = e.block_number;
@@ -312,12 +331,10 @@ export class Indexer {
         gone.push(chainOrderId);
         continue;
       }
-      const json = Object.fromEntries(
-        Object.entries(record).map(([k, v]) => [k, typeof v === "bigint" ? v.toString() : v]),
-      );
+      const json = JSON.stringify(record, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
       [
         chainOrderId,
-        JSON.stringify(json),
+        json,
         statusFromChainState(record.state),
         record.buyer,
         created?.tx ?? null,

@@ -9,7 +9,8 @@ import type { CommandRow } from "../store/commands";
 import type { Db } from "../store/db";
 import { decryptPrivateKey } from "../domain/keys";
 import { FORWARD_REQUEST_TYPES } from "../relay/typedData";
-import type { OrderRecord } from "../../../sdk/orderRecord";
+import { toTerms } from "../../../sdk/orderRecord";
+import type { TermsJson } from "../store/orders";
 
 export type Prepared =
   /** `gasBound`: an upper bound of the call's gas inside a batch, when one is known without estimating. */
@@ -28,45 +29,20 @@ export interface PrepareDeps {
   arbiterKey?: string;
 }
 
-interface RecordJson {
-  merchant: string;
-  buyer: string;
-  token: string;
-  amount: string;
-  feeBps: string;
-  state: string;
-  deadline: string;
-  shipWithin: string;
-  protectionPeriod: string;
-  itemsHash: string;
-}
-
-export function recordFromJson(j: RecordJson): OrderRecord {
-  return {
-    merchant: j.merchant,
-    buyer: j.buyer,
-    token: j.token,
-    amount: BigInt(j.amount),
-    feeBps: BigInt(j.feeBps),
-    state: BigInt(j.state),
-    deadline: BigInt(j.deadline),
-    shipWithin: BigInt(j.shipWithin),
-    protectionPeriod: BigInt(j.protectionPeriod),
-    itemsHash: j.itemsHash,
-  };
-}
-
 type Items = { skuId: string; quantity: string }[];
 
-async function orderRow(db: Db, orderId: string) {
-  const r = await db.query<{ chain_order_id: string; record: RecordJson | null; items: Items }>(
-    "select chain_order_id, record, items from orders where id = $1",
+const chainItems = (items: Items) => items.map((i) => ({ skuId: BigInt(i.skuId), quantity: BigInt(i.quantity) }));
+
+/** The order's fixed terms and items, as stored when it was accepted: every call is encoded from them. */
+async function orderTermsOf(db: Db, orderId: string) {
+  const r = await db.query<{ chain_order_id: string; terms: TermsJson | null; items: Items }>(
+    "select chain_order_id, terms, items from orders where id = $1",
     [orderId],
   );
-  return r.rows[0];
+  const row = r.rows[0];
+  if (!row?.terms) return undefined;
+  return { chainOrderId: row.chain_order_id, terms: toTerms(row.terms), items: chainItems(row.items) };
 }
-
-const WAIT_FOR_INDEXER_MS = 250;
 
 /**
  * Gas bounds of one `createOrder` inside a batch, about twice what it uses (docs/GAS.md: 37k per order
@@ -83,73 +59,53 @@ export async function prepareCommand(cmd: CommandRow, deps: PrepareDeps): Promis
   const p = cmd.payload as Record<string, unknown>;
   switch (cmd.kind) {
     case "create_order": {
-      const terms = p.terms as Record<string, string>;
-      const items = (p.items as Items).map((i) => ({ skuId: BigInt(i.skuId), quantity: BigInt(i.quantity) }));
+      const terms = toTerms(p.terms as TermsJson);
+      const items = chainItems(p.items as Items);
       return {
         type: "escrow",
         gasBound: CREATE_ORDER_GAS_BOUND + CREATE_ORDER_ITEM_GAS_BOUND * BigInt(items.length),
-        data: chain.escrowAbi.encode("createOrder", [
-          {
-            orderId: terms.orderId,
-            merchant: terms.merchant,
-            buyer: terms.buyer,
-            token: terms.token,
-            amount: BigInt(terms.amount),
-            paymentDeadline: BigInt(terms.paymentDeadline),
-            shipWithin: BigInt(terms.shipWithin),
-            protectionPeriod: BigInt(terms.protectionPeriod),
-          },
-          items,
-        ]),
+        data: chain.escrowAbi.encode("createOrder", [terms, items]),
       };
     }
     case "ship_order":
     case "refund_order":
-    case "cancel_order": {
-      const row = await orderRow(deps.db, cmd.order_id!);
-      if (!row?.record) return { type: "wait", delayMs: WAIT_FOR_INDEXER_MS, reason: "order not indexed yet" };
-      const record = recordFromJson(row.record);
-      const items = row.items.map((i) => ({ skuId: BigInt(i.skuId), quantity: BigInt(i.quantity) }));
-      if (cmd.kind === "ship_order") {
-        return {
-          type: "escrow",
-          data: chain.escrow.interface.encodeFunctionData("ship", [
-            row.chain_order_id,
-            record,
-            p.trackingHash as string,
-          ]),
-        };
+    case "cancel_order":
+    case "propose_settlement":
+    case "accept_settlement": {
+      const o = await orderTermsOf(deps.db, cmd.order_id!);
+      if (!o) return { type: "fail", code: "OrderTermsMissing", message: "the order has no stored terms" };
+      const { terms, items } = o;
+      switch (cmd.kind) {
+        case "ship_order":
+          return { type: "escrow", data: chain.escrowAbi.encode("ship", [terms, p.trackingHash as string]) };
+        case "cancel_order":
+          return { type: "escrow", data: chain.escrowAbi.encode("cancel", [terms, items]) };
+        case "propose_settlement":
+          return {
+            type: "escrow",
+            data: chain.escrowAbi.encode("proposeSettlement", [terms, BigInt(p.buyerTotal as string)]),
+          };
+        case "accept_settlement":
+          return {
+            type: "escrow",
+            data: chain.escrowAbi.encode("acceptSettlement", [terms, BigInt(p.buyerTotal as string), items]),
+          };
       }
-      if (cmd.kind === "cancel_order") {
-        return {
-          type: "escrow",
-          data: chain.escrow.interface.encodeFunctionData("cancel", [row.chain_order_id, record, items]),
-        };
-      }
-      const amount = p.amount == null ? record.amount : BigInt(p.amount as string);
-      const full = amount === record.amount;
+      // A full refund returns what is escrowed now: the price minus earlier partial refunds (read from the
+      // chain: the order's earlier commands are confirmed before this one runs).
+      const escrowed = terms.amount - (await chain.escrow.statusOf(o.chainOrderId)).refunded;
+      const amount = p.amount == null ? escrowed : BigInt(p.amount as string);
       return {
         type: "escrow",
-        data: chain.escrow.interface.encodeFunctionData("refund", [
-          row.chain_order_id,
-          record,
-          amount,
-          full ? items : [],
-        ]),
+        data: chain.escrowAbi.encode("refund", [terms, amount, amount === escrowed ? items : []]),
       };
     }
     case "resolve_dispute": {
-      const row = await orderRow(deps.db, cmd.order_id!);
-      if (!row?.record) return { type: "wait", delayMs: WAIT_FOR_INDEXER_MS, reason: "order not indexed yet" };
+      const o = await orderTermsOf(deps.db, cmd.order_id!);
+      if (!o) return { type: "fail", code: "OrderTermsMissing", message: "the order has no stored terms" };
       if (!deps.arbiterKey)
         return { type: "fail", code: "ArbiterNotConfigured", message: "ARBITER_SIGNER_KEY is not set" };
-      const items = row.items.map((i) => ({ skuId: BigInt(i.skuId), quantity: BigInt(i.quantity) }));
-      const data = chain.escrow.interface.encodeFunctionData("resolveDispute", [
-        row.chain_order_id,
-        recordFromJson(row.record),
-        BigInt(p.buyerAmount as string),
-        items,
-      ]);
+      const data = chain.escrowAbi.encode("resolveDispute", [o.terms, BigInt(p.buyerTotal as string), o.items]);
       return signedForward(deps, new Wallet(deps.arbiterKey), chain.addresses.escrow, data, "resolve_dispute");
     }
     case "relay_permit": {

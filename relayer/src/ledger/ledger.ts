@@ -4,7 +4,7 @@
  * Accounts (per merchant and token):
  *   escrow           funds of the merchant's orders held by the escrow contract (debit = in)
  *   buyers           buyers' side: credited when they pay, debited when they are refunded
- *   merchant_payouts released to the merchant
+ *   merchant_payouts released to the order's payee (the merchant's payout wallet: today the merchant itself)
  *   platform_fees    released to the fee recipient
  * Every event posts lines whose debits equal their credits, so the escrow account's balance is exactly what
  * the escrow still holds for the merchant.
@@ -44,7 +44,7 @@ export function linesFor(name: string, args: Record<string, string>): Line[] {
       ];
     }
     case "OrderCompleted": {
-      const m = BigInt(args.merchantAmount);
+      const m = BigInt(args.payeeAmount);
       const f = BigInt(args.fee);
       return [
         { account: "merchant_payouts", debit: m, credit: 0n },
@@ -53,8 +53,10 @@ export function linesFor(name: string, args: Record<string, string>): Line[] {
       ];
     }
     case "DisputeResolved": {
+      // Whoever ended the dispute (arbiter, accepted settlement, default after the deadline), the split is
+      // the same: the buyer's share, the payee's share and the fee (taken from the payee's share).
       const b = BigInt(args.buyerAmount);
-      const m = BigInt(args.merchantAmount);
+      const m = BigInt(args.payeeAmount);
       const f = BigInt(args.fee);
       return [
         { account: "buyers", debit: b, credit: 0n },

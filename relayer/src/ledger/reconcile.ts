@@ -68,7 +68,7 @@ export async function reconcile(chain: ChainContext, q: Queryable): Promise<Reco
     const add = (m: Map<string, bigint>, k: string, v: bigint) => m.set(k, (m.get(k) ?? 0n) + v);
     switch (ev.name) {
       case "OrderCreated":
-        orderToken.set(id!, (a.token as string).toLowerCase());
+        orderToken.set(id!, (a.terms.token as string).toLowerCase());
         orderMerchant.set(id!, (a.merchant as string).toLowerCase());
         break;
       case "OrderPaid":
@@ -78,12 +78,12 @@ export async function reconcile(chain: ChainContext, q: Queryable): Promise<Reco
         add(escrowed, id!, -(a.amount as bigint));
         break;
       case "OrderCompleted":
-        add(escrowed, id!, -((a.merchantAmount as bigint) + (a.fee as bigint)));
-        add(payouts, `${(a.merchant as string).toLowerCase()}|${orderToken.get(id!)}`, a.merchantAmount as bigint);
+        add(escrowed, id!, -((a.payeeAmount as bigint) + (a.fee as bigint)));
+        add(payouts, `${(a.merchant as string).toLowerCase()}|${orderToken.get(id!)}`, a.payeeAmount as bigint);
         break;
       case "DisputeResolved":
-        add(escrowed, id!, -((a.buyerAmount as bigint) + (a.merchantAmount as bigint) + (a.fee as bigint)));
-        add(payouts, `${(a.merchant as string).toLowerCase()}|${orderToken.get(id!)}`, a.merchantAmount as bigint);
+        add(escrowed, id!, -((a.buyerAmount as bigint) + (a.payeeAmount as bigint) + (a.fee as bigint)));
+        add(payouts, `${(a.merchant as string).toLowerCase()}|${orderToken.get(id!)}`, a.payeeAmount as bigint);
         break;
       case "PayoutCredited":
         add(credited, (a.token as string).toLowerCase(), a.amount as bigint);

@@ -1,7 +1,9 @@
 /**
  * Gasless buyer actions: the relayer prepares the EIP-712 data a buyer's wallet signs (an EIP-2612 permit and
  * an ERC-2771 forward request), checks the signatures, deadlines, nonces and chain before spending any gas,
- * and queues the relayed transactions. Only the escrow's buyer functions and permits of allowlisted tokens
+ * and queues the relayed transactions. The calls are encoded from the order's fixed terms. Besides paying,
+ * confirming receipt and disputing, the buyer of a disputed order proposes a settlement or accepts the
+ * merchant's. Only the escrow's buyer functions and permits of allowlisted tokens
  * are relayed; rates and gas are limited per merchant and per buyer.
  */
 import { getAddress, id as keccakText, isAddress, verifyTypedData, ZeroAddress } from "ethers";
@@ -12,7 +14,8 @@ import type { OrderRow } from "../store/orders";
 import { recordAudit } from "../store/audit";
 import type { ServiceDeps } from "../services/context";
 import { MockStablecoin__factory } from "../../../typechain-types";
-import { recordFromJson } from "../jobs/prepare";
+import { toTerms } from "../../../sdk/orderRecord";
+import { proposalOf } from "../services/orders";
 import {
   FORWARD_REQUEST_TYPES,
   PERMIT_TYPES,
@@ -68,19 +71,62 @@ async function forwarderDomain(deps: ServiceDeps): Promise<Domain> {
   return { name: d.name, version: d.version, chainId: d.chainId.toString(), verifyingContract: d.verifyingContract };
 }
 
-/** The call the buyer's forward request must carry, from the order's current record. */
-function expectedCall(deps: ServiceDeps, o: OrderRow, action: BuyerAction, evidence?: string): string {
-  const record = recordFromJson(o.record as never);
-  const iface = deps.chain.escrow.interface;
-  if (action === "pay") return iface.encodeFunctionData("pay", [o.chain_order_id, record]);
-  if (action === "confirm") return iface.encodeFunctionData("confirmReceipt", [o.chain_order_id, record, lineItems(o)]);
-  return iface.encodeFunctionData("dispute", [o.chain_order_id, record, keccakText(evidence ?? "")]);
+/** The call the buyer's forward request must carry, encoded from the order's fixed terms. */
+function expectedCall(
+  deps: ServiceDeps,
+  o: OrderRow,
+  action: BuyerAction,
+  extra: { evidence?: string; buyerTotal?: string },
+): string {
+  const terms = toTerms(o.terms!);
+  const abi = deps.chain.escrowAbi;
+  switch (action) {
+    case "pay":
+      return abi.encode("pay", [terms]);
+    case "confirm":
+      return abi.encode("confirmReceipt", [terms, lineItems(o)]);
+    case "dispute":
+      return abi.encode("dispute", [terms, keccakText(extra.evidence ?? "")]);
+    case "propose_settlement":
+      return abi.encode("proposeSettlement", [terms, BigInt(extra.buyerTotal!)]);
+    case "accept_settlement":
+      return abi.encode("acceptSettlement", [terms, BigInt(extra.buyerTotal!), lineItems(o)]);
+  }
 }
 
 function checkState(o: OrderRow, action: BuyerAction) {
   if (action === "pay") requireStatus(o, ["created"], action);
   else if (action === "confirm") requireStatus(o, ["shipped"], action);
-  else requireStatus(o, ["paid", "shipped"], action);
+  else if (action === "dispute") requireStatus(o, ["paid", "shipped"], action);
+  else requireStatus(o, ["disputed"], action);
+}
+
+/** A settlement's buyerTotal: present, at most the order's amount and, to accept, the merchant's proposal. */
+function checkSettlement(o: OrderRow, action: BuyerAction, buyerTotal: string | undefined) {
+  if (action !== "propose_settlement" && action !== "accept_settlement") return;
+  if (buyerTotal === undefined || !/^(0|[1-9][0-9]{0,77})$/.test(buyerTotal))
+    throw new AppError("validation_failed", "a settlement needs buyerTotal (an integer string)", {
+      field: "buyerTotal",
+    });
+  const amount = BigInt(o.terms!.amount);
+  if (BigInt(buyerTotal) > amount)
+    throw new AppError("unprocessable", `buyerTotal ${buyerTotal} exceeds the order's amount ${amount}`, {
+      buyerTotal,
+      amount: amount.toString(),
+    });
+  if (action === "accept_settlement") {
+    const p = proposalOf(o);
+    if (!p || p.by !== "merchant")
+      throw new AppError("no_settlement_proposal", "the merchant has not proposed a settlement for this order", {
+        proposal: p,
+      });
+    if (BigInt(p.buyerTotal) !== BigInt(buyerTotal))
+      throw new AppError(
+        "settlement_proposal_mismatch",
+        `the merchant proposed a buyerTotal of ${p.buyerTotal}, not ${buyerTotal}`,
+        { proposed: p.buyerTotal, buyerTotal },
+      );
+  }
 }
 
 export async function buildIntent(
@@ -89,11 +135,13 @@ export async function buildIntent(
   action: BuyerAction,
   buyerIn: string,
   evidence?: string,
+  buyerTotal?: string,
 ): Promise<BuyerIntent> {
   checkState(o, action);
   const buyer = requireBuyer(o, buyerIn, action);
   if (action === "dispute" && !evidence)
     throw new AppError("validation_failed", "a dispute needs evidence (text or a link)", { field: "evidence" });
+  checkSettlement(o, action, buyerTotal);
   const deadline = BigInt(Math.floor(Date.now() / 1000) + INTENT_TTL_S);
   const intent: BuyerIntent = {
     action,
@@ -110,7 +158,7 @@ export async function buildIntent(
         gas: FORWARD_GAS.toString(),
         nonce: (await deps.chain.forwarder.nonces(buyer)).toString(),
         deadline: deadline.toString(),
-        data: expectedCall(deps, o, action, evidence),
+        data: expectedCall(deps, o, action, { evidence, buyerTotal }),
       },
     },
   };
@@ -131,7 +179,7 @@ export async function buildIntent(
       message: {
         owner: buyer,
         spender: deps.chain.addresses.escrow,
-        value: o.record!.amount,
+        value: o.terms!.amount,
         nonce: (await token.nonces(buyer)).toString(),
         deadline: deadline.toString(),
       },
@@ -249,10 +297,11 @@ export async function submitBuyerAction(
       deadline: m.deadline,
     });
   checkState(o, s.action);
+  checkSettlement(o, s.action, s.buyerTotal);
   if (!sameAddress(m.to, deps.chain.addresses.escrow) || BigInt(m.value) !== 0n) {
     throw new AppError("relay_policy_violation", "only calls to the escrow, without value, are relayed", { to: m.to });
   }
-  if (m.data.toLowerCase() !== expectedCall(deps, o, s.action, s.evidence).toLowerCase()) {
+  if (m.data.toLowerCase() !== expectedCall(deps, o, s.action, s).toLowerCase()) {
     throw new AppError(
       "signature_mismatch",
       `the forward request does not carry this order's ${s.action} call; ask for a new intent`,
@@ -272,7 +321,7 @@ export async function submitBuyerAction(
   if (s.action === "pay" && o.token !== ZeroAddress) {
     const token = MockStablecoin__factory.connect(o.token, deps.chain.provider);
     const allowance = await token.allowance(buyer, deps.chain.addresses.escrow);
-    const amount = BigInt(o.record!.amount);
+    const amount = BigInt(o.terms!.amount);
     if (allowance < amount) {
       if (!s.permit)
         throw new AppError("validation_failed", "a permit is needed to pay without a prior allowance", {
@@ -350,7 +399,12 @@ export async function submitBuyerAction(
     kind: "relay_forward",
     merchantId: o.merchant_id,
     orderId: o.id,
-    payload: { action: s.action, buyer, request: { ...m, signature: fr.signature } },
+    payload: {
+      action: s.action,
+      buyer,
+      ...(s.buyerTotal !== undefined ? { buyerTotal: s.buyerTotal } : {}),
+      request: { ...m, signature: fr.signature },
+    },
   });
   await recordAudit(q, {
     merchantId: o.merchant_id,
@@ -358,7 +412,7 @@ export async function submitBuyerAction(
     action: `order.buyer_${s.action}`,
     resourceType: "order",
     resourceId: o.id,
-    details: { buyer },
+    details: s.buyerTotal !== undefined ? { buyer, buyerTotal: s.buyerTotal } : { buyer },
   });
   return { action: s.action, commandId, status: "pending" };
 }

@@ -53,7 +53,7 @@ export interface TypedData<M> {
   message: M;
 }
 
-export type BuyerAction = "pay" | "confirm" | "dispute";
+export type BuyerAction = "pay" | "confirm" | "dispute" | "propose_settlement" | "accept_settlement";
 
 /** What the relayer returns for a gasless action: the data to sign, one or two messages. */
 export interface BuyerIntent {
@@ -69,6 +69,11 @@ export interface SignedBuyerAction {
   action: BuyerAction;
   buyer: string;
   evidence?: string;
+  /**
+   * For `propose_settlement` and `accept_settlement`: the buyer's share of the whole order (partial refunds
+   * included); the rest goes to the payee minus the fee.
+   */
+  buyerTotal?: string;
   permit?: { message: PermitMessage; signature: string; domain: Domain };
   forwardRequest: { message: ForwardRequestMessage; signature: string; domain: Domain };
 }

@@ -1,7 +1,8 @@
 /** Orders: accepted durably with their chain command, status derived from indexed chain events. */
 import { getAddress, id as keccakText, isAddress, ZeroAddress } from "ethers";
+import { hashItems, orderIdOf, OrderState, Party, termsToJson, type OrderTerms } from "../../../sdk/orderRecord";
 import { AppError } from "../domain/errors";
-import { deriveOrderId, newId, ORDER_STATUSES } from "../domain/model";
+import { newId, orderSalt, ORDER_STATUSES } from "../domain/model";
 import { enqueueCommand } from "../store/commands";
 import { isUniqueViolation, type Queryable } from "../store/db";
 import { getMerchant } from "../store/merchants";
@@ -32,19 +33,26 @@ export interface CreateOrderBody {
   protectionPeriodSeconds?: number;
 }
 
-/** Statuses in which the escrow holds the buyer's payment. */
-const FUNDED_STATUSES = new Set(["paid", "shipped", "disputed"]);
+const PARTY_NAMES: Record<string, "buyer" | "merchant"> = {
+  [String(Party.Buyer)]: "buyer",
+  [String(Party.Merchant)]: "merchant",
+};
 
 /**
- * What the escrow holds for the order now. The on-chain record keeps its last `amount` after a full refund,
- * a release or a resolution, and carries the price before payment, so the record's amount alone overstates it.
+ * The pending settlement proposal of a disputed order, as the API shows it: `buyerTotal` is the buyer's share of
+ * the whole order (partial refunds included); the rest goes to the payee minus the fee.
  */
-function escrowedOf(status: string, recordAmount: string): string {
-  return FUNDED_STATUSES.has(status) ? String(recordAmount) : "0";
+export function proposalOf(o: OrderRow): { by: "buyer" | "merchant"; buyerTotal: string } | null {
+  const p = o.record?.proposal;
+  if (!p || o.status !== "disputed" || !PARTY_NAMES[p.by] || p.buyerTotal === undefined) return null;
+  return { by: PARTY_NAMES[p.by], buyerTotal: p.buyerTotal };
 }
+
+const isoOf = (unixSeconds: string | number) => new Date(Number(unixSeconds) * 1000).toISOString();
 
 export function orderView(o: OrderRow) {
   const rec = o.record;
+  const terms = o.terms;
   return {
     id: o.id,
     reference: o.reference,
@@ -53,9 +61,20 @@ export function orderView(o: OrderRow) {
     buyer: o.buyer,
     token: o.token === ZeroAddress ? "native" : o.token,
     amount: String(o.amount),
-    escrowed: rec ? escrowedOf(o.status, rec.amount) : null,
+    escrowed: rec ? rec.escrowed : null,
+    /** Returned to the buyer by partial refunds so far. */
+    refunded: rec ? rec.refunded : null,
     feeBps: rec ? Number(rec.feeBps) : null,
-    deadline: rec ? new Date(Number(rec.deadline) * 1000).toISOString() : null,
+    /** The highest fee the merchant accepted with the order (the escrow's fee when it was accepted). */
+    maxFeeBps: terms ? Number(terms.maxFeeBps) : null,
+    /** Receives the merchant's share at settlement. */
+    payee: terms ? terms.payee : null,
+    deadline: rec ? isoOf(rec.deadline) : null,
+    /** While disputed: when anyone may apply the default outcome (the buyer refunded everything escrowed). */
+    disputeDefaultAfter: rec && Number(rec.state) === OrderState.Disputed ? isoOf(rec.deadline) : null,
+    settlementProposal: proposalOf(o),
+    /** The order's fixed terms (numbers as decimal strings); the chain order id is their EIP-712 struct hash. */
+    terms,
     items: o.items.map((i) => ({ sku: i.sku, chainSkuId: i.skuId, quantity: Number(i.quantity) })),
     paymentDeadline: new Date(Number(o.payment_deadline) * 1000).toISOString(),
     shipWithinSeconds: o.ship_within,
@@ -134,7 +153,25 @@ export async function createOrder(
       throw new AppError("unprocessable", `SKU ${i.sku} could not be created on chain`, { sku: i.sku });
     return { sku: s.id, skuId: String(s.chain_sku_id), quantity: String(i.quantity) };
   });
-  const chainOrderId = deriveOrderId(merchantAddress, body.reference);
+  const maxFeeBps = await currentFeeBps(deps);
+  const chainItems = items.map((i) => ({ skuId: BigInt(i.skuId), quantity: BigInt(i.quantity) }));
+  // The order's fixed terms: its chain id is their hash, and every later call is encoded from them.
+  const terms: OrderTerms = {
+    merchant: merchantAddress,
+    payee: merchantAddress,
+    buyer: buyer ?? ZeroAddress,
+    token,
+    amount,
+    maxFeeBps: BigInt(maxFeeBps),
+    paymentDeadline: BigInt(paymentDeadline),
+    shipWithin: BigInt(shipWithin),
+    protectionPeriod: BigInt(protection),
+    refundWindow: 0n,
+    itemsHash: hashItems(chainItems),
+    salt: orderSalt(merchantAddress, body.reference),
+  };
+  const chainOrderId = orderIdOf(terms, chainItems);
+  const termsJson = termsToJson(terms);
   const id = newId("ord");
   // A reused reference is caught by the unique index, also when two requests race.
   const row = await insertOrderWithCommand(
@@ -151,19 +188,12 @@ export async function createOrder(
       paymentDeadline,
       shipWithin,
       protectionPeriod: protection,
+      terms: termsJson,
     },
     {
       payload: {
-        terms: {
-          orderId: chainOrderId,
-          merchant: merchantAddress,
-          buyer: buyer ?? ZeroAddress,
-          token,
-          amount: amount.toString(),
-          paymentDeadline: String(paymentDeadline),
-          shipWithin: String(shipWithin),
-          protectionPeriod: String(protection),
-        },
+        orderId: chainOrderId,
+        terms: termsJson,
         items: items.map((i) => ({ skuId: i.skuId, quantity: i.quantity })),
       },
       apiKeyId: who.keyId,
@@ -190,6 +220,30 @@ async function merchantAddressOf(q: Queryable, merchantId: string): Promise<stri
   if (!m) throw new AppError("not_found", `merchant ${merchantId} not found`, { merchantId });
   merchantAddresses.set(merchantId, m.address);
   return m.address;
+}
+
+/** The escrow's fee as last read, per chain connection. */
+const feeCaches = new WeakMap<ServiceDeps["chain"], { at: number; feeBps: number }>();
+const FEE_CACHE_MS = 2_000;
+
+/**
+ * The platform fee the escrow charges now (read at most every 2 s). An order is accepted with it as its
+ * `maxFeeBps`: the merchant's price never silently pays a higher fee (the escrow refuses the creation with
+ * FeeAboveSignedMax if the fee rose meanwhile).
+ */
+async function currentFeeBps(deps: ServiceDeps): Promise<number> {
+  const hit = feeCaches.get(deps.chain);
+  if (hit && Date.now() - hit.at < FEE_CACHE_MS) return hit.feeBps;
+  try {
+    const feeBps = Number(await deps.chain.escrow.feeBps());
+    feeCaches.set(deps.chain, { at: Date.now(), feeBps });
+    return feeBps;
+  } catch (err) {
+    if (hit) return hit.feeBps;
+    throw new AppError("not_ready", "the chain is unreachable and the escrow's fee is not known yet; retry later", {
+      reason: String((err as Error)?.message ?? err).slice(0, 200),
+    });
+  }
 }
 
 /** The escrow's last answers per token, kept per chain connection (one relayer's, never another's). */
@@ -279,7 +333,7 @@ export async function shipOrder(q: Queryable, who: Principal, o: OrderRow, track
 
 export async function refundOrder(q: Queryable, who: Principal, o: OrderRow, amount?: string) {
   assertState(o, ["paid", "shipped", "disputed"], "refund");
-  const escrowed = BigInt(o.record!.amount);
+  const escrowed = BigInt(o.record!.escrowed);
   if (amount !== undefined) {
     const a = BigInt(amount);
     if (a <= 0n) throw new AppError("validation_failed", "amount must be positive", { field: "amount" });
@@ -324,6 +378,83 @@ export async function cancelOrder(q: Queryable, who: Principal, o: OrderRow) {
     resourceId: o.id,
   });
   return { order: orderView(o), command: { id: commandId, kind: "cancel_order", status: "pending" } };
+}
+
+/** A split of a disputed order: the buyer's share of the whole order (partial refunds included). */
+function checkBuyerTotal(o: OrderRow, buyerTotal: string): bigint {
+  const total = BigInt(buyerTotal);
+  const amount = BigInt(o.amount);
+  if (total > amount) {
+    throw new AppError("unprocessable", `buyerTotal ${total} exceeds the order's amount ${amount}`, {
+      buyerTotal,
+      amount: amount.toString(),
+    });
+  }
+  return total;
+}
+
+/**
+ * Proposes to end the order's dispute with `buyerTotal` as the buyer's share of the whole order (what partial
+ * refunds returned counts towards it) and the rest to the payee minus the fee; the buyer ends the dispute by
+ * accepting the same split. Replaces the merchant's earlier proposal.
+ */
+export async function proposeSettlement(q: Queryable, who: Principal, o: OrderRow, buyerTotal: string) {
+  assertState(o, ["disputed"], "propose a settlement for");
+  const total = checkBuyerTotal(o, buyerTotal).toString();
+  const commandId = await enqueueCommand(q, {
+    kind: "propose_settlement",
+    merchantId: o.merchant_id,
+    orderId: o.id,
+    payload: { buyerTotal: total },
+    apiKeyId: who.keyId,
+  });
+  await recordAudit(q, {
+    merchantId: o.merchant_id,
+    apiKeyId: who.keyId,
+    action: "order.settlement_proposed",
+    resourceType: "order",
+    resourceId: o.id,
+    details: { buyerTotal: total },
+  });
+  return { order: orderView(o), command: { id: commandId, kind: "propose_settlement", status: "pending" } };
+}
+
+/**
+ * Accepts the buyer's pending settlement proposal, which ends the dispute. `buyerTotal` must be the split the
+ * buyer proposed (the escrow refuses any other), so a proposal the buyer changed meanwhile is never accepted
+ * by mistake.
+ */
+export async function acceptSettlement(q: Queryable, who: Principal, o: OrderRow, buyerTotal: string) {
+  assertState(o, ["disputed"], "accept a settlement for");
+  const p = proposalOf(o);
+  if (!p || p.by !== "buyer") {
+    throw new AppError("no_settlement_proposal", "the buyer has not proposed a settlement for this order", {
+      proposal: p,
+    });
+  }
+  if (BigInt(p.buyerTotal) !== BigInt(buyerTotal)) {
+    throw new AppError(
+      "settlement_proposal_mismatch",
+      `the buyer proposed a buyerTotal of ${p.buyerTotal}, not ${buyerTotal}`,
+      { proposed: p.buyerTotal, buyerTotal },
+    );
+  }
+  const commandId = await enqueueCommand(q, {
+    kind: "accept_settlement",
+    merchantId: o.merchant_id,
+    orderId: o.id,
+    payload: { buyerTotal: p.buyerTotal },
+    apiKeyId: who.keyId,
+  });
+  await recordAudit(q, {
+    merchantId: o.merchant_id,
+    apiKeyId: who.keyId,
+    action: "order.settlement_accepted",
+    resourceType: "order",
+    resourceId: o.id,
+    details: { buyerTotal: p.buyerTotal },
+  });
+  return { order: orderView(o), command: { id: commandId, kind: "accept_settlement", status: "pending" } };
 }
 
 export function encodeCursor(o: OrderRow): string {

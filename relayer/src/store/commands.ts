@@ -92,11 +92,18 @@ export async function releaseCommands(q: Queryable, ids: string[], delayMs = 0, 
   );
 }
 
-/** Claims left behind by a process that died are returned to the queue (nothing was sent for them). */
+/**
+ * Claims left behind by a process that died are returned to the queue (nothing was sent for them). A claim of a
+ * process that still heartbeats is left alone, however long its pass takes (a loaded machine): taken back
+ * meanwhile, the command could be claimed and sent a second time while the first pass sends it too.
+ */
 export async function reclaimAbandoned(q: Queryable, olderThanMs: number): Promise<number> {
   const r = await q.query(
-    `update commands set status = 'pending', claimed_by = null, claimed_at = null, updated_at = now()
-     where status = 'claimed' and claimed_at < now() - ($1::int * interval '1 millisecond')`,
+    `update commands c set status = 'pending', claimed_by = null, claimed_at = null, updated_at = now()
+     where c.status = 'claimed' and c.claimed_at < now() - ($1::int * interval '1 millisecond')
+       and not exists (
+         select 1 from relayer_instances i
+         where i.id = c.claimed_by and i.heartbeat_at > now() - ($1::int * interval '1 millisecond'))`,
     [olderThanMs],
   );
   return r.rowCount;

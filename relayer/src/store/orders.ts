@@ -1,5 +1,36 @@
 import type { Queryable } from "./db";
 
+/** `OrderTerms` as stored: numbers as decimal strings (`termsToJson`). */
+export type TermsJson = Record<
+  | "merchant"
+  | "payee"
+  | "buyer"
+  | "token"
+  | "amount"
+  | "maxFeeBps"
+  | "paymentDeadline"
+  | "shipWithin"
+  | "protectionPeriod"
+  | "refundWindow"
+  | "itemsHash"
+  | "salt",
+  string
+>;
+
+/** `OrderView` as stored by the indexer: numbers as decimal strings. */
+export interface OrderViewJson {
+  terms: TermsJson;
+  items: { skuId: string; quantity: string }[];
+  feeBps: string;
+  state: string;
+  deadline: string;
+  buyer: string;
+  escrowed: string;
+  refunded: string;
+  /** `buyerTotal`: the buyer's share of the whole order proposed, partial refunds included. */
+  proposal?: { by: string; buyerTotal: string };
+}
+
 export interface OrderRow {
   id: string;
   merchant_id: string;
@@ -13,7 +44,10 @@ export interface OrderRow {
   ship_within: number;
   protection_period: number;
   status: string;
-  record: Record<string, string> | null;
+  /** The order's fixed terms, built at acceptance (null only for orders accepted before escrow v2). */
+  terms: TermsJson | null;
+  /** The order as its escrow events describe it; null until the indexer saw its creation. */
+  record: OrderViewJson | null;
   created_tx_hash: string | null;
   created_block: string | null;
   created_log_index: number | null;
@@ -38,11 +72,12 @@ export async function insertOrder(
     paymentDeadline: number;
     shipWithin: number;
     protectionPeriod: number;
+    terms: TermsJson;
   },
 ) {
   await q.query(
-    `insert into orders (id, merchant_id, reference, chain_order_id, buyer, token, amount, items, payment_deadline, ship_within, protection_period)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+    `insert into orders (id, merchant_id, reference, chain_order_id, buyer, token, amount, items, payment_deadline, ship_within, protection_period, terms)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
     [
       o.id,
       o.merchantId,
@@ -55,6 +90,7 @@ export async function insertOrder(
       o.paymentDeadline,
       o.shipWithin,
       o.protectionPeriod,
+      JSON.stringify(o.terms),
     ],
   );
 }
@@ -180,6 +216,7 @@ export async function insertOrderWithCommand(
     ship_within: o.shipWithin,
     protection_period: o.protectionPeriod,
     status: "pending",
+    terms: o.terms,
     record: null,
     created_tx_hash: null,
     created_block: null,
@@ -197,8 +234,8 @@ export async function insertOrderWithCommand(
        on conflict do nothing returning 1
      ), o as (
        insert into orders (id, merchant_id, reference, chain_order_id, buyer, token, amount, items, payment_deadline,
-                           ship_within, protection_period, created_at, updated_at)
-       select $1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $16, $16
+                           ship_within, protection_period, terms, created_at, updated_at)
+       select $1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $22::jsonb, $16, $16
        where $17::text is null or exists (select 1 from k)
        returning id, merchant_id
      ), c as (
@@ -231,6 +268,7 @@ export async function insertOrderWithCommand(
       idempotency?.hash ?? null,
       idempotency?.status ?? null,
       idempotency ? JSON.stringify(idempotency.response(row)) : null,
+      JSON.stringify(o.terms),
     ],
   );
   return Number(r.rows[0].inserted) > 0 ? row : null;

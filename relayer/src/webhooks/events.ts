@@ -5,6 +5,8 @@
  */
 import { newId } from "../domain/model";
 import type { Queryable } from "../store/db";
+import type { OrderViewJson } from "../store/orders";
+import { OrderState } from "../../../sdk/orderRecord";
 
 export const WEBHOOK_EVENT_TYPES = [
   "order.created",
@@ -15,6 +17,7 @@ export const WEBHOOK_EVENT_TYPES = [
   "order.refunded",
   "order.partially_refunded",
   "order.disputed",
+  "order.settlement_proposed",
   "order.resolved",
   "order.failed",
   "order.reverted",
@@ -29,13 +32,16 @@ interface OrderSnapshot {
   status: string;
   announced_status: string | null;
   webhook_sequence: number;
-  record: Record<string, string> | null;
+  record: OrderViewJson | null;
   amount: string;
   token: string;
   buyer: string | null;
   created_tx_hash: string | null;
   last_event_block: string | null;
 }
+
+const RESOLUTIONS = ["arbiter", "settlement", "default"];
+const PARTIES = ["none", "buyer", "merchant"];
 
 interface Emitted {
   id: string;
@@ -60,10 +66,15 @@ function emit(out: Emitted[], o: OrderSnapshot, type: string, data: Record<strin
       chainOrderId: o.chain_order_id,
       sequence,
       status: o.status,
-      escrowed: o.record?.amount ?? null,
+      escrowed: o.record?.escrowed ?? null,
       amount: String(o.amount),
       token: o.token,
       buyer: o.buyer,
+      payee: o.record?.terms.payee ?? null,
+      disputeDefaultAfter:
+        o.record && Number(o.record.state) === OrderState.Disputed
+          ? new Date(Number(o.record.deadline) * 1000).toISOString()
+          : null,
       lastEventBlock: o.last_event_block ? Number(o.last_event_block) : null,
       ...data,
     },
@@ -93,16 +104,48 @@ export async function announceOrders(q: Queryable, chainOrderIds: Iterable<strin
     if (reverted && o.announced_status && o.announced_status !== o.status) {
       emit(out, o, "order.reverted", { previousStatus: o.announced_status });
     } else if (o.status !== o.announced_status && o.status !== "pending") {
-      emit(out, o, `order.${o.status}`, { previousStatus: o.announced_status });
+      const extra: Record<string, unknown> = {};
+      if (o.status === "resolved") {
+        // How the dispute ended, and the split.
+        const ev = (
+          await q.query<{ args: Record<string, string> }>(
+            `select args from chain_events where order_id = $1 and name = 'DisputeResolved'
+             order by block_number desc, log_index desc limit 1`,
+            [o.chain_order_id],
+          )
+        ).rows[0];
+        if (ev) {
+          extra.resolution = RESOLUTIONS[Number(ev.args.resolution)] ?? ev.args.resolution;
+          extra.buyerAmount = ev.args.buyerAmount;
+          extra.payeeAmount = ev.args.payeeAmount;
+          extra.fee = ev.args.fee;
+        }
+      }
+      emit(out, o, `order.${o.status}`, { previousStatus: o.announced_status, ...extra });
     } else if (!reverted) {
-      // Same status but a new event: a partial refund lowered what is escrowed.
+      // Same status but a new event: a partial refund lowered what is escrowed, or a side of a dispute
+      // proposed a settlement.
       const last = (
-        await q.query<{ name: string; args: Record<string, string> }>(
-          `select name, args from chain_events where order_id = $1 order by block_number desc, log_index desc limit 1`,
+        await q.query<{ name: string; args: Record<string, string>; tx_hash: string; log_index: number }>(
+          `select name, args, tx_hash, log_index from chain_events where order_id = $1
+           order by block_number desc, log_index desc limit 1`,
           [o.chain_order_id],
         )
       ).rows[0];
-      if (last?.name === "OrderRefunded" && last.args.remaining !== "0") {
+      if (last?.name === "SettlementProposed") {
+        const eventRef = `${last.tx_hash}:${last.log_index}`;
+        const seen = await q.query(
+          `select 1 from webhook_events where order_id = $1 and type = 'order.settlement_proposed'
+             and payload->'data'->>'eventRef' = $2`,
+          [o.id, eventRef],
+        );
+        if (seen.rowCount === 0)
+          emit(out, o, "order.settlement_proposed", {
+            proposedBy: PARTIES[Number(last.args.by)] ?? last.args.by,
+            buyerTotal: last.args.buyerTotal,
+            eventRef,
+          });
+      } else if (last?.name === "OrderRefunded" && last.args.remaining !== "0") {
         const seen = await q.query(
           `select 1 from webhook_events where order_id = $1 and type = 'order.partially_refunded' and payload->'data'->>'escrowed' = $2`,
           [o.id, last.args.remaining],

@@ -15,7 +15,7 @@ import {
 } from "ethers";
 import { InventoryToken__factory, PaymentEscrow__factory } from "../../../typechain-types";
 import { CachedAbi } from "../../../relayer/src/chain/abi";
-import { deriveOrderId } from "../../../relayer/src/domain/model";
+import { orderSalt } from "../../../relayer/src/domain/model";
 import { batchGasBound } from "../../../relayer/src/chain/writer";
 import { CREATE_ORDER_GAS_BOUND, CREATE_ORDER_ITEM_GAS_BOUND } from "../../../relayer/src/jobs/prepare";
 import { terms, type LineItem } from "../../helpers/fixtures";
@@ -24,7 +24,7 @@ import { deployCreationFixture, type CreationFixture } from "../../helpers/creat
 /**
  * The relayer's hand-rolled hot-path codecs agree with ethers' generic ones: `CachedAbi.encode` gives the bytes
  * of `Interface.encodeFunctionData`, `CachedAbi.decode` the values of `Interface.parseLog` (and null for logs
- * that are not the ABI's), `deriveOrderId` the hash of `abi.encode("orderchain/order", merchant, reference)`;
+ * that are not the ABI's), `orderSalt` the hash of `abi.encode("orderchain/order", merchant, reference)`;
  * and the gas bounds that replace `eth_estimateGas` for first-attempt create batches really bound the gas a
  * batch uses on chain, with room to spare, and keep a full batch of item-less creates under the transaction cap.
  */
@@ -67,14 +67,18 @@ function arbOf(p: ParamType): fc.Arbitrary<unknown> {
 
 const itemsArb = fc.array(fc.record({ skuId: uintArb(256), quantity: uintArb(256) }), { maxLength: 5 });
 const termsArb = fc.record({
-  orderId: bytes32Arb,
   merchant: addressArb,
+  payee: addressArb,
   buyer: addressArb,
   token: addressArb,
   amount: uintArb(256),
+  maxFeeBps: uintArb(16),
   paymentDeadline: uintArb(64),
   shipWithin: uintArb(32),
   protectionPeriod: uintArb(32),
+  refundWindow: uintArb(32),
+  itemsHash: bytes32Arb,
+  salt: bytes32Arb,
 });
 
 /** Decoded values as plain nested arrays; an indexed dynamic value as its topic (the hash ethers keeps). */
@@ -147,14 +151,18 @@ describe("relayer hot-path codecs", function () {
           const args = positional
             ? [
                 [
-                  t.orderId,
                   t.merchant,
+                  t.payee,
                   t.buyer,
                   t.token,
                   t.amount,
+                  t.maxFeeBps,
                   t.paymentDeadline,
                   t.shipWithin,
                   t.protectionPeriod,
+                  t.refundWindow,
+                  t.itemsHash,
+                  t.salt,
                 ],
                 items.map((i) => [i.skuId, i.quantity]),
               ]
@@ -317,7 +325,7 @@ describe("relayer hot-path codecs", function () {
     });
   });
 
-  describe("deriveOrderId", function () {
+  describe("orderSalt (the terms' salt of a merchant's order reference)", function () {
     const reference = (address: string, ref: string) =>
       keccak256(coder.encode(["string", "address", "string"], ["orderchain/order", address, ref]));
 
@@ -325,8 +333,8 @@ describe("relayer hot-path codecs", function () {
       fc.assert(
         fc.property(bytesArb(20, 20), fc.string({ unit: "grapheme", maxLength: 300 }), (raw, ref) => {
           const expected = reference(getAddress(raw), ref);
-          expect(deriveOrderId(getAddress(raw), ref)).to.equal(expected);
-          expect(deriveOrderId(raw.toLowerCase(), ref)).to.equal(expected);
+          expect(orderSalt(getAddress(raw), ref)).to.equal(expected);
+          expect(orderSalt(raw.toLowerCase(), ref)).to.equal(expected);
         }),
         { numRuns: RUNS },
       );
@@ -336,26 +344,26 @@ describe("relayer hot-path codecs", function () {
       const merchant = getAddress(hexlify(new Uint8Array(20).fill(0x5a)));
       for (let n = 0; n <= 100; n++) {
         for (const ref of ["a".repeat(n), "é".repeat(n), "😀".repeat(n % 20)]) {
-          expect(deriveOrderId(merchant, ref), `${JSON.stringify(ref)}`).to.equal(reference(merchant, ref));
+          expect(orderSalt(merchant, ref), `${JSON.stringify(ref)}`).to.equal(reference(merchant, ref));
         }
       }
       // The address is its own word: all-upper-case hex is the same address.
       const upper = "0x" + merchant.slice(2).toUpperCase();
-      expect(deriveOrderId(upper, "r-1")).to.equal(reference(merchant, "r-1"));
+      expect(orderSalt(upper, "r-1")).to.equal(reference(merchant, "r-1"));
     });
 
     it("throws for a string that is not an address", function () {
       for (const bad of ["0x1234", "not an address", "", "0x" + "g".repeat(40), "0x" + "ab".repeat(21)]) {
-        expect(() => deriveOrderId(bad, "r-1"), JSON.stringify(bad)).to.throw(/not an address/);
+        expect(() => orderSalt(bad, "r-1"), JSON.stringify(bad)).to.throw(/not an address/);
       }
     });
 
     it("throws for a reference with a lone surrogate instead of hashing it as U+FFFD", function () {
       const merchant = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
       for (const bad of ["x\uD800", "x\uDC00", "\uD800y"]) {
-        expect(() => deriveOrderId(merchant, bad), JSON.stringify(bad)).to.throw(/well-formed/);
+        expect(() => orderSalt(merchant, bad), JSON.stringify(bad)).to.throw(/well-formed/);
       }
-      expect(deriveOrderId(merchant, "x\uFFFD")).to.match(/^0x[0-9a-f]{64}$/);
+      expect(orderSalt(merchant, "x\uFFFD")).to.match(/^0x[0-9a-f]{64}$/);
     });
   });
 
@@ -425,7 +433,7 @@ describe("relayer hot-path codecs", function () {
             for (let i = 0; i < orders; i++) {
               calls.push({
                 cmd: { attempts: 0 },
-                data: cached.encode("createOrder", [await terms(f), items]),
+                data: cached.encode("createOrder", [await terms(f, {}, items), items]),
                 gasBound: CREATE_ORDER_GAS_BOUND + CREATE_ORDER_ITEM_GAS_BOUND * BigInt(itemCount),
               });
             }

@@ -5,7 +5,7 @@
 import type { Wallet } from "ethers";
 import { MockStablecoin__factory, PaymentEscrow__factory } from "../../../typechain-types";
 import { startRelayer, type Relayer } from "../../../relayer/src/relayer";
-import { recordFromJson } from "../../../relayer/src/jobs/prepare";
+import { toTerms } from "../../../sdk/orderRecord";
 import {
   ADMIN_KEY,
   createTestDatabase,
@@ -58,7 +58,7 @@ export interface ApiEnv {
   waitOrder(key: string, id: string, status: string, timeoutMs?: number): Promise<any>;
   /** A buyer (Hardhat account `index`, 10+) holding and having approved `amount` of the stablecoin. */
   fundedBuyer(index: number, amount?: bigint): Promise<Wallet>;
-  /** The buyer pays the order on chain with the record the API reports. */
+  /** The buyer pays the order on chain with the terms the API reports. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   pay(buyer: Wallet, order: any): Promise<void>;
   stop(): Promise<void>;
@@ -137,7 +137,7 @@ export async function startApiEnv(
     async pay(buyer, order) {
       const escrow = PaymentEscrow__factory.connect(deployed.escrow, buyer);
       const value = order.token === "native" ? BigInt(order.amount) : 0n;
-      await (await escrow.pay(order.chainOrderId, recordFromJson(order.record), { value })).wait();
+      await (await escrow.pay(toTerms(order.terms), { value })).wait();
     },
     async stop() {
       await relayer.stop().catch(() => undefined);

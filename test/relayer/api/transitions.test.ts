@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { InventoryToken__factory, MockStablecoin__factory, PaymentEscrow__factory } from "../../../typechain-types";
 import { OrderState } from "../../helpers/fixtures";
-import { recordFromJson } from "../../../relayer/src/jobs/prepare";
+import { toTerms } from "../../../sdk/orderRecord";
 import { errorOf, startApiEnv, waitFor, type ApiEnv, type Merchant } from "./support";
 
 describe("relayer API: order state transitions and their effect on chain", function () {
@@ -72,7 +72,8 @@ describe("relayer API: order state transitions and their effect on chain", funct
     expect(ship.body.command).to.deep.include({ kind: "ship_order", status: "pending" });
     expect(ship.body.order.status).to.equal("paid");
     const shipped = await env.waitOrder(m.key, id, "shipped");
-    expect(await escrow().isCurrent(shipped.chainOrderId, recordFromJson(shipped.record))).to.equal(true);
+    expect(await escrow().orderIdOf(toTerms(shipped.terms))).to.equal(shipped.chainOrderId);
+    expect((await escrow().statusOf(shipped.chainOrderId)).state).to.equal(BigInt(OrderState.Shipped));
     expect(shipped.commands.map((c: { kind: string; status: string }) => `${c.kind}:${c.status}`)).to.deep.equal([
       "create_order:confirmed",
       "ship_order:confirmed",
@@ -106,7 +107,7 @@ describe("relayer API: order state transitions and their effect on chain", funct
     expect(full.status).to.equal(202);
     const refunded = await env.waitOrder(m.key, id, "refunded");
     expect(refunded.escrowed).to.equal("0");
-    expect(await escrow().isCurrent(refunded.chainOrderId, recordFromJson(refunded.record))).to.equal(true);
+    expect((await escrow().statusOf(refunded.chainOrderId)).state).to.equal(BigInt(OrderState.Refunded));
     expect(await usdBalance(buyer.address)).to.equal(before);
     const s = await env.call("GET", `/v1/skus/${sku.id}`, m.key);
     expect(s.body.stock).to.deep.equal({ available: "4", reserved: "0", delivered: "0", totalSupply: "4" });
@@ -174,7 +175,7 @@ describe("relayer API: order state transitions and their effect on chain", funct
     expect(failed.commands).to.have.length(1);
     expect(failed.commands[0]).to.deep.include({ kind: "create_order", status: "failed" });
     expect(failed.commands[0].error.code).to.equal("ERC1155InsufficientBalance");
-    expect(await escrow().orderHash(failed.chainOrderId)).to.equal(`0x${"00".repeat(32)}`);
+    expect((await escrow().statusOf(failed.chainOrderId)).state).to.equal(BigInt(OrderState.None));
 
     await env.waitOrder(m.key, fine, "created");
     const { id: after } = await placeOrder(m, null, 0);

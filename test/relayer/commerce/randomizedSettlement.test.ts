@@ -9,7 +9,7 @@ import {
   lineItems,
   orderRows,
   prng,
-  record,
+  terms,
   startStack,
   waitIdle,
   waitStatuses,
@@ -184,8 +184,7 @@ describe("relayer commerce: a randomized run of orders through every path reconc
       ),
       perPayer(
         toPay.filter((p) => !p.gasless),
-        (p, o) =>
-          contracts(stack, p.payer!).escrow.pay(p.chainOrderId!, record(o), { value: p.native ? p.amount : 0n }),
+        (p, o) => contracts(stack, p.payer!).escrow.pay(terms(o), { value: p.native ? p.amount : 0n }),
       ),
     ]);
     for (const p of toPay) expectStatus(p, "paid");
@@ -204,7 +203,7 @@ describe("relayer commerce: a randomized run of orders through every path reconc
         ),
         perPayer(
           ps.filter((p) => !p.gasless),
-          (p, o) => contracts(stack, p.payer!).escrow.dispute(p.chainOrderId!, record(o), keccakText(`order ${p.n}`)),
+          (p, o) => contracts(stack, p.payer!).escrow.dispute(terms(o), keccakText(`order ${p.n}`)),
         ),
       ]);
       for (const p of ps) expectStatus(p, "disputed");
@@ -234,7 +233,7 @@ describe("relayer commerce: a randomized run of orders through every path reconc
       plans.map((p) => p.id!),
     );
     for (const p of plans.filter((x) => x.partialRefund > 0n))
-      expect(rows.get(p.id!)!.record.amount, `order ${p.n} after its partial refund`).to.equal(
+      expect(rows.get(p.id!)!.record.escrowed, `order ${p.n} after its partial refund`).to.equal(
         (p.amount - p.partialRefund).toString(),
       );
 
@@ -252,7 +251,7 @@ describe("relayer commerce: a randomized run of orders through every path reconc
       ),
       perPayer(
         toConfirm.filter((p) => !p.gasless),
-        (p, o) => contracts(stack, p.payer!).escrow.confirmReceipt(p.chainOrderId!, record(o), lineItems(o)),
+        (p, o) => contracts(stack, p.payer!).escrow.confirmReceipt(terms(o), lineItems(o)),
       ),
       inChunks(
         plans.filter((p) => p.path === "refundShipped"),
@@ -276,7 +275,7 @@ describe("relayer commerce: a randomized run of orders through every path reconc
     // each with the next forwarder nonce, so none of them may fail.
     const commandIds: string[] = [];
     for (const p of disputed) {
-      const escrowed = BigInt(rows.get(p.id!)!.record.amount);
+      const escrowed = BigInt(rows.get(p.id!)!.record.escrowed);
       const buyerAmount = (escrowed * BigInt(Math.round(p.buyerShare * 1000))) / 1000n;
       p.buyerAmount = buyerAmount;
       const res = await api("POST", `/v1/arbiter/disputes/${p.chainOrderId}/resolve`, ARBITER_KEY, {
@@ -312,11 +311,11 @@ describe("relayer commerce: a randomized run of orders through every path reconc
     const late = [];
     for (const p of plans.filter((x) => x.path === "autoRelease")) {
       const o = rows.get(p.id!)!;
-      late.push(await byBystander.autoRelease(p.chainOrderId!, record(o), lineItems(o)));
+      late.push(await byBystander.autoRelease(terms(o), lineItems(o)));
     }
     for (const p of plans.filter((x) => x.path === "expire")) {
       const o = rows.get(p.id!)!;
-      late.push(await byBystander.cancel(p.chainOrderId!, record(o), lineItems(o)));
+      late.push(await byBystander.cancel(terms(o), lineItems(o)));
     }
     await Promise.all(late.map((t) => t.wait()));
     for (const p of plans) expectStatus(p, FINAL[p.path]);
@@ -399,7 +398,7 @@ describe("relayer commerce: a randomized run of orders through every path reconc
     for (const p of plans) expect(rows.get(p.id!)!.status, `order ${p.n} (${p.path})`).to.equal(FINAL[p.path]);
     expect((await api("GET", "/v1/arbiter/disputes", ARBITER_KEY)).body.data).to.deep.equal([]);
     const failed = await relayer.db.query(
-      `select kind, error_code, error_message from commands where status = 'failed'`,
+      `select kind, payload->>'action' as action, error_code, error_message from commands where status = 'failed'`,
     );
     expect(failed.rows).to.deep.equal([]);
     lap("reconciled");

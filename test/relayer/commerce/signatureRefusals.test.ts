@@ -6,7 +6,7 @@ import {
   contracts,
   createMerchant,
   orderRows,
-  record,
+  terms,
   sentSnapshot,
   startStack,
   waitIdle,
@@ -271,11 +271,7 @@ describe("relayer commerce: signed buyer actions are refused before any gas is s
     const intent = await new BuyerClient(stack.base, buyer).intent(o.chainOrderId, "pay");
     const rows = await orderRows(stack.relayer, [o.id]);
     const { escrow } = contracts(stack, devWallet(0, stack.node.provider));
-    const other = escrow.interface.encodeFunctionData("dispute", [
-      o.chainOrderId,
-      record(rows.get(o.id)!),
-      keccakText("x"),
-    ]);
+    const other = escrow.interface.encodeFunctionData("dispute", [terms(rows.get(o.id)!), keccakText("x")]);
     const fr = edited(intent.forwardRequest, (t) => (t.message.data = other));
     await expectRefused(o.chainOrderId, await body(buyer, intent, { fr }), 400, "signature_mismatch", buyer.address);
   });
@@ -350,11 +346,7 @@ describe("relayer commerce: signed buyer actions are refused before any gas is s
     const rows = await orderRows(stack.relayer, [o.id]);
     const { escrow } = contracts(stack, devWallet(0, stack.node.provider));
     const fr = edited(intent.forwardRequest, (t) => {
-      t.message.data = escrow.interface.encodeFunctionData("confirmReceipt", [
-        o.chainOrderId,
-        record(rows.get(o.id)!),
-        [],
-      ]);
+      t.message.data = escrow.interface.encodeFunctionData("confirmReceipt", [terms(rows.get(o.id)!), []]);
     });
     const b = await body(buyer, intent, { fr, permit: null });
     b.action = "confirm";

@@ -6,7 +6,7 @@ import { expect } from "chai";
 import { NonceManager, type Wallet } from "ethers";
 import { MockStablecoin__factory, PaymentEscrow__factory } from "../../../typechain-types";
 import { startRelayer, type Relayer } from "../../../relayer/src/relayer";
-import { recordFromJson } from "../../../relayer/src/jobs/prepare";
+import { toTerms } from "../../../sdk/orderRecord";
 import {
   ADMIN_KEY,
   SIGNER_INDEXES,
@@ -123,6 +123,8 @@ export interface OrderRowLite {
   chain_order_id: string;
   status: string;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  terms: any;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   record: any;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   items: any[];
@@ -130,7 +132,7 @@ export interface OrderRowLite {
 
 export async function orderRows(relayer: Relayer, ids: string[]): Promise<Map<string, OrderRowLite>> {
   const r = await relayer.db.query<OrderRowLite>(
-    `select id, chain_order_id, status, record, items from orders where id = any($1::text[])`,
+    `select id, chain_order_id, status, terms, record, items from orders where id = any($1::text[])`,
     [ids],
   );
   return new Map(r.rows.map((o) => [o.id, o]));
@@ -167,8 +169,9 @@ export async function waitStatuses(
   }
 }
 
-export function record(o: OrderRowLite) {
-  return recordFromJson(o.record);
+/** The order's fixed terms, as every escrow call takes them. */
+export function terms(o: OrderRowLite) {
+  return toTerms(o.terms);
 }
 
 export function lineItems(o: OrderRowLite) {

@@ -7,7 +7,7 @@ import {
   contracts,
   createMerchant,
   orderRows,
-  record,
+  terms,
   startStack,
   waitStatuses,
   type Merchant,
@@ -106,7 +106,7 @@ describe("relayer commerce: webhooks are delivered at least once through receive
     const { escrow } = contracts(stack, payer);
     for (const id of [a, c]) {
       const o = rows.get(id)!;
-      await (await escrow.pay(o.chain_order_id, record(o), { value: BigInt(o.record.amount) })).wait();
+      await (await escrow.pay(terms(o), { value: BigInt(o.terms.amount) })).wait();
     }
     expect((await stack.api("POST", `/v1/orders/${b}/cancel`, m.key, {})).status).to.equal(202);
     rows = await waitStatuses(
@@ -124,7 +124,7 @@ describe("relayer commerce: webhooks are delivered at least once through receive
     );
     await waitFor(
       "partial refund indexed",
-      async () => (await orderRows(stack.relayer, [c])).get(c)!.record.amount === "2000000000000000",
+      async () => (await orderRows(stack.relayer, [c])).get(c)!.record.escrowed === "2000000000000000",
     );
     expect((await stack.api("POST", `/v1/orders/${c}/refund`, m.key, {})).status).to.equal(202);
     await waitStatuses(

@@ -5,7 +5,7 @@ import { expect } from "chai";
 import { NonceManager } from "ethers";
 import type { Client } from "pg";
 import { PaymentEscrow__factory } from "../../../typechain-types";
-import { recordFromJson } from "../../../relayer/src/jobs/prepare";
+import { toTerms } from "../../../sdk/orderRecord";
 import {
   createTestDatabase,
   deployContracts,
@@ -133,7 +133,7 @@ describe("relayer resilience: crashes (SIGKILL) while orders flow", function () 
     });
     for (const ref of toPay) {
       const o = await createdOf(ref);
-      await (await escrow.pay(o.chainOrderId, recordFromJson(o.record), { value: 1000n })).wait();
+      await (await escrow.pay(toTerms(o.terms), { value: 1000n })).wait();
     }
     await pool(toPay, 4, async (ref, i) => {
       await waitFor(`order ${ref} paid`, async () => (await get(ref)).status === "paid", 120_000, 200);

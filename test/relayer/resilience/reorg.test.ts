@@ -3,7 +3,7 @@ import pino from "pino";
 import type { Client } from "pg";
 import { PaymentEscrow__factory } from "../../../typechain-types";
 import { startRelayer, type Relayer } from "../../../relayer/src/relayer";
-import { recordFromJson } from "../../../relayer/src/jobs/prepare";
+import { toTerms } from "../../../sdk/orderRecord";
 import {
   ADMIN_KEY,
   createTestDatabase,
@@ -88,7 +88,7 @@ describe("relayer resilience: a reorg replaces the blocks the relayer indexed an
       waitFor(`${ref} ${status}`, async () => ((await get(ref)).status === status ? get(ref) : null));
     const pay = async (ref: string) => {
       const o = await get(ref);
-      await (await escrow.pay(o.chainOrderId, recordFromJson(o.record), { value: 1000n })).wait();
+      await (await escrow.pay(toTerms(o.terms), { value: 1000n })).wait();
       await statusIs(ref, "paid");
     };
 
@@ -165,7 +165,7 @@ describe("relayer resilience: a reorg replaces the blocks the relayer indexed an
 
 async function pay2(
   escrow: ReturnType<typeof PaymentEscrow__factory.connect>,
-  o: { chainOrderId: string; record: never },
+  o: { chainOrderId: string; terms: never },
 ) {
-  await (await escrow.pay(o.chainOrderId, recordFromJson(o.record), { value: 1000n })).wait();
+  await (await escrow.pay(toTerms(o.terms), { value: 1000n })).wait();
 }

@@ -279,7 +279,7 @@ export async function expectApiMatchesChain(
     notOnce.map((o) => `${o.reference}: ${createdCount.get(o.chainOrderId) ?? 0}`),
     "orders not created exactly once",
   ).to.deep.equal([]);
-  const records = applyOrderLogs(escrow.interface, logs);
+  const records = applyOrderLogs(escrow.interface, await escrow.getAddress(), logs);
   const byStatus: Record<string, number> = {};
   const mismatches: string[] = [];
   const queue = [...apiOrders];
@@ -290,8 +290,11 @@ export async function expectApiMatchesChain(
         const chainStatus = OrderStateName[Number(rec.state)].toLowerCase();
         byStatus[o.status] = (byStatus[o.status] ?? 0) + 1;
         if (chainStatus !== o.status) mismatches.push(`${o.reference}: api ${o.status}, chain ${chainStatus}`);
-        if ((await escrow.orderHash(o.chainOrderId)) === ZeroHash) mismatches.push(`${o.reference}: no hash`);
-        if (!(await escrow.isCurrent(o.chainOrderId, rec))) mismatches.push(`${o.reference}: record not current`);
+        const status = await escrow.statusOf(o.chainOrderId);
+        if (status.state !== rec.state)
+          mismatches.push(`${o.reference}: chain state ${status.state}, logs ${rec.state}`);
+        if ((await escrow.orderIdOf(rec.terms)) !== o.chainOrderId)
+          mismatches.push(`${o.reference}: terms do not give the order id`);
       }
     }),
   );

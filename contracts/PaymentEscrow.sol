@@ -285,7 +285,7 @@ contract PaymentEscrow is
 
     /// @inheritdoc IPaymentEscrow
     function proposeSettlement(OrderTerms calldata terms, uint256 buyerTotal) external nonReentrant {
-        (bytes32 orderId, OrderStatus memory s, address buyer) = _load(terms, OrderState.Disputed);
+        (bytes32 orderId, , address buyer) = _load(terms, OrderState.Disputed);
         address caller = _msgSender();
         Party by;
         if (caller == buyer) {
@@ -297,7 +297,8 @@ contract PaymentEscrow is
             revert NotCounterparty(orderId, caller);
         }
         if (buyerTotal > terms.amount) revert SplitExceedsAmount(orderId, buyerTotal, terms.amount);
-        _proposals[orderId] = Proposal({by: by, buyerTotal: buyerTotal});
+        // Fits: buyerTotal <= amount <= type(uint184).max.
+        _proposals[orderId] = Proposal({by: by, buyerTotal: uint248(buyerTotal)});
         emit SettlementProposed(orderId, by, buyerTotal);
     }
 

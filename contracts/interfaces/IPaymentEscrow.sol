@@ -101,10 +101,11 @@ interface IPaymentEscrow {
     }
 
     /// @notice A pending settlement proposal in a dispute: the buyer's share of the whole order is `buyerTotal`
-    /// (what partial refunds already returned counts towards it), the rest goes to the payee minus the fee.
+    /// (what partial refunds already returned counts towards it), the rest goes to the payee minus the fee. One
+    /// storage slot.
     struct Proposal {
         Party by;
-        uint256 buyerTotal;
+        uint248 buyerTotal;
     }
 
     /// @notice EIP-2612 permit parameters for paying in the same call.

@@ -564,18 +564,17 @@ contract PaymentEscrow is
 
     /// @dev A permit may already have been submitted by someone who saw it in the mempool; that is harmless
     /// because the allowance it set is all the transfer needs, and any real shortfall makes the transfer revert.
+    /// A low-level call, not `try`: a `try` on an address without code reverts with empty data before the terms
+    /// are validated, where the checks that follow name the problem (TokenNotAllowed, OrderNotFound).
     function _usePermit(address token, uint256 amount, Permit calldata permit) private {
-        try
-            IERC20Permit(token).permit(
-                _msgSender(),
-                address(this),
-                amount,
-                permit.deadline,
-                permit.v,
-                permit.r,
-                permit.s
+        // solhint-disable-next-line avoid-low-level-calls
+        (bool ok, ) = token.call(
+            abi.encodeCall(
+                IERC20Permit.permit,
+                (_msgSender(), address(this), amount, permit.deadline, permit.v, permit.r, permit.s)
             )
-        {} catch {} // solhint-disable-line no-empty-blocks
+        );
+        ok; // the outcome does not matter: the transfer that follows is the check
     }
 
     function _complete(
@@ -670,7 +669,7 @@ contract PaymentEscrow is
     /// @dev The EIP-712 struct hash of the terms, hashed straight from calldata. Safe without the ABI decoder's
     /// checks: an order only exists for terms that creation read field by field (dirty bits revert there), so
     /// terms with dirty bits hash to an id that was never created.
-    function _orderId(OrderTerms calldata terms) private view returns (bytes32) {
+    function _orderId(OrderTerms calldata terms) private pure returns (bytes32) {
         bytes32 structHash;
         bytes32 typeHash = ORDER_TYPEHASH;
         assembly ("memory-safe") {

@@ -85,6 +85,16 @@ describe("PaymentEscrow.checkoutWithPermit", function () {
       .withArgs(escrowAddr, 0n, USD(100));
   });
 
+  it("an offer naming an address without code as the token reverts with TokenNotAllowed, not an empty revert", async function () {
+    const f = await loadFixture(deployCreationFixture);
+    const t = await terms(f, { token: f.stranger.address });
+    const sig = await signOffer(f.escrow, f.merchant, t, []);
+    const permit = { deadline: 0n, v: 27, r: ethers.ZeroHash, s: ethers.ZeroHash };
+    await expect(f.escrow.connect(f.buyer).checkoutWithPermit(t, [], sig, permit))
+      .to.be.revertedWithCustomError(f.escrow, "TokenNotAllowed")
+      .withArgs(f.stranger.address);
+  });
+
   it("reverts with PermitForNativeOrder for a native offer", async function () {
     const f = await loadFixture(deployCreationFixture);
     const { escrowAddr, deadline } = await permitPayer(f);

@@ -100,6 +100,15 @@ describe("PaymentEscrow.payWithPermit", function () {
       .withArgs(escrowAddr, 0n, USD(100));
   });
 
+  it("terms naming an address without code as the token revert with OrderNotFound, not an empty revert", async function () {
+    const f = await loadFixture(deployCreationFixture);
+    const t = await terms(f, { token: f.stranger.address });
+    const permit = { deadline: 0n, v: 27, r: ethers.ZeroHash, s: ethers.ZeroHash };
+    await expect(f.escrow.connect(f.buyer).payWithPermit(t, permit))
+      .to.be.revertedWithCustomError(f.escrow, "OrderNotFound")
+      .withArgs(await idOf(f.escrow, t));
+  });
+
   it("reverts with PermitForNativeOrder for a native order", async function () {
     const f = await loadFixture(deployCreationFixture);
     const o = await createOrder(f, { token: ethers.ZeroAddress, amount: ethers.parseEther("1") });

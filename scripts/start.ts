@@ -149,8 +149,14 @@ async function main(): Promise<number> {
     out.print(`  Buyer checkout        ${url}/checkout/<chainOrderId>`);
     out.print(`  API docs              ${url}/docs`);
     out.print(`  Merchant API key      ${merchant.key}`);
-    out.print(`  Admin API key         ${stack.secrets!.adminApiKey}`);
-    out.print(`  Arbiter API key       ${stack.secrets!.arbiterApiKey}`);
+    // Keys generated for this local stack are shown; keys taken from .env are the operator's own and are not.
+    const fromEnv = (name: string) => (process.env[name] ?? "") !== "";
+    out.print(
+      `  Admin API key         ${fromEnv("ADMIN_API_KEY") ? "(from .env, not shown)" : stack.secrets!.adminApiKey}`,
+    );
+    out.print(
+      `  Arbiter API key       ${fromEnv("ARBITER_API_KEY") ? "(from .env, not shown)" : stack.secrets!.arbiterApiKey}`,
+    );
     out.print(`  Dev buyer             ${buyer.wallet.address}  key ${buyer.wallet.privateKey}`);
     out.print(`  Chain (JSON-RPC)      ${stack.chain!.url}  chain id 31337, mUSD ${usdToken}`);
     out.print(`  Logs                  ${displayPath(stack.relayerLog)}`);

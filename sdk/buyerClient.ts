@@ -8,7 +8,7 @@
  *   await client.confirmReceipt(chainOrderId);   // forwarded confirmReceipt
  *   await client.openDispute(chainOrderId, "parcel arrived empty");
  *   await client.proposeSettlement(chainOrderId, 400n); // in a dispute: 400 of the order to the buyer, the rest to the payee
- *   await client.acceptSettlement(chainOrderId, 600n);  // accepts the merchant's proposal (the same split)
+ *   await client.acceptSettlement(chainOrderId, 600n);  // accepts the merchant's pending proposal of exactly 600
  */
 import type { Signer, TypedDataField } from "ethers";
 

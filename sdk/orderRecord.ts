@@ -1,5 +1,5 @@
 /**
- * An escrow order is its fixed terms (whose EIP-712 digest is the order id) plus a small changing status that
+ * An escrow order is its fixed terms (whose EIP-712 struct hash, `hashStruct`, is the order id) plus a small changing status that
  * the escrow keeps on chain. Calls take the terms; these helpers compute ids and item commitments exactly as
  * the contract does, and fold the escrow's events into each order's current view, so a client, the relayer's
  * indexer and the tests all derive it the same way.
@@ -252,7 +252,8 @@ export function applyOrderEvent(prev: OrderView | undefined, ev: LogDescription)
 }
 
 /**
- * Folds the escrow logs (in chain order) into the current view of every order they touch. Only logs emitted by
+ * Folds the escrow logs (in chain order) into the current view of every order they touch (a revoked offer has no
+ * order and no view: read `statusOf` or the `OfferRevoked` event for revocations). Only logs emitted by
  * `escrow` count: order ids depend on the terms alone, so another deployment (anyone can deploy the same code)
  * emits events for the very same ids. Other events are ignored. Pass `known` to continue from views built
  * earlier.

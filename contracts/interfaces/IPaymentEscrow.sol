@@ -69,7 +69,8 @@ interface IPaymentEscrow {
     /// @param refundWindow Seconds after completion reserved for returns. Refunds after completion are not
     /// possible yet: today it only sets the Completed status's deadline.
     /// @param itemsHash EIP-712 hash of the `LineItem[]` array ({hashItems}); `keccak256("")` without items.
-    /// @param salt Makes the terms unique: the relayer uses the hash of the merchant's order reference.
+    /// @param salt Makes the terms unique: the relayer uses the hash of the merchant's address and its order
+    /// reference.
     struct OrderTerms {
         address merchant;
         address payee;
@@ -268,8 +269,9 @@ interface IPaymentEscrow {
     error OrderNotFound(bytes32 orderId);
     error InvalidState(bytes32 orderId, OrderState current);
     error NotMerchantOrOperator(address merchant, address caller);
-    /// @notice An operator created (or signed the offer of) an order with line items without the merchant's
-    /// stock authority: its ERC-1155 approval on the inventory (`setApprovalForAll`).
+    /// @notice An operator created, signed the offer of, partially refunded or settled on the merchant's side an
+    /// order with line items without the merchant's stock authority: its ERC-1155 approval on the inventory
+    /// (`setApprovalForAll`).
     error NotStockOperator(address merchant, address operator);
     error NotBuyer(bytes32 orderId, address caller);
     error NotArbiter(address caller);

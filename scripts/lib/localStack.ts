@@ -464,14 +464,21 @@ export class LocalStack {
       }
     }
     const generated = generateSecrets();
-    const pick = (k: keyof StackSecrets, envName: string): string =>
-      this.opts.secrets?.[k] ?? (set(this.env[envName]) ? this.env[envName]! : undefined) ?? stored[k] ?? generated[k];
+    // Only secrets this stack generated are kept in its file: values given in .env (or by the caller) are the
+    // operator's own and are never copied to disk.
+    const keep: Partial<StackSecrets> = {};
+    const pick = (k: keyof StackSecrets, envName: string): string => {
+      const given = this.opts.secrets?.[k] ?? (set(this.env[envName]) ? this.env[envName]! : undefined);
+      if (given !== undefined) return given;
+      keep[k] = stored[k] ?? generated[k];
+      return keep[k]!;
+    };
     const secrets: StackSecrets = {
       adminApiKey: pick("adminApiKey", "ADMIN_API_KEY"),
       arbiterApiKey: pick("arbiterApiKey", "ARBITER_API_KEY"),
       merchantKeySecret: pick("merchantKeySecret", "MERCHANT_KEY_SECRET"),
     };
-    fs.writeFileSync(file, JSON.stringify(secrets, null, 2) + "\n", { mode: 0o600 });
+    fs.writeFileSync(file, JSON.stringify(keep, null, 2) + "\n", { mode: 0o600 });
     return secrets;
   }
 }

@@ -49,6 +49,7 @@ import {
   type DeployedContractRecord,
   type DeploymentRecord,
 } from "./record";
+import { redactUrl } from "../sdk/redact";
 
 export interface DeployOptions {
   /** Start a new deployment even if the chain has one (archives the old record and journal). */
@@ -307,7 +308,7 @@ export async function connectedChainId(
   } catch (e) {
     const hint = network === "localhost" ? " Start a local node first: npm run chain" : "";
     throw new DeployError(
-      `cannot reach the JSON-RPC endpoint of ${network} (${urlVar}${config.url ?? "in-process"}): ${(e as Error).message}.${hint}`,
+      `cannot reach the JSON-RPC endpoint of ${network} (${urlVar}${config.url ? redactUrl(config.url) : "in-process"}): ${(e as Error).message}.${hint}`,
     );
   }
   const expected = expectedChainId(network, env) ?? config.chainId;

@@ -6,6 +6,7 @@
  * Imported by hardhat.config.ts: type imports only from Hardhat.
  */
 import type { NetworksUserConfig } from "hardhat/types";
+import { redactUrl } from "../sdk/redact";
 
 type Env = Record<string, string | undefined>;
 
@@ -152,7 +153,7 @@ export function networkEnvProblems(
   const problems: string[] = [];
   const url = nonEmpty(env[spec.rpcUrlVar]);
   if (url === undefined) problems.push(`${spec.rpcUrlVar} is not set (the JSON-RPC URL of ${network})`);
-  else if (!isUrl(url)) problems.push(`${spec.rpcUrlVar} is not an http(s) or ws(s) URL: "${url}"`);
+  else if (!isUrl(url)) problems.push(`${spec.rpcUrlVar} is not an http(s) or ws(s) URL: ${redactUrl(url)}`);
   if (spec.chainIdVar !== undefined) {
     const raw = nonEmpty(env[spec.chainIdVar]);
     if (raw === undefined) problems.push(`${spec.chainIdVar} is not set (the chain id of ${network})`);

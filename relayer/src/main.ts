@@ -11,6 +11,7 @@ import { DeploymentError, loadDeploymentAddresses } from "./chain/deployment";
 import { startRelayer } from "./relayer";
 import { DataDirInUseError } from "./store/dataDirLock";
 import { EmbeddedPostgresError } from "./store/embeddedPostgres";
+import { redactUrl } from "../../sdk/redact";
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -25,7 +26,7 @@ async function main(): Promise<void> {
       ])) as bigint;
     } catch {
       throw new ConfigError([
-        `RPC_URL: cannot reach ${config.rpcUrl} to learn the chain id (start the node, or set CHAIN_ID)`,
+        `RPC_URL: cannot reach ${redactUrl(config.rpcUrl)} to learn the chain id (start the node, or set CHAIN_ID)`,
       ]);
     } finally {
       probe.destroy();

@@ -130,13 +130,11 @@ describe("security: checkout offer replay", function () {
     const data = f.escrow.interface.encodeFunctionData("checkout", [f.offer, f.items, signature]);
     // Words 5 (maxFeeBps, a uint16) and 0 (merchant, an address) carry the same values with dirty high bits.
     for (const word of [5, 0]) {
-      await expect(f.otherBuyer.sendTransaction({ to: escrowAddress, data: dirty(data, word) })).to.be
-        .revertedWithoutReason;
+      await expect(f.otherBuyer.sendTransaction({ to: escrowAddress, data: dirty(data, word) })).to.be.reverted;
     }
     await f.escrow.connect(f.buyer).checkout(f.offer, f.items, signature);
     for (const word of [5, 0]) {
-      await expect(f.otherBuyer.sendTransaction({ to: escrowAddress, data: dirty(data, word) })).to.be
-        .revertedWithoutReason;
+      await expect(f.otherBuyer.sendTransaction({ to: escrowAddress, data: dirty(data, word) })).to.be.reverted;
     }
     expect(await f.usd.balanceOf(escrowAddress)).to.equal(USD(25));
     expect(await f.inventory.balanceOf(escrowAddress, f.skuA)).to.equal(1n);
@@ -154,7 +152,7 @@ describe("security: checkout offer replay", function () {
     );
     // The merchant's own revocation of look-alike terms is refused too, so it always hits the real offer's id.
     const revoke = dirty(f.escrow.interface.encodeFunctionData("revokeOffer", [f.offer]), 5);
-    await expect(f.merchant.sendTransaction({ to: escrowAddress, data: revoke })).to.be.revertedWithoutReason;
+    await expect(f.merchant.sendTransaction({ to: escrowAddress, data: revoke })).to.be.reverted;
     expect((await f.escrow.statusOf(f.orderId)).state).to.equal(OrderState.None);
     await f.escrow.connect(f.buyer).pay(t);
     expect((await f.escrow.statusOf(await idOf(f.escrow, t))).state).to.equal(OrderState.Paid);

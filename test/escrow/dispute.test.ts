@@ -1,7 +1,6 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
-import type { PaymentEscrow } from "../../typechain-types";
 import { OrderState, idOf, terms } from "../helpers/fixtures";
 import {
   AMOUNT,
@@ -13,20 +12,11 @@ import {
   placeOrder,
   shippedOrderFixture,
   type LoadedOrder,
+  statusOf,
+  stock,
 } from "../helpers/settlement";
 
 const DISPUTE_PERIOD = 14n * 24n * 3600n;
-
-/** The order's status slot as a plain object. */
-async function statusOf(escrow: PaymentEscrow, orderId: string) {
-  const s = await escrow.statusOf(orderId);
-  return { state: s.state, feeBps: s.feeBps, deadline: s.deadline, refunded: s.refunded };
-}
-
-/** ERC-1155 balances of SKU A and B held by `holder`. */
-async function stock(f: LoadedOrder, holder: string): Promise<bigint[]> {
-  return f.inventory.balanceOfBatch([holder, holder], [f.skuA, f.skuB]);
-}
 
 /** Sets the next block's timestamp a few seconds ahead and returns it. */
 async function nextTimestamp(ahead = 7n): Promise<bigint> {

@@ -1,7 +1,6 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
-import type { PaymentEscrow } from "../../typechain-types";
 import { OrderState, idOf, terms } from "../helpers/fixtures";
 import {
   AMOUNT,
@@ -16,29 +15,14 @@ import {
   placeOrder,
   shippedOrderFixture,
   type LoadedOrder,
+  Party,
+  Resolution,
+  statusOf,
+  proposalOf,
+  stock,
 } from "../helpers/settlement";
 
 const DISPUTE_PERIOD = 14n * 24n * 3600n;
-const Party = { None: 0n, Buyer: 1n, Merchant: 2n } as const;
-const Resolution = { Arbiter: 0n, Settlement: 1n, Default: 2n } as const;
-
-/** The order's status slot as a plain object. */
-async function statusOf(escrow: PaymentEscrow, orderId: string) {
-  const s = await escrow.statusOf(orderId);
-  return { state: s.state, feeBps: s.feeBps, deadline: s.deadline, refunded: s.refunded };
-}
-
-/** The pending proposal as [by, buyerTotal]. */
-async function proposalOf(escrow: PaymentEscrow, orderId: string): Promise<[bigint, bigint]> {
-  const p = await escrow.proposalOf(orderId);
-  return [p.by, p.buyerTotal];
-}
-
-/** ERC-1155 balances of SKU A and B held by `holder`. */
-async function stock(f: LoadedOrder, holder: string): Promise<bigint[]> {
-  return f.inventory.balanceOfBatch([holder, holder], [f.skuA, f.skuB]);
-}
-
 /** Moves the clock so the next transaction lands one second after the order's defaultAfter; returns defaultAfter. */
 async function pastDefaultAfter(f: LoadedOrder, orderId: string = f.orderId): Promise<bigint> {
   const defaultAfter = (await f.escrow.statusOf(orderId)).deadline;

@@ -2,7 +2,6 @@ import { expect } from "chai";
 import { ethers, network } from "hardhat";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import type { ContractTransactionResponse } from "ethers";
-import type { PaymentEscrow } from "../../typechain-types";
 import { OrderState, idOf, terms } from "../helpers/fixtures";
 import {
   AMOUNT,
@@ -19,18 +18,9 @@ import {
   shippedOrderFixture,
   type LoadedOrder,
   type OrderFixture,
+  statusOf,
+  stock,
 } from "../helpers/settlement";
-
-/** The order's status slot as a plain object. */
-async function statusOf(escrow: PaymentEscrow, orderId: string) {
-  const s = await escrow.statusOf(orderId);
-  return { state: s.state, feeBps: s.feeBps, deadline: s.deadline, refunded: s.refunded };
-}
-
-/** ERC-1155 balances of SKU A and B held by `holder`. */
-async function stock(f: LoadedOrder, holder: string): Promise<bigint[]> {
-  return f.inventory.balanceOfBatch([holder, holder], [f.skuA, f.skuB]);
-}
 
 /**
  * Sends `first` and then `second` into the mempool and mines them in one block, `first` ahead of `second`:

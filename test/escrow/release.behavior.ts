@@ -1,7 +1,6 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import type { ContractTransactionResponse } from "ethers";
-import type { PaymentEscrow } from "../../typechain-types";
 import { OrderState, idOf, terms, type LineItem, type OrderTerms } from "../helpers/fixtures";
 import {
   AMOUNT,
@@ -13,6 +12,8 @@ import {
   shippedNativeOrderFixture,
   shippedOrderFixture,
   type LoadedOrder,
+  statusOf,
+  stock,
 } from "../helpers/settlement";
 
 /**
@@ -20,17 +21,6 @@ import {
  * protection period); returns the transaction without waiting for it.
  */
 export type Release = (f: LoadedOrder, terms: OrderTerms, items: LineItem[]) => Promise<ContractTransactionResponse>;
-
-/** The order's status slot as a plain object. */
-async function statusOf(escrow: PaymentEscrow, orderId: string) {
-  const s = await escrow.statusOf(orderId);
-  return { state: s.state, feeBps: s.feeBps, deadline: s.deadline, refunded: s.refunded };
-}
-
-/** ERC-1155 balances of SKU A and B held by `holder`. */
-async function stock(f: LoadedOrder, holder: string): Promise<bigint[]> {
-  return f.inventory.balanceOfBatch([holder, holder], [f.skuA, f.skuB]);
-}
 
 /** A payout wallet of the merchant that is not the merchant itself. */
 const PAYEE = ethers.getAddress("0x00000000000000000000000000000000000fa1e5");

@@ -2,7 +2,6 @@ import { expect } from "chai";
 import { ethers } from "hardhat";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import type { ContractTransactionReceipt } from "ethers";
-import type { PaymentEscrow } from "../../typechain-types";
 import { OrderState, idOf, terms } from "../helpers/fixtures";
 import {
   AMOUNT,
@@ -17,22 +16,12 @@ import {
   placeOrder,
   shippedOrderFixture,
   type LoadedOrder,
+  Party,
+  Resolution,
+  statusOf,
+  stock,
 } from "../helpers/settlement";
 import { RACE_GAS, eventsOf, inOneBlock, outcomeOf } from "./sameBlock";
-
-const Party = { None: 0n, Buyer: 1n, Merchant: 2n } as const;
-const Resolution = { Arbiter: 0n, Settlement: 1n, Default: 2n } as const;
-
-/** The order's status slot as a plain object. */
-async function statusOf(escrow: PaymentEscrow, orderId: string) {
-  const s = await escrow.statusOf(orderId);
-  return { state: s.state, feeBps: s.feeBps, deadline: s.deadline, refunded: s.refunded };
-}
-
-/** ERC-1155 balances of SKU A and B held by `holder`. */
-async function stock(f: LoadedOrder, holder: string): Promise<bigint[]> {
-  return f.inventory.balanceOfBatch([holder, holder], [f.skuA, f.skuB]);
-}
 
 /** A payout wallet of the merchant that is not the merchant itself. */
 const PAYEE = ethers.getAddress("0x00000000000000000000000000000000000fa1e5");

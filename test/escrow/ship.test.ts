@@ -1,7 +1,6 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
-import type { PaymentEscrow } from "../../typechain-types";
 import { OrderState, idOf, terms } from "../helpers/fixtures";
 import {
   AMOUNT,
@@ -12,18 +11,9 @@ import {
   placeOrder,
   shippedOrderFixture,
   type LoadedOrder,
+  statusOf,
+  stock,
 } from "../helpers/settlement";
-
-/** The order's status slot as a plain object. */
-async function statusOf(escrow: PaymentEscrow, orderId: string) {
-  const s = await escrow.statusOf(orderId);
-  return { state: s.state, feeBps: s.feeBps, deadline: s.deadline, refunded: s.refunded };
-}
-
-/** ERC-1155 balances of SKU A and B held by `holder`. */
-async function stock(f: LoadedOrder, holder: string): Promise<bigint[]> {
-  return f.inventory.balanceOfBatch([holder, holder], [f.skuA, f.skuB]);
-}
 
 describe("PaymentEscrow.ship", function () {
   describe("success", function () {

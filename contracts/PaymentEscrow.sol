@@ -15,6 +15,7 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {IPaymentEscrow} from "./interfaces/IPaymentEscrow.sol";
 import {IInventoryToken} from "./interfaces/IInventoryToken.sol";
+import {IERC3009} from "./interfaces/IERC3009.sol";
 import {InventoryToken} from "./InventoryToken.sol";
 
 /// @title PaymentEscrow
@@ -65,6 +66,13 @@ contract PaymentEscrow is
     /// @dev Gas forwarded with a native payout: enough for a smart-contract wallet's receive hook, too little
     /// for a hostile receiver to starve the rest of a settlement (a refused payout is credited instead).
     uint256 private constant _NATIVE_PAYOUT_GAS = 50_000;
+    /// @dev Operator approvals live at slot keccak256(merchant, operator, seed): one hash per lookup, where a
+    /// nested mapping takes two, on every call an operator makes. The seed keeps them apart from other storage.
+    // solhint-disable-next-line gas-small-strings
+    bytes32 private constant _OPERATOR_APPROVAL_SEED = keccak256("orderchain.PaymentEscrow.operatorApproval");
+    /// @dev The states {refund} accepts (Paid, Shipped, Disputed), as a bit set indexed by state.
+    uint256 private constant _REFUNDABLE =
+        (1 << uint8(OrderState.Paid)) | (1 << uint8(OrderState.Shipped)) | (1 << uint8(OrderState.Disputed));
     /// @dev The EIP-712 hash of an empty `LineItem[]`: keccak256 of no bytes.
     bytes32 private constant _NO_ITEMS = keccak256("");
 
@@ -78,7 +86,6 @@ contract PaymentEscrow is
     /// in the terms never writes it.
     mapping(bytes32 orderId => address payer) private _payers;
     mapping(bytes32 orderId => Proposal) private _proposals;
-    mapping(address merchant => mapping(address operator => bool)) private _operatorApproved;
     mapping(address account => mapping(address token => uint256)) private _credited;
 
     /// @notice Deploys the escrow and its InventoryToken.
@@ -119,7 +126,10 @@ contract PaymentEscrow is
     function setOperatorApproval(address operator, bool approved) external {
         if (operator == address(0)) revert ZeroAddress();
         address merchant = _msgSender();
-        _operatorApproved[merchant][operator] = approved;
+        bytes32 slot = _operatorSlot(merchant, operator);
+        assembly ("memory-safe") {
+            sstore(slot, approved)
+        }
         emit OperatorApprovalSet(merchant, operator, approved);
     }
 
@@ -157,14 +167,26 @@ contract PaymentEscrow is
 
     /// @inheritdoc IPaymentEscrow
     function pay(OrderTerms calldata terms) external payable nonReentrant whenNotPaused {
-        _pay(terms);
+        address payer = _msgSender();
+        _pay(terms, payer);
+        _collect(terms.token, payer, terms.amount);
     }
 
     /// @inheritdoc IPaymentEscrow
     function payWithPermit(OrderTerms calldata terms, Permit calldata permit) external nonReentrant whenNotPaused {
         if (terms.token == address(0)) revert PermitForNativeOrder(_orderId(terms));
+        address payer = _msgSender();
         _usePermit(terms.token, terms.amount, permit);
-        _pay(terms);
+        _pay(terms, payer);
+        _collect(terms.token, payer, terms.amount);
+    }
+
+    /// @inheritdoc IPaymentEscrow
+    function payWithAuthorization(
+        OrderTerms calldata terms,
+        Authorization calldata auth
+    ) external nonReentrant whenNotPaused {
+        _receive(terms, _pay(terms, auth.from), auth);
     }
 
     /// @inheritdoc IPaymentEscrow
@@ -173,7 +195,9 @@ contract PaymentEscrow is
         LineItem[] calldata items,
         bytes calldata signature
     ) external payable nonReentrant whenNotPaused returns (bytes32 orderId) {
-        return _checkout(terms, items, signature);
+        address payer = _msgSender();
+        orderId = _checkout(terms, items, signature, payer);
+        _collect(terms.token, payer, terms.amount);
     }
 
     /// @inheritdoc IPaymentEscrow
@@ -184,8 +208,21 @@ contract PaymentEscrow is
         Permit calldata permit
     ) external nonReentrant whenNotPaused returns (bytes32 orderId) {
         if (terms.token == address(0)) revert PermitForNativeOrder(_orderId(terms));
+        address payer = _msgSender();
         _usePermit(terms.token, terms.amount, permit);
-        return _checkout(terms, items, signature);
+        orderId = _checkout(terms, items, signature, payer);
+        _collect(terms.token, payer, terms.amount);
+    }
+
+    /// @inheritdoc IPaymentEscrow
+    function checkoutWithAuthorization(
+        OrderTerms calldata terms,
+        LineItem[] calldata items,
+        bytes calldata signature,
+        Authorization calldata auth
+    ) external nonReentrant whenNotPaused returns (bytes32 orderId) {
+        orderId = _checkout(terms, items, signature, auth.from);
+        _receive(terms, orderId, auth);
     }
 
     // ================================================================ fulfilment and settlement
@@ -205,14 +242,14 @@ contract PaymentEscrow is
     function confirmReceipt(OrderTerms calldata terms, LineItem[] calldata items) external nonReentrant {
         (bytes32 orderId, OrderStatus memory s, address buyer) = _load(terms, OrderState.Shipped);
         if (_msgSender() != buyer) revert NotBuyer(orderId, _msgSender());
-        _complete(orderId, s, buyer, terms, items, false);
+        _complete(orderId, s, buyer, terms, items);
     }
 
     /// @inheritdoc IPaymentEscrow
     function autoRelease(OrderTerms calldata terms, LineItem[] calldata items) external nonReentrant {
         (bytes32 orderId, OrderStatus memory s, address buyer) = _load(terms, OrderState.Shipped);
         if (block.timestamp <= s.deadline) revert ProtectionPeriodActive(orderId, s.deadline, block.timestamp);
-        _complete(orderId, s, buyer, terms, items, true);
+        _complete(orderId, s, buyer, terms, items);
     }
 
     /// @inheritdoc IPaymentEscrow
@@ -232,7 +269,7 @@ contract PaymentEscrow is
         (bytes32 orderId, OrderStatus memory s, address buyer) = _load(terms, OrderState.Paid);
         if (_msgSender() != buyer) revert NotBuyer(orderId, _msgSender());
         if (block.timestamp <= s.deadline) revert ShipByNotPassed(orderId, s.deadline, block.timestamp);
-        uint256 escrowed = terms.amount - s.refunded;
+        uint256 escrowed = _escrowed(terms.amount, s.refunded);
         _statuses[orderId].state = OrderState.Refunded;
         emit OrderRefunded(orderId, terms.merchant, buyer, escrowed, 0);
         _moveStock(terms, items, terms.merchant);
@@ -243,14 +280,19 @@ contract PaymentEscrow is
     function refund(OrderTerms calldata terms, uint256 amount, LineItem[] calldata items) external nonReentrant {
         _checkMerchantOrOperator(terms.merchant, _msgSender());
         (bytes32 orderId, OrderStatus memory s, address buyer) = _load(terms, OrderState.None);
-        if (s.state != OrderState.Paid && s.state != OrderState.Shipped && s.state != OrderState.Disputed) {
+        if ((1 << uint8(s.state)) & _REFUNDABLE == 0) {
             revert InvalidState(orderId, s.state);
         }
-        if (amount == 0) revert ZeroAmount();
-        uint256 escrowed = terms.amount - s.refunded;
-        if (amount > escrowed) revert RefundExceedsEscrow(orderId, amount, escrowed);
-        // Cannot underflow: amount <= escrowed was just checked.
-        uint256 remaining = escrowed - amount;
+        uint256 escrowed = _escrowed(terms.amount, s.refunded);
+        uint256 remaining;
+        unchecked {
+            // One comparison for both bounds: 0 < amount <= escrowed (amount - 1 wraps to the maximum for 0).
+            if (amount - 1 >= escrowed) {
+                if (amount == 0) revert ZeroAmount();
+                revert RefundExceedsEscrow(orderId, amount, escrowed);
+            }
+            remaining = escrowed - amount;
+        }
         if (remaining == 0) {
             // A full refund ends a dispute too: a pending settlement proposal goes with it.
             if (s.state == OrderState.Disputed && _proposals[orderId].by != Party.None) delete _proposals[orderId];
@@ -259,8 +301,10 @@ contract PaymentEscrow is
             // The buyer keeps the goods for less than the price: stock authority, like creating the order.
             _checkItemAuthority(terms, _msgSender());
             // Only the refunded total changes: the state, the deadline and every pending call stay valid.
-            // Fits: refunded < amount <= type(uint184).max.
-            s.refunded = uint184(terms.amount - remaining);
+            // Fits: refunded < amount <= type(uint184).max; cannot underflow: remaining < escrowed <= amount.
+            unchecked {
+                s.refunded = uint184(terms.amount - remaining);
+            }
         }
         _statuses[orderId] = s;
         emit OrderRefunded(orderId, terms.merchant, buyer, amount, remaining);
@@ -420,11 +464,11 @@ contract PaymentEscrow is
 
     /// @inheritdoc IPaymentEscrow
     function isOperatorApproved(address merchant, address operator) external view returns (bool) {
-        return _operatorApproved[merchant][operator];
+        return _isOperator(merchant, operator);
     }
 
     /// @inheritdoc IPaymentEscrow
-    function orderIdOf(OrderTerms calldata terms) external view returns (bytes32) {
+    function orderIdOf(OrderTerms calldata terms) external pure returns (bytes32) {
         return _orderId(terms);
     }
 
@@ -505,12 +549,13 @@ contract PaymentEscrow is
         }
     }
 
+    /// @dev Creates the order from a signed offer and marks it paid by `payer`; the caller then collects the money.
     function _checkout(
         OrderTerms calldata terms,
         LineItem[] calldata items,
-        bytes calldata signature
+        bytes calldata signature,
+        address payer
     ) private returns (bytes32 orderId) {
-        address payer = _msgSender();
         uint16 fee;
         (orderId, fee) = _newOrder(terms, items);
         if (terms.buyer != address(0) && terms.buyer != payer) revert NotBuyer(orderId, payer);
@@ -518,9 +563,9 @@ contract PaymentEscrow is
         // EOA merchant's (or operator's) signature is recovered first; only another signer asks the merchant's
         // contract (ERC-1271), so an EOA merchant's checkout never pays for reading its code.
         bytes32 digest = _hashTypedDataV4(orderId);
-        (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(digest, signature);
+        (address signer, ECDSA.RecoverError err) = _tryRecover(digest, signature);
         if (err != ECDSA.RecoverError.NoError || signer != terms.merchant) {
-            if (err == ECDSA.RecoverError.NoError && _operatorApproved[terms.merchant][signer]) {
+            if (err == ECDSA.RecoverError.NoError && _isOperator(terms.merchant, signer)) {
                 _checkOperatorTerms(terms, signer);
             } else if (!SignatureChecker.isValidERC1271SignatureNow(terms.merchant, digest, signature)) {
                 revert InvalidOfferSignature(orderId, signer);
@@ -530,13 +575,13 @@ contract PaymentEscrow is
         _statuses[orderId] = OrderStatus({state: OrderState.Paid, feeBps: fee, deadline: shipBy, refunded: 0});
         if (terms.buyer == address(0)) _payers[orderId] = payer;
         emit OrderPaid(orderId, terms.merchant, payer, terms.amount, shipBy);
-        _collect(terms.token, payer, terms.amount);
     }
 
-    function _pay(OrderTerms calldata terms) private {
-        (bytes32 orderId, OrderStatus memory s, ) = _load(terms, OrderState.Created);
+    /// @dev Marks the created order with `terms` paid by `payer`; the caller then collects the money.
+    function _pay(OrderTerms calldata terms, address payer) private returns (bytes32 orderId) {
+        OrderStatus memory s;
+        (orderId, s, ) = _load(terms, OrderState.Created);
         if (block.timestamp > s.deadline) revert PaymentDeadlinePassed(orderId, s.deadline, block.timestamp);
-        address payer = _msgSender();
         if (terms.buyer == address(0)) {
             _payers[orderId] = payer;
         } else if (terms.buyer != payer) {
@@ -546,7 +591,6 @@ contract PaymentEscrow is
         s.deadline = _deadlineAfter(terms.shipWithin);
         _statuses[orderId] = s;
         emit OrderPaid(orderId, terms.merchant, payer, terms.amount, s.deadline);
-        _collect(terms.token, payer, terms.amount);
     }
 
     /// @dev Pulls exactly `amount` into escrow and proves it arrived, refusing fee-on-transfer tokens.
@@ -562,19 +606,60 @@ contract PaymentEscrow is
         if (received != amount) revert TransferAmountMismatch(token, amount, received);
     }
 
+    /// @dev Pulls the order's amount with the payer's ERC-3009 authorization, whose nonce must be the order id
+    /// (the token checks the signature, the nonce and `to == address(this)`), and proves it arrived.
+    function _receive(OrderTerms calldata terms, bytes32 orderId, Authorization calldata auth) private {
+        address token = terms.token;
+        if (token == address(0)) revert PermitForNativeOrder(orderId);
+        uint256 balanceBefore = IERC20(token).balanceOf(address(this));
+        // solhint-disable-next-line avoid-low-level-calls
+        (bool ok, bytes memory reason) = token.call(
+            abi.encodeCall(
+                IERC3009.receiveWithAuthorization,
+                (
+                    auth.from,
+                    address(this),
+                    terms.amount,
+                    auth.validAfter,
+                    auth.validBefore,
+                    orderId,
+                    auth.v,
+                    auth.r,
+                    auth.s
+                )
+            )
+        );
+        if (!ok) {
+            // A token without ERC-3009 has no such function and reverts with nothing; the token's own error
+            // (an expired or used authorization, a wrong signature) is passed on as it is.
+            if (reason.length == 0) revert AuthorizationNotSupported(token);
+            assembly ("memory-safe") {
+                revert(add(reason, 0x20), mload(reason))
+            }
+        }
+        uint256 received = IERC20(token).balanceOf(address(this)) - balanceBefore;
+        if (received != terms.amount) revert TransferAmountMismatch(token, terms.amount, received);
+    }
+
     /// @dev A permit may already have been submitted by someone who saw it in the mempool; that is harmless
     /// because the allowance it set is all the transfer needs, and any real shortfall makes the transfer revert.
     /// A low-level call, not `try`: a `try` on an address without code reverts with empty data before the terms
     /// are validated, where the checks that follow name the problem (TokenNotAllowed, OrderNotFound).
     function _usePermit(address token, uint256 amount, Permit calldata permit) private {
-        // solhint-disable-next-line avoid-low-level-calls
-        (bool ok, ) = token.call(
-            abi.encodeCall(
-                IERC20Permit.permit,
-                (_msgSender(), address(this), amount, permit.deadline, permit.v, permit.r, permit.s)
-            )
-        );
-        ok; // the outcome does not matter: the transfer that follows is the check
+        address owner = _msgSender();
+        bytes4 selector = IERC20Permit.permit.selector;
+        // permit(owner, this, amount, deadline, v, r, s): the Permit struct is those last four words as they are
+        // in calldata. Not decoded here: a malformed field makes the token's decoder refuse, which is as harmless
+        // as any other failed permit. Nothing is copied back: the outcome is not read.
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, selector)
+            mstore(add(p, 0x04), owner)
+            mstore(add(p, 0x24), address())
+            mstore(add(p, 0x44), amount)
+            calldatacopy(add(p, 0x64), permit, 0x80)
+            pop(call(gas(), token, 0, p, 0xe4, 0, 0))
+        }
     }
 
     function _complete(
@@ -582,18 +667,23 @@ contract PaymentEscrow is
         OrderStatus memory s,
         address buyer,
         OrderTerms calldata terms,
-        LineItem[] calldata items,
-        bool autoReleased
+        LineItem[] calldata items
     ) private {
-        uint256 escrowed = terms.amount - s.refunded;
-        // fee <= escrowed as feeBps <= MAX_FEE_BPS < _BPS, so escrowed - fee cannot underflow.
-        uint256 fee = (escrowed * s.feeBps) / _BPS;
+        uint256 escrowed = _escrowed(terms.amount, s.refunded);
+        uint256 fee;
+        uint256 payeeAmount;
+        // No overflow: escrowed <= type(uint184).max and feeBps < 2^16. fee <= escrowed as feeBps <= MAX_FEE_BPS
+        // < _BPS, so escrowed - fee cannot underflow.
+        unchecked {
+            fee = (escrowed * s.feeBps) / _BPS;
+            payeeAmount = escrowed - fee;
+        }
         s.state = OrderState.Completed;
         s.deadline = _deadlineAfter(terms.refundWindow);
         _statuses[orderId] = s;
-        emit OrderCompleted(orderId, terms.merchant, buyer, escrowed - fee, fee, autoReleased);
+        emit OrderCompleted(orderId, terms.merchant, buyer, payeeAmount, fee);
         _moveStock(terms, items, buyer);
-        _payout(terms.token, terms.payee, escrowed - fee);
+        _payout(terms.token, terms.payee, payeeAmount);
         _payout(terms.token, _feeRecipient, fee);
     }
 
@@ -612,10 +702,16 @@ contract PaymentEscrow is
         // `buyerTotal` is the buyer's share of the whole order: what partial refunds already returned counts
         // towards it, so a refund placed ahead of a ruling or an acceptance changes nobody's outcome.
         if (buyerTotal > terms.amount) revert SplitExceedsAmount(orderId, buyerTotal, terms.amount);
-        uint256 buyerAmount = buyerTotal > s.refunded ? buyerTotal - s.refunded : 0;
-        // Cannot underflow: buyerAmount <= amount - refunded, and fee <= payeeShare.
-        uint256 payeeShare = terms.amount - s.refunded - buyerAmount;
-        uint256 fee = (payeeShare * s.feeBps) / _BPS;
+        uint256 buyerAmount;
+        uint256 payeeShare;
+        uint256 fee;
+        // Cannot underflow: refunded <= buyerTotal when subtracted, buyerAmount <= amount - refunded, and
+        // fee <= payeeShare. No overflow: payeeShare <= type(uint184).max and feeBps < 2^16.
+        unchecked {
+            buyerAmount = buyerTotal > s.refunded ? buyerTotal - s.refunded : 0;
+            payeeShare = terms.amount - s.refunded - buyerAmount;
+            fee = (payeeShare * s.feeBps) / _BPS;
+        }
         _statuses[orderId].state = OrderState.Resolved;
         emit DisputeResolved(orderId, terms.merchant, buyer, buyerAmount, payeeShare - fee, fee, resolution);
         _moveStock(terms, items, payeeShare == 0 ? terms.merchant : buyer);
@@ -694,6 +790,20 @@ contract PaymentEscrow is
         }
     }
 
+    /// @dev ECDSA recovery of a 65-byte signature read straight from calldata, without copying it to memory.
+    function _tryRecover(
+        bytes32 digest,
+        bytes calldata signature
+    ) private pure returns (address signer, ECDSA.RecoverError err) {
+        if (signature.length != 65) return (address(0), ECDSA.RecoverError.InvalidSignatureLength);
+        (signer, err, ) = ECDSA.tryRecover(
+            digest,
+            uint8(signature[64]),
+            bytes32(signature[0:32]),
+            bytes32(signature[32:64])
+        );
+    }
+
     function _splitItems(LineItem[] calldata items) private pure returns (uint256[] memory ids, uint256[] memory qty) {
         ids = new uint256[](items.length);
         qty = new uint256[](items.length);
@@ -729,14 +839,45 @@ contract PaymentEscrow is
         ) revert NotStockOperator(terms.merchant, caller);
     }
 
+    /// @dev What the order still holds in escrow. Cannot underflow: `refunded` only grows, and stays below the
+    /// amount (a refund of everything left ends the order instead).
+    function _escrowed(uint256 amount, uint184 refunded) private pure returns (uint256 escrowed) {
+        unchecked {
+            escrowed = amount - refunded;
+        }
+    }
+
     /// @dev `block.timestamp + period` as a uint40, capped at its largest value rather than wrapping.
     function _deadlineAfter(uint256 period) private view returns (uint40) {
-        uint256 t = block.timestamp + period;
+        uint256 t;
+        // Periods are at most uint32 seconds or DISPUTE_PERIOD: no overflow.
+        unchecked {
+            t = block.timestamp + period;
+        }
         return t > type(uint40).max ? type(uint40).max : uint40(t);
     }
 
+    /// @dev Whether `merchant` approved `operator` ({setOperatorApproval}).
+    function _isOperator(address merchant, address operator) private view returns (bool approved) {
+        bytes32 slot = _operatorSlot(merchant, operator);
+        assembly ("memory-safe") {
+            approved := sload(slot)
+        }
+    }
+
+    function _operatorSlot(address merchant, address operator) private pure returns (bytes32 slot) {
+        bytes32 seed = _OPERATOR_APPROVAL_SEED;
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, merchant)
+            mstore(add(p, 0x20), operator)
+            mstore(add(p, 0x40), seed)
+            slot := keccak256(p, 0x60)
+        }
+    }
+
     function _isMerchantOrOperator(address merchant, address caller) private view returns (bool) {
-        return caller == merchant || _operatorApproved[merchant][caller];
+        return caller == merchant || _isOperator(merchant, caller);
     }
 
     function _msgSender() internal view override(Context, ERC2771Context) returns (address) {

@@ -117,6 +117,18 @@ interface IPaymentEscrow {
         bytes32 s;
     }
 
+    /// @notice An ERC-3009 `receiveWithAuthorization` signed by the payer (USDC and EURC implement it). It moves
+    /// exactly the order's amount from `from` to this escrow, and its nonce must be the order id: the payer's
+    /// signature is consent to exactly these terms, so anyone (a relayer) may submit it, and it works once.
+    struct Authorization {
+        address from;
+        uint256 validAfter;
+        uint256 validBefore;
+        uint8 v;
+        bytes32 r;
+        bytes32 s;
+    }
+
     /// @notice Emitted when an order is created (by its merchant or operator, or by a checkout) and its stock
     /// reserved. Carries everything the order's later calls need.
     /// @param orderId The new order's id, {orderIdOf}(`terms`).
@@ -165,15 +177,14 @@ interface IPaymentEscrow {
     /// @param buyer The order's buyer, who now holds the line items' stock.
     /// @param payeeAmount Paid (or credited) to the terms' payee: the escrowed amount minus the fee.
     /// @param fee Paid (or credited) to the fee recipient.
-    /// @param autoReleased True when released by {autoRelease} after the protection period, false when the buyer
-    /// confirmed receipt.
+    /// @dev Whether the buyer confirmed receipt or anyone released it after the protection period is the
+    /// transaction's call ({confirmReceipt} or {autoRelease}); the event leaves it out to keep releases cheap.
     event OrderCompleted(
         bytes32 indexed orderId,
         address indexed merchant,
         address indexed buyer,
         uint256 payeeAmount,
-        uint256 fee,
-        bool autoReleased
+        uint256 fee
     );
     /// @notice Emitted when an unpaid order was cancelled (by `by`) and its stock returned to the merchant.
     /// @param orderId The cancelled order.
@@ -294,7 +305,10 @@ interface IPaymentEscrow {
     error DisputePeriodActive(bytes32 orderId, uint256 defaultAfter, uint256 nowTs);
     error WrongNativeAmount(uint256 expected, uint256 received);
     error UnexpectedNativeValue(uint256 value);
+    /// @notice A permit or an ERC-3009 authorization was given for an order paid in the native currency.
     error PermitForNativeOrder(bytes32 orderId);
+    /// @notice The order's token refused `receiveWithAuthorization` without a reason: it does not implement ERC-3009.
+    error AuthorizationNotSupported(address token);
     error TransferAmountMismatch(address token, uint256 expected, uint256 received);
     error RefundExceedsEscrow(bytes32 orderId, uint256 amount, uint256 escrowed);
     /// @notice A split gives the buyer more than the whole order.
@@ -360,6 +374,13 @@ interface IPaymentEscrow {
     /// @param permit The caller's permit for the escrow, for at least `terms.amount`.
     function payWithPermit(OrderTerms calldata terms, Permit calldata permit) external;
 
+    /// @notice Pays an ERC-20 order with the payer's ERC-3009 authorization, whose nonce is the order id. Anyone
+    /// may submit it (the payer needs no gas); `auth.from` pays and becomes the buyer of an order open to any
+    /// payer, and must be the buyer of an order that names one. Reverts while paused.
+    /// @param terms The order's terms (state Created, an ERC-20 token with ERC-3009, payment deadline not passed).
+    /// @param auth The payer's `receiveWithAuthorization` to this escrow for `terms.amount`, nonce = the order id.
+    function payWithAuthorization(OrderTerms calldata terms, Authorization calldata auth) external;
+
     /// @notice Creates and pays an order in one transaction from an offer signed (EIP-712 typed data of the terms
     /// with the items as a list) by the merchant or one of its approved operators. The caller pays and becomes the buyer; an offer
     /// naming a buyer can only be taken by that buyer. An offer is usable once.
@@ -385,6 +406,21 @@ interface IPaymentEscrow {
         LineItem[] calldata items,
         bytes calldata signature,
         Permit calldata permit
+    ) external returns (bytes32 orderId);
+
+    /// @notice {checkout} paid with the payer's ERC-3009 authorization, whose nonce is the order id ({orderIdOf}
+    /// of the terms). Anyone may submit it: `auth.from` pays and becomes the buyer (it must be the buyer an offer
+    /// names). The payer signs once, for exactly these terms, and needs no gas and no allowance.
+    /// @param terms The signed terms; the token must be an ERC-20 with ERC-3009.
+    /// @param items The line items the offer commits to.
+    /// @param signature EIP-712 signature of the terms by the merchant or one of its approved operators.
+    /// @param auth The payer's `receiveWithAuthorization` to this escrow for `terms.amount`, nonce = the order id.
+    /// @return orderId The new order's id.
+    function checkoutWithAuthorization(
+        OrderTerms calldata terms,
+        LineItem[] calldata items,
+        bytes calldata signature,
+        Authorization calldata auth
     ) external returns (bytes32 orderId);
 
     // ---------------------------------------------------------------- fulfilment and settlement
@@ -521,7 +557,7 @@ interface IPaymentEscrow {
     /// @notice The id of the order with `terms`: the EIP-712 struct hash (`hashStruct`) of the terms.
     /// @param terms The terms.
     /// @return The order id; a checkout offer's signature is over its EIP-712 digest in this escrow's domain.
-    function orderIdOf(OrderTerms calldata terms) external view returns (bytes32);
+    function orderIdOf(OrderTerms calldata terms) external pure returns (bytes32);
 
     /// @notice The changing part of an order (all zero for an id never used).
     /// @param orderId The order.

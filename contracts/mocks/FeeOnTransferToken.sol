@@ -2,12 +2,15 @@
 pragma solidity 0.8.28;
 
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+import {ERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Permit.sol";
+import {ERC3009Token} from "./ERC3009Token.sol";
 
 /// @title FeeOnTransferToken
 /// @author orderchain
-/// @notice Burns 1% of every transfer, so the receiver gets less than was sent. Tests only.
-contract FeeOnTransferToken is ERC20 {
-    constructor() ERC20("Fee On Transfer", "FOT") {}
+/// @notice Burns 1% of every transfer (plain, permitted or ERC-3009 authorized), so the receiver gets less than
+/// was sent. Tests only.
+contract FeeOnTransferToken is ERC20, ERC20Permit, ERC3009Token {
+    constructor() ERC20("Fee On Transfer", "FOT") ERC20Permit("Fee On Transfer") {}
 
     /// @notice Mints `amount` to `to`. Unrestricted: tests only.
     /// @param to The receiver.

@@ -323,10 +323,10 @@ describe("PaymentEscrow administration", function () {
 
       await expect(shipAndConfirm(f, before.terms))
         .to.emit(f.escrow, "OrderCompleted")
-        .withArgs(before.id, f.merchant.address, f.buyer.address, USD(99), USD(1), false);
+        .withArgs(before.id, f.merchant.address, f.buyer.address, USD(99), USD(1));
       await expect(shipAndConfirm(f, after.terms))
         .to.emit(f.escrow, "OrderCompleted")
-        .withArgs(after.id, f.merchant.address, f.buyer.address, USD(95), USD(5), false);
+        .withArgs(after.id, f.merchant.address, f.buyer.address, USD(95), USD(5));
       expect(await f.usd.balanceOf(f.feeRecipient.address)).to.equal(USD(6));
       expect(await f.usd.balanceOf(f.merchant.address)).to.equal(USD(194));
     });

@@ -6,7 +6,7 @@ import { AMOUNT, feeOf, load, placeOrder, shippedOrderFixture } from "../helpers
 import { shouldReleaseEscrowToPayee } from "./release.behavior";
 
 describe("PaymentEscrow.confirmReceipt", function () {
-  shouldReleaseEscrowToPayee((f, t, items) => f.escrow.connect(f.buyer).confirmReceipt(t, items), false);
+  shouldReleaseEscrowToPayee((f, t, items) => f.escrow.connect(f.buyer).confirmReceipt(t, items));
 
   describe("caller and timing", function () {
     it("reverts with NotBuyer for the merchant, its operator, another buyer, the arbiter and a stranger", async function () {
@@ -46,7 +46,7 @@ describe("PaymentEscrow.confirmReceipt", function () {
 
       await expect(escrow.connect(buyer).confirmReceipt(t, items))
         .to.emit(escrow, "OrderCompleted")
-        .withArgs(orderId, merchant.address, buyer.address, AMOUNT - feeOf(AMOUNT), feeOf(AMOUNT), false);
+        .withArgs(orderId, merchant.address, buyer.address, AMOUNT - feeOf(AMOUNT), feeOf(AMOUNT));
     });
 
     it("lets the payer of an order open to any payer confirm, and nobody else", async function () {
@@ -61,7 +61,7 @@ describe("PaymentEscrow.confirmReceipt", function () {
       const tx = escrow.connect(otherBuyer).confirmReceipt(o.terms, []);
       await expect(tx)
         .to.emit(escrow, "OrderCompleted")
-        .withArgs(o.orderId, merchant.address, otherBuyer.address, o.terms.amount - fee, fee, false);
+        .withArgs(o.orderId, merchant.address, otherBuyer.address, o.terms.amount - fee, fee);
       await expect(tx).to.changeTokenBalance(usd, merchant, o.terms.amount - fee);
     });
   });

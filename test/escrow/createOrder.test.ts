@@ -181,10 +181,10 @@ describe("PaymentEscrow.createOrder", function () {
 
       await expect(shipAndConfirm(f, before.terms))
         .to.emit(f.escrow, "OrderCompleted")
-        .withArgs(before.id, f.merchant.address, f.buyer.address, USD(99), USD(1), false);
+        .withArgs(before.id, f.merchant.address, f.buyer.address, USD(99), USD(1));
       await expect(shipAndConfirm(f, after.terms))
         .to.emit(f.escrow, "OrderCompleted")
-        .withArgs(after.id, f.merchant.address, f.buyer.address, USD(95), USD(5), false);
+        .withArgs(after.id, f.merchant.address, f.buyer.address, USD(95), USD(5));
       expect((await f.escrow.statusOf(before.id)).feeBps).to.equal(FEE_BPS);
     });
 

@@ -161,4 +161,18 @@ describe("PaymentEscrow.payWithPermit", function () {
       "EnforcedPause",
     );
   });
+
+  it("a permit whose v word carries dirty high bits is refused by the token, and the payment fails cleanly", async function () {
+    const f = await loadFixture(deployCreationFixture);
+    const { o, deadline, escrowAddr } = await orderForPermitPayer(f);
+    const permit = await signPermit(f.usd, f.stranger, escrowAddr, USD(100), deadline);
+    const data = ethers.getBytes(f.escrow.interface.encodeFunctionData("payWithPermit", [o.terms, permit]));
+    // selector, 12 words of terms, then the permit: deadline, v, r, s. Dirty the top byte of v.
+    data[4 + 32 * 13] = 0x01;
+    await expect(f.stranger.sendTransaction({ to: escrowAddr, data: ethers.hexlify(data) }))
+      .to.be.revertedWithCustomError(f.usd, "ERC20InsufficientAllowance")
+      .withArgs(escrowAddr, 0n, USD(100));
+    expect(await f.usd.nonces(f.stranger.address)).to.equal(0n);
+    expect((await f.escrow.statusOf(o.id)).state).to.equal(OrderState.Created);
+  });
 });

@@ -119,7 +119,7 @@ describe("PaymentEscrow payouts", function () {
       const tx = escrow.connect(buyer).confirmReceipt(t, items);
       await expect(tx)
         .to.emit(escrow, "OrderCompleted")
-        .withArgs(orderId, merchant.address, buyer.address, AMOUNT - fee, fee, false);
+        .withArgs(orderId, merchant.address, buyer.address, AMOUNT - fee, fee);
       await expect(tx).to.changeTokenBalances(
         usd,
         [escrow, stranger, merchant, feeRecipient],
@@ -139,7 +139,7 @@ describe("PaymentEscrow payouts", function () {
       const tx = escrow.connect(otherBuyer).autoRelease(t, items);
       await expect(tx)
         .to.emit(escrow, "OrderCompleted")
-        .withArgs(orderId, merchant.address, f.buyer.address, AMOUNT - feeOf(AMOUNT), feeOf(AMOUNT), true);
+        .withArgs(orderId, merchant.address, f.buyer.address, AMOUNT - feeOf(AMOUNT), feeOf(AMOUNT));
       await expect(tx).to.changeTokenBalances(usd, [stranger, merchant], [AMOUNT - feeOf(AMOUNT), 0n]);
     });
 
@@ -224,7 +224,7 @@ describe("PaymentEscrow payouts", function () {
         .withArgs(hostileAddress, NATIVE, NATIVE_AMOUNT - fee);
       await expect(tx)
         .to.emit(escrow, "OrderCompleted")
-        .withArgs(orderId, merchant.address, buyer.address, NATIVE_AMOUNT - fee, fee, false);
+        .withArgs(orderId, merchant.address, buyer.address, NATIVE_AMOUNT - fee, fee);
       await expect(tx).to.changeEtherBalances([escrow, hostile, merchant, feeRecipient], [-fee, 0n, 0n, fee]);
       await f.book.send(tx);
       expect(f.view().state).to.equal(OrderState.Completed);
@@ -287,7 +287,7 @@ describe("PaymentEscrow payouts", function () {
           .withArgs(hostileAddress, NATIVE, NATIVE_AMOUNT - fee);
         await expect(tx)
           .to.emit(escrow, "OrderCompleted")
-          .withArgs(orderId, hostileAddress, buyer.address, NATIVE_AMOUNT - fee, fee, false);
+          .withArgs(orderId, hostileAddress, buyer.address, NATIVE_AMOUNT - fee, fee);
         await expect(tx).to.changeEtherBalances([escrow, hostile, feeRecipient], [-fee, 0n, fee]);
         await book.send(tx);
 

@@ -187,7 +187,7 @@ describe("PaymentEscrow.refund", function () {
       );
       await expect(tx)
         .to.emit(escrow, "OrderCompleted")
-        .withArgs(orderId, merchant.address, buyer.address, rest - fee, fee, false);
+        .withArgs(orderId, merchant.address, buyer.address, rest - fee, fee);
       expect(await usd.balanceOf(await escrow.getAddress())).to.equal(0n);
     });
   });

@@ -26,7 +26,7 @@ export type Release = (f: LoadedOrder, terms: OrderTerms, items: LineItem[]) => 
 const PAYEE = ethers.getAddress("0x00000000000000000000000000000000000fa1e5");
 
 /** Behaviour shared by every way of releasing a shipped order to the order's payee. */
-export function shouldReleaseEscrowToPayee(release: Release, autoReleased: boolean): void {
+export function shouldReleaseEscrowToPayee(release: Release): void {
   describe("payout", function () {
     it("pays the payee amount - fee and the fee recipient the 1% fee in ERC-20", async function () {
       const f = await load(shippedOrderFixture);
@@ -54,14 +54,14 @@ export function shouldReleaseEscrowToPayee(release: Release, autoReleased: boole
       );
     });
 
-    it(`emits OrderCompleted with the split and autoReleased = ${autoReleased}`, async function () {
+    it("emits OrderCompleted with the payee's amount and the fee", async function () {
       const f = await load(shippedOrderFixture);
       const { escrow, merchant, buyer, orderId, terms: t, items } = f;
       const fee = feeOf(AMOUNT);
 
       await expect(release(f, t, items))
         .to.emit(escrow, "OrderCompleted")
-        .withArgs(orderId, merchant.address, buyer.address, AMOUNT - fee, fee, autoReleased);
+        .withArgs(orderId, merchant.address, buyer.address, AMOUNT - fee, fee);
     });
 
     it("pays the terms' payee, not the merchant, when the payee is another wallet", async function () {
@@ -79,7 +79,7 @@ export function shouldReleaseEscrowToPayee(release: Release, autoReleased: boole
       );
       await expect(tx)
         .to.emit(escrow, "OrderCompleted")
-        .withArgs(o.orderId, merchant.address, buyer.address, AMOUNT - fee, fee, autoReleased);
+        .withArgs(o.orderId, merchant.address, buyer.address, AMOUNT - fee, fee);
       expect(await stock(f, buyer.address)).to.deep.equal([2n, 1n]);
       expect(await stock(f, PAYEE)).to.deep.equal([0n, 0n]);
     });
@@ -104,7 +104,7 @@ export function shouldReleaseEscrowToPayee(release: Release, autoReleased: boole
       );
       await expect(tx)
         .to.emit(escrow, "OrderCompleted")
-        .withArgs(o.orderId, merchant.address, buyer.address, escrowed - fee, fee, autoReleased);
+        .withArgs(o.orderId, merchant.address, buyer.address, escrowed - fee, fee);
       // Only the fixture's own order is still escrowed.
       expect(await usd.balanceOf(await escrow.getAddress())).to.equal(AMOUNT);
     });
@@ -123,7 +123,7 @@ export function shouldReleaseEscrowToPayee(release: Release, autoReleased: boole
       await expect(tx).to.changeTokenBalances(usd, [PAYEE, feeRecipient], [AMOUNT - fee, fee]);
       await expect(tx)
         .to.emit(escrow, "OrderCompleted")
-        .withArgs(o.orderId, merchant.address, buyer.address, AMOUNT - fee, fee, autoReleased);
+        .withArgs(o.orderId, merchant.address, buyer.address, AMOUNT - fee, fee);
     });
 
     it("keeps the fixture order's 1% fee after the admin raised the fee", async function () {
@@ -151,7 +151,7 @@ export function shouldReleaseEscrowToPayee(release: Release, autoReleased: boole
       await expect(tx).to.changeTokenBalances(usd, [merchant, feeRecipient], [AMOUNT, 0n]);
       await expect(tx)
         .to.emit(escrow, "OrderCompleted")
-        .withArgs(o.orderId, merchant.address, buyer.address, AMOUNT, 0n, autoReleased);
+        .withArgs(o.orderId, merchant.address, buyer.address, AMOUNT, 0n);
     });
 
     it("rounds the fee down to zero for a tiny amount (99 units at 1%)", async function () {
@@ -162,9 +162,7 @@ export function shouldReleaseEscrowToPayee(release: Release, autoReleased: boole
 
       const tx = release(f, o.terms, []);
       await expect(tx).to.changeTokenBalances(usd, [escrow, PAYEE, feeRecipient], [-99n, 99n, 0n]);
-      await expect(tx)
-        .to.emit(escrow, "OrderCompleted")
-        .withArgs(o.orderId, merchant.address, buyer.address, 99n, 0n, autoReleased);
+      await expect(tx).to.emit(escrow, "OrderCompleted").withArgs(o.orderId, merchant.address, buyer.address, 99n, 0n);
       await expect(tx).not.to.emit(escrow, "PayoutCredited");
     });
 

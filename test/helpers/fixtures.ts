@@ -4,6 +4,7 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signer
 import type { Forwarder, InventoryToken, MockStablecoin, PaymentEscrow } from "../../typechain-types";
 import type { IPaymentEscrow } from "../../typechain-types/contracts/PaymentEscrow";
 import type { ContractTransactionReceipt, ContractTransactionResponse } from "ethers";
+import { RECEIVE_WITH_AUTHORIZATION_TYPES } from "../../relayer/src/relay/typedData";
 import {
   ORDER_TYPES,
   applyOrderLogs,
@@ -196,6 +197,29 @@ export async function signPermit(
   );
   const { v, r, s } = ethers.Signature.from(sig);
   return { deadline, v, r, s };
+}
+
+/**
+ * `payer`'s ERC-3009 `receiveWithAuthorization` of `value` to `to` (the escrow) with `nonce` (the order id), as
+ * the escrow's `payWithAuthorization` and `checkoutWithAuthorization` take it. Valid from now until `validBefore`.
+ */
+export async function signAuthorization(
+  token: { name(): Promise<string>; getAddress(): Promise<string> },
+  payer: HardhatEthersSigner,
+  to: string,
+  value: bigint,
+  nonce: string,
+  validBefore: bigint,
+  validAfter = 0n,
+): Promise<{ from: string; validAfter: bigint; validBefore: bigint; v: number; r: string; s: string }> {
+  const { chainId } = await ethers.provider.getNetwork();
+  const sig = await payer.signTypedData(
+    { name: await token.name(), version: "1", chainId, verifyingContract: await token.getAddress() },
+    RECEIVE_WITH_AUTHORIZATION_TYPES,
+    { from: payer.address, to, value, validAfter, validBefore, nonce },
+  );
+  const { v, r, s } = ethers.Signature.from(sig);
+  return { from: payer.address, validAfter, validBefore, v, r, s };
 }
 
 /**

@@ -16,7 +16,11 @@ import {
 import type { BlocklistStablecoin, HostileReceiver } from "../../typechain-types";
 import { deployEscrowFixture, type EscrowFixture } from "../helpers/fixtures";
 import { escrowDomain, hashItems } from "../../sdk/orderRecord";
-import { FORWARD_REQUEST_TYPES, PERMIT_TYPES } from "../../relayer/src/relay/typedData";
+import {
+  FORWARD_REQUEST_TYPES,
+  PERMIT_TYPES,
+  RECEIVE_WITH_AUTHORIZATION_TYPES,
+} from "../../relayer/src/relay/typedData";
 
 /*
  * Model-based campaign: random sequences of every escrow and inventory action, by random actors (merchants, their
@@ -328,6 +332,16 @@ const sim = {
     m.allowance.set(k, amount);
     m.permitNonce.set(k, (m.permitNonce.get(k) ?? 0n) + 1n);
   },
+  /** The escrow's ERC-3009 pull: `receiveWithAuthorization` of exactly the amount, nonce = the order id. */
+  receive(m: Model, t: Terms, id: string, payer: string, valid: boolean) {
+    if (t.token === ZERO) fail("PermitForNativeOrder", id);
+    if (t.token !== W.a.usd) fail("AuthorizationNotSupported", t.token); // the blocklist token has no ERC-3009
+    // Without a key here the signature is empty (r = s = 0), which the token's ECDSA refuses outright.
+    if (!valid) fail(W.keys.has(payer) ? "InvalidAuthorizationSignature" : "ECDSAInvalidSignature");
+    const b = m.balance(payer, t.token);
+    if (b < t.amount) fail("ERC20InsufficientBalance", payer, b, t.amount);
+    m.move(payer, W.a.escrow, t.token, t.amount);
+  },
   collect(m: Model, token: string, payer: string, amount: bigint, value: bigint) {
     if (token === ZERO) {
       if (value !== amount) fail("WrongNativeAmount", amount, value);
@@ -424,6 +438,7 @@ const sim = {
     signer: string,
     value: bigint,
     permit: boolean | null,
+    auth?: boolean,
   ) {
     if (m.paused) fail("EnforcedPause");
     if (permit !== null) {
@@ -438,9 +453,11 @@ const sim = {
     }
     o.st = { state: S.Paid, feeBps: fee, deadline: ts + t.shipWithin, refunded: 0n };
     if (t.buyer === ZERO) o.payer = c;
-    sim.collect(m, t.token, c, t.amount, value);
+    if (auth !== undefined) sim.receive(m, t, o.id, c, auth);
+    else sim.collect(m, t.token, c, t.amount, value);
   },
-  pay(m: Model, c: string, ts: bigint, t: Terms, value: bigint, permit: boolean | null) {
+  /** `pay` and `payWithPermit` by `c`; with `auth`, `payWithAuthorization` paid by `c` (the signer). */
+  pay(m: Model, c: string, ts: bigint, t: Terms, value: bigint, permit: boolean | null, auth?: boolean) {
     if (m.paused) fail("EnforcedPause");
     if (permit !== null) {
       if (t.token === ZERO) fail("PermitForNativeOrder", orderIdOf(t));
@@ -452,7 +469,8 @@ const sim = {
     else if (t.buyer !== c) fail("NotBuyer", o.id, c);
     o.st.state = S.Paid;
     o.st.deadline = ts + t.shipWithin;
-    sim.collect(m, t.token, c, t.amount, value);
+    if (auth !== undefined) sim.receive(m, t, o.id, c, auth);
+    else sim.collect(m, t.token, c, t.amount, value);
   },
   ship(m: Model, c: string, ts: bigint, t: Terms) {
     sim.checkMerchant(m, t.merchant, c);
@@ -690,6 +708,8 @@ const KINDS = {
   checkoutWithPermit: 3,
   pay: 6,
   payWithPermit: 3,
+  payWithAuthorization: 3,
+  checkoutWithAuthorization: 3,
   ship: 6,
   confirmReceipt: 4,
   autoRelease: 3,
@@ -886,6 +906,27 @@ function signDigest(signer: string, digest: string): string {
   return W.keys.get(signer)!.sign(digest).serialized;
 }
 
+/**
+ * `payer`'s ERC-3009 authorization for order `id` (the nonce). An invalid one is signed for another nonce, or is no
+ * signature at all when the payer has no key here.
+ */
+function authorizationFor(ctx: RunCtx, payer: string, t: Terms, id: string, valid: boolean) {
+  const validBefore = ctx.clock + 3_600n;
+  if (!W.keys.has(payer))
+    return { from: payer, validAfter: 0n, validBefore, v: 27, r: ethers.ZeroHash, s: ethers.ZeroHash };
+  const domain = W.permitDomains.get(t.token) ?? W.permitDomains.get(W.a.usd)!;
+  const digest = TypedDataEncoder.hash(domain, RECEIVE_WITH_AUTHORIZATION_TYPES, {
+    from: payer,
+    to: W.a.escrow,
+    value: t.amount,
+    validAfter: 0n,
+    validBefore,
+    nonce: valid ? id : ethers.id(`not ${id}`),
+  });
+  const sig = W.keys.get(payer)!.sign(digest);
+  return { from: payer, validAfter: 0n, validBefore, v: sig.v, r: sig.r, s: sig.s };
+}
+
 function permitFor(ctx: RunCtx, owner: string, token: string, amount: bigint, valid: boolean) {
   const deadline = ctx.clock + 3_600n;
   if (!valid || !W.permitDomains.has(token))
@@ -933,7 +974,15 @@ function build(ctx: RunCtx, raw: Raw, forced?: string): Call {
   // While paused, some creation attempts are the pauser lifting the pause instead (so pauses stay short).
   if (
     m.paused &&
-    ["create", "checkout", "checkoutWithPermit", "pay", "payWithPermit"].includes(kind) &&
+    [
+      "create",
+      "checkout",
+      "checkoutWithPermit",
+      "checkoutWithAuthorization",
+      "pay",
+      "payWithPermit",
+      "payWithAuthorization",
+    ].includes(kind) &&
     raw.v % 3 === 0
   )
     kind = "pauseToggle";
@@ -1022,6 +1071,45 @@ function build(ctx: RunCtx, raw: Raw, forced?: string): Call {
         esc.encodeFunctionData("pay", [t]),
         (mm, ts) => sim.pay(mm, c, ts, t, forced === undefined ? value : 0n, null),
         forced === undefined ? value : 0n,
+      );
+    }
+    case "payWithAuthorization": {
+      // Mostly orders in the one token with ERC-3009; the others are tried now and then.
+      const o = pickOrder(
+        ctx,
+        raw,
+        (x) => x.st.state === S.Created && x.st.deadline >= now && (x.terms.token === W.a.usd || raw.y % 10 === 0),
+      );
+      const t = o?.terms ?? fallbackTerms().terms;
+      const payer = forced ?? (t.buyer !== ZERO && raw.y % 8 !== 0 ? t.buyer : pick(buyers, raw.y));
+      const valid = (raw.v >> 6) % 10 !== 0 && W.keys.has(payer);
+      const auth = authorizationFor(ctx, payer, t, orderIdOf(t), valid);
+      // Anyone may send it: mostly the relayer.
+      const c = who([W.a.operator, W.a.relayer, W.a.stranger], 60);
+      return call("payWithAuthorization", c, esc.encodeFunctionData("payWithAuthorization", [t, auth]), (mm, ts) =>
+        sim.pay(mm, payer, ts, t, 0n, null, valid),
+      );
+    }
+    case "checkoutWithAuthorization": {
+      const fresh = freshTerms(ctx, merchantOf(), raw, raw.v % 4 === 0);
+      if (fresh.terms.token !== W.a.usd && raw.y % 10 !== 0) {
+        // authorizations are for the ERC-3009 token (another token is tried now and then)
+        fresh.terms.token = W.a.usd;
+        fresh.terms.amount = BigInt(1 + (raw.x % 997)) * 10_000n;
+      }
+      const { terms: t, items, given } = fresh;
+      const id = orderIdOf(t);
+      ctx.registry.set(id, { terms: t, items });
+      const payer = forced ?? (t.buyer !== ZERO && raw.y % 8 !== 0 ? t.buyer : pick(buyers, raw.y));
+      const sel = (raw.v >> 4) % 20;
+      const signer = sel < 16 ? t.merchant : sel < 18 ? W.a.operator : sel < 19 ? W.a.stranger : ZERO;
+      const signature = signer === ZERO ? "0x" + "00".repeat(65) : signDigest(signer, offerDigest(id));
+      const valid = (raw.v >> 6) % 10 !== 0 && W.keys.has(payer);
+      const auth = authorizationFor(ctx, payer, t, id, valid);
+      const c = who([W.a.operator, W.a.relayer, W.a.stranger], 60);
+      const data = esc.encodeFunctionData("checkoutWithAuthorization", [t, given, signature, auth]);
+      return call("checkoutWithAuthorization", c, data, (mm, ts) =>
+        sim.checkout(mm, payer, ts, t, given, signer, 0n, null, valid),
       );
     }
     case "ship": {
@@ -1808,6 +1896,10 @@ const NEEDS: Partial<Record<Kind, Need>> = {
     ready: (o, now) => o.st.state === S.Created && o.st.deadline >= now && o.terms.token !== ZERO,
     before: "create",
   },
+  payWithAuthorization: {
+    ready: (o, now) => o.st.state === S.Created && o.st.deadline >= now && o.terms.token === W.a.usd,
+    before: "create",
+  },
   cancel: { ready: (o) => o.st.state === S.Created, before: "create" },
   ship: { ready: (o, now) => o.st.state === S.Paid && o.st.deadline >= now, before: "pay" },
   cancelUnshipped: {
@@ -2019,7 +2111,13 @@ async function setup(): Promise<World> {
     busd: await busd.getAddress(),
   };
   const errorFragments = new Map<string, ErrorFragment>();
-  for (const iface of [f.escrow.interface, f.inventory.interface, busd.interface, f.forwarder.interface]) {
+  for (const iface of [
+    f.escrow.interface,
+    f.inventory.interface,
+    f.usd.interface,
+    busd.interface,
+    f.forwarder.interface,
+  ]) {
     iface.forEachError((e) => errorFragments.set(e.format("sighash"), e));
   }
   errorFragments.set("FailedCall()", ErrorFragment.from("error FailedCall()"));

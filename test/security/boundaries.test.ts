@@ -53,7 +53,7 @@ describe("security: boundaries", function () {
       const fee = feeAt(MAX_AMOUNT, MAX_FEE_BPS);
       await expect(f.escrow.connect(f.buyer).confirmReceipt(t, []))
         .to.emit(f.escrow, "OrderCompleted")
-        .withArgs(id, f.merchant.address, f.buyer.address, MAX_AMOUNT - fee, fee, false);
+        .withArgs(id, f.merchant.address, f.buyer.address, MAX_AMOUNT - fee, fee);
       expect(await f.usd.balanceOf(f.escrowAddress)).to.equal(0n);
       expect(await f.usd.balanceOf(f.feeRecipient.address)).to.equal(fee);
     });
@@ -117,7 +117,7 @@ describe("security: boundaries", function () {
         const tx = f.escrow.connect(f.buyer).confirmReceipt(t, []);
         await expect(tx)
           .to.emit(f.escrow, "OrderCompleted")
-          .withArgs(id, f.merchant.address, f.buyer.address, amount - fee, fee, false);
+          .withArgs(id, f.merchant.address, f.buyer.address, amount - fee, fee);
         await expect(tx).to.changeTokenBalances(f.usd, [f.merchant, f.feeRecipient], [amount - fee, fee]);
         const receipt = await (await tx).wait();
         const toFeeRecipient = receipt!.logs

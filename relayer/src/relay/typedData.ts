@@ -21,6 +21,21 @@ export const PERMIT_TYPES = {
   ],
 };
 
+/**
+ * ERC-3009 `receiveWithAuthorization` (USDC, EURC), signed in the token's own EIP-712 domain. The escrow takes it
+ * with the order id as the nonce (`payWithAuthorization`, `checkoutWithAuthorization`).
+ */
+export const RECEIVE_WITH_AUTHORIZATION_TYPES = {
+  ReceiveWithAuthorization: [
+    { name: "from", type: "address" },
+    { name: "to", type: "address" },
+    { name: "value", type: "uint256" },
+    { name: "validAfter", type: "uint256" },
+    { name: "validBefore", type: "uint256" },
+    { name: "nonce", type: "bytes32" },
+  ],
+};
+
 export interface Domain {
   name: string;
   version: string;

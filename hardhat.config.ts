@@ -45,13 +45,18 @@ const config: HardhatUserConfig = {
     ],
     // The escrow's runtime code must stay under the 24,576-byte limit (EIP-170). It is compiled through the IR
     // pipeline, which makes it both smaller and cheaper to call; at 500 runs it leaves about 1.3 KB of headroom
-    // (more runs inline it past the limit for a few gas).
-    overrides: {
-      "contracts/PaymentEscrow.sol": {
-        version: SOLC_VERSION,
-        settings: { optimizer: { enabled: true, runs: 500 }, viaIR: true, evmVersion: "cancun" },
-      },
-    },
+    // (more runs inline it past the limit for a few gas). The escrow's constructor deploys the InventoryToken, so
+    // the inventory on chain is the one compiled in the escrow's job: its own artifact gets the same settings, or
+    // its bytecode would not match what is deployed (and explorer verification would fail).
+    overrides: Object.fromEntries(
+      ["contracts/PaymentEscrow.sol", "contracts/InventoryToken.sol"].map((file) => [
+        file,
+        {
+          version: SOLC_VERSION,
+          settings: { optimizer: { enabled: true, runs: 500 }, viaIR: true, evmVersion: "cancun" },
+        },
+      ]),
+    ),
   },
   // `localhost` is Hardhat's built-in entry (a `hardhat node` on 127.0.0.1:8545; LOCALHOST_RPC_URL points it at
   // another node). The testnets come from env values; the config loads without any .env, and the deploy commands

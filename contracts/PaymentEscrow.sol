@@ -606,11 +606,14 @@ contract PaymentEscrow is
         if (received != amount) revert TransferAmountMismatch(token, amount, received);
     }
 
-    /// @dev Pulls the order's amount with the payer's ERC-3009 authorization, whose nonce must be the order id
-    /// (the token checks the signature, the nonce and `to == address(this)`), and proves it arrived.
+    /// @dev Pulls the order's amount with the payer's ERC-3009 authorization, whose nonce must be the order's
+    /// EIP-712 digest in this escrow's domain (the token checks the signature, the nonce and `to == address(this)`),
+    /// and proves it arrived. The digest, not the bare id, so the same terms on another escrow or chain never
+    /// share a payer's nonce.
     function _receive(OrderTerms calldata terms, bytes32 orderId, Authorization calldata auth) private {
         address token = terms.token;
         if (token == address(0)) revert PermitForNativeOrder(orderId);
+        bytes32 nonce = _hashTypedDataV4(orderId);
         uint256 balanceBefore = IERC20(token).balanceOf(address(this));
         // solhint-disable-next-line avoid-low-level-calls
         (bool ok, bytes memory reason) = token.call(
@@ -622,7 +625,7 @@ contract PaymentEscrow is
                     terms.amount,
                     auth.validAfter,
                     auth.validBefore,
-                    orderId,
+                    nonce,
                     auth.v,
                     auth.r,
                     auth.s
@@ -630,8 +633,9 @@ contract PaymentEscrow is
             )
         );
         if (!ok) {
-            // A token without ERC-3009 has no such function and reverts with nothing; the token's own error
-            // (an expired or used authorization, a wrong signature) is passed on as it is.
+            // A token without ERC-3009 has no such function and reverts with nothing (so does a call that ran out
+            // of gas); the token's own error (an expired or used authorization, a wrong signature) is passed on
+            // as it is: tokens are allowlisted by the admin.
             if (reason.length == 0) revert AuthorizationNotSupported(token);
             assembly ("memory-safe") {
                 revert(add(reason, 0x20), mload(reason))
@@ -865,6 +869,8 @@ contract PaymentEscrow is
         }
     }
 
+    /// @dev Callers pass addresses Solidity produced (ABI-decoded calldata, `_msgSender()`, `ecrecover`), whose
+    /// upper 96 bits are clean.
     function _operatorSlot(address merchant, address operator) private pure returns (bytes32 slot) {
         bytes32 seed = _OPERATOR_APPROVAL_SEED;
         assembly ("memory-safe") {

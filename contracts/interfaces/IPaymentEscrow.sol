@@ -118,8 +118,11 @@ interface IPaymentEscrow {
     }
 
     /// @notice An ERC-3009 `receiveWithAuthorization` signed by the payer (USDC and EURC implement it). It moves
-    /// exactly the order's amount from `from` to this escrow, and its nonce must be the order id: the payer's
-    /// signature is consent to exactly these terms, so anyone (a relayer) may submit it, and it works once.
+    /// exactly the order's amount from `from` to this escrow, and its nonce must be the order's EIP-712 digest in
+    /// this escrow's domain (the digest a merchant signs for an offer of these terms; `offerDigest` in the sdk):
+    /// the payer's signature is consent to exactly these terms on this escrow, so anyone (a relayer) may submit it,
+    /// and it works once. Only ECDSA (v, r, s) signatures: a smart-contract wallet payer pays with a permit or an
+    /// approval instead.
     struct Authorization {
         address from;
         uint256 validAfter;
@@ -307,7 +310,8 @@ interface IPaymentEscrow {
     error UnexpectedNativeValue(uint256 value);
     /// @notice A permit or an ERC-3009 authorization was given for an order paid in the native currency.
     error PermitForNativeOrder(bytes32 orderId);
-    /// @notice The order's token refused `receiveWithAuthorization` without a reason: it does not implement ERC-3009.
+    /// @notice The order's token refused `receiveWithAuthorization` without a reason: it does not implement ERC-3009
+    /// (or the call ran out of gas).
     error AuthorizationNotSupported(address token);
     error TransferAmountMismatch(address token, uint256 expected, uint256 received);
     error RefundExceedsEscrow(bytes32 orderId, uint256 amount, uint256 escrowed);
@@ -374,11 +378,11 @@ interface IPaymentEscrow {
     /// @param permit The caller's permit for the escrow, for at least `terms.amount`.
     function payWithPermit(OrderTerms calldata terms, Permit calldata permit) external;
 
-    /// @notice Pays an ERC-20 order with the payer's ERC-3009 authorization, whose nonce is the order id. Anyone
+    /// @notice Pays an ERC-20 order with the payer's ERC-3009 authorization (nonce: the order's digest). Anyone
     /// may submit it (the payer needs no gas); `auth.from` pays and becomes the buyer of an order open to any
     /// payer, and must be the buyer of an order that names one. Reverts while paused.
     /// @param terms The order's terms (state Created, an ERC-20 token with ERC-3009, payment deadline not passed).
-    /// @param auth The payer's `receiveWithAuthorization` to this escrow for `terms.amount`, nonce = the order id.
+    /// @param auth The payer's `receiveWithAuthorization` to this escrow for `terms.amount`, nonce = the digest.
     function payWithAuthorization(OrderTerms calldata terms, Authorization calldata auth) external;
 
     /// @notice Creates and pays an order in one transaction from an offer signed (EIP-712 typed data of the terms
@@ -408,13 +412,14 @@ interface IPaymentEscrow {
         Permit calldata permit
     ) external returns (bytes32 orderId);
 
-    /// @notice {checkout} paid with the payer's ERC-3009 authorization, whose nonce is the order id ({orderIdOf}
-    /// of the terms). Anyone may submit it: `auth.from` pays and becomes the buyer (it must be the buyer an offer
-    /// names). The payer signs once, for exactly these terms, and needs no gas and no allowance.
+    /// @notice {checkout} paid with the payer's ERC-3009 authorization, whose nonce is the order's EIP-712 digest
+    /// (the digest the merchant's offer signature covers). Anyone may submit it: `auth.from` pays and becomes the
+    /// buyer (it must be the buyer an offer names). The payer signs once, for exactly these terms on this escrow,
+    /// and needs no gas and no allowance.
     /// @param terms The signed terms; the token must be an ERC-20 with ERC-3009.
     /// @param items The line items the offer commits to.
     /// @param signature EIP-712 signature of the terms by the merchant or one of its approved operators.
-    /// @param auth The payer's `receiveWithAuthorization` to this escrow for `terms.amount`, nonce = the order id.
+    /// @param auth The payer's `receiveWithAuthorization` to this escrow for `terms.amount`, nonce = the digest.
     /// @return orderId The new order's id.
     function checkoutWithAuthorization(
         OrderTerms calldata terms,

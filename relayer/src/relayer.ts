@@ -13,7 +13,8 @@ import type { ChainWriter } from "./chain/writer";
 import type { Indexer } from "./indexer/indexer";
 import type { WebhookDeliverer } from "./webhooks/deliverer";
 import { createWorkers, startWorkerThread } from "./workers";
-import { API_KEYS_CHANNEL, ApiKeyCache } from "./api/keyCache";
+import { ApiKeyCache } from "./store/apiKeyCache";
+import { API_KEYS_CHANNEL } from "./store/apiKeys";
 import { listen } from "./store/notify";
 import { buildApp } from "./api/app";
 import { createMetrics, type Metrics } from "./metrics";
@@ -127,7 +128,6 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
         chain,
         log,
         metrics,
-        indexer,
         workerMetrics: () => (thread ? thread.metrics() : Promise.resolve([])),
         keyCache,
         config: {

@@ -9,6 +9,7 @@ import type { MetricObjectWithValues, MetricValue } from "prom-client";
 import type { Db } from "./store/db";
 import type { ChainContext, ContractAddresses } from "./chain/context";
 import { ChainWriter } from "./chain/writer";
+import { JOBS } from "./jobs/registry";
 import { Indexer, type IndexerHooks } from "./indexer/indexer";
 import { postLedger } from "./ledger/ledger";
 import { announceOrders } from "./webhooks/events";
@@ -38,6 +39,7 @@ export function createWorkers(
     chain,
     config.signerKeys,
     {
+      jobs: JOBS,
       batchSize: config.batchSize,
       confirmations: config.confirmations,
       pollIntervalMs: config.pollIntervalMs,

@@ -284,6 +284,26 @@ describe("PaymentEscrow.checkout", function () {
       }
     });
 
+    it("refuses a merchant's signature in its malleable form (high s) and in 64-byte compact form: InvalidOfferSignature(id, 0)", async function () {
+      const f = await loadFixture(deployCreationFixture);
+      const offer = await terms(f, {});
+      const id = await idOf(f.escrow, offer);
+      const sig = ethers.Signature.from(await signOffer(f.escrow, f.merchant, offer, []));
+      const N = BigInt("0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141");
+      // The same signature with s' = n - s and v flipped recovers the merchant too, but is not the canonical one.
+      const highS = ethers.concat([
+        sig.r,
+        ethers.toBeHex(N - BigInt(sig.s), 32),
+        ethers.toBeHex(sig.v === 27 ? 28 : 27, 1),
+      ]);
+      for (const bad of [highS, sig.compactSerialized]) {
+        await expect(f.escrow.connect(f.buyer).checkout(offer, [], bad, { value: 0n }))
+          .to.be.revertedWithCustomError(f.escrow, "InvalidOfferSignature")
+          .withArgs(id, ethers.ZeroAddress);
+      }
+      await f.book.send(f.escrow.connect(f.buyer).checkout(offer, [], sig.serialized));
+    });
+
     it("reverts with InvalidOfferSignature for an offer signed with other items (commitment changed to match)", async function () {
       const f = await loadFixture(deployCreationFixture);
       const signedItems = [{ skuId: f.skuA, quantity: 1n }];

@@ -2,7 +2,17 @@ import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
-import { FEE_BPS, HOUR, OrderState, USD, idOf, signAuthorization, signOffer, terms } from "../helpers/fixtures";
+import {
+  FEE_BPS,
+  HOUR,
+  OrderState,
+  USD,
+  authorizationNonce,
+  idOf,
+  signAuthorization,
+  signOffer,
+  terms,
+} from "../helpers/fixtures";
 import type { LineItem, OrderTerms } from "../helpers/fixtures";
 import { deployCreationFixture, itemTuples, termsTuple, type CreationFixture } from "../helpers/creation";
 
@@ -19,15 +29,16 @@ async function signedCheckout(
   const id = await idOf(f.escrow, offer, items);
   const sig = await signOffer(f.escrow, signer, offer, items);
   const validBefore = BigInt(await time.latest()) + HOUR;
-  const auth = await signAuthorization(f.usd, payer, await f.escrow.getAddress(), offer.amount, id, validBefore);
-  return { offer, id, sig, auth, items };
+  const nonce = await authorizationNonce(f.escrow, offer, items);
+  const auth = await signAuthorization(f.usd, payer, await f.escrow.getAddress(), offer.amount, nonce, validBefore);
+  return { offer, id, nonce, sig, auth, items };
 }
 
 describe("PaymentEscrow.checkoutWithAuthorization", function () {
   it("creates and pays an offer with line items from the buyer's ERC-3009 authorization, sent by the relayer", async function () {
     const f = await loadFixture(deployCreationFixture);
     const items = [{ skuId: f.skuA, quantity: 2n }];
-    const { offer, id, sig, auth } = await signedCheckout(f, { buyer: f.stranger.address }, items);
+    const { offer, id, nonce, sig, auth } = await signedCheckout(f, { buyer: f.stranger.address }, items);
     const ethBefore = await ethers.provider.getBalance(f.stranger.address);
     expect(await f.escrow.connect(f.operator).checkoutWithAuthorization.staticCall(offer, items, sig, auth)).to.equal(
       id,
@@ -48,7 +59,7 @@ describe("PaymentEscrow.checkoutWithAuthorization", function () {
     expect(s.deadline).to.equal(payAt + offer.shipWithin);
     expect(f.book.get(id).buyer).to.equal(f.stranger.address);
     expect(await f.inventory.balanceOf(await f.escrow.getAddress(), f.skuA)).to.equal(2n);
-    expect(await f.usd.authorizationState(f.stranger.address, id)).to.equal(true);
+    expect(await f.usd.authorizationState(f.stranger.address, nonce)).to.equal(true);
     expect(await ethers.provider.getBalance(f.stranger.address)).to.equal(ethBefore);
   });
 
@@ -94,7 +105,7 @@ describe("PaymentEscrow.checkoutWithAuthorization", function () {
 
   it("reverts with InvalidOfferSignature for an offer the merchant did not sign; the authorization stays unused", async function () {
     const f = await loadFixture(deployCreationFixture);
-    const { offer, id, sig, auth } = await signedCheckout(
+    const { offer, id, nonce, sig, auth } = await signedCheckout(
       f,
       { buyer: f.stranger.address },
       [],
@@ -104,7 +115,7 @@ describe("PaymentEscrow.checkoutWithAuthorization", function () {
     await expect(f.escrow.connect(f.operator).checkoutWithAuthorization(offer, [], sig, auth))
       .to.be.revertedWithCustomError(f.escrow, "InvalidOfferSignature")
       .withArgs(id, f.otherMerchant.address);
-    expect(await f.usd.authorizationState(f.stranger.address, id)).to.equal(false);
+    expect(await f.usd.authorizationState(f.stranger.address, nonce)).to.equal(false);
   });
 
   it("reverts with PermitForNativeOrder for a native-currency offer", async function () {
@@ -156,5 +167,53 @@ describe("PaymentEscrow.checkoutWithAuthorization", function () {
     await expect(
       f.escrow.connect(f.operator).checkoutWithAuthorization(offer, [], sig, auth),
     ).to.be.revertedWithCustomError(f.escrow, "EnforcedPause");
+  });
+
+  it("a payer without the funds makes the checkout fail with the token's ERC20InsufficientBalance; nothing is created", async function () {
+    const f = await loadFixture(deployCreationFixture);
+    const { offer, id, sig, auth } = await signedCheckout(f, { buyer: f.stranger.address });
+    await f.usd.connect(f.stranger).transfer(f.buyer.address, await f.usd.balanceOf(f.stranger.address));
+    await expect(f.escrow.connect(f.operator).checkoutWithAuthorization(offer, [], sig, auth))
+      .to.be.revertedWithCustomError(f.usd, "ERC20InsufficientBalance")
+      .withArgs(f.stranger.address, 0n, USD(100));
+    expect((await f.escrow.statusOf(id)).state).to.equal(OrderState.None);
+  });
+
+  it("an authorization whose nonce is the bare order id (not its digest in this escrow's domain) is refused", async function () {
+    const f = await loadFixture(deployCreationFixture);
+    const { offer, id, sig } = await signedCheckout(f, { buyer: f.stranger.address });
+    const validBefore = BigInt(await time.latest()) + HOUR;
+    const bare = await signAuthorization(f.usd, f.stranger, await f.escrow.getAddress(), USD(100), id, validBefore);
+    await expect(
+      f.escrow.connect(f.operator).checkoutWithAuthorization(offer, [], sig, bare),
+    ).to.be.revertedWithCustomError(f.usd, "InvalidAuthorizationSignature");
+  });
+
+  it("reverts with AuthorizationNotSupported for an offer in an allowed token without ERC-3009", async function () {
+    const f = await loadFixture(deployCreationFixture);
+    const plain = await ethers.deployContract("ReturnsFalseToken");
+    await f.escrow.connect(f.admin).setTokenAllowed(await plain.getAddress(), true);
+    const { offer, sig, auth } = await signedCheckout(f, {
+      buyer: f.stranger.address,
+      token: await plain.getAddress(),
+    });
+    await expect(f.escrow.connect(f.operator).checkoutWithAuthorization(offer, [], sig, auth))
+      .to.be.revertedWithCustomError(f.escrow, "AuthorizationNotSupported")
+      .withArgs(await plain.getAddress());
+  });
+
+  it("reverts with TransferAmountMismatch for a token that delivers less than authorized", async function () {
+    const f = await loadFixture(deployCreationFixture);
+    const fot = await ethers.deployContract("FeeOnTransferToken");
+    await f.escrow.connect(f.admin).setTokenAllowed(await fot.getAddress(), true);
+    await fot.mint(f.stranger.address, USD(1_000));
+    const offer = await terms(f, { buyer: f.stranger.address, token: await fot.getAddress() });
+    const sig = await signOffer(f.escrow, f.merchant, offer, []);
+    const nonce = await authorizationNonce(f.escrow, offer);
+    const validBefore = BigInt(await time.latest()) + HOUR;
+    const auth = await signAuthorization(fot, f.stranger, await f.escrow.getAddress(), USD(100), nonce, validBefore);
+    await expect(f.escrow.connect(f.operator).checkoutWithAuthorization(offer, [], sig, auth))
+      .to.be.revertedWithCustomError(f.escrow, "TransferAmountMismatch")
+      .withArgs(await fot.getAddress(), USD(100), USD(99));
   });
 });

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import { HOUR, OrderState, USD, signAuthorization } from "../helpers/fixtures";
+import { HOUR, OrderState, USD, authorizationNonce, signAuthorization } from "../helpers/fixtures";
 import { createOrder, deployCreationFixture, type CreatedOrder, type CreationFixture } from "../helpers/creation";
 
 /**
@@ -11,7 +11,8 @@ import { createOrder, deployCreationFixture, type CreatedOrder, type CreationFix
 async function authorizationPayer(f: CreationFixture, o: CreatedOrder, payer = f.stranger, value = o.terms.amount) {
   await f.usd.mint(payer.address, USD(1_000));
   const validBefore = BigInt(await time.latest()) + HOUR;
-  return signAuthorization(f.usd, payer, await f.escrow.getAddress(), value, o.id, validBefore);
+  const nonce = await authorizationNonce(f.escrow, o.terms, o.items);
+  return signAuthorization(f.usd, payer, await f.escrow.getAddress(), value, nonce, validBefore);
 }
 
 describe("PaymentEscrow.payWithAuthorization", function () {
@@ -32,7 +33,11 @@ describe("PaymentEscrow.payWithAuthorization", function () {
     expect(s.state).to.equal(OrderState.Paid);
     expect(s.deadline).to.equal(payAt + o.terms.shipWithin);
     expect(f.book.get(o.id).buyer).to.equal(f.stranger.address);
-    expect(await f.usd.authorizationState(f.stranger.address, o.id)).to.equal(true);
+    expect(await f.usd.authorizationState(f.stranger.address, await authorizationNonce(f.escrow, o.terms))).to.equal(
+      true,
+    );
+    // The nonce is the order's digest in this escrow's domain, not the bare id: the id stays unused.
+    expect(await f.usd.authorizationState(f.stranger.address, o.id)).to.equal(false);
     expect(await f.usd.allowance(f.stranger.address, await f.escrow.getAddress())).to.equal(0n);
     expect(await ethers.provider.getBalance(f.stranger.address)).to.equal(ethBefore);
   });
@@ -53,7 +58,9 @@ describe("PaymentEscrow.payWithAuthorization", function () {
     await expect(f.escrow.connect(f.operator).payWithAuthorization(o.terms, auth))
       .to.be.revertedWithCustomError(f.escrow, "NotBuyer")
       .withArgs(o.id, f.stranger.address);
-    expect(await f.usd.authorizationState(f.stranger.address, o.id)).to.equal(false);
+    expect(await f.usd.authorizationState(f.stranger.address, await authorizationNonce(f.escrow, o.terms))).to.equal(
+      false,
+    );
   });
 
   it("a stranger cannot spend a buyer's authorization on another order: the nonce is the order id", async function () {
@@ -96,7 +103,8 @@ describe("PaymentEscrow.payWithAuthorization", function () {
     const o = await createOrder(f, { buyer: f.stranger.address });
     await f.usd.mint(f.stranger.address, USD(1_000));
     const validBefore = BigInt(await time.latest()) + 10n;
-    const auth = await signAuthorization(f.usd, f.stranger, await f.escrow.getAddress(), USD(100), o.id, validBefore);
+    const nonce = await authorizationNonce(f.escrow, o.terms);
+    const auth = await signAuthorization(f.usd, f.stranger, await f.escrow.getAddress(), USD(100), nonce, validBefore);
     await time.setNextBlockTimestamp(validBefore);
     await expect(f.escrow.connect(f.operator).payWithAuthorization(o.terms, auth))
       .to.be.revertedWithCustomError(f.usd, "AuthorizationNotInTime")
@@ -118,13 +126,14 @@ describe("PaymentEscrow.payWithAuthorization", function () {
             { name: "nonce", type: "bytes32" },
           ],
         },
-        { authorizer: f.stranger.address, nonce: o.id },
+        { authorizer: f.stranger.address, nonce: await authorizationNonce(f.escrow, o.terms) },
       ),
     );
-    await f.usd.cancelAuthorization(f.stranger.address, o.id, sig.v, sig.r, sig.s);
+    const nonce = await authorizationNonce(f.escrow, o.terms);
+    await f.usd.cancelAuthorization(f.stranger.address, nonce, sig.v, sig.r, sig.s);
     await expect(f.escrow.connect(f.operator).payWithAuthorization(o.terms, auth))
       .to.be.revertedWithCustomError(f.usd, "AuthorizationUsedOrCanceled")
-      .withArgs(f.stranger.address, o.id);
+      .withArgs(f.stranger.address, nonce);
   });
 
   it("reverts with PaymentDeadlinePassed after the payment deadline", async function () {
@@ -175,7 +184,8 @@ describe("PaymentEscrow.payWithAuthorization", function () {
     const o = await createOrder(f, { buyer: f.stranger.address, token: await fot.getAddress() });
     await fot.mint(f.stranger.address, USD(1_000));
     const validBefore = BigInt(await time.latest()) + HOUR;
-    const auth = await signAuthorization(fot, f.stranger, await f.escrow.getAddress(), USD(100), o.id, validBefore);
+    const nonce = await authorizationNonce(f.escrow, o.terms);
+    const auth = await signAuthorization(fot, f.stranger, await f.escrow.getAddress(), USD(100), nonce, validBefore);
     await expect(f.escrow.connect(f.operator).payWithAuthorization(o.terms, auth))
       .to.be.revertedWithCustomError(f.escrow, "TransferAmountMismatch")
       .withArgs(await fot.getAddress(), USD(100), USD(99));

@@ -162,7 +162,7 @@ describe("PaymentEscrow.payWithPermit", function () {
     );
   });
 
-  it("a permit whose v word carries dirty high bits is refused by the token, and the payment fails cleanly", async function () {
+  it("passes the permit words on as they are: a token that refuses a dirty v word leaves no allowance, and the payment fails with the token's error", async function () {
     const f = await loadFixture(deployCreationFixture);
     const { o, deadline, escrowAddr } = await orderForPermitPayer(f);
     const permit = await signPermit(f.usd, f.stranger, escrowAddr, USD(100), deadline);

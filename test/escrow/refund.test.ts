@@ -118,7 +118,8 @@ describe("PaymentEscrow.refund", function () {
       await escrow.connect(merchant).refund(t, 50_000_000n, []);
       const escrowed = 50_000_000n;
 
-      for (const amount of [escrowed + 1n, AMOUNT, AMOUNT - 23_456_789n]) {
+      // The bounds are one comparison (amount - 1 >= escrowed, unchecked): the largest amount must not wrap past it.
+      for (const amount of [escrowed + 1n, AMOUNT, AMOUNT - 23_456_789n, ethers.MaxUint256]) {
         await expect(escrow.connect(merchant).refund(t, amount, items))
           .to.be.revertedWithCustomError(escrow, "RefundExceedsEscrow")
           .withArgs(orderId, amount, escrowed);

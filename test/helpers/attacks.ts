@@ -3,7 +3,7 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signer
 import type { BytesLike, ContractTransactionResponse, TransactionReceipt } from "ethers";
 import type { Forwarder, HostileReceiver, ReentrantToken } from "../../typechain-types";
 import { deployEscrowFixture, USD, type EscrowFixture } from "./fixtures";
-import { FORWARD_REQUEST_TYPES } from "../../relayer/src/relay/typedData";
+import { FORWARD_REQUEST_TYPES } from "../../relayer/src/domain/typedData";
 
 /** A forward request as the forwarder's `execute` takes it, signature included. */
 export interface SignedForwardRequest {

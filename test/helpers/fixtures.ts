@@ -4,12 +4,13 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signer
 import type { Forwarder, InventoryToken, MockStablecoin, PaymentEscrow } from "../../typechain-types";
 import type { IPaymentEscrow } from "../../typechain-types/contracts/PaymentEscrow";
 import type { ContractTransactionReceipt, ContractTransactionResponse } from "ethers";
-import { RECEIVE_WITH_AUTHORIZATION_TYPES } from "../../relayer/src/relay/typedData";
+import { RECEIVE_WITH_AUTHORIZATION_TYPES } from "../../relayer/src/domain/typedData";
 import {
   ORDER_TYPES,
   applyOrderLogs,
   escrowDomain,
   hashItems,
+  offerDigest,
   orderIdOf,
   orderMessage,
   toTerms,
@@ -200,7 +201,19 @@ export async function signPermit(
 }
 
 /**
- * `payer`'s ERC-3009 `receiveWithAuthorization` of `value` to `to` (the escrow) with `nonce` (the order id), as
+ * The ERC-3009 nonce the escrow uses for an order: the order's EIP-712 digest in the escrow's domain (the digest a
+ * merchant signs for an offer of these terms).
+ */
+export async function authorizationNonce(
+  escrow: PaymentEscrow,
+  t: OrderTerms,
+  items: LineItem[] = [],
+): Promise<string> {
+  return offerDigest(await domainOf(escrow), t, items);
+}
+
+/**
+ * `payer`'s ERC-3009 `receiveWithAuthorization` of `value` to `to` (the escrow) with `nonce` (the order's digest), as
  * the escrow's `payWithAuthorization` and `checkoutWithAuthorization` take it. Valid from now until `validBefore`.
  */
 export async function signAuthorization(

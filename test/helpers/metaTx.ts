@@ -1,7 +1,7 @@
 import { ethers } from "hardhat";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import type { Signer } from "ethers";
-import { FORWARD_REQUEST_TYPES } from "../../relayer/src/relay/typedData";
+import { FORWARD_REQUEST_TYPES } from "../../relayer/src/domain/typedData";
 import type { Forwarder } from "../../typechain-types";
 import type { ERC2771Forwarder } from "../../typechain-types/@openzeppelin/contracts/metatx/ERC2771Forwarder";
 

@@ -20,7 +20,7 @@ import {
   FORWARD_REQUEST_TYPES,
   PERMIT_TYPES,
   RECEIVE_WITH_AUTHORIZATION_TYPES,
-} from "../../relayer/src/relay/typedData";
+} from "../../relayer/src/domain/typedData";
 
 /*
  * Model-based campaign: random sequences of every escrow and inventory action, by random actors (merchants, their
@@ -708,8 +708,8 @@ const KINDS = {
   checkoutWithPermit: 3,
   pay: 6,
   payWithPermit: 3,
-  payWithAuthorization: 3,
-  checkoutWithAuthorization: 3,
+  payWithAuthorization: 4,
+  checkoutWithAuthorization: 4,
   ship: 6,
   confirmReceipt: 4,
   autoRelease: 3,
@@ -907,7 +907,7 @@ function signDigest(signer: string, digest: string): string {
 }
 
 /**
- * `payer`'s ERC-3009 authorization for order `id` (the nonce). An invalid one is signed for another nonce, or is no
+ * `payer`'s ERC-3009 authorization for order `id` (the nonce: its digest in the escrow's domain). An invalid one is signed for another nonce, or is no
  * signature at all when the payer has no key here.
  */
 function authorizationFor(ctx: RunCtx, payer: string, t: Terms, id: string, valid: boolean) {
@@ -921,7 +921,7 @@ function authorizationFor(ctx: RunCtx, payer: string, t: Terms, id: string, vali
     value: t.amount,
     validAfter: 0n,
     validBefore,
-    nonce: valid ? id : ethers.id(`not ${id}`),
+    nonce: valid ? offerDigest(id) : ethers.id(`not ${id}`),
   });
   const sig = W.keys.get(payer)!.sign(digest);
   return { from: payer, validAfter: 0n, validBefore, v: sig.v, r: sig.r, s: sig.s };

@@ -8,7 +8,7 @@ import { requireAdmin, requireArbiter, requireMerchant } from "./auth";
 import * as S from "./schemas";
 import { getOrderOr404, orderView } from "../services/orders";
 import { buildIntent, submitBuyerAction, type RelayPolicy } from "../relay/buyerActions";
-import type { BuyerAction, SignedBuyerAction } from "../relay/typedData";
+import type { BuyerAction, SignedBuyerAction } from "../domain/typedData";
 import { createEndpoint, disableEndpoint, listDeliveries, listEndpoints, redeliver } from "../services/webhooks";
 import { ledgerBalances, ledgerEntries, toCsv } from "../ledger/ledger";
 import { reconcile } from "../ledger/reconcile";

@@ -19,19 +19,26 @@ import {
   markSubmitted,
   reclaimAbandoned,
   releaseCommands,
+  reopenReorged,
+  requeueRefused,
+  returnClaims,
+  runAgainSoon,
   type CommandRow,
 } from "../store/commands";
 import {
   insertTx,
+  markDropped,
   markSiblingsReplaced,
   maxRecordedNonce,
+  minedFromNonce,
   openTxs,
+  reopenTx,
   setTxStatus,
   type ChainTxRow,
 } from "../store/chainTxs";
-import { prepareCommand, type Prepared } from "../jobs/prepare";
-import { orderIdOf, OrderState, OrderStateName, toTerms } from "../../../sdk/orderRecord";
-import type { TermsJson } from "../store/orders";
+import { recordRelaySpend } from "../store/relaySpend";
+import { RELAYED_KINDS } from "../domain/command";
+import type { DecodedRevert, JobDeps, JobHandler, JobRegistry, Prepared } from "./jobPort";
 import type { Metrics } from "../metrics";
 
 /** EIP-7825 caps one transaction at 2^24 gas; leave room for the estimate's margin. */
@@ -42,6 +49,8 @@ const MAX_RETRIES = 30;
 const MAX_ROUNDS_PER_PASS = 8;
 
 export interface WriterOptions {
+  /** What each command kind prepares and what its outcome means (jobs/registry.ts). */
+  jobs: JobRegistry;
   batchSize: number;
   confirmations: number;
   pollIntervalMs: number;
@@ -113,7 +122,6 @@ export function batchGasBound(calls: { cmd: { attempts: number }; gasBound?: big
 }
 
 /** Transactions paid for a merchant's gasless actions count against its gas budget. */
-const RELAYED_KINDS = new Set(["relay_permit", "relay_forward", "merchant_setup"]);
 
 class SignerLane {
   nextNonce: bigint | null = null;
@@ -194,6 +202,10 @@ export class ChainWriter {
     this.leases = new LeaseManager(db, instanceId, [...this.lanes.keys()], opts.leaseTtlMs);
   }
 
+  private get jobs(): JobRegistry {
+    return this.opts.jobs;
+  }
+
   get operatorAddresses(): string[] {
     return [...this.lanes.keys()];
   }
@@ -234,10 +246,7 @@ export class ChainWriter {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     await Promise.allSettled([...this.passes, this.tracking]);
-    await this.db.query(
-      `update commands set status = 'pending', claimed_by = null where status = 'claimed' and claimed_by = $1`,
-      [this.instanceId],
-    );
+    await returnClaims(this.db, this.instanceId);
     await this.leases.releaseAll();
   }
 
@@ -354,23 +363,11 @@ export class ChainWriter {
    * attempt is settled by OrderAlreadyExists with the escrow's status of that id (see settleExistingOrder).
    */
   private async reopenVanished(lane: SignerLane, chainNonce: bigint): Promise<void> {
-    const vanished = await this.db.query<ChainTxRow>(
-      `select * from chain_txs where signer = $1 and nonce >= $2 and status in ('mined', 'confirmed', 'reverted')
-       order by nonce`,
-      [lane.address, chainNonce.toString()],
-    );
-    for (const t of vanished.rows) {
+    for (const t of await minedFromNonce(this.db, lane.address, chainNonce)) {
       if (await this.chain.provider.getTransactionReceipt(t.hash)) continue;
       await this.db.tx(async (q) => {
-        await q.query(
-          `update chain_txs set status = 'sent', block_number = null, gas_used = null, mined_at = null where id = $1`,
-          [t.id],
-        );
-        await q.query(
-          `update commands set status = 'submitted', updated_at = now()
-           where tx_signer = $1 and tx_nonce = $2 and status = 'confirmed'`,
-          [t.signer, t.nonce],
-        );
+        await reopenTx(q, t.id);
+        await reopenReorged(q, t.signer, t.nonce);
       });
       this.log.warn({ signer: lane.address, nonce: t.nonce, hash: t.hash }, "transaction reorged away; reopened");
     }
@@ -409,7 +406,7 @@ export class ChainWriter {
       const prepared: { cmd: CommandRow; p: Prepared }[] = [];
       for (const cmd of claimed) {
         try {
-          prepared.push({ cmd, p: await prepareCommand(cmd, this.prepareDeps()) });
+          prepared.push({ cmd, p: await this.prepare(cmd) });
         } catch (err) {
           prepared.push({ cmd, p: { type: "wait", delayMs: 1000, reason: String(err) } });
         }
@@ -601,13 +598,8 @@ export class ChainWriter {
       }
       // Definitively refused: the nonce was not used; give it back and requeue the commands.
       await this.db.tx(async (q) => {
-        await q.query(`update chain_txs set status = 'dropped' where hash = $1`, [hash]);
-        await q.query(
-          `update commands set status = 'pending', claimed_by = null, tx_signer = null, tx_nonce = null, batch_index = null,
-             attempts = attempts + 1, not_before = now() + interval '2 seconds', updated_at = now()
-           where tx_signer = $1 and tx_nonce = $2 and status = 'submitted'`,
-          [lane.address, nonce.toString()],
-        );
+        await markDropped(q, hash);
+        await requeueRefused(q, lane.address, nonce, 2000);
       });
       lane.inFlight -= 1;
       this.metrics.txs.inc({ outcome: "dropped" });
@@ -726,7 +718,7 @@ export class ChainWriter {
       } catch (err) {
         const c = classifyBroadcastError(err);
         if (c.kind !== "known" && c.kind !== "network") {
-          await this.db.query(`update chain_txs set status = 'dropped' where hash = $1`, [hash]);
+          await markDropped(this.db, hash);
           this.log.warn({ signer: t.signer, nonce: t.nonce, err: String(err) }, "replacement refused");
         }
       }
@@ -791,10 +783,13 @@ export class ChainWriter {
     for (const cmd of cmds) {
       if (RELAYED_KINDS.has(cmd.kind) && cmd.merchant_id) {
         const price = r.gasPrice;
-        await this.db.query(
-          `insert into relay_spend (merchant_id, command_id, tx_hash, gas_used, cost_wei) values ($1, $2, $3, $4, $5)`,
-          [cmd.merchant_id, cmd.id, r.hash, r.gasUsed.toString(), (r.gasUsed * price).toString()],
-        );
+        await recordRelaySpend(this.db, {
+          merchantId: cmd.merchant_id,
+          commandId: cmd.id,
+          txHash: r.hash,
+          gasUsed: r.gasUsed,
+          costWei: r.gasUsed * price,
+        });
       }
       if (r.status === 1) {
         await markConfirmed(this.db, [cmd.id]);
@@ -813,20 +808,17 @@ export class ChainWriter {
     }
   }
 
-  private async handleRevert(cmd: CommandRow, decoded: { name: string; args: Record<string, string> }): Promise<void> {
-    if (cmd.kind === "create_order" && decoded.name === "OrderAlreadyExists") {
-      const settled = await this.settleExistingOrder(cmd, decoded.args.orderId);
-      if (settled === true) return;
-      await this.fail(cmd, settled.code, settled.message);
+  /** What a revert means is the command's job's decision; the default retries retryable errors, then fails. */
+  private async handleRevert(cmd: CommandRow, decoded: DecodedRevert): Promise<void> {
+    const handler = this.jobs[cmd.kind] as JobHandler | undefined;
+    const decision = (await handler?.onReverted?.(cmd, decoded, this.jobDeps())) ?? { type: "default" as const };
+    if (decision.type === "confirmed") {
+      await markConfirmed(this.db, [cmd.id]);
+      this.metrics.commands.inc({ kind: cmd.kind, outcome: "confirmed" });
       return;
     }
-    if (cmd.kind === "create_order" && decoded.name === "FeeAboveSignedMax") {
-      await this.fail(
-        cmd,
-        decoded.name,
-        `the escrow's fee rose to ${decoded.args.feeBps} bps, above the ${decoded.args.maxFeeBps} bps accepted with ` +
-          `the order; create it again (with a new reference) to accept the new fee`,
-      );
+    if (decision.type === "fail") {
+      await this.fail(cmd, decision.code, decision.message);
       return;
     }
     if (RETRYABLE_ERRORS.has(decoded.name) && cmd.attempts < MAX_RETRIES) {
@@ -842,83 +834,30 @@ export class ChainWriter {
     );
   }
 
-  /**
-   * A creation refused with OrderAlreadyExists is this command's own success only when the refused id is the
-   * id of the command's own terms (the escrow names it) and the escrow holds an order under it. Order ids are
-   * the EIP-712 struct hash of the terms, which name the merchant, so nobody else can have created this id: the only
-   * creator is an earlier attempt of this very command. A revoked id (state Revoked) is not an order.
-   */
-  private async settleExistingOrder(
-    cmd: CommandRow,
-    refusedId: string | undefined,
-  ): Promise<true | { code: string; message: string }> {
-    const p = cmd.payload as { orderId: string; terms: TermsJson; items: { skuId: string; quantity: string }[] };
-    const ownId = orderIdOf(
-      toTerms(p.terms),
-      p.items.map((i) => ({ skuId: BigInt(i.skuId), quantity: BigInt(i.quantity) })),
-    );
-    if (ownId !== p.orderId.toLowerCase() || refusedId?.toLowerCase() !== ownId) {
-      return {
-        code: "OrderIdMismatch",
-        message: `the escrow refused order id ${refusedId}, the command's terms give ${ownId} (stored ${p.orderId})`,
-      };
-    }
-    const status = await this.chain.escrow.statusOf(ownId);
-    const state = Number(status.state);
-    if (state === OrderState.None || state === OrderState.Revoked) {
-      return {
-        code: state === OrderState.Revoked ? "OfferRevoked" : "OrderAlreadyExists",
-        message: `order ${ownId} cannot be created: its id is ${OrderStateName[state]} on the escrow`,
-      };
-    }
-    await markConfirmed(this.db, [cmd.id]);
-    this.metrics.commands.inc({ kind: cmd.kind, outcome: "confirmed" });
-    return true;
-  }
-
+  /** The command fails; its job says what that does to the records it serves, in the same transaction. */
   private async fail(cmd: CommandRow, code: string, message: string): Promise<void> {
+    const handler = this.jobs[cmd.kind] as JobHandler | undefined;
     await this.db.tx(async (q) => {
       await markFailed(q, cmd.id, code, message);
-      if (cmd.order_id) {
-        await q.query(
-          `update orders set error_code = $2, error_message = $3,
-             status = case when $4 and status = 'pending' then 'failed' else status end, updated_at = now()
-           where id = $1`,
-          [cmd.order_id, code, `${cmd.kind}: ${message}`, cmd.kind === "create_order"],
-        );
-      }
-      if (cmd.kind === "create_sku" && cmd.sku_id) {
-        await q.query(`update skus set status = 'failed' where id = $1`, [cmd.sku_id]);
-      }
+      await handler?.onFailed?.(q, cmd, code, message);
     });
     this.metrics.commands.inc({ kind: cmd.kind, outcome: "failed" });
     this.log.warn({ command: cmd.id, kind: cmd.kind, code, message }, "command failed");
   }
 
-  /** Effects checked against the chain itself, never taken from the transaction's success alone. */
   private async afterConfirmed(cmd: CommandRow): Promise<void> {
-    if (cmd.kind === "merchant_setup") {
-      const m = (
-        await this.db.query<{ address: string }>("select address from merchants where id = $1", [cmd.merchant_id])
-      ).rows[0];
-      if (!m) return;
-      for (const op of this.operatorAddresses) {
-        const a = await this.chain.escrow.isOperatorApproved(m.address, op);
-        const b = await this.chain.inventory.isApprovedForAll(m.address, op);
-        if (!a || !b) {
-          // Not there yet (or reorged away): run the setup again.
-          await this.db.query(
-            `update commands set status = 'pending', not_before = now() + interval '1 second' where id = $1`,
-            [cmd.id],
-          );
-          return;
-        }
-      }
-      await this.db.query(`update merchants set status = 'active' where id = $1`, [cmd.merchant_id]);
-    }
+    const handler = this.jobs[cmd.kind] as JobHandler | undefined;
+    if ((await handler?.onConfirmed?.(cmd, this.jobDeps())) === "again") await runAgainSoon(this.db, cmd.id, 1000);
   }
 
-  private prepareDeps() {
+  /** The command's job prepares it; a kind without a job (a row written by something else) fails. */
+  private async prepare(cmd: CommandRow): Promise<Prepared> {
+    const handler = this.jobs[cmd.kind] as JobHandler | undefined;
+    if (!handler) return { type: "fail", code: "UnknownCommand", message: `no handler for command kind ${cmd.kind}` };
+    return handler.prepare(cmd, this.jobDeps());
+  }
+
+  private jobDeps(): JobDeps {
     return {
       db: this.db,
       chain: this.chain,

@@ -1,4 +1,5 @@
-/** Order states as the API reports them, derived from chain events, and the scopes of API keys. */
+/** Order states as the API reports them, derived from chain events, and the scopes of API keys. Command kinds and
+ * states are in ./command. */
 import { keccak256, randomBytes, hexlify } from "ethers";
 import { OrderStateName } from "../../../sdk/orderRecord";
 
@@ -25,25 +26,6 @@ export function statusFromChainState(state: bigint | number): OrderStatus {
 
 export const SCOPES = ["read", "orders", "refunds", "stock", "keys"] as const;
 export type Scope = (typeof SCOPES)[number];
-
-export const COMMAND_KINDS = [
-  "merchant_setup",
-  "create_sku",
-  "mint_stock",
-  "burn_stock",
-  "create_order",
-  "ship_order",
-  "refund_order",
-  "cancel_order",
-  "resolve_dispute",
-  "propose_settlement",
-  "accept_settlement",
-  "relay_permit",
-  "relay_forward",
-] as const;
-export type CommandKind = (typeof COMMAND_KINDS)[number];
-export const COMMAND_STATUSES = ["pending", "submitted", "confirmed", "failed"] as const;
-export type CommandStatus = (typeof COMMAND_STATUSES)[number];
 
 /**
  * The salt of an order's terms (`OrderTerms.salt`): a hash of the merchant's address and its own order

@@ -24,7 +24,7 @@ import {
   type Domain,
   type ForwardRequestMessage,
   type SignedBuyerAction,
-} from "./typedData";
+} from "../domain/typedData";
 
 /** Gas the forwarder gives the buyer's call; the escrow's buyer functions use far less. */
 const FORWARD_GAS = 400_000n;

@@ -3,8 +3,7 @@ import type { Logger } from "pino";
 import type { ChainContext } from "../chain/context";
 import type { Db } from "../store/db";
 import type { Metrics } from "../metrics";
-import type { Indexer } from "../indexer/indexer";
-import type { ApiKeyCache } from "../api/keyCache";
+import type { ApiKeyCache } from "../store/apiKeyCache";
 import type { MetricObjectWithValues, MetricValue } from "prom-client";
 
 export interface Principal {
@@ -20,8 +19,7 @@ export interface ServiceDeps {
   chain: ChainContext;
   log: Logger;
   metrics: Metrics;
-  indexer?: Indexer;
-  /** Valid API keys seen recently (see api/keyCache.ts); without it every request reads its key. */
+  /** Valid API keys seen recently (see store/apiKeyCache.ts); without it every request reads its key. */
   keyCache?: ApiKeyCache;
   /** Metrics of the worker thread, when the writer and indexer run in one (merged into /metrics). */
   workerMetrics?: () => Promise<MetricObjectWithValues<MetricValue<string>>[]>;

@@ -1,5 +1,7 @@
 import type { Queryable } from "./db";
-import { API_KEYS_CHANNEL } from "../api/keyCache";
+
+/** The PostgreSQL notification channel of API key revocations (store/apiKeyCache.ts listens to it). */
+export const API_KEYS_CHANNEL = "orderchain_api_keys";
 
 export interface ApiKeyRow {
   id: string;

@@ -88,3 +88,26 @@ export async function markSiblingsReplaced(q: Queryable, signer: string, nonce: 
     [signer, nonce.toString(), keepId],
   );
 }
+
+/** Transactions recorded as mined or final at nonces from `fromNonce` on, in nonce order (reorg candidates). */
+export async function minedFromNonce(q: Queryable, signer: string, fromNonce: bigint): Promise<ChainTxRow[]> {
+  const r = await q.query<ChainTxRow>(
+    `select * from chain_txs where signer = $1 and nonce >= $2 and status in ('mined', 'confirmed', 'reverted')
+     order by nonce`,
+    [signer, fromNonce.toString()],
+  );
+  return r.rows;
+}
+
+/** A mined transaction whose block was reorged away is open (sent) again. */
+export async function reopenTx(q: Queryable, id: string): Promise<void> {
+  await q.query(
+    `update chain_txs set status = 'sent', block_number = null, gas_used = null, mined_at = null where id = $1`,
+    [id],
+  );
+}
+
+/** The node refused the transaction with `hash`: it was never mined. */
+export async function markDropped(q: Queryable, hash: string): Promise<void> {
+  await q.query(`update chain_txs set status = 'dropped' where hash = $1`, [hash]);
+}

@@ -1,5 +1,6 @@
 /** Durable chain commands: enqueue, claim with SKIP LOCKED, and record outcomes. */
-import type { CommandKind } from "../domain/model";
+import type { CommandKind, CommandStatus } from "../domain/command";
+import { MERCHANT_LANE_KINDS } from "../domain/command";
 import type { Queryable } from "./db";
 
 export interface CommandRow {
@@ -9,7 +10,7 @@ export interface CommandRow {
   order_id: string | null;
   sku_id: string | null;
   payload: Record<string, unknown>;
-  status: string;
+  status: CommandStatus;
   attempts: number;
   tx_signer: string | null;
   tx_nonce: string | null;
@@ -18,9 +19,6 @@ export interface CommandRow {
   error_message: string | null;
   created_at: Date;
 }
-
-/** Commands that change a merchant's inventory or identity run one after another, in order of acceptance. */
-export const MERCHANT_LANE_KINDS: CommandKind[] = ["merchant_setup", "create_sku", "mint_stock", "burn_stock"];
 
 export async function enqueueCommand(
   q: Queryable,
@@ -80,6 +78,21 @@ export async function claimReadyCommands(q: Queryable, owner: string, limit: num
   return r.rows.sort((a, b) => Number(a.id) - Number(b.id));
 }
 
+/*
+ * Every status transition of a command is one named function here:
+ *   claimReadyCommands        pending -> claimed
+ *   releaseCommands           claimed/submitted -> pending (not sent, or its transaction failed as a whole)
+ *   returnClaims              claimed -> pending (a writer that stops gives back what it has not sent)
+ *   reclaimAbandoned          claimed -> pending (the claimer died)
+ *   markSubmitted             claimed -> submitted
+ *   requeueRefused            submitted -> pending (the node definitely refused the transaction)
+ *   markConfirmed             submitted -> confirmed
+ *   reopenReorged             confirmed -> submitted (its transaction was reorged away)
+ *   runAgainSoon              confirmed -> pending (its effect is not on chain yet: run it once more)
+ *   markFailed                -> failed
+ * Whenever a command goes back to pending, its claim (claimed_by, claimed_at) is cleared.
+ */
+
 /** Puts claimed commands back (not sent), optionally after a delay. */
 export async function releaseCommands(q: Queryable, ids: string[], delayMs = 0, countAttempt = false): Promise<void> {
   if (ids.length === 0) return;
@@ -107,6 +120,45 @@ export async function reclaimAbandoned(q: Queryable, olderThanMs: number): Promi
     [olderThanMs],
   );
   return r.rowCount;
+}
+
+/** Gives back the commands `owner` claimed and has not sent (a writer that stops). */
+export async function returnClaims(q: Queryable, owner: string): Promise<void> {
+  await q.query(
+    `update commands set status = 'pending', claimed_by = null, claimed_at = null, updated_at = now()
+     where status = 'claimed' and claimed_by = $1`,
+    [owner],
+  );
+}
+
+/** The node definitely refused the transaction at `signer`'s `nonce`: its commands are queued again. */
+export async function requeueRefused(q: Queryable, signer: string, nonce: bigint, delayMs: number): Promise<void> {
+  await q.query(
+    `update commands set status = 'pending', claimed_by = null, claimed_at = null, tx_signer = null, tx_nonce = null,
+       batch_index = null, attempts = attempts + 1, not_before = now() + ($3::int * interval '1 millisecond'),
+       updated_at = now()
+     where tx_signer = $1 and tx_nonce = $2 and status = 'submitted'`,
+    [signer, nonce.toString(), delayMs],
+  );
+}
+
+/** The transaction at `signer`'s `nonce` was reorged away: its confirmed commands are submitted again. */
+export async function reopenReorged(q: Queryable, signer: string, nonce: string): Promise<void> {
+  await q.query(
+    `update commands set status = 'submitted', updated_at = now()
+     where tx_signer = $1 and tx_nonce = $2 and status = 'confirmed'`,
+    [signer, nonce],
+  );
+}
+
+/** A confirmed command whose effect is not on chain (yet, or reorged away) runs once more after `delayMs`. */
+export async function runAgainSoon(q: Queryable, id: string, delayMs: number): Promise<void> {
+  await q.query(
+    `update commands set status = 'pending', claimed_by = null, claimed_at = null,
+       not_before = now() + ($2::int * interval '1 millisecond'), updated_at = now()
+     where id = $1`,
+    [id, delayMs],
+  );
 }
 
 export async function markSubmitted(q: Queryable, ids: string[], signer: string, nonce: bigint): Promise<void> {

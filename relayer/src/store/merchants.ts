@@ -38,3 +38,8 @@ export async function nextSkuNumber(q: Queryable, merchantId: string): Promise<n
   );
   return r.rows[0].sku_counter;
 }
+
+/** The merchant's custodial identity became usable: every relayer signer is its operator on chain. */
+export async function activateMerchant(q: Queryable, id: string): Promise<void> {
+  await q.query(`update merchants set status = 'active' where id = $1`, [id]);
+}

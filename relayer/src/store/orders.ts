@@ -273,3 +273,37 @@ export async function insertOrderWithCommand(
   );
   return Number(r.rows[0].inserted) > 0 ? row : null;
 }
+
+/** The order's fixed terms and items as accepted (every chain call is encoded from them); none before acceptance. */
+export async function orderTermsRow(
+  q: Queryable,
+  orderId: string,
+): Promise<
+  { chain_order_id: string; terms: TermsJson | null; items: { skuId: string; quantity: string }[] } | undefined
+> {
+  const r = await q.query<{
+    chain_order_id: string;
+    terms: TermsJson | null;
+    items: { skuId: string; quantity: string }[];
+  }>("select chain_order_id, terms, items from orders where id = $1", [orderId]);
+  return r.rows[0];
+}
+
+/**
+ * Records why a command of the order failed; with `failPending`, an order still pending (never created on chain)
+ * becomes failed.
+ */
+export async function recordOrderError(
+  q: Queryable,
+  orderId: string,
+  code: string,
+  message: string,
+  failPending: boolean,
+): Promise<void> {
+  await q.query(
+    `update orders set error_code = $2, error_message = $3,
+       status = case when $4 and status = 'pending' then 'failed' else status end, updated_at = now()
+     where id = $1`,
+    [orderId, code, message, failPending],
+  );
+}

@@ -65,3 +65,8 @@ export async function skusByIds(q: Queryable, merchantId: string, ids: string[])
 export async function listSkus(q: Queryable, merchantId: string): Promise<SkuRow[]> {
   return (await q.query<SkuRow>(`select * from skus where merchant_id = $1 order by sku_number`, [merchantId])).rows;
 }
+
+/** The SKU's creation failed for good. */
+export async function markSkuFailed(q: Queryable, id: string): Promise<void> {
+  await q.query(`update skus set status = 'failed' where id = $1`, [id]);
+}

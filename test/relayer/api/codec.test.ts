@@ -17,7 +17,7 @@ import { InventoryToken__factory, PaymentEscrow__factory } from "../../../typech
 import { CachedAbi } from "../../../relayer/src/chain/abi";
 import { orderSalt } from "../../../relayer/src/domain/model";
 import { batchGasBound } from "../../../relayer/src/chain/writer";
-import { CREATE_ORDER_GAS_BOUND, CREATE_ORDER_ITEM_GAS_BOUND } from "../../../relayer/src/jobs/prepare";
+import { CREATE_ORDER_GAS_BOUND, CREATE_ORDER_ITEM_GAS_BOUND } from "../../../relayer/src/jobs/createOrder";
 import { terms, type LineItem } from "../../helpers/fixtures";
 import { deployCreationFixture, type CreationFixture } from "../../helpers/creation";
 

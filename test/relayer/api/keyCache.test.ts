@@ -5,7 +5,7 @@
  */
 import { expect } from "chai";
 import { Client } from "pg";
-import { ApiKeyCache } from "../../../relayer/src/api/keyCache";
+import { ApiKeyCache } from "../../../relayer/src/store/apiKeyCache";
 import { startRelayer, type Relayer } from "../../../relayer/src/relayer";
 import type { ApiKeyRow } from "../../../relayer/src/store/apiKeys";
 import { relayerConfig } from "../harness";

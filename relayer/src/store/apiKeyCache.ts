@@ -5,9 +5,7 @@
  * notification (`orderchain_api_keys`, sent in the revoking transaction, so delivered once it commits).
  * While the notification listener is down the cache is bypassed, so a revocation is never missed.
  */
-import type { ApiKeyRow } from "../store/apiKeys";
-
-export const API_KEYS_CHANNEL = "orderchain_api_keys";
+import type { ApiKeyRow } from "./apiKeys";
 
 export class ApiKeyCache {
   private readonly entries = new Map<string, { row: ApiKeyRow; at: number }>();

@@ -19,6 +19,7 @@ import {
   LOCAL_CHAIN_IDS,
   WalletChainError,
 } from "./lib/wallets";
+import type { OrderAction, allowedActions } from "../../sdk/orderActions";
 
 const POLL_MS = 2000;
 
@@ -46,6 +47,8 @@ interface Checkout {
   /** While disputed: after this time anyone may refund the buyer everything escrowed. */
   disputeDefaultAfter?: string | null;
   settlementProposal?: ApiProposal | null;
+  /** What each party may do now: the relayer's table (sdk/orderActions.ts). */
+  allowedActions: ReturnType<typeof allowedActions>;
   items: { sku: string; name: string; quantity: number; chainSkuId?: string }[];
   paymentDeadline: string;
   deadline: string | null;
@@ -422,7 +425,8 @@ function renderActions(o: Checkout): void {
       ),
     );
   }
-  if (o.status === "shipped") {
+  const may = (action: OrderAction<"buyer">) => o.allowedActions.buyer.includes(action);
+  if (may("confirm")) {
     parts.push(
       h(
         "button",
@@ -437,7 +441,7 @@ function renderActions(o: Checkout): void {
       ),
     );
   }
-  if (o.status === "paid" || o.status === "shipped") {
+  if (may("dispute")) {
     const evidence = h("textarea", {
       id: "evidence",
       rows: 3,
@@ -467,7 +471,7 @@ function renderActions(o: Checkout): void {
       ),
     );
   }
-  if (o.status === "disputed") parts.push(settlementPanel(o, disabled));
+  if (may("propose_settlement")) parts.push(settlementPanel(o, disabled));
   const typed = (document.getElementById("evidence") as HTMLTextAreaElement | null)?.value;
   const typedAmount = (document.getElementById("settlement-amount") as HTMLInputElement | null)?.value;
   const focused = document.activeElement?.id;

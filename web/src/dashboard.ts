@@ -9,6 +9,9 @@ import { api, ApiError, newIdempotencyKey, tokenInfo, type TokenInfo } from "./l
 import { $, h, notify, replace } from "./lib/dom";
 import { formatUnits, hexCode, parseUnits, STATUS_LABELS, statusBadge, when } from "./lib/format";
 import { checkTerms, readProposal, termsList, type ApiProposal, type TermsJson } from "./lib/terms";
+import type { OrderAction, allowedActions } from "../../sdk/orderActions";
+
+type AllowedActions = ReturnType<typeof allowedActions>;
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip);
 
@@ -36,6 +39,9 @@ interface Order {
   /** While disputed: after this time anyone may refund the buyer everything escrowed. */
   disputeDefaultAfter?: string | null;
   settlementProposal?: ApiProposal | null;
+  /** What each party may do now: the relayer's table (sdk/orderActions.ts), so the page offers no action the API
+   * would refuse. */
+  allowedActions: AllowedActions;
   /** The order's fixed terms (numbers as decimal strings); chainOrderId is their EIP-712 hash. */
   terms?: TermsJson | null;
   items: { sku: string; chainSkuId: string; quantity: number }[];
@@ -330,7 +336,8 @@ async function act(o: Order, action: MerchantAction, body: unknown): Promise<voi
 
 function actionsFor(o: Order, token: TokenInfo): HTMLElement {
   const wrap = h("div", { class: "actions" });
-  if (o.status === "paid") {
+  const may = (action: OrderAction<"merchant">) => o.allowedActions.merchant.includes(action);
+  if (may("ship")) {
     const input = h("input", {
       id: "tracking",
       name: "trackingReference",
@@ -361,7 +368,7 @@ function actionsFor(o: Order, token: TokenInfo): HTMLElement {
       ),
     );
   }
-  if (["paid", "shipped", "disputed"].includes(o.status)) {
+  if (may("refund")) {
     const amount = h("input", {
       id: "refund-amount",
       inputmode: "decimal",
@@ -420,8 +427,8 @@ function actionsFor(o: Order, token: TokenInfo): HTMLElement {
       ),
     );
   }
-  if (o.status === "disputed") wrap.append(settlementForm(o, token));
-  if (["pending", "created"].includes(o.status)) {
+  if (may("propose_settlement")) wrap.append(settlementForm(o, token));
+  if (may("cancel")) {
     const pending = state.pending?.action === "cancel" && state.pending.orderId === o.id;
     wrap.append(
       h(

@@ -3,6 +3,7 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ServiceDeps } from "../services/context";
 import { AppError } from "../domain/errors";
+import { assertAllowed } from "../domain/order";
 import { mutate } from "./idempotency";
 import { requireAdmin, requireArbiter, requireMerchant } from "./auth";
 import * as S from "./schemas";
@@ -136,6 +137,7 @@ export function registerCommerceRoutes(app: FastifyInstance, deps: ServiceDeps, 
         terms: v.terms,
         disputeDefaultAfter: v.disputeDefaultAfter,
         settlementProposal: v.settlementProposal,
+        allowedActions: v.allowedActions,
         items: v.items.map((i) => ({ ...i, name: names.get(i.sku) ?? i.sku })),
         paymentDeadline: v.paymentDeadline,
         deadline: v.deadline,
@@ -190,7 +192,7 @@ export function registerCommerceRoutes(app: FastifyInstance, deps: ServiceDeps, 
   app.post(
     "/v1/orders/:id/payment-intent",
     {
-      preHandler: requireMerchant(deps, "orders"),
+      onRequest: requireMerchant(deps, "orders"),
       schema: {
         tags: ["orders"],
         summary: "EIP-712 permit and forward request for the buyer to pay without gas",
@@ -210,7 +212,7 @@ export function registerCommerceRoutes(app: FastifyInstance, deps: ServiceDeps, 
   app.post(
     "/v1/orders/:id/pay",
     {
-      preHandler: requireMerchant(deps, "orders"),
+      onRequest: requireMerchant(deps, "orders"),
       schema: {
         tags: ["orders"],
         summary: "Relay the buyer's signed payment",
@@ -232,7 +234,7 @@ export function registerCommerceRoutes(app: FastifyInstance, deps: ServiceDeps, 
   app.get(
     "/v1/arbiter/disputes",
     {
-      preHandler: requireArbiter(deps),
+      onRequest: requireArbiter(deps),
       schema: { tags: ["arbiter"], summary: "Open disputes with their evidence", security: sec },
     },
     async () => {
@@ -256,7 +258,7 @@ export function registerCommerceRoutes(app: FastifyInstance, deps: ServiceDeps, 
   app.post(
     "/v1/arbiter/disputes/:chainOrderId/resolve",
     {
-      preHandler: requireArbiter(deps),
+      onRequest: requireArbiter(deps),
       schema: {
         tags: ["arbiter"],
         summary:
@@ -282,15 +284,15 @@ export function registerCommerceRoutes(app: FastifyInstance, deps: ServiceDeps, 
         throw new AppError("validation_failed", "give buyerTotal (or buyerAmount), not both", {
           field: "buyerTotal",
         });
-      if (o.status !== "disputed" || !o.record)
-        throw new AppError("invalid_order_state", `order is ${o.status}, not disputed`, { status: o.status });
-      if (body.buyerAmount !== undefined && BigInt(body.buyerAmount) > BigInt(o.record.escrowed)) {
-        throw new AppError("unprocessable", `buyerAmount exceeds the ${o.record.escrowed} escrowed`, {
-          escrowed: o.record.escrowed,
+      assertAllowed("arbiter", "resolve", o, "resolve", true);
+      const record = o.record!; // present: assertAllowed checked it
+      if (body.buyerAmount !== undefined && BigInt(body.buyerAmount) > BigInt(record.escrowed)) {
+        throw new AppError("unprocessable", `buyerAmount exceeds the ${record.escrowed} escrowed`, {
+          escrowed: record.escrowed,
         });
       }
       const buyerTotal =
-        body.buyerTotal !== undefined ? BigInt(body.buyerTotal) : BigInt(body.buyerAmount!) + BigInt(o.record.refunded);
+        body.buyerTotal !== undefined ? BigInt(body.buyerTotal) : BigInt(body.buyerAmount!) + BigInt(record.refunded);
       if (buyerTotal > BigInt(o.amount)) {
         throw new AppError("unprocessable", `buyerTotal exceeds the order's amount ${o.amount}`, {
           amount: String(o.amount),
@@ -324,7 +326,7 @@ export function registerCommerceRoutes(app: FastifyInstance, deps: ServiceDeps, 
   app.post(
     "/v1/webhooks",
     {
-      preHandler: keysScope,
+      onRequest: keysScope,
       schema: {
         tags: ["webhooks"],
         summary: "Register an endpoint; the signing secret is shown once",
@@ -348,7 +350,7 @@ export function registerCommerceRoutes(app: FastifyInstance, deps: ServiceDeps, 
   app.get(
     "/v1/webhooks",
     {
-      preHandler: requireMerchant(deps, "read"),
+      onRequest: requireMerchant(deps, "read"),
       schema: { tags: ["webhooks"], summary: "List endpoints", security: sec },
     },
     async (req) => ({
@@ -358,7 +360,7 @@ export function registerCommerceRoutes(app: FastifyInstance, deps: ServiceDeps, 
   app.post(
     "/v1/webhooks/:id/disable",
     {
-      preHandler: keysScope,
+      onRequest: keysScope,
       schema: { tags: ["webhooks"], summary: "Stop sending to an endpoint", security: sec, params: S.IdParam },
     },
     async (req, reply) =>
@@ -369,7 +371,7 @@ export function registerCommerceRoutes(app: FastifyInstance, deps: ServiceDeps, 
   app.get(
     "/v1/webhooks/:id/deliveries",
     {
-      preHandler: requireMerchant(deps, "read"),
+      onRequest: requireMerchant(deps, "read"),
       schema: {
         tags: ["webhooks"],
         summary: "The endpoint's delivery log (newest first)",
@@ -392,7 +394,7 @@ export function registerCommerceRoutes(app: FastifyInstance, deps: ServiceDeps, 
   app.post(
     "/v1/webhooks/deliveries/:id/redeliver",
     {
-      preHandler: keysScope,
+      onRequest: keysScope,
       schema: {
         tags: ["webhooks"],
         summary: "Send an event again",
@@ -422,7 +424,7 @@ export function registerCommerceRoutes(app: FastifyInstance, deps: ServiceDeps, 
   app.get(
     "/v1/ledger/entries",
     {
-      preHandler: requireMerchant(deps, "read"),
+      onRequest: requireMerchant(deps, "read"),
       schema: {
         tags: ["ledger"],
         summary: "Double-entry ledger lines by time range, order and token",
@@ -456,7 +458,7 @@ export function registerCommerceRoutes(app: FastifyInstance, deps: ServiceDeps, 
   app.get(
     "/v1/ledger/balances",
     {
-      preHandler: requireMerchant(deps, "read"),
+      onRequest: requireMerchant(deps, "read"),
       schema: {
         tags: ["ledger"],
         summary: "Balances of the ledger accounts per token",
@@ -474,7 +476,7 @@ export function registerCommerceRoutes(app: FastifyInstance, deps: ServiceDeps, 
   app.get(
     "/v1/ledger/export.csv",
     {
-      preHandler: requireMerchant(deps, "read"),
+      onRequest: requireMerchant(deps, "read"),
       schema: { tags: ["ledger"], summary: "The ledger lines as CSV", security: sec, querystring: LedgerQuery },
     },
     async (req, reply) => {
@@ -495,7 +497,7 @@ export function registerCommerceRoutes(app: FastifyInstance, deps: ServiceDeps, 
   app.get(
     "/v1/ledger/reconciliation",
     {
-      preHandler: requireMerchant(deps, "read"),
+      onRequest: requireMerchant(deps, "read"),
       schema: { tags: ["ledger"], summary: "Prove the ledger equals the chain for this merchant", security: sec },
     },
     async (req) => {
@@ -515,7 +517,7 @@ export function registerCommerceRoutes(app: FastifyInstance, deps: ServiceDeps, 
   app.get(
     "/v1/admin/reconciliation",
     {
-      preHandler: requireAdmin(deps),
+      onRequest: requireAdmin(deps),
       schema: { tags: ["admin"], summary: "Prove the ledger equals the chain for every merchant", security: sec },
     },
     async () => reconcile(deps.chain, db),

@@ -1,5 +1,6 @@
 /** Request and response schemas (JSON Schema via TypeBox): validation and the OpenAPI document. */
 import { Type, type TSchema } from "@sinclair/typebox";
+import { ORDER_ACTIONS, type OrderParty } from "../../../sdk/orderActions";
 
 export const ErrorBody = Type.Object(
   {
@@ -123,6 +124,11 @@ export const ChainProof = Type.Union([
   Type.Null(),
 ]);
 
+/** The actions one party may take, as listed in the shared table. */
+function actionsOf(party: OrderParty) {
+  return Type.Array(Type.Union(Object.keys(ORDER_ACTIONS[party]).map((a) => Type.Literal(a))));
+}
+
 export const Order = Type.Object({
   id: Type.String(),
   reference: Type.String(),
@@ -152,6 +158,17 @@ export const Order = Type.Object({
     {
       description:
         "While disputed: the pending split the other side may accept; buyerTotal is the buyer's share of the whole order, partial refunds included",
+    },
+  ),
+  allowedActions: Type.Object(
+    {
+      merchant: actionsOf("merchant"),
+      buyer: actionsOf("buyer"),
+      arbiter: actionsOf("arbiter"),
+    },
+    {
+      description:
+        "What each party may do now, as far as the order's status tells (the escrow may still refuse for a reason of time); the table is ORDER_ACTIONS in sdk/orderActions.ts",
     },
   ),
   terms: Type.Union([Type.Record(Type.String(), Type.String()), Type.Null()], {

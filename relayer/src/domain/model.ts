@@ -3,19 +3,10 @@
 import { keccak256, randomBytes, hexlify } from "ethers";
 import { OrderStateName } from "../../../sdk/orderRecord";
 
-export const ORDER_STATUSES = [
-  "pending",
-  "created",
-  "paid",
-  "shipped",
-  "completed",
-  "cancelled",
-  "refunded",
-  "disputed",
-  "resolved",
-  "failed",
-] as const;
-export type OrderStatus = (typeof ORDER_STATUSES)[number];
+import type { OrderStatus } from "../../../sdk/orderActions";
+
+// The statuses and the actions each allows are one table shared with the web pages and clients.
+export { ORDER_STATUSES, type OrderStatus } from "../../../sdk/orderActions";
 
 /** API status of an order from its on-chain state number. */
 export function statusFromChainState(state: bigint | number): OrderStatus {

@@ -8,6 +8,7 @@
  */
 import { getAddress, id as keccakText, isAddress, verifyTypedData, ZeroAddress } from "ethers";
 import { AppError } from "../domain/errors";
+import { assertAllowed } from "../domain/order";
 import { enqueueCommand } from "../store/commands";
 import type { Queryable } from "../store/db";
 import type { OrderRow } from "../store/orders";
@@ -57,15 +58,6 @@ function requireBuyer(o: OrderRow, buyer: string, action: BuyerAction) {
   return b;
 }
 
-function requireStatus(o: OrderRow, allowed: string[], action: BuyerAction) {
-  if (!allowed.includes(o.status) || !o.record) {
-    throw new AppError("invalid_order_state", `cannot ${action} an order that is ${o.status}`, {
-      status: o.status,
-      allowed,
-    });
-  }
-}
-
 async function forwarderDomain(deps: ServiceDeps): Promise<Domain> {
   const d = await deps.chain.forwarder.eip712Domain();
   return { name: d.name, version: d.version, chainId: d.chainId.toString(), verifyingContract: d.verifyingContract };
@@ -95,10 +87,7 @@ function expectedCall(
 }
 
 function checkState(o: OrderRow, action: BuyerAction) {
-  if (action === "pay") requireStatus(o, ["created"], action);
-  else if (action === "confirm") requireStatus(o, ["shipped"], action);
-  else if (action === "dispute") requireStatus(o, ["paid", "shipped"], action);
-  else requireStatus(o, ["disputed"], action);
+  assertAllowed("buyer", action, o, action, true);
 }
 
 /** A settlement's buyerTotal: present, at most the order's amount and, to accept, the merchant's proposal. */

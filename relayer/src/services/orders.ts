@@ -3,6 +3,7 @@ import { getAddress, id as keccakText, isAddress, ZeroAddress } from "ethers";
 import { hashItems, orderIdOf, OrderState, Party, termsToJson, type OrderTerms } from "../../../sdk/orderRecord";
 import { AppError } from "../domain/errors";
 import { newId, orderSalt, ORDER_STATUSES } from "../domain/model";
+import { allowedActions, assertAllowed } from "../domain/order";
 import { enqueueCommand } from "../store/commands";
 import { isUniqueViolation, type Queryable } from "../store/db";
 import { getMerchant } from "../store/merchants";
@@ -73,6 +74,8 @@ export function orderView(o: OrderRow) {
     /** While disputed: when anyone may apply the default outcome (the buyer refunded everything escrowed). */
     disputeDefaultAfter: rec && Number(rec.state) === OrderState.Disputed ? isoOf(rec.deadline) : null,
     settlementProposal: proposalOf(o),
+    /** What each party may do now (sdk/orderActions.ts), as far as the order's status tells. */
+    allowedActions: allowedActions({ status: o.status, settlementProposal: proposalOf(o) }),
     /** The order's fixed terms (numbers as decimal strings); the chain order id is their EIP-712 struct hash. */
     terms,
     items: o.items.map((i) => ({ sku: i.sku, chainSkuId: i.skuId, quantity: Number(i.quantity) })),
@@ -302,17 +305,8 @@ export async function orderDetail(q: Queryable, o: OrderRow) {
   };
 }
 
-function assertState(o: OrderRow, allowed: string[], action: string) {
-  if (!allowed.includes(o.status)) {
-    throw new AppError("invalid_order_state", `cannot ${action} an order that is ${o.status}`, {
-      status: o.status,
-      allowed,
-    });
-  }
-}
-
 export async function shipOrder(q: Queryable, who: Principal, o: OrderRow, trackingReference: string) {
-  assertState(o, ["paid"], "ship");
+  assertAllowed("merchant", "ship", o);
   const commandId = await enqueueCommand(q, {
     kind: "ship_order",
     merchantId: o.merchant_id,
@@ -332,7 +326,7 @@ export async function shipOrder(q: Queryable, who: Principal, o: OrderRow, track
 }
 
 export async function refundOrder(q: Queryable, who: Principal, o: OrderRow, amount?: string) {
-  assertState(o, ["paid", "shipped", "disputed"], "refund");
+  assertAllowed("merchant", "refund", o);
   const escrowed = BigInt(o.record!.escrowed);
   if (amount !== undefined) {
     const a = BigInt(amount);
@@ -362,7 +356,7 @@ export async function refundOrder(q: Queryable, who: Principal, o: OrderRow, amo
 }
 
 export async function cancelOrder(q: Queryable, who: Principal, o: OrderRow) {
-  assertState(o, ["pending", "created"], "cancel");
+  assertAllowed("merchant", "cancel", o);
   const commandId = await enqueueCommand(q, {
     kind: "cancel_order",
     merchantId: o.merchant_id,
@@ -399,7 +393,7 @@ function checkBuyerTotal(o: OrderRow, buyerTotal: string): bigint {
  * accepting the same split. Replaces the merchant's earlier proposal.
  */
 export async function proposeSettlement(q: Queryable, who: Principal, o: OrderRow, buyerTotal: string) {
-  assertState(o, ["disputed"], "propose a settlement for");
+  assertAllowed("merchant", "propose_settlement", o, "propose a settlement for");
   const total = checkBuyerTotal(o, buyerTotal).toString();
   const commandId = await enqueueCommand(q, {
     kind: "propose_settlement",
@@ -425,7 +419,7 @@ export async function proposeSettlement(q: Queryable, who: Principal, o: OrderRo
  * by mistake.
  */
 export async function acceptSettlement(q: Queryable, who: Principal, o: OrderRow, buyerTotal: string) {
-  assertState(o, ["disputed"], "accept a settlement for");
+  assertAllowed("merchant", "accept_settlement", o, "accept a settlement for");
   const p = proposalOf(o);
   if (!p || p.by !== "buyer") {
     throw new AppError("no_settlement_proposal", "the buyer has not proposed a settlement for this order", {

@@ -47,6 +47,34 @@ describe("relayer API: authentication, merchant isolation, scopes and audit", fu
     ["GET", "/v1/audit"],
   ];
 
+  describe("authentication comes before validation", () => {
+    it("a stranger with no key and a malformed body or query gets 401 on every authenticated route, never a 400 describing the schema", async () => {
+      const chainOrderId = "0x" + "ab".repeat(32);
+      const routes: [Method, string, unknown][] = [
+        ...mutating(bOrder, bSku.id, "key_x").map(
+          ([m, u]) => [m, u, { unexpected: ["field"] }] as [Method, string, unknown],
+        ),
+        ["POST", `/v1/orders/${bOrder}/payment-intent`, { buyer: 42 }],
+        ["POST", `/v1/orders/${bOrder}/pay`, { signature: 7 }],
+        ["POST", `/v1/orders/${bOrder}/settlement/propose`, { buyerTotal: "not a number" }],
+        ["POST", `/v1/arbiter/disputes/${chainOrderId}/resolve`, { buyerTotal: -1 }],
+        ["POST", "/v1/webhooks", { url: 5 }],
+        ["POST", "/v1/webhooks/wh_x/disable", { extra: true }],
+        ["GET", "/v1/webhooks/wh_x/deliveries?limit=oops", undefined],
+        ["GET", "/v1/ledger/entries?from=yesterday", undefined],
+        ["GET", "/v1/ledger/balances?token=7", undefined],
+        ["GET", "/v1/ledger/export.csv?limit=-5", undefined],
+        ["GET", "/v1/arbiter/disputes?limit=x", undefined],
+        ["GET", "/v1/admin/reconciliation?x=1", undefined],
+      ];
+      for (const [method, url, body] of routes) {
+        const r = await env.call(method, url, undefined, body);
+        expect(r.status, `${method} ${url}: ${r.text}`).to.equal(401);
+        expect(errorOf(r).code, `${method} ${url}`).to.equal("unauthenticated");
+      }
+    });
+  });
+
   describe("merchant isolation", () => {
     it("answers 404 when merchant A's key touches merchant B's orders, SKUs or keys", async () => {
       for (const key of [bOrder, bOrderRef]) {

@@ -155,6 +155,12 @@ describe("relayer API: dispute settlements between merchant and buyer", function
     await client(buyer).proposeSettlement(disputed.chainOrderId, 3_000_000n);
     const counter = await waitProposal(m, id, "buyer", "3000000");
     expect(counter.status).to.equal("disputed");
+    // The buyer proposed last: only the merchant may accept, and the arbiter may still rule.
+    expect(counter.allowedActions).to.deep.equal({
+      merchant: ["refund", "propose_settlement", "accept_settlement"],
+      buyer: ["propose_settlement"],
+      arbiter: ["resolve"],
+    });
 
     const wrong = await post(m, id, "accept", { buyerTotal: "2000000" });
     expect(wrong.status).to.equal(409);

@@ -63,8 +63,10 @@ describe("relayer API: order state transitions and their effect on chain", funct
     const { buyer, id } = await placeOrder(m, sku.id, 1);
     const created = await env.waitOrder(m.key, id, "created");
     await env.pay(buyer, created);
+    expect(created.allowedActions).to.deep.equal({ merchant: ["cancel"], buyer: ["pay"], arbiter: [] });
     const paid = await env.waitOrder(m.key, id, "paid");
     expect(paid.escrowed).to.equal("5000000");
+    expect(paid.allowedActions).to.deep.equal({ merchant: ["ship", "refund"], buyer: ["dispute"], arbiter: [] });
     expect(paid.events.map((e: { name: string }) => e.name)).to.deep.equal(["OrderCreated", "OrderPaid"]);
 
     const ship = await env.call("POST", `/v1/orders/${id}/ship`, m.key, { trackingReference: "UPS-42" });
@@ -72,6 +74,7 @@ describe("relayer API: order state transitions and their effect on chain", funct
     expect(ship.body.command).to.deep.include({ kind: "ship_order", status: "pending" });
     expect(ship.body.order.status).to.equal("paid");
     const shipped = await env.waitOrder(m.key, id, "shipped");
+    expect(shipped.allowedActions).to.deep.equal({ merchant: ["refund"], buyer: ["confirm", "dispute"], arbiter: [] });
     expect(await escrow().orderIdOf(toTerms(shipped.terms))).to.equal(shipped.chainOrderId);
     expect((await escrow().statusOf(shipped.chainOrderId)).state).to.equal(BigInt(OrderState.Shipped));
     expect(shipped.commands.map((c: { kind: string; status: string }) => `${c.kind}:${c.status}`)).to.deep.equal([

@@ -242,6 +242,7 @@ describe("relayer API: every endpoint and its validation errors", function () {
         "deadline",
         "disputeDefaultAfter",
         "settlementProposal",
+        "allowedActions",
         "terms",
         "items",
         "paymentDeadline",
@@ -264,6 +265,8 @@ describe("relayer API: every endpoint and its validation errors", function () {
         payee: m.address,
         disputeDefaultAfter: null,
         settlementProposal: null,
+        // Accepted, not yet on chain: the merchant may only cancel it.
+        allowedActions: { merchant: ["cancel"], buyer: [], arbiter: [] },
         chainProof: null,
         error: null,
         shipWithinSeconds: 3600,

@@ -6,7 +6,7 @@
  */
 import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, Tooltip } from "chart.js";
 import { api, ApiError, newIdempotencyKey, tokenInfo, type TokenInfo } from "./lib/api";
-import { $, h, notify, replace } from "./lib/dom";
+import { $, h, notify, replace, type Child } from "./lib/dom";
 import { formatUnits, hexCode, parseUnits, STATUS_LABELS, statusBadge, when } from "./lib/format";
 import { checkTerms, readProposal, termsList, type ApiProposal, type TermsJson } from "./lib/terms";
 import type { OrderAction, allowedActions } from "../../sdk/orderActions";
@@ -577,12 +577,9 @@ async function loadDetail(fresh: boolean): Promise<void> {
   // A message about an earlier action stays only while the order's status is unchanged.
   const oldMessage = fresh || panel.dataset.status !== o.status ? null : document.getElementById("detail-message");
   panel.dataset.status = o.status;
-  const focused = document.activeElement?.id;
-  const typed = new Map([...panel.querySelectorAll("input")].map((i) => [i.id, i.value]));
   const token = await tokenInfo(o.token);
   const checkoutUrl = `${location.origin}/checkout/${o.chainOrderId}`;
-  replace(
-    panel,
+  const content: (Child | Child[])[] = [
     h("h2", {}, "Order ", h("span", { class: "ref" }, o.reference), " ", statusBadge(o.status)),
     oldMessage ?? h("p", { id: "detail-message", class: "notice", hidden: true }),
     h(
@@ -676,7 +673,12 @@ async function loadDetail(fresh: boolean): Promise<void> {
         ),
       ),
     ),
-  );
+  ];
+  // What the merchant is typing is read only now, after every await above: text typed while the panel refreshed
+  // (a poll's round trips take a while on a busy machine) is carried over, never lost.
+  const focused = document.activeElement?.id;
+  const typed = new Map([...panel.querySelectorAll("input")].map((i) => [i.id, i.value]));
+  replace(panel, ...content);
   for (const [id, v] of typed) {
     const input = document.getElementById(id) as HTMLInputElement | null;
     if (input && v) input.value = v;

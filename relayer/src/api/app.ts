@@ -8,9 +8,15 @@ import swaggerUi from "@fastify/swagger-ui";
 import AjvCompiler from "@fastify/ajv-compiler";
 import { AppError, type ErrorCode } from "../domain/errors";
 import type { ServiceDeps } from "../services/context";
-import { registerRoutes } from "./routes";
+import { registerAuditRoutes } from "./routes-audit";
+import { registerMerchantsRoutes } from "./routes-merchants";
+import { registerOrdersRoutes } from "./routes-orders";
+import { registerSkusRoutes } from "./routes-skus";
 import { registerOps } from "./ops";
-import { registerCommerceRoutes } from "./routes-commerce";
+import { registerArbiterRoutes } from "./routes-arbiter";
+import { registerCheckoutRoutes } from "./routes-checkout";
+import { registerLedgerRoutes } from "./routes-ledger";
+import { registerWebhookRoutes } from "./routes-webhooks";
 import { registerWeb } from "./web";
 
 export interface AppOptions {
@@ -152,8 +158,16 @@ export async function buildApp(deps: ServiceDeps, opts: AppOptions = {}): Promis
   });
 
   app.decorate("idempotencySealKey", deps.config.merchantKeySecret);
-  registerRoutes(app, deps);
-  registerCommerceRoutes(app, deps, deps.config.relayPolicy);
+  // Authentication and authorisation run as `onRequest` hooks, before the body is read or validated: a caller
+  // without a valid key learns nothing about the request schemas (401/403 win over 400/413/415).
+  registerMerchantsRoutes(app, deps);
+  registerSkusRoutes(app, deps);
+  registerOrdersRoutes(app, deps);
+  registerAuditRoutes(app, deps);
+  registerCheckoutRoutes(app, deps, deps.config.relayPolicy);
+  registerArbiterRoutes(app, deps);
+  registerWebhookRoutes(app, deps);
+  registerLedgerRoutes(app, deps);
   registerOps(app, deps);
   await registerWeb(app, deps);
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());

@@ -307,3 +307,20 @@ export async function recordOrderError(
     [orderId, code, message, failPending],
   );
 }
+
+/** The order with chain order id `chainOrderId` (any merchant's: the checkout page and the arbiter look orders up by it). */
+export async function findOrderByChainId(q: Queryable, chainOrderId: string): Promise<OrderRow | undefined> {
+  return (await q.query<OrderRow>(`select * from orders where chain_order_id = lower($1)`, [chainOrderId])).rows[0];
+}
+
+export type DisputeRow = OrderRow & { evidence: string | null; evidence_hash: string | null; merchant_name: string };
+
+/** Every disputed order, oldest change first, with the buyer's evidence and the merchant's name. */
+export async function openDisputes(q: Queryable): Promise<DisputeRow[]> {
+  const r = await q.query<DisputeRow>(
+    `select o.*, d.evidence, d.evidence_hash, m.name as merchant_name from orders o
+     join merchants m on m.id = o.merchant_id left join dispute_evidence d on d.order_id = o.id
+     where o.status = 'disputed' order by o.updated_at`,
+  );
+  return r.rows;
+}

@@ -70,3 +70,9 @@ export async function listSkus(q: Queryable, merchantId: string): Promise<SkuRow
 export async function markSkuFailed(q: Queryable, id: string): Promise<void> {
   await q.query(`update skus set status = 'failed' where id = $1`, [id]);
 }
+
+/** The names of the SKUs with `ids`, by id (any merchant's: the checkout page shows what an order contains). */
+export async function skuNames(q: Queryable, ids: string[]): Promise<Map<string, string>> {
+  const r = await q.query<{ id: string; name: string }>(`select id, name from skus where id = any($1::text[])`, [ids]);
+  return new Map(r.rows.map((s) => [s.id, s.name]));
+}

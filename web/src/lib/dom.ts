@@ -1,6 +1,6 @@
 /** Tiny DOM helpers: elements are built with text nodes only, so no data from the API is parsed as HTML. */
 
-type Child = Node | string | number | null | undefined | false;
+export type Child = Node | string | number | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | null | undefined | EventListener>;
 
 export function h<K extends keyof HTMLElementTagNameMap>(

@@ -1,0 +1,180 @@
+/** A merchant's identity and API keys: the admin creates merchants and their first keys; merchants manage their staff keys. */
+import { Type } from "@sinclair/typebox";
+import type { FastifyInstance } from "fastify";
+import type { ServiceDeps } from "../services/context";
+import { mutate } from "./idempotency";
+import { requireAdmin, requireMerchant } from "./auth";
+import * as S from "./schemas";
+import {
+  createMerchant,
+  getMerchantOr404,
+  issueKey,
+  listAllMerchants,
+  listKeys,
+  merchantView,
+  revokeKey,
+} from "../services/merchants";
+import { SCOPES } from "../domain/model";
+import { merchantOf, sec } from "./common";
+
+export function registerMerchantsRoutes(app: FastifyInstance, deps: ServiceDeps): void {
+  const { db } = deps;
+  const admin = requireAdmin(deps);
+
+  // ------------------------------------------------------------------ admin
+  app.post(
+    "/v1/admin/merchants",
+    {
+      onRequest: admin,
+      schema: {
+        tags: ["admin"],
+        summary: "Create a merchant with a new on-chain identity that authorises the relayer's operators",
+        security: sec,
+        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
+        response: { 201: S.Merchant, ...S.errorResponses },
+      },
+    },
+    async (req, reply) =>
+      mutate(db, req, reply, 201, (q) => createMerchant(deps, q, req.principal!, (req.body as { name: string }).name)),
+  );
+
+  app.get(
+    "/v1/admin/merchants",
+    {
+      onRequest: admin,
+      schema: {
+        tags: ["admin"],
+        summary: "List merchants",
+        security: sec,
+        response: { 200: Type.Object({ data: Type.Array(S.Merchant) }), ...S.errorResponses },
+      },
+    },
+    async () => ({ data: await listAllMerchants(db) }),
+  );
+
+  app.get(
+    "/v1/admin/merchants/:id",
+    {
+      onRequest: admin,
+      schema: {
+        tags: ["admin"],
+        summary: "Get a merchant",
+        security: sec,
+        params: S.IdParam,
+        response: { 200: S.Merchant, ...S.errorResponses },
+      },
+    },
+    async (req) => merchantView(await getMerchantOr404(db, (req.params as { id: string }).id)),
+  );
+
+  app.post(
+    "/v1/admin/merchants/:id/keys",
+    {
+      onRequest: admin,
+      schema: {
+        tags: ["admin"],
+        summary: "Issue an API key for a merchant (all scopes unless given); the secret is shown once",
+        security: sec,
+        params: S.IdParam,
+        body: S.NewKey,
+        response: { 201: S.ApiKeyWithSecret, ...S.errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const { id } = req.params as { id: string };
+      const body = req.body as { name: string; scopes?: string[] };
+      await getMerchantOr404(db, id);
+      return mutate(db, req, reply, 201, (q) =>
+        issueKey(q, req.principal!, {
+          merchantId: id,
+          role: "merchant",
+          name: body.name,
+          scopes: body.scopes ?? [...SCOPES],
+        }),
+      );
+    },
+  );
+
+  app.post(
+    "/v1/admin/merchants/:id/keys/:keyId/revoke",
+    {
+      onRequest: admin,
+      schema: {
+        tags: ["admin"],
+        summary: "Revoke a merchant's API key",
+        security: sec,
+        params: Type.Object({ id: Type.String({ maxLength: 128 }), keyId: Type.String({ maxLength: 128 }) }),
+        response: { 200: S.ApiKey, ...S.errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const { id, keyId } = req.params as { id: string; keyId: string };
+      await getMerchantOr404(db, id);
+      const out = await mutate(db, req, reply, 200, (q) => revokeKey(q, req.principal!, id, keyId));
+      // Committed: this process forgets the key before answering; the others hear it from the database.
+      deps.keyCache?.invalidate();
+      return out;
+    },
+  );
+
+  // ------------------------------------------------------------------ staff keys
+  app.get(
+    "/v1/keys",
+    {
+      onRequest: requireMerchant(deps, "keys"),
+      schema: {
+        tags: ["keys"],
+        summary: "List the merchant's API keys",
+        security: sec,
+        response: { 200: Type.Object({ data: Type.Array(S.ApiKey) }), ...S.errorResponses },
+      },
+    },
+    async (req) => ({ data: await listKeys(db, merchantOf(req)) }),
+  );
+
+  app.post(
+    "/v1/keys",
+    {
+      onRequest: requireMerchant(deps, "keys"),
+      schema: {
+        tags: ["keys"],
+        summary: "Issue a staff key with some of this key's scopes; the secret is shown once",
+        security: sec,
+        body: S.NewKey,
+        response: { 201: S.ApiKeyWithSecret, ...S.errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const body = req.body as { name: string; scopes?: string[] };
+      return mutate(db, req, reply, 201, (q) =>
+        issueKey(q, req.principal!, {
+          merchantId: merchantOf(req),
+          role: "merchant",
+          name: body.name,
+          scopes: body.scopes ?? ["read"],
+        }),
+      );
+    },
+  );
+
+  app.post(
+    "/v1/keys/:id/revoke",
+    {
+      onRequest: requireMerchant(deps, "keys"),
+      schema: {
+        tags: ["keys"],
+        summary: "Revoke one of the merchant's keys",
+        security: sec,
+        params: S.IdParam,
+        response: { 200: S.ApiKey, ...S.errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const out = await mutate(db, req, reply, 200, (q) =>
+        revokeKey(q, req.principal!, merchantOf(req), (req.params as { id: string }).id),
+      );
+      deps.keyCache?.invalidate();
+      return out;
+    },
+  );
+}

@@ -15,7 +15,8 @@ import {
 } from "ethers";
 import type { BlocklistStablecoin, HostileReceiver } from "../../typechain-types";
 import { deployEscrowFixture, type EscrowFixture } from "../helpers/fixtures";
-import { escrowDomain, hashItems } from "../../sdk/orderRecord";
+import { escrowDomain, hashItems, type OrderTerms } from "../../sdk/orderRecord";
+import { termsTuple } from "../helpers/creation";
 import {
   FORWARD_REQUEST_TYPES,
   PERMIT_TYPES,
@@ -97,20 +98,8 @@ type Eoa = (typeof EOAS)[number];
 /** Who random actions are attempted by. */
 const ACTORS: Eoa[] = ["merchant", "merchantB", "operator", "buyer", "otherBuyer", "stranger", "arbiter", "admin"];
 
-interface Terms {
-  merchant: string;
-  payee: string;
-  buyer: string;
-  token: string;
-  amount: bigint;
-  maxFeeBps: bigint;
-  paymentDeadline: bigint;
-  shipWithin: bigint;
-  protectionPeriod: bigint;
-  refundWindow: bigint;
-  itemsHash: string;
-  salt: string;
-}
+/** An order's fixed terms, as the sdk types them. */
+type Terms = OrderTerms;
 interface Item {
   skuId: bigint;
   quantity: bigint;
@@ -269,21 +258,7 @@ function orderIdOf(t: Terms): string {
         "bytes32",
         "bytes32",
       ],
-      [
-        W.orderTypehash,
-        t.merchant,
-        t.payee,
-        t.buyer,
-        t.token,
-        t.amount,
-        t.maxFeeBps,
-        t.paymentDeadline,
-        t.shipWithin,
-        t.protectionPeriod,
-        t.refundWindow,
-        t.itemsHash,
-        t.salt,
-      ],
+      [W.orderTypehash, ...termsTuple(t)],
     ),
   );
   return structHash;

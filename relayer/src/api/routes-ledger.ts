@@ -1,11 +1,19 @@
 /** The double-entry ledger: lines, balances, CSV export and reconciliation against the chain. */
 import { Type } from "@sinclair/typebox";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ServiceDeps } from "../services/context";
 import { ledgerBalances, ledgerEntries, toCsv } from "../ledger/ledger";
 import { reconcile } from "../ledger/reconcile";
 import { requireAdmin, requireMerchant } from "./auth";
 import { merchantOf, sec } from "./common";
+
+/** The ledger query's filter fields. */
+interface LedgerFilter {
+  token?: string;
+  order?: string;
+  from?: string;
+  to?: string;
+}
 
 export function registerLedgerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
   const { db } = deps;
@@ -21,6 +29,14 @@ export function registerLedgerRoutes(app: FastifyInstance, deps: ServiceDeps): v
     { additionalProperties: false },
   );
   const tokenParam = (t?: string) => (t === "native" ? "0x0000000000000000000000000000000000000000" : t);
+  /** The ledger lines a merchant asked for: its own, by token ("native" or an address), order and time range. */
+  const entriesFilter = (req: FastifyRequest, f: LedgerFilter) => ({
+    merchantId: merchantOf(req),
+    token: tokenParam(f.token),
+    orderChainId: f.order,
+    from: f.from ? new Date(f.from) : undefined,
+    to: f.to ? new Date(f.to) : undefined,
+  });
   app.get(
     "/v1/ledger/entries",
     {
@@ -33,24 +49,9 @@ export function registerLedgerRoutes(app: FastifyInstance, deps: ServiceDeps): v
       },
     },
     async (req) => {
-      const f = req.query as {
-        token?: string;
-        order?: string;
-        from?: string;
-        to?: string;
-        cursor?: string;
-        limit?: number;
-      };
+      const f = req.query as LedgerFilter & { cursor?: string; limit?: number };
       const limit = f.limit ?? 200;
-      const rows = await ledgerEntries(db, {
-        merchantId: merchantOf(req),
-        token: tokenParam(f.token),
-        orderChainId: f.order,
-        from: f.from ? new Date(f.from) : undefined,
-        to: f.to ? new Date(f.to) : undefined,
-        afterId: f.cursor,
-        limit: limit + 1,
-      });
+      const rows = await ledgerEntries(db, { ...entriesFilter(req, f), afterId: f.cursor, limit: limit + 1 });
       const page = rows.slice(0, limit);
       return { data: page, nextCursor: rows.length > limit ? page[page.length - 1].id : null };
     },
@@ -80,14 +81,7 @@ export function registerLedgerRoutes(app: FastifyInstance, deps: ServiceDeps): v
       schema: { tags: ["ledger"], summary: "The ledger lines as CSV", security: sec, querystring: LedgerQuery },
     },
     async (req, reply) => {
-      const f = req.query as { token?: string; order?: string; from?: string; to?: string };
-      const rows = await ledgerEntries(db, {
-        merchantId: merchantOf(req),
-        token: tokenParam(f.token),
-        orderChainId: f.order,
-        from: f.from ? new Date(f.from) : undefined,
-        to: f.to ? new Date(f.to) : undefined,
-      });
+      const rows = await ledgerEntries(db, entriesFilter(req, req.query as LedgerFilter));
       reply
         .header("content-type", "text/csv; charset=utf-8")
         .header("content-disposition", 'attachment; filename="ledger.csv"');

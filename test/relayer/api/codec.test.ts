@@ -20,6 +20,7 @@ import { batchGasBound } from "../../../relayer/src/chain/writer";
 import { CREATE_ORDER_GAS_BOUND, CREATE_ORDER_ITEM_GAS_BOUND } from "../../../relayer/src/jobs/createOrder";
 import { terms, type LineItem } from "../../helpers/fixtures";
 import { deployCreationFixture, type CreationFixture } from "../../helpers/creation";
+import { termsTuple } from "../../helpers/creation";
 
 /**
  * The relayer's hand-rolled hot-path codecs agree with ethers' generic ones: `CachedAbi.encode` gives the bytes
@@ -147,26 +148,8 @@ describe("relayer hot-path codecs", function () {
     it("encodes createOrder exactly as Interface.encodeFunctionData (random terms, 0..5 items)", function () {
       fc.assert(
         fc.property(termsArb, itemsArb, fc.boolean(), (t, items, positional) => {
-          // prepare.ts passes the tuple as an object; positional arrays must encode the same.
-          const args = positional
-            ? [
-                [
-                  t.merchant,
-                  t.payee,
-                  t.buyer,
-                  t.token,
-                  t.amount,
-                  t.maxFeeBps,
-                  t.paymentDeadline,
-                  t.shipWithin,
-                  t.protectionPeriod,
-                  t.refundWindow,
-                  t.itemsHash,
-                  t.salt,
-                ],
-                items.map((i) => [i.skuId, i.quantity]),
-              ]
-            : [t, items];
+          // the create_order job passes the tuple as an object; positional arrays must encode the same.
+          const args = positional ? [termsTuple(t), items.map((i) => [i.skuId, i.quantity])] : [t, items];
           expect(cached.encode("createOrder", args)).to.equal(escrowIface.encodeFunctionData("createOrder", args));
         }),
         { numRuns: RUNS },

@@ -5,6 +5,15 @@
  * lease expires.
  */
 import type { Db } from "../store/db";
+import {
+  acquireLeases,
+  ensureLeaseRows,
+  giveBackLease,
+  heartbeat,
+  liveInstanceCount,
+  renewLeases,
+  retireInstance,
+} from "../store/signerLeases";
 
 export class LeaseManager {
   constructor(
@@ -17,64 +26,26 @@ export class LeaseManager {
   /** Renews held leases and acquires up to a fair share; returns the signers this process now holds. */
   async refresh(isIdle: (signer: string) => boolean): Promise<string[]> {
     return this.db.tx(async (q) => {
-      await q.query(
-        `insert into relayer_instances (id, heartbeat_at) values ($1, now())
-         on conflict (id) do update set heartbeat_at = now()`,
-        [this.instanceId],
-      );
-      const live = Number(
-        (
-          await q.query<{ n: string }>(
-            `select count(*) as n from relayer_instances where heartbeat_at > now() - ($1::int * interval '1 millisecond')`,
-            [this.ttlMs],
-          )
-        ).rows[0].n,
-      );
+      await heartbeat(q, this.instanceId);
+      const live = await liveInstanceCount(q, this.ttlMs);
       const share = Math.max(1, Math.ceil(this.signers.length / Math.max(1, live)));
-      for (const s of this.signers) {
-        await q.query(
-          `insert into signer_leases (address, owner, expires_at) values ($1, null, now()) on conflict do nothing`,
-          [s],
-        );
-      }
+      await ensureLeaseRows(q, this.signers);
       // Renew what we hold.
-      const held = (
-        await q.query<{ address: string }>(
-          `update signer_leases set expires_at = now() + ($2::int * interval '1 millisecond')
-           where owner = $1 and address = any($3::text[]) returning address`,
-          [this.instanceId, this.ttlMs, this.signers],
-        )
-      ).rows.map((r) => r.address);
+      const held = await renewLeases(q, this.instanceId, this.ttlMs, this.signers);
       // Give back idle signers above our share so a newcomer can take them.
       const keep: string[] = [];
       for (const s of held) {
-        if (keep.length >= share && isIdle(s)) {
-          await q.query(`update signer_leases set owner = null, expires_at = now() where address = $1 and owner = $2`, [
-            s,
-            this.instanceId,
-          ]);
-        } else keep.push(s);
+        if (keep.length >= share && isIdle(s)) await giveBackLease(q, s, this.instanceId);
+        else keep.push(s);
       }
       if (keep.length < share) {
-        const got = await q.query<{ address: string }>(
-          `update signer_leases set owner = $1, expires_at = now() + ($2::int * interval '1 millisecond')
-           where address in (
-             select address from signer_leases
-             where address = any($4::text[]) and (owner is null or expires_at < now()) and coalesce(owner, '') <> $1
-             order by address limit $3 for update skip locked)
-           returning address`,
-          [this.instanceId, this.ttlMs, share - keep.length, this.signers],
-        );
-        keep.push(...got.rows.map((r) => r.address));
+        keep.push(...(await acquireLeases(q, this.instanceId, this.ttlMs, share - keep.length, this.signers)));
       }
       return keep.sort();
     });
   }
 
   async releaseAll(): Promise<void> {
-    await this.db.query(`update signer_leases set owner = null, expires_at = now() where owner = $1`, [
-      this.instanceId,
-    ]);
-    await this.db.query(`delete from relayer_instances where id = $1`, [this.instanceId]);
+    await retireInstance(this.db, this.instanceId);
   }
 }

@@ -62,17 +62,7 @@ export async function recoverForwardSigner(
   const { chainId } = await ethers.provider.getNetwork();
   return ethers.verifyTypedData(
     { name: "orderchain Forwarder", version: "1", chainId, verifyingContract: await forwarder.getAddress() },
-    {
-      ForwardRequest: [
-        { name: "from", type: "address" },
-        { name: "to", type: "address" },
-        { name: "value", type: "uint256" },
-        { name: "gas", type: "uint256" },
-        { name: "nonce", type: "uint256" },
-        { name: "deadline", type: "uint48" },
-        { name: "data", type: "bytes" },
-      ],
-    },
+    FORWARD_REQUEST_TYPES,
     { ...request, nonce },
     request.signature,
   );

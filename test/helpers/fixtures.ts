@@ -4,7 +4,7 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signer
 import type { Forwarder, InventoryToken, MockStablecoin, PaymentEscrow } from "../../typechain-types";
 import type { IPaymentEscrow } from "../../typechain-types/contracts/PaymentEscrow";
 import type { ContractTransactionReceipt, ContractTransactionResponse } from "ethers";
-import { RECEIVE_WITH_AUTHORIZATION_TYPES } from "../../relayer/src/domain/typedData";
+import { PERMIT_TYPES, RECEIVE_WITH_AUTHORIZATION_TYPES } from "../../relayer/src/domain/typedData";
 import {
   ORDER_TYPES,
   applyOrderLogs,
@@ -185,15 +185,7 @@ export async function signPermit(
   const nonce = await token.nonces(owner.address);
   const sig = await owner.signTypedData(
     { name: await token.name(), version: "1", chainId, verifyingContract: await token.getAddress() },
-    {
-      Permit: [
-        { name: "owner", type: "address" },
-        { name: "spender", type: "address" },
-        { name: "value", type: "uint256" },
-        { name: "nonce", type: "uint256" },
-        { name: "deadline", type: "uint256" },
-      ],
-    },
+    PERMIT_TYPES,
     { owner: owner.address, spender, value, nonce, deadline },
   );
   const { v, r, s } = ethers.Signature.from(sig);

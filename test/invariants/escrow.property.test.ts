@@ -15,7 +15,7 @@ import {
 } from "ethers";
 import type { BlocklistStablecoin, HostileReceiver } from "../../typechain-types";
 import { deployEscrowFixture, type EscrowFixture } from "../helpers/fixtures";
-import { escrowDomain, hashItems, type OrderTerms } from "../../sdk/orderRecord";
+import { OrderState, escrowDomain, hashItems, type OrderTerms } from "../../sdk/orderRecord";
 import { termsTuple } from "../helpers/creation";
 import {
   FORWARD_REQUEST_TYPES,
@@ -62,18 +62,8 @@ const FORWARD_GAS = 3_000_000n;
 const MNEMONIC = "test test test test test test test test test test test junk";
 const coder = AbiCoder.defaultAbiCoder();
 
-const S = {
-  None: 0,
-  Created: 1,
-  Paid: 2,
-  Shipped: 3,
-  Completed: 4,
-  Cancelled: 5,
-  Refunded: 6,
-  Disputed: 7,
-  Resolved: 8,
-  Revoked: 9,
-} as const;
+/** The escrow's order states (the sdk's table). */
+const S = OrderState;
 const Party = { None: 0, Buyer: 1, Merchant: 2 } as const;
 const OPEN = new Set<number>([S.Created, S.Paid, S.Shipped, S.Disputed]);
 const ESCROWED = new Set<number>([S.Paid, S.Shipped, S.Disputed]);

@@ -9,7 +9,7 @@ import { openDb, type Db } from "./store/db";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./store/embeddedPostgres";
 import { migrate } from "./store/migrate";
 import { makeChainContext, makeProvider, type ChainContext, type ContractAddresses } from "./chain/context";
-import type { ChainWriter } from "./chain/writer";
+import type { ChainWriter } from "./chain/submitter/submitter";
 import type { Indexer } from "./indexer/indexer";
 import type { WebhookDeliverer } from "./webhooks/deliverer";
 import { createWorkers, startWorkerThread } from "./workers";

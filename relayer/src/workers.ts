@@ -8,7 +8,7 @@ import type { Logger } from "pino";
 import type { MetricObjectWithValues, MetricValue } from "prom-client";
 import type { Db } from "./store/db";
 import type { ChainContext, ContractAddresses } from "./chain/context";
-import { ChainWriter } from "./chain/writer";
+import { ChainWriter } from "./chain/submitter/submitter";
 import { JOBS } from "./jobs/registry";
 import { Indexer, type IndexerHooks } from "./indexer/indexer";
 import { postLedger } from "./ledger/ledger";

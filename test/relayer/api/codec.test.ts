@@ -16,7 +16,7 @@ import {
 import { InventoryToken__factory, PaymentEscrow__factory } from "../../../typechain-types";
 import { CachedAbi } from "../../../relayer/src/chain/abi";
 import { orderSalt } from "../../../relayer/src/domain/model";
-import { batchGasBound } from "../../../relayer/src/chain/writer";
+import { batchGasBound } from "../../../relayer/src/chain/submitter/gas";
 import { CREATE_ORDER_GAS_BOUND, CREATE_ORDER_ITEM_GAS_BOUND } from "../../../relayer/src/jobs/createOrder";
 import { terms, type LineItem } from "../../helpers/fixtures";
 import { deployCreationFixture, type CreationFixture } from "../../helpers/creation";
@@ -35,7 +35,7 @@ const coder = AbiCoder.defaultAbiCoder();
 // As plain `Interface`s: the oracle is ethers' generic, string-keyed path, as the relayer used it.
 const escrowIface: Interface = PaymentEscrow__factory.createInterface();
 const inventoryIface: Interface = InventoryToken__factory.createInterface();
-/** The writer's per-transaction cap (EIP-7825 leaves 2^24; `TX_GAS_CAP` in relayer/src/chain/writer.ts). */
+/** The writer's per-transaction cap (EIP-7825 leaves 2^24; `TX_GAS_CAP` in relayer/src/chain/submitter/gas.ts). */
 const TX_GAS_CAP = 16_000_000n;
 
 // ------------------------------------------------------------------ arbitraries

@@ -8,7 +8,7 @@ import http from "node:http";
 import { expect } from "chai";
 import { Network, isError, makeError } from "ethers";
 import { RelayerRpcProvider } from "../../../relayer/src/chain/context";
-import { classifyBroadcastError } from "../../../relayer/src/chain/writer";
+import { classifyBroadcastError } from "../../../relayer/src/chain/submitter/broadcast";
 import { freePort } from "../harness";
 
 type Handler = (body: unknown, req: http.IncomingMessage, res: http.ServerResponse) => void;

@@ -1,0 +1,73 @@
+/** Replacing a transaction the chain has not mined in time: the same nonce and payload, higher fees. */
+import { Transaction } from "ethers";
+import { insertTx, markDropped, type ChainTxRow } from "../../store/chainTxs";
+import { broadcastRaw, classifyBroadcastError, signTx } from "./broadcast";
+import { replacementFees, type FeeQuoter } from "./fees";
+import type { SubmitterContext } from "./lane";
+
+export class Replacer {
+  constructor(
+    private readonly ctx: SubmitterContext,
+    private readonly fees: FeeQuoter,
+  ) {}
+
+  /** Re-signs the same nonce and payload with fees raised by the configured percentage. */
+  async replace(t: ChainTxRow): Promise<void> {
+    const { chain, db, log, metrics } = this.ctx;
+    const lane = this.ctx.lanes.get(t.signer);
+    if (!lane || lane.busy) return;
+    lane.busy = true;
+    try {
+      const known = await chain.provider.getTransaction(t.hash);
+      const old = Transaction.from(t.raw);
+      const { maxFee, priority } = replacementFees(
+        { maxFee: old.maxFeePerGas ?? 0n, priority: old.maxPriorityFeePerGas ?? 0n },
+        await this.fees.quote(),
+        this.ctx.opts.feeBumpPercent,
+      );
+      if (!known) {
+        // The node lost it (restart, outage): send the stored bytes again before anything else.
+        lane.needsRecovery = true;
+        return;
+      }
+      const { raw, hash } = signTx(lane.wallet, {
+        type: 2,
+        chainId: old.chainId,
+        nonce: old.nonce,
+        to: old.to,
+        data: old.data,
+        value: old.value,
+        gasLimit: old.gasLimit,
+        maxFeePerGas: maxFee,
+        maxPriorityFeePerGas: priority,
+      });
+      await insertTx(db, {
+        signer: t.signer,
+        nonce: BigInt(t.nonce),
+        hash,
+        raw,
+        kind: t.kind,
+        maxFeePerGas: maxFee,
+        maxPriorityFeePerGas: priority,
+        gasLimit: old.gasLimit,
+        replaces: t.id,
+      });
+      try {
+        await broadcastRaw(chain, raw);
+        metrics.txs.inc({ outcome: "replaced" });
+        log.info(
+          { signer: t.signer, nonce: t.nonce, old: t.hash, hash, maxFeePerGas: String(maxFee) },
+          "transaction replaced with higher fees",
+        );
+      } catch (err) {
+        const c = classifyBroadcastError(err);
+        if (c.kind !== "known" && c.kind !== "network") {
+          await markDropped(db, hash);
+          log.warn({ signer: t.signer, nonce: t.nonce, err: String(err) }, "replacement refused");
+        }
+      }
+    } finally {
+      lane.busy = false;
+    }
+  }
+}

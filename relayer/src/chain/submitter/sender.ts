@@ -1,0 +1,251 @@
+/**
+ * Turns claimed commands into transactions: each command's job prepares it, escrow calls are batched into one
+ * non-atomic `batch` transaction, the rest are sent alone. Every transaction is signed with the lane's next
+ * nonce and stored, with its commands marked submitted, before it is broadcast.
+ */
+import {
+  claimReadyCommands,
+  markSubmitted,
+  releaseCommands,
+  requeueRefused,
+  type CommandRow,
+} from "../../store/commands";
+import { insertTx, markDropped } from "../../store/chainTxs";
+import { decodeRevertData, revertDataOf } from "../decodeError";
+import type { Prepared } from "../jobPort";
+import { broadcastRaw, classifyBroadcastError, signTx } from "./broadcast";
+import type { FeeQuoter } from "./fees";
+import { TX_GAS_CAP, batchGasBound, limitFromEstimate } from "./gas";
+import type { SignerLane, SubmitterContext } from "./lane";
+import type { CommandOutcomes } from "./outcomes";
+
+interface EscrowCall {
+  cmd: CommandRow;
+  data: string;
+  gasBound?: bigint;
+}
+
+/** Where a writer pass spent its time (debug log of each transaction sent). */
+interface PassTiming {
+  commands: number;
+  claimMs: number;
+  prepareMs?: number;
+  estimateMs?: number;
+}
+
+function roundedTiming(t?: PassTiming): Record<string, number> {
+  if (!t) return {};
+  return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, Math.round(v as number)]));
+}
+
+export class Sender {
+  constructor(
+    private readonly ctx: SubmitterContext,
+    private readonly outcomes: CommandOutcomes,
+    private readonly fees: FeeQuoter,
+  ) {}
+
+  /** Claims, prepares and sends one batch; true when the batch was full (more work is likely waiting). */
+  async fill(lane: SignerLane): Promise<boolean> {
+    const { db, opts, instanceId } = this.ctx;
+    const started = performance.now();
+    const claimed = await claimReadyCommands(db, instanceId, opts.batchSize);
+    if (claimed.length === 0) return false;
+    const timing: PassTiming = { claimMs: performance.now() - started, commands: claimed.length };
+    const unsent = new Set(claimed.map((c) => c.id));
+    try {
+      const prepared: { cmd: CommandRow; p: Prepared }[] = [];
+      for (const cmd of claimed) {
+        try {
+          prepared.push({ cmd, p: await this.outcomes.prepare(cmd) });
+        } catch (err) {
+          prepared.push({ cmd, p: { type: "wait", delayMs: 1000, reason: String(err) } });
+        }
+      }
+      timing.prepareMs = performance.now() - started - timing.claimMs;
+      const escrowCalls: EscrowCall[] = [];
+      const singles: { cmd: CommandRow; to: string; data: string; kind: string }[] = [];
+      for (const { cmd, p } of prepared) {
+        if (p.type === "escrow") escrowCalls.push({ cmd, data: p.data, gasBound: p.gasBound });
+        else if (p.type === "tx") singles.push({ cmd, to: p.to, data: p.data, kind: p.kind });
+        else {
+          if (p.type === "done") await this.outcomes.confirmed([cmd]);
+          else if (p.type === "wait") await releaseCommands(db, [cmd.id], p.delayMs);
+          else await this.outcomes.failed(cmd, p.code, p.message);
+          unsent.delete(cmd.id);
+        }
+      }
+      if (escrowCalls.length > 0) {
+        const sent = await this.sendBatch(lane, escrowCalls, timing);
+        for (const id of sent) unsent.delete(id);
+      }
+      for (const s of singles) {
+        if (lane.needsRecovery) break;
+        const ok = await this.sendTx(lane, s.to, s.data, s.kind, [s.cmd]);
+        if (ok) unsent.delete(s.cmd.id);
+      }
+    } finally {
+      // Anything claimed but not handed to the chain goes back to the queue.
+      await releaseCommands(db, [...unsent]).catch(() => undefined);
+    }
+    return claimed.length >= opts.batchSize && unsent.size === 0 && !lane.needsRecovery;
+  }
+
+  /**
+   * Sends escrow calls as one non-atomic batch; splits it if it would exceed the per-transaction gas cap.
+   * When every call has a known gas bound and is on its first attempt, the gas limit is the sum of the bounds
+   * and nothing is estimated; otherwise the node estimates the batch (which also finds a batch that would
+   * revert as a whole before any gas is spent). Returns the ids of the commands handed to the chain.
+   */
+  private async sendBatch(lane: SignerLane, calls: EscrowCall[], timing?: PassTiming): Promise<string[]> {
+    const { chain, db, log } = this.ctx;
+    const bound = batchGasBound(calls);
+    if (bound !== null && bound > TX_GAS_CAP && calls.length > 1) return this.sendHalves(lane, calls, timing);
+    const data = chain.escrowAbi.encode("batch", [calls.map((c) => c.data), false]);
+    let estimate: bigint | undefined;
+    if (bound === null) {
+      const t = performance.now();
+      try {
+        estimate = await chain.provider.estimateGas({ from: lane.address, to: chain.addresses.escrow, data });
+      } catch (err) {
+        const revert = revertDataOf(err);
+        if (revert === undefined) throw err;
+        const decoded = decodeRevertData(revert);
+        log.error({ signer: lane.address, error: decoded.name }, "batch would revert as a whole");
+        await releaseCommands(
+          db,
+          calls.map((c) => c.cmd.id),
+          5000,
+          true,
+        );
+        return calls.map((c) => c.cmd.id);
+      } finally {
+        if (timing) timing.estimateMs = (timing.estimateMs ?? 0) + performance.now() - t;
+      }
+      if ((estimate * 12n) / 10n > TX_GAS_CAP && calls.length > 1) return this.sendHalves(lane, calls, timing);
+    }
+    const ok = await this.sendTx(
+      lane,
+      chain.addresses.escrow,
+      data,
+      "batch",
+      calls.map((c) => c.cmd),
+      bound ?? limitFromEstimate(estimate!),
+      timing,
+    );
+    return ok ? calls.map((c) => c.cmd.id) : [];
+  }
+
+  private async sendHalves(lane: SignerLane, calls: EscrowCall[], timing?: PassTiming): Promise<string[]> {
+    const half = Math.ceil(calls.length / 2);
+    const first = await this.sendBatch(lane, calls.slice(0, half), timing);
+    if (lane.needsRecovery) return first;
+    return [...first, ...(await this.sendBatch(lane, calls.slice(half), timing))];
+  }
+
+  /**
+   * Signs with the lane's next nonce, stores the transaction and marks the commands submitted in one database
+   * transaction, then broadcasts. Returns false if nothing was handed to the chain (commands stay claimed
+   * for the caller to release).
+   */
+  private async sendTx(
+    lane: SignerLane,
+    to: string,
+    data: string,
+    kind: string,
+    cmds: CommandRow[],
+    knownGasLimit?: bigint,
+    timing?: PassTiming,
+  ): Promise<boolean> {
+    const { chain, db, log, metrics } = this.ctx;
+    let gasLimit = knownGasLimit;
+    if (gasLimit === undefined) {
+      try {
+        gasLimit = limitFromEstimate(await chain.provider.estimateGas({ from: lane.address, to, data }));
+      } catch (err) {
+        const revert = revertDataOf(err);
+        if (revert === undefined) throw err;
+        // It would revert: decide without spending gas.
+        await this.outcomes.reverted(cmds[0], decodeRevertData(revert));
+        return true;
+      }
+    }
+    if (gasLimit > TX_GAS_CAP) gasLimit = TX_GAS_CAP;
+    const { maxFee, priority } = await this.fees.quote();
+    const nonce = lane.nextNonce!;
+    const { raw, hash } = signTx(lane.wallet, {
+      type: 2,
+      chainId: chain.chainId,
+      nonce: Number(nonce),
+      to,
+      data,
+      value: 0n,
+      gasLimit,
+      maxFeePerGas: maxFee,
+      maxPriorityFeePerGas: priority,
+    });
+    await db.tx(async (q) => {
+      await insertTx(q, {
+        signer: lane.address,
+        nonce,
+        hash,
+        raw,
+        kind,
+        maxFeePerGas: maxFee,
+        maxPriorityFeePerGas: priority,
+        gasLimit,
+      });
+      await markSubmitted(
+        q,
+        cmds.map((c) => c.id),
+        lane.address,
+        nonce,
+      );
+    });
+    lane.nextNonce = nonce + 1n;
+    lane.inFlight += 1;
+    const sendStarted = performance.now();
+    for (const c of cmds) metrics.submitLatency.observe((Date.now() - new Date(c.created_at).getTime()) / 1000);
+    try {
+      await broadcastRaw(chain, raw);
+      metrics.txs.inc({ outcome: "sent" });
+      log.debug(
+        {
+          signer: lane.address,
+          nonce: String(nonce),
+          hash,
+          kind,
+          commands: cmds.length,
+          gasLimit: String(gasLimit),
+          ...roundedTiming(timing),
+          broadcastMs: Math.round(performance.now() - sendStarted),
+        },
+        "transaction sent",
+      );
+    } catch (err) {
+      const c = classifyBroadcastError(err);
+      if (c.kind === "known") return true;
+      if (c.kind === "network") {
+        // Unknown whether the node has it: keep it stored; recovery rebroadcasts before anything newer.
+        lane.needsRecovery = true;
+        log.warn({ signer: lane.address, nonce: String(nonce), err: String(err) }, "broadcast failed, will recover");
+        return true;
+      }
+      // Definitively refused: the nonce was not used; give it back and requeue the commands.
+      await db.tx(async (q) => {
+        await markDropped(q, hash);
+        await requeueRefused(q, lane.address, nonce, 2000);
+      });
+      lane.inFlight -= 1;
+      metrics.txs.inc({ outcome: "dropped" });
+      if (c.kind === "nonce_gap" || c.kind === "nonce_low") lane.needsRecovery = true;
+      else lane.nextNonce = nonce;
+      log.warn(
+        { signer: lane.address, nonce: String(nonce), reason: c.kind, err: String(err) },
+        "transaction refused by the node",
+      );
+      return true;
+    }
+    return true;
+  }
+}

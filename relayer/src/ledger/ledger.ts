@@ -10,19 +10,18 @@
  * the escrow still holds for the merchant.
  */
 import type { Queryable } from "../store/db";
+import {
+  findLedgerEntries,
+  insertLedgerLine,
+  ledgerTotals,
+  unpostedEscrowEvents,
+  type LedgerFilter,
+} from "../store/ledger";
+
+export type { LedgerFilter } from "../store/ledger";
 
 export const ACCOUNTS = ["escrow", "buyers", "merchant_payouts", "platform_fees"] as const;
 export type Account = (typeof ACCOUNTS)[number];
-
-interface EventRow {
-  id: string;
-  name: string;
-  order_id: string;
-  args: Record<string, string>;
-  block_number: string;
-  block_time: string | null;
-  tx_hash: string;
-}
 
 type Line = { account: Account; debit: bigint; credit: bigint };
 
@@ -72,75 +71,19 @@ export function linesFor(name: string, args: Record<string, string>): Line[] {
 
 /** Posts the ledger lines of the escrow events indexed in [fromBlock, toBlock]. */
 export async function postLedger(q: Queryable, fromBlock: number, toBlock: number): Promise<void> {
-  const events = await q.query<EventRow & { merchant_id: string | null; token: string | null }>(
-    `select e.id, e.name, e.order_id, e.args, e.block_number, e.block_time, e.tx_hash, o.merchant_id, o.token
-     from chain_events e
-     left join orders o on o.chain_order_id = e.order_id
-     where e.block_number between $1 and $2 and e.contract = 'PaymentEscrow'
-       and e.name in ('OrderPaid', 'OrderRefunded', 'OrderCompleted', 'DisputeResolved')
-       and not exists (select 1 from ledger_entries l where l.event_id = e.id)
-     order by e.block_number, e.log_index`,
-    [fromBlock, toBlock],
-  );
-  for (const e of events.rows) {
+  const events = await unpostedEscrowEvents(q, fromBlock, toBlock);
+  for (const e of events) {
     if (!e.merchant_id || !e.token) continue; // an order this relayer does not manage
     for (const line of linesFor(e.name, e.args)) {
       if (line.debit === 0n && line.credit === 0n) continue;
-      await q.query(
-        `insert into ledger_entries (event_id, merchant_id, order_id, token, account, debit, credit, block_number, block_time, tx_hash)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-        [
-          e.id,
-          e.merchant_id,
-          e.order_id,
-          e.token,
-          line.account,
-          line.debit.toString(),
-          line.credit.toString(),
-          e.block_number,
-          e.block_time,
-          e.tx_hash,
-        ],
-      );
+      await insertLedgerLine(q, e, line);
     }
   }
 }
 
-export interface LedgerFilter {
-  merchantId: string;
-  token?: string;
-  orderChainId?: string;
-  from?: Date;
-  to?: Date;
-  afterId?: string;
-  limit?: number;
-}
-
 export async function ledgerEntries(q: Queryable, f: LedgerFilter) {
-  const where = ["merchant_id = $1"];
-  const params: unknown[] = [f.merchantId];
-  const add = (sql: string, v: unknown) => {
-    params.push(v);
-    where.push(sql.replace("?", `$${params.length}`));
-  };
-  if (f.token) add("lower(token) = lower(?)", f.token);
-  if (f.orderChainId) add("order_id = lower(?)", f.orderChainId);
-  if (f.from) add("block_time >= ?", Math.floor(f.from.getTime() / 1000));
-  if (f.to) add("block_time < ?", Math.floor(f.to.getTime() / 1000));
-  if (f.afterId) add("id > ?", f.afterId);
-  const limit = f.limit ? ` limit ${Math.floor(f.limit)}` : "";
-  const r = await q.query<{
-    id: string;
-    order_id: string;
-    token: string;
-    account: string;
-    debit: string;
-    credit: string;
-    block_number: string;
-    block_time: string | null;
-    tx_hash: string;
-  }>(`select * from ledger_entries where ${where.join(" and ")} order by id${limit}`, params);
-  return r.rows.map((e) => ({
+  const rows = await findLedgerEntries(q, f);
+  return rows.map((e) => ({
     id: String(e.id),
     chainOrderId: e.order_id,
     token: e.token,
@@ -155,13 +98,8 @@ export async function ledgerEntries(q: Queryable, f: LedgerFilter) {
 
 /** Balance (debits minus credits) of every account, per token. */
 export async function ledgerBalances(q: Queryable, merchantId: string, token?: string) {
-  const r = await q.query<{ token: string; account: string; debit: string; credit: string }>(
-    `select token, account, sum(debit) as debit, sum(credit) as credit from ledger_entries
-     where merchant_id = $1 ${token ? "and lower(token) = lower($2)" : ""} group by token, account order by token, account`,
-    token ? [merchantId, token] : [merchantId],
-  );
   const out: Record<string, Record<string, string>> = {};
-  for (const row of r.rows) {
+  for (const row of await ledgerTotals(q, merchantId, token)) {
     out[row.token] ??= Object.fromEntries(ACCOUNTS.map((a) => [a, "0"]));
     out[row.token][row.account] = (BigInt(row.debit) - BigInt(row.credit)).toString();
   }

@@ -10,6 +10,7 @@
 import { ZeroAddress } from "ethers";
 import type { ChainContext } from "../chain/context";
 import type { Queryable } from "../store/db";
+import { lastIndexedBlock, ledgerTokens, ledgerTotalsByLowerToken, merchantAddresses } from "../store/ledger";
 import { MockStablecoin__factory } from "../../../typechain-types";
 
 export interface Difference {
@@ -36,8 +37,7 @@ const CHUNK = 5_000;
 
 export async function reconcile(chain: ChainContext, q: Queryable): Promise<ReconciliationReport> {
   // Compare at the indexer's checkpoint: the ledger is exactly the events up to that block.
-  const cp = await q.query<{ last_block: string }>(`select last_block from indexer_state where id = 1`);
-  const head = cp.rows[0] ? Number(cp.rows[0].last_block) : await chain.provider.getBlockNumber();
+  const head = (await lastIndexedBlock(q)) ?? (await chain.provider.getBlockNumber());
   const iface = chain.escrow.interface;
   const logs = [];
   for (let from = chain.addresses.startBlock; from <= head; from += CHUNK) {
@@ -106,8 +106,7 @@ export async function reconcile(chain: ChainContext, q: Queryable): Promise<Reco
   }
   const tokens: ReconciliationReport["tokens"] = {};
   const tokenSet = new Set<string>([...openByToken.keys(), ...credited.keys()]);
-  const ledgerTokens = await q.query<{ token: string }>(`select distinct lower(token) as token from ledger_entries`);
-  for (const r of ledgerTokens.rows) tokenSet.add(r.token);
+  for (const token of await ledgerTokens(q)) tokenSet.add(token);
   for (const token of tokenSet) {
     const balance =
       token === ZeroAddress.toLowerCase()
@@ -132,19 +131,15 @@ export async function reconcile(chain: ChainContext, q: Queryable): Promise<Reco
     }
   }
   const merchants: ReconciliationReport["merchants"] = {};
-  const rows = await q.query<{ id: string; address: string }>(`select id, address from merchants`);
-  for (const m of rows.rows) {
-    const bal = await q.query<{ token: string; account: string; debit: string; credit: string }>(
-      `select lower(token) as token, account, sum(debit) as debit, sum(credit) as credit from ledger_entries where merchant_id = $1 group by 1, 2`,
-      [m.id],
-    );
+  for (const m of await merchantAddresses(q)) {
+    const bal = await ledgerTotalsByLowerToken(q, m.id);
     const ledger = new Map<string, bigint>();
-    for (const r of bal.rows) ledger.set(`${r.token}|${r.account}`, BigInt(r.debit) - BigInt(r.credit));
+    for (const r of bal) ledger.set(`${r.token}|${r.account}`, BigInt(r.debit) - BigInt(r.credit));
     const addr = m.address.toLowerCase();
     const mTokens = new Set<string>();
     for (const k of [...openByMerchantToken.keys(), ...payouts.keys()])
       if (k.startsWith(`${addr}|`)) mTokens.add(k.split("|")[1]);
-    for (const r of bal.rows) mTokens.add(r.token);
+    for (const r of bal) mTokens.add(r.token);
     for (const token of mTokens) {
       const chainEscrow = openByMerchantToken.get(`${addr}|${token}`) ?? 0n;
       const chainPayouts = payouts.get(`${addr}|${token}`) ?? 0n;

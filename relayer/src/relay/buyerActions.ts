@@ -13,6 +13,8 @@ import { enqueueCommand } from "../store/commands";
 import type { Queryable } from "../store/db";
 import type { OrderRow } from "../store/orders";
 import { recordAudit } from "../store/audit";
+import { recordDisputeEvidence } from "../store/disputeEvidence";
+import { lockBuyerRelayQueue, relayForwardQueued } from "../store/relayPolicy";
 import type { ServiceDeps } from "../services/context";
 import { MockStablecoin__factory } from "../../../typechain-types";
 import { toTerms } from "../../../sdk/orderRecord";
@@ -26,18 +28,14 @@ import {
   type ForwardRequestMessage,
   type SignedBuyerAction,
 } from "../domain/typedData";
+import { DEFAULT_POLICY, enforceRelayPolicy, type RelayPolicy } from "./policy";
+
+export { DEFAULT_POLICY, type RelayPolicy } from "./policy";
 
 /** Gas the forwarder gives the buyer's call; the escrow's buyer functions use far less. */
 const FORWARD_GAS = 400_000n;
 /** How long signed data stays valid. */
 const INTENT_TTL_S = 15 * 60;
-
-export interface RelayPolicy {
-  perBuyerPerMinute: number;
-  perMerchantPerMinute: number;
-}
-
-export const DEFAULT_POLICY: RelayPolicy = { perBuyerPerMinute: 12, perMerchantPerMinute: 600 };
 
 function lineItems(o: OrderRow) {
   return o.items.map((i) => ({ skuId: BigInt(i.skuId), quantity: BigInt(i.quantity) }));
@@ -210,35 +208,6 @@ function recover(
   }
 }
 
-async function enforcePolicy(q: Queryable, deps: ServiceDeps, o: OrderRow, buyer: string, policy: RelayPolicy) {
-  const r = await q.query<{ buyer_n: string; merchant_n: string; spent: string | null; budget: string | null }>(
-    `select
-       (select count(*) from commands where kind = 'relay_forward' and payload->>'buyer' = $2 and created_at > now() - interval '1 minute') as buyer_n,
-       (select count(*) from commands where kind = 'relay_forward' and merchant_id = $1 and created_at > now() - interval '1 minute') as merchant_n,
-       (select sum(cost_wei) from relay_spend where merchant_id = $1) as spent,
-       (select gas_budget_wei from merchants where id = $1) as budget`,
-    [o.merchant_id, buyer],
-  );
-  const row = r.rows[0];
-  if (Number(row.buyer_n) >= policy.perBuyerPerMinute) {
-    throw new AppError("rate_limited", `buyer ${buyer} sent too many gasless requests; try again in a minute`, {
-      limitPerMinute: policy.perBuyerPerMinute,
-    });
-  }
-  if (Number(row.merchant_n) >= policy.perMerchantPerMinute) {
-    throw new AppError("rate_limited", "too many gasless requests for this merchant; try again in a minute", {
-      limitPerMinute: policy.perMerchantPerMinute,
-    });
-  }
-  if (row.budget !== null && BigInt(row.spent ?? "0") >= BigInt(row.budget)) {
-    throw new AppError("gas_budget_exhausted", "the merchant's gas budget for gasless actions is used up", {
-      budgetWei: row.budget,
-      spentWei: row.spent ?? "0",
-    });
-  }
-  void deps;
-}
-
 /**
  * Verifies a signed buyer action completely (chain, contract, signer, deadline, nonce, exact call) and queues
  * it. Nothing is sent when any check fails.
@@ -361,25 +330,21 @@ export async function submitBuyerAction(
   if (!ok) throw new AppError("signature_invalid", "the forwarder rejects this request", {});
   // The forwarder's nonce moves only when a request executes: a second request with the same nonce, queued
   // before the first ran (a resubmission, or two intents fetched at once), could never execute after it.
-  await q.query(`select pg_advisory_xact_lock(hashtext($1))`, [`relay_forward:${buyer}`]);
-  const queued = await q.query(
-    `select 1 from commands where kind = 'relay_forward' and payload->>'buyer' = $1
-       and payload->'request'->>'nonce' = $2 and status not in ('failed')`,
-    [buyer, BigInt(m.nonce).toString()],
-  );
-  if (queued.rowCount) {
+  await lockBuyerRelayQueue(q, buyer);
+  if (await relayForwardQueued(q, buyer, BigInt(m.nonce).toString())) {
     throw new AppError("signature_replayed", "a request with this nonce was already accepted; wait for it to execute", {
       nonce: m.nonce,
     });
   }
-  await enforcePolicy(q, deps, o, buyer, policy);
+  await enforceRelayPolicy(q, o.merchant_id, buyer, policy);
 
   if (s.action === "dispute") {
-    await q.query(
-      `insert into dispute_evidence (order_id, buyer, evidence, evidence_hash) values ($1, $2, $3, $4)
-       on conflict (order_id) do update set evidence = excluded.evidence, evidence_hash = excluded.evidence_hash, created_at = now()`,
-      [o.id, buyer, s.evidence, keccakText(s.evidence!)],
-    );
+    await recordDisputeEvidence(q, {
+      orderId: o.id,
+      buyer,
+      evidence: s.evidence!,
+      evidenceHash: keccakText(s.evidence!),
+    });
   }
   if (permitPayload) {
     await enqueueCommand(q, { kind: "relay_permit", merchantId: o.merchant_id, orderId: o.id, payload: permitPayload });

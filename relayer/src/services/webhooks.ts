@@ -5,17 +5,19 @@ import { encryptPrivateKey } from "../domain/keys";
 import { newId } from "../domain/model";
 import type { Queryable } from "../store/db";
 import { recordAudit } from "../store/audit";
+import {
+  disableEndpointNow,
+  enqueueDelivery,
+  findMerchantDelivery,
+  findMerchantEndpoint,
+  getEndpoint,
+  insertEndpoint,
+  listEndpointDeliveries,
+  listMerchantEndpoints,
+  type EndpointRow,
+} from "../store/webhooks";
 import { WEBHOOK_EVENT_TYPES } from "../webhooks/events";
 import type { Principal, ServiceDeps } from "./context";
-
-interface EndpointRow {
-  id: string;
-  merchant_id: string;
-  url: string;
-  events: string[];
-  created_at: Date;
-  disabled_at: Date | null;
-}
 
 function endpointView(e: EndpointRow) {
   return {
@@ -50,10 +52,13 @@ export async function createEndpoint(
   }
   const secret = `whsec_${crypto.randomBytes(24).toString("base64url")}`;
   const id = newId("whe");
-  await q.query(
-    `insert into webhook_endpoints (id, merchant_id, url, events, encrypted_secret) values ($1, $2, $3, $4, $5)`,
-    [id, merchantId, url.toString(), events, encryptPrivateKey(secret, deps.config.merchantKeySecret)],
-  );
+  await insertEndpoint(q, {
+    id,
+    merchantId,
+    url: url.toString(),
+    events,
+    encryptedSecret: encryptPrivateKey(secret, deps.config.merchantKeySecret),
+  });
   await recordAudit(q, {
     merchantId,
     apiKeyId: who.keyId,
@@ -62,29 +67,23 @@ export async function createEndpoint(
     resourceId: id,
     details: { url: url.toString(), events },
   });
-  const row = (await q.query<EndpointRow>(`select * from webhook_endpoints where id = $1`, [id])).rows[0];
+  const row = (await getEndpoint(q, id))!;
   return { ...endpointView(row), secret };
 }
 
 export async function listEndpoints(q: Queryable, merchantId: string) {
-  return (
-    await q.query<EndpointRow>(`select * from webhook_endpoints where merchant_id = $1 order by created_at, id`, [
-      merchantId,
-    ])
-  ).rows.map(endpointView);
+  return (await listMerchantEndpoints(q, merchantId)).map(endpointView);
 }
 
-async function endpointOr404(q: Queryable, merchantId: string, id: string) {
-  const e = (
-    await q.query<EndpointRow>(`select * from webhook_endpoints where merchant_id = $1 and id = $2`, [merchantId, id])
-  ).rows[0];
+async function endpointOr404(q: Queryable, merchantId: string, id: string): Promise<EndpointRow> {
+  const e = await findMerchantEndpoint(q, merchantId, id);
   if (!e) throw new AppError("not_found", `webhook endpoint ${id} not found`, { endpointId: id });
   return e;
 }
 
 export async function disableEndpoint(q: Queryable, who: Principal, merchantId: string, id: string) {
   await endpointOr404(q, merchantId, id);
-  await q.query(`update webhook_endpoints set disabled_at = coalesce(disabled_at, now()) where id = $1`, [id]);
+  await disableEndpointNow(q, id);
   await recordAudit(q, {
     merchantId,
     apiKeyId: who.keyId,
@@ -103,26 +102,9 @@ export async function listDeliveries(
   before?: string,
 ) {
   await endpointOr404(q, merchantId, endpointId);
-  const r = await q.query<{
-    id: string;
-    event_id: string;
-    type: string;
-    sequence: number;
-    order_id: string | null;
-    status: string;
-    attempts: number;
-    next_attempt_at: Date;
-    last_status_code: number | null;
-    last_error: string | null;
-    delivered_at: Date | null;
-    created_at: Date;
-  }>(
-    `select d.id, d.event_id, ev.type, ev.sequence, ev.order_id, d.status, d.attempts, d.next_attempt_at, d.last_status_code, d.last_error, d.delivered_at, d.created_at
-     from webhook_deliveries d join webhook_events ev on ev.id = d.event_id
-     where d.endpoint_id = $1 ${before ? "and d.id < $3" : ""} order by d.id desc limit $2`,
-    before ? [endpointId, limit + 1, before] : [endpointId, limit + 1],
-  );
-  const page = r.rows.slice(0, limit);
+  // One more than a page: whether it came tells if there is a next page.
+  const rows = await listEndpointDeliveries(q, endpointId, limit + 1, before);
+  const page = rows.slice(0, limit);
   return {
     data: page.map((d) => ({
       id: String(d.id),
@@ -138,23 +120,14 @@ export async function listDeliveries(
       deliveredAt: d.delivered_at ? new Date(d.delivered_at).toISOString() : null,
       createdAt: new Date(d.created_at).toISOString(),
     })),
-    nextCursor: r.rows.length > limit ? String(page[page.length - 1].id) : null,
+    nextCursor: rows.length > limit ? String(page[page.length - 1].id) : null,
   };
 }
 
 export async function redeliver(q: Queryable, who: Principal, merchantId: string, deliveryId: string) {
-  const d = (
-    await q.query<{ id: string; event_id: string; endpoint_id: string }>(
-      `select d.id, d.event_id, d.endpoint_id from webhook_deliveries d join webhook_endpoints e on e.id = d.endpoint_id
-       where d.id = $1 and e.merchant_id = $2`,
-      [deliveryId, merchantId],
-    )
-  ).rows[0];
+  const d = await findMerchantDelivery(q, merchantId, deliveryId);
   if (!d) throw new AppError("not_found", `delivery ${deliveryId} not found`, { deliveryId });
-  const r = await q.query<{ id: string }>(
-    `insert into webhook_deliveries (event_id, endpoint_id) values ($1, $2) returning id`,
-    [d.event_id, d.endpoint_id],
-  );
+  const id = await enqueueDelivery(q, d.event_id, d.endpoint_id);
   await recordAudit(q, {
     merchantId,
     apiKeyId: who.keyId,
@@ -162,5 +135,5 @@ export async function redeliver(q: Queryable, who: Principal, merchantId: string
     resourceType: "webhook_delivery",
     resourceId: String(deliveryId),
   });
-  return { id: String(r.rows[0].id), eventId: d.event_id, status: "pending" };
+  return { id, eventId: d.event_id, status: "pending" };
 }

@@ -89,8 +89,10 @@ export async function claimReadyCommands(q: Queryable, owner: string, limit: num
  *   markConfirmed             submitted -> confirmed
  *   reopenReorged             confirmed -> submitted (its transaction was reorged away)
  *   runAgainSoon              confirmed -> pending (its effect is not on chain yet: run it once more)
+ *   requeueReorgedCreates     confirmed -> pending (a create_order whose order a reorg took back)
  *   markFailed                -> failed
- * Whenever a command goes back to pending, its claim (claimed_by, claimed_at) is cleared.
+ * Whenever a command goes back to pending, its claim (claimed_by, claimed_at) is cleared, except in
+ * requeueReorgedCreates, which leaves the claim of the finished run in place (claiming overwrites it).
  */
 
 /** Puts claimed commands back (not sent), optionally after a delay. */
@@ -148,6 +150,18 @@ export async function reopenReorged(q: Queryable, signer: string, nonce: string)
     `update commands set status = 'submitted', updated_at = now()
      where tx_signer = $1 and tx_nonce = $2 and status = 'confirmed'`,
     [signer, nonce],
+  );
+}
+
+/**
+ * After a reorg: a confirmed create_order whose order no longer exists on chain (no view, still pending) is queued
+ * again, counting an attempt. Its chain order id is deterministic, so running it again cannot create a second order.
+ */
+export async function requeueReorgedCreates(q: Queryable): Promise<void> {
+  await q.query(
+    `update commands set status = 'pending', not_before = now(), attempts = attempts + 1, updated_at = now()
+     where kind = 'create_order' and status = 'confirmed'
+       and order_id in (select id from orders where record is null and status = 'pending')`,
   );
 }
 

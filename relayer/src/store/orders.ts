@@ -324,3 +324,73 @@ export async function openDisputes(q: Queryable): Promise<DisputeRow[]> {
   );
   return r.rows;
 }
+
+/*
+ * The indexer's projections of escrow events onto orders:
+ *   unknownChainOrderIds      which chain order ids are not this relayer's (their events are not stored)
+ *   storeOrderViews           the orders' views as folded from their events: record, status, buyer, creation
+ *   markOrdersUncreated       every event of the orders was rolled back: pending again (failed stays failed)
+ */
+
+/** Those of `chainOrderIds` that no order of this relayer has (orders created on the escrow by others); nulls are skipped. */
+export async function unknownChainOrderIds(q: Queryable, chainOrderIds: (string | null)[]): Promise<string[]> {
+  const r = await q.query<{ order_id: string }>(
+    `select u.o as order_id from unnest($1::text[]) as u(o)
+     where u.o is not null and not exists (select 1 from orders where chain_order_id = u.o)`,
+    [chainOrderIds],
+  );
+  return r.rows.map((row) => row.order_id);
+}
+
+/** An order's view as its stored events describe it, with where it was created and its last event's block. */
+export interface OrderViewUpdate {
+  chainOrderId: string;
+  /** The `OrderView` as JSON text (`OrderViewJson`). */
+  record: string;
+  status: string;
+  /** The view's buyer; the zero address (not paid yet) keeps the stored buyer. */
+  buyer: string;
+  createdTxHash: string | null;
+  createdBlock: string | null;
+  createdLogIndex: number | null;
+  lastEventBlock: string | null;
+}
+
+/** Stores the views folded from the orders' events and the API statuses they mean, in one statement. */
+export async function storeOrderViews(q: Queryable, views: OrderViewUpdate[]): Promise<void> {
+  const cols: unknown[][] = [[], [], [], [], [], [], [], []];
+  for (const v of views) {
+    [
+      v.chainOrderId,
+      v.record,
+      v.status,
+      v.buyer,
+      v.createdTxHash,
+      v.createdBlock,
+      v.createdLogIndex,
+      v.lastEventBlock,
+    ].forEach((x, k) => cols[k].push(x));
+  }
+  await q.query(
+    `update orders o set record = u.rec::jsonb, status = u.st,
+       buyer = coalesce(nullif(u.buyer, '0x0000000000000000000000000000000000000000'), o.buyer),
+       created_tx_hash = u.tx, created_block = u.blk, created_log_index = u.li, last_event_block = u.lb, updated_at = now()
+     from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::int[], $8::bigint[])
+       as u(id, rec, st, buyer, tx, blk, li, lb)
+     where o.chain_order_id = u.id`,
+    cols,
+  );
+}
+
+/**
+ * Every event of the orders `chainOrderIds` was rolled back (a reorg): they have no view and wait to be created
+ * again, pending (a failed order stays failed).
+ */
+export async function markOrdersUncreated(q: Queryable, chainOrderIds: string[]): Promise<void> {
+  await q.query(
+    `update orders set record = null, status = case when status = 'failed' then 'failed' else 'pending' end,
+       created_tx_hash = null, created_block = null, created_log_index = null, last_event_block = null, updated_at = now()
+     where chain_order_id = any($1::text[])`,
+    [chainOrderIds],
+  );
+}

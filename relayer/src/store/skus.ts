@@ -76,3 +76,13 @@ export async function skuNames(q: Queryable, ids: string[]): Promise<Map<string,
   const r = await q.query<{ id: string; name: string }>(`select id, name from skus where id = any($1::text[])`, [ids]);
   return new Map(r.rows.map((s) => [s.id, s.name]));
 }
+
+/** The SKUs with chain ids `chainSkuIds` were created on chain (the indexer saw their SkuCreated events). */
+export async function markSkusCreated(q: Queryable, chainSkuIds: string[]): Promise<void> {
+  await q.query(`update skus set status = 'created' where chain_sku_id = any($1::numeric[])`, [chainSkuIds]);
+}
+
+/** The SKU's SkuCreated event was rolled back by a reorg: it is pending again. */
+export async function markSkuUncreated(q: Queryable, chainSkuId: string): Promise<void> {
+  await q.query(`update skus set status = 'pending' where chain_sku_id = $1`, [chainSkuId]);
+}

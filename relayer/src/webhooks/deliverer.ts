@@ -5,6 +5,14 @@
  */
 import type { Logger } from "pino";
 import type { Db } from "../store/db";
+import {
+  claimDueDeliveries,
+  giveUpDelivery,
+  markDelivered,
+  scheduleRetry,
+  type ClaimedDelivery,
+  type FailedAttempt,
+} from "../store/webhooks";
 import { decryptPrivateKey } from "../domain/keys";
 import { signWebhook, SIGNATURE_HEADER } from "../../../sdk/webhooks";
 
@@ -84,40 +92,12 @@ export class WebhookDeliverer {
     return this.running;
   }
 
-  private async claim() {
-    return (
-      await this.db.query<{
-        id: string;
-        attempts: number;
-        url: string;
-        encrypted_secret: string;
-        payload: unknown;
-        event_id: string;
-      }>(
-        `with due as (
-           select d.id from webhook_deliveries d
-           where (d.status = 'pending' and d.next_attempt_at <= now())
-              -- a delivery left 'delivering' by a process that died is retried
-              or (d.status = 'delivering' and d.updated_at < now() - ($2::int * interval '1 millisecond'))
-           order by d.next_attempt_at, d.id limit $1 for update skip locked
-         )
-         update webhook_deliveries d set status = 'delivering', updated_at = now()
-         from webhook_endpoints e, webhook_events ev
-         where d.id in (select id from due) and e.id = d.endpoint_id and ev.id = d.event_id
-         returning d.id, d.attempts, e.url, e.encrypted_secret, ev.payload, d.event_id`,
-        [this.opts.concurrency, this.opts.timeoutMs * 3],
-      )
-    ).rows;
+  private claim(): Promise<ClaimedDelivery[]> {
+    // A delivery still 'delivering' after three timeouts was abandoned by a process that died.
+    return claimDueDeliveries(this.db, this.opts.concurrency, this.opts.timeoutMs * 3);
   }
 
-  private async deliver(d: {
-    id: string;
-    attempts: number;
-    url: string;
-    encrypted_secret: string;
-    payload: unknown;
-    event_id: string;
-  }) {
+  private async deliver(d: ClaimedDelivery) {
     const body = JSON.stringify(d.payload);
     const secret = decryptPrivateKey(d.encrypted_secret, this.opts.secretKey);
     let status: number | null = null;
@@ -144,19 +124,14 @@ export class WebhookDeliverer {
     }
     const attempts = d.attempts + 1;
     if (!error) {
-      await this.db.query(
-        `update webhook_deliveries set status = 'delivered', attempts = $2, last_status_code = $3, last_error = null, delivered_at = now(), updated_at = now() where id = $1`,
-        [d.id, attempts, status],
-      );
+      await markDelivered(this.db, d.id, attempts, status);
       return;
     }
     const giveUp = attempts >= this.opts.maxAttempts;
     const delay = backoffMs(attempts, this.opts.retryBaseMs, this.opts.retryCapMs);
-    await this.db.query(
-      `update webhook_deliveries set status = $2, attempts = $3, last_status_code = $4, last_error = $5,
-         next_attempt_at = now() + ($6::bigint * interval '1 millisecond'), updated_at = now() where id = $1`,
-      [d.id, giveUp ? "failed" : "pending", attempts, status, error, delay],
-    );
+    const failed: FailedAttempt = { attempts, statusCode: status, error, retryInMs: delay };
+    if (giveUp) await giveUpDelivery(this.db, d.id, failed);
+    else await scheduleRetry(this.db, d.id, failed);
     this.log.info({ delivery: d.id, attempts, error, retryInMs: giveUp ? null : delay }, "webhook delivery failed");
   }
 }

@@ -5,7 +5,19 @@
  */
 import { newId } from "../domain/model";
 import type { Queryable } from "../store/db";
-import type { OrderViewJson } from "../store/orders";
+import {
+  chainOrderIdOf,
+  enqueueDeliveries,
+  insertEvents,
+  lastDisputeResolution,
+  lastOrderEvent,
+  lockOrdersToAnnounce,
+  markAnnounced,
+  partialRefundAnnounced,
+  settlementProposalAnnounced,
+  type AnnounceableOrder,
+  type NewWebhookEvent,
+} from "../store/webhooks";
 import { OrderState } from "../../../sdk/orderRecord";
 
 export const WEBHOOK_EVENT_TYPES = [
@@ -24,35 +36,10 @@ export const WEBHOOK_EVENT_TYPES = [
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
-interface OrderSnapshot {
-  id: string;
-  merchant_id: string;
-  reference: string;
-  chain_order_id: string;
-  status: string;
-  announced_status: string | null;
-  webhook_sequence: number;
-  record: OrderViewJson | null;
-  amount: string;
-  token: string;
-  buyer: string | null;
-  created_tx_hash: string | null;
-  last_event_block: string | null;
-}
-
 const RESOLUTIONS = ["arbiter", "settlement", "default"];
 const PARTIES = ["none", "buyer", "merchant"];
 
-interface Emitted {
-  id: string;
-  merchantId: string;
-  orderId: string;
-  type: string;
-  sequence: number;
-  payload: string;
-}
-
-function emit(out: Emitted[], o: OrderSnapshot, type: string, data: Record<string, unknown>): void {
+function emit(out: NewWebhookEvent[], o: AnnounceableOrder, type: string, data: Record<string, unknown>): void {
   const sequence = o.webhook_sequence + 1;
   o.webhook_sequence = sequence;
   const id = newId("evt");
@@ -90,15 +77,9 @@ function emit(out: Emitted[], o: OrderSnapshot, type: string, data: Record<strin
 export async function announceOrders(q: Queryable, chainOrderIds: Iterable<string>, reverted = false): Promise<void> {
   const ids = [...new Set(chainOrderIds)];
   if (ids.length === 0) return;
-  const orders = (
-    await q.query<OrderSnapshot>(
-      `select id, merchant_id, reference, chain_order_id, status, announced_status, webhook_sequence, record, amount, token, buyer,
-              created_tx_hash, last_event_block from orders where chain_order_id = any($1::text[]) order by id for update`,
-      [ids],
-    )
-  ).rows;
-  const out: Emitted[] = [];
-  const changed: OrderSnapshot[] = [];
+  const orders = await lockOrdersToAnnounce(q, ids);
+  const out: NewWebhookEvent[] = [];
+  const changed: AnnounceableOrder[] = [];
   for (const o of orders) {
     const before = o.webhook_sequence;
     if (reverted && o.announced_status && o.announced_status !== o.status) {
@@ -107,13 +88,7 @@ export async function announceOrders(q: Queryable, chainOrderIds: Iterable<strin
       const extra: Record<string, unknown> = {};
       if (o.status === "resolved") {
         // How the dispute ended, and the split.
-        const ev = (
-          await q.query<{ args: Record<string, string> }>(
-            `select args from chain_events where order_id = $1 and name = 'DisputeResolved'
-             order by block_number desc, log_index desc limit 1`,
-            [o.chain_order_id],
-          )
-        ).rows[0];
+        const ev = await lastDisputeResolution(q, o.chain_order_id);
         if (ev) {
           extra.resolution = RESOLUTIONS[Number(ev.args.resolution)] ?? ev.args.resolution;
           extra.buyerAmount = ev.args.buyerAmount;
@@ -125,71 +100,36 @@ export async function announceOrders(q: Queryable, chainOrderIds: Iterable<strin
     } else if (!reverted) {
       // Same status but a new event: a partial refund lowered what is escrowed, or a side of a dispute
       // proposed a settlement.
-      const last = (
-        await q.query<{ name: string; args: Record<string, string>; tx_hash: string; log_index: number }>(
-          `select name, args, tx_hash, log_index from chain_events where order_id = $1
-           order by block_number desc, log_index desc limit 1`,
-          [o.chain_order_id],
-        )
-      ).rows[0];
+      const last = await lastOrderEvent(q, o.chain_order_id);
       if (last?.name === "SettlementProposed") {
         const eventRef = `${last.tx_hash}:${last.log_index}`;
-        const seen = await q.query(
-          `select 1 from webhook_events where order_id = $1 and type = 'order.settlement_proposed'
-             and payload->'data'->>'eventRef' = $2`,
-          [o.id, eventRef],
-        );
-        if (seen.rowCount === 0)
+        if (!(await settlementProposalAnnounced(q, o.id, eventRef)))
           emit(out, o, "order.settlement_proposed", {
             proposedBy: PARTIES[Number(last.args.by)] ?? last.args.by,
             buyerTotal: last.args.buyerTotal,
             eventRef,
           });
       } else if (last?.name === "OrderRefunded" && last.args.remaining !== "0") {
-        const seen = await q.query(
-          `select 1 from webhook_events where order_id = $1 and type = 'order.partially_refunded' and payload->'data'->>'escrowed' = $2`,
-          [o.id, last.args.remaining],
-        );
-        if (seen.rowCount === 0)
+        if (!(await partialRefundAnnounced(q, o.id, last.args.remaining)))
           emit(out, o, "order.partially_refunded", { refunded: last.args.amount, remaining: last.args.remaining });
       }
     }
     if (o.webhook_sequence !== before || o.announced_status !== o.status) changed.push(o);
   }
   if (out.length > 0) {
-    await q.query(
-      `insert into webhook_events (id, merchant_id, order_id, type, sequence, payload)
-       select id, m, o, t, s, p::jsonb from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[])
-         as u(id, m, o, t, s, p)`,
-      [
-        out.map((e) => e.id),
-        out.map((e) => e.merchantId),
-        out.map((e) => e.orderId),
-        out.map((e) => e.type),
-        out.map((e) => e.sequence),
-        out.map((e) => e.payload),
-      ],
-    );
-    await q.query(
-      `insert into webhook_deliveries (event_id, endpoint_id)
-       select u.id, w.id
-       from unnest($1::text[], $2::text[], $3::text[]) with ordinality as u(id, m, t, n)
-       join webhook_endpoints w on w.merchant_id = u.m and w.disabled_at is null and (u.t = any(w.events) or '*' = any(w.events))
-       order by u.n, w.id`,
-      [out.map((e) => e.id), out.map((e) => e.merchantId), out.map((e) => e.type)],
-    );
+    await insertEvents(q, out);
+    await enqueueDeliveries(q, out);
   }
   if (changed.length > 0) {
-    await q.query(
-      `update orders o set announced_status = u.st, webhook_sequence = u.seq
-       from unnest($1::text[], $2::text[], $3::int[]) as u(id, st, seq) where o.id = u.id`,
-      [changed.map((o) => o.id), changed.map((o) => o.status), changed.map((o) => o.webhook_sequence)],
+    await markAnnounced(
+      q,
+      changed.map((o) => ({ id: o.id, status: o.status, sequence: o.webhook_sequence })),
     );
   }
 }
 
 /** An order that failed before reaching the chain is announced too. */
 export async function announceFailed(q: Queryable, orderId: string): Promise<void> {
-  const r = await q.query<{ chain_order_id: string }>(`select chain_order_id from orders where id = $1`, [orderId]);
-  if (r.rows[0]) await announceOrders(q, [r.rows[0].chain_order_id]);
+  const chainOrderId = await chainOrderIdOf(q, orderId);
+  if (chainOrderId !== undefined) await announceOrders(q, [chainOrderId]);
 }

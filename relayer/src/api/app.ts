@@ -17,11 +17,16 @@ import { registerArbiterRoutes } from "./routes-arbiter";
 import { registerCheckoutRoutes } from "./routes-checkout";
 import { registerLedgerRoutes } from "./routes-ledger";
 import { registerWebhookRoutes } from "./routes-webhooks";
+import { ErrorBody } from "./schemas";
 import { registerWeb } from "./web";
+import { registerWebRoutes } from "./routes-web";
 
 export interface AppOptions {
   logger?: boolean | object;
   bodyLimit?: number;
+  /** Serve the web pages (default true). Without them nothing is built or read from web/dist: the OpenAPI
+   * document (scripts/openapi.ts) is the same, since the pages are kept out of it. */
+  pages?: boolean;
 }
 
 function fromFastifyError(err: FastifyError): AppError {
@@ -121,10 +126,15 @@ export async function buildApp(deps: ServiceDeps, opts: AppOptions = {}): Promis
         title: "orderchain relayer API",
         version: "1.0.0",
         description:
-          "Merchants create SKUs, stock and escrowed orders; the relayer carries them onto the chain exactly once and reports what the chain says. Every POST accepts an Idempotency-Key header.",
+          "Merchants create SKUs, stock and escrowed orders; the relayer carries them onto the chain exactly once and reports what the chain says. Every POST that changes something accepts an Idempotency-Key header.",
+        license: { name: "MIT", url: "https://spdx.org/licenses/MIT.html" },
       },
+      // Relative: the relayer that serves this document.
+      servers: [{ url: "/" }],
       components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
     },
+    // Shared schemas (the error body) keep their $id as their name under components/schemas.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
   // Fastify parses text/plain by default; the API speaks JSON only, so any other body is a 415.
@@ -157,6 +167,7 @@ export async function buildApp(deps: ServiceDeps, opts: AppOptions = {}): Promis
     }
   });
 
+  app.addSchema(ErrorBody);
   app.decorate("idempotencySealKey", deps.config.merchantKeySecret);
   // Authentication and authorisation run as `onRequest` hooks, before the body is read or validated: a caller
   // without a valid key learns nothing about the request schemas (401/403 win over 400/413/415).
@@ -169,7 +180,8 @@ export async function buildApp(deps: ServiceDeps, opts: AppOptions = {}): Promis
   registerWebhookRoutes(app, deps);
   registerLedgerRoutes(app, deps);
   registerOps(app, deps);
-  await registerWeb(app, deps);
+  registerWebRoutes(app, deps);
+  if (opts.pages !== false) await registerWeb(app, deps);
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

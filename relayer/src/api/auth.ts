@@ -12,16 +12,16 @@ declare module "fastify" {
   }
 }
 
-function bearer(req: FastifyRequest): string {
-  const h = req.headers.authorization;
+function bearer(h: string | undefined): string {
   if (!h) throw new AppError("unauthenticated", "missing Authorization header; send `Authorization: Bearer <api key>`");
   const m = /^Bearer\s+(\S+)$/i.exec(h);
   if (!m) throw new AppError("unauthenticated", "Authorization header must be `Bearer <api key>`");
   return m[1];
 }
 
-export async function authenticate(deps: ServiceDeps, req: FastifyRequest): Promise<Principal> {
-  const secret = bearer(req);
+/** The principal of an `Authorization` header value, or `unauthenticated`. */
+export async function authenticate(deps: ServiceDeps, authorization: string | undefined): Promise<Principal> {
+  const secret = bearer(authorization);
   if (safeEqual(secret, deps.config.adminApiKey))
     return { kind: "admin", keyId: "admin", merchantId: null, scopes: [] };
   if (deps.config.arbiterApiKey && safeEqual(secret, deps.config.arbiterApiKey)) {
@@ -37,7 +37,7 @@ export async function authenticate(deps: ServiceDeps, req: FastifyRequest): Prom
 
 export function requireAdmin(deps: ServiceDeps) {
   return async (req: FastifyRequest, _reply: FastifyReply) => {
-    const p = await authenticate(deps, req);
+    const p = await authenticate(deps, req.headers.authorization);
     if (p.kind !== "admin") throw new AppError("forbidden", "this route needs the admin key");
     req.principal = p;
   };
@@ -45,7 +45,7 @@ export function requireAdmin(deps: ServiceDeps) {
 
 export function requireArbiter(deps: ServiceDeps) {
   return async (req: FastifyRequest, _reply: FastifyReply) => {
-    const p = await authenticate(deps, req);
+    const p = await authenticate(deps, req.headers.authorization);
     if (p.kind !== "arbiter" && p.kind !== "admin") throw new AppError("forbidden", "this route needs an arbiter key");
     req.principal = p;
   };
@@ -54,7 +54,7 @@ export function requireArbiter(deps: ServiceDeps) {
 /** A merchant key with `scope` (`read` is implied by every other scope for GET routes). */
 export function requireMerchant(deps: ServiceDeps, scope: Scope) {
   return async (req: FastifyRequest, _reply: FastifyReply) => {
-    const p = await authenticate(deps, req);
+    const p = await authenticate(deps, req.headers.authorization);
     if (p.kind !== "merchant" || !p.merchantId) throw new AppError("forbidden", "this route needs a merchant API key");
     const ok = p.scopes.includes(scope) || (scope === "read" && p.scopes.length > 0);
     if (!ok)

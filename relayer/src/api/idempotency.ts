@@ -93,8 +93,11 @@ export function idempotencyOf(req: FastifyRequest): IdempotencyClaim | null {
 
 type Stored = { request_hash: string; status_code: number | null; response: unknown };
 
-/** The stored first response for a key already used: the replay, or 409 when the request differs. */
-function replayOf(prior: Stored, claim: IdempotencyClaim, req: FastifyRequest) {
+/**
+ * The stored first response for a key already used: the replay, or 409 when the request differs. `T` is what the
+ * route returned the first time: the same request (its hash matched) on the same route stored it.
+ */
+function replayOf<T>(prior: Stored, claim: IdempotencyClaim, req: FastifyRequest) {
   if (prior.request_hash !== claim.hash) {
     throw new AppError("idempotency_key_reused", "this Idempotency-Key was used with a different request", {
       idempotencyKey: claim.key,
@@ -109,22 +112,22 @@ function replayOf(prior: Stored, claim: IdempotencyClaim, req: FastifyRequest) {
       },
     );
   }
-  return { replay: true as const, status: prior.status_code, body: unsealSecrets(prior.response, sealKey(req)) };
+  return { replay: true as const, status: prior.status_code, body: unsealSecrets(prior.response, sealKey(req)) as T };
 }
 
 /**
  * For routes that store their response in the same statement as their change (see `createOrder`): answers
  * with the stored response of `claim`, or returns null when nothing is stored under it.
  */
-export async function replayIfStored(
+export async function replayIfStored<T>(
   db: Queryable,
   req: FastifyRequest,
   reply: FastifyReply,
   claim: IdempotencyClaim,
-): Promise<{ body: unknown } | null> {
+): Promise<{ body: T } | null> {
   const prior = (await findIdempotentResponse(db, claim.scope, claim.key))[0];
   if (!prior) return null;
-  const out = replayOf(prior, claim, req);
+  const out = replayOf<T>(prior, claim, req);
   reply.code(out.status);
   reply.header("idempotent-replayed", "true");
   return { body: out.body };
@@ -137,7 +140,7 @@ export async function mutate<T>(
   reply: FastifyReply,
   status: number,
   fn: (q: Queryable) => Promise<T>,
-): Promise<T | unknown> {
+): Promise<T> {
   const claim = idempotencyOf(req);
   if (claim === null) {
     const result = await db.tx(fn);
@@ -146,7 +149,7 @@ export async function mutate<T>(
   }
   const out = await db.tx(async (q) => {
     const prior = await claimIdempotencyKey(q, claim.scope, claim.key, claim.hash);
-    if (prior) return replayOf(prior, claim, req);
+    if (prior) return replayOf<T>(prior, claim, req);
     const body = await fn(q);
     await saveIdempotentResponse(q, claim.scope, claim.key, status, sealSecrets(body, sealKey(req)));
     return { replay: false as const, status, body };

@@ -1,21 +1,45 @@
 /** The arbiter's routes: open disputes with their evidence, and rulings. */
 import { Type } from "@sinclair/typebox";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
 import type { ServiceDeps } from "../services/context";
 import { orderByChainId } from "../services/checkout";
-import { checkRuling, listOpenDisputes, resolveDispute, type Ruling } from "../services/disputes";
+import { checkRuling, listOpenDisputes, resolveDispute } from "../services/disputes";
 import { mutate } from "./idempotency";
 import { requireArbiter } from "./auth";
 import { sec } from "./common";
 import { ChainIdParam, NumStr } from "./buyerSchemas";
+import * as S from "./schemas";
 
-export function registerArbiterRoutes(app: FastifyInstance, deps: ServiceDeps): void {
+/** A disputed order with its merchant and the buyer's evidence. */
+export const Dispute = Type.Composite([
+  S.Order,
+  Type.Object({
+    merchant: Type.Object({ id: Type.String(), name: Type.String() }),
+    evidence: Type.Union([
+      Type.Object({
+        text: Type.String({ description: "What the buyer gave when disputing" }),
+        hash: Type.Union([Type.String(), Type.Null()], { description: "Its keccak256, as signed on chain" }),
+      }),
+      Type.Null(),
+    ]),
+  }),
+]);
+
+export function registerArbiterRoutes(server: FastifyInstance, deps: ServiceDeps): void {
+  const app = server.withTypeProvider<TypeBoxTypeProvider>();
   const { db } = deps;
   app.get(
     "/v1/arbiter/disputes",
     {
       onRequest: requireArbiter(deps),
-      schema: { tags: ["arbiter"], summary: "Open disputes with their evidence", security: sec },
+      schema: {
+        tags: ["arbiter"],
+        summary: "Open disputes with their evidence",
+        operationId: "listOpenDisputes",
+        security: sec,
+        response: { 200: S.List(Dispute), ...S.errors(400, 401, 403, 500) },
+      },
     },
     async () => ({ data: await listOpenDisputes(deps) }),
   );
@@ -30,7 +54,9 @@ export function registerArbiterRoutes(app: FastifyInstance, deps: ServiceDeps): 
           "Resolve a dispute: buyerTotal is the buyer's share of the whole order (partial refunds included), the rest goes to the payee minus the fee",
         description:
           "Give buyerTotal, or buyerAmount (what the buyer gets back from what is escrowed now; converted to buyerTotal with the partial refunds known when the request is accepted).",
+        operationId: "resolveDispute",
         security: sec,
+        headers: S.IdempotencyHeaders,
         params: ChainIdParam,
         body: Type.Object(
           {
@@ -40,11 +66,12 @@ export function registerArbiterRoutes(app: FastifyInstance, deps: ServiceDeps): 
           },
           { additionalProperties: false },
         ),
+        response: { 202: S.OrderAction, ...S.errors(400, 401, 403, 404, 409, 413, 415, 422, 500, 503) },
       },
     },
     async (req, reply) => {
-      const o = await orderByChainId(deps, (req.params as { chainOrderId: string }).chainOrderId);
-      const ruling = req.body as Ruling;
+      const o = await orderByChainId(deps, req.params.chainOrderId);
+      const ruling = req.body;
       const buyerTotal = checkRuling(deps, o, ruling);
       return mutate(db, req, reply, 202, (q) => resolveDispute(q, req.principal!, o, buyerTotal, ruling));
     },

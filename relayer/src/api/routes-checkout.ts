@@ -2,21 +2,36 @@
  * The buyer's routes: the public checkout view and the signed, gasless actions (signatures authorise them), and
  * the same payment relayed for a merchant's backend.
  */
+import { Type, type Static } from "@sinclair/typebox";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
 import type { ServiceDeps } from "../services/context";
 import { checkoutView, orderByChainId } from "../services/checkout";
 import { getOrderOr404 } from "../services/orders";
 import { buildIntent, submitBuyerAction, type RelayPolicy } from "../relay/buyerActions";
-import type { BuyerAction, SignedBuyerAction } from "../domain/typedData";
+import type { Domain, SignedBuyerAction } from "../domain/typedData";
 import { AppError } from "../domain/errors";
 import { mutate } from "./idempotency";
 import { requireMerchant } from "./auth";
-import { merchantOf, sec } from "./common";
-import { ChainIdParam, IntentBody, SignedAction } from "./buyerSchemas";
+import { merchantOf, noKey, sec } from "./common";
+import { BuyerActionAccepted, BuyerIntent, ChainIdParam, CheckoutView, IntentBody, SignedAction } from "./buyerSchemas";
 import * as S from "./schemas";
-import { Type } from "@sinclair/typebox";
 
-export function registerCheckoutRoutes(app: FastifyInstance, deps: ServiceDeps, policy?: RelayPolicy): void {
+/** A signed action as the relay checks it: wallets send a domain's chainId as a number or a decimal string. */
+function signedAction(body: Static<typeof SignedAction>): SignedBuyerAction {
+  const domain = (d: Static<typeof SignedAction>["forwardRequest"]["domain"]): Domain => ({
+    ...d,
+    chainId: String(d.chainId),
+  });
+  return {
+    ...body,
+    forwardRequest: { ...body.forwardRequest, domain: domain(body.forwardRequest.domain) },
+    permit: body.permit && { ...body.permit, domain: domain(body.permit.domain) },
+  };
+}
+
+export function registerCheckoutRoutes(server: FastifyInstance, deps: ServiceDeps, policy?: RelayPolicy): void {
+  const app = server.withTypeProvider<TypeBoxTypeProvider>();
   const { db } = deps;
   app.get(
     "/v1/checkout/:chainOrderId",
@@ -24,11 +39,13 @@ export function registerCheckoutRoutes(app: FastifyInstance, deps: ServiceDeps, 
       schema: {
         tags: ["checkout"],
         summary: "What the buyer pays, to whom, the fee and the order's status",
+        operationId: "getCheckout",
+        security: noKey,
         params: ChainIdParam,
+        response: { 200: CheckoutView, ...S.errors(400, 404, 500) },
       },
     },
-    async (req) =>
-      checkoutView(deps, await orderByChainId(deps, (req.params as { chainOrderId: string }).chainOrderId)),
+    async (req) => checkoutView(deps, await orderByChainId(deps, req.params.chainOrderId)),
   );
 
   app.post(
@@ -38,15 +55,18 @@ export function registerCheckoutRoutes(app: FastifyInstance, deps: ServiceDeps, 
         tags: ["checkout"],
         summary:
           "EIP-712 data the buyer signs to pay, confirm receipt, dispute, or propose or accept a settlement without gas",
+        operationId: "createBuyerIntent",
+        security: noKey,
         params: ChainIdParam,
         body: IntentBody,
+        response: { 200: BuyerIntent, ...S.errors(400, 404, 409, 413, 415, 422, 500) },
       },
     },
     async (req) => {
-      const body = req.body as { action: BuyerAction; buyer: string; evidence?: string; buyerTotal?: string };
+      const body = req.body;
       return buildIntent(
         deps,
-        await orderByChainId(deps, (req.params as { chainOrderId: string }).chainOrderId),
+        await orderByChainId(deps, req.params.chainOrderId),
         body.action,
         body.buyer,
         body.evidence,
@@ -61,13 +81,20 @@ export function registerCheckoutRoutes(app: FastifyInstance, deps: ServiceDeps, 
       schema: {
         tags: ["checkout"],
         summary: "Relay a signed buyer action (checked before any gas is spent)",
+        operationId: "submitBuyerAction",
+        security: noKey,
+        headers: S.IdempotencyHeaders,
         params: ChainIdParam,
         body: SignedAction,
+        response: {
+          202: BuyerActionAccepted,
+          ...S.errors(400, 402, 403, 404, 409, 413, 415, 422, 429, 500),
+        },
       },
     },
     async (req, reply) => {
-      const o = await orderByChainId(deps, (req.params as { chainOrderId: string }).chainOrderId);
-      return mutate(db, req, reply, 202, (q) => submitBuyerAction(deps, q, o, req.body as SignedBuyerAction, policy));
+      const o = await orderByChainId(deps, req.params.chainOrderId);
+      return mutate(db, req, reply, 202, (q) => submitBuyerAction(deps, q, o, signedAction(req.body), policy));
     },
   );
 
@@ -79,18 +106,14 @@ export function registerCheckoutRoutes(app: FastifyInstance, deps: ServiceDeps, 
       schema: {
         tags: ["orders"],
         summary: "EIP-712 permit and forward request for the buyer to pay without gas",
+        operationId: "createPaymentIntent",
         security: sec,
         params: S.IdParam,
         body: Type.Object({ buyer: S.Address }, { additionalProperties: false }),
+        response: { 200: BuyerIntent, ...S.errors(400, 401, 403, 404, 409, 413, 415, 422, 500) },
       },
     },
-    async (req) =>
-      buildIntent(
-        deps,
-        await getOrderOr404(db, merchantOf(req), (req.params as { id: string }).id),
-        "pay",
-        (req.body as { buyer: string }).buyer,
-      ),
+    async (req) => buildIntent(deps, await getOrderOr404(db, merchantOf(req), req.params.id), "pay", req.body.buyer),
   );
   app.post(
     "/v1/orders/:id/pay",
@@ -99,14 +122,20 @@ export function registerCheckoutRoutes(app: FastifyInstance, deps: ServiceDeps, 
       schema: {
         tags: ["orders"],
         summary: "Relay the buyer's signed payment",
+        operationId: "payOrder",
         security: sec,
+        headers: S.IdempotencyHeaders,
         params: S.IdParam,
         body: SignedAction,
+        response: {
+          202: BuyerActionAccepted,
+          ...S.errors(400, 401, 402, 403, 404, 409, 413, 415, 422, 429, 500),
+        },
       },
     },
     async (req, reply) => {
-      const o = await getOrderOr404(db, merchantOf(req), (req.params as { id: string }).id);
-      const body = req.body as SignedBuyerAction;
+      const o = await getOrderOr404(db, merchantOf(req), req.params.id);
+      const body = signedAction(req.body);
       if (body.action !== "pay")
         throw new AppError("validation_failed", 'action must be "pay" on this route', { field: "action" });
       return mutate(db, req, reply, 202, (q) => submitBuyerAction(deps, q, o, body, policy));

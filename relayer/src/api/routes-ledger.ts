@@ -1,42 +1,97 @@
 /** The double-entry ledger: lines, balances, CSV export and reconciliation against the chain. */
-import { Type } from "@sinclair/typebox";
+import { Type, type Static } from "@sinclair/typebox";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ServiceDeps } from "../services/context";
 import { ledgerBalances, ledgerEntries, toCsv } from "../ledger/ledger";
 import { reconcile } from "../ledger/reconcile";
 import { requireAdmin, requireMerchant } from "./auth";
 import { merchantOf, sec } from "./common";
+import * as S from "./schemas";
 
-/** The ledger query's filter fields. */
-interface LedgerFilter {
-  token?: string;
-  order?: string;
-  from?: string;
-  to?: string;
-}
+export const LedgerQuery = Type.Object(
+  {
+    token: Type.Optional(Type.String({ maxLength: 42, description: '"native" or the ERC-20 address' })),
+    order: Type.Optional(Type.String({ pattern: "^0x[0-9a-fA-F]{64}$", description: "A chain order id" })),
+    from: Type.Optional(Type.String({ format: "date-time" })),
+    to: Type.Optional(Type.String({ format: "date-time" })),
+    cursor: Type.Optional(Type.String({ pattern: "^[0-9]{1,19}$" })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  },
+  { additionalProperties: false },
+);
 
-export function registerLedgerRoutes(app: FastifyInstance, deps: ServiceDeps): void {
-  const { db } = deps;
-  const LedgerQuery = Type.Object(
-    {
-      token: Type.Optional(Type.String({ maxLength: 42 })),
-      order: Type.Optional(Type.String({ pattern: "^0x[0-9a-fA-F]{64}$" })),
-      from: Type.Optional(Type.String({ format: "date-time" })),
-      to: Type.Optional(Type.String({ format: "date-time" })),
-      cursor: Type.Optional(Type.String({ pattern: "^[0-9]{1,19}$" })),
-      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-    },
-    { additionalProperties: false },
-  );
-  const tokenParam = (t?: string) => (t === "native" ? "0x0000000000000000000000000000000000000000" : t);
-  /** The ledger lines a merchant asked for: its own, by token ("native" or an address), order and time range. */
-  const entriesFilter = (req: FastifyRequest, f: LedgerFilter) => ({
+export const LedgerEntry = Type.Object({
+  id: Type.String(),
+  chainOrderId: Type.String(),
+  token: Type.String({ description: "The token's address (the zero address for the chain currency)" }),
+  account: Type.String({ description: "escrow, buyers, merchant_payouts or platform_fees" }),
+  debit: S.UintString,
+  credit: S.UintString,
+  blockNumber: Type.Integer(),
+  at: Type.Union([Type.String({ format: "date-time" }), Type.Null()], { description: "The block's time" }),
+  txHash: Type.String(),
+});
+
+export const Balances = Type.Object({
+  balances: Type.Record(Type.String(), Type.Record(Type.String(), Type.String()), {
+    description: "Per token address, each account's debits minus credits (a decimal string, may be negative)",
+  }),
+});
+
+const TokenCheck = Type.Object({
+  contractBalance: S.UintString,
+  openPositions: Type.String(),
+  creditedOutstanding: Type.String(),
+});
+const MerchantCheck = Type.Object({
+  ledgerEscrow: Type.String(),
+  chainEscrow: Type.String(),
+  ledgerPayouts: Type.String(),
+  chainPayouts: Type.String(),
+});
+const Difference = Type.Object({
+  check: Type.String({ description: "Which equality does not hold" }),
+  merchantId: Type.Optional(Type.String()),
+  token: Type.String(),
+  expected: Type.String(),
+  actual: Type.String(),
+});
+const reconciliationFields = {
+  ok: Type.Boolean({ description: "No difference" }),
+  checkedAt: Type.String({ format: "date-time" }),
+  headBlock: Type.Integer({ description: "Compared at this block: the indexer's checkpoint" }),
+  tokens: Type.Record(Type.String(), TokenCheck, { description: "Per token address (lower case)" }),
+  differences: Type.Array(Difference),
+};
+export const MerchantReconciliation = Type.Object({
+  ...reconciliationFields,
+  ledger: Type.Record(Type.String(), MerchantCheck, { description: "This merchant's, per token address" }),
+});
+export const Reconciliation = Type.Object({
+  ...reconciliationFields,
+  merchants: Type.Record(Type.String(), Type.Record(Type.String(), MerchantCheck), {
+    description: "Per merchant id, per token address",
+  }),
+});
+
+/** The ledger's token: "native" is the zero address. */
+const tokenParam = (t?: string) => (t === "native" ? "0x0000000000000000000000000000000000000000" : t);
+
+/** The ledger lines a merchant asked for: its own, by token ("native" or an address), order and time range. */
+function entriesFilter(req: FastifyRequest, f: Static<typeof LedgerQuery>) {
+  return {
     merchantId: merchantOf(req),
     token: tokenParam(f.token),
     orderChainId: f.order,
     from: f.from ? new Date(f.from) : undefined,
     to: f.to ? new Date(f.to) : undefined,
-  });
+  };
+}
+
+export function registerLedgerRoutes(server: FastifyInstance, deps: ServiceDeps): void {
+  const app = server.withTypeProvider<TypeBoxTypeProvider>();
+  const { db } = deps;
   app.get(
     "/v1/ledger/entries",
     {
@@ -44,12 +99,14 @@ export function registerLedgerRoutes(app: FastifyInstance, deps: ServiceDeps): v
       schema: {
         tags: ["ledger"],
         summary: "Double-entry ledger lines by time range, order and token",
+        operationId: "listLedgerEntries",
         security: sec,
         querystring: LedgerQuery,
+        response: { 200: S.Page(LedgerEntry), ...S.errors(400, 401, 403, 500) },
       },
     },
     async (req) => {
-      const f = req.query as LedgerFilter & { cursor?: string; limit?: number };
+      const f = req.query;
       const limit = f.limit ?? 200;
       const rows = await ledgerEntries(db, { ...entriesFilter(req, f), afterId: f.cursor, limit: limit + 1 });
       const page = rows.slice(0, limit);
@@ -63,25 +120,40 @@ export function registerLedgerRoutes(app: FastifyInstance, deps: ServiceDeps): v
       schema: {
         tags: ["ledger"],
         summary: "Balances of the ledger accounts per token",
+        operationId: "getLedgerBalances",
         security: sec,
         querystring: Type.Object(
           { token: Type.Optional(Type.String({ maxLength: 42 })) },
           { additionalProperties: false },
         ),
+        response: { 200: Balances, ...S.errors(400, 401, 403, 500) },
       },
     },
     async (req) => ({
-      balances: await ledgerBalances(db, merchantOf(req), tokenParam((req.query as { token?: string }).token)),
+      balances: await ledgerBalances(db, merchantOf(req), tokenParam(req.query.token)),
     }),
   );
   app.get(
     "/v1/ledger/export.csv",
     {
       onRequest: requireMerchant(deps, "read"),
-      schema: { tags: ["ledger"], summary: "The ledger lines as CSV", security: sec, querystring: LedgerQuery },
+      schema: {
+        tags: ["ledger"],
+        summary: "The ledger lines as CSV",
+        operationId: "exportLedgerCsv",
+        security: sec,
+        querystring: LedgerQuery,
+        response: {
+          200: {
+            description: "id,at,block_number,tx_hash,chain_order_id,token,account,debit,credit; one line per entry",
+            content: { "text/csv": { schema: Type.String() } },
+          },
+          ...S.errors(400, 401, 403, 500),
+        },
+      },
     },
     async (req, reply) => {
-      const rows = await ledgerEntries(db, entriesFilter(req, req.query as LedgerFilter));
+      const rows = await ledgerEntries(db, entriesFilter(req, req.query));
       reply
         .header("content-type", "text/csv; charset=utf-8")
         .header("content-disposition", 'attachment; filename="ledger.csv"');
@@ -92,7 +164,13 @@ export function registerLedgerRoutes(app: FastifyInstance, deps: ServiceDeps): v
     "/v1/ledger/reconciliation",
     {
       onRequest: requireMerchant(deps, "read"),
-      schema: { tags: ["ledger"], summary: "Prove the ledger equals the chain for this merchant", security: sec },
+      schema: {
+        tags: ["ledger"],
+        summary: "Prove the ledger equals the chain for this merchant",
+        operationId: "getReconciliation",
+        security: sec,
+        response: { 200: MerchantReconciliation, ...S.errors(400, 401, 403, 500) },
+      },
     },
     async (req) => {
       const report = await reconcile(deps.chain, db);
@@ -112,7 +190,13 @@ export function registerLedgerRoutes(app: FastifyInstance, deps: ServiceDeps): v
     "/v1/admin/reconciliation",
     {
       onRequest: requireAdmin(deps),
-      schema: { tags: ["admin"], summary: "Prove the ledger equals the chain for every merchant", security: sec },
+      schema: {
+        tags: ["admin"],
+        summary: "Prove the ledger equals the chain for every merchant",
+        operationId: "getAdminReconciliation",
+        security: sec,
+        response: { 200: Reconciliation, ...S.errors(400, 401, 403, 500) },
+      },
     },
     async () => reconcile(deps.chain, db),
   );

@@ -1,5 +1,6 @@
 /** A merchant's identity and API keys: the admin creates merchants and their first keys; merchants manage their staff keys. */
 import { Type } from "@sinclair/typebox";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
 import type { ServiceDeps } from "../services/context";
 import { mutate } from "./idempotency";
@@ -17,7 +18,8 @@ import {
 import { SCOPES } from "../domain/model";
 import { merchantOf, sec } from "./common";
 
-export function registerMerchantsRoutes(app: FastifyInstance, deps: ServiceDeps): void {
+export function registerMerchantsRoutes(server: FastifyInstance, deps: ServiceDeps): void {
+  const app = server.withTypeProvider<TypeBoxTypeProvider>();
   const { db } = deps;
   const admin = requireAdmin(deps);
 
@@ -29,13 +31,14 @@ export function registerMerchantsRoutes(app: FastifyInstance, deps: ServiceDeps)
       schema: {
         tags: ["admin"],
         summary: "Create a merchant with a new on-chain identity that authorises the relayer's operators",
+        operationId: "createMerchant",
         security: sec,
+        headers: S.IdempotencyHeaders,
         body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
-        response: { 201: S.Merchant, ...S.errorResponses },
+        response: { 201: S.Merchant, ...S.errors(400, 401, 403, 409, 413, 415, 500) },
       },
     },
-    async (req, reply) =>
-      mutate(db, req, reply, 201, (q) => createMerchant(deps, q, req.principal!, (req.body as { name: string }).name)),
+    async (req, reply) => mutate(db, req, reply, 201, (q) => createMerchant(deps, q, req.principal!, req.body.name)),
   );
 
   app.get(
@@ -45,8 +48,9 @@ export function registerMerchantsRoutes(app: FastifyInstance, deps: ServiceDeps)
       schema: {
         tags: ["admin"],
         summary: "List merchants",
+        operationId: "listMerchants",
         security: sec,
-        response: { 200: Type.Object({ data: Type.Array(S.Merchant) }), ...S.errorResponses },
+        response: { 200: S.List(S.Merchant), ...S.errors(400, 401, 403, 500) },
       },
     },
     async () => ({ data: await listAllMerchants(db) }),
@@ -59,12 +63,13 @@ export function registerMerchantsRoutes(app: FastifyInstance, deps: ServiceDeps)
       schema: {
         tags: ["admin"],
         summary: "Get a merchant",
+        operationId: "getMerchant",
         security: sec,
         params: S.IdParam,
-        response: { 200: S.Merchant, ...S.errorResponses },
+        response: { 200: S.Merchant, ...S.errors(400, 401, 403, 404, 500) },
       },
     },
-    async (req) => merchantView(await getMerchantOr404(db, (req.params as { id: string }).id)),
+    async (req) => merchantView(await getMerchantOr404(db, req.params.id)),
   );
 
   app.post(
@@ -74,15 +79,17 @@ export function registerMerchantsRoutes(app: FastifyInstance, deps: ServiceDeps)
       schema: {
         tags: ["admin"],
         summary: "Issue an API key for a merchant (all scopes unless given); the secret is shown once",
+        operationId: "issueMerchantKey",
         security: sec,
+        headers: S.IdempotencyHeaders,
         params: S.IdParam,
         body: S.NewKey,
-        response: { 201: S.ApiKeyWithSecret, ...S.errorResponses },
+        response: { 201: S.ApiKeyWithSecret, ...S.errors(400, 401, 403, 404, 409, 413, 415, 500) },
       },
     },
     async (req, reply) => {
-      const { id } = req.params as { id: string };
-      const body = req.body as { name: string; scopes?: string[] };
+      const { id } = req.params;
+      const body = req.body;
       await getMerchantOr404(db, id);
       return mutate(db, req, reply, 201, (q) =>
         issueKey(q, req.principal!, {
@@ -102,13 +109,15 @@ export function registerMerchantsRoutes(app: FastifyInstance, deps: ServiceDeps)
       schema: {
         tags: ["admin"],
         summary: "Revoke a merchant's API key",
+        operationId: "revokeMerchantKey",
         security: sec,
+        headers: S.IdempotencyHeaders,
         params: Type.Object({ id: Type.String({ maxLength: 128 }), keyId: Type.String({ maxLength: 128 }) }),
-        response: { 200: S.ApiKey, ...S.errorResponses },
+        response: { 200: S.ApiKey, ...S.errors(400, 401, 403, 404, 409, 413, 415, 500) },
       },
     },
     async (req, reply) => {
-      const { id, keyId } = req.params as { id: string; keyId: string };
+      const { id, keyId } = req.params;
       await getMerchantOr404(db, id);
       const out = await mutate(db, req, reply, 200, (q) => revokeKey(q, req.principal!, id, keyId));
       // Committed: this process forgets the key before answering; the others hear it from the database.
@@ -125,8 +134,9 @@ export function registerMerchantsRoutes(app: FastifyInstance, deps: ServiceDeps)
       schema: {
         tags: ["keys"],
         summary: "List the merchant's API keys",
+        operationId: "listKeys",
         security: sec,
-        response: { 200: Type.Object({ data: Type.Array(S.ApiKey) }), ...S.errorResponses },
+        response: { 200: S.List(S.ApiKey), ...S.errors(400, 401, 403, 500) },
       },
     },
     async (req) => ({ data: await listKeys(db, merchantOf(req)) }),
@@ -139,13 +149,15 @@ export function registerMerchantsRoutes(app: FastifyInstance, deps: ServiceDeps)
       schema: {
         tags: ["keys"],
         summary: "Issue a staff key with some of this key's scopes; the secret is shown once",
+        operationId: "issueKey",
         security: sec,
+        headers: S.IdempotencyHeaders,
         body: S.NewKey,
-        response: { 201: S.ApiKeyWithSecret, ...S.errorResponses },
+        response: { 201: S.ApiKeyWithSecret, ...S.errors(400, 401, 403, 409, 413, 415, 500) },
       },
     },
     async (req, reply) => {
-      const body = req.body as { name: string; scopes?: string[] };
+      const body = req.body;
       return mutate(db, req, reply, 201, (q) =>
         issueKey(q, req.principal!, {
           merchantId: merchantOf(req),
@@ -164,14 +176,16 @@ export function registerMerchantsRoutes(app: FastifyInstance, deps: ServiceDeps)
       schema: {
         tags: ["keys"],
         summary: "Revoke one of the merchant's keys",
+        operationId: "revokeKey",
         security: sec,
+        headers: S.IdempotencyHeaders,
         params: S.IdParam,
-        response: { 200: S.ApiKey, ...S.errorResponses },
+        response: { 200: S.ApiKey, ...S.errors(400, 401, 403, 404, 409, 413, 415, 500) },
       },
     },
     async (req, reply) => {
       const out = await mutate(db, req, reply, 200, (q) =>
-        revokeKey(q, req.principal!, merchantOf(req), (req.params as { id: string }).id),
+        revokeKey(q, req.principal!, merchantOf(req), req.params.id),
       );
       deps.keyCache?.invalidate();
       return out;

@@ -1,5 +1,6 @@
 /** A merchant's orders: acceptance, reads, search and the merchant's actions on them. */
 import { Type } from "@sinclair/typebox";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
 import type { ServiceDeps } from "../services/context";
 import { idempotencyOf, mutate, replayIfStored } from "./idempotency";
@@ -13,14 +14,15 @@ import {
   createOrder,
   getOrderOr404,
   orderDetail,
+  orderView,
   refundOrder,
   searchOrders,
   shipOrder,
-  type CreateOrderBody,
 } from "../services/orders";
 import { merchantOf, sec } from "./common";
 
-export function registerOrdersRoutes(app: FastifyInstance, deps: ServiceDeps): void {
+export function registerOrdersRoutes(server: FastifyInstance, deps: ServiceDeps): void {
+  const app = server.withTypeProvider<TypeBoxTypeProvider>();
   const { db } = deps;
 
   // ------------------------------------------------------------------ orders
@@ -31,9 +33,11 @@ export function registerOrdersRoutes(app: FastifyInstance, deps: ServiceDeps): v
       schema: {
         tags: ["orders"],
         summary: "Accept an order: stored durably with its chain command before the response",
+        operationId: "createOrder",
         security: sec,
+        headers: S.IdempotencyHeaders,
         body: S.NewOrder,
-        response: { 202: S.Order, ...S.errorResponses },
+        response: { 202: S.Order, ...S.errors(400, 401, 403, 404, 409, 413, 415, 422, 500, 503) },
       },
     },
     async (req, reply) => {
@@ -46,14 +50,14 @@ export function registerOrdersRoutes(app: FastifyInstance, deps: ServiceDeps): v
           db,
           req.principal!,
           merchantOf(req),
-          req.body as CreateOrderBody,
+          req.body,
           claim ? { ...claim, status: 202 } : undefined,
         );
       } catch (err) {
         // A replay answers with the first response even where the request would no longer be accepted.
         // (Also when the check itself failed, e.g. the chain is unreachable: the replay needs no chain.)
         const stored = claim
-          ? await replayIfStored(db, req, reply, claim).catch((e: unknown) => {
+          ? await replayIfStored<ReturnType<typeof orderView>>(db, req, reply, claim).catch((e: unknown) => {
               if (e instanceof AppError) throw e; // a conflicting replay is answered as such
               return null;
             })
@@ -65,7 +69,7 @@ export function registerOrdersRoutes(app: FastifyInstance, deps: ServiceDeps): v
         reply.code(202);
         return order;
       }
-      const stored = await replayIfStored(db, req, reply, claim!);
+      const stored = await replayIfStored<ReturnType<typeof orderView>>(db, req, reply, claim!);
       if (!stored)
         throw new AppError(
           "idempotency_request_in_progress",
@@ -83,12 +87,13 @@ export function registerOrdersRoutes(app: FastifyInstance, deps: ServiceDeps): v
       schema: {
         tags: ["orders"],
         summary: "List and search orders (newest first, cursor pagination)",
+        operationId: "listOrders",
         security: sec,
         querystring: S.ListOrdersQuery,
-        response: { 200: S.Page(S.Order), ...S.errorResponses },
+        response: { 200: S.Page(S.Order), ...S.errors(400, 401, 403, 500) },
       },
     },
-    async (req) => searchOrders(db, merchantOf(req), req.query as never),
+    async (req) => searchOrders(db, merchantOf(req), req.query),
   );
 
   app.get(
@@ -98,12 +103,13 @@ export function registerOrdersRoutes(app: FastifyInstance, deps: ServiceDeps): v
       schema: {
         tags: ["orders"],
         summary: "Get an order (by id, chain order id or reference) with its chain proof and timeline",
+        operationId: "getOrder",
         security: sec,
         params: S.IdParam,
-        response: { 200: S.OrderDetail, ...S.errorResponses },
+        response: { 200: S.OrderDetail, ...S.errors(400, 401, 403, 404, 500) },
       },
     },
-    async (req) => orderDetail(db, await getOrderOr404(db, merchantOf(req), (req.params as { id: string }).id)),
+    async (req) => orderDetail(db, await getOrderOr404(db, merchantOf(req), req.params.id)),
   );
 
   app.post(
@@ -113,13 +119,15 @@ export function registerOrdersRoutes(app: FastifyInstance, deps: ServiceDeps): v
       schema: {
         tags: ["orders"],
         summary: "Mark a paid order shipped",
+        operationId: "shipOrder",
         security: sec,
+        headers: S.IdempotencyHeaders,
         params: S.IdParam,
         body: Type.Object(
           { trackingReference: Type.String({ minLength: 1, maxLength: 200 }) },
           { additionalProperties: false },
         ),
-        response: { 202: S.OrderAction, ...S.errorResponses },
+        response: { 202: S.OrderAction, ...S.errors(400, 401, 403, 404, 409, 413, 415, 500) },
       },
     },
     async (req, reply) =>
@@ -127,8 +135,8 @@ export function registerOrdersRoutes(app: FastifyInstance, deps: ServiceDeps): v
         shipOrder(
           q,
           req.principal!,
-          await getOrderOr404(q, merchantOf(req), (req.params as { id: string }).id),
-          (req.body as { trackingReference: string }).trackingReference,
+          await getOrderOr404(q, merchantOf(req), req.params.id),
+          req.body.trackingReference,
         ),
       ),
   );
@@ -140,23 +148,20 @@ export function registerOrdersRoutes(app: FastifyInstance, deps: ServiceDeps): v
       schema: {
         tags: ["orders"],
         summary: "Refund all (no amount) or part of what is escrowed",
+        operationId: "refundOrder",
         security: sec,
+        headers: S.IdempotencyHeaders,
         params: S.IdParam,
         body: Type.Object(
           { amount: Type.Optional(Type.String({ pattern: "^[1-9][0-9]{0,77}$" })) },
           { additionalProperties: false },
         ),
-        response: { 202: S.OrderAction, ...S.errorResponses },
+        response: { 202: S.OrderAction, ...S.errors(400, 401, 403, 404, 409, 413, 415, 422, 500) },
       },
     },
     async (req, reply) =>
       mutate(db, req, reply, 202, async (q) =>
-        refundOrder(
-          q,
-          req.principal!,
-          await getOrderOr404(q, merchantOf(req), (req.params as { id: string }).id),
-          (req.body as { amount?: string } | undefined)?.amount,
-        ),
+        refundOrder(q, req.principal!, await getOrderOr404(q, merchantOf(req), req.params.id), req.body.amount),
       ),
   );
 
@@ -167,14 +172,16 @@ export function registerOrdersRoutes(app: FastifyInstance, deps: ServiceDeps): v
       schema: {
         tags: ["orders"],
         summary: "Cancel an unpaid order",
+        operationId: "cancelOrder",
         security: sec,
+        headers: S.IdempotencyHeaders,
         params: S.IdParam,
-        response: { 202: S.OrderAction, ...S.errorResponses },
+        response: { 202: S.OrderAction, ...S.errors(400, 401, 403, 404, 409, 413, 415, 500) },
       },
     },
     async (req, reply) =>
       mutate(db, req, reply, 202, async (q) =>
-        cancelOrder(q, req.principal!, await getOrderOr404(q, merchantOf(req), (req.params as { id: string }).id)),
+        cancelOrder(q, req.principal!, await getOrderOr404(q, merchantOf(req), req.params.id)),
       ),
   );
 
@@ -191,16 +198,18 @@ export function registerOrdersRoutes(app: FastifyInstance, deps: ServiceDeps): v
   const settlementRoutes = [
     {
       path: "/v1/orders/:id/settlement/propose",
+      operationId: "proposeSettlement",
       summary: "Propose to end the dispute with buyerTotal as the buyer's share; the buyer may accept it",
       act: proposeSettlement,
     },
     {
       path: "/v1/orders/:id/settlement/accept",
+      operationId: "acceptSettlement",
       summary: "Accept the buyer's settlement proposal (the same buyerTotal), which ends the dispute",
       act: acceptSettlement,
     },
   ];
-  for (const { path, summary, act } of settlementRoutes) {
+  for (const { path, operationId, summary, act } of settlementRoutes) {
     app.post(
       path,
       {
@@ -208,20 +217,17 @@ export function registerOrdersRoutes(app: FastifyInstance, deps: ServiceDeps): v
         schema: {
           tags: ["orders"],
           summary,
+          operationId,
           security: sec,
+          headers: S.IdempotencyHeaders,
           params: S.IdParam,
           body: SettlementBody,
-          response: { 202: S.OrderAction, ...S.errorResponses },
+          response: { 202: S.OrderAction, ...S.errors(400, 401, 403, 404, 409, 413, 415, 422, 500) },
         },
       },
       async (req, reply) =>
         mutate(db, req, reply, 202, async (q) =>
-          act(
-            q,
-            req.principal!,
-            await getOrderOr404(q, merchantOf(req), (req.params as { id: string }).id),
-            (req.body as { buyerTotal: string }).buyerTotal,
-          ),
+          act(q, req.principal!, await getOrderOr404(q, merchantOf(req), req.params.id), req.body.buyerTotal),
         ),
     );
   }

@@ -1,5 +1,5 @@
 /** SKUs and their stock, on chain. */
-import { Type } from "@sinclair/typebox";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
 import type { ServiceDeps } from "../services/context";
 import { mutate } from "./idempotency";
@@ -9,7 +9,8 @@ import { adjustStock, createSku, getSkuOr404, listSkusWithStock, skuView, stockO
 import { getMerchant } from "../store/merchants";
 import { merchantOf, sec } from "./common";
 
-export function registerSkusRoutes(app: FastifyInstance, deps: ServiceDeps): void {
+export function registerSkusRoutes(server: FastifyInstance, deps: ServiceDeps): void {
+  const app = server.withTypeProvider<TypeBoxTypeProvider>();
   const { db } = deps;
 
   // ------------------------------------------------------------------ SKUs and stock
@@ -20,13 +21,14 @@ export function registerSkusRoutes(app: FastifyInstance, deps: ServiceDeps): voi
       schema: {
         tags: ["stock"],
         summary: "Create a SKU (created on chain asynchronously)",
+        operationId: "createSku",
         security: sec,
+        headers: S.IdempotencyHeaders,
         body: S.NewSku,
-        response: { 202: S.Sku, ...S.errorResponses },
+        response: { 202: S.Sku, ...S.errors(400, 401, 403, 409, 413, 415, 500) },
       },
     },
-    async (req, reply) =>
-      mutate(db, req, reply, 202, (q) => createSku(q, req.principal!, merchantOf(req), req.body as never)),
+    async (req, reply) => mutate(db, req, reply, 202, (q) => createSku(q, req.principal!, merchantOf(req), req.body)),
   );
 
   app.get(
@@ -36,8 +38,9 @@ export function registerSkusRoutes(app: FastifyInstance, deps: ServiceDeps): voi
       schema: {
         tags: ["stock"],
         summary: "List SKUs with their stock as the chain has it",
+        operationId: "listSkus",
         security: sec,
-        response: { 200: Type.Object({ data: Type.Array(S.Sku) }), ...S.errorResponses },
+        response: { 200: S.List(S.Sku), ...S.errors(400, 401, 403, 500) },
       },
     },
     async (req) => ({ data: await listSkusWithStock(deps, db, merchantOf(req)) }),
@@ -50,21 +53,22 @@ export function registerSkusRoutes(app: FastifyInstance, deps: ServiceDeps): voi
       schema: {
         tags: ["stock"],
         summary: "Get a SKU with its stock on chain",
+        operationId: "getSku",
         security: sec,
         params: S.IdParam,
-        response: { 200: S.Sku, ...S.errorResponses },
+        response: { 200: S.Sku, ...S.errors(400, 401, 403, 404, 500) },
       },
     },
     async (req) => {
-      const s = await getSkuOr404(db, merchantOf(req), (req.params as { id: string }).id);
+      const s = await getSkuOr404(db, merchantOf(req), req.params.id);
       const m = (await getMerchant(db, merchantOf(req)))!;
       return { ...skuView(s), stock: s.status === "created" ? await stockOnChain(deps, m.address, s) : null };
     },
   );
 
-  for (const [path, kind, summary] of [
-    ["/v1/skus/:id/stock", "add", "Add stock (minted to the merchant on chain)"],
-    ["/v1/skus/:id/write-offs", "write_off", "Write off stock (burned from the merchant on chain)"],
+  for (const [path, kind, operationId, summary] of [
+    ["/v1/skus/:id/stock", "add", "addStock", "Add stock (minted to the merchant on chain)"],
+    ["/v1/skus/:id/write-offs", "write_off", "writeOffStock", "Write off stock (burned from the merchant on chain)"],
   ] as const) {
     app.post(
       path,
@@ -73,21 +77,17 @@ export function registerSkusRoutes(app: FastifyInstance, deps: ServiceDeps): voi
         schema: {
           tags: ["stock"],
           summary,
+          operationId,
           security: sec,
+          headers: S.IdempotencyHeaders,
           params: S.IdParam,
           body: S.StockChange,
-          response: {
-            202: Type.Object({ sku: S.Sku, change: Type.Record(Type.String(), Type.Unknown()) }),
-            ...S.errorResponses,
-          },
+          response: { 202: S.StockChangeAccepted, ...S.errors(400, 401, 403, 404, 409, 413, 415, 500) },
         },
       },
       async (req, reply) =>
         mutate(db, req, reply, 202, (q) =>
-          adjustStock(q, req.principal!, merchantOf(req), (req.params as { id: string }).id, {
-            kind,
-            quantity: (req.body as { quantity: string }).quantity,
-          }),
+          adjustStock(q, req.principal!, merchantOf(req), req.params.id, { kind, quantity: req.body.quantity }),
         ),
     );
   }

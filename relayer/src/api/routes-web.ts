@@ -3,31 +3,56 @@
  * introspection in the style of RFC 7662: 200 with `active: false`), and how to display a token's amounts.
  */
 import { Type } from "@sinclair/typebox";
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import type { FastifyInstance } from "fastify";
 import { Contract, getAddress, isAddress, ZeroAddress } from "ethers";
 import type { ServiceDeps } from "../services/context";
 import { AppError } from "../domain/errors";
 import { authenticate } from "./auth";
 import { getMerchant } from "../store/merchants";
+import { noKey } from "./common";
+import * as S from "./schemas";
 
 const ERC20_DISPLAY = ["function symbol() view returns (string)", "function decimals() view returns (uint8)"];
 
-export function registerWebRoutes(app: FastifyInstance, deps: ServiceDeps): void {
+/** One shape for both answers: an accepted key (`active: true`, who it is) or a refused one (`reason`). */
+export const Introspection = Type.Object({
+  active: Type.Boolean(),
+  kind: Type.Optional(Type.Union([Type.Literal("admin"), Type.Literal("merchant"), Type.Literal("arbiter")])),
+  keyId: Type.Optional(Type.String({ description: "A merchant key's id" })),
+  scopes: Type.Optional(Type.Array(Type.String(), { description: "A merchant key's scopes; [] for the others" })),
+  merchant: Type.Optional(
+    Type.Union([Type.Object({ id: Type.String(), name: Type.String(), address: Type.String() }), Type.Null()], {
+      description: "A merchant key's merchant; null for the admin and arbiter keys",
+    }),
+  ),
+  reason: Type.Optional(Type.String({ description: "Why the key is not accepted (active: false)" })),
+});
+
+export const TokenInfo = Type.Object({
+  token: Type.String({ description: '"native" or the checksummed ERC-20 address' }),
+  symbol: Type.String({ description: '"tokens" when the token does not say' }),
+  decimals: Type.Integer({ description: "0 when the token does not say" }),
+});
+
+export function registerWebRoutes(server: FastifyInstance, deps: ServiceDeps): void {
+  const app = server.withTypeProvider<TypeBoxTypeProvider>();
   app.post(
     "/v1/introspect",
     {
       schema: {
         tags: ["keys"],
         summary: "Whether an API key is accepted, and for whom (200 with active: false when it is not)",
+        operationId: "introspectKey",
+        security: noKey,
         body: Type.Object({ apiKey: Type.String({ minLength: 1, maxLength: 512 }) }, { additionalProperties: false }),
+        response: { 200: Introspection, ...S.errors(400, 413, 415, 500) },
       },
     },
     async (req) => {
-      const { apiKey } = req.body as { apiKey: string };
+      const { apiKey } = req.body;
       try {
-        const p = await authenticate(deps, {
-          headers: { authorization: `Bearer ${apiKey.trim()}` },
-        } as unknown as FastifyRequest);
+        const p = await authenticate(deps, `Bearer ${apiKey.trim()}`);
         if (p.kind !== "merchant" || !p.merchantId) return { active: true, kind: p.kind, merchant: null, scopes: [] };
         const m = (await getMerchant(deps.db, p.merchantId))!;
         return {
@@ -51,11 +76,14 @@ export function registerWebRoutes(app: FastifyInstance, deps: ServiceDeps): void
       schema: {
         tags: ["checkout"],
         summary: 'Symbol and decimals of a token the escrow accepts ("native" for the chain currency)',
+        operationId: "getToken",
+        security: noKey,
         params: Type.Object({ token: Type.String({ maxLength: 42 }) }),
+        response: { 200: TokenInfo, ...S.errors(400, 404, 500) },
       },
     },
     async (req) => {
-      const raw = (req.params as { token: string }).token;
+      const raw = req.params.token;
       if (raw === "native" || raw === ZeroAddress) return { token: "native", symbol: "ETH", decimals: 18 };
       if (!isAddress(raw)) throw new AppError("validation_failed", 'token must be "native" or a 0x address');
       const token = getAddress(raw);

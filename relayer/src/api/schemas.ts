@@ -1,17 +1,59 @@
-/** Request and response schemas (JSON Schema via TypeBox): validation and the OpenAPI document. */
-import { Type, type TSchema } from "@sinclair/typebox";
+/**
+ * Request and response schemas (JSON Schema via TypeBox): validation, the handlers' types (the TypeBox type
+ * provider), the OpenAPI document, and the serialisation of replies. A response schema also decides what is
+ * sent: a property an object schema does not list is dropped from the reply, so every field a route returns is
+ * listed, and stored JSON whose shape the relayer does not fix (event arguments, audit details) is an open map.
+ */
+import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { ORDER_ACTIONS, type OrderParty } from "../../../sdk/orderActions";
+import { ErrorCodes, type ErrorCode } from "../domain/errors";
 
+/** Every error's body. Registered once with `app.addSchema` (app.ts); routes refer to it by its $id. */
 export const ErrorBody = Type.Object(
   {
     error: Type.Object({
-      code: Type.String({ description: "Stable machine-readable code" }),
+      code: Type.Unsafe<ErrorCode>({
+        type: "string",
+        enum: Object.keys(ErrorCodes),
+        description: "Stable machine-readable code (relayer/src/domain/errors.ts)",
+      }),
       message: Type.String(),
       details: Type.Record(Type.String(), Type.Unknown()),
     }),
   },
   { $id: "Error" },
 );
+
+type ErrorStatus = (typeof ErrorCodes)[ErrorCode];
+
+/** A reference to the shared error body, described by the codes answered with `status`. */
+function errorResponse(status: ErrorStatus) {
+  const codes = Object.entries(ErrorCodes)
+    .filter(([, s]) => s === status)
+    .map(([code]) => code);
+  return Type.Unsafe<Static<typeof ErrorBody>>({ $ref: "Error", description: `Error: ${codes.join(", ")}` });
+}
+
+/**
+ * The error responses of a route: the statuses it can answer besides its success. Every route can answer 400
+ * (a request part holding U+0000 is refused before any handler) and 500; a route behind a key 401 and 403; a
+ * POST 413 and 415; a POST honouring Idempotency-Key 409 (the key reused with another request, or in flight).
+ */
+export function errors<S extends ErrorStatus>(...statuses: S[]): { [K in S]: ReturnType<typeof errorResponse> } {
+  return Object.fromEntries(statuses.map((s) => [s, errorResponse(s)])) as {
+    [K in S]: ReturnType<typeof errorResponse>;
+  };
+}
+
+/** The header of the POST routes that store their first response (idempotency.ts). */
+export const IdempotencyHeaders = Type.Object({
+  "Idempotency-Key": Type.Optional(
+    Type.String({
+      description:
+        "1 to 255 visible ASCII characters. A retry with the same key and request gets the first response (with Idempotent-Replayed: true); the same key with another request is refused (409)",
+    }),
+  ),
+});
 
 export const UintString = Type.String({
   pattern: "^[0-9]{1,78}$",
@@ -48,7 +90,7 @@ export const ApiKey = Type.Object({
   revokedAt: Type.Union([Type.String(), Type.Null()]),
 });
 
-export const ApiKeyWithSecret = Type.Intersect([
+export const ApiKeyWithSecret = Type.Composite([
   ApiKey,
   Type.Object({ secret: Type.String({ description: "Shown once" }) }),
 ]);
@@ -77,7 +119,21 @@ export const Sku = Type.Object({
   chainSkuId: UintString,
   status: Type.String({ description: "pending until created on chain, then created (or failed)" }),
   createdAt: Type.String(),
-  stock: Type.Optional(Type.Union([Stock, Type.Null()])),
+  stock: Type.Optional(
+    Type.Union([Stock, Type.Null()], {
+      description: "As the chain has it now: null until the SKU is created on chain; absent where not read",
+    }),
+  ),
+});
+
+export const StockChangeAccepted = Type.Object({
+  sku: Sku,
+  change: Type.Object({
+    kind: Type.Union([Type.Literal("add"), Type.Literal("write_off")]),
+    quantity: Type.String(),
+    commandId: Type.String({ description: "The chain command that mints or burns the stock" }),
+    status: Type.String(),
+  }),
 });
 
 export const NewSku = Type.Object(
@@ -119,8 +175,19 @@ export const NewOrder = Type.Object(
   { additionalProperties: false },
 );
 
+/** Why a command or an order failed: the decoded custom error or the relayer's code. */
+export const ErrorInfo = Type.Union([
+  Type.Object({ code: Type.String(), message: Type.Union([Type.String(), Type.Null()]) }),
+  Type.Null(),
+]);
+
+/** Where the order was created on chain; null until the indexer saw it. */
 export const ChainProof = Type.Union([
-  Type.Object({ txHash: Type.String(), blockNumber: Type.Integer(), logIndex: Type.Integer() }),
+  Type.Object({
+    txHash: Type.String(),
+    blockNumber: Type.Integer(),
+    logIndex: Type.Union([Type.Integer(), Type.Null()]),
+  }),
   Type.Null(),
 ]);
 
@@ -128,6 +195,45 @@ export const ChainProof = Type.Union([
 function actionsOf(party: OrderParty) {
   return Type.Array(Type.Union(Object.keys(ORDER_ACTIONS[party]).map((a) => Type.Literal(a))));
 }
+
+export const AllowedActions = Type.Object(
+  {
+    merchant: actionsOf("merchant"),
+    buyer: actionsOf("buyer"),
+    arbiter: actionsOf("arbiter"),
+  },
+  {
+    description:
+      "What each party may do now, as far as the order's status tells (the escrow may still refuse for a reason of time); the table is ORDER_ACTIONS in sdk/orderActions.ts",
+  },
+);
+
+/** `OrderTerms` with its numbers as decimal strings. */
+export const Terms = Type.Object(
+  {
+    merchant: Type.String(),
+    payee: Type.String(),
+    buyer: Type.String({ description: "The zero address for an order open to any payer" }),
+    token: Type.String({ description: "The zero address for the chain currency" }),
+    amount: Type.String({ description: "In the token's base units" }),
+    maxFeeBps: Type.String(),
+    paymentDeadline: Type.String({ description: "Unix seconds" }),
+    shipWithin: Type.String({ description: "Seconds" }),
+    protectionPeriod: Type.String({ description: "Seconds" }),
+    refundWindow: Type.String({ description: "Seconds" }),
+    itemsHash: Type.String(),
+    salt: Type.String(),
+  },
+  {
+    description:
+      "The order's fixed terms (OrderTerms, numbers as decimal strings); chainOrderId is their EIP-712 struct hash",
+  },
+);
+
+export const SettlementProposal = Type.Object({
+  by: Type.Union([Type.Literal("buyer"), Type.Literal("merchant")]),
+  buyerTotal: UintString,
+});
 
 export const Order = Type.Object({
   id: Type.String(),
@@ -150,52 +256,70 @@ export const Order = Type.Object({
   disputeDefaultAfter: Type.Union([Type.String(), Type.Null()], {
     description: "While disputed: after this time anyone may refund the buyer everything escrowed",
   }),
-  settlementProposal: Type.Union(
-    [
-      Type.Object({ by: Type.Union([Type.Literal("buyer"), Type.Literal("merchant")]), buyerTotal: UintString }),
-      Type.Null(),
-    ],
-    {
-      description:
-        "While disputed: the pending split the other side may accept; buyerTotal is the buyer's share of the whole order, partial refunds included",
-    },
-  ),
-  allowedActions: Type.Object(
-    {
-      merchant: actionsOf("merchant"),
-      buyer: actionsOf("buyer"),
-      arbiter: actionsOf("arbiter"),
-    },
-    {
-      description:
-        "What each party may do now, as far as the order's status tells (the escrow may still refuse for a reason of time); the table is ORDER_ACTIONS in sdk/orderActions.ts",
-    },
-  ),
-  terms: Type.Union([Type.Record(Type.String(), Type.String()), Type.Null()], {
+  settlementProposal: Type.Union([SettlementProposal, Type.Null()], {
     description:
-      "The order's fixed terms (OrderTerms, numbers as decimal strings); chainOrderId is their EIP-712 struct hash",
+      "While disputed: the pending split the other side may accept; buyerTotal is the buyer's share of the whole order, partial refunds included",
   }),
+  allowedActions: AllowedActions,
+  terms: Type.Union([Terms, Type.Null()], { description: "Null only for orders accepted before escrow v2" }),
   items: Type.Array(Type.Object({ sku: Type.String(), chainSkuId: UintString, quantity: Type.Integer() })),
   paymentDeadline: Type.String(),
   shipWithinSeconds: Type.Integer(),
   protectionPeriodSeconds: Type.Integer(),
   chainProof: ChainProof,
-  error: Type.Union([
-    Type.Object({ code: Type.String(), message: Type.Union([Type.String(), Type.Null()]) }),
-    Type.Null(),
-  ]),
+  error: ErrorInfo,
   createdAt: Type.String(),
   updatedAt: Type.String(),
 });
 
-export const OrderDetail = Type.Intersect([
+/** `OrderView` as the indexer stores it: numbers as decimal strings. */
+export const OrderRecord = Type.Object(
+  {
+    terms: Terms,
+    items: Type.Array(Type.Object({ skuId: Type.String(), quantity: Type.String() })),
+    feeBps: Type.String(),
+    state: Type.String({ description: "The escrow's OrderState" }),
+    deadline: Type.String({ description: "Unix seconds; its meaning follows the state" }),
+    buyer: Type.String({ description: "The terms' buyer, or the payer of an order open to any payer" }),
+    escrowed: Type.String(),
+    refunded: Type.String(),
+    proposal: Type.Optional(
+      Type.Object({
+        by: Type.String({ description: "The escrow's Party: 1 buyer, 2 merchant" }),
+        buyerTotal: Type.String(),
+      }),
+    ),
+  },
+  {
+    additionalProperties: true,
+    description: "The order as its escrow events describe it (OrderView, numbers as decimal strings)",
+  },
+);
+
+export const OrderDetail = Type.Composite([
   Order,
   Type.Object({
-    record: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()], {
-      description: "The order as its escrow events describe it (OrderView, numbers as decimal strings)",
-    }),
-    events: Type.Array(Type.Record(Type.String(), Type.Unknown())),
-    commands: Type.Array(Type.Record(Type.String(), Type.Unknown())),
+    record: Type.Union([OrderRecord, Type.Null()], { description: "Null until the indexer saw the creation" }),
+    events: Type.Array(
+      Type.Object({
+        name: Type.String({ description: "The escrow event, e.g. OrderPaid" }),
+        txHash: Type.String(),
+        blockNumber: Type.Integer(),
+        logIndex: Type.Integer(),
+        at: Type.Union([Type.String(), Type.Null()], { description: "The block's time" }),
+        args: Type.Record(Type.String(), Type.Unknown(), { description: "The event's arguments as indexed" }),
+      }),
+    ),
+    commands: Type.Array(
+      Type.Object({
+        id: Type.String(),
+        kind: Type.String(),
+        status: Type.String(),
+        error: ErrorInfo,
+        createdAt: Type.String(),
+        updatedAt: Type.String(),
+      }),
+    ),
   }),
 ]);
 
@@ -218,11 +342,5 @@ export const ListOrdersQuery = Type.Object(
 export const Page = <T extends TSchema>(item: T) =>
   Type.Object({ data: Type.Array(item), nextCursor: Type.Union([Type.String(), Type.Null()]) });
 
-export const errorResponses = {
-  400: ErrorBody,
-  401: ErrorBody,
-  403: ErrorBody,
-  404: ErrorBody,
-  409: ErrorBody,
-  422: ErrorBody,
-};
+/** A list that is not paged. */
+export const List = <T extends TSchema>(item: T) => Type.Object({ data: Type.Array(item) });

@@ -10,7 +10,6 @@ import type { FastifyInstance } from "fastify";
 import fastifyStatic from "@fastify/static";
 import type { ServiceDeps } from "../services/context";
 import { buildWeb, webBuildIsStale, WEB_DIST } from "../../../web/build";
-import { registerWebRoutes } from "./routes-web";
 
 /** The pages load only their own scripts and styles and talk only to this origin. */
 const PAGE_HEADERS: Record<string, string> = {
@@ -37,7 +36,6 @@ async function ensureBuilt(deps: ServiceDeps, dist: string): Promise<boolean> {
 }
 
 export async function registerWeb(app: FastifyInstance, deps: ServiceDeps, dist = WEB_DIST): Promise<void> {
-  registerWebRoutes(app, deps);
   if (!(await ensureBuilt(deps, dist))) {
     const missing = "The web pages are not built. Run `npm run build:web` and restart the relayer.\n";
     app.get("/", { schema: { hide: true } }, async (_req, reply) => reply.code(503).type("text/plain").send(missing));

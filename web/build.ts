@@ -1,5 +1,5 @@
 /**
- * Builds the web pages: bundles every `web/src/*.ts` entry (with ethers, chart.js and the SDK's buyer client)
+ * Builds the web pages: bundles every page entry of `web/src` (with ethers, chart.js and the SDK's buyer client)
  * into `web/dist/` with esbuild and copies `web/public/` next to them. `npm run build:web` runs it; the relayer
  * runs it at start when `web/dist` is missing or older than its sources (about a second).
  */
@@ -31,6 +31,22 @@ export function webBuildIsStale(outdir = WEB_DIST): boolean {
   return SOURCES.some((s) => newestMtime(s) > built);
 }
 
+/**
+ * The pages' entries: `src/<page>.ts`, or `src/<page>/main.ts` for a page split into a folder; either is bundled
+ * as `<page>.js`, the script its HTML in `public/` loads. Other folders (`lib/`) hold shared modules only.
+ */
+export function pageEntries(srcDir: string): { in: string; out: string }[] {
+  return fs
+    .readdirSync(srcDir, { withFileTypes: true })
+    .flatMap((e) => {
+      if (e.isFile() && e.name.endsWith(".ts"))
+        return [{ in: path.join(srcDir, e.name), out: e.name.slice(0, -".ts".length) }];
+      const main = path.join(srcDir, e.name, "main.ts");
+      return e.isDirectory() && fs.existsSync(main) ? [{ in: main, out: e.name }] : [];
+    })
+    .sort((a, b) => a.out.localeCompare(b.out));
+}
+
 export interface WebBuildResult {
   outdir: string;
   ms: number;
@@ -45,12 +61,8 @@ export async function buildWeb(outdir = WEB_DIST, opts: { root?: string } = {}):
   const esbuild = require("esbuild") as typeof import("esbuild");
   const started = Date.now();
   const tmp = `${outdir}.tmp-${process.pid}-${Date.now()}`;
-  const entries = fs
-    .readdirSync(path.join(root, "src"))
-    .filter((f) => f.endsWith(".ts"))
-    .map((f) => path.join(root, "src", f));
   await esbuild.build({
-    entryPoints: entries,
+    entryPoints: pageEntries(path.join(root, "src")),
     outdir: tmp,
     bundle: true,
     minify: true,

@@ -1,0 +1,147 @@
+/** The orders table: live first page under the filters, older pages on request, or the one order found by reference. */
+import { ApiError } from "../../lib/api";
+import { $, h, notify, replace } from "../../lib/dom";
+import { hexCode, statusBadge, when } from "../../lib/format";
+import { call } from "../client";
+import { explain } from "../errors";
+import { money } from "../render";
+import { state } from "../state";
+import type { Order, OrderDetail, Page } from "../types";
+import { loadDetail } from "./detail";
+
+/** A date input's day as an ISO time: its start, or (`endOfDay`) the start of the next day. */
+function dateParam(value: string, endOfDay: boolean): string | undefined {
+  if (!value) return undefined;
+  const d = new Date(`${value}T00:00:00`);
+  if (endOfDay) d.setDate(d.getDate() + 1);
+  return d.toISOString();
+}
+
+function filterQuery(): URLSearchParams {
+  const f = new FormData($("#filters") as HTMLFormElement);
+  const q = new URLSearchParams({ limit: "50" });
+  const status = String(f.get("status") ?? "");
+  const buyer = String(f.get("buyer") ?? "").trim();
+  const sku = String(f.get("sku") ?? "").trim();
+  const from = dateParam(String(f.get("from") ?? ""), false);
+  const to = dateParam(String(f.get("to") ?? ""), true);
+  if (status) q.set("status", status);
+  if (buyer) q.set("buyer", buyer);
+  if (sku) q.set("sku", sku);
+  if (from) q.set("from", from);
+  if (to) q.set("to", to);
+  return q;
+}
+
+function filtersInvalid(): string | null {
+  const buyer = ($("#f-buyer") as HTMLInputElement).value.trim();
+  if (buyer && !/^0x[0-9a-fA-F]{40}$/.test(buyer)) return "Buyer must be a 0x address of 40 hex digits.";
+  const from = ($("#f-from") as HTMLInputElement).value;
+  const to = ($("#f-to") as HTMLInputElement).value;
+  if (from && to && from > to) return "The From date is after the To date.";
+  return null;
+}
+
+/** Changed filters start again from the first page. */
+export function resetPaging(): void {
+  state.orders.olderPages = [];
+  state.orders.nextCursor = null;
+}
+
+export async function loadOrders(): Promise<void> {
+  const msg = $("#orders-message");
+  const invalid = filtersInvalid();
+  if (invalid) {
+    notify(msg, "error", invalid);
+    return;
+  }
+  const { orders } = state;
+  const page = await call<Page<Order>>("GET", `/v1/orders?${filterQuery()}`);
+  const seen = new Set(page.data.map((o) => o.id));
+  const rows = orders.searchResult
+    ? [orders.searchResult]
+    : [...page.data, ...orders.olderPages.filter((o) => !seen.has(o.id))];
+  if (!orders.olderPages.length) orders.nextCursor = page.nextCursor;
+  if (!orders.searchResult) notify(msg, rows.length ? "" : "info", rows.length ? "" : "No orders match these filters.");
+  replace($("#orders-table tbody"), await Promise.all(rows.map(orderRow)));
+  $("#orders-more").hidden = !orders.nextCursor || !!orders.searchResult;
+}
+
+async function orderRow(o: Order): Promise<HTMLTableRowElement> {
+  const selected = o.id === state.orders.selected;
+  return h(
+    "tr",
+    {
+      class: selected ? "selected" : "",
+      "data-order": o.id,
+      "data-reference": o.reference,
+      tabindex: 0,
+      "aria-selected": selected ? "true" : "false",
+      onclick: () => selectOrder(o.id),
+      onkeydown: (e: Event) => {
+        if ((e as KeyboardEvent).key === "Enter" || (e as KeyboardEvent).key === " ") {
+          e.preventDefault();
+          selectOrder(o.id);
+        }
+      },
+    },
+    h("td", {}, h("span", { class: "ref" }, o.reference)),
+    h("td", {}, statusBadge(o.status)),
+    h("td", { class: "num" }, await money(o.amount, o.token)),
+    h("td", {}, o.buyer ? hexCode(o.buyer) : h("span", { class: "muted" }, "anyone")),
+    h("td", {}, when(o.createdAt)),
+  );
+}
+
+export async function loadMore(): Promise<void> {
+  if (!state.orders.nextCursor) return;
+  const q = filterQuery();
+  q.set("cursor", state.orders.nextCursor);
+  const page = await call<Page<Order>>("GET", `/v1/orders?${q}`);
+  state.orders.olderPages.push(...page.data);
+  state.orders.nextCursor = page.nextCursor;
+  await loadOrders();
+}
+
+function selectOrder(id: string): void {
+  state.orders.selected = id;
+  state.orders.pending = null;
+  for (const tr of document.querySelectorAll<HTMLTableRowElement>("#orders-table tbody tr")) {
+    const on = tr.dataset.order === id;
+    tr.classList.toggle("selected", on);
+    tr.setAttribute("aria-selected", on ? "true" : "false");
+  }
+  void loadDetail(true);
+}
+
+export async function searchByReference(reference: string): Promise<void> {
+  const msg = $("#orders-message");
+  if (!reference) {
+    state.orders.searchResult = null;
+    await loadOrders();
+    return;
+  }
+  try {
+    const o = await call<OrderDetail>("GET", `/v1/orders/${encodeURIComponent(reference)}`);
+    state.orders.searchResult = o;
+    notify(
+      msg,
+      "info",
+      `Showing the order with reference “${o.reference}”. `,
+      h("button", { type: "button", class: "link", onclick: () => void clearSearch() }, "Show all orders"),
+    );
+    selectOrder(o.id);
+    await loadOrders();
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404)
+      notify(msg, "error", `No order has the reference “${reference}”.`);
+    else notify(msg, "error", ...explain(err));
+  }
+}
+
+async function clearSearch(): Promise<void> {
+  state.orders.searchResult = null;
+  ($("#search-ref") as HTMLInputElement).value = "";
+  notify($("#orders-message"), "");
+  await loadOrders();
+}

@@ -1,0 +1,38 @@
+/** The stock tab: every SKU with its stock read live from the inventory contract. */
+import { $, h, replace } from "../lib/dom";
+import { hexCode } from "../lib/format";
+import { call } from "./client";
+import { emptyRow } from "./render";
+
+interface Sku {
+  id: string;
+  reference: string;
+  name: string;
+  chainSkuId: string;
+  status: string;
+  stock: null | Record<string, string>;
+}
+
+export async function loadStock(): Promise<void> {
+  const r = await call<{ data: Sku[] }>("GET", "/v1/skus");
+  const cell = (s: null | Record<string, string>, k: string) => h("td", { class: "num" }, s ? s[k] : "—");
+  replace(
+    $("#stock-table tbody"),
+    r.data.length
+      ? r.data.map((s) =>
+          h(
+            "tr",
+            { "data-sku": s.id },
+            h("td", {}, h("span", { class: "ref" }, s.reference), h("div", { class: "muted small" }, s.id)),
+            h("td", {}, s.name),
+            h("td", {}, hexCode(BigInt(s.chainSkuId).toString(16).replace(/^/, "0x"), 8, 6)),
+            h("td", {}, s.status),
+            cell(s.stock, "available"),
+            cell(s.stock, "reserved"),
+            cell(s.stock, "delivered"),
+            cell(s.stock, "totalSupply"),
+          ),
+        )
+      : emptyRow(8, "No SKUs yet."),
+  );
+}

@@ -1,0 +1,99 @@
+/** The webhooks tab: the merchant's endpoints and, for the one picked, its delivery log. */
+import { $, h, replace } from "../lib/dom";
+import { when } from "../lib/format";
+import { call } from "./client";
+import { emptyRow } from "./render";
+import { state } from "./state";
+import type { Page } from "./types";
+
+interface WebhookEndpoint {
+  id: string;
+  url: string;
+  events: string[];
+  disabledAt?: string | null;
+  createdAt: string;
+}
+
+interface WebhookDelivery {
+  id: string;
+  type: string;
+  sequence: number;
+  status: string;
+  attempts: number;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  deliveredAt: string | null;
+  createdAt: string;
+}
+
+export async function loadWebhooks(): Promise<void> {
+  const r = await call<{ data: WebhookEndpoint[] }>("GET", "/v1/webhooks");
+  replace(
+    $("#webhooks-table tbody"),
+    r.data.length ? r.data.map(endpointRow) : emptyRow(5, "No webhook endpoints. Register one with POST /v1/webhooks."),
+  );
+  if (!state.webhooks.selected) return replace($("#deliveries"));
+  const d = await call<Page<WebhookDelivery>>("GET", `/v1/webhooks/${state.webhooks.selected}/deliveries?limit=50`);
+  replace($("#deliveries"), h("h3", {}, "Deliveries"), deliveriesTable(d.data));
+}
+
+function endpointRow(e: WebhookEndpoint): HTMLTableRowElement {
+  return h(
+    "tr",
+    { class: e.id === state.webhooks.selected ? "selected" : "" },
+    h("td", {}, h("code", {}, e.url)),
+    h("td", {}, (e.events ?? []).join(", ") || "all"),
+    h("td", {}, e.disabledAt ? "disabled" : "active"),
+    h("td", {}, when(e.createdAt)),
+    h(
+      "td",
+      {},
+      h(
+        "button",
+        {
+          type: "button",
+          class: "btn btn-ghost",
+          onclick: () => ((state.webhooks.selected = e.id), void loadWebhooks()),
+        },
+        "Deliveries",
+      ),
+    ),
+  );
+}
+
+function deliveriesTable(deliveries: WebhookDelivery[]): HTMLElement {
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      { class: "table" },
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          ["Event", "Status", "Attempts", "Last response", "Delivered"].map((c) => h("th", { scope: "col" }, c)),
+        ),
+      ),
+      h(
+        "tbody",
+        {},
+        deliveries.length
+          ? deliveries.map((x) =>
+              h(
+                "tr",
+                {},
+                h("td", {}, h("code", {}, x.type)),
+                h("td", {}, x.status),
+                h("td", { class: "num" }, String(x.attempts)),
+                h("td", {}, x.lastStatusCode ? String(x.lastStatusCode) : (x.lastError ?? "—")),
+                h("td", {}, when(x.deliveredAt)),
+              ),
+            )
+          : emptyRow(5, "No deliveries yet."),
+      ),
+    ),
+  );
+}

@@ -17,7 +17,7 @@ import { registerArbiterRoutes } from "./routes-arbiter";
 import { registerCheckoutRoutes } from "./routes-checkout";
 import { registerLedgerRoutes } from "./routes-ledger";
 import { registerWebhookRoutes } from "./routes-webhooks";
-import { ErrorBody } from "./schemas";
+import { SHARED_SCHEMAS } from "./schemas";
 import { registerWeb } from "./web";
 import { registerWebRoutes } from "./routes-web";
 
@@ -167,7 +167,7 @@ export async function buildApp(deps: ServiceDeps, opts: AppOptions = {}): Promis
     }
   });
 
-  app.addSchema(ErrorBody);
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
   app.decorate("idempotencySealKey", deps.config.merchantKeySecret);
   // Authentication and authorisation run as `onRequest` hooks, before the body is read or validated: a caller
   // without a valid key learns nothing about the request schemas (401/403 win over 400/413/415).

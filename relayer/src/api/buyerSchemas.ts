@@ -1,6 +1,6 @@
 /** Schemas of the buyer's checkout routes: signed actions, the typed data they carry, and what they answer. */
 import { Type } from "@sinclair/typebox";
-import { Address, AllowedActions, ChainProof, SettlementProposal, Terms, UintString } from "./schemas";
+import { Address, AllowedActions, ChainProof, SettlementProposal, Terms, UintString, shared } from "./schemas";
 
 export const Action = Type.Union([
   Type.Literal("pay"),
@@ -65,35 +65,38 @@ export const ChainIdParam = Type.Object({ chainOrderId: Type.String({ pattern: "
 // ------------------------------------------------------------------ responses
 
 /** What the checkout page shows: the order, what is due now, the fee and who receives what. */
-export const CheckoutView = Type.Object({
-  chainOrderId: Type.String(),
-  reference: Type.String(),
-  status: Type.String(),
-  merchant: Type.Object({ name: Type.String(), address: Type.String() }),
-  buyer: Type.Union([Type.String(), Type.Null()]),
-  token: Type.String({ description: '"native" or the ERC-20 address' }),
-  amount: UintString,
-  escrowed: Type.Union([UintString, Type.Null()]),
-  due: Type.String({ description: "What the buyer pays (before payment) or what is still escrowed (after)" }),
-  feeBps: Type.Integer({ description: "Fixed at creation; before that, the escrow's fee now" }),
-  fee: UintString,
-  feeRecipient: Type.String(),
-  merchantReceives: UintString,
-  payee: Type.Union([Type.String(), Type.Null()]),
-  maxFeeBps: Type.Union([Type.Integer(), Type.Null()]),
-  terms: Type.Union([Terms, Type.Null()]),
-  disputeDefaultAfter: Type.Union([Type.String(), Type.Null()]),
-  settlementProposal: Type.Union([SettlementProposal, Type.Null()]),
-  allowedActions: AllowedActions,
-  items: Type.Array(
-    Type.Object({ sku: Type.String(), chainSkuId: UintString, quantity: Type.Integer(), name: Type.String() }),
-  ),
-  paymentDeadline: Type.String(),
-  deadline: Type.Union([Type.String(), Type.Null()]),
-  chainId: Type.String(),
-  escrow: Type.String({ description: "The escrow contract's address" }),
-  chainProof: ChainProof,
-});
+export const CheckoutView = shared(
+  "CheckoutView",
+  Type.Object({
+    chainOrderId: Type.String(),
+    reference: Type.String(),
+    status: Type.String(),
+    merchant: Type.Object({ name: Type.String(), address: Type.String() }),
+    buyer: Type.Union([Type.String(), Type.Null()]),
+    token: Type.String({ description: '"native" or the ERC-20 address' }),
+    amount: UintString,
+    escrowed: Type.Union([UintString, Type.Null()]),
+    due: Type.String({ description: "What the buyer pays (before payment) or what is still escrowed (after)" }),
+    feeBps: Type.Integer({ description: "Fixed at creation; before that, the escrow's fee now" }),
+    fee: UintString,
+    feeRecipient: Type.String(),
+    merchantReceives: UintString,
+    payee: Type.Union([Type.String(), Type.Null()]),
+    maxFeeBps: Type.Union([Type.Integer(), Type.Null()]),
+    terms: Type.Union([Terms, Type.Null()]),
+    disputeDefaultAfter: Type.Union([Type.String(), Type.Null()]),
+    settlementProposal: Type.Union([SettlementProposal, Type.Null()]),
+    allowedActions: AllowedActions,
+    items: Type.Array(
+      Type.Object({ sku: Type.String(), chainSkuId: UintString, quantity: Type.Integer(), name: Type.String() }),
+    ),
+    paymentDeadline: Type.String(),
+    deadline: Type.Union([Type.String(), Type.Null()]),
+    chainId: Type.String(),
+    escrow: Type.String({ description: "The escrow contract's address" }),
+    chainProof: ChainProof,
+  }),
+);
 
 const TypedDataDomain = Type.Object({
   name: Type.String(),

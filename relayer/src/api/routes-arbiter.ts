@@ -13,7 +13,7 @@ import * as S from "./schemas";
 
 /** A disputed order with its merchant and the buyer's evidence. */
 export const Dispute = Type.Composite([
-  S.Order,
+  S.OrderFields,
   Type.Object({
     merchant: Type.Object({ id: Type.String(), name: Type.String() }),
     evidence: Type.Union([

@@ -24,6 +24,20 @@ export const ErrorBody = Type.Object(
   { $id: "Error" },
 );
 
+const sharedSchemas: TSchema[] = [ErrorBody];
+
+/**
+ * A schema registered once (app.ts adds SHARED_SCHEMAS) and referred to by name: it appears once under
+ * components/schemas in the OpenAPI document, and the generated client names its type after it.
+ */
+export function shared<T extends TSchema>(id: string, schema: T) {
+  sharedSchemas.push({ ...schema, $id: id });
+  return Type.Unsafe<Static<T>>({ $ref: id });
+}
+
+/** The schemas routes refer to by name: registered with `app.addSchema` before any route. */
+export const SHARED_SCHEMAS: readonly TSchema[] = sharedSchemas;
+
 type ErrorStatus = (typeof ErrorCodes)[ErrorCode];
 
 /** A reference to the shared error body, described by the codes answered with `status`. */
@@ -70,15 +84,18 @@ export const Scope = Type.Union([
   Type.Literal("keys"),
 ]);
 
-export const Merchant = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  address: Address,
-  status: Type.String({ description: "pending until its operators are authorised on chain, then active" }),
-  createdAt: Type.String({ format: "date-time" }),
-});
+export const Merchant = shared(
+  "Merchant",
+  Type.Object({
+    id: Type.String(),
+    name: Type.String(),
+    address: Address,
+    status: Type.String({ description: "pending until its operators are authorised on chain, then active" }),
+    createdAt: Type.String({ format: "date-time" }),
+  }),
+);
 
-export const ApiKey = Type.Object({
+const ApiKeyFields = Type.Object({
   id: Type.String(),
   name: Type.String(),
   role: Type.String(),
@@ -90,8 +107,10 @@ export const ApiKey = Type.Object({
   revokedAt: Type.Union([Type.String(), Type.Null()]),
 });
 
+export const ApiKey = shared("ApiKey", ApiKeyFields);
+
 export const ApiKeyWithSecret = Type.Composite([
-  ApiKey,
+  ApiKeyFields,
   Type.Object({ secret: Type.String({ description: "Shown once" }) }),
 ]);
 
@@ -110,21 +129,24 @@ export const Stock = Type.Object({
   totalSupply: UintString,
 });
 
-export const Sku = Type.Object({
-  id: Type.String(),
-  reference: Type.String(),
-  name: Type.String(),
-  metadataUri: Type.String(),
-  metadata: Type.Record(Type.String(), Type.Unknown()),
-  chainSkuId: UintString,
-  status: Type.String({ description: "pending until created on chain, then created (or failed)" }),
-  createdAt: Type.String(),
-  stock: Type.Optional(
-    Type.Union([Stock, Type.Null()], {
-      description: "As the chain has it now: null until the SKU is created on chain; absent where not read",
-    }),
-  ),
-});
+export const Sku = shared(
+  "Sku",
+  Type.Object({
+    id: Type.String(),
+    reference: Type.String(),
+    name: Type.String(),
+    metadataUri: Type.String(),
+    metadata: Type.Record(Type.String(), Type.Unknown()),
+    chainSkuId: UintString,
+    status: Type.String({ description: "pending until created on chain, then created (or failed)" }),
+    createdAt: Type.String(),
+    stock: Type.Optional(
+      Type.Union([Stock, Type.Null()], {
+        description: "As the chain has it now: null until the SKU is created on chain; absent where not read",
+      }),
+    ),
+  }),
+);
 
 export const StockChangeAccepted = Type.Object({
   sku: Sku,
@@ -235,7 +257,7 @@ export const SettlementProposal = Type.Object({
   buyerTotal: UintString,
 });
 
-export const Order = Type.Object({
+export const OrderFields = Type.Object({
   id: Type.String(),
   reference: Type.String(),
   chainOrderId: Type.String(),
@@ -296,32 +318,37 @@ export const OrderRecord = Type.Object(
   },
 );
 
-export const OrderDetail = Type.Composite([
-  Order,
-  Type.Object({
-    record: Type.Union([OrderRecord, Type.Null()], { description: "Null until the indexer saw the creation" }),
-    events: Type.Array(
-      Type.Object({
-        name: Type.String({ description: "The escrow event, e.g. OrderPaid" }),
-        txHash: Type.String(),
-        blockNumber: Type.Integer(),
-        logIndex: Type.Integer(),
-        at: Type.Union([Type.String(), Type.Null()], { description: "The block's time" }),
-        args: Type.Record(Type.String(), Type.Unknown(), { description: "The event's arguments as indexed" }),
-      }),
-    ),
-    commands: Type.Array(
-      Type.Object({
-        id: Type.String(),
-        kind: Type.String(),
-        status: Type.String(),
-        error: ErrorInfo,
-        createdAt: Type.String(),
-        updatedAt: Type.String(),
-      }),
-    ),
-  }),
-]);
+export const Order = shared("Order", OrderFields);
+
+export const OrderDetail = shared(
+  "OrderDetail",
+  Type.Composite([
+    OrderFields,
+    Type.Object({
+      record: Type.Union([OrderRecord, Type.Null()], { description: "Null until the indexer saw the creation" }),
+      events: Type.Array(
+        Type.Object({
+          name: Type.String({ description: "The escrow event, e.g. OrderPaid" }),
+          txHash: Type.String(),
+          blockNumber: Type.Integer(),
+          logIndex: Type.Integer(),
+          at: Type.Union([Type.String(), Type.Null()], { description: "The block's time" }),
+          args: Type.Record(Type.String(), Type.Unknown(), { description: "The event's arguments as indexed" }),
+        }),
+      ),
+      commands: Type.Array(
+        Type.Object({
+          id: Type.String(),
+          kind: Type.String(),
+          status: Type.String(),
+          error: ErrorInfo,
+          createdAt: Type.String(),
+          updatedAt: Type.String(),
+        }),
+      ),
+    }),
+  ]),
+);
 
 export const CommandRef = Type.Object({ id: Type.String(), kind: Type.String(), status: Type.String() });
 export const OrderAction = Type.Object({ order: Order, command: CommandRef });

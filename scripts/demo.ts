@@ -15,12 +15,12 @@
 import "dotenv/config";
 import http from "node:http";
 import path from "node:path";
-import { formatUnits, Wallet, type JsonRpcProvider } from "ethers";
+import { formatUnits, Wallet, type HDNodeWallet, type JsonRpcProvider } from "ethers";
 import { InventoryToken__factory, MockStablecoin__factory, PaymentEscrow__factory } from "../typechain-types";
+import { createApiClient, ok, type Order, type OrderDetail } from "../sdk/api/client";
 import { BuyerClient } from "../sdk/buyerClient";
-import { orderIdOf, toTerms, type OrderTerms } from "../sdk/orderRecord";
+import { orderIdOf, toTerms } from "../sdk/orderRecord";
 import { verifyWebhook } from "../sdk/webhooks";
-import { Api, waitFor } from "./lib/api";
 import {
   ACCOUNTS,
   LocalStack,
@@ -32,6 +32,7 @@ import {
   webPageProblem,
 } from "./lib/localStack";
 import { Progress, StepFailed, seconds } from "./lib/progress";
+import { waitFor } from "./lib/waitFor";
 
 // ------------------------------------------------------------------------------------------------- arguments
 
@@ -87,26 +88,6 @@ const short = (a: string): string => `${a.slice(0, 6)}…${a.slice(-4)}`;
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 // ------------------------------------------------------------------------------------------------- the story
-
-interface OrderView {
-  id: string;
-  reference: string;
-  chainOrderId: string;
-  status: string;
-  amount: string;
-  escrowed: string | null;
-  deadline: string | null;
-  items: { sku: string; chainSkuId: string; quantity: number }[];
-  chainProof: { txHash: string; blockNumber: number; logIndex: number } | null;
-  payee?: string | null;
-  /** The order's fixed terms (numbers as decimal strings); `chainOrderId` is their EIP-712 hash. */
-  terms?: Record<keyof OrderTerms, string> | null;
-  disputeDefaultAfter?: string | null;
-  /** `buyerTotal`: the buyer's share of the whole order, partial refunds included. */
-  settlementProposal?: { by: "buyer" | "merchant"; buyerTotal: string } | null;
-  events?: { name: string; txHash: string; blockNumber: number }[];
-  error?: { code: string; message: string } | null;
-}
 
 interface Received {
   headers: http.IncomingHttpHeaders;
@@ -241,8 +222,9 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
   });
   void chain;
 
-  const admin = new Api(url, stack.secrets!.adminApiKey);
-  const arbiter = new Api(url, stack.secrets!.arbiterApiKey);
+  const client = (key: string) => createApiClient({ baseUrl: url, key, timeoutMs: 30_000 });
+  const admin = client(stack.secrets!.adminApiKey);
+  const arbiter = client(stack.secrets!.arbiterApiKey);
   const receipt = async (hash: string) => {
     const r = await provider.getTransactionReceipt(hash);
     if (!r) throw new Error(`no receipt for ${hash}`);
@@ -255,31 +237,32 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
 
   // ---------------------------------------------------------------------------------------------- merchant
   const merchant = await out.step("Create a merchant", async () => {
-    const m = await admin.post("/v1/admin/merchants", { name: "Northwind Coffee Roasters" });
+    const m = await ok(admin.POST("/v1/admin/merchants", { body: { name: "Northwind Coffee Roasters" } }));
+    const merchantPath = { params: { path: { id: m.id } } };
     const active = await waitFor(
       "the merchant to become active (its custodial identity approving the relayer's signers on chain)",
       async () => {
-        const v = await admin.get(`/v1/admin/merchants/${m.id}`);
+        const v = await ok(admin.GET("/v1/admin/merchants/{id}", merchantPath));
         return v.status === "active" ? v : null;
       },
       60_000,
     );
-    const key = await admin.post(`/v1/admin/merchants/${m.id}/keys`, { name: "demo" });
+    const key = await ok(admin.POST("/v1/admin/merchants/{id}/keys", { ...merchantPath, body: { name: "demo" } }));
     const escrow = PaymentEscrow__factory.connect(addresses.PaymentEscrow.address, provider);
     const logs = await escrow.queryFilter(escrow.filters.OperatorApprovalSet(active.address), record.record.startBlock);
     const txs = [...new Set(logs.map((l) => l.transactionHash))];
     return {
       line: `Merchant created via the admin API: "${active.name}" ${active.id}, address ${active.address}, ${active.status}: approved the ${plural(logs.length, "relayer signer")} on chain`,
-      id: m.id as string,
-      address: active.address as string,
-      key: key.secret as string,
+      id: m.id,
+      address: active.address,
+      key: key.secret,
       details: [
         ...(await Promise.all(txs.map((h) => txLine("operator approval (ERC-2771, gas paid by the relayer)", h)))),
         `merchant API key ${key.secret} (scopes: ${key.scopes?.join(", ") ?? "all"})`,
       ],
     };
   });
-  const api = new Api(url, merchant.key);
+  const api = client(merchant.key);
 
   const skus = await out.step("List SKUs and stock", async () => {
     const specs = [
@@ -287,16 +270,18 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
       { reference: "BEAN-COL-1K", name: "Colombia Huila, 1 kg", stock: "20" },
     ];
     const created: { id: string; reference: string; chainSkuId: string }[] = [];
-    for (const s of specs) created.push(await api.post("/v1/skus", { reference: s.reference, name: s.name }));
+    for (const s of specs)
+      created.push(await ok(api.POST("/v1/skus", { body: { reference: s.reference, name: s.name } })));
     for (const s of created)
       await waitFor(`SKU ${s.reference} created on chain`, async () => {
-        const v = await api.get(`/v1/skus/${s.id}`);
+        const v = await ok(api.GET("/v1/skus/{id}", { params: { path: { id: s.id } } }));
         if (v.status === "failed") throw new Error(`SKU ${s.reference} failed on chain`);
         return v.status === "created";
       });
-    for (const [i, s] of created.entries()) await api.post(`/v1/skus/${s.id}/stock`, { quantity: specs[i].stock });
+    for (const [i, s] of created.entries())
+      await ok(api.POST("/v1/skus/{id}/stock", { params: { path: { id: s.id } }, body: { quantity: specs[i].stock } }));
     const listed = await waitFor("stock minted on chain", async () => {
-      const list = (await api.get("/v1/skus")).data as { id: string; stock: { available: string } | null }[];
+      const list = (await ok(api.GET("/v1/skus"))).data;
       return created.every((s, i) => list.find((l) => l.id === s.id)?.stock?.available === specs[i].stock)
         ? list
         : null;
@@ -308,12 +293,12 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
       ...(await inventory.queryFilter(inventory.filters.TransferBatch(undefined, undefined, merchant.address))),
     ];
     const hashes = (ls: { transactionHash: string }[]) => [...new Set(ls.map((l) => l.transactionHash))];
-    const byId = new Map(listed.map((l: { id: string }) => [l.id, l]));
+    const byId = new Map(listed.map((l) => [l.id, l]));
     return {
       line: `SKUs listed on chain (ERC-1155): ${created
-        .map((s, i) => `${s.reference} ${(byId.get(s.id) as any).stock.available} in stock`)
+        .map((s) => `${s.reference} ${byId.get(s.id)!.stock!.available} in stock`)
         .join(", ")} (GET /v1/skus reads stock from the chain)`,
-      skus: created.map((s, i) => ({ id: s.id as string, reference: specs[i].reference, chainSkuId: s.chainSkuId })),
+      skus: created.map((s, i) => ({ id: s.id, reference: specs[i].reference, chainSkuId: s.chainSkuId })),
       details: [
         ...(await Promise.all(hashes(skuTxs).map((h) => txLine("createSku", h)))),
         ...(await Promise.all(hashes(mintTxs).map((h) => txLine("mintStock", h)))),
@@ -325,10 +310,10 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
   const hook = await out.step("Register a webhook receiver", async () => {
     await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", () => r()));
     const hookUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hooks`;
-    const endpoint = await api.post("/v1/webhooks", { url: hookUrl });
+    const endpoint = await ok(api.POST("/v1/webhooks", { body: { url: hookUrl } }));
     return {
       line: `Webhook endpoint registered: ${hookUrl} (a local receiver in this process)`,
-      secret: endpoint.secret as string,
+      secret: endpoint.secret,
     };
   });
 
@@ -359,7 +344,7 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
 
   // ---------------------------------------------------------------------------------------------- orders
   const PROTECTION_S = 24 * 3600;
-  const getOrder = (id: string): Promise<OrderView> => api.get(`/v1/orders/${id}`);
+  const getOrder = (id: string): Promise<OrderDetail> => ok(api.GET("/v1/orders/{id}", { params: { path: { id } } }));
   const waitStatus = async (o: { id: string; reference: string }, status: string, timeoutMs = 60_000) =>
     waitFor(
       `order ${o.reference} to be ${status} (status from indexed chain events)`,
@@ -375,8 +360,8 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
         `${(e as Error).message}; it is ${v?.status ?? "unknown"}${v?.error ? `: ${v.error.message}` : ""}`,
       );
     });
-  const eventTx = (v: OrderView, name: string): string => {
-    const e = [...(v.events ?? [])].reverse().find((x) => x.name === name);
+  const eventTx = (v: OrderDetail, name: string): string => {
+    const e = [...v.events].reverse().find((x) => x.name === name);
     if (!e) throw new Error(`order ${v.reference} has no ${name} event`);
     return e.txHash;
   };
@@ -395,20 +380,24 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
       },
       { ref: "C-1003", buyer: carol, amount: "45", items: [{ sku: beans1k.id, quantity: 1 }] },
     ];
-    const accepted: (OrderView & { buyerName: string; wallet: Wallet })[] = [];
+    const accepted: (Order & { buyerName: string; wallet: HDNodeWallet })[] = [];
     for (const p of plans) {
-      const o = await api.post("/v1/orders", {
-        reference: p.ref,
-        amount: USD(p.amount).toString(),
-        token: usdToken,
-        buyer: p.buyer.wallet.address,
-        items: p.items,
-        protectionPeriodSeconds: PROTECTION_S,
-      });
+      const o = await ok(
+        api.POST("/v1/orders", {
+          body: {
+            reference: p.ref,
+            amount: USD(p.amount).toString(),
+            token: usdToken,
+            buyer: p.buyer.wallet.address,
+            items: p.items,
+            protectionPeriodSeconds: PROTECTION_S,
+          },
+        }),
+      );
       if (o.status !== "pending") throw new Error(`order ${p.ref} accepted as ${o.status}, expected pending`);
       accepted.push({ ...o, buyerName: p.buyer.name, wallet: p.buyer.wallet });
     }
-    const created: (OrderView & { buyerName: string; wallet: Wallet })[] = [];
+    const created: (OrderDetail & { buyerName: string; wallet: HDNodeWallet })[] = [];
     for (const o of accepted)
       created.push({ ...(await waitStatus(o, "created")), buyerName: o.buyerName, wallet: o.wallet });
     const txs = [...new Set(created.map((o) => o.chainProof!.txHash))];
@@ -446,8 +435,13 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
 
   await out.step("Ship the three orders", async () => {
     for (const o of orders.orders)
-      await api.post(`/v1/orders/${o.id}/ship`, { trackingReference: `DHL-${o.reference}` });
-    const shipped: OrderView[] = [];
+      await ok(
+        api.POST("/v1/orders/{id}/ship", {
+          params: { path: { id: o.id } },
+          body: { trackingReference: `DHL-${o.reference}` },
+        }),
+      );
+    const shipped: OrderDetail[] = [];
     for (const o of orders.orders) shipped.push(await waitStatus(o, "shipped"));
     const txs = [...new Set(shipped.map((v) => eventTx(v, "OrderShipped")))];
     return {
@@ -483,7 +477,9 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
 
   await out.step("Partial refund", async () => {
     const refund = USD("18");
-    await api.post(`/v1/orders/${orderB.id}/refund`, { amount: refund.toString() });
+    await ok(
+      api.POST("/v1/orders/{id}/refund", { params: { path: { id: orderB.id } }, body: { amount: refund.toString() } }),
+    );
     const after = await waitFor(
       `the partial refund of ${orderB.reference} to be indexed`,
       async () => {
@@ -503,15 +499,17 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
     await new BuyerClient(url, orderC.wallet).openDispute(orderC.chainOrderId, "the parcel arrived empty");
     const disputed = await waitStatus(orderC, "disputed");
     // The arbiter sees every open dispute, but the two sides may end it themselves, by a proposal the other accepts.
-    const open = (await arbiter.get("/v1/arbiter/disputes")).data as {
-      chainOrderId: string;
-      evidence: { text: string } | null;
-    }[];
+    const open = (await ok(arbiter.GET("/v1/arbiter/disputes"))).data;
     const mine = open.find((d) => d.chainOrderId === orderC.chainOrderId);
     if (!mine) throw new Error(`GET /v1/arbiter/disputes does not list ${orderC.reference}`);
     const toBuyer = USD("30");
     // The buyer's share of the whole order (no partial refund on this one: all of it comes back now).
-    await api.post(`/v1/orders/${orderC.id}/settlement/propose`, { buyerTotal: toBuyer.toString() });
+    await ok(
+      api.POST("/v1/orders/{id}/settlement/propose", {
+        params: { path: { id: orderC.id } },
+        body: { buyerTotal: toBuyer.toString() },
+      }),
+    );
     const proposed = await waitFor(
       `the merchant's settlement proposal for ${orderC.reference} to be indexed`,
       async () => {
@@ -574,14 +572,18 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
   // An order left open, for the checkout page: payable by the dev buyer (#10) or any wallet with mUSD.
   const openOrder = await out.step("Leave an order open for the checkout page", async () => {
     const chainNow = (await provider.getBlock("latest"))!.timestamp;
-    const o = await api.post("/v1/orders", {
-      reference: "D-1004",
-      amount: USD("18").toString(),
-      token: usdToken,
-      items: [{ sku: beans250.id, quantity: 1 }],
-      // The chain's clock runs ahead of the wall clock since the auto-release: give the payment window room.
-      paymentDeadline: new Date((Math.max(chainNow, Date.now() / 1000) + 3 * 24 * 3600) * 1000).toISOString(),
-    });
+    const o = await ok(
+      api.POST("/v1/orders", {
+        body: {
+          reference: "D-1004",
+          amount: USD("18").toString(),
+          token: usdToken,
+          items: [{ sku: beans250.id, quantity: 1 }],
+          // The chain's clock runs ahead of the wall clock since the auto-release: give the payment window room.
+          paymentDeadline: new Date((Math.max(chainNow, Date.now() / 1000) + 3 * 24 * 3600) * 1000).toISOString(),
+        },
+      }),
+    );
     const created = await waitStatus(o, "created");
     return {
       line: `Open order D-1004 (${usd(created.amount)}, any buyer) created on chain for the checkout page`,
@@ -596,7 +598,7 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
     const report = await waitFor(
       "the indexer to reach the chain head",
       async () => {
-        const r = await admin.get("/v1/admin/reconciliation");
+        const r = await ok(admin.GET("/v1/admin/reconciliation"));
         return r.headBlock >= head ? r : null;
       },
       30_000,
@@ -605,10 +607,10 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
     if (!report.ok || report.differences.length !== 0) {
       throw new Error(`reconciliation found differences: ${JSON.stringify(report.differences)}`);
     }
-    const mine = await api.get("/v1/ledger/reconciliation");
+    const mine = await ok(api.GET("/v1/ledger/reconciliation"));
     if (!mine.ok || mine.differences.length !== 0)
       throw new Error(`merchant reconciliation found differences: ${JSON.stringify(mine.differences)}`);
-    const balances = (await api.get("/v1/ledger/balances")).balances as Record<string, Record<string, string>>;
+    const { balances } = await ok(api.GET("/v1/ledger/balances"));
     const own = balances[usdToken.toLowerCase()] ?? balances[usdToken] ?? {};
     const onChain = await usdRead.balanceOf(payee);
     if (BigInt(own.merchant_payouts ?? "0") !== onChain)
@@ -623,7 +625,7 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
   });
 
   await out.step("Verify the webhooks", async () => {
-    const expected: [OrderView, string[]][] = [
+    const expected: [OrderDetail, string[]][] = [
       [orderA, ["order.created", "order.paid", "order.shipped", "order.completed"]],
       [orderB, ["order.created", "order.paid", "order.shipped", "order.partially_refunded", "order.completed"]],
       [orderC, ["order.created", "order.paid", "order.shipped", "order.disputed", "order.resolved"]],

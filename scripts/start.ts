@@ -16,9 +16,10 @@
 import "dotenv/config";
 import path from "node:path";
 import { MockStablecoin__factory } from "../typechain-types";
-import { Api, waitFor } from "./lib/api";
+import { createApiClient, ok } from "../sdk/api/client";
 import { ACCOUNTS, LocalStack, ROOT, devWallet, displayPath, onTerminate, webPageProblem } from "./lib/localStack";
 import { Progress, StepFailed, seconds } from "./lib/progress";
+import { waitFor } from "./lib/waitFor";
 
 interface Args {
   dataDir: string;
@@ -108,28 +109,34 @@ async function main(): Promise<number> {
 
     const url = stack.url!;
     const provider = stack.chain!.provider;
-    const admin = new Api(url, stack.secrets!.adminApiKey);
+    const client = (key: string) => createApiClient({ baseUrl: url, key, timeoutMs: 30_000 });
+    const admin = client(stack.secrets!.adminApiKey);
     const usdToken = record.record.contracts.MockStablecoin!.address;
 
     const merchant = await out.step("Create a ready-made merchant", async () => {
-      const m = await admin.post("/v1/admin/merchants", { name: "Local merchant" });
+      const m = await ok(admin.POST("/v1/admin/merchants", { body: { name: "Local merchant" } }));
+      const merchantPath = { params: { path: { id: m.id } } };
       await waitFor(
         "the merchant to become active",
-        async () => (await admin.get(`/v1/admin/merchants/${m.id}`)).status === "active",
+        async () => (await ok(admin.GET("/v1/admin/merchants/{id}", merchantPath))).status === "active",
         60_000,
       );
-      const key = await admin.post(`/v1/admin/merchants/${m.id}/keys`, { name: "local" });
-      const api = new Api(url, key.secret);
-      const sku = await api.post("/v1/skus", { reference: "SAMPLE-1", name: "Sample item" });
-      await waitFor("the sample SKU on chain", async () => (await api.get(`/v1/skus/${sku.id}`)).status === "created");
-      await api.post(`/v1/skus/${sku.id}/stock`, { quantity: "100" });
+      const key = await ok(admin.POST("/v1/admin/merchants/{id}/keys", { ...merchantPath, body: { name: "local" } }));
+      const api = client(key.secret);
+      const sku = await ok(api.POST("/v1/skus", { body: { reference: "SAMPLE-1", name: "Sample item" } }));
+      const skuPath = { params: { path: { id: sku.id } } };
+      await waitFor(
+        "the sample SKU on chain",
+        async () => (await ok(api.GET("/v1/skus/{id}", skuPath))).status === "created",
+      );
+      await ok(api.POST("/v1/skus/{id}/stock", { ...skuPath, body: { quantity: "100" } }));
       await waitFor(
         "the sample stock on chain",
-        async () => (await api.get(`/v1/skus/${sku.id}`)).stock?.available === "100",
+        async () => (await ok(api.GET("/v1/skus/{id}", skuPath))).stock?.available === "100",
       );
       return {
         line: `Merchant "Local merchant" ${m.id} (${m.address}) with SKU SAMPLE-1, 100 in stock`,
-        key: key.secret as string,
+        key: key.secret,
       };
     });
 

@@ -1,7 +1,7 @@
 /**
- * Builds the web pages: bundles every page entry of `web/src` (with ethers, chart.js and the SDK's buyer client)
- * into `web/dist/` with esbuild and copies `web/public/` next to them. `npm run build:web` runs it; the relayer
- * runs it at start when `web/dist` is missing or older than its sources (about a second).
+ * Builds the web pages: bundles every page entry of `web/src` (with ethers, chart.js and the SDK's API client and
+ * buyer client) into `web/dist/` with esbuild and copies `web/public/` next to them. `npm run build:web` runs it;
+ * the relayer runs it at start when `web/dist` is missing or older than its sources (about a second).
  */
 import fs from "node:fs";
 import path from "node:path";

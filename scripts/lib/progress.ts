@@ -2,6 +2,8 @@
  * Step-by-step progress output: one line per step with a check mark (or a cross and the reason), its duration,
  * and indented details. On a terminal the running step is shown while it runs, and colours are used.
  */
+import { ApiError } from "../../sdk/api/client";
+
 export interface StepOutcome {
   /** The step's one-line result. */
   line: string;
@@ -53,7 +55,9 @@ export class Progress {
     } catch (e) {
       clear();
       this.print(`  ${this.red("✗")} ${title}: ${this.red("FAILED")} ${this.dim(`(${seconds(Date.now() - t0)})`)}`);
-      const message = (e as Error)?.message ?? String(e);
+      // A refusal by the API shows its status and stable code, not only its message.
+      const message =
+        e instanceof ApiError ? `${e.status} ${e.code}: ${e.message}` : ((e as Error)?.message ?? String(e));
       for (const l of message.split("\n").slice(0, 12)) this.print(`      ${l}`);
       throw new StepFailed(title, e);
     }

@@ -187,7 +187,7 @@ export function relayerConfig(node: LocalNode, overrides: Record<string, string 
   });
 }
 
-export { waitFor } from "../../scripts/lib/api";
+export { waitFor } from "../../scripts/lib/waitFor";
 
 /** Writes a deployment record in the shape `npm run deploy` writes, for relayer processes to read. */
 export function writeDeploymentRecord(dir: string, d: Deployed): string {

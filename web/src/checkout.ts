@@ -6,11 +6,12 @@
  * accept the merchant's). Chain id and escrow come from the checkout API, never from here.
  */
 import { getAddress, isError, type Signer } from "ethers";
-import { BuyerClient, RelayerError, type ActionDetails, type BuyerAction } from "../../sdk/buyerClient";
-import { api, ApiError, tokenInfo, type TokenInfo } from "./lib/api";
+import { ApiError, ok, type CheckoutView } from "../../sdk/api/client";
+import { BuyerClient, type ActionDetails, type BuyerAction } from "../../sdk/buyerClient";
+import { publicApi, RELAYER_UNREACHABLE, tokenInfo, type TokenInfo } from "./lib/api";
 import { $, h, notify, replace } from "./lib/dom";
 import { formatUnits, hexCode, parseUnits, STATUS_LABELS, statusBadge, when } from "./lib/format";
-import { checkTerms, readProposal, termsList, type ApiProposal, type TermsCheck, type TermsJson } from "./lib/terms";
+import { checkTerms, readProposal, termsList, type TermsCheck } from "./lib/terms";
 import {
   connectInjected,
   DEV_ACCOUNTS,
@@ -19,46 +20,13 @@ import {
   LOCAL_CHAIN_IDS,
   WalletChainError,
 } from "./lib/wallets";
-import type { OrderAction, allowedActions } from "../../sdk/orderActions";
+import type { OrderAction } from "../../sdk/orderActions";
 
 const POLL_MS = 2000;
 
-interface Checkout {
-  chainOrderId: string;
-  reference: string;
-  status: string;
-  merchant: { name: string; address: string };
-  buyer: string | null;
-  token: string;
-  amount: string;
-  escrowed: string | null;
-  /** What the buyer pays, or what is still escrowed after partial refunds. */
-  due: string;
-  feeBps: number;
-  fee: string;
-  feeRecipient: string;
-  merchantReceives: string;
-  /** Receives the merchant's share at settlement (the merchant itself unless it names a payout wallet). */
-  payee?: string | null;
-  /** The highest fee the merchant accepted in the terms; the escrow refuses to create the order above it. */
-  maxFeeBps?: number | null;
-  /** The order's fixed terms (numbers as decimal strings); the order id is their EIP-712 hash. */
-  terms?: TermsJson | null;
-  /** While disputed: after this time anyone may refund the buyer everything escrowed. */
-  disputeDefaultAfter?: string | null;
-  settlementProposal?: ApiProposal | null;
-  /** What each party may do now: the relayer's table (sdk/orderActions.ts). */
-  allowedActions: ReturnType<typeof allowedActions>;
-  items: { sku: string; name: string; quantity: number; chainSkuId?: string }[];
-  paymentDeadline: string;
-  deadline: string | null;
-  chainId: string;
-  escrow: string;
-}
-
 const state = {
   id: "",
-  order: null as Checkout | null,
+  order: null as CheckoutView | null,
   token: null as TokenInfo | null,
   signer: null as Signer | null,
   address: null as string | null,
@@ -72,7 +40,7 @@ const state = {
 const fmt = (v: string) => `${formatUnits(v, state.token!.decimals)} ${state.token!.symbol}`;
 
 /** The terms check of the current order: its id recomputed from the terms the relayer serves. */
-function termsCheck(o: Checkout): TermsCheck {
+function termsCheck(o: CheckoutView): TermsCheck {
   return checkTerms(o.chainOrderId, o.terms, o.items);
 }
 
@@ -85,7 +53,8 @@ function explain(err: unknown): (Node | string)[] {
   if (isError(err, "ACTION_REJECTED") || (err as { code?: unknown })?.code === 4001)
     return ["You declined the signature in your wallet, so nothing was sent. Nothing was paid."];
   if (err instanceof WalletChainError) return [err.message];
-  const e = err instanceof RelayerError || err instanceof ApiError ? err : null;
+  // BuyerClient's refusals are ApiErrors too (its RelayerError is the same class).
+  const e = err instanceof ApiError ? err : null;
   if (e) {
     const code = h("code", {}, e.code);
     const d = e.details ?? {};
@@ -104,7 +73,7 @@ function explain(err: unknown): (Node | string)[] {
     if (e.code === "settlement_proposal_mismatch" || e.code === "no_settlement_proposal")
       return [`The merchant's proposal changed: ${e.message}. Check the new one. `, code];
     if (e.status === 404) return ["This order no longer exists. ", code];
-    if (e.status === 0) return [e.message];
+    if (e.code === "network_error") return [RELAYER_UNREACHABLE];
     return [`The relayer refused the request: ${e.message}. `, code];
   }
   return [`Something went wrong: ${err instanceof Error ? err.message : String(err)}`];
@@ -114,7 +83,7 @@ function explain(err: unknown): (Node | string)[] {
 
 const STEPS = ["created", "paid", "shipped", "completed"];
 
-function renderSummary(o: Checkout): void {
+function renderSummary(o: CheckoutView): void {
   replace($("#merchant-name"), o.merchant.name);
   replace($("#amount"), fmt(o.due));
   const reached = STEPS.indexOf(o.status);
@@ -174,7 +143,7 @@ function renderSummary(o: Checkout): void {
       ? [h("dt", {}, "Refunded in full after"), h("dd", { id: "default-after" }, when(o.disputeDefaultAfter))]
       : null,
   );
-  const names = new Map(o.items.filter((i) => i.chainSkuId).map((i) => [BigInt(i.chainSkuId!).toString(), i.name]));
+  const names = new Map(o.items.filter((i) => i.chainSkuId).map((i) => [BigInt(i.chainSkuId).toString(), i.name]));
   replace(
     $("#items"),
     o.items.length
@@ -201,11 +170,11 @@ function renderSummary(o: Checkout): void {
   );
 }
 
-function paymentExpired(o: Checkout): boolean {
+function paymentExpired(o: CheckoutView): boolean {
   return o.status === "created" && Date.parse(o.paymentDeadline) <= Date.now();
 }
 
-function stateNote(o: Checkout): string {
+function stateNote(o: CheckoutView): string {
   switch (o.status) {
     case "pending":
       return "The merchant's order is being recorded on chain; payment opens in a few seconds.";
@@ -237,7 +206,7 @@ function stateNote(o: Checkout): string {
 
 let walletShown = "";
 
-function renderWallet(o: Checkout): void {
+function renderWallet(o: CheckoutView): void {
   const panel = $("#wallet");
   // Re-rendered only when the wallet changes, so an open account list is not reset by polling.
   const shown = `${state.address}|${o.chainId}|${o.buyer}`;
@@ -365,7 +334,7 @@ async function run(action: BuyerAction, details?: ActionDetails | string): Promi
   }
 }
 
-function renderActions(o: Checkout): void {
+function renderActions(o: CheckoutView): void {
   const panel = $("#actions");
   const buyerOk = !o.buyer || !state.address || getAddress(o.buyer) === state.address;
   const parts: (Node | null)[] = [];
@@ -487,7 +456,7 @@ function renderActions(o: Checkout): void {
  * A disputed order: the merchant's pending proposal to accept, or a split to propose. A split names the buyer's
  * share of the whole order: what partial refunds already returned counts towards it (the escrow pays the rest).
  */
-function settlementPanel(o: Checkout, disabled: boolean): HTMLElement {
+function settlementPanel(o: CheckoutView, disabled: boolean): HTMLElement {
   const p = readProposal(o.settlementProposal);
   const escrowed = BigInt(o.escrowed ?? o.due);
   const refunded = BigInt(o.amount) - escrowed;
@@ -588,7 +557,7 @@ function fail(message: string, code?: string): void {
 
 async function poll(): Promise<void> {
   try {
-    const o = await api<Checkout>("GET", `/v1/checkout/${state.id}`);
+    const o = await ok(publicApi.GET("/v1/checkout/{chainOrderId}", { params: { path: { chainOrderId: state.id } } }));
     state.token ??= await tokenInfo(o.token);
     if (o.status !== state.lastStatus) {
       state.sent = null;

@@ -27,17 +27,20 @@ describe("relayer API: dispute settlements between merchant and buyer", function
 
   /** The SDK's client, talking to the in-process relayer. */
   function client(buyer: Signer) {
-    return new BuyerClient("http://relayer.test", buyer, (async (input: string, init?: RequestInit) => {
-      const url = new URL(String(input));
+    return new BuyerClient("http://relayer.test", buyer, async (input: RequestInfo | URL, init?: RequestInit) => {
+      // The client passes a Request; one Request holds the method, URL and body whichever way it was called.
+      const req = new Request(input, init);
+      const url = new URL(req.url);
+      const body = await req.text();
       const r = await callApp(
         env.relayer,
-        (init?.method ?? "GET") as "GET" | "POST",
+        req.method as "GET" | "POST",
         url.pathname + url.search,
         null,
-        init?.body ? JSON.parse(String(init.body)) : undefined,
+        body ? JSON.parse(body) : undefined,
       );
       return new Response(r.text, { status: r.status, headers: { "content-type": "application/json" } });
-    }) as unknown as typeof fetch);
+    });
   }
 
   /** An order paid by a fresh buyer and disputed by it on chain. */

@@ -47,7 +47,7 @@ describe("relayer commerce: hostile input on the checkout, arbiter, webhook and 
     );
     endpointId = (await stack.api("POST", "/v1/webhooks", m.key, { url: "http://127.0.0.1:9/hooks" })).body.id;
     const intent = await new BuyerClient(stack.base, buyer).intent(usdOrder.chainOrderId, "pay");
-    const sign = async (t: typeof intent.forwardRequest) => ({
+    const sign = async (t: typeof intent.forwardRequest | NonNullable<typeof intent.permit>) => ({
       domain: t.domain,
       message: t.message,
       signature: await buyer.signTypedData(t.domain, t.types as Record<string, TypedDataField[]>, t.message),

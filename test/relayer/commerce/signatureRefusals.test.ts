@@ -15,7 +15,7 @@ import {
   type Stack,
 } from "./support";
 
-type TypedData = Intent["forwardRequest"];
+type TypedData = Intent["forwardRequest"] | NonNullable<Intent["permit"]>;
 type Signed = { domain: TypedData["domain"]; message: Record<string, string>; signature: string };
 
 async function sign(w: Wallet | HDNodeWallet, t: TypedData): Promise<Signed> {
@@ -27,8 +27,8 @@ async function sign(w: Wallet | HDNodeWallet, t: TypedData): Promise<Signed> {
 }
 
 /** Signs a copy of `t` after `edit` changed its domain or message. */
-function edited(t: TypedData, edit: (t: TypedData) => void): TypedData {
-  const copy = JSON.parse(JSON.stringify(t)) as TypedData;
+function edited<T extends TypedData>(t: T, edit: (t: T) => void): T {
+  const copy = JSON.parse(JSON.stringify(t)) as T;
   edit(copy);
   return copy;
 }

@@ -1,12 +1,12 @@
 /** The ledger tab: balances per token, the volume chart, the latest entries and the CSV export. */
-import { ApiError, tokenInfo, type TokenInfo } from "../lib/api";
+import { ApiError, ok } from "../../../sdk/api/client";
+import { tokenInfo, type TokenInfo } from "../lib/api";
 import { $, h, notify, replace } from "../lib/dom";
 import { formatUnits, hexCode, when } from "../lib/format";
-import { call } from "./client";
+import { api } from "./client";
 import { explain } from "./errors";
 import { emptyRow, formatMoney } from "./render";
-import { state } from "./state";
-import type { LedgerEntry, Page } from "./types";
+import type { LedgerEntry } from "./types";
 import { drawVolume } from "./volumeChart";
 
 const ACCOUNT_LABELS: Record<string, string> = {
@@ -19,24 +19,18 @@ const ACCOUNT_LABELS: Record<string, string> = {
 /** Up to 5 pages of 1000 entries, oldest first. */
 async function loadEntries(): Promise<LedgerEntry[]> {
   const all: LedgerEntry[] = [];
-  let cursor: string | null = null;
+  let cursor: string | undefined;
   for (let i = 0; i < 5; i++) {
-    const page: Page<LedgerEntry> = await call(
-      "GET",
-      `/v1/ledger/entries?limit=1000${cursor ? `&cursor=${cursor}` : ""}`,
-    );
+    const page = await ok(api.GET("/v1/ledger/entries", { params: { query: { limit: 1000, cursor } } }));
     all.push(...page.data);
-    cursor = page.nextCursor;
+    cursor = page.nextCursor ?? undefined;
     if (!cursor) break;
   }
   return all;
 }
 
 export async function loadLedger(): Promise<void> {
-  const [{ balances }, entries] = await Promise.all([
-    call<{ balances: Record<string, Record<string, string>> }>("GET", "/v1/ledger/balances"),
-    loadEntries(),
-  ]);
+  const [{ balances }, entries] = await Promise.all([ok(api.GET("/v1/ledger/balances")), loadEntries()]);
   const tokens = Object.keys(balances);
   const infos = new Map(await Promise.all(tokens.map(async (t) => [t.toLowerCase(), await tokenInfo(t)] as const)));
   const info = (t: string): TokenInfo => infos.get(t.toLowerCase()) ?? { symbol: "", decimals: 0, token: t };
@@ -90,13 +84,19 @@ function balanceCard(token: string, accounts: Record<string, string>, t: TokenIn
   );
 }
 
-/** The CSV needs the key in a header, so it is fetched and handed to the browser as a download. */
+/** The CSV needs the key in a header, so it is fetched through the client and handed to the browser as a download. */
 export async function downloadLedgerCsv(e: Event): Promise<void> {
   e.preventDefault();
   try {
-    const res = await fetch("/v1/ledger/export.csv", { headers: { authorization: `Bearer ${state.key}` } });
-    if (!res.ok) throw new ApiError(res.status, `http_${res.status}`, "The CSV export failed.");
-    const url = URL.createObjectURL(await res.blob());
+    const csv = await ok(api.GET("/v1/ledger/export.csv", { parseAs: "blob", headers: { accept: "text/csv" } })).catch(
+      (err: unknown) => {
+        // Any refusal reads "The CSV export failed." with its HTTP status (a refused key: see explain()).
+        throw err instanceof ApiError && err.status > 0
+          ? new ApiError(err.status, `http_${err.status}`, "The CSV export failed.")
+          : err;
+      },
+    );
+    const url = URL.createObjectURL(csv);
     const a = h("a", { href: url, download: "ledger.csv" });
     a.click();
     setTimeout(() => URL.revokeObjectURL(url), 1000);

@@ -13,10 +13,11 @@ import { explain } from "./errors";
 import { downloadLedgerCsv } from "./ledger";
 import { loadMore, resetPaging, searchByReference } from "./orders/list";
 import { tick } from "./poll";
-import { login, logout, savedKey, type Merchant } from "./session";
+import { login, logout, savedKey } from "./session";
 import { state, TABS, type Tab } from "./state";
+import type { KeyMerchant } from "./types";
 
-function showApp(merchant: Merchant): void {
+function showApp(merchant: KeyMerchant): void {
   $("#login").hidden = true;
   $("#app").hidden = false;
   $("#who").hidden = false;

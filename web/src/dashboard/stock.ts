@@ -1,21 +1,14 @@
 /** The stock tab: every SKU with its stock read live from the inventory contract. */
+import { ok } from "../../../sdk/api/client";
 import { $, h, replace } from "../lib/dom";
 import { hexCode } from "../lib/format";
-import { call } from "./client";
+import { api } from "./client";
 import { emptyRow } from "./render";
-
-interface Sku {
-  id: string;
-  reference: string;
-  name: string;
-  chainSkuId: string;
-  status: string;
-  stock: null | Record<string, string>;
-}
+import type { Sku } from "./types";
 
 export async function loadStock(): Promise<void> {
-  const r = await call<{ data: Sku[] }>("GET", "/v1/skus");
-  const cell = (s: null | Record<string, string>, k: string) => h("td", { class: "num" }, s ? s[k] : "—");
+  const r = await ok(api.GET("/v1/skus"));
+  const cell = (s: Sku["stock"], k: keyof NonNullable<Sku["stock"]>) => h("td", { class: "num" }, s ? s[k] : "—");
   replace(
     $("#stock-table tbody"),
     r.data.length

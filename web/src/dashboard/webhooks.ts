@@ -1,39 +1,24 @@
 /** The webhooks tab: the merchant's endpoints and, for the one picked, its delivery log. */
+import { ok } from "../../../sdk/api/client";
 import { $, h, replace } from "../lib/dom";
 import { when } from "../lib/format";
-import { call } from "./client";
+import { api } from "./client";
 import { emptyRow } from "./render";
 import { state } from "./state";
-import type { Page } from "./types";
-
-interface WebhookEndpoint {
-  id: string;
-  url: string;
-  events: string[];
-  disabledAt?: string | null;
-  createdAt: string;
-}
-
-interface WebhookDelivery {
-  id: string;
-  type: string;
-  sequence: number;
-  status: string;
-  attempts: number;
-  lastStatusCode: number | null;
-  lastError: string | null;
-  deliveredAt: string | null;
-  createdAt: string;
-}
+import type { WebhookDelivery, WebhookEndpoint } from "./types";
 
 export async function loadWebhooks(): Promise<void> {
-  const r = await call<{ data: WebhookEndpoint[] }>("GET", "/v1/webhooks");
+  const r = await ok(api.GET("/v1/webhooks"));
   replace(
     $("#webhooks-table tbody"),
     r.data.length ? r.data.map(endpointRow) : emptyRow(5, "No webhook endpoints. Register one with POST /v1/webhooks."),
   );
   if (!state.webhooks.selected) return replace($("#deliveries"));
-  const d = await call<Page<WebhookDelivery>>("GET", `/v1/webhooks/${state.webhooks.selected}/deliveries?limit=50`);
+  const d = await ok(
+    api.GET("/v1/webhooks/{id}/deliveries", {
+      params: { path: { id: state.webhooks.selected }, query: { limit: 50 } },
+    }),
+  );
   replace($("#deliveries"), h("h3", {}, "Deliveries"), deliveriesTable(d.data));
 }
 

@@ -1,62 +1,20 @@
-/** Same-origin calls to the relayer API with its `{ error: { code, message, details } }` errors. */
+/**
+ * What both pages take from the relayer API: a same-origin client without a key, the sentence shown when the
+ * relayer gives no answer at all, and the tokens' symbols and decimals, asked once per page. Requests go through
+ * the one generated client, sdk/api/client.ts (typed from the served OpenAPI document, every failure an ApiError).
+ */
+import { createApiClient, ok, type paths } from "../../../sdk/api/client";
 
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details: Record<string, unknown> = {},
-  ) {
-    super(message);
-    this.name = "ApiError";
-  }
-}
+/**
+ * Calls that need no key: the checkout, token details, and checking a key at login. None of them changes
+ * anything, so they carry no Idempotency-Key (crypto.randomUUID exists on secure origins only).
+ */
+export const publicApi = createApiClient({ baseUrl: "", idempotency: false });
 
-export interface RequestOptions {
-  key?: string | null;
-  body?: unknown;
-  /** Sends an Idempotency-Key so a retried click can never act twice. */
-  idempotencyKey?: string;
-}
+/** What a page says for the ApiError `network_error`: the request got no answer. */
+export const RELAYER_UNREACHABLE = "The relayer cannot be reached. Check your connection and try again.";
 
-export async function api<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
-  const headers: Record<string, string> = { accept: "application/json" };
-  if (opts.key) headers.authorization = `Bearer ${opts.key}`;
-  if (opts.body !== undefined) headers["content-type"] = "application/json";
-  if (opts.idempotencyKey) headers["idempotency-key"] = opts.idempotencyKey;
-  let res: Response;
-  try {
-    res = await fetch(path, {
-      method,
-      headers,
-      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-    });
-  } catch {
-    throw new ApiError(0, "network_error", "The relayer cannot be reached. Check your connection and try again.");
-  }
-  const text = await res.text();
-  let json: unknown = null;
-  try {
-    json = text ? JSON.parse(text) : null;
-  } catch {
-    json = null;
-  }
-  if (!res.ok) {
-    const e = (json as { error?: { code?: string; message?: string; details?: Record<string, unknown> } })?.error;
-    throw new ApiError(res.status, e?.code ?? `http_${res.status}`, e?.message ?? `HTTP ${res.status}`, e?.details);
-  }
-  return json as T;
-}
-
-export function newIdempotencyKey(): string {
-  return `web-${crypto.randomUUID()}`;
-}
-
-export interface TokenInfo {
-  token: string;
-  symbol: string;
-  decimals: number;
-}
+export type TokenInfo = paths["/v1/tokens/{token}"]["get"]["responses"][200]["content"]["application/json"];
 
 const tokens = new Map<string, Promise<TokenInfo>>();
 
@@ -64,7 +22,7 @@ const tokens = new Map<string, Promise<TokenInfo>>();
 export function tokenInfo(token: string): Promise<TokenInfo> {
   let p = tokens.get(token);
   if (!p) {
-    p = api<TokenInfo>("GET", `/v1/tokens/${encodeURIComponent(token)}`).catch(() => ({
+    p = ok(publicApi.GET("/v1/tokens/{token}", { params: { path: { token } } })).catch(() => ({
       token,
       symbol: "base units",
       decimals: 0,

@@ -2,8 +2,8 @@
  * Sending a merchant action on the selected order, and the second click that destructive actions ask for. The
  * detail panel passes `rerender` (redraw it from a fresh read of the order), so these modules never import it.
  */
+import { newIdempotencyKey, ok } from "../../../../sdk/api/client";
 import { $, h, notify } from "../../lib/dom";
-import { call } from "../client";
 import { explain } from "../errors";
 import { state, type PendingConfirmation } from "../state";
 import type { Order } from "../types";
@@ -19,11 +19,21 @@ const DONE: Record<MerchantAction, string> = {
   "settlement/accept": "Settlement accepted",
 };
 
-export async function act(o: Order, action: MerchantAction, body: unknown, rerender: Rerender): Promise<void> {
+/** What an action's request is sent with: the order's id, and the click's own Idempotency-Key. */
+export interface ActionParams {
+  path: { id: string };
+  header: { "Idempotency-Key": string };
+}
+
+/** The action's request, e.g. `(params) => api.POST("/v1/orders/{id}/ship", { params, body })`. */
+export type SendAction = (params: ActionParams) => Promise<{ data?: unknown; error?: unknown; response: Response }>;
+
+/** Sends one click's action with an Idempotency-Key of its own, so a retried request can never act twice. */
+export async function act(o: Order, action: MerchantAction, send: SendAction, rerender: Rerender): Promise<void> {
   const msg = $("#detail-message");
   notify(msg, "info", "Sending…");
   try {
-    await call("POST", `/v1/orders/${o.id}/${action}`, body);
+    await ok(send({ path: { id: o.id }, header: { "Idempotency-Key": newIdempotencyKey() } }));
     state.orders.pending = null;
     notify(msg, "success", `${DONE[action]}; the status changes once the chain confirms it.`);
     await rerender();

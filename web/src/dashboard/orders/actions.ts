@@ -3,6 +3,7 @@ import type { TokenInfo } from "../../lib/api";
 import { $, h, notify } from "../../lib/dom";
 import { formatUnits, parseUnits, STATUS_LABELS } from "../../lib/format";
 import type { OrderAction } from "../../../../sdk/orderActions";
+import { api } from "../client";
 import type { Order } from "../types";
 import { act, askToConfirm, isConfirming, keepButton, type Rerender } from "./act";
 import { settlementForm } from "./settlement";
@@ -42,7 +43,8 @@ function shipForm(o: Order, rerender: Rerender): HTMLElement {
         const tracking = input.value.trim();
         if (!tracking)
           return notify($("#detail-message"), "error", "Enter a tracking reference to mark the order shipped.");
-        void act(o, "ship", { trackingReference: tracking }, rerender);
+        const body = { trackingReference: tracking };
+        void act(o, "ship", (params) => api.POST("/v1/orders/{id}/ship", { params, body }), rerender);
       },
     },
     h("label", { for: "tracking" }, "Tracking reference"),
@@ -82,7 +84,7 @@ function refundForm(o: Order, token: TokenInfo, rerender: Rerender): HTMLElement
           body = { amount: units.toString() };
         }
         if (!pending) return askToConfirm("refund", o, rerender);
-        void act(o, "refund", body, rerender);
+        void act(o, "refund", (params) => api.POST("/v1/orders/{id}/refund", { params, body }), rerender);
       },
     },
     h("label", { for: "refund-amount" }, `Refund amount (${token.symbol}, empty = everything escrowed)`),
@@ -113,8 +115,8 @@ function cancelButtons(o: Order, rerender: Rerender): HTMLElement {
         class: pending ? "btn btn-danger" : "btn",
         id: "cancel",
         onclick: () => {
-          if (!pending) askToConfirm("cancel", o, rerender);
-          else void act(o, "cancel", undefined, rerender);
+          if (!pending) return askToConfirm("cancel", o, rerender);
+          void act(o, "cancel", (params) => api.POST("/v1/orders/{id}/cancel", { params }), rerender);
         },
       },
       pending ? "Confirm cancellation" : "Cancel order",

@@ -1,9 +1,10 @@
 /** The selected order's panel: its facts, actions, terms (checked to hash to its id), chain timeline and commands. */
+import { ok } from "../../../../sdk/api/client";
 import { tokenInfo } from "../../lib/api";
 import { $, h, replace, type Child } from "../../lib/dom";
 import { hexCode, statusBadge, when } from "../../lib/format";
 import { checkTerms, termsList } from "../../lib/terms";
-import { call } from "../client";
+import { api } from "../client";
 import { explain } from "../errors";
 import { money } from "../render";
 import { state } from "../state";
@@ -16,7 +17,7 @@ export async function loadDetail(fresh: boolean): Promise<void> {
   if (!state.orders.selected) return;
   let o: OrderDetail;
   try {
-    o = await call<OrderDetail>("GET", `/v1/orders/${state.orders.selected}`);
+    o = await ok(api.GET("/v1/orders/{id}", { params: { path: { id: state.orders.selected } } }));
   } catch (err) {
     replace(panel, h("p", { class: "notice notice-error", role: "alert" }, ...explain(err)));
     return;

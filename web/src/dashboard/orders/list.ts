@@ -1,12 +1,12 @@
 /** The orders table: live first page under the filters, older pages on request, or the one order found by reference. */
-import { ApiError } from "../../lib/api";
+import { ApiError, ok, type paths } from "../../../../sdk/api/client";
 import { $, h, notify, replace } from "../../lib/dom";
 import { hexCode, statusBadge, when } from "../../lib/format";
-import { call } from "../client";
+import { api } from "../client";
 import { explain } from "../errors";
 import { money } from "../render";
 import { state } from "../state";
-import type { Order, OrderDetail, Page } from "../types";
+import type { Order } from "../types";
 import { loadDetail } from "./detail";
 
 /** A date input's day as an ISO time: its start, or (`endOfDay`) the start of the next day. */
@@ -17,20 +17,20 @@ function dateParam(value: string, endOfDay: boolean): string | undefined {
   return d.toISOString();
 }
 
-function filterQuery(): URLSearchParams {
+type OrdersQuery = NonNullable<paths["/v1/orders"]["get"]["parameters"]["query"]>;
+
+/** The filters as the list's query; an empty filter is left out. */
+function filterQuery(): OrdersQuery {
   const f = new FormData($("#filters") as HTMLFormElement);
-  const q = new URLSearchParams({ limit: "50" });
-  const status = String(f.get("status") ?? "");
-  const buyer = String(f.get("buyer") ?? "").trim();
-  const sku = String(f.get("sku") ?? "").trim();
-  const from = dateParam(String(f.get("from") ?? ""), false);
-  const to = dateParam(String(f.get("to") ?? ""), true);
-  if (status) q.set("status", status);
-  if (buyer) q.set("buyer", buyer);
-  if (sku) q.set("sku", sku);
-  if (from) q.set("from", from);
-  if (to) q.set("to", to);
-  return q;
+  const text = (name: string) => String(f.get(name) ?? "").trim() || undefined;
+  return {
+    limit: 50,
+    status: text("status"),
+    buyer: text("buyer"),
+    sku: text("sku"),
+    from: dateParam(String(f.get("from") ?? ""), false),
+    to: dateParam(String(f.get("to") ?? ""), true),
+  };
 }
 
 function filtersInvalid(): string | null {
@@ -56,7 +56,7 @@ export async function loadOrders(): Promise<void> {
     return;
   }
   const { orders } = state;
-  const page = await call<Page<Order>>("GET", `/v1/orders?${filterQuery()}`);
+  const page = await ok(api.GET("/v1/orders", { params: { query: filterQuery() } }));
   const seen = new Set(page.data.map((o) => o.id));
   const rows = orders.searchResult
     ? [orders.searchResult]
@@ -95,9 +95,8 @@ async function orderRow(o: Order): Promise<HTMLTableRowElement> {
 
 export async function loadMore(): Promise<void> {
   if (!state.orders.nextCursor) return;
-  const q = filterQuery();
-  q.set("cursor", state.orders.nextCursor);
-  const page = await call<Page<Order>>("GET", `/v1/orders?${q}`);
+  const query = { ...filterQuery(), cursor: state.orders.nextCursor };
+  const page = await ok(api.GET("/v1/orders", { params: { query } }));
   state.orders.olderPages.push(...page.data);
   state.orders.nextCursor = page.nextCursor;
   await loadOrders();
@@ -122,7 +121,7 @@ export async function searchByReference(reference: string): Promise<void> {
     return;
   }
   try {
-    const o = await call<OrderDetail>("GET", `/v1/orders/${encodeURIComponent(reference)}`);
+    const o = await ok(api.GET("/v1/orders/{id}", { params: { path: { id: reference } } }));
     state.orders.searchResult = o;
     notify(
       msg,

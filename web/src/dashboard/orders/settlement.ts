@@ -6,6 +6,7 @@ import type { TokenInfo } from "../../lib/api";
 import { $, h, notify } from "../../lib/dom";
 import { formatUnits, parseUnits, when } from "../../lib/format";
 import { readProposal } from "../../lib/terms";
+import { api } from "../client";
 import { formatMoney } from "../render";
 import type { Order } from "../types";
 import { act, askToConfirm, isConfirming, type Rerender } from "./act";
@@ -49,8 +50,14 @@ export function settlementForm(o: Order, token: TokenInfo, rerender: Rerender): 
               class: confirming ? "btn btn-danger" : "btn btn-primary",
               id: "accept-settlement",
               onclick: () => {
-                if (!confirming) askToConfirm("settle", o, rerender);
-                else void act(o, "settlement/accept", { buyerTotal: p.amount }, rerender);
+                if (!confirming) return askToConfirm("settle", o, rerender);
+                const body = { buyerTotal: p.amount };
+                void act(
+                  o,
+                  "settlement/accept",
+                  (params) => api.POST("/v1/orders/{id}/settlement/accept", { params, body }),
+                  rerender,
+                );
               },
             },
             confirming ? "Confirm: end the dispute" : "Accept",
@@ -76,7 +83,13 @@ export function settlementForm(o: Order, token: TokenInfo, rerender: Rerender): 
               "error",
               `Enter what the buyer gets back of the order's ${formatMoney(o.amount, token)}, from 0 (at most ${token.decimals} decimals).`,
             );
-          void act(o, "settlement/propose", { buyerTotal: units.toString() }, rerender);
+          const body = { buyerTotal: units.toString() };
+          void act(
+            o,
+            "settlement/propose",
+            (params) => api.POST("/v1/orders/{id}/settlement/propose", { params, body }),
+            rerender,
+          );
         },
       },
       h(

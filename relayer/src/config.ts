@@ -3,12 +3,27 @@
  * Every problem is reported by variable name before anything starts.
  */
 import path from "node:path";
+import { parseUnits } from "ethers";
 import { z } from "zod";
 
 const hexKey = /^0x[0-9a-fA-F]{64}$/;
 
 const schema = z.object({
   RPC_URL: z.string().url().default("http://127.0.0.1:8545"),
+  RPC_FALLBACK_URLS: z
+    .string()
+    .optional()
+    .transform((s) =>
+      (s ?? "")
+        .split(",")
+        .map((u) => u.trim())
+        .filter(Boolean),
+    )
+    .refine((urls) => urls.every((u) => URL.canParse(u)), "must be comma-separated URLs"),
+  RPC_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  RPC_RETRIES: z.coerce.number().int().min(0).max(10).default(3),
+  RPC_MAX_REQUESTS_PER_SECOND: z.coerce.number().min(0).max(100_000).default(0),
+  RPC_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(50),
   CHAIN_ID: z.coerce.number().int().positive().optional(),
   DEPLOYMENTS_DIR: z.string().default(path.join(process.cwd(), "deployments")),
   SIGNER_KEYS: z
@@ -39,6 +54,19 @@ const schema = z.object({
   POLL_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(200),
   REPLACE_AFTER_MS: z.coerce.number().int().min(1000).default(30_000),
   FEE_BUMP_PERCENT: z.coerce.number().int().min(10).max(500).default(20),
+  MAX_FEE_PER_GAS_GWEI: z
+    .string()
+    .regex(/^\d{1,7}(\.\d{1,9})?$/, "must be a number of gwei, e.g. 200 or 0.5")
+    .transform((v) => parseUnits(v, "gwei"))
+    .refine((wei) => wei > 0n, "must be more than 0")
+    .optional(),
+  MAX_REPLACEMENTS: z.coerce.number().int().min(0).max(100).default(10),
+  SIGNER_LOW_BALANCE_ETH: z
+    .string()
+    .regex(/^\d{1,7}(\.\d{1,18})?$/, "must be a number of ETH, e.g. 0.05")
+    .default("0.05")
+    .transform((v) => parseUnits(v, "ether")),
+  GAS_LIMITS: z.enum(["bounds", "estimate"]).optional(),
   LEASE_TTL_MS: z.coerce.number().int().min(1000).default(15_000),
   INDEXER_BATCH_BLOCKS: z.coerce.number().int().min(1).max(10_000).default(2_000),
   ARBITER_SIGNER_KEY: z.string().regex(hexKey, "must be 0x followed by 64 hex digits").optional(),
@@ -79,6 +107,13 @@ export type RawEnv = Record<string, string | undefined>;
 
 export interface RelayerConfig {
   rpcUrl: string;
+  /** Tried in order when RPC_URL fails (connection, timeout, 429, 5xx). */
+  rpcFallbackUrls: string[];
+  rpcTimeoutMs: number;
+  rpcRetries: number;
+  /** The request budget of each thread's provider (0: none). */
+  rpcMaxRequestsPerSecond: number;
+  rpcBatchSize: number;
   chainId?: number;
   deploymentsDir: string;
   signerKeys: string[];
@@ -94,6 +129,12 @@ export interface RelayerConfig {
   pollIntervalMs: number;
   replaceAfterMs: number;
   feeBumpPercent: number;
+  /** No transaction offers more per gas (wei); unset: a default per chain (chain/submitter/fees.ts). */
+  maxFeePerGas?: bigint;
+  maxReplacements: number;
+  signerLowBalanceWei: bigint;
+  /** `estimate`: every gas limit from the node; `bounds`: the jobs' bounds where known; unset: by chain id. */
+  gasLimits?: "bounds" | "estimate";
   leaseTtlMs: number;
   indexerBatchBlocks: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -135,6 +176,11 @@ export function loadConfig(env: RawEnv = process.env): RelayerConfig {
   const c = parsed.data;
   return {
     rpcUrl: c.RPC_URL,
+    rpcFallbackUrls: c.RPC_FALLBACK_URLS,
+    rpcTimeoutMs: c.RPC_TIMEOUT_MS,
+    rpcRetries: c.RPC_RETRIES,
+    rpcMaxRequestsPerSecond: c.RPC_MAX_REQUESTS_PER_SECOND,
+    rpcBatchSize: c.RPC_BATCH_SIZE,
     chainId: c.CHAIN_ID,
     deploymentsDir: c.DEPLOYMENTS_DIR,
     signerKeys: c.SIGNER_KEYS,
@@ -150,6 +196,10 @@ export function loadConfig(env: RawEnv = process.env): RelayerConfig {
     pollIntervalMs: c.POLL_INTERVAL_MS,
     replaceAfterMs: c.REPLACE_AFTER_MS,
     feeBumpPercent: c.FEE_BUMP_PERCENT,
+    maxFeePerGas: c.MAX_FEE_PER_GAS_GWEI,
+    maxReplacements: c.MAX_REPLACEMENTS,
+    signerLowBalanceWei: c.SIGNER_LOW_BALANCE_ETH,
+    gasLimits: c.GAS_LIMITS,
     leaseTtlMs: c.LEASE_TTL_MS,
     indexerBatchBlocks: c.INDEXER_BATCH_BLOCKS,
     logLevel: c.LOG_LEVEL,
@@ -163,5 +213,21 @@ export function loadConfig(env: RawEnv = process.env): RelayerConfig {
     webhookTimeoutMs: c.WEBHOOK_TIMEOUT_MS,
     relayBuyerPerMinute: c.RELAY_BUYER_PER_MINUTE,
     relayMerchantPerMinute: c.RELAY_MERCHANT_PER_MINUTE,
+  };
+}
+
+/** The RPC endpoints and transport settings of a provider (chain/transport.ts). */
+export function rpcSettings(config: RelayerConfig): {
+  urls: string[];
+  transport: { timeoutMs: number; retries: number; requestsPerSecond: number; batchSize: number };
+} {
+  return {
+    urls: [config.rpcUrl, ...config.rpcFallbackUrls],
+    transport: {
+      timeoutMs: config.rpcTimeoutMs,
+      retries: config.rpcRetries,
+      requestsPerSecond: config.rpcMaxRequestsPerSecond,
+      batchSize: config.rpcBatchSize,
+    },
   };
 }

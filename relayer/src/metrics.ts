@@ -48,6 +48,34 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}) {
       labelNames: ["code"],
       registers: [registry],
     }),
+    rpcRequests: new Counter({
+      name: "relayer_rpc_requests_total",
+      help: "JSON-RPC HTTP exchanges by outcome (ok, rate_limited, server_error, network_error, timeout)",
+      labelNames: ["outcome"],
+      registers: [registry],
+    }),
+    signerBalance: new Gauge({
+      name: "relayer_signer_balance_wei",
+      help: "Native balance of each signer this process holds, as last read",
+      labelNames: ["signer"],
+      registers: [registry],
+    }),
+    signerCanPay: new Gauge({
+      name: "relayer_signer_can_pay",
+      help: "1 while the signer can pay for gas, 0 while it is paused out of funds",
+      labelNames: ["signer"],
+      registers: [registry],
+    }),
+    feeCapReached: new Counter({
+      name: "relayer_fee_cap_reached_total",
+      help: "Fee quotes or replacements held at the configured maximum fee per gas",
+      registers: [registry],
+    }),
+    replacementsCapped: new Counter({
+      name: "relayer_replacements_capped_total",
+      help: "Stuck transactions that reached the maximum number of replacements",
+      registers: [registry],
+    }),
     signersHeld: new Gauge({
       name: "relayer_signers_held",
       help: "Signer leases held by this process",

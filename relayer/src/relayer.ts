@@ -18,7 +18,7 @@ import { API_KEYS_CHANNEL } from "./store/apiKeys";
 import { listen } from "./store/notify";
 import { buildApp } from "./api/app";
 import { createMetrics, type Metrics } from "./metrics";
-import type { RelayerConfig } from "./config";
+import { rpcSettings, type RelayerConfig } from "./config";
 
 export interface Relayer {
   app: FastifyInstance;
@@ -91,7 +91,10 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
     started.push(() => db.close());
     const applied = await migrate(db);
     if (applied.length) log.info({ migrations: applied, database }, "database migrated");
-    const provider = makeProvider(config.rpcUrl, opts.chainId);
+    const provider = makeProvider(rpcSettings(config).urls, opts.chainId, {
+      ...rpcSettings(config).transport,
+      onOutcome: (outcome) => metrics.rpcRequests.inc({ outcome }),
+    });
     started.push(() => provider.destroy());
     // Asked of the node itself: the provider's network is static (set from the deployment), so it cannot tell.
     // A node that does not answer yet is not an error here: the indexer and the writer retry.

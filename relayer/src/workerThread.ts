@@ -9,6 +9,7 @@ import pino from "pino";
 import { openDb } from "./store/db";
 import { makeChainContext, makeProvider } from "./chain/context";
 import { createMetrics } from "./metrics";
+import { rpcSettings } from "./config";
 import { createWorkers, type FromWorker, type ToWorker, type WorkerThreadData } from "./workers";
 
 async function run(): Promise<void> {
@@ -28,7 +29,10 @@ async function run(): Promise<void> {
   });
   try {
     const db = await openDb({ databaseUrl: config.databaseUrl! });
-    const provider = makeProvider(config.rpcUrl, BigInt(data.chainId));
+    const provider = makeProvider(rpcSettings(config).urls, BigInt(data.chainId), {
+      ...rpcSettings(config).transport,
+      onOutcome: (outcome) => metrics.rpcRequests.inc({ outcome }),
+    });
     const chain = makeChainContext(provider, BigInt(data.chainId), data.addresses);
     const workers = createWorkers(config, db, chain, log, metrics, data.instanceId);
     stop = async () => {

@@ -31,9 +31,15 @@ export async function insertTx(
     replaces?: string | null;
   },
 ): Promise<string> {
+  // Signing the same fields again gives the same bytes: a transaction the node refused earlier (dropped) is
+  // the one being sent now, so its row is opened again instead of failing on the unique hash.
   const r = await q.query<{ id: string }>(
     `insert into chain_txs (signer, nonce, hash, raw, kind, max_fee_per_gas, max_priority_fee_per_gas, gas_limit, replaces)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning id`,
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+     on conflict (hash) do update set status = 'sent', sent_at = now(), block_number = null, gas_used = null,
+       mined_at = null
+     where chain_txs.status = 'dropped'
+     returning id`,
     [
       t.signer,
       t.nonce.toString(),
@@ -46,6 +52,7 @@ export async function insertTx(
       t.replaces ?? null,
     ],
   );
+  if (r.rows.length === 0) throw new Error(`transaction ${t.hash} is already stored and open`);
   return String(r.rows[0].id);
 }
 

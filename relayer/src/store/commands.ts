@@ -193,6 +193,19 @@ export async function markConfirmed(q: Queryable, ids: string[]): Promise<void> 
   );
 }
 
+/**
+ * Says why pending commands wait (a signer out of funds), without changing their status: the order shows it
+ * until the command is confirmed (markConfirmed clears it) or fails.
+ */
+export async function noteWaiting(q: Queryable, ids: string[], code: string, message: string): Promise<void> {
+  if (ids.length === 0) return;
+  await q.query(
+    `update commands set error_code = $2, error_message = $3, updated_at = now()
+     where id = any($1::bigint[]) and status = 'pending'`,
+    [ids, code, message],
+  );
+}
+
 export async function markFailed(q: Queryable, id: string, code: string, message: string): Promise<void> {
   await q.query(
     `update commands set status = 'failed', error_code = $2, error_message = $3, updated_at = now() where id = $1`,

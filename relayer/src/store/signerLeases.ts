@@ -72,3 +72,24 @@ export async function retireInstance(q: Queryable, owner: string): Promise<void>
   await q.query(`update signer_leases set owner = null, expires_at = now() where owner = $1`, [owner]);
   await q.query(`delete from relayer_instances where id = $1`, [owner]);
 }
+
+/** What the holder of `signer`'s lease saw of its balance: whether it can pay for the next transaction. */
+export async function recordSignerFunding(
+  q: Queryable,
+  signer: string,
+  f: { canPay: boolean; balanceWei: bigint | null },
+): Promise<void> {
+  await q.query(
+    `update signer_leases set can_pay = $2, balance_wei = $3, funding_checked_at = now() where address = $1`,
+    [signer, f.canPay, f.balanceWei === null ? null : f.balanceWei.toString()],
+  );
+}
+
+/** Signers held by a live lease, and how many of them can pay (for readiness). */
+export async function signerFunding(q: Queryable): Promise<{ held: number; canPay: number }> {
+  const r = await q.query<{ held: string; can_pay: string }>(
+    `select count(*) as held, count(*) filter (where can_pay) as can_pay
+     from signer_leases where owner is not null and expires_at > now()`,
+  );
+  return { held: Number(r.rows[0].held), canPay: Number(r.rows[0].can_pay) };
+}

@@ -20,6 +20,8 @@ export interface RpcFault {
   code: number;
   message: string;
   data?: string;
+  /** The node took the transaction into its pool and still answered this error (Nethermind's AlreadyKnown). */
+  taken?: boolean;
 }
 
 interface Mined {
@@ -59,6 +61,8 @@ export class FakeChain extends JsonRpcProvider {
   estimate = 100_000n;
   /** What the next mined transactions' receipts say, first in first out (default: success, no logs). */
   readonly outcomes: { status: 0 | 1; logs?: Mined["logs"] }[] = [];
+  /** Balances in wei of senders that have a limit (others have plenty); a transaction must be able to pay gasLimit × maxFee. */
+  readonly balances = new Map<string, bigint>();
   /** Revert data eth_call answers while set. */
   callRevert: string | undefined;
 
@@ -129,8 +133,17 @@ export class FakeChain extends JsonRpcProvider {
     }
   }
 
+  /** Hashes whose receipt the node answers with an error. */
+  readonly receiptFaults = new Set<string>();
+  /** While true every request fails as a refused connection (an outage). */
+  down = false;
+
   override async _send(payload: JsonRpcPayload | JsonRpcPayload[]): Promise<JsonRpcResult[]> {
     const list = Array.isArray(payload) ? payload : [payload];
+    if (this.down) {
+      this.calls.push(...list.map((p) => `${p.method} (down)`));
+      throw makeError("fetch failed: connect ECONNREFUSED", "NETWORK_ERROR", { event: "request" });
+    }
     return list.map((p) => {
       this.calls.push(p.method);
       try {
@@ -160,6 +173,8 @@ export class FakeChain extends JsonRpcProvider {
         }
         return hex(n);
       }
+      case "eth_getBalance":
+        return hex(this.balances.get(String(params[0]).toLowerCase()) ?? 10n ** 21n);
       case "eth_gasPrice":
         return hex(this.baseFee + this.priorityFee);
       case "eth_maxPriorityFeePerGas":
@@ -176,6 +191,8 @@ export class FakeChain extends JsonRpcProvider {
       case "eth_sendRawTransaction":
         return this.accept(String(params[0]));
       case "eth_getTransactionReceipt":
+        if (this.receiptFaults.has(String(params[0]).toLowerCase()))
+          throw { code: -32603, message: "header not found" };
         return this.receiptJson(String(params[0]).toLowerCase());
       case "eth_getTransactionByHash":
         return this.txJson(String(params[0]).toLowerCase());
@@ -188,7 +205,7 @@ export class FakeChain extends JsonRpcProvider {
     this.broadcasts.push(raw);
     const fault = this.sendFaults.shift();
     if (fault === "lost") throw makeError("fetch failed: ECONNRESET", "NETWORK_ERROR", { event: "request" });
-    if (fault && fault !== "taken") throw fault;
+    if (fault && fault !== "taken" && !fault.taken) throw fault;
     const tx = Transaction.from(raw);
     const hash = keccak256(raw);
     if (this.pool.has(hash) || this.mined.has(hash)) throw { code: -32000, message: "already known" };
@@ -203,7 +220,15 @@ export class FakeChain extends JsonRpcProvider {
         this.pool.delete(h);
       }
     }
+    const balance = this.balances.get(tx.from!.toLowerCase());
+    if (balance !== undefined && balance < tx.gasLimit * tx.maxFeePerGas!) {
+      throw {
+        code: -32000,
+        message: `insufficient funds for gas * price + value: have ${balance} want ${tx.gasLimit * tx.maxFeePerGas!}`,
+      };
+    }
     this.pool.set(hash, { tx, raw });
+    if (typeof fault === "object" && fault.taken) throw { code: fault.code, message: fault.message, data: fault.data };
     if (fault === "taken") throw makeError("request timed out", "TIMEOUT", { operation: "request", reason: "timeout" });
     return hash;
   }

@@ -23,38 +23,64 @@ export function signTx(wallet: Wallet, fields: Parameters<typeof Transaction.fro
 }
 
 export type Classified =
+  /** The node may or may not hold the transaction: keep it stored and tracked, recover before anything newer. */
   | { kind: "network" }
   | { kind: "nonce_gap" }
   | { kind: "nonce_low" }
   | { kind: "funds" }
   | { kind: "known" }
+  /** The node holds another transaction at this nonce with fees this one does not beat. */
+  | { kind: "underpriced_replacement" }
   | { kind: "rejected"; message: string };
 
-/** How a failed broadcast is treated; only a definitive refusal ("rejected", nonce errors) gives the nonce back. */
+/** What nodes answer when they already hold the transaction (geth, Erigon, Besu, Nethermind, OpenEthereum, Reth). */
+const KNOWN = [
+  "already known",
+  "known transaction",
+  "alreadyknown",
+  "already imported",
+  "already exists",
+  "already in pool",
+];
+
+/**
+ * Refusals that prove the node did not take the transaction: only these give its nonce back. Every other answer,
+ * including errors never seen before, is treated as "maybe taken" (like a lost connection): the transaction stays
+ * stored and tracked until a receipt, or until another transaction is mined at its nonce.
+ */
+const DEFINITE_REFUSALS = [
+  "transaction underpriced",
+  "max fee per gas less than block base fee",
+  "fee cap less than block base fee",
+  "feecap too low",
+  "max priority fee per gas higher than max fee per gas",
+  "tip higher than fee cap",
+  "intrinsic gas too low",
+  "exceeds block gas limit",
+  "gas limit reached",
+  "oversized data",
+  "exceeds the configured cap",
+  "invalid sender",
+  "invalid chain id",
+  "chain id mismatch",
+  "transaction type not supported",
+  "tx type not supported",
+];
+
+/** How a failed broadcast is treated; only a definite refusal gives the nonce back. */
 export function classifyBroadcastError(err: unknown): Classified {
   const msg = String((err as { message?: string })?.message ?? err).toLowerCase();
-  if (msg.includes("already known") || msg.includes("known transaction")) return { kind: "known" };
+  if (KNOWN.some((k) => msg.includes(k))) return { kind: "known" };
   if (isError(err, "NONCE_EXPIRED") || msg.includes("nonce too low")) return { kind: "nonce_low" };
-  if (msg.includes("nonce too high") || msg.includes("can't be queued")) return { kind: "nonce_gap" };
+  if (msg.includes("nonce too high")) return { kind: "nonce_gap" };
   if (isError(err, "INSUFFICIENT_FUNDS") || msg.includes("insufficient funds")) return { kind: "funds" };
   if (
-    isError(err, "TIMEOUT") ||
-    isError(err, "NETWORK_ERROR") ||
-    // No answer for this request in a batch's response: the node may or may not have taken it.
-    (isError(err, "BAD_DATA") && msg.includes("missing response")) ||
-    // A node's own timeout (geth: -32002 "request timed out") while the transaction may still enter the pool.
-    msg.includes("timed out") ||
-    msg.includes("timeout") ||
-    msg.includes("econnrefused") ||
-    msg.includes("socket") ||
-    msg.includes("fetch failed") ||
-    msg.includes("econnreset")
+    isError(err, "REPLACEMENT_UNDERPRICED") ||
+    msg.includes("replacement transaction underpriced") ||
+    msg.includes("replacement fee too low")
   ) {
-    return { kind: "network" };
+    return { kind: "underpriced_replacement" };
   }
-  if (isError(err, "SERVER_ERROR") || isError(err, "UNKNOWN_ERROR")) {
-    const e = err as { error?: { code?: number } };
-    if (e.error?.code === undefined) return { kind: "network" };
-  }
-  return { kind: "rejected", message: msg.slice(0, 300) };
+  if (DEFINITE_REFUSALS.some((k) => msg.includes(k))) return { kind: "rejected", message: msg.slice(0, 300) };
+  return { kind: "network" };
 }

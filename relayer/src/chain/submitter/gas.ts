@@ -23,3 +23,14 @@ export function batchGasBound(calls: { cmd: { attempts: number }; gasBound?: big
   }
   return sum;
 }
+
+/**
+ * Chains whose transaction gas also pays for posting its data to L1 (OP-stack: Optimism, Base and their
+ * testnets; Arbitrum One, Nova and Sepolia): a bound computed from L2 execution alone can run out, so every gas
+ * limit comes from the node's estimate there.
+ */
+const L1_DATA_CHAINS = new Set([10, 8453, 11155420, 84532, 42161, 42170, 421614]);
+
+export function estimatesAllGas(chainId: bigint): boolean {
+  return L1_DATA_CHAINS.has(Number(chainId));
+}

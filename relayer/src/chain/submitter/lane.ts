@@ -17,6 +17,21 @@ export interface WriterOptions {
   leaseTtlMs: number;
   merchantKeySecret: string;
   arbiterKey?: string;
+  /** No transaction offers more per gas than this (default: defaultFeeCeiling of the chain). */
+  maxFeePerGas?: bigint;
+  /** Replacements of one stuck nonce before the writer stops raising its fees and alerts (default 10). */
+  maxReplacements?: number;
+  /** How often a signer paused out of funds checks its balance again (default 15 s). */
+  fundsRecheckMs?: number;
+  /** How often held signers' balances are read for the metric and the low-balance warning (default 30 s). */
+  balanceCheckMs?: number;
+  /** Below this balance a signer is reported low (warning log; default 0.05 ETH). */
+  lowBalanceWei?: bigint;
+  /**
+   * Gas limits from the node's estimate for every transaction instead of the jobs' per-call bounds: on chains
+   * whose gas also pays for L1 data (OP-stack, Arbitrum) a fixed bound can run out (default: by chain id).
+   */
+  estimateAllGas?: boolean;
 }
 
 /** One signer: its next nonce and how many of its transactions are not yet final. */
@@ -27,6 +42,15 @@ export class SignerLane {
   releasing = false;
   needsRecovery = true;
   inFlight = 0;
+  /** Why the lane sends nothing for now: its signer cannot pay for gas. */
+  paused: "insufficient_funds" | null = null;
+  /** What the refused transaction needed (gas limit × max fee): the balance that ends the pause. */
+  fundsNeeded = 0n;
+  nextFundsCheck = 0;
+  balance: bigint | null = null;
+  /** Consecutive failed passes (an RPC outage): the next pass waits until `retryAt`. */
+  failures = 0;
+  retryAt = 0;
   constructor(readonly wallet: Wallet) {}
   get address(): string {
     return this.wallet.address;

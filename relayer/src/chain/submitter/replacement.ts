@@ -2,10 +2,13 @@
 import { Transaction } from "ethers";
 import { insertTx, markDropped, type ChainTxRow } from "../../store/chainTxs";
 import { broadcastRaw, classifyBroadcastError, signTx } from "./broadcast";
-import { replacementFees, type FeeQuoter } from "./fees";
+import { cappedReplacementFees, replacementFees, type FeeQuoter } from "./fees";
 import type { SubmitterContext } from "./lane";
 
 export class Replacer {
+  /** Transactions already reported at the ceiling (one log line each). */
+  private readonly atCeiling = new Set<string>();
+
   constructor(
     private readonly ctx: SubmitterContext,
     private readonly fees: FeeQuoter,
@@ -20,16 +23,36 @@ export class Replacer {
     try {
       const known = await chain.provider.getTransaction(t.hash);
       const old = Transaction.from(t.raw);
-      const { maxFee, priority } = replacementFees(
-        { maxFee: old.maxFeePerGas ?? 0n, priority: old.maxPriorityFeePerGas ?? 0n },
-        await this.fees.quote(),
-        this.ctx.opts.feeBumpPercent,
-      );
       if (!known) {
         // The node lost it (restart, outage): send the stored bytes again before anything else.
         lane.needsRecovery = true;
         return;
       }
+      const oldFees = { maxFee: old.maxFeePerGas ?? 0n, priority: old.maxPriorityFeePerGas ?? 0n };
+      const fees = cappedReplacementFees(
+        oldFees,
+        replacementFees(oldFees, await this.fees.quote(), this.ctx.opts.feeBumpPercent),
+        this.fees.ceiling,
+      );
+      if (!fees) {
+        // At the ceiling: the transaction waits for the base fee to come down (or for an operator to raise it).
+        metrics.feeCapReached.inc();
+        if (!this.atCeiling.has(t.hash)) {
+          this.atCeiling.add(t.hash);
+          log.error(
+            {
+              signer: t.signer,
+              nonce: t.nonce,
+              hash: t.hash,
+              maxFeePerGas: String(oldFees.maxFee),
+              ceiling: String(this.fees.ceiling),
+            },
+            "stuck transaction is at the fee ceiling: not raised further",
+          );
+        }
+        return;
+      }
+      const { maxFee, priority } = fees;
       const { raw, hash } = signTx(lane.wallet, {
         type: 2,
         chainId: old.chainId,

@@ -6,6 +6,7 @@
 import {
   claimReadyCommands,
   markSubmitted,
+  noteWaiting,
   releaseCommands,
   requeueRefused,
   type CommandRow,
@@ -15,7 +16,8 @@ import { decodeRevertData, revertDataOf } from "../decodeError";
 import type { Prepared } from "../jobPort";
 import { broadcastRaw, classifyBroadcastError, signTx } from "./broadcast";
 import type { FeeQuoter } from "./fees";
-import { TX_GAS_CAP, batchGasBound, limitFromEstimate } from "./gas";
+import type { Funding } from "./funding";
+import { TX_GAS_CAP, batchGasBound, estimatesAllGas, limitFromEstimate } from "./gas";
 import type { SignerLane, SubmitterContext } from "./lane";
 import type { CommandOutcomes } from "./outcomes";
 
@@ -43,6 +45,7 @@ export class Sender {
     private readonly ctx: SubmitterContext,
     private readonly outcomes: CommandOutcomes,
     private readonly fees: FeeQuoter,
+    private readonly funding: Funding,
   ) {}
 
   /** Claims, prepares and sends one batch; true when the batch was full (more work is likely waiting). */
@@ -99,7 +102,8 @@ export class Sender {
    */
   private async sendBatch(lane: SignerLane, calls: EscrowCall[], timing?: PassTiming): Promise<string[]> {
     const { chain, db, log } = this.ctx;
-    const bound = batchGasBound(calls);
+    const estimateAll = this.ctx.opts.estimateAllGas ?? estimatesAllGas(chain.chainId);
+    const bound = estimateAll ? null : batchGasBound(calls);
     if (bound !== null && bound > TX_GAS_CAP && calls.length > 1) return this.sendHalves(lane, calls, timing);
     const data = chain.escrowAbi.encode("batch", [calls.map((c) => c.data), false]);
     let estimate: bigint | undefined;
@@ -226,7 +230,8 @@ export class Sender {
       const c = classifyBroadcastError(err);
       if (c.kind === "known") return true;
       if (c.kind === "network") {
-        // Unknown whether the node has it: keep it stored; recovery rebroadcasts before anything newer.
+        // Unknown whether the node has it (no answer, or an answer that does not prove a refusal): keep it
+        // stored and tracked; recovery rebroadcasts it before anything newer.
         lane.needsRecovery = true;
         log.warn({ signer: lane.address, nonce: String(nonce), err: String(err) }, "broadcast failed, will recover");
         return true;
@@ -235,11 +240,24 @@ export class Sender {
       await db.tx(async (q) => {
         await markDropped(q, hash);
         await requeueRefused(q, lane.address, nonce, 2000);
+        if (c.kind === "funds") {
+          await noteWaiting(
+            q,
+            cmds.map((x) => x.id),
+            "signer_out_of_funds",
+            `the relayer's signer ${lane.address} is out of funds; waiting for it to be re-funded or for another signer`,
+          );
+        }
       });
       lane.inFlight -= 1;
       metrics.txs.inc({ outcome: "dropped" });
-      if (c.kind === "nonce_gap" || c.kind === "nonce_low") lane.needsRecovery = true;
-      else lane.nextNonce = nonce;
+      // Another transaction holds the nonce (ours from before, or one signed elsewhere): learn it again.
+      if (c.kind === "nonce_gap" || c.kind === "nonce_low" || c.kind === "underpriced_replacement") {
+        lane.needsRecovery = true;
+      } else {
+        lane.nextNonce = nonce;
+      }
+      if (c.kind === "funds") await this.funding.pause(lane, gasLimit * maxFee);
       log.warn(
         { signer: lane.address, nonce: String(nonce), reason: c.kind, err: String(err) },
         "transaction refused by the node",

@@ -15,7 +15,8 @@ import { reclaimAbandoned, returnClaims } from "../../store/commands";
 import type { Metrics } from "../../metrics";
 import type { ChainContext } from "../context";
 import { LeaseManager } from "../leases";
-import { FeeQuoter } from "./fees";
+import { FeeQuoter, defaultFeeCeiling } from "./fees";
+import { Funding, type SignerState } from "./funding";
 import { SignerLane, type SubmitterContext, type WriterOptions } from "./lane";
 import { NonceKeeper } from "./nonces";
 import { CommandOutcomes } from "./outcomes";
@@ -37,6 +38,7 @@ export class ChainWriter {
   private readonly nonces: NonceKeeper;
   private readonly sender: Sender;
   private readonly tracker: Tracker;
+  private readonly funding: Funding;
   private timers: NodeJS.Timeout[] = [];
   private running = false;
   private readonly passes = new Set<Promise<void>>();
@@ -59,10 +61,20 @@ export class ChainWriter {
     }
     this.leases = new LeaseManager(db, instanceId, [...this.lanes.keys()], opts.leaseTtlMs);
     this.ctx = { db, chain, opts, log, metrics, instanceId, lanes: this.lanes };
-    const fees = new FeeQuoter(chain);
+    let lastCapLog = 0;
+    const fees = new FeeQuoter(chain, opts.maxFeePerGas ?? defaultFeeCeiling(chain.chainId), (quoted) => {
+      metrics.feeCapReached.inc();
+      if (Date.now() - lastCapLog < 60_000) return;
+      lastCapLog = Date.now();
+      log.error(
+        { quotedMaxFeePerGas: String(quoted), ceiling: String(fees.ceiling) },
+        "the node's fee quote is above the fee ceiling: offering the ceiling (transactions may wait)",
+      );
+    });
     const outcomes = new CommandOutcomes(this.ctx, () => this.operatorAddresses);
+    this.funding = new Funding(this.ctx);
     this.nonces = new NonceKeeper(this.ctx);
-    this.sender = new Sender(this.ctx, outcomes, fees);
+    this.sender = new Sender(this.ctx, outcomes, fees, this.funding);
     this.tracker = new Tracker(this.ctx, outcomes, new Replacer(this.ctx, fees));
   }
 
@@ -72,6 +84,11 @@ export class ChainWriter {
 
   get heldSigners(): string[] {
     return [...this.held];
+  }
+
+  /** Whether each held signer can pay for gas now. */
+  signerStates(): SignerState[] {
+    return this.funding.states(this.held);
   }
 
   async start(): Promise<void> {
@@ -156,15 +173,23 @@ export class ChainWriter {
   }
 
   private async lanePass(lane: SignerLane): Promise<void> {
+    if (Date.now() < lane.retryAt) return;
     try {
+      if (!(await this.funding.mayProceed(lane))) return;
       for (let round = 0; round < MAX_ROUNDS_PER_PASS; round++) {
         if (round > 0 && (!this.running || !this.held.includes(lane.address))) return;
         if (lane.needsRecovery) await this.recover(lane);
-        if (lane.needsRecovery || lane.inFlight >= MAX_IN_FLIGHT_PER_SIGNER) return;
-        if (!(await this.sender.fill(lane))) return;
+        if (lane.needsRecovery || lane.paused || lane.inFlight >= MAX_IN_FLIGHT_PER_SIGNER) return;
+        if (!(await this.sender.fill(lane))) break;
       }
+      lane.failures = 0;
     } catch (err) {
-      this.log.warn({ err: String(err), signer: lane.address }, "signer pass failed");
+      // An outage fails every pass the same way: back off (0.5 s doubling to 30 s), log the first and every 10th.
+      lane.failures += 1;
+      lane.retryAt = Date.now() + Math.min(30_000, 250 * 2 ** Math.min(lane.failures, 7));
+      if (lane.failures === 1 || lane.failures % 10 === 0) {
+        this.log.warn({ err: String(err), signer: lane.address, failures: lane.failures }, "signer pass failed");
+      }
     }
   }
 
@@ -187,6 +212,7 @@ export class ChainWriter {
       try {
         await this.nonces.check(this.held);
         await this.tracker.track(this.held);
+        await this.funding.poll(this.held);
       } finally {
         this.tracking = null;
       }

@@ -14,6 +14,9 @@ import type { CommandOutcomes } from "./outcomes";
 import type { Replacer } from "./replacement";
 
 export class Tracker {
+  /** Nonces already reported at the replacement cap (one log line each). */
+  private readonly capped = new Set<string>();
+
   constructor(
     private readonly ctx: SubmitterContext,
     private readonly outcomes: CommandOutcomes,
@@ -29,17 +32,33 @@ export class Tracker {
       return;
     }
     const head = BigInt(await chain.provider.getBlockNumber());
-    const receipts = await Promise.all(txs.map((t) => getReceiptRaw(chain.provider, t.hash)));
-    const groups = new Map<string, { txs: ChainTxRow[]; mined?: { tx: ChainTxRow; r: RawReceipt } }>();
+    // One receipt the node failed to give leaves its nonce undecided this pass; the others go on.
+    const receipts = await Promise.allSettled(txs.map((t) => getReceiptRaw(chain.provider, t.hash)));
+    const groups = new Map<
+      string,
+      { txs: ChainTxRow[]; mined?: { tx: ChainTxRow; r: RawReceipt }; unknown?: boolean }
+    >();
     txs.forEach((t, i) => {
       const key = `${t.signer}:${t.nonce}`;
       const g = groups.get(key) ?? { txs: [] };
       g.txs.push(t);
       const r = receipts[i];
-      if (r) g.mined = { tx: t, r };
+      if (r.status === "rejected") g.unknown = true;
+      else if (r.value) g.mined = { tx: t, r: r.value };
       groups.set(key, g);
     });
+    const failed = receipts.filter((r) => r.status === "rejected").length;
+    if (failed === receipts.length) throw (receipts[0] as PromiseRejectedResult).reason;
     const inFlight = new Map<string, number>();
+    // Only a signer's lowest unmined nonce is raised: the ones above it wait for it, not for their own fees.
+    const lowestUnmined = new Map<string, bigint>();
+    for (const g of groups.values()) {
+      if (g.mined) continue;
+      // An undecided nonce may be the lowest: nothing above it is raised either.
+      const n = BigInt(g.txs[0].nonce);
+      const cur = lowestUnmined.get(g.txs[0].signer);
+      if (cur === undefined || n < cur) lowestUnmined.set(g.txs[0].signer, n);
+    }
     for (const g of groups.values()) {
       const signer = g.txs[0].signer;
       if (g.mined) {
@@ -51,13 +70,33 @@ export class Tracker {
         }
         if (tx.status !== "mined")
           await setTxStatus(db, tx.id, "mined", { blockNumber: BigInt(r.blockNumber), gasUsed: r.gasUsed });
-      } else {
-        const latest = g.txs.reduce((a, b) => (BigInt(a.id) > BigInt(b.id) ? a : b));
-        if (Date.now() - new Date(latest.sent_at).getTime() > opts.replaceAfterMs) await this.replacer.replace(latest);
+      } else if (!g.unknown && BigInt(g.txs[0].nonce) === lowestUnmined.get(signer)) {
+        await this.maybeReplace(g.txs);
       }
       inFlight.set(signer, (inFlight.get(signer) ?? 0) + 1);
     }
     for (const s of held) lanes.get(s)!.inFlight = inFlight.get(s) ?? 0;
+  }
+
+  /** Replaces the nonce's latest transaction once it waited replaceAfterMs, up to maxReplacements times. */
+  private async maybeReplace(txs: ChainTxRow[]): Promise<void> {
+    const { opts, metrics, log } = this.ctx;
+    const latest = txs.reduce((a, b) => (BigInt(a.id) > BigInt(b.id) ? a : b));
+    if (Date.now() - new Date(latest.sent_at).getTime() <= opts.replaceAfterMs) return;
+    const replacements = txs.length - 1;
+    if (replacements >= (opts.maxReplacements ?? 10)) {
+      metrics.replacementsCapped.inc();
+      const key = `${latest.signer}:${latest.nonce}`;
+      if (!this.capped.has(key)) {
+        this.capped.add(key);
+        log.error(
+          { signer: latest.signer, nonce: latest.nonce, hash: latest.hash, replacements },
+          "stuck transaction reached the maximum number of replacements: not raised further",
+        );
+      }
+      return;
+    }
+    await this.replacer.replace(latest);
   }
 
   private async finalize(tx: ChainTxRow, r: RawReceipt): Promise<void> {

@@ -84,6 +84,11 @@ const schema = z.object({
   INSTANCE_ID: z.string().optional(),
   WORKERS: z.enum(["thread", "inline", "none"]).optional(),
   API_KEY_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
+  IDEMPOTENCY_TTL_HOURS: z.coerce
+    .number()
+    .min(1)
+    .max(24 * 30)
+    .default(24),
 });
 
 /**
@@ -146,6 +151,8 @@ export interface RelayerConfig {
   workers: "thread" | "inline" | "none";
   /** How long a valid API key is remembered without reading it again (0: never); revocations clear it at once. */
   apiKeyCacheMs: number;
+  /** How long an Idempotency-Key is kept from its first request; expired keys are served anew and purged. */
+  idempotencyTtlHours: number;
   arbiterSignerKey?: string;
   webhookRetryBaseMs: number;
   webhookRetryCapMs: number;
@@ -206,6 +213,7 @@ export function loadConfig(env: RawEnv = process.env): RelayerConfig {
     instanceId: c.INSTANCE_ID,
     workers: c.WORKERS ?? "thread",
     apiKeyCacheMs: c.API_KEY_CACHE_MS,
+    idempotencyTtlHours: c.IDEMPOTENCY_TTL_HOURS,
     arbiterSignerKey: c.ARBITER_SIGNER_KEY,
     webhookRetryBaseMs: c.WEBHOOK_RETRY_BASE_MS,
     webhookRetryCapMs: c.WEBHOOK_RETRY_CAP_MS,

@@ -5,6 +5,7 @@
  */
 import "dotenv/config";
 import pino from "pino";
+import { REDACTING_LOG_HOOKS } from "./domain/redact";
 import { JsonRpcProvider } from "ethers";
 import { ConfigError, loadConfig } from "./config";
 import { DeploymentError, loadDeploymentAddresses } from "./chain/deployment";
@@ -15,7 +16,7 @@ import { redactUrl } from "../../sdk/redact";
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const log = pino({ level: config.logLevel, base: { service: "orderchain-relayer" } });
+  const log = pino({ level: config.logLevel, base: { service: "orderchain-relayer" }, hooks: REDACTING_LOG_HOOKS });
   let chainId = config.chainId ? BigInt(config.chainId) : undefined;
   if (chainId === undefined) {
     const probe = new JsonRpcProvider(config.rpcUrl, undefined, { staticNetwork: false });

@@ -19,6 +19,7 @@ import { listen } from "./store/notify";
 import { buildApp } from "./api/app";
 import { createMetrics, type Metrics } from "./metrics";
 import { rpcSettings, type RelayerConfig } from "./config";
+import { REDACTING_LOG_HOOKS } from "./domain/redact";
 
 export interface Relayer {
   app: FastifyInstance;
@@ -62,7 +63,9 @@ export interface StartOptions {
 
 export async function startRelayer(opts: StartOptions): Promise<Relayer> {
   const { config } = opts;
-  const log = opts.logger ?? pino({ level: config.logLevel, base: { service: "orderchain-relayer" } });
+  const log =
+    opts.logger ??
+    pino({ level: config.logLevel, base: { service: "orderchain-relayer" }, hooks: REDACTING_LOG_HOOKS });
   const metrics = createMetrics();
   // What has started so far, stopped in reverse order if a later step fails: a failed start leaves nothing
   // running (no server, lock, pool, listener or thread).
@@ -138,6 +141,7 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
           arbiterApiKey: config.arbiterApiKey,
           merchantKeySecret: config.merchantKeySecret,
           confirmations: config.confirmations,
+          idempotencyTtlHours: config.idempotencyTtlHours,
           arbiterSignerConfigured: !!config.arbiterSignerKey,
           relayPolicy: {
             perBuyerPerMinute: config.relayBuyerPerMinute,

@@ -6,6 +6,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import pino from "pino";
+import { REDACTING_LOG_HOOKS } from "./domain/redact";
 import { openDb } from "./store/db";
 import { makeChainContext, makeProvider } from "./chain/context";
 import { createMetrics } from "./metrics";
@@ -17,7 +18,11 @@ async function run(): Promise<void> {
   const send = (m: FromWorker) => port.postMessage(m);
   const data = workerData as WorkerThreadData;
   const { config } = data;
-  const log = pino({ level: config.logLevel, base: { service: "orderchain-relayer", thread: "workers" } });
+  const log = pino({
+    level: config.logLevel,
+    base: { service: "orderchain-relayer", thread: "workers" },
+    hooks: REDACTING_LOG_HOOKS,
+  });
   const metrics = createMetrics({ processMetrics: false });
   let stop: (() => Promise<void>) | null = null;
   port.on("message", (m: ToWorker) => {

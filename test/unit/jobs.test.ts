@@ -125,9 +125,9 @@ function command(kind: CommandKind, payload: Record<string, unknown>, more: Part
 
 const createCmd = (orderId = ownId) => command("create_order", { orderId, terms: termsToJson(terms), items });
 /** A store that holds the order's terms, as accepted. */
-const withTerms = () =>
+const withTerms = (status = "paid") =>
   new FakeDb((sql) =>
-    sql.includes("from orders") ? [{ chain_order_id: ownId, terms: termsToJson(terms), items }] : [],
+    sql.includes("from orders") ? [{ chain_order_id: ownId, status, terms: termsToJson(terms), items }] : [],
   );
 const revert = (name: string, args: Record<string, string> = {}) => ({ name, args });
 const escrowCall = (data: string) => PaymentEscrow__factory.createInterface().parseTransaction({ data })!;
@@ -254,6 +254,19 @@ describe("jobs (unit): what each command kind prepares and what its outcome mean
         const call = escrowCall(p.data);
         expect(call.name, kind).to.equal(fn);
         expect(call.args[0].salt, kind).to.equal(terms.salt);
+      }
+    });
+
+    it("a merchant's call on an order whose creation failed on chain fails at once with OrderNotCreated (no retries of OrderNotFound)", async function () {
+      for (const kind of [
+        "ship_order",
+        "refund_order",
+        "cancel_order",
+        "propose_settlement",
+        "accept_settlement",
+      ] as const) {
+        const p = await JOBS[kind].prepare(command(kind, { buyerTotal: "1" }), deps({}, withTerms("failed")));
+        expect(p, kind).to.include({ type: "fail", code: "OrderNotCreated" });
       }
     });
 

@@ -4,7 +4,7 @@
  * checks what it stored and what the node received.
  */
 import { expect } from "chai";
-import { Transaction, Wallet, ZeroHash } from "ethers";
+import { Transaction, Wallet, ZeroHash, makeError } from "ethers";
 import { replacementFees } from "../../relayer/src/chain/submitter/fees";
 import type { Prepared } from "../../relayer/src/chain/jobPort";
 import { ADDRESSES, SIGNER, SIGNER_KEY, SubmitterBench, callData } from "./support/submitterBench";
@@ -281,6 +281,17 @@ describe("submitter (fake chain, in-memory store)", function () {
     await b.enqueue(1);
     await b.writer.submitTick();
     expect((await b.commands()).map((c) => [c.status, c.error_code])).to.deep.equal([["pending", null]]);
+  });
+
+  it("a command whose call can never be encoded (a value out of its Solidity type) fails instead of retrying forever", async () => {
+    await startWriter();
+    b.jobs.prepare = () => {
+      throw makeError("value out-of-bounds", "NUMERIC_FAULT", { operation: "toTwos", fault: "overflow", value: 0 });
+    };
+    await b.enqueue(1);
+    await b.writer.submitTick();
+    expect((await b.commands()).map((c) => [c.status, c.error_code])).to.deep.equal([["failed", "UnencodableCommand"]]);
+    expect(b.jobs.failed).to.have.length(1);
   });
 
   it("a command kind without a job fails UnknownCommand", async () => {

@@ -7,6 +7,9 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import AjvCompiler from "@fastify/ajv-compiler";
 import { AppError, type ErrorCode } from "../domain/errors";
+import { describeError, redactUrls } from "../domain/redact";
+import { fitsUint, isUintType, UINT_MAX, type UintType } from "../domain/uints";
+import { chainNotReady, isChainUnavailable } from "../domain/unavailable";
 import type { ServiceDeps } from "../services/context";
 import { registerAuditRoutes } from "./routes-audit";
 import { registerMerchantsRoutes } from "./routes-merchants";
@@ -20,6 +23,7 @@ import { registerWebhookRoutes } from "./routes-webhooks";
 import { SHARED_SCHEMAS } from "./schemas";
 import { registerWeb } from "./web";
 import { registerWebRoutes } from "./routes-web";
+import { idempotencyTtlSeconds, scheduleIdempotencyPurge } from "./idempotency";
 
 export interface AppOptions {
   logger?: boolean | object;
@@ -29,7 +33,24 @@ export interface AppOptions {
   pages?: boolean;
 }
 
+/** JSON Schema formats of on-chain integers (decimal strings): `format: "uint256"` bounds the value by its type. */
+const UINT_FORMATS: Record<string, { type: "string"; validate: (v: string) => boolean }> = Object.fromEntries(
+  (Object.keys(UINT_MAX) as UintType[]).map((type) => [
+    type,
+    { type: "string" as const, validate: (v: string) => fitsUint(v, type) },
+  ]),
+);
+
 function fromFastifyError(err: FastifyError): AppError {
+  const tooLarge = err.validation?.find((v) => v.keyword === "format" && isUintType(v.params?.format));
+  if (tooLarge) {
+    const type = tooLarge.params.format as UintType;
+    return new AppError("value_out_of_range", `${tooLarge.instancePath} is larger than a ${type} holds`, {
+      path: tooLarge.instancePath,
+      type,
+      max: UINT_MAX[type].toString(),
+    });
+  }
   if (err.validation) {
     return new AppError("validation_failed", `request ${err.validationContext ?? "input"} is invalid: ${err.message}`, {
       // `path` is a JSON pointer to the offending field, including a missing one inside an array item.
@@ -102,7 +123,9 @@ export async function buildApp(deps: ServiceDeps, opts: AppOptions = {}): Promis
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: opts.bodyLimit ?? 256 * 1024,
-    ajv: { customOptions: { allErrors: false, coerceTypes: "array", removeAdditional: false } },
+    ajv: {
+      customOptions: { allErrors: false, coerceTypes: "array", removeAdditional: false, formats: UINT_FORMATS },
+    },
     schemaController: { compilersFactory: { buildValidator: validatorFactory() as never } },
     // Errors the router raises before any route runs (a malformed URL, a path parameter longer than the
     // router accepts) bypass the error handler: answer them in the API's error shape too.
@@ -140,9 +163,25 @@ export async function buildApp(deps: ServiceDeps, opts: AppOptions = {}): Promis
   // Fastify parses text/plain by default; the API speaks JSON only, so any other body is a 415.
   app.removeContentTypeParser("text/plain");
 
+  // The one place errors become answers. A chain that cannot answer is a 503 not_ready wherever it surfaces;
+  // it and anything unexpected are logged once, through the relayer's logger, without secrets.
   app.setErrorHandler((err: FastifyError | AppError, req, reply) => {
-    const e = err instanceof AppError ? err : fromFastifyError(err as FastifyError);
-    if (e.code === "internal_error") req.log.error({ err }, "unhandled error");
+    const e =
+      err instanceof AppError
+        ? err
+        : isChainUnavailable(err)
+          ? chainNotReady(err)
+          : fromFastifyError(err as FastifyError);
+    if (e.code === "not_ready" || e.code === "internal_error") {
+      const cause = e === err ? (e.cause ?? e) : err;
+      const at = { reqId: req.id, method: req.method, route: req.routeOptions.url ?? null, code: e.code };
+      if (e.code === "not_ready") deps.log.warn({ ...at, cause: describeError(cause) }, e.message);
+      else
+        deps.log.error(
+          { ...at, cause: describeError(cause), stack: redactUrls(String((cause as Error)?.stack ?? "")) },
+          "unhandled error",
+        );
+    }
     deps.metrics.apiErrors.inc({ code: e.code });
     void reply.code(e.status).send(e.toJSON());
   });
@@ -181,6 +220,7 @@ export async function buildApp(deps: ServiceDeps, opts: AppOptions = {}): Promis
   registerLedgerRoutes(app, deps);
   registerOps(app, deps);
   registerWebRoutes(app, deps);
+  scheduleIdempotencyPurge(app, deps, idempotencyTtlSeconds(deps));
   if (opts.pages !== false) await registerWeb(app, deps);
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   return app;

@@ -43,10 +43,11 @@ export function requireAdmin(deps: ServiceDeps) {
   };
 }
 
+/** The arbiter's key only: the admin, who runs the platform, never rules on disputes (separation of duties). */
 export function requireArbiter(deps: ServiceDeps) {
   return async (req: FastifyRequest, _reply: FastifyReply) => {
     const p = await authenticate(deps, req.headers.authorization);
-    if (p.kind !== "arbiter" && p.kind !== "admin") throw new AppError("forbidden", "this route needs an arbiter key");
+    if (p.kind !== "arbiter") throw new AppError("forbidden", "this route needs the arbiter key");
     req.principal = p;
   };
 }

@@ -1,6 +1,6 @@
 /** Schemas of the buyer's checkout routes: signed actions, the typed data they carry, and what they answer. */
 import { Type } from "@sinclair/typebox";
-import { Address, AllowedActions, ChainProof, SettlementProposal, Terms, UintString, shared } from "./schemas";
+import { Address, AllowedActions, ChainProof, SettlementProposal, Terms, UintIn, UintString, shared } from "./schemas";
 
 export const Action = Type.Union([
   Type.Literal("pay"),
@@ -16,10 +16,10 @@ export const Domain = Type.Object({
   chainId: Type.Union([Type.String({ pattern: "^[0-9]{1,20}$" }), Type.Integer({ minimum: 0 })]),
   verifyingContract: Address,
 });
-export const NumStr = Type.String({ pattern: "^[0-9]{1,78}$" });
+/** A uint256 as the typed data carries it (decimal digits). */
+export const NumStr = UintIn("uint256", { pattern: "^[0-9]{1,78}$" });
 export const BuyerTotal = Type.Optional(
-  Type.String({
-    pattern: "^(0|[1-9][0-9]{0,77})$",
+  UintIn("uint256", {
     description:
       "propose_settlement / accept_settlement: the buyer's share of the whole order, partial refunds included",
   }),
@@ -43,7 +43,15 @@ export const SignedAction = Type.Object(
     forwardRequest: Type.Object({
       domain: Domain,
       message: Type.Object(
-        { from: Address, to: Address, value: NumStr, gas: NumStr, nonce: NumStr, deadline: NumStr, data: Hex },
+        {
+          from: Address,
+          to: Address,
+          value: NumStr,
+          gas: NumStr,
+          nonce: NumStr,
+          deadline: UintIn("uint48", { pattern: "^[0-9]{1,78}$" }),
+          data: Hex,
+        },
         { additionalProperties: false },
       ),
       signature: Type.String({ pattern: "^0x[0-9a-fA-F]{130}$" }),

@@ -2,13 +2,27 @@
  * `Idempotency-Key` on POST: the first response is stored in the same database transaction as the change it
  * reports, so a replay returns it exactly and a crash can never leave one without the other. The same key
  * with a different request is refused (409).
+ *
+ * A key belongs to the merchant (the admin and the arbiter have a scope each; anonymous buyers share one): two
+ * API keys of one merchant sending the same key never both execute. Only the API key that made the first
+ * request gets its replay, another gets 409, since a stored response may hold a secret (a new API key, a
+ * webhook's) that the other key could not obtain itself. A key is kept `IDEMPOTENCY_TTL_HOURS` (24 h by
+ * default) from its first request; after that it is forgotten: ignored, taken over by a new request, purged.
  */
 import crypto from "node:crypto";
-import type { FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { AppError } from "../domain/errors";
 import { decryptPrivateKey, encryptPrivateKey } from "../domain/keys";
+import { describeError } from "../domain/redact";
+import type { Principal, ServiceDeps } from "../services/context";
 import type { Db, Queryable } from "../store/db";
-import { claimIdempotencyKey, findIdempotentResponse, saveIdempotentResponse } from "../store/idempotency";
+import {
+  claimIdempotencyKey,
+  findIdempotentResponse,
+  purgeExpiredIdempotencyKeys,
+  saveIdempotentResponse,
+  type StoredResponse,
+} from "../store/idempotency";
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
@@ -37,7 +51,42 @@ declare module "fastify" {
   interface FastifyInstance {
     /** Encrypts secrets (new API keys, webhook secrets) inside stored idempotent responses. */
     idempotencySealKey?: string;
+    /** How long a key is kept from its first request. */
+    idempotencyTtlSeconds?: number;
   }
+}
+
+export const DEFAULT_IDEMPOTENCY_TTL_HOURS = 24;
+
+/** How long keys are kept: the deps' `idempotencyTtlHours` (IDEMPOTENCY_TTL_HOURS), 24 h by default. */
+export function idempotencyTtlSeconds(deps: ServiceDeps): number {
+  return Math.round((deps.config.idempotencyTtlHours ?? DEFAULT_IDEMPOTENCY_TTL_HOURS) * 3600);
+}
+
+/** Expired keys are deleted at start and then every hour, in batches, by each process (any may do it). */
+const PURGE_EVERY_MS = 3600_000;
+
+export function scheduleIdempotencyPurge(app: FastifyInstance, deps: ServiceDeps, ttlSeconds: number): void {
+  let timer: NodeJS.Timeout | undefined;
+  const purge = async () => {
+    try {
+      while ((await purgeExpiredIdempotencyKeys(deps.db, ttlSeconds)) > 0) {
+        if (!timer) return; // closing
+      }
+    } catch (err) {
+      deps.log.warn({ cause: describeError(err) }, "expired idempotency keys not purged; retrying later");
+    }
+  };
+  app.decorate("idempotencyTtlSeconds", ttlSeconds);
+  app.addHook("onReady", async () => {
+    timer = setInterval(() => void purge(), PURGE_EVERY_MS);
+    timer.unref();
+    void purge();
+  });
+  app.addHook("onClose", async () => {
+    clearInterval(timer);
+    timer = undefined;
+  });
 }
 
 function sealKey(req: FastifyRequest): string {
@@ -78,6 +127,16 @@ export interface IdempotencyClaim {
   scope: string;
   key: string;
   hash: string;
+  /** The API key making the request (null without one): only it gets the stored response replayed. */
+  apiKeyId: string | null;
+  ttlSeconds: number;
+}
+
+/** Whose keys a request's Idempotency-Key is among: its merchant's, the admin's, the arbiter's or anonymous. */
+export function idempotencyScope(p: Principal | undefined): string {
+  if (!p) return "anonymous";
+  // Merchant ids (`mch_…`) never equal the other scopes' names.
+  return p.kind === "merchant" && p.merchantId ? p.merchantId : p.kind;
 }
 
 /** The request's Idempotency-Key (validated) with its scope and request hash, or null without one. */
@@ -88,16 +147,25 @@ export function idempotencyOf(req: FastifyRequest): IdempotencyClaim | null {
   if (!KEY_PATTERN.test(key)) {
     throw new AppError("invalid_idempotency_key", "Idempotency-Key must be 1 to 255 visible ASCII characters");
   }
-  return { scope: req.principal?.keyId ?? "anonymous", key, hash: requestHash(req) };
+  return {
+    scope: idempotencyScope(req.principal),
+    key,
+    hash: requestHash(req),
+    apiKeyId: req.principal?.keyId ?? null,
+    ttlSeconds: req.server.idempotencyTtlSeconds ?? DEFAULT_IDEMPOTENCY_TTL_HOURS * 3600,
+  };
 }
-
-type Stored = { request_hash: string; status_code: number | null; response: unknown };
 
 /**
  * The stored first response for a key already used: the replay, or 409 when the request differs. `T` is what the
  * route returned the first time: the same request (its hash matched) on the same route stored it.
  */
-function replayOf<T>(prior: Stored, claim: IdempotencyClaim, req: FastifyRequest) {
+function replayOf<T>(prior: StoredResponse, claim: IdempotencyClaim, req: FastifyRequest) {
+  if (prior.api_key_id !== claim.apiKeyId) {
+    throw new AppError("idempotency_key_reused", "this Idempotency-Key was used by another API key", {
+      idempotencyKey: claim.key,
+    });
+  }
   if (prior.request_hash !== claim.hash) {
     throw new AppError("idempotency_key_reused", "this Idempotency-Key was used with a different request", {
       idempotencyKey: claim.key,
@@ -125,7 +193,7 @@ export async function replayIfStored<T>(
   reply: FastifyReply,
   claim: IdempotencyClaim,
 ): Promise<{ body: T } | null> {
-  const prior = (await findIdempotentResponse(db, claim.scope, claim.key))[0];
+  const prior = (await findIdempotentResponse(db, claim.scope, claim.key, claim.ttlSeconds))[0];
   if (!prior) return null;
   const out = replayOf<T>(prior, claim, req);
   reply.code(out.status);
@@ -148,7 +216,7 @@ export async function mutate<T>(
     return result;
   }
   const out = await db.tx(async (q) => {
-    const prior = await claimIdempotencyKey(q, claim.scope, claim.key, claim.hash);
+    const prior = await claimIdempotencyKey(q, { ...claim, requestHash: claim.hash });
     if (prior) return replayOf<T>(prior, claim, req);
     const body = await fn(q);
     await saveIdempotentResponse(q, claim.scope, claim.key, status, sealSecrets(body, sealKey(req)));

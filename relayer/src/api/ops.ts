@@ -1,10 +1,14 @@
-/** Operations endpoints: liveness, readiness (database, chain, indexer lag) and Prometheus metrics. */
+/** Operations endpoints: liveness, readiness (database, chain, indexer lag, signers' funds) and Prometheus metrics. */
 import { Type, type Static } from "@sinclair/typebox";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
 import { AggregatorRegistry } from "prom-client";
+import { describeError } from "../domain/redact";
 import type { ServiceDeps } from "../services/context";
 import { queueDepth } from "../store/commands";
+import { databaseAnswers } from "../store/db";
+import { readCheckpoint } from "../store/indexerCheckpoint";
+import { signerFunding } from "../store/signerLeases";
 import { noKey } from "./common";
 import * as S from "./schemas";
 
@@ -14,11 +18,13 @@ const MAX_READY_LAG_BLOCKS = 50;
 export const Readiness = Type.Object({
   status: Type.Union([Type.Literal("ready"), Type.Literal("not_ready")]),
   checks: Type.Object({
-    database: Type.Optional(Type.String({ description: '"ok" or "unreachable: <reason>"' })),
+    database: Type.Optional(
+      Type.String({ description: '"ok" or "unreachable: <reason>" (URLs in the reason show scheme and host only)' }),
+    ),
     chain: Type.Optional(
       Type.Union([
         Type.Object({ status: Type.Literal("ok"), head: Type.Integer() }),
-        Type.String({ description: '"unreachable: <reason>"' }),
+        Type.String({ description: '"unreachable: <reason>" (the RPC URL shows scheme and host only)' }),
       ]),
     ),
     indexer: Type.Optional(
@@ -26,6 +32,15 @@ export const Readiness = Type.Object({
         lastBlock: Type.Union([Type.Integer(), Type.Null()]),
         lagBlocks: Type.Union([Type.Integer(), Type.Null()]),
       }),
+    ),
+    signers: Type.Optional(
+      Type.Object(
+        {
+          held: Type.Integer({ description: "Signers leased by a live relayer process" }),
+          canPay: Type.Integer({ description: "Of those, how many can pay for gas (the others are out of funds)" }),
+        },
+        { description: "Not ready when signers are held and none can pay" },
+      ),
     ),
   }),
 });
@@ -65,11 +80,11 @@ export function registerOps(server: FastifyInstance, deps: ServiceDeps): void {
       const checks: Static<typeof Readiness>["checks"] = {};
       let ok = true;
       try {
-        await deps.db.query("select 1");
+        await databaseAnswers(deps.db);
         checks.database = "ok";
       } catch (err) {
         ok = false;
-        checks.database = `unreachable: ${String(err).slice(0, 200)}`;
+        checks.database = `unreachable: ${describeError(err, 200)}`;
       }
       let head: number | null = null;
       try {
@@ -77,14 +92,20 @@ export function registerOps(server: FastifyInstance, deps: ServiceDeps): void {
         checks.chain = { status: "ok", head };
       } catch (err) {
         ok = false;
-        checks.chain = `unreachable: ${String(err).slice(0, 200)}`;
+        checks.chain = `unreachable: ${describeError(err, 200)}`;
       }
       try {
-        const r = await deps.db.query<{ last_block: string }>("select last_block from indexer_state where id = 1");
-        const last = r.rows[0] ? Number(r.rows[0].last_block) : null;
+        const cp = await readCheckpoint(deps.db);
+        const last = cp ? Number(cp.lastBlock) : null;
         const lag = head !== null && last !== null ? Math.max(0, head - last) : null;
         checks.indexer = { lastBlock: last, lagBlocks: lag };
         if (lag === null || lag > MAX_READY_LAG_BLOCKS) ok = false;
+      } catch {
+        ok = false;
+      }
+      try {
+        checks.signers = await signerFunding(deps.db);
+        if (checks.signers.held > 0 && checks.signers.canPay === 0) ok = false;
       } catch {
         ok = false;
       }

@@ -169,7 +169,7 @@ export function registerLedgerRoutes(server: FastifyInstance, deps: ServiceDeps)
         summary: "Prove the ledger equals the chain for this merchant",
         operationId: "getReconciliation",
         security: sec,
-        response: { 200: MerchantReconciliation, ...S.errors(400, 401, 403, 500) },
+        response: { 200: MerchantReconciliation, ...S.errors(400, 401, 403, 500, 503) },
       },
     },
     async (req) => {
@@ -195,7 +195,7 @@ export function registerLedgerRoutes(server: FastifyInstance, deps: ServiceDeps)
         summary: "Prove the ledger equals the chain for every merchant",
         operationId: "getAdminReconciliation",
         security: sec,
-        response: { 200: Reconciliation, ...S.errors(400, 401, 403, 500) },
+        response: { 200: Reconciliation, ...S.errors(400, 401, 403, 500, 503) },
       },
     },
     async () => reconcile(deps.chain, db),

@@ -102,10 +102,11 @@ export function registerOrdersRoutes(server: FastifyInstance, deps: ServiceDeps)
       onRequest: requireMerchant(deps, "read"),
       schema: {
         tags: ["orders"],
-        summary: "Get an order (by id, chain order id or reference) with its chain proof and timeline",
+        summary:
+          "Get an order (by id, chain order id or reference: the form says which) with its chain proof and timeline",
         operationId: "getOrder",
         security: sec,
-        params: S.IdParam,
+        params: S.OrderNameParam,
         response: { 200: S.OrderDetail, ...S.errors(400, 401, 403, 404, 500) },
       },
     },
@@ -122,7 +123,7 @@ export function registerOrdersRoutes(server: FastifyInstance, deps: ServiceDeps)
         operationId: "shipOrder",
         security: sec,
         headers: S.IdempotencyHeaders,
-        params: S.IdParam,
+        params: S.OrderNameParam,
         body: Type.Object(
           { trackingReference: Type.String({ minLength: 1, maxLength: 200 }) },
           { additionalProperties: false },
@@ -151,9 +152,9 @@ export function registerOrdersRoutes(server: FastifyInstance, deps: ServiceDeps)
         operationId: "refundOrder",
         security: sec,
         headers: S.IdempotencyHeaders,
-        params: S.IdParam,
+        params: S.OrderNameParam,
         body: Type.Object(
-          { amount: Type.Optional(Type.String({ pattern: "^[1-9][0-9]{0,77}$" })) },
+          { amount: Type.Optional(S.UintIn("uint256", { pattern: "^[1-9][0-9]{0,77}$" })) },
           { additionalProperties: false },
         ),
         response: { 202: S.OrderAction, ...S.errors(400, 401, 403, 404, 409, 413, 415, 422, 500) },
@@ -175,7 +176,7 @@ export function registerOrdersRoutes(server: FastifyInstance, deps: ServiceDeps)
         operationId: "cancelOrder",
         security: sec,
         headers: S.IdempotencyHeaders,
-        params: S.IdParam,
+        params: S.OrderNameParam,
         response: { 202: S.OrderAction, ...S.errors(400, 401, 403, 404, 409, 413, 415, 500) },
       },
     },
@@ -187,8 +188,7 @@ export function registerOrdersRoutes(server: FastifyInstance, deps: ServiceDeps)
 
   const SettlementBody = Type.Object(
     {
-      buyerTotal: Type.String({
-        pattern: "^(0|[1-9][0-9]{0,77})$",
+      buyerTotal: S.UintIn("uint256", {
         description:
           "The buyer's share of the whole order, what partial refunds returned included; the rest goes to the payee minus the fee",
       }),
@@ -220,7 +220,7 @@ export function registerOrdersRoutes(server: FastifyInstance, deps: ServiceDeps)
           operationId,
           security: sec,
           headers: S.IdempotencyHeaders,
-          params: S.IdParam,
+          params: S.OrderNameParam,
           body: SettlementBody,
           response: { 202: S.OrderAction, ...S.errors(400, 401, 403, 404, 409, 413, 415, 422, 500) },
         },

@@ -40,7 +40,7 @@ export function registerSkusRoutes(server: FastifyInstance, deps: ServiceDeps): 
         summary: "List SKUs with their stock as the chain has it",
         operationId: "listSkus",
         security: sec,
-        response: { 200: S.List(S.Sku), ...S.errors(400, 401, 403, 500) },
+        response: { 200: S.List(S.Sku), ...S.errors(400, 401, 403, 500, 503) },
       },
     },
     async (req) => ({ data: await listSkusWithStock(deps, db, merchantOf(req)) }),
@@ -56,7 +56,7 @@ export function registerSkusRoutes(server: FastifyInstance, deps: ServiceDeps): 
         operationId: "getSku",
         security: sec,
         params: S.IdParam,
-        response: { 200: S.Sku, ...S.errors(400, 401, 403, 404, 500) },
+        response: { 200: S.Sku, ...S.errors(400, 401, 403, 404, 500, 503) },
       },
     },
     async (req) => {

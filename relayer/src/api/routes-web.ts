@@ -79,7 +79,7 @@ export function registerWebRoutes(server: FastifyInstance, deps: ServiceDeps): v
         operationId: "getToken",
         security: noKey,
         params: Type.Object({ token: Type.String({ maxLength: 42 }) }),
-        response: { 200: TokenInfo, ...S.errors(400, 404, 500) },
+        response: { 200: TokenInfo, ...S.errors(400, 404, 500, 503) },
       },
     },
     async (req) => {

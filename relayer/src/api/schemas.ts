@@ -7,6 +7,7 @@
 import { Type, type Static, type TSchema } from "@sinclair/typebox";
 import { ORDER_ACTIONS, type OrderParty } from "../../../sdk/orderActions";
 import { ErrorCodes, type ErrorCode } from "../domain/errors";
+import { UINT_MAX, type UintType } from "../domain/uints";
 
 /** Every error's body. Registered once with `app.addSchema` (app.ts); routes refer to it by its $id. */
 export const ErrorBody = Type.Object(
@@ -64,7 +65,7 @@ export const IdempotencyHeaders = Type.Object({
   "Idempotency-Key": Type.Optional(
     Type.String({
       description:
-        "1 to 255 visible ASCII characters. A retry with the same key and request gets the first response (with Idempotent-Replayed: true); the same key with another request is refused (409)",
+        "1 to 255 visible ASCII characters, one namespace per merchant (the admin and the arbiter have one each), kept 24 hours from the first request (IDEMPOTENCY_TTL_HOURS). A retry with the same key and request by the same API key gets the first response (with Idempotent-Replayed: true); the same key with another request, or from another API key of the merchant, is refused (409 idempotency_key_reused)",
     }),
   ),
 });
@@ -73,9 +74,36 @@ export const UintString = Type.String({
   pattern: "^[0-9]{1,78}$",
   description: "Unsigned integer in base units, as a decimal string",
 });
+/**
+ * An on-chain integer a caller sends, as a decimal string: `pattern` bounds its digits, `format` (its Solidity
+ * type, domain/uints.ts) its value. A value its type cannot hold is refused with 400 value_out_of_range.
+ */
+export const UintIn = (type: UintType, opts: { pattern?: string; description?: string } = {}) =>
+  Type.String({
+    pattern: opts.pattern ?? "^(0|[1-9][0-9]{0,77})$",
+    format: type,
+    description: `${opts.description ? `${opts.description}. ` : ""}A ${type}: at most ${UINT_MAX[type]}`,
+  });
 export const Address = Type.String({ pattern: "^0x[0-9a-fA-F]{40}$" });
 export const Reference = Type.String({ minLength: 1, maxLength: 128, pattern: "^[A-Za-z0-9._:/#-]+$" });
+/** An order's reference: besides `Reference`, it may take neither the form of an order id nor of a chain order id. */
+export const OrderReference = Type.String({
+  minLength: 1,
+  maxLength: 128,
+  pattern: "^[A-Za-z0-9._:/#-]+$",
+  description:
+    'The merchant\'s own name of the order, unique per merchant. It may not start with "ord_" nor be 0x and 64 hex digits: those forms name orders by id and chain order id (400 validation_failed)',
+});
 export const IdParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });
+/** An order named by its id (`ord_…`), its chain order id (0x and 64 hex digits) or its reference. */
+export const OrderNameParam = Type.Object({
+  id: Type.String({
+    minLength: 1,
+    maxLength: 128,
+    description:
+      "The order's id (ord_…), its chain order id (0x and 64 hex digits) or its reference; the form says which",
+  }),
+});
 export const Scope = Type.Union([
   Type.Literal("read"),
   Type.Literal("orders"),
@@ -182,8 +210,11 @@ export const OrderItemIn = Type.Object(
 
 export const NewOrder = Type.Object(
   {
-    reference: Reference,
-    amount: Type.String({ pattern: "^[1-9][0-9]{0,77}$", description: "Price in the token's base units" }),
+    reference: OrderReference,
+    amount: UintIn("uint184", {
+      pattern: "^[1-9][0-9]{0,77}$",
+      description: "Price in the token's base units; the escrow refuses more than a uint184 (AmountTooLarge)",
+    }),
     token: Type.String({ description: '"native" or an allowlisted ERC-20 address', minLength: 1, maxLength: 42 }),
     buyer: Type.Optional(
       Type.Union([Address, Type.Null()], { description: "Only this address may pay; omit for any payer" }),

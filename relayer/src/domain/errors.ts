@@ -5,6 +5,8 @@
 export const ErrorCodes = {
   validation_failed: 400,
   invalid_idempotency_key: 400,
+  value_out_of_range: 400,
+  webhook_url_forbidden: 400,
   unauthenticated: 401,
   forbidden: 403,
   insufficient_scope: 403,
@@ -20,6 +22,8 @@ export const ErrorCodes = {
   order_not_on_chain_yet: 409,
   sku_not_on_chain_yet: 409,
   merchant_not_ready: 409,
+  webhook_endpoint_limit_reached: 409,
+  webhook_endpoint_disabled: 409,
   signature_invalid: 400,
   signature_expired: 400,
   wrong_chain: 400,

@@ -16,7 +16,12 @@ export const chainItems = (items: Items) =>
 export async function orderTermsOf(deps: JobDeps, orderId: string) {
   const row = await orderTermsRow(deps.db, orderId);
   if (!row?.terms) return undefined;
-  return { chainOrderId: row.chain_order_id, terms: toTerms(row.terms), items: chainItems(row.items) };
+  return {
+    chainOrderId: row.chain_order_id,
+    status: row.status,
+    terms: toTerms(row.terms),
+    items: chainItems(row.items),
+  };
 }
 
 export const NO_TERMS: Prepared = { type: "fail", code: "OrderTermsMissing", message: "the order has no stored terms" };

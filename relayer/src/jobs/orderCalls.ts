@@ -12,12 +12,20 @@ type Encode = (
   deps: Parameters<JobHandler["prepare"]>[1],
 ) => Promise<Prepared> | Prepared;
 
+const NOT_CREATED: Prepared = {
+  type: "fail",
+  code: "OrderNotCreated",
+  message: "the order's creation failed on chain; it does not exist there",
+};
+
 /** A handler that encodes one escrow call from the order's terms. */
 function orderCall(encode: Encode): JobHandler {
   return {
     async prepare(cmd, deps) {
       const o = await orderTermsOf(deps, cmd.order_id!);
       if (!o) return NO_TERMS;
+      // Its creation failed on chain (e.g. AmountTooLarge): the order will never exist, so neither will this call.
+      if (o.status === "failed") return NOT_CREATED;
       return encode(o, cmd.payload, deps);
     },
     onFailed: noteOrderError,

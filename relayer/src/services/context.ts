@@ -30,5 +30,7 @@ export interface ServiceDeps {
     confirmations: number;
     arbiterSignerConfigured?: boolean;
     relayPolicy?: { perBuyerPerMinute: number; perMerchantPerMinute: number };
+    /** How long an Idempotency-Key is kept from its first request (IDEMPOTENCY_TTL_HOURS; default 24). */
+    idempotencyTtlHours?: number;
   };
 }

@@ -111,10 +111,22 @@ export async function issueKey(
   return { ...keyView((await getApiKey(q, id))!), secret };
 }
 
+/**
+ * Revokes a key of the merchant. A merchant key may revoke only keys whose scopes it holds all of (itself
+ * included): a staff key managing keys cannot lock out the owner or a key more powerful than its own.
+ */
 export async function revokeKey(q: Queryable, who: Principal, merchantId: string | null, keyId: string) {
   const k = await getApiKey(q, keyId);
   if (!k || (merchantId !== null && k.merchant_id !== merchantId))
     throw new AppError("not_found", `API key ${keyId} not found`, { keyId });
+  const beyond = who.kind === "merchant" ? k.scopes.filter((s) => !who.scopes.includes(s)) : [];
+  if (beyond.length > 0) {
+    throw new AppError("insufficient_scope", "a key cannot revoke a key with scopes it does not have", {
+      keyId,
+      scopes: k.scopes,
+      held: who.scopes,
+    });
+  }
   await revokeApiKey(q, keyId);
   await recordAudit(q, {
     merchantId: k.merchant_id,

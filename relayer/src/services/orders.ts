@@ -3,13 +3,17 @@ import { getAddress, id as keccakText, isAddress, ZeroAddress } from "ethers";
 import { hashItems, orderIdOf, OrderState, Party, termsToJson, type OrderTerms } from "../../../sdk/orderRecord";
 import { AppError } from "../domain/errors";
 import { newId, orderSalt, ORDER_STATUSES } from "../domain/model";
-import { allowedActions, assertAllowed } from "../domain/order";
+import { allowedActions, assertAllowed, orderNameKind, referenceProblem } from "../domain/order";
+import { UINT_MAX } from "../domain/uints";
+import { chainNotReady } from "../domain/unavailable";
 import { enqueueCommand } from "../store/commands";
 import { isUniqueViolation, type Queryable } from "../store/db";
 import { getMerchant } from "../store/merchants";
 import { skusByIds } from "../store/skus";
 import {
-  findOrder,
+  findMerchantOrderByChainId,
+  findOrderById,
+  findOrderByReference,
   insertOrderWithCommand,
   listOrders,
   orderCommands,
@@ -101,8 +105,17 @@ export async function createOrder(
   who: Principal,
   merchantId: string,
   body: CreateOrderBody,
-  idempotency?: { scope: string; key: string; hash: string; status: number },
+  idempotency?: {
+    scope: string;
+    key: string;
+    hash: string;
+    apiKeyId: string | null;
+    ttlSeconds: number;
+    status: number;
+  },
 ): Promise<ReturnType<typeof orderView> | null> {
+  const shape = referenceProblem(body.reference);
+  if (shape) throw new AppError("validation_failed", shape, { field: "reference" });
   const merchantAddress = await merchantAddressOf(q, merchantId);
   const token = body.token === "native" ? ZeroAddress : body.token;
   if (token !== ZeroAddress && !isAddress(token)) {
@@ -121,6 +134,13 @@ export async function createOrder(
   if (amount <= 0n)
     throw new AppError("validation_failed", "amount must be a positive integer in the token's base units", {
       field: "amount",
+    });
+  // The schema checks it too (format uint184); an amount the escrow refuses must never become a command.
+  if (amount > UINT_MAX.uint184)
+    throw new AppError("value_out_of_range", "/amount is larger than the escrow accepts (a uint184)", {
+      path: "/amount",
+      type: "uint184",
+      max: UINT_MAX.uint184.toString(),
     });
   const now = Math.floor(Date.now() / 1000);
   const paymentDeadline = body.paymentDeadline
@@ -243,9 +263,7 @@ async function currentFeeBps(deps: ServiceDeps): Promise<number> {
     return feeBps;
   } catch (err) {
     if (hit) return hit.feeBps;
-    throw new AppError("not_ready", "the chain is unreachable and the escrow's fee is not known yet; retry later", {
-      reason: String((err as Error)?.message ?? err).slice(0, 200),
-    });
+    throw chainNotReady(err, "the chain is unreachable and the escrow's fee is not known yet; retry later");
   }
 }
 
@@ -262,22 +280,23 @@ async function tokenAllowed(deps: ServiceDeps, token: string): Promise<boolean> 
   } catch (err) {
     // The chain is unreachable: orders are still accepted on the last known answer (the escrow checks again).
     if (hit) return hit.allowed;
-    throw new AppError(
-      "not_ready",
+    throw chainNotReady(
+      err,
       "the chain is unreachable and whether the escrow accepts this token is not known yet; retry later",
-      {
-        token,
-        reason: String((err as Error)?.message ?? err).slice(0, 200),
-      },
+      { token },
     );
   }
   allowCache.set(token, { at: Date.now(), allowed });
   return allowed;
 }
 
-export async function getOrderOr404(q: Queryable, merchantId: string, key: string) {
-  const o = await findOrder(q, merchantId, key);
-  if (!o) throw new AppError("not_found", `order ${key} not found`, { orderId: key });
+/** The merchant's order named by `name`: its id, its chain order id or its reference, told apart by form. */
+export async function getOrderOr404(q: Queryable, merchantId: string, name: string) {
+  const find = { id: findOrderById, chainOrderId: findMerchantOrderByChainId, reference: findOrderByReference }[
+    orderNameKind(name)
+  ];
+  const o = await find(q, merchantId, name);
+  if (!o) throw new AppError("not_found", `order ${name} not found`, { orderId: name });
   return o;
 }
 

@@ -67,6 +67,11 @@ export function isUniqueViolation(err: unknown, constraints?: string[]): boolean
   return !constraints || (typeof e.constraint === "string" && constraints.includes(e.constraint));
 }
 
+/** Resolves when the database answers a query (readiness). */
+export async function databaseAnswers(q: Queryable): Promise<void> {
+  await q.query("select 1");
+}
+
 /** Opens a pool on the PostgreSQL server at `databaseUrl` and checks that it answers. */
 export async function openDb(opts: { databaseUrl: string; poolSize?: number }): Promise<Db> {
   const pool = new Pool({ connectionString: opts.databaseUrl, max: opts.poolSize ?? 10 });

@@ -95,16 +95,31 @@ export async function insertOrder(
   );
 }
 
-/** An order of the merchant by API id, chain order id or the merchant's own reference. */
-export async function findOrder(q: Queryable, merchantId: string, key: string): Promise<OrderRow | undefined> {
+/*
+ * A merchant's order by one of its three names, each looked up on its own (services/orders.ts `getOrderOr404`
+ * picks one by the name's form): an id, a chain order id and a reference never match each other's rows.
+ */
+
+/** The merchant's order with the API id `id`. */
+export async function findOrderById(q: Queryable, merchantId: string, id: string): Promise<OrderRow | undefined> {
+  return (await q.query<OrderRow>(`select * from orders where merchant_id = $1 and id = $2`, [merchantId, id])).rows[0];
+}
+
+/** The merchant's order with the chain order id `chainOrderId` (any case). */
+export async function findMerchantOrderByChainId(
+  q: Queryable,
+  merchantId: string,
+  chainOrderId: string,
+): Promise<OrderRow | undefined> {
   return (
-    await q.query<OrderRow>(
-      `select * from orders where merchant_id = $1 and (id = $2 or chain_order_id = lower($2) or reference = $2) limit 1`,
-      [merchantId, key],
-    )
+    await q.query<OrderRow>(`select * from orders where merchant_id = $1 and chain_order_id = lower($2)`, [
+      merchantId,
+      chainOrderId,
+    ])
   ).rows[0];
 }
 
+/** The merchant's order with its own reference `reference`. */
 export async function findOrderByReference(
   q: Queryable,
   merchantId: string,
@@ -192,7 +207,8 @@ export async function orderCommands(q: Queryable, orderId: string) {
 /**
  * Accepts an order in one statement (atomic without an explicit transaction): the order, its create command,
  * its audit line and, with an idempotency claim, the stored first response. Returns the new row, or null when
- * the claim's key is already stored (nothing was inserted: the caller replays the stored response). A reused
+ * the claim's key is already stored and live (nothing was inserted: the caller replays the stored response; an
+ * expired key is taken over). A reused
  * reference fails with the unique violation of `orders_merchant_id_reference_key`, inserting nothing.
  */
 export async function insertOrderWithCommand(
@@ -200,7 +216,15 @@ export async function insertOrderWithCommand(
   o: Parameters<typeof insertOrder>[1],
   command: { payload: unknown; apiKeyId: string | null },
   audit: { action: string; details: unknown },
-  idempotency?: { scope: string; key: string; hash: string; status: number; response: (row: OrderRow) => unknown },
+  idempotency?: {
+    scope: string;
+    key: string;
+    hash: string;
+    apiKeyId: string | null;
+    ttlSeconds: number;
+    status: number;
+    response: (row: OrderRow) => unknown;
+  },
 ): Promise<OrderRow | null> {
   const now = new Date();
   const row: OrderRow = {
@@ -229,9 +253,13 @@ export async function insertOrderWithCommand(
   };
   const r = await q.query<{ inserted: number }>(
     `with k as (
-       insert into idempotency_keys (scope, key, request_hash, status_code, response)
-       select $17::text, $18::text, $19::text, $20::int, $21::jsonb where $17::text is not null
-       on conflict do nothing returning 1
+       insert into idempotency_keys (scope, key, request_hash, status_code, response, api_key_id)
+       select $17::text, $18::text, $19::text, $20::int, $21::jsonb, $23::text where $17::text is not null
+       on conflict (scope, key) do update
+         set request_hash = excluded.request_hash, status_code = excluded.status_code, response = excluded.response,
+             api_key_id = excluded.api_key_id, created_at = now()
+         where idempotency_keys.created_at <= now() - make_interval(secs => $24::double precision)
+       returning 1
      ), o as (
        insert into orders (id, merchant_id, reference, chain_order_id, buyer, token, amount, items, payment_deadline,
                            ship_within, protection_period, terms, created_at, updated_at)
@@ -269,6 +297,8 @@ export async function insertOrderWithCommand(
       idempotency?.status ?? null,
       idempotency ? JSON.stringify(idempotency.response(row)) : null,
       JSON.stringify(o.terms),
+      idempotency?.apiKeyId ?? null,
+      idempotency?.ttlSeconds ?? 0,
     ],
   );
   return Number(r.rows[0].inserted) > 0 ? row : null;
@@ -279,13 +309,15 @@ export async function orderTermsRow(
   q: Queryable,
   orderId: string,
 ): Promise<
-  { chain_order_id: string; terms: TermsJson | null; items: { skuId: string; quantity: string }[] } | undefined
+  | { chain_order_id: string; status: string; terms: TermsJson | null; items: { skuId: string; quantity: string }[] }
+  | undefined
 > {
   const r = await q.query<{
     chain_order_id: string;
+    status: string;
     terms: TermsJson | null;
     items: { skuId: string; quantity: string }[];
-  }>("select chain_order_id, terms, items from orders where id = $1", [orderId]);
+  }>("select chain_order_id, status, terms, items from orders where id = $1", [orderId]);
   return r.rows[0];
 }
 

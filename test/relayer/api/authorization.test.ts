@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { ARBITER_KEY } from "../harness";
 import { ADMIN_KEY, errorOf, startApiEnv, type ApiEnv, type Merchant, type Method } from "./support";
 
 describe("relayer API: authentication, merchant isolation, scopes and audit", function () {
@@ -182,6 +183,46 @@ describe("relayer API: authentication, merchant isolation, scopes and audit", fu
       const ok = await env.call("POST", "/v1/keys", manager.body.secret, { name: "y", scopes: ["read"] });
       expect(ok.status).to.equal(201);
       expect(ok.body.createdBy).to.equal(manager.body.id);
+    });
+  });
+
+  describe("separation of duties", () => {
+    it("the admin key is no arbiter: it can neither read the disputes nor rule on one (403)", async () => {
+      const chainOrderId = (await env.call("GET", `/v1/orders/${bOrder}`, b.key)).body.chainOrderId;
+      const list = await env.call("GET", "/v1/arbiter/disputes", ADMIN_KEY);
+      expect(list.status, list.text).to.equal(403);
+      expect(errorOf(list).code).to.equal("forbidden");
+      const rule = await env.call("POST", `/v1/arbiter/disputes/${chainOrderId}/resolve`, ADMIN_KEY, {
+        buyerTotal: "1",
+      });
+      expect(rule.status, rule.text).to.equal(403);
+      expect(errorOf(rule).code).to.equal("forbidden");
+      expect((await env.call("GET", "/v1/arbiter/disputes", ARBITER_KEY)).status).to.equal(200);
+    });
+
+    it("a staff key with the keys scope cannot revoke the owner's key, nor any key holding a scope it lacks (403)", async () => {
+      const m = await env.newMerchant();
+      const staff = (await env.call("POST", "/v1/keys", m.key, { name: "hr", scopes: ["keys", "read"] })).body;
+      const clerk = (await env.call("POST", "/v1/keys", m.key, { name: "clerk", scopes: ["read", "orders"] })).body;
+      for (const target of [m.keyId, clerk.id]) {
+        const r = await env.call("POST", `/v1/keys/${target}/revoke`, staff.secret);
+        expect(r.status, r.text).to.equal(403);
+        expect(errorOf(r).code).to.equal("insufficient_scope");
+      }
+      expect((await env.call("GET", "/v1/orders", m.key)).status).to.equal(200);
+      expect((await env.call("GET", "/v1/orders", clerk.secret)).status).to.equal(200);
+      const audit = await env.call("GET", "/v1/audit?limit=200", m.key);
+      expect(audit.body.data.map((e: { action: string }) => e.action)).to.not.include("api_key.revoked");
+    });
+
+    it("a staff key revokes keys within its own scopes, itself included; the owner revokes any", async () => {
+      const m = await env.newMerchant();
+      const staff = (await env.call("POST", "/v1/keys", m.key, { name: "hr", scopes: ["keys", "read"] })).body;
+      const viewer = (await env.call("POST", "/v1/keys", staff.secret, { name: "viewer", scopes: ["read"] })).body;
+      expect((await env.call("POST", `/v1/keys/${viewer.id}/revoke`, staff.secret)).status).to.equal(200);
+      expect((await env.call("POST", `/v1/keys/${staff.id}/revoke`, staff.secret)).status).to.equal(200);
+      const other = (await env.call("POST", "/v1/keys", m.key, { name: "x", scopes: ["keys", "refunds"] })).body;
+      expect((await env.call("POST", `/v1/keys/${other.id}/revoke`, m.key)).status).to.equal(200);
     });
   });
 

@@ -59,6 +59,7 @@ const DEFAULTS: RelayerConfig = {
   instanceId: undefined,
   workers: "thread",
   apiKeyCacheMs: 5_000,
+  idempotencyTtlHours: 24,
   arbiterSignerKey: undefined,
   webhookRetryBaseMs: 10_000,
   webhookRetryCapMs: 2 * 3600_000,
@@ -164,6 +165,7 @@ describe("relayer config: loadConfig", () => {
       INSTANCE_ID: "relayer-a",
       WORKERS: "none",
       API_KEY_CACHE_MS: "0",
+      IDEMPOTENCY_TTL_HOURS: "48",
     });
     expect(c).to.deep.equal({
       rpcUrl: "https://rpc.example.org/v1",
@@ -197,6 +199,7 @@ describe("relayer config: loadConfig", () => {
       instanceId: "relayer-a",
       workers: "none",
       apiKeyCacheMs: 0,
+      idempotencyTtlHours: 48,
       arbiterSignerKey: KEY_C,
       webhookRetryBaseMs: 2_000,
       webhookRetryCapMs: 600_000,

@@ -2,8 +2,9 @@ import { expect } from "chai";
 import type { FastifyRequest } from "fastify";
 import { requestHash } from "../../../relayer/src/api/idempotency";
 import { startRelayer } from "../../../relayer/src/relayer";
+import { purgeExpiredIdempotencyKeys } from "../../../relayer/src/store/idempotency";
 import { freePort, relayerConfig } from "../harness";
-import { callApp, errorOf, startApiEnv, type ApiEnv, type Merchant } from "./support";
+import { ADMIN_KEY, callApp, errorOf, startApiEnv, type ApiEnv, type Merchant } from "./support";
 
 describe("relayer API: Idempotency-Key and concurrent duplicates", function () {
   this.timeout(120_000);
@@ -98,8 +99,9 @@ describe("relayer API: Idempotency-Key and concurrent duplicates", function () {
         body,
       } as unknown as FastifyRequest);
       await env.relayer.db.query(
-        `insert into idempotency_keys (scope, key, request_hash, status_code, response) values ($1, $2, $3, 202, $4)`,
-        [m.keyId, "offline-1", hash, JSON.stringify(stored)],
+        `insert into idempotency_keys (scope, key, request_hash, status_code, response, api_key_id)
+         values ($1, $2, $3, 202, $4, $5)`,
+        [m.id, "offline-1", hash, JSON.stringify(stored), m.keyId],
       );
       const before = await counts();
       const again = await callApp(offline, "POST", "/v1/orders", m.key, body, { "idempotency-key": "offline-1" });
@@ -194,13 +196,89 @@ describe("relayer API: Idempotency-Key and concurrent duplicates", function () {
     expect(b.body).to.deep.equal(a.body);
   });
 
-  it("scopes keys per API key: another key of the same merchant may reuse the value", async () => {
-    const other = (await env.call("POST", "/v1/keys", m.key, { name: "second", scopes: ["read", "orders"] })).body;
+  it("a staff key replaying the owner's Idempotency-Key executes nothing: the key belongs to the merchant (409)", async () => {
+    const staff = (await env.call("POST", "/v1/keys", m.key, { name: "second", scopes: ["read", "orders"] })).body;
     const a = await env.call("POST", "/v1/orders", m.key, newOrder("ID-4a"), { "idempotency-key": "shared" });
-    const b = await env.call("POST", "/v1/orders", other.secret, newOrder("ID-4b"), { "idempotency-key": "shared" });
-    expect([a.status, b.status]).to.deep.equal([202, 202]);
-    expect(b.headers["idempotent-replayed"]).to.equal(undefined);
-    expect(b.body.id).to.not.equal(a.body.id);
+    expect(a.status).to.equal(202);
+    const before = await counts();
+    const other = await env.call("POST", "/v1/orders", staff.secret, newOrder("ID-4b"), {
+      "idempotency-key": "shared",
+    });
+    expect(other.status, other.text).to.equal(409);
+    expect(errorOf(other).code).to.equal("idempotency_key_reused");
+    // The same request from another key is refused too: a replay would hand it the owner's response (which, for a
+    // new key or webhook, holds a secret the staff key could not obtain itself).
+    const same = await env.call("POST", "/v1/orders", staff.secret, newOrder("ID-4a"), { "idempotency-key": "shared" });
+    expect(same.status, same.text).to.equal(409);
+    expect(errorOf(same).code).to.equal("idempotency_key_reused");
+    expect(await counts()).to.deep.equal(before);
+  });
+
+  it("keeps the admin's and each merchant's Idempotency-Keys apart: the same value in another scope is a new request", async () => {
+    const admin = await env.call(
+      "POST",
+      "/v1/admin/merchants",
+      ADMIN_KEY,
+      { name: "Scoped" },
+      { "idempotency-key": "scope-1" },
+    );
+    expect(admin.status).to.equal(201);
+    const mine = await env.call("POST", "/v1/orders", m.key, newOrder("ID-SC-1"), { "idempotency-key": "scope-1" });
+    expect(mine.status, mine.text).to.equal(202);
+    expect(mine.headers["idempotent-replayed"]).to.equal(undefined);
+    const n = await env.newMerchant("Neighbour");
+    const theirs = await env.call("POST", "/v1/orders", n.key, newOrder("ID-SC-1"), { "idempotency-key": "scope-1" });
+    expect(theirs.status, theirs.text).to.equal(202);
+    expect(theirs.body.id).to.not.equal(mine.body.id);
+  });
+
+  it("a client retrying a day later with the key of a forgotten request is served anew: keys expire after 24 h", async () => {
+    const first = await env.call("POST", "/v1/orders", m.key, newOrder("ID-OLD-1"), { "idempotency-key": "old-1" });
+    expect(first.status).to.equal(202);
+    const fresh = await env.call("POST", "/v1/orders", m.key, newOrder("ID-OLD-2"), { "idempotency-key": "old-1" });
+    expect(fresh.status, "within 24 h the key still holds").to.equal(409);
+    await env.relayer.db.query(
+      `update idempotency_keys set created_at = now() - interval '24 hours 1 minute' where key = 'old-1'`,
+    );
+    const later = await env.call("POST", "/v1/orders", m.key, newOrder("ID-OLD-2"), { "idempotency-key": "old-1" });
+    expect(later.status, later.text).to.equal(202);
+    expect(later.headers["idempotent-replayed"]).to.equal(undefined);
+    const again = await env.call("POST", "/v1/orders", m.key, newOrder("ID-OLD-2"), { "idempotency-key": "old-1" });
+    expect(again.headers["idempotent-replayed"]).to.equal("true");
+    expect(again.body).to.deep.equal(later.body);
+    // The same for a route that stores its answer in a transaction of its own.
+    const k1 = await env.call(
+      "POST",
+      "/v1/keys",
+      m.key,
+      { name: "a", scopes: ["read"] },
+      { "idempotency-key": "old-2" },
+    );
+    await env.relayer.db.query(
+      `update idempotency_keys set created_at = now() - interval '25 hours' where key = 'old-2'`,
+    );
+    const k2 = await env.call(
+      "POST",
+      "/v1/keys",
+      m.key,
+      { name: "b", scopes: ["read"] },
+      { "idempotency-key": "old-2" },
+    );
+    expect(k2.status, k2.text).to.equal(201);
+    expect(k2.body.id).to.not.equal(k1.body.id);
+  });
+
+  it("purges keys older than 24 h and keeps the rest", async () => {
+    await env.call("POST", "/v1/orders", m.key, newOrder("ID-PURGE-1"), { "idempotency-key": "purge-old" });
+    await env.call("POST", "/v1/orders", m.key, newOrder("ID-PURGE-2"), { "idempotency-key": "purge-new" });
+    await env.relayer.db.query(
+      `update idempotency_keys set created_at = now() - interval '25 hours' where key = 'purge-old'`,
+    );
+    expect(await purgeExpiredIdempotencyKeys(env.relayer.db, 24 * 3600)).to.be.at.least(1);
+    const left = await env.relayer.db.query<{ key: string }>(
+      `select key from idempotency_keys where key in ('purge-old', 'purge-new')`,
+    );
+    expect(left.rows.map((r) => r.key)).to.deep.equal(["purge-new"]);
   });
 
   it("does not store a refused request: the same key succeeds once the request is valid", async () => {

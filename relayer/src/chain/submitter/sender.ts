@@ -12,6 +12,8 @@ import {
   type CommandRow,
 } from "../../store/commands";
 import { insertTx, markDropped } from "../../store/chainTxs";
+import { isError } from "ethers";
+import { describeError } from "../../domain/redact";
 import { decodeRevertData, revertDataOf } from "../decodeError";
 import type { Prepared } from "../jobPort";
 import { broadcastRaw, classifyBroadcastError, signTx } from "./broadcast";
@@ -62,7 +64,13 @@ export class Sender {
         try {
           prepared.push({ cmd, p: await this.outcomes.prepare(cmd) });
         } catch (err) {
-          prepared.push({ cmd, p: { type: "wait", delayMs: 1000, reason: String(err) } });
+          // A command whose call cannot be encoded never will be: it fails visibly. Anything else (the node or
+          // the database not answering) is tried again.
+          if (isError(err, "INVALID_ARGUMENT") || isError(err, "NUMERIC_FAULT")) {
+            prepared.push({ cmd, p: { type: "fail", code: "UnencodableCommand", message: describeError(err) } });
+          } else {
+            prepared.push({ cmd, p: { type: "wait", delayMs: 1000, reason: String(err) } });
+          }
         }
       }
       timing.prepareMs = performance.now() - started - timing.claimMs;

@@ -7,8 +7,12 @@ import { maxRecordedNonce, minedFromNonce, openTxs, reopenTx, type ChainTxRow } 
 import { broadcastRaw, classifyBroadcastError } from "./broadcast";
 import type { SignerLane, SubmitterContext } from "./lane";
 
+/** How often an idle signer's nonce is compared with the node's. */
+const IDLE_CHECK_MS = 10_000;
+
 export class NonceKeeper {
   private lastCheck = 0;
+  private readonly lastIdleCheck = new Map<string, number>();
 
   constructor(private readonly ctx: SubmitterContext) {}
 
@@ -72,14 +76,18 @@ export class NonceKeeper {
 
   /**
    * The node no longer knows transactions this process signed (a reorg, a node restart): the signer recovers
-   * before sending anything new. Checked at most once a second.
+   * before sending anything new. A signer with transactions in flight is checked at most once a second, an idle
+   * one every 10 s (an idle relayer should cost its RPC provider next to nothing).
    */
   async check(held: string[]): Promise<void> {
-    if (Date.now() - this.lastCheck < 1000) return;
-    this.lastCheck = Date.now();
+    const now = Date.now();
+    if (now - this.lastCheck < 1000) return;
+    this.lastCheck = now;
     for (const s of held) {
       const lane = this.ctx.lanes.get(s)!;
       if (lane.busy || lane.needsRecovery || lane.nextNonce === null) continue;
+      if (lane.inFlight === 0 && now - (this.lastIdleCheck.get(s) ?? 0) < IDLE_CHECK_MS) continue;
+      if (lane.inFlight === 0) this.lastIdleCheck.set(s, now);
       const expected = lane.nextNonce;
       const pending = BigInt(await this.ctx.chain.provider.getTransactionCount(s, "pending"));
       if (pending < expected && !lane.busy && lane.nextNonce === expected) {

@@ -77,7 +77,11 @@ const schema = z.object({
     .min(10)
     .default(2 * 3600_000),
   WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(34),
-  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(5_000),
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: z
+    .enum(["true", "false"])
+    .default("false")
+    .transform((v) => v === "true"),
   RELAY_BUYER_PER_MINUTE: z.coerce.number().int().min(1).default(12),
   RELAY_MERCHANT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -104,6 +108,13 @@ function crossProblems(env: RawEnv): string[] {
   const cap = Number(env.WEBHOOK_RETRY_CAP_MS ?? 2 * 3600_000);
   if (Number.isFinite(base) && Number.isFinite(cap) && cap < base) {
     out.push(`WEBHOOK_RETRY_CAP_MS: must be at least WEBHOOK_RETRY_BASE_MS (${base})`);
+  }
+  // Webhooks to loopback and private addresses serve local development only: never on a public chain.
+  const chainId = env.CHAIN_ID === undefined ? undefined : Number(env.CHAIN_ID);
+  if (env.WEBHOOK_ALLOW_PRIVATE_TARGETS === "true" && chainId !== undefined && ![31337, 1337].includes(chainId)) {
+    out.push(
+      `WEBHOOK_ALLOW_PRIVATE_TARGETS: may only be true on a local chain (CHAIN_ID 31337 or 1337, not ${chainId})`,
+    );
   }
   return out;
 }
@@ -158,6 +169,8 @@ export interface RelayerConfig {
   webhookRetryCapMs: number;
   webhookMaxAttempts: number;
   webhookTimeoutMs: number;
+  /** Local chains only: webhooks may go to http:// and to loopback or private addresses. */
+  webhookAllowPrivateTargets: boolean;
   relayBuyerPerMinute: number;
   relayMerchantPerMinute: number;
 }
@@ -219,6 +232,7 @@ export function loadConfig(env: RawEnv = process.env): RelayerConfig {
     webhookRetryCapMs: c.WEBHOOK_RETRY_CAP_MS,
     webhookMaxAttempts: c.WEBHOOK_MAX_ATTEMPTS,
     webhookTimeoutMs: c.WEBHOOK_TIMEOUT_MS,
+    webhookAllowPrivateTargets: c.WEBHOOK_ALLOW_PRIVATE_TARGETS,
     relayBuyerPerMinute: c.RELAY_BUYER_PER_MINUTE,
     relayMerchantPerMinute: c.RELAY_MERCHANT_PER_MINUTE,
   };

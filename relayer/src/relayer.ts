@@ -142,6 +142,7 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
           merchantKeySecret: config.merchantKeySecret,
           confirmations: config.confirmations,
           idempotencyTtlHours: config.idempotencyTtlHours,
+          webhookAllowPrivateTargets: config.webhookAllowPrivateTargets,
           arbiterSignerConfigured: !!config.arbiterSignerKey,
           relayPolicy: {
             perBuyerPerMinute: config.relayBuyerPerMinute,

@@ -84,6 +84,7 @@ export function createWorkers(
       retryCapMs: config.webhookRetryCapMs,
       maxAttempts: config.webhookMaxAttempts,
       timeoutMs: config.webhookTimeoutMs,
+      allowPrivateWebhookTargets: config.webhookAllowPrivateTargets,
       pollIntervalMs: Math.max(50, config.pollIntervalMs),
     },
     log.child({ component: "webhooks" }),

@@ -18,6 +18,7 @@ import pino from "pino";
 import type { DeploymentRecord } from "../../deploy/record";
 import type { Relayer } from "../../relayer/src/relayer";
 import type { RelayerConfig } from "../../relayer/src/config";
+import { REDACTING_LOG_HOOKS } from "../../relayer/src/domain/redact";
 import { DataDirInUseError, lockDataDir, type DataDirLock } from "../../relayer/src/store/dataDirLock";
 
 /** The project's folder, whether this runs from the sources or from the build (dist/scripts/lib). */
@@ -198,6 +199,7 @@ const STACK_OWNED_ENV = [
   "DATA_DIR",
   "DEPLOYMENTS_DIR",
   "CONFIRMATIONS",
+  "WEBHOOK_ALLOW_PRIVATE_TARGETS",
 ] as const;
 
 type Env = Record<string, string | undefined>;
@@ -409,6 +411,8 @@ export class LocalStack {
       DATABASE_URL: undefined,
       DATA_DIR: this.databaseDir,
       CONFIRMATIONS: "1",
+      // A local chain: the demo's and a developer's webhook receivers listen on 127.0.0.1 over http.
+      WEBHOOK_ALLOW_PRIVATE_TARGETS: "true",
       HOST: host,
       PORT: String(port),
       ADMIN_API_KEY: this.secrets.adminApiKey,
@@ -416,7 +420,7 @@ export class LocalStack {
       MERCHANT_KEY_SECRET: this.secrets.merchantKeySecret,
     });
     const logger = pino(
-      { level: config.logLevel, base: { service: "orderchain-relayer" } },
+      { level: config.logLevel, base: { service: "orderchain-relayer" }, hooks: REDACTING_LOG_HOOKS },
       pino.destination({ dest: this.relayerLog, sync: true, mkdir: true }),
     );
     const addresses = loadDeploymentAddresses(this.deploymentsDir, LOCAL_CHAIN_ID);

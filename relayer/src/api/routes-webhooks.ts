@@ -3,7 +3,15 @@ import { Type } from "@sinclair/typebox";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
 import type { ServiceDeps } from "../services/context";
-import { createEndpoint, disableEndpoint, listDeliveries, listEndpoints, redeliver } from "../services/webhooks";
+import {
+  createEndpoint,
+  disableEndpoint,
+  listDeliveries,
+  listEndpoints,
+  MAX_ACTIVE_ENDPOINTS,
+  redeliver,
+} from "../services/webhooks";
+import { DELIVERY_STATUSES } from "../store/webhooks";
 import { WEBHOOK_EVENT_TYPES } from "../webhooks/events";
 import { mutate } from "./idempotency";
 import { requireMerchant } from "./auth";
@@ -16,6 +24,10 @@ export const Endpoint = Type.Object({
   events: Type.Array(Type.String(), { description: 'The event types sent, or ["*"] for all' }),
   createdAt: Type.String({ format: "date-time" }),
   disabledAt: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
+  consecutiveFailures: Type.Integer({ description: "Failed attempts in a row; a delivered one resets it" }),
+  pausedUntil: Type.Union([Type.String({ format: "date-time" }), Type.Null()], {
+    description: "While the circuit breaker pauses the endpoint (after failures in a row): no attempt before then",
+  }),
 });
 
 export const EndpointWithSecret = Type.Composite([
@@ -29,13 +41,19 @@ export const Delivery = Type.Object({
   type: Type.String({ description: "The event type, e.g. order.paid" }),
   sequence: Type.Integer({ description: "The event's number within its order" }),
   orderId: Type.Union([Type.String(), Type.Null()]),
-  status: Type.String(),
+  status: Type.Union(
+    DELIVERY_STATUSES.map((s) => Type.Literal(s)),
+    { description: "cancelled: the endpoint was disabled before the delivery succeeded" },
+  ),
   attempts: Type.Integer(),
   nextAttemptAt: Type.Union([Type.String({ format: "date-time" }), Type.Null()], {
     description: "While pending: when the next attempt is due",
   }),
   lastStatusCode: Type.Union([Type.Integer(), Type.Null()]),
   lastError: Type.Union([Type.String(), Type.Null()]),
+  lastResponseBody: Type.Union([Type.String(), Type.Null()], {
+    description: "The first 4 KiB of the endpoint's last answer (no more is read)",
+  }),
   deliveredAt: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
   createdAt: Type.String({ format: "date-time" }),
 });
@@ -57,6 +75,7 @@ export function registerWebhookRoutes(server: FastifyInstance, deps: ServiceDeps
       schema: {
         tags: ["webhooks"],
         summary: "Register an endpoint; the signing secret is shown once",
+        description: `The URL must be https to a public address: loopback, private, link-local (metadata), unique-local, IPv4-mapped, unspecified, multicast and reserved addresses, and names resolving to them, are refused with 400 webhook_url_forbidden (plain http and private addresses are accepted only when the relayer runs against a local chain). A merchant has at most ${MAX_ACTIVE_ENDPOINTS} active endpoints: 409 webhook_endpoint_limit_reached beyond.`,
         operationId: "createWebhookEndpoint",
         security: sec,
         headers: S.IdempotencyHeaders,
@@ -98,6 +117,7 @@ export function registerWebhookRoutes(server: FastifyInstance, deps: ServiceDeps
       schema: {
         tags: ["webhooks"],
         summary: "Stop sending to an endpoint",
+        description: "Its retries stop and its pending deliveries are cancelled (status cancelled in the log).",
         operationId: "disableWebhookEndpoint",
         security: sec,
         headers: S.IdempotencyHeaders,
@@ -140,6 +160,7 @@ export function registerWebhookRoutes(server: FastifyInstance, deps: ServiceDeps
       schema: {
         tags: ["webhooks"],
         summary: "Send an event again",
+        description: "Refused with 409 webhook_endpoint_disabled when the delivery's endpoint is disabled.",
         operationId: "redeliverWebhook",
         security: sec,
         headers: S.IdempotencyHeaders,

@@ -32,5 +32,7 @@ export interface ServiceDeps {
     relayPolicy?: { perBuyerPerMinute: number; perMerchantPerMinute: number };
     /** How long an Idempotency-Key is kept from its first request (IDEMPOTENCY_TTL_HOURS; default 24). */
     idempotencyTtlHours?: number;
+    /** Local chains only: webhook endpoints may be http:// and loopback or private addresses. */
+    webhookAllowPrivateTargets?: boolean;
   };
 }

@@ -11,13 +11,30 @@ import {
   findMerchantDelivery,
   findMerchantEndpoint,
   getEndpoint,
-  insertEndpoint,
+  insertEndpointWithinLimit,
   listEndpointDeliveries,
   listMerchantEndpoints,
   type EndpointRow,
 } from "../store/webhooks";
 import { WEBHOOK_EVENT_TYPES } from "../webhooks/events";
+import { assertTargetAllowed, type Lookup } from "../webhooks/targets";
 import type { Principal, ServiceDeps } from "./context";
+
+/** Active (not disabled) endpoints a merchant may have: each costs the deliverer a slot while it hangs. */
+export const MAX_ACTIVE_ENDPOINTS = 10;
+
+/** What the webhook services read beyond ServiceDeps. */
+export type WebhookServiceDeps = ServiceDeps & {
+  config: {
+    /**
+     * The relayer runs against a local chain: http and loopback or private targets are accepted. Unset: only https
+     * to public addresses (see webhooks/targets.ts).
+     */
+    webhookAllowPrivateTargets?: boolean;
+  };
+  /** Resolves endpoint hosts at registration (default: the system resolver). */
+  webhookLookup?: Lookup;
+};
 
 function endpointView(e: EndpointRow) {
   return {
@@ -26,39 +43,49 @@ function endpointView(e: EndpointRow) {
     events: e.events,
     createdAt: new Date(e.created_at).toISOString(),
     disabledAt: e.disabled_at ? new Date(e.disabled_at).toISOString() : null,
+    consecutiveFailures: e.consecutive_failures,
+    pausedUntil:
+      e.paused_until && new Date(e.paused_until).getTime() > Date.now() ? new Date(e.paused_until).toISOString() : null,
   };
 }
 
 export async function createEndpoint(
-  deps: ServiceDeps,
+  deps: WebhookServiceDeps,
   q: Queryable,
   who: Principal,
   merchantId: string,
   body: { url: string; events?: string[] },
 ) {
-  let url: URL;
-  try {
-    url = new URL(body.url);
-  } catch {
-    throw new AppError("validation_failed", "url must be an absolute http(s) URL", { field: "url" });
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:")
-    throw new AppError("validation_failed", "url must use http or https", { field: "url" });
   const events = body.events && body.events.length ? [...new Set(body.events)] : ["*"];
   for (const e of events) {
     if (e !== "*" && !(WEBHOOK_EVENT_TYPES as readonly string[]).includes(e)) {
       throw new AppError("validation_failed", `unknown event type "${e}"`, { allowed: ["*", ...WEBHOOK_EVENT_TYPES] });
     }
   }
+  const url = await assertTargetAllowed(
+    body.url,
+    { allowPrivate: deps.config.webhookAllowPrivateTargets === true },
+    { lookup: deps.webhookLookup },
+  );
   const secret = `whsec_${crypto.randomBytes(24).toString("base64url")}`;
   const id = newId("whe");
-  await insertEndpoint(q, {
-    id,
-    merchantId,
-    url: url.toString(),
-    events,
-    encryptedSecret: encryptPrivateKey(secret, deps.config.merchantKeySecret),
-  });
+  const inserted = await insertEndpointWithinLimit(
+    q,
+    {
+      id,
+      merchantId,
+      url: url.toString(),
+      events,
+      encryptedSecret: encryptPrivateKey(secret, deps.config.merchantKeySecret),
+    },
+    MAX_ACTIVE_ENDPOINTS,
+  );
+  if (!inserted)
+    throw new AppError(
+      "webhook_endpoint_limit_reached",
+      `a merchant has at most ${MAX_ACTIVE_ENDPOINTS} active webhook endpoints: disable one first`,
+      { limit: MAX_ACTIVE_ENDPOINTS },
+    );
   await recordAudit(q, {
     merchantId,
     apiKeyId: who.keyId,
@@ -81,6 +108,7 @@ async function endpointOr404(q: Queryable, merchantId: string, id: string): Prom
   return e;
 }
 
+/** Stops the endpoint: no new deliveries, and its queued ones are cancelled. */
 export async function disableEndpoint(q: Queryable, who: Principal, merchantId: string, id: string) {
   await endpointOr404(q, merchantId, id);
   await disableEndpointNow(q, id);
@@ -117,6 +145,7 @@ export async function listDeliveries(
       nextAttemptAt: d.status === "pending" ? new Date(d.next_attempt_at).toISOString() : null,
       lastStatusCode: d.last_status_code,
       lastError: d.last_error,
+      lastResponseBody: d.last_response_body,
       deliveredAt: d.delivered_at ? new Date(d.delivered_at).toISOString() : null,
       createdAt: new Date(d.created_at).toISOString(),
     })),
@@ -127,6 +156,10 @@ export async function listDeliveries(
 export async function redeliver(q: Queryable, who: Principal, merchantId: string, deliveryId: string) {
   const d = await findMerchantDelivery(q, merchantId, deliveryId);
   if (!d) throw new AppError("not_found", `delivery ${deliveryId} not found`, { deliveryId });
+  if (d.endpoint_disabled)
+    throw new AppError("webhook_endpoint_disabled", `webhook endpoint ${d.endpoint_id} is disabled`, {
+      endpointId: d.endpoint_id,
+    });
   const id = await enqueueDelivery(q, d.event_id, d.endpoint_id);
   await recordAudit(q, {
     merchantId,

@@ -15,16 +15,30 @@ export interface EndpointRow {
   events: string[];
   created_at: Date;
   disabled_at: Date | null;
+  /** Failed attempts in a row (any delivery); a success resets it. */
+  consecutive_failures: number;
+  /** While the circuit breaker holds the endpoint: no attempt before this time. */
+  paused_until: Date | null;
 }
 
-export async function insertEndpoint(
+/**
+ * Inserts the endpoint unless its merchant already has `limit` active (not disabled) ones; false when it has.
+ * Registrations of one merchant are serialised by a transaction-scoped advisory lock, so two at once cannot
+ * both pass the count. Run it inside the caller's transaction.
+ */
+export async function insertEndpointWithinLimit(
   q: Queryable,
   e: { id: string; merchantId: string; url: string; events: string[]; encryptedSecret: string },
-): Promise<void> {
-  await q.query(
-    `insert into webhook_endpoints (id, merchant_id, url, events, encrypted_secret) values ($1, $2, $3, $4, $5)`,
-    [e.id, e.merchantId, e.url, e.events, e.encryptedSecret],
+  limit: number,
+): Promise<boolean> {
+  await q.query(`select pg_advisory_xact_lock(hashtext('webhook_endpoints'), hashtext($1))`, [e.merchantId]);
+  const r = await q.query(
+    `insert into webhook_endpoints (id, merchant_id, url, events, encrypted_secret)
+       select $1::text, $2::text, $3::text, $4::text[], $5::text
+       where (select count(*) from webhook_endpoints where merchant_id = $2 and disabled_at is null) < $6`,
+    [e.id, e.merchantId, e.url, e.events, e.encryptedSecret, limit],
   );
+  return r.rowCount === 1;
 }
 
 export async function getEndpoint(q: Queryable, id: string): Promise<EndpointRow | undefined> {
@@ -50,9 +64,18 @@ export async function listMerchantEndpoints(q: Queryable, merchantId: string): P
   ).rows;
 }
 
-/** The endpoint gets no new deliveries from now on; disabling it again keeps the first time it was disabled. */
+/**
+ * The endpoint gets no new deliveries from now on, and its queued ones are cancelled (one still on the wire is
+ * recorded as delivered if the endpoint takes it, and cancelled if not). Disabling it again keeps the first
+ * time it was disabled.
+ */
 export async function disableEndpointNow(q: Queryable, id: string): Promise<void> {
-  await q.query(`update webhook_endpoints set disabled_at = coalesce(disabled_at, now()) where id = $1`, [id]);
+  await q.query(
+    `with e as (update webhook_endpoints set disabled_at = coalesce(disabled_at, now()) where id = $1 returning id)
+     update webhook_deliveries d set status = 'cancelled', updated_at = now()
+       from e where d.endpoint_id = e.id and d.status in ('pending', 'delivering')`,
+    [id],
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -202,12 +225,19 @@ export async function markAnnounced(
 /*
  * Every status transition of a delivery is one named function here:
  *   enqueueDeliveries / enqueueDelivery   -> pending (a new delivery; redelivering by hand adds one)
- *   claimDueDeliveries                    pending -> delivering (it is due)
+ *   claimDueDeliveries                    pending -> delivering (it is due, and its endpoint is free)
  *                                         delivering -> delivering (the claimer died mid-attempt: try again)
  *   markDelivered                         delivering -> delivered (the endpoint answered 2xx)
  *   scheduleRetry                         delivering -> pending (the attempt failed; try again later)
  *   giveUpDelivery                        delivering -> failed (the last allowed attempt failed)
+ *   disableEndpointNow                    pending, delivering -> cancelled (its endpoint was disabled)
+ *   scheduleRetry, giveUpDelivery         delivering -> cancelled (the attempt failed after its endpoint was disabled)
+ * Claiming a delivery leases its endpoint; recording the attempt releases it: one delivery in flight per endpoint.
  */
+
+/** What a delivery can be. */
+export const DELIVERY_STATUSES = ["pending", "delivering", "delivered", "failed", "cancelled"] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
 export interface DeliveryLogRow {
   id: string;
@@ -215,11 +245,12 @@ export interface DeliveryLogRow {
   type: string;
   sequence: number;
   order_id: string | null;
-  status: string;
+  status: DeliveryStatus;
   attempts: number;
   next_attempt_at: Date;
   last_status_code: number | null;
   last_error: string | null;
+  last_response_body: string | null;
   delivered_at: Date | null;
   created_at: Date;
 }
@@ -233,7 +264,8 @@ export async function listEndpointDeliveries(
 ): Promise<DeliveryLogRow[]> {
   return (
     await q.query<DeliveryLogRow>(
-      `select d.id, d.event_id, ev.type, ev.sequence, ev.order_id, d.status, d.attempts, d.next_attempt_at, d.last_status_code, d.last_error, d.delivered_at, d.created_at
+      `select d.id, d.event_id, ev.type, ev.sequence, ev.order_id, d.status, d.attempts, d.next_attempt_at,
+              d.last_status_code, d.last_error, d.last_response_body, d.delivered_at, d.created_at
      from webhook_deliveries d join webhook_events ev on ev.id = d.event_id
      where d.endpoint_id = $1 ${before ? "and d.id < $3" : ""} order by d.id desc limit $2`,
       before ? [endpointId, limit, before] : [endpointId, limit],
@@ -241,15 +273,16 @@ export async function listEndpointDeliveries(
   ).rows;
 }
 
-/** The delivery `deliveryId` when it goes to one of the merchant's endpoints. */
+/** The delivery `deliveryId` when it goes to one of the merchant's endpoints, and whether that one is disabled. */
 export async function findMerchantDelivery(
   q: Queryable,
   merchantId: string,
   deliveryId: string,
-): Promise<{ id: string; event_id: string; endpoint_id: string } | undefined> {
+): Promise<{ id: string; event_id: string; endpoint_id: string; endpoint_disabled: boolean } | undefined> {
   return (
-    await q.query<{ id: string; event_id: string; endpoint_id: string }>(
-      `select d.id, d.event_id, d.endpoint_id from webhook_deliveries d join webhook_endpoints e on e.id = d.endpoint_id
+    await q.query<{ id: string; event_id: string; endpoint_id: string; endpoint_disabled: boolean }>(
+      `select d.id, d.event_id, d.endpoint_id, e.disabled_at is not null as endpoint_disabled
+       from webhook_deliveries d join webhook_endpoints e on e.id = d.endpoint_id
        where d.id = $1 and e.merchant_id = $2`,
       [deliveryId, merchantId],
     )
@@ -269,50 +302,113 @@ export async function enqueueDelivery(q: Queryable, eventId: string, endpointId:
 export interface ClaimedDelivery {
   id: string;
   attempts: number;
+  event_id: string;
+  endpoint_id: string;
+  merchant_id: string;
   url: string;
   encrypted_secret: string;
+  /** The endpoint's failed attempts in a row before this one (the circuit breaker counts on from there). */
+  consecutive_failures: number;
   payload: unknown;
-  event_id: string;
+}
+
+export interface ClaimLimits {
+  /** Deliveries to claim at most (the deliverer's free slots). */
+  limit: number;
+  /** Endpoints of one merchant in flight at most, counting those other deliverers hold. */
+  perMerchant: number;
+  /**
+   * How long a claim holds its endpoint. A delivery still 'delivering' after this long was abandoned by a
+   * process that died, and is claimed again.
+   */
+  leaseMs: number;
 }
 
 /**
- * Claims up to `limit` deliveries that are due: pending ones whose next attempt time has come, and ones left
- * 'delivering' for longer than `abandonedAfterMs` by a process that died. Rows locked by another claimer are
- * skipped, so concurrent deliverers take disjoint sets.
+ * Claims due deliveries, one per endpoint, fairly between merchants. Due are pending deliveries whose next
+ * attempt time has come, and ones left 'delivering' by a process that died. Only endpoints that are enabled,
+ * not leased (no delivery in flight) and not paused by the circuit breaker take part. Each merchant's endpoints
+ * are ranked (least recently attempted first) and the claim goes round the merchants by rank, so one merchant's
+ * many endpoints queue behind every other merchant's first; a merchant never has more than `perMerchant`
+ * endpoints in flight. The claimed endpoints are locked (SKIP LOCKED: concurrent deliverers take disjoint sets,
+ * and nobody waits) and leased in the same statement; each gets the delivery that has been due the longest
+ * (a failed one goes to the back: while the breaker lets one attempt through per cool-down, they take turns).
  */
-export async function claimDueDeliveries(
-  q: Queryable,
-  limit: number,
-  abandonedAfterMs: number,
-): Promise<ClaimedDelivery[]> {
+export async function claimDueDeliveries(q: Queryable, c: ClaimLimits): Promise<ClaimedDelivery[]> {
   return (
     await q.query<ClaimedDelivery>(
-      `with due as (
-           select d.id from webhook_deliveries d
+      `with due_endpoints as (
+           select distinct d.endpoint_id as id from webhook_deliveries d
            where (d.status = 'pending' and d.next_attempt_at <= now())
-              -- a delivery left 'delivering' by a process that died is retried
-              or (d.status = 'delivering' and d.updated_at < now() - ($2::int * interval '1 millisecond'))
-           order by d.next_attempt_at, d.id limit $1 for update skip locked
+              or (d.status = 'delivering' and d.updated_at < now() - ($3::int * interval '1 millisecond'))
+         ),
+         candidates as (
+           select e.id,
+                  row_number() over (partition by e.merchant_id order by e.last_attempt_at nulls first, e.id) as turn,
+                  (select count(*) from webhook_endpoints b
+                    where b.merchant_id = e.merchant_id and b.disabled_at is null and b.busy_until > now()) as busy
+           from webhook_endpoints e join due_endpoints u on u.id = e.id
+           where e.disabled_at is null
+             and (e.busy_until is null or e.busy_until <= now())
+             and (e.paused_until is null or e.paused_until <= now())
+         ),
+         picked as (
+           select e.id from webhook_endpoints e join candidates c on c.id = e.id
+           where c.turn + c.busy <= $2
+             -- checked again on the locked row: another deliverer may have leased it, or the merchant disabled it
+             and e.disabled_at is null
+             and (e.busy_until is null or e.busy_until <= now())
+             and (e.paused_until is null or e.paused_until <= now())
+           order by c.turn, e.last_attempt_at nulls first, e.id
+           limit $1
+           for update of e skip locked
+         ),
+         next as (
+           select distinct on (d.endpoint_id) d.id, d.endpoint_id
+           from webhook_deliveries d join picked p on p.id = d.endpoint_id
+           where (d.status = 'pending' and d.next_attempt_at <= now())
+              or (d.status = 'delivering' and d.updated_at < now() - ($3::int * interval '1 millisecond'))
+           order by d.endpoint_id, d.next_attempt_at, d.id
+         ),
+         leased as (
+           update webhook_endpoints e
+              set busy_until = now() + ($3::int * interval '1 millisecond'), last_attempt_at = now()
+           from next n where e.id = n.endpoint_id
+           returning e.id, e.merchant_id, e.url, e.encrypted_secret, e.consecutive_failures
          )
          update webhook_deliveries d set status = 'delivering', updated_at = now()
-         from webhook_endpoints e, webhook_events ev
-         where d.id in (select id from due) and e.id = d.endpoint_id and ev.id = d.event_id
-         returning d.id, d.attempts, e.url, e.encrypted_secret, ev.payload, d.event_id`,
-      [limit, abandonedAfterMs],
+         from next n, leased l, webhook_events ev
+         where d.id = n.id and l.id = n.endpoint_id and ev.id = d.event_id
+         returning d.id, d.attempts, d.event_id, d.endpoint_id, l.merchant_id, l.url, l.encrypted_secret,
+                   l.consecutive_failures, ev.payload`,
+      [c.limit, c.perMerchant, c.leaseMs],
     )
   ).rows;
 }
 
-/** The endpoint accepted the delivery (a 2xx answer) on attempt number `attempts`. */
-export async function markDelivered(
-  q: Queryable,
-  id: string,
-  attempts: number,
-  statusCode: number | null,
-): Promise<void> {
+/** An attempt the endpoint accepted: its number, the 2xx status and the first bytes of its answer. */
+export interface DeliveredAttempt {
+  attempts: number;
+  statusCode: number;
+  responseBody: string;
+}
+
+/**
+ * The endpoint accepted the delivery: it is delivered, and the endpoint is free again with its breaker closed.
+ * Like every statement that touches both, it locks the endpoint before the delivery (as claiming and disabling
+ * do): two of them never wait for each other in a circle.
+ */
+export async function markDelivered(q: Queryable, id: string, a: DeliveredAttempt): Promise<void> {
   await q.query(
-    `update webhook_deliveries set status = 'delivered', attempts = $2, last_status_code = $3, last_error = null, delivered_at = now(), updated_at = now() where id = $1`,
-    [id, attempts, statusCode],
+    `with e as (
+       update webhook_endpoints e set busy_until = null, consecutive_failures = 0, paused_until = null
+         from webhook_deliveries d where d.id = $1 and e.id = d.endpoint_id
+         returning e.id
+     )
+     update webhook_deliveries d set status = 'delivered', attempts = $2, last_status_code = $3, last_error = null,
+            last_response_body = $4, delivered_at = now(), updated_at = now()
+       from e where d.id = $1`,
+    [id, a.attempts, a.statusCode, a.responseBody],
   );
 }
 
@@ -321,8 +417,12 @@ export interface FailedAttempt {
   attempts: number;
   statusCode: number | null;
   error: string;
+  /** The first bytes of the endpoint's answer, if it answered. */
+  responseBody: string | null;
   /** When the next attempt is due, from now. */
   retryInMs: number;
+  /** The circuit breaker opens: the endpoint gets no attempt for this long. Null: it stays closed. */
+  pauseEndpointForMs: number | null;
 }
 
 /** Attempt number `attempts` failed: the delivery is pending again and due after `retryInMs`. */
@@ -338,6 +438,10 @@ export async function giveUpDelivery(q: Queryable, id: string, a: FailedAttempt)
   await recordFailedAttempt(q, id, "failed", a);
 }
 
+/**
+ * Records the failure (as cancelled when the endpoint was disabled meanwhile: the endpoint row is locked first,
+ * so a disabling that committed is seen) and frees the endpoint.
+ */
 async function recordFailedAttempt(
   q: Queryable,
   id: string,
@@ -345,8 +449,19 @@ async function recordFailedAttempt(
   a: FailedAttempt,
 ): Promise<void> {
   await q.query(
-    `update webhook_deliveries set status = $2, attempts = $3, last_status_code = $4, last_error = $5,
-         next_attempt_at = now() + ($6::bigint * interval '1 millisecond'), updated_at = now() where id = $1`,
-    [id, status, a.attempts, a.statusCode, a.error, a.retryInMs],
+    `with e as (
+       update webhook_endpoints e
+          set busy_until = null, consecutive_failures = e.consecutive_failures + 1,
+              paused_until = case when $8::bigint is null then null
+                                  else now() + ($8::bigint * interval '1 millisecond') end
+         from webhook_deliveries d where d.id = $1 and e.id = d.endpoint_id
+         returning e.disabled_at
+     )
+     update webhook_deliveries d
+        set status = case when e.disabled_at is null then $2::text else 'cancelled' end, attempts = $3,
+            last_status_code = $4, last_error = $5, last_response_body = $6,
+            next_attempt_at = now() + ($7::bigint * interval '1 millisecond'), updated_at = now()
+       from e where d.id = $1`,
+    [id, status, a.attempts, a.statusCode, a.error, a.responseBody, a.retryInMs, a.pauseEndpointForMs],
   );
 }

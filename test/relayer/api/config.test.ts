@@ -64,7 +64,8 @@ const DEFAULTS: RelayerConfig = {
   webhookRetryBaseMs: 10_000,
   webhookRetryCapMs: 2 * 3600_000,
   webhookMaxAttempts: 34,
-  webhookTimeoutMs: 10_000,
+  webhookTimeoutMs: 5_000,
+  webhookAllowPrivateTargets: false,
   relayBuyerPerMinute: 12,
   relayMerchantPerMinute: 600,
 };
@@ -159,6 +160,7 @@ describe("relayer config: loadConfig", () => {
       WEBHOOK_RETRY_CAP_MS: "600000",
       WEBHOOK_MAX_ATTEMPTS: "7",
       WEBHOOK_TIMEOUT_MS: "3000",
+      WEBHOOK_ALLOW_PRIVATE_TARGETS: "false",
       RELAY_BUYER_PER_MINUTE: "5",
       RELAY_MERCHANT_PER_MINUTE: "99",
       LOG_LEVEL: "debug",
@@ -205,6 +207,7 @@ describe("relayer config: loadConfig", () => {
       webhookRetryCapMs: 600_000,
       webhookMaxAttempts: 7,
       webhookTimeoutMs: 3_000,
+      webhookAllowPrivateTargets: false,
       relayBuyerPerMinute: 5,
       relayMerchantPerMinute: 99,
     });
@@ -288,6 +291,19 @@ describe("relayer config: loadConfig", () => {
         if (c.mentions) expect(problemsOf(err, c.variable).join("\n")).to.include(c.mentions);
       });
     }
+  });
+
+  it("lets webhooks reach private addresses only on a local chain (an operator's .env copied to a testnet is refused)", () => {
+    expect(loadConfig({ ...REQUIRED, WEBHOOK_ALLOW_PRIVATE_TARGETS: "true" }).webhookAllowPrivateTargets).to.equal(
+      true,
+    );
+    expect(
+      loadConfig({ ...REQUIRED, CHAIN_ID: "31337", WEBHOOK_ALLOW_PRIVATE_TARGETS: "true" }).webhookAllowPrivateTargets,
+    ).to.equal(true);
+    const err = configError({ ...REQUIRED, CHAIN_ID: "84532", WEBHOOK_ALLOW_PRIVATE_TARGETS: "true" });
+    expect(err.problems).to.deep.equal([
+      "WEBHOOK_ALLOW_PRIVATE_TARGETS: may only be true on a local chain (CHAIN_ID 31337 or 1337, not 84532)",
+    ]);
   });
 
   it("reports several malformed variables together", () => {

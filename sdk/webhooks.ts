@@ -6,6 +6,7 @@
  *   const event = verifyWebhook({ secret, header: req.headers["orderchain-signature"], body: rawBody });
  */
 import crypto from "node:crypto";
+import type { WebhookEvent } from "./api/client";
 
 export const SIGNATURE_HEADER = "orderchain-signature";
 
@@ -26,7 +27,7 @@ export function signWebhook(secret: string, body: string, timestamp = Math.floor
  * WebhookVerificationError when the header is missing or malformed, the timestamp is outside the tolerance
  * (default 5 minutes, which stops replays of old deliveries), or no signature matches.
  */
-export function verifyWebhook<T = { id: string; type: string; data: Record<string, unknown> }>(opts: {
+export function verifyWebhook<T = WebhookEvent>(opts: {
   secret: string;
   header: string | string[] | undefined;
   body: string | Buffer;

@@ -19,6 +19,8 @@ export type Sku = Schemas["Sku"];
 export type Merchant = Schemas["Merchant"];
 export type ApiKeyInfo = Schemas["ApiKey"];
 export type CheckoutView = Schemas["CheckoutView"];
+/** A webhook delivery's body (verify it with sdk/webhooks.ts first). */
+export type WebhookEvent = Schemas["WebhookEvent"];
 export type ErrorBody = Schemas["Error"];
 export type ErrorCode = ErrorBody["error"]["code"];
 

@@ -391,7 +391,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get an order (by id, chain order id or reference) with its chain proof and timeline */
+        /** Get an order (by id, chain order id or reference: the form says which) with its chain proof and timeline */
         get: operations["getOrder"];
         put?: never;
         post?: never;
@@ -616,7 +616,10 @@ export interface paths {
         /** List endpoints */
         get: operations["listWebhookEndpoints"];
         put?: never;
-        /** Register an endpoint; the signing secret is shown once */
+        /**
+         * Register an endpoint; the signing secret is shown once
+         * @description The URL must be https to a public address: loopback, private, link-local (metadata), unique-local, IPv4-mapped, unspecified, multicast and reserved addresses, and names resolving to them, are refused with 400 webhook_url_forbidden (plain http and private addresses are accepted only when the relayer runs against a local chain). A merchant has at most 10 active endpoints: 409 webhook_endpoint_limit_reached beyond.
+         */
         post: operations["createWebhookEndpoint"];
         delete?: never;
         options?: never;
@@ -650,7 +653,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Stop sending to an endpoint */
+        /**
+         * Stop sending to an endpoint
+         * @description Its retries stop and its pending deliveries are cancelled (status cancelled in the log).
+         */
         post: operations["disableWebhookEndpoint"];
         delete?: never;
         options?: never;
@@ -667,7 +673,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Send an event again */
+        /**
+         * Send an event again
+         * @description Refused with 409 webhook_endpoint_disabled when the delivery's endpoint is disabled.
+         */
         post: operations["redeliverWebhook"];
         delete?: never;
         options?: never;
@@ -774,7 +783,7 @@ export interface components {
                  * @description Stable machine-readable code (relayer/src/domain/errors.ts)
                  * @enum {string}
                  */
-                code: "validation_failed" | "invalid_idempotency_key" | "unauthenticated" | "forbidden" | "insufficient_scope" | "not_found" | "route_not_found" | "method_not_allowed" | "idempotency_key_reused" | "idempotency_request_in_progress" | "reference_already_used" | "invalid_order_state" | "no_settlement_proposal" | "settlement_proposal_mismatch" | "order_not_on_chain_yet" | "sku_not_on_chain_yet" | "merchant_not_ready" | "signature_invalid" | "signature_expired" | "wrong_chain" | "wrong_signer" | "signature_replayed" | "signature_mismatch" | "relay_policy_violation" | "arbiter_not_configured" | "gas_budget_exhausted" | "payload_too_large" | "unsupported_media_type" | "unprocessable" | "token_not_allowed" | "insufficient_stock" | "rate_limited" | "internal_error" | "not_ready";
+                code: "validation_failed" | "invalid_idempotency_key" | "value_out_of_range" | "webhook_url_forbidden" | "unauthenticated" | "forbidden" | "insufficient_scope" | "not_found" | "route_not_found" | "method_not_allowed" | "idempotency_key_reused" | "idempotency_request_in_progress" | "reference_already_used" | "invalid_order_state" | "no_settlement_proposal" | "settlement_proposal_mismatch" | "order_not_on_chain_yet" | "sku_not_on_chain_yet" | "merchant_not_ready" | "webhook_endpoint_limit_reached" | "webhook_endpoint_disabled" | "signature_invalid" | "signature_expired" | "wrong_chain" | "wrong_signer" | "signature_replayed" | "signature_mismatch" | "relay_policy_violation" | "arbiter_not_configured" | "gas_budget_exhausted" | "payload_too_large" | "unsupported_media_type" | "unprocessable" | "token_not_allowed" | "insufficient_stock" | "rate_limited" | "internal_error" | "not_ready";
                 details: {
                     [key: string]: unknown;
                 };
@@ -1038,6 +1047,117 @@ export interface components {
                 totalSupply: string;
             } | null;
         };
+        /** @description A webhook delivery's JSON body, POSTed to the endpoint with the header `orderchain-signature: t=<unix seconds>,v1=<hex>`, v1 = HMAC-SHA256(key, `<t>.<raw body>`) where the key is the UTF-8 bytes of the endpoint's whole secret as returned at registration (`whsec_…`). Verify against the raw body before parsing, reject a `t` more than 300 s from now (replays), compare in constant time (sdk/webhooks.ts verifyWebhook does all three). Delivery is at least once: deduplicate by `id`. */
+        WebhookEvent: {
+            /** Format: date-time */
+            createdAt: string;
+            data: {
+                /** @description What each party may do now, as far as the order's status tells (the escrow may still refuse for a reason of time); the table is ORDER_ACTIONS in sdk/orderActions.ts */
+                allowedActions: {
+                    arbiter: "resolve"[];
+                    buyer: ("pay" | "confirm" | "dispute" | "propose_settlement" | "accept_settlement")[];
+                    merchant: ("ship" | "refund" | "cancel" | "propose_settlement" | "accept_settlement")[];
+                };
+                /** @description Unsigned integer in base units, as a decimal string */
+                amount: string;
+                buyer: string | null;
+                /** @description order.resolved: paid to the buyer */
+                buyerAmount?: string;
+                /** @description order.settlement_proposed: the buyer's proposed share of the whole order */
+                buyerTotal?: string;
+                chainOrderId: string;
+                chainProof: {
+                    blockNumber: number;
+                    logIndex: number | null;
+                    txHash: string;
+                } | null;
+                createdAt: string;
+                deadline: string | null;
+                /** @description While disputed: after this time anyone may refund the buyer everything escrowed */
+                disputeDefaultAfter: string | null;
+                error: {
+                    code: string;
+                    message: string | null;
+                } | null;
+                /** @description Held by the escrow now: 0 before payment and once refunded, released or resolved */
+                escrowed: string | (never | null);
+                /** @description order.settlement_proposed: <txHash>:<logIndex> */
+                eventRef?: string;
+                /** @description order.resolved: the platform's fee */
+                fee?: string;
+                /** @description The fee fixed on chain at creation */
+                feeBps: number | null;
+                id: string;
+                items: {
+                    /** @description Unsigned integer in base units, as a decimal string */
+                    chainSkuId: string;
+                    quantity: number;
+                    sku: string;
+                }[];
+                /** @description The block of its latest event */
+                lastEventBlock: number | null;
+                /** @description The highest fee accepted with the order: the escrow's fee when the relayer accepted it */
+                maxFeeBps: number | null;
+                /** @description The order's id (also `id`) */
+                orderId: string;
+                /** @description Receives the merchant's share at settlement */
+                payee: string | null;
+                /** @description order.resolved: paid to the payee */
+                payeeAmount?: string;
+                paymentDeadline: string;
+                previousStatus?: string | null;
+                /** @description order.settlement_proposed: buyer or merchant */
+                proposedBy?: string;
+                protectionPeriodSeconds: number;
+                reference: string;
+                /** @description order.partially_refunded: this refund (`refunded` is the total so far) */
+                refundAmount?: string;
+                /** @description Returned to the buyer by partial refunds */
+                refunded: string | (never | null);
+                /** @description order.partially_refunded: still escrowed after it */
+                remaining?: string;
+                /** @description order.resolved: arbiter, settlement or default */
+                resolution?: string;
+                /** @description Per order, from 1: apply an order's events in this order */
+                sequence: number;
+                /** @description While disputed: the pending split the other side may accept; buyerTotal is the buyer's share of the whole order, partial refunds included */
+                settlementProposal: {
+                    /** @description Unsigned integer in base units, as a decimal string */
+                    buyerTotal: string;
+                    by: "buyer" | "merchant";
+                } | null;
+                shipWithinSeconds: number;
+                status: string;
+                /** @description Null only for orders accepted before escrow v2 */
+                terms: {
+                    /** @description In the token's base units */
+                    amount: string;
+                    /** @description The zero address for an order open to any payer */
+                    buyer: string;
+                    itemsHash: string;
+                    maxFeeBps: string;
+                    merchant: string;
+                    payee: string;
+                    /** @description Unix seconds */
+                    paymentDeadline: string;
+                    /** @description Seconds */
+                    protectionPeriod: string;
+                    /** @description Seconds */
+                    refundWindow: string;
+                    salt: string;
+                    /** @description Seconds */
+                    shipWithin: string;
+                    /** @description The zero address for the chain currency */
+                    token: string;
+                } | (never | null);
+                token: string;
+                updatedAt: string;
+            };
+            /** @description evt_…: the same id on every retry of this event (deduplicate by it) */
+            id: string;
+            /** @description What changed */
+            type: "order.created" | "order.paid" | "order.shipped" | "order.completed" | "order.cancelled" | "order.refunded" | "order.partially_refunded" | "order.disputed" | "order.settlement_proposed" | "order.resolved" | "order.failed" | "order.reverted";
+        };
     };
     responses: never;
     parameters: never;
@@ -1052,6 +1172,7 @@ export type SchemaMerchant = components['schemas']['Merchant'];
 export type SchemaOrder = components['schemas']['Order'];
 export type SchemaOrderDetail = components['schemas']['OrderDetail'];
 export type SchemaSku = components['schemas']['Sku'];
+export type SchemaWebhookEvent = components['schemas']['WebhookEvent'];
 export type $defs = Record<string, never>;
 export interface operations {
     getHealth: {
@@ -1075,7 +1196,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1113,7 +1234,7 @@ export interface operations {
                     "text/plain": string;
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1155,18 +1276,25 @@ export interface operations {
                                 /** @enum {string} */
                                 status: "ok";
                             } | string;
-                            /** @description "ok" or "unreachable: <reason>" */
+                            /** @description "ok" or "unreachable: <reason>" (URLs in the reason show scheme and host only) */
                             database?: string;
                             indexer?: {
                                 lagBlocks: number | null;
                                 lastBlock: number | null;
+                            };
+                            /** @description Not ready when signers are held and none can pay */
+                            signers?: {
+                                /** @description Of those, how many can pay for gas (the others are out of funds) */
+                                canPay: number;
+                                /** @description Signers leased by a live relayer process */
+                                held: number;
                             };
                         };
                         status: "ready" | "not_ready";
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1197,11 +1325,18 @@ export interface operations {
                                 /** @enum {string} */
                                 status: "ok";
                             } | string;
-                            /** @description "ok" or "unreachable: <reason>" */
+                            /** @description "ok" or "unreachable: <reason>" (URLs in the reason show scheme and host only) */
                             database?: string;
                             indexer?: {
                                 lagBlocks: number | null;
                                 lastBlock: number | null;
+                            };
+                            /** @description Not ready when signers are held and none can pay */
+                            signers?: {
+                                /** @description Of those, how many can pay for gas (the others are out of funds) */
+                                canPay: number;
+                                /** @description Signers leased by a live relayer process */
+                                held: number;
                             };
                         };
                         status: "ready" | "not_ready";
@@ -1230,7 +1365,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1272,7 +1407,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1 to 255 visible ASCII characters. A retry with the same key and request gets the first response (with Idempotent-Replayed: true); the same key with another request is refused (409) */
+                /** @description 1 to 255 visible ASCII characters, one namespace per merchant (the admin and the arbiter have one each), kept 24 hours from the first request (IDEMPOTENCY_TTL_HOURS). A retry with the same key and request by the same API key gets the first response (with Idempotent-Replayed: true); the same key with another request, or from another API key of the merchant, is refused (409 idempotency_key_reused) */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -1295,7 +1430,7 @@ export interface operations {
                     "application/json": components["schemas"]["Merchant"];
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1322,7 +1457,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1380,7 +1515,7 @@ export interface operations {
                     "application/json": components["schemas"]["Merchant"];
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1431,7 +1566,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1 to 255 visible ASCII characters. A retry with the same key and request gets the first response (with Idempotent-Replayed: true); the same key with another request is refused (409) */
+                /** @description 1 to 255 visible ASCII characters, one namespace per merchant (the admin and the arbiter have one each), kept 24 hours from the first request (IDEMPOTENCY_TTL_HOURS). A retry with the same key and request by the same API key gets the first response (with Idempotent-Replayed: true); the same key with another request, or from another API key of the merchant, is refused (409 idempotency_key_reused) */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -1469,7 +1604,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1505,7 +1640,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1547,7 +1682,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1 to 255 visible ASCII characters. A retry with the same key and request gets the first response (with Idempotent-Replayed: true); the same key with another request is refused (409) */
+                /** @description 1 to 255 visible ASCII characters, one namespace per merchant (the admin and the arbiter have one each), kept 24 hours from the first request (IDEMPOTENCY_TTL_HOURS). A retry with the same key and request by the same API key gets the first response (with Idempotent-Replayed: true); the same key with another request, or from another API key of the merchant, is refused (409 idempotency_key_reused) */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -1567,7 +1702,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKey"];
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1603,7 +1738,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1694,7 +1829,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1723,6 +1858,15 @@ export interface operations {
             };
             /** @description Error: internal_error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: arbiter_not_configured, not_ready */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1838,7 +1982,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1880,7 +2024,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1 to 255 visible ASCII characters. A retry with the same key and request gets the first response (with Idempotent-Replayed: true); the same key with another request is refused (409) */
+                /** @description 1 to 255 visible ASCII characters, one namespace per merchant (the admin and the arbiter have one each), kept 24 hours from the first request (IDEMPOTENCY_TTL_HOURS). A retry with the same key and request by the same API key gets the first response (with Idempotent-Replayed: true); the same key with another request, or from another API key of the merchant, is refused (409 idempotency_key_reused) */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -1891,7 +2035,15 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /**
+                     * Format: uint256
+                     * @description A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                     */
                     buyerAmount?: string;
+                    /**
+                     * Format: uint256
+                     * @description A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                     */
                     buyerTotal?: string;
                     note?: string;
                 };
@@ -1914,7 +2066,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1950,7 +2102,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2043,7 +2195,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2101,7 +2253,7 @@ export interface operations {
                     "application/json": components["schemas"]["CheckoutView"];
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2128,13 +2280,22 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Error: arbiter_not_configured, not_ready */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     submitBuyerAction: {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1 to 255 visible ASCII characters. A retry with the same key and request gets the first response (with Idempotent-Replayed: true); the same key with another request is refused (409) */
+                /** @description 1 to 255 visible ASCII characters, one namespace per merchant (the admin and the arbiter have one each), kept 24 hours from the first request (IDEMPOTENCY_TTL_HOURS). A retry with the same key and request by the same API key gets the first response (with Idempotent-Replayed: true); the same key with another request, or from another API key of the merchant, is refused (409 idempotency_key_reused) */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -2147,7 +2308,10 @@ export interface operations {
                 "application/json": {
                     action: "pay" | "confirm" | "dispute" | "propose_settlement" | "accept_settlement";
                     buyer: string;
-                    /** @description propose_settlement / accept_settlement: the buyer's share of the whole order, partial refunds included */
+                    /**
+                     * Format: uint256
+                     * @description propose_settlement / accept_settlement: the buyer's share of the whole order, partial refunds included. A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                     */
                     buyerTotal?: string;
                     evidence?: string;
                     forwardRequest: {
@@ -2159,11 +2323,27 @@ export interface operations {
                         };
                         message: {
                             data: string;
+                            /**
+                             * Format: uint48
+                             * @description A uint48: at most 281474976710655
+                             */
                             deadline: string;
                             from: string;
+                            /**
+                             * Format: uint256
+                             * @description A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                             */
                             gas: string;
+                            /**
+                             * Format: uint256
+                             * @description A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                             */
                             nonce: string;
                             to: string;
+                            /**
+                             * Format: uint256
+                             * @description A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                             */
                             value: string;
                         };
                         signature: string;
@@ -2176,10 +2356,22 @@ export interface operations {
                             version: string;
                         };
                         message: {
+                            /**
+                             * Format: uint256
+                             * @description A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                             */
                             deadline: string;
+                            /**
+                             * Format: uint256
+                             * @description A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                             */
                             nonce: string;
                             owner: string;
                             spender: string;
+                            /**
+                             * Format: uint256
+                             * @description A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                             */
                             value: string;
                         };
                         signature: string;
@@ -2202,7 +2394,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2238,7 +2430,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2292,6 +2484,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Error: arbiter_not_configured, not_ready */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     createBuyerIntent: {
@@ -2308,7 +2509,10 @@ export interface operations {
                 "application/json": {
                     action: "pay" | "confirm" | "dispute" | "propose_settlement" | "accept_settlement";
                     buyer: string;
-                    /** @description propose_settlement / accept_settlement: the buyer's share of the whole order, partial refunds included */
+                    /**
+                     * Format: uint256
+                     * @description propose_settlement / accept_settlement: the buyer's share of the whole order, partial refunds included. A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                     */
                     buyerTotal?: string;
                     evidence?: string;
                 };
@@ -2374,7 +2578,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2392,7 +2596,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2430,6 +2634,15 @@ export interface operations {
             };
             /** @description Error: internal_error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: arbiter_not_configured, not_ready */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2478,7 +2691,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2536,7 +2749,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2578,7 +2791,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1 to 255 visible ASCII characters. A retry with the same key and request gets the first response (with Idempotent-Replayed: true); the same key with another request is refused (409) */
+                /** @description 1 to 255 visible ASCII characters, one namespace per merchant (the admin and the arbiter have one each), kept 24 hours from the first request (IDEMPOTENCY_TTL_HOURS). A retry with the same key and request by the same API key gets the first response (with Idempotent-Replayed: true); the same key with another request, or from another API key of the merchant, is refused (409 idempotency_key_reused) */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -2614,7 +2827,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2641,7 +2854,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2683,7 +2896,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1 to 255 visible ASCII characters. A retry with the same key and request gets the first response (with Idempotent-Replayed: true); the same key with another request is refused (409) */
+                /** @description 1 to 255 visible ASCII characters, one namespace per merchant (the admin and the arbiter have one each), kept 24 hours from the first request (IDEMPOTENCY_TTL_HOURS). A retry with the same key and request by the same API key gets the first response (with Idempotent-Replayed: true); the same key with another request, or from another API key of the merchant, is refused (409 idempotency_key_reused) */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -2702,7 +2915,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKey"];
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2738,7 +2951,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2803,7 +3016,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2889,7 +3102,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2954,7 +3167,7 @@ export interface operations {
                     "text/csv": string;
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3043,7 +3256,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3072,6 +3285,15 @@ export interface operations {
             };
             /** @description Error: internal_error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: arbiter_not_configured, not_ready */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3110,7 +3332,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3152,7 +3374,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1 to 255 visible ASCII characters. A retry with the same key and request gets the first response (with Idempotent-Replayed: true); the same key with another request is refused (409) */
+                /** @description 1 to 255 visible ASCII characters, one namespace per merchant (the admin and the arbiter have one each), kept 24 hours from the first request (IDEMPOTENCY_TTL_HOURS). A retry with the same key and request by the same API key gets the first response (with Idempotent-Replayed: true); the same key with another request, or from another API key of the merchant, is refused (409 idempotency_key_reused) */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -3161,7 +3383,10 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description Price in the token's base units */
+                    /**
+                     * Format: uint184
+                     * @description Price in the token's base units; the escrow refuses more than a uint184 (AmountTooLarge). A uint184: at most 24519928653854221733733552434404946937899825954937634815
+                     */
                     amount: string;
                     /** @description Only this address may pay; omit for any payer */
                     buyer?: string | null;
@@ -3172,6 +3397,7 @@ export interface operations {
                     /** Format: date-time */
                     paymentDeadline?: string;
                     protectionPeriodSeconds?: number;
+                    /** @description The merchant's own name of the order, unique per merchant. It may not start with "ord_" nor be 0x and 64 hex digits: those forms name orders by id and chain order id (400 validation_failed) */
                     reference: string;
                     shipWithinSeconds?: number;
                     /** @description "native" or an allowlisted ERC-20 address */
@@ -3189,7 +3415,7 @@ export interface operations {
                     "application/json": components["schemas"]["Order"];
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3225,7 +3451,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3286,6 +3512,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The order's id (ord_…), its chain order id (0x and 64 hex digits) or its reference; the form says which */
                 id: string;
             };
             cookie?: never;
@@ -3301,7 +3528,7 @@ export interface operations {
                     "application/json": components["schemas"]["OrderDetail"];
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3352,10 +3579,11 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1 to 255 visible ASCII characters. A retry with the same key and request gets the first response (with Idempotent-Replayed: true); the same key with another request is refused (409) */
+                /** @description 1 to 255 visible ASCII characters, one namespace per merchant (the admin and the arbiter have one each), kept 24 hours from the first request (IDEMPOTENCY_TTL_HOURS). A retry with the same key and request by the same API key gets the first response (with Idempotent-Replayed: true); the same key with another request, or from another API key of the merchant, is refused (409 idempotency_key_reused) */
                 "Idempotency-Key"?: string;
             };
             path: {
+                /** @description The order's id (ord_…), its chain order id (0x and 64 hex digits) or its reference; the form says which */
                 id: string;
             };
             cookie?: never;
@@ -3378,7 +3606,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3414,7 +3642,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3456,10 +3684,11 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1 to 255 visible ASCII characters. A retry with the same key and request gets the first response (with Idempotent-Replayed: true); the same key with another request is refused (409) */
+                /** @description 1 to 255 visible ASCII characters, one namespace per merchant (the admin and the arbiter have one each), kept 24 hours from the first request (IDEMPOTENCY_TTL_HOURS). A retry with the same key and request by the same API key gets the first response (with Idempotent-Replayed: true); the same key with another request, or from another API key of the merchant, is refused (409 idempotency_key_reused) */
                 "Idempotency-Key"?: string;
             };
             path: {
+                /** @description The order's id (ord_…), its chain order id (0x and 64 hex digits) or its reference; the form says which */
                 id: string;
             };
             cookie?: never;
@@ -3469,7 +3698,10 @@ export interface operations {
                 "application/json": {
                     action: "pay" | "confirm" | "dispute" | "propose_settlement" | "accept_settlement";
                     buyer: string;
-                    /** @description propose_settlement / accept_settlement: the buyer's share of the whole order, partial refunds included */
+                    /**
+                     * Format: uint256
+                     * @description propose_settlement / accept_settlement: the buyer's share of the whole order, partial refunds included. A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                     */
                     buyerTotal?: string;
                     evidence?: string;
                     forwardRequest: {
@@ -3481,11 +3713,27 @@ export interface operations {
                         };
                         message: {
                             data: string;
+                            /**
+                             * Format: uint48
+                             * @description A uint48: at most 281474976710655
+                             */
                             deadline: string;
                             from: string;
+                            /**
+                             * Format: uint256
+                             * @description A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                             */
                             gas: string;
+                            /**
+                             * Format: uint256
+                             * @description A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                             */
                             nonce: string;
                             to: string;
+                            /**
+                             * Format: uint256
+                             * @description A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                             */
                             value: string;
                         };
                         signature: string;
@@ -3498,10 +3746,22 @@ export interface operations {
                             version: string;
                         };
                         message: {
+                            /**
+                             * Format: uint256
+                             * @description A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                             */
                             deadline: string;
+                            /**
+                             * Format: uint256
+                             * @description A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                             */
                             nonce: string;
                             owner: string;
                             spender: string;
+                            /**
+                             * Format: uint256
+                             * @description A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                             */
                             value: string;
                         };
                         signature: string;
@@ -3524,7 +3784,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3569,7 +3829,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3623,6 +3883,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Error: arbiter_not_configured, not_ready */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     createPaymentIntent: {
@@ -3630,6 +3899,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The order's id (ord_…), its chain order id (0x and 64 hex digits) or its reference; the form says which */
                 id: string;
             };
             cookie?: never;
@@ -3701,7 +3971,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3737,7 +4007,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3782,16 +4052,26 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Error: arbiter_not_configured, not_ready */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     refundOrder: {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1 to 255 visible ASCII characters. A retry with the same key and request gets the first response (with Idempotent-Replayed: true); the same key with another request is refused (409) */
+                /** @description 1 to 255 visible ASCII characters, one namespace per merchant (the admin and the arbiter have one each), kept 24 hours from the first request (IDEMPOTENCY_TTL_HOURS). A retry with the same key and request by the same API key gets the first response (with Idempotent-Replayed: true); the same key with another request, or from another API key of the merchant, is refused (409 idempotency_key_reused) */
                 "Idempotency-Key"?: string;
             };
             path: {
+                /** @description The order's id (ord_…), its chain order id (0x and 64 hex digits) or its reference; the form says which */
                 id: string;
             };
             cookie?: never;
@@ -3799,6 +4079,10 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /**
+                     * Format: uint256
+                     * @description A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                     */
                     amount?: string;
                 };
             };
@@ -3820,7 +4104,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3856,7 +4140,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3907,10 +4191,11 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1 to 255 visible ASCII characters. A retry with the same key and request gets the first response (with Idempotent-Replayed: true); the same key with another request is refused (409) */
+                /** @description 1 to 255 visible ASCII characters, one namespace per merchant (the admin and the arbiter have one each), kept 24 hours from the first request (IDEMPOTENCY_TTL_HOURS). A retry with the same key and request by the same API key gets the first response (with Idempotent-Replayed: true); the same key with another request, or from another API key of the merchant, is refused (409 idempotency_key_reused) */
                 "Idempotency-Key"?: string;
             };
             path: {
+                /** @description The order's id (ord_…), its chain order id (0x and 64 hex digits) or its reference; the form says which */
                 id: string;
             };
             cookie?: never;
@@ -3918,7 +4203,10 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description The buyer's share of the whole order, what partial refunds returned included; the rest goes to the payee minus the fee */
+                    /**
+                     * Format: uint256
+                     * @description The buyer's share of the whole order, what partial refunds returned included; the rest goes to the payee minus the fee. A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                     */
                     buyerTotal: string;
                 };
             };
@@ -3940,7 +4228,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3976,7 +4264,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4027,10 +4315,11 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1 to 255 visible ASCII characters. A retry with the same key and request gets the first response (with Idempotent-Replayed: true); the same key with another request is refused (409) */
+                /** @description 1 to 255 visible ASCII characters, one namespace per merchant (the admin and the arbiter have one each), kept 24 hours from the first request (IDEMPOTENCY_TTL_HOURS). A retry with the same key and request by the same API key gets the first response (with Idempotent-Replayed: true); the same key with another request, or from another API key of the merchant, is refused (409 idempotency_key_reused) */
                 "Idempotency-Key"?: string;
             };
             path: {
+                /** @description The order's id (ord_…), its chain order id (0x and 64 hex digits) or its reference; the form says which */
                 id: string;
             };
             cookie?: never;
@@ -4038,7 +4327,10 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description The buyer's share of the whole order, what partial refunds returned included; the rest goes to the payee minus the fee */
+                    /**
+                     * Format: uint256
+                     * @description The buyer's share of the whole order, what partial refunds returned included; the rest goes to the payee minus the fee. A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                     */
                     buyerTotal: string;
                 };
             };
@@ -4060,7 +4352,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4096,7 +4388,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4147,10 +4439,11 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1 to 255 visible ASCII characters. A retry with the same key and request gets the first response (with Idempotent-Replayed: true); the same key with another request is refused (409) */
+                /** @description 1 to 255 visible ASCII characters, one namespace per merchant (the admin and the arbiter have one each), kept 24 hours from the first request (IDEMPOTENCY_TTL_HOURS). A retry with the same key and request by the same API key gets the first response (with Idempotent-Replayed: true); the same key with another request, or from another API key of the merchant, is refused (409 idempotency_key_reused) */
                 "Idempotency-Key"?: string;
             };
             path: {
+                /** @description The order's id (ord_…), its chain order id (0x and 64 hex digits) or its reference; the form says which */
                 id: string;
             };
             cookie?: never;
@@ -4179,7 +4472,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4215,7 +4508,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4273,7 +4566,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4309,13 +4602,22 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Error: arbiter_not_configured, not_ready */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     createSku: {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1 to 255 visible ASCII characters. A retry with the same key and request gets the first response (with Idempotent-Replayed: true); the same key with another request is refused (409) */
+                /** @description 1 to 255 visible ASCII characters, one namespace per merchant (the admin and the arbiter have one each), kept 24 hours from the first request (IDEMPOTENCY_TTL_HOURS). A retry with the same key and request by the same API key gets the first response (with Idempotent-Replayed: true); the same key with another request, or from another API key of the merchant, is refused (409 idempotency_key_reused) */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -4343,7 +4645,7 @@ export interface operations {
                     "application/json": components["schemas"]["Sku"];
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4370,7 +4672,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4428,7 +4730,7 @@ export interface operations {
                     "application/json": components["schemas"]["Sku"];
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4473,13 +4775,22 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Error: arbiter_not_configured, not_ready */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     addStock: {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1 to 255 visible ASCII characters. A retry with the same key and request gets the first response (with Idempotent-Replayed: true); the same key with another request is refused (409) */
+                /** @description 1 to 255 visible ASCII characters, one namespace per merchant (the admin and the arbiter have one each), kept 24 hours from the first request (IDEMPOTENCY_TTL_HOURS). A retry with the same key and request by the same API key gets the first response (with Idempotent-Replayed: true); the same key with another request, or from another API key of the merchant, is refused (409 idempotency_key_reused) */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -4514,7 +4825,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4550,7 +4861,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4592,7 +4903,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1 to 255 visible ASCII characters. A retry with the same key and request gets the first response (with Idempotent-Replayed: true); the same key with another request is refused (409) */
+                /** @description 1 to 255 visible ASCII characters, one namespace per merchant (the admin and the arbiter have one each), kept 24 hours from the first request (IDEMPOTENCY_TTL_HOURS). A retry with the same key and request by the same API key gets the first response (with Idempotent-Replayed: true); the same key with another request, or from another API key of the merchant, is refused (409 idempotency_key_reused) */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -4627,7 +4938,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4663,7 +4974,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4728,7 +5039,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4755,6 +5066,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Error: arbiter_not_configured, not_ready */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     listWebhookEndpoints: {
@@ -4774,6 +5094,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         data: {
+                            /** @description Failed attempts in a row; a delivered one resets it */
+                            consecutiveFailures: number;
                             /** Format: date-time */
                             createdAt: string;
                             /** Format: date-time */
@@ -4781,12 +5103,17 @@ export interface operations {
                             /** @description The event types sent, or ["*"] for all */
                             events: string[];
                             id: string;
+                            /**
+                             * Format: date-time
+                             * @description While the circuit breaker pauses the endpoint (after failures in a row): no attempt before then
+                             */
+                            pausedUntil: string | null;
                             url: string;
                         }[];
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4828,7 +5155,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1 to 255 visible ASCII characters. A retry with the same key and request gets the first response (with Idempotent-Replayed: true); the same key with another request is refused (409) */
+                /** @description 1 to 255 visible ASCII characters, one namespace per merchant (the admin and the arbiter have one each), kept 24 hours from the first request (IDEMPOTENCY_TTL_HOURS). A retry with the same key and request by the same API key gets the first response (with Idempotent-Replayed: true); the same key with another request, or from another API key of the merchant, is refused (409 idempotency_key_reused) */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -4850,6 +5177,8 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /** @description Failed attempts in a row; a delivered one resets it */
+                        consecutiveFailures: number;
                         /** Format: date-time */
                         createdAt: string;
                         /** Format: date-time */
@@ -4857,13 +5186,18 @@ export interface operations {
                         /** @description The event types sent, or ["*"] for all */
                         events: string[];
                         id: string;
+                        /**
+                         * Format: date-time
+                         * @description While the circuit breaker pauses the endpoint (after failures in a row): no attempt before then
+                         */
+                        pausedUntil: string | null;
                         /** @description Signs every delivery (orderchain-signature); shown once */
                         secret: string;
                         url: string;
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4890,7 +5224,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4958,6 +5292,8 @@ export interface operations {
                             eventId: string;
                             id: string;
                             lastError: string | null;
+                            /** @description The first 4 KiB of the endpoint's last answer (no more is read) */
+                            lastResponseBody: string | null;
                             lastStatusCode: number | null;
                             /**
                              * Format: date-time
@@ -4967,7 +5303,8 @@ export interface operations {
                             orderId: string | null;
                             /** @description The event's number within its order */
                             sequence: number;
-                            status: string;
+                            /** @description cancelled: the endpoint was disabled before the delivery succeeded */
+                            status: "pending" | "delivering" | "delivered" | "failed" | "cancelled";
                             /** @description The event type, e.g. order.paid */
                             type: string;
                         }[];
@@ -4975,7 +5312,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5026,7 +5363,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1 to 255 visible ASCII characters. A retry with the same key and request gets the first response (with Idempotent-Replayed: true); the same key with another request is refused (409) */
+                /** @description 1 to 255 visible ASCII characters, one namespace per merchant (the admin and the arbiter have one each), kept 24 hours from the first request (IDEMPOTENCY_TTL_HOURS). A retry with the same key and request by the same API key gets the first response (with Idempotent-Replayed: true); the same key with another request, or from another API key of the merchant, is refused (409 idempotency_key_reused) */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -5043,6 +5380,8 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /** @description Failed attempts in a row; a delivered one resets it */
+                        consecutiveFailures: number;
                         /** Format: date-time */
                         createdAt: string;
                         /** Format: date-time */
@@ -5050,11 +5389,16 @@ export interface operations {
                         /** @description The event types sent, or ["*"] for all */
                         events: string[];
                         id: string;
+                        /**
+                         * Format: date-time
+                         * @description While the circuit breaker pauses the endpoint (after failures in a row): no attempt before then
+                         */
+                        pausedUntil: string | null;
                         url: string;
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5090,7 +5434,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5132,7 +5476,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1 to 255 visible ASCII characters. A retry with the same key and request gets the first response (with Idempotent-Replayed: true); the same key with another request is refused (409) */
+                /** @description 1 to 255 visible ASCII characters, one namespace per merchant (the admin and the arbiter have one each), kept 24 hours from the first request (IDEMPOTENCY_TTL_HOURS). A retry with the same key and request by the same API key gets the first response (with Idempotent-Replayed: true); the same key with another request, or from another API key of the merchant, is refused (409 idempotency_key_reused) */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -5156,7 +5500,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5192,7 +5536,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;

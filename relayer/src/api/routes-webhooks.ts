@@ -35,6 +35,53 @@ export const EndpointWithSecret = Type.Composite([
   Type.Object({ secret: Type.String({ description: "Signs every delivery (orderchain-signature); shown once" }) }),
 ]);
 
+/**
+ * The body of every webhook delivery, documented here (components/schemas/WebhookEvent) for integrators; no
+ * route answers with it. `data` is the order as `GET /v1/orders/{id}` shows it, plus the event's own fields.
+ */
+export const WebhookEvent = S.shared(
+  "WebhookEvent",
+  Type.Object(
+    {
+      id: Type.String({ description: "evt_…: the same id on every retry of this event (deduplicate by it)" }),
+      type: Type.Union(
+        WEBHOOK_EVENT_TYPES.map((t) => Type.Literal(t)),
+        { description: "What changed" },
+      ),
+      createdAt: Type.String({ format: "date-time" }),
+      data: Type.Composite([
+        S.OrderFields,
+        Type.Object({
+          orderId: Type.String({ description: "The order's id (also `id`)" }),
+          sequence: Type.Integer({ description: "Per order, from 1: apply an order's events in this order" }),
+          lastEventBlock: Type.Union([Type.Integer(), Type.Null()], { description: "The block of its latest event" }),
+          previousStatus: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+          resolution: Type.Optional(Type.String({ description: "order.resolved: arbiter, settlement or default" })),
+          buyerAmount: Type.Optional(Type.String({ description: "order.resolved: paid to the buyer" })),
+          payeeAmount: Type.Optional(Type.String({ description: "order.resolved: paid to the payee" })),
+          fee: Type.Optional(Type.String({ description: "order.resolved: the platform's fee" })),
+          proposedBy: Type.Optional(Type.String({ description: "order.settlement_proposed: buyer or merchant" })),
+          buyerTotal: Type.Optional(
+            Type.String({ description: "order.settlement_proposed: the buyer's proposed share of the whole order" }),
+          ),
+          eventRef: Type.Optional(Type.String({ description: "order.settlement_proposed: <txHash>:<logIndex>" })),
+          refundAmount: Type.Optional(
+            Type.String({ description: "order.partially_refunded: this refund (`refunded` is the total so far)" }),
+          ),
+          remaining: Type.Optional(Type.String({ description: "order.partially_refunded: still escrowed after it" })),
+        }),
+      ]),
+    },
+    {
+      description:
+        "A webhook delivery's JSON body, POSTed to the endpoint with the header `orderchain-signature: t=<unix seconds>,v1=<hex>`, " +
+        "v1 = HMAC-SHA256(key, `<t>.<raw body>`) where the key is the UTF-8 bytes of the endpoint's whole secret as returned at " +
+        "registration (`whsec_…`). Verify against the raw body before parsing, reject a `t` more than 300 s from now (replays), " +
+        "compare in constant time (sdk/webhooks.ts verifyWebhook does all three). Delivery is at least once: deduplicate by `id`.",
+    },
+  ),
+);
+
 export const Delivery = Type.Object({
   id: Type.String(),
   eventId: Type.String(),

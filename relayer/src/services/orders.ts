@@ -1,9 +1,10 @@
 /** Orders: accepted durably with their chain command, status derived from indexed chain events. */
 import { getAddress, id as keccakText, isAddress, ZeroAddress } from "ethers";
-import { hashItems, orderIdOf, OrderState, Party, termsToJson, type OrderTerms } from "../../../sdk/orderRecord";
+import { hashItems, orderIdOf, termsToJson, type OrderTerms } from "../../../sdk/orderRecord";
 import { AppError } from "../domain/errors";
 import { newId, orderSalt, ORDER_STATUSES } from "../domain/model";
-import { allowedActions, assertAllowed, orderNameKind, referenceProblem } from "../domain/order";
+import { orderView, proposalOf } from "../domain/orderView";
+import { assertAllowed, orderNameKind, referenceProblem } from "../domain/order";
 import { UINT_MAX } from "../domain/uints";
 import { chainNotReady } from "../domain/unavailable";
 import { enqueueCommand } from "../store/commands";
@@ -22,6 +23,7 @@ import {
 } from "../store/orders";
 import { recordAudit } from "../store/audit";
 import type { Principal, ServiceDeps } from "./context";
+import { assertGasBudget } from "./gasBudget";
 
 const DEFAULT_PAYMENT_WINDOW_S = 24 * 3600;
 const DEFAULT_SHIP_WITHIN_S = 48 * 3600;
@@ -38,62 +40,7 @@ export interface CreateOrderBody {
   protectionPeriodSeconds?: number;
 }
 
-const PARTY_NAMES: Record<string, "buyer" | "merchant"> = {
-  [String(Party.Buyer)]: "buyer",
-  [String(Party.Merchant)]: "merchant",
-};
-
-/**
- * The pending settlement proposal of a disputed order, as the API shows it: `buyerTotal` is the buyer's share of
- * the whole order (partial refunds included); the rest goes to the payee minus the fee.
- */
-export function proposalOf(o: OrderRow): { by: "buyer" | "merchant"; buyerTotal: string } | null {
-  const p = o.record?.proposal;
-  if (!p || o.status !== "disputed" || !PARTY_NAMES[p.by] || p.buyerTotal === undefined) return null;
-  return { by: PARTY_NAMES[p.by], buyerTotal: p.buyerTotal };
-}
-
-const isoOf = (unixSeconds: string | number) => new Date(Number(unixSeconds) * 1000).toISOString();
-
-export function orderView(o: OrderRow) {
-  const rec = o.record;
-  const terms = o.terms;
-  return {
-    id: o.id,
-    reference: o.reference,
-    chainOrderId: o.chain_order_id,
-    status: o.status,
-    buyer: o.buyer,
-    token: o.token === ZeroAddress ? "native" : o.token,
-    amount: String(o.amount),
-    escrowed: rec ? rec.escrowed : null,
-    /** Returned to the buyer by partial refunds so far. */
-    refunded: rec ? rec.refunded : null,
-    feeBps: rec ? Number(rec.feeBps) : null,
-    /** The highest fee the merchant accepted with the order (the escrow's fee when it was accepted). */
-    maxFeeBps: terms ? Number(terms.maxFeeBps) : null,
-    /** Receives the merchant's share at settlement. */
-    payee: terms ? terms.payee : null,
-    deadline: rec ? isoOf(rec.deadline) : null,
-    /** While disputed: when anyone may apply the default outcome (the buyer refunded everything escrowed). */
-    disputeDefaultAfter: rec && Number(rec.state) === OrderState.Disputed ? isoOf(rec.deadline) : null,
-    settlementProposal: proposalOf(o),
-    /** What each party may do now (sdk/orderActions.ts), as far as the order's status tells. */
-    allowedActions: allowedActions({ status: o.status, settlementProposal: proposalOf(o) }),
-    /** The order's fixed terms (numbers as decimal strings); the chain order id is their EIP-712 struct hash. */
-    terms,
-    items: o.items.map((i) => ({ sku: i.sku, chainSkuId: i.skuId, quantity: Number(i.quantity) })),
-    paymentDeadline: new Date(Number(o.payment_deadline) * 1000).toISOString(),
-    shipWithinSeconds: o.ship_within,
-    protectionPeriodSeconds: o.protection_period,
-    chainProof: o.created_tx_hash
-      ? { txHash: o.created_tx_hash, blockNumber: Number(o.created_block), logIndex: o.created_log_index }
-      : null,
-    error: o.error_code ? { code: o.error_code, message: o.error_message } : null,
-    createdAt: new Date(o.created_at).toISOString(),
-    updatedAt: new Date(o.updated_at).toISOString(),
-  };
-}
+export { orderView, proposalOf };
 
 /**
  * Accepts an order. With an idempotency claim the first response is stored in the same statement as the
@@ -117,6 +64,8 @@ export async function createOrder(
   const shape = referenceProblem(body.reference);
   if (shape) throw new AppError("validation_failed", shape, { field: "reference" });
   const merchantAddress = await merchantAddressOf(q, merchantId);
+  // Before any chain read: a merchant that spent its gas budget costs nothing more.
+  await assertGasBudget(deps, q, merchantId);
   const token = body.token === "native" ? ZeroAddress : body.token;
   if (token !== ZeroAddress && !isAddress(token)) {
     throw new AppError("validation_failed", 'token must be "native" or a 0x address', { field: "token" });
@@ -254,7 +203,7 @@ const FEE_CACHE_MS = 2_000;
  * `maxFeeBps`: the merchant's price never silently pays a higher fee (the escrow refuses the creation with
  * FeeAboveSignedMax if the fee rose meanwhile).
  */
-async function currentFeeBps(deps: ServiceDeps): Promise<number> {
+export async function currentFeeBps(deps: ServiceDeps): Promise<number> {
   const hit = feeCaches.get(deps.chain);
   if (hit && Date.now() - hit.at < FEE_CACHE_MS) return hit.feeBps;
   try {

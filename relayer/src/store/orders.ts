@@ -1,35 +1,8 @@
 import type { Queryable } from "./db";
 
-/** `OrderTerms` as stored: numbers as decimal strings (`termsToJson`). */
-export type TermsJson = Record<
-  | "merchant"
-  | "payee"
-  | "buyer"
-  | "token"
-  | "amount"
-  | "maxFeeBps"
-  | "paymentDeadline"
-  | "shipWithin"
-  | "protectionPeriod"
-  | "refundWindow"
-  | "itemsHash"
-  | "salt",
-  string
->;
+import type { OrderViewJson, TermsJson } from "../domain/orderView";
 
-/** `OrderView` as stored by the indexer: numbers as decimal strings. */
-export interface OrderViewJson {
-  terms: TermsJson;
-  items: { skuId: string; quantity: string }[];
-  feeBps: string;
-  state: string;
-  deadline: string;
-  buyer: string;
-  escrowed: string;
-  refunded: string;
-  /** `buyerTotal`: the buyer's share of the whole order proposed, partial refunds included. */
-  proposal?: { by: string; buyerTotal: string };
-}
+export type { OrderViewJson, TermsJson };
 
 export interface OrderRow {
   id: string;

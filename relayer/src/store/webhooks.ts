@@ -3,7 +3,7 @@
  * bookkeeping) and one delivery per event and subscribed endpoint.
  */
 import type { Queryable } from "./db";
-import type { OrderViewJson } from "./orders";
+import type { OrderRow } from "./orders";
 
 // ---------------------------------------------------------------------------------------------------------
 // Endpoints
@@ -82,20 +82,10 @@ export async function disableEndpointNow(q: Queryable, id: string): Promise<void
 // Events and the orders' announcement bookkeeping
 
 /** What announcing an order needs: its current state and what was last announced of it. */
-export interface AnnounceableOrder {
-  id: string;
-  merchant_id: string;
-  reference: string;
-  chain_order_id: string;
-  status: string;
+/** An order to announce: the stored order (the webhook payload is its API view) and its announcement state. */
+export interface AnnounceableOrder extends OrderRow {
   announced_status: string | null;
   webhook_sequence: number;
-  record: OrderViewJson | null;
-  amount: string;
-  token: string;
-  buyer: string | null;
-  created_tx_hash: string | null;
-  last_event_block: string | null;
 }
 
 /** An event to write: `payload` is the JSON body sent to the endpoints. */
@@ -115,8 +105,7 @@ export interface NewWebhookEvent {
 export async function lockOrdersToAnnounce(q: Queryable, chainOrderIds: string[]): Promise<AnnounceableOrder[]> {
   return (
     await q.query<AnnounceableOrder>(
-      `select id, merchant_id, reference, chain_order_id, status, announced_status, webhook_sequence, record, amount, token, buyer,
-              created_tx_hash, last_event_block from orders where chain_order_id = any($1::text[]) order by id for update`,
+      `select * from orders where chain_order_id = any($1::text[]) order by id for update`,
       [chainOrderIds],
     )
   ).rows;

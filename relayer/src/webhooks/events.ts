@@ -18,7 +18,7 @@ import {
   type AnnounceableOrder,
   type NewWebhookEvent,
 } from "../store/webhooks";
-import { OrderState } from "../../../sdk/orderRecord";
+import { orderView } from "../domain/orderView";
 
 export const WEBHOOK_EVENT_TYPES = [
   "order.created",
@@ -39,7 +39,17 @@ export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 const RESOLUTIONS = ["arbiter", "settlement", "default"];
 const PARTIES = ["none", "buyer", "merchant"];
 
-function emit(out: NewWebhookEvent[], o: AnnounceableOrder, type: string, data: Record<string, unknown>): void {
+/**
+ * One event: `data` is the order exactly as `GET /v1/orders/{id}` shows it now (one serializer, domain/orderView.ts),
+ * with the event's own fields beside it: `orderId`, the per-order `sequence`, `lastEventBlock`, and what the
+ * event type adds (`previousStatus`, a resolution's split, a proposal, a partial refund's `refundAmount`).
+ */
+function emit(
+  out: NewWebhookEvent[],
+  o: AnnounceableOrder,
+  type: WebhookEventType,
+  data: Record<string, unknown>,
+): void {
   const sequence = o.webhook_sequence + 1;
   o.webhook_sequence = sequence;
   const id = newId("evt");
@@ -48,20 +58,9 @@ function emit(out: NewWebhookEvent[], o: AnnounceableOrder, type: string, data: 
     type,
     createdAt: new Date().toISOString(),
     data: {
+      ...orderView(o),
       orderId: o.id,
-      reference: o.reference,
-      chainOrderId: o.chain_order_id,
       sequence,
-      status: o.status,
-      escrowed: o.record?.escrowed ?? null,
-      amount: String(o.amount),
-      token: o.token,
-      buyer: o.buyer,
-      payee: o.record?.terms.payee ?? null,
-      disputeDefaultAfter:
-        o.record && Number(o.record.state) === OrderState.Disputed
-          ? new Date(Number(o.record.deadline) * 1000).toISOString()
-          : null,
       lastEventBlock: o.last_event_block ? Number(o.last_event_block) : null,
       ...data,
     },
@@ -96,7 +95,7 @@ export async function announceOrders(q: Queryable, chainOrderIds: Iterable<strin
           extra.fee = ev.args.fee;
         }
       }
-      emit(out, o, `order.${o.status}`, { previousStatus: o.announced_status, ...extra });
+      emit(out, o, `order.${o.status}` as WebhookEventType, { previousStatus: o.announced_status, ...extra });
     } else if (!reverted) {
       // Same status but a new event: a partial refund lowered what is escrowed, or a side of a dispute
       // proposed a settlement.
@@ -111,7 +110,7 @@ export async function announceOrders(q: Queryable, chainOrderIds: Iterable<strin
           });
       } else if (last?.name === "OrderRefunded" && last.args.remaining !== "0") {
         if (!(await partialRefundAnnounced(q, o.id, last.args.remaining)))
-          emit(out, o, "order.partially_refunded", { refunded: last.args.amount, remaining: last.args.remaining });
+          emit(out, o, "order.partially_refunded", { refundAmount: last.args.amount, remaining: last.args.remaining });
       }
     }
     if (o.webhook_sequence !== before || o.announced_status !== o.status) changed.push(o);

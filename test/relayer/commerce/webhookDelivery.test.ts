@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import http from "node:http";
 import type net from "node:net";
+import type { WebhookEvent } from "../../../sdk/api/client";
 import { verifyWebhook } from "../../../sdk/webhooks";
 import { devWallet, freePort, waitFor } from "../harness";
 import {
@@ -282,6 +283,32 @@ describe("relayer commerce: webhooks are delivered at least once through receive
       );
     });
   }
+
+  it("an integrator reading a webhook sees the order exactly as GET /v1/orders/{id} shows it (one serializer)", async () => {
+    const m = await createMerchant(stack.api, "Webhooks payload");
+    const rx = new Receiver(await freePort());
+    receivers.push(rx);
+    await rx.listen();
+    const endpoint = await endpointFor(m, rx);
+    const id = await createOrder(m, 36_000_000n);
+    await waitStatuses(stack.relayer, new Map([[id, "created"]]), "created");
+    await waitFor("delivered", async () => (await deliveries(m, endpoint.id)).some((d) => d.status === "delivered"));
+    const ev = verifyWebhook<WebhookEvent>({
+      secret: endpoint.secret,
+      header: rx.received[0].headers["orderchain-signature"],
+      body: rx.received[0].body,
+    });
+    expect(ev.type).to.equal("order.created");
+    const got = await stack.api("GET", `/v1/orders/${id}`, m.key);
+    const { record: _r, events: _e, commands: _c, ...asListed } = got.body;
+    const { orderId, sequence, lastEventBlock, previousStatus, ...asSent } = ev.data;
+    expect(asSent).to.deep.equal(asListed);
+    expect(asSent.escrowed).to.equal("0");
+    expect(orderId).to.equal(id);
+    expect(sequence).to.equal(1);
+    expect(previousStatus).to.equal(null);
+    expect(lastEventBlock).to.be.a("number");
+  });
 
   it("sends an event again on manual redelivery, signed and with the same event id", async () => {
     const m = await createMerchant(stack.api, "Webhooks redelivery");

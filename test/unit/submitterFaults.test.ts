@@ -178,6 +178,11 @@ describe("classifyBroadcastError: only a definite refusal gives a nonce back", (
     expect(classifyBroadcastError(rpcError("nonce too low: next nonce 5, tx nonce 4")).kind).to.equal("nonce_low");
     expect(classifyBroadcastError(rpcError("nonce too high")).kind).to.equal("nonce_gap");
     expect(classifyBroadcastError(rpcError("insufficient funds for gas * price + value")).kind).to.equal("funds");
+    expect(
+      classifyBroadcastError(
+        rpcError("Sender doesn't have enough funds to send tx. The max upfront cost is: 63003000000001"),
+      ).kind,
+    ).to.equal("funds");
     expect(classifyBroadcastError(rpcError("replacement transaction underpriced")).kind).to.equal(
       "underpriced_replacement",
     );

@@ -73,7 +73,11 @@ export function classifyBroadcastError(err: unknown): Classified {
   if (KNOWN.some((k) => msg.includes(k))) return { kind: "known" };
   if (isError(err, "NONCE_EXPIRED") || msg.includes("nonce too low")) return { kind: "nonce_low" };
   if (msg.includes("nonce too high")) return { kind: "nonce_gap" };
-  if (isError(err, "INSUFFICIENT_FUNDS") || msg.includes("insufficient funds")) return { kind: "funds" };
+  // geth, Erigon, Besu, Nethermind: "insufficient funds for gas * price + value"; Hardhat: "Sender doesn't have
+  // enough funds to send tx".
+  if (isError(err, "INSUFFICIENT_FUNDS") || msg.includes("insufficient funds") || msg.includes("enough funds")) {
+    return { kind: "funds" };
+  }
   if (
     isError(err, "REPLACEMENT_UNDERPRICED") ||
     msg.includes("replacement transaction underpriced") ||

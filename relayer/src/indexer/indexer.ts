@@ -3,9 +3,10 @@
  * with the hashes of recent blocks, detects reorgs by parent hash and rolls back to the common ancestor, and
  * derives every order's view (`OrderView`, stored in `orders.record`) and API status from the events alone.
  *
- * This module runs it: a polling loop with backoff around the follower (`follower.ts`: checkpoint, block
- * ranges, reorgs), which hands each range's events to the projector (`projector.ts`: events into the store,
- * then the ledger and webhook hooks).
+ * This module runs it: a polling loop with backoff around the follower (`follower.ts`: checkpoint, target
+ * block and depth, reorgs), which reads block ranges through `logReader.ts` (ranges the provider accepts,
+ * answers checked against the blocks' headers) and hands each range's events to the projector
+ * (`projector.ts`: events into the store, then the ledger and webhook hooks).
  */
 import type { Logger } from "pino";
 import type { ChainContext } from "../chain/context";
@@ -14,7 +15,7 @@ import type { Db, Queryable } from "../store/db";
 import { ChainFollower, type IndexerOptions } from "./follower";
 import { EventProjector, type IndexerHooks } from "./projector";
 
-export type { IndexerOptions } from "./follower";
+export { INDEX_TARGETS, type IndexerOptions, type IndexTarget } from "./follower";
 export type { IndexerHooks } from "./projector";
 
 /** Longest wait between failed passes: short, so the API catches up soon after the RPC endpoint returns. */
@@ -39,7 +40,7 @@ export class Indexer {
     this.follower = new ChainFollower(db, chain, opts, log, metrics, new EventProjector(chain, hooks));
   }
 
-  /** The chain head seen by the last step. */
+  /** The chain head (or the followed `safe` / `finalized` block) seen by the last step. */
   get lastHead(): bigint {
     return this.follower.lastHead;
   }
@@ -73,7 +74,7 @@ export class Indexer {
     return this.follower.checkpoint(q);
   }
 
-  /** Indexes up to the head (at most `batchBlocks` per step); returns when caught up. */
+  /** Indexes up to the target block minus `indexDepth` (at most `batchBlocks` per step); returns when caught up. */
   tick(): Promise<void> {
     if (this.running) return this.running;
     this.running = (async () => {

@@ -34,18 +34,22 @@ export async function commitWithoutFlush(q: Queryable): Promise<void> {
   await q.query("set local synchronous_commit = off");
 }
 
-/** Stores the hashes of indexed blocks, one statement per block in the given order; a block indexed again replaces its old hashes. */
+/**
+ * Stores the hashes of indexed blocks in one statement, in block order (two indexers writing the same blocks
+ * lock them in the same order); a block indexed again replaces its old hashes.
+ */
 export async function rememberBlocks(
   q: Queryable,
   blocks: Iterable<[number, { hash: string; parentHash: string }]>,
 ): Promise<void> {
-  for (const [n, b] of blocks) {
-    await q.query(
-      `insert into indexed_blocks (number, hash, parent_hash) values ($1, $2, $3)
-       on conflict (number) do update set hash = excluded.hash, parent_hash = excluded.parent_hash`,
-      [n, b.hash, b.parentHash],
-    );
-  }
+  const rows = [...blocks].sort((a, b) => a[0] - b[0]);
+  if (rows.length === 0) return;
+  await q.query(
+    `insert into indexed_blocks (number, hash, parent_hash)
+     select n, h, p from unnest($1::bigint[], $2::text[], $3::text[]) as u(n, h, p) order by n
+     on conflict (number) do update set hash = excluded.hash, parent_hash = excluded.parent_hash`,
+    [rows.map(([n]) => n), rows.map(([, b]) => b.hash), rows.map(([, b]) => b.parentHash)],
+  );
 }
 
 /** Forgets the hashes of blocks older than `number`: too deep for a reorg to be expected. */
@@ -65,4 +69,13 @@ export async function rememberedBlocksUpTo(q: Queryable, number: number): Promis
     [number],
   );
   return r.rows;
+}
+
+/** The stored hashes of those of `numbers` the indexer remembers, by block number. */
+export async function rememberedHashes(q: Queryable, numbers: number[]): Promise<Map<number, string>> {
+  const r = await q.query<{ number: string; hash: string }>(
+    `select number, hash from indexed_blocks where number = any($1::bigint[])`,
+    [numbers],
+  );
+  return new Map(r.rows.map((row) => [Number(row.number), row.hash]));
 }

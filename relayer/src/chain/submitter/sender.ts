@@ -235,7 +235,13 @@ export class Sender {
         "transaction sent",
       );
     } catch (err) {
-      const c = classifyBroadcastError(err);
+      let c = classifyBroadcastError(err);
+      if (c.kind === "nonce_low") {
+        // "Nonce too low" also answers a transaction the node already took (a lost answer, a retried request, a
+        // node behind a load balancer that mined it): it is refused only if the nonce went to another one.
+        const ours = await chain.provider.getTransaction(hash).catch(() => undefined);
+        if (ours !== null) c = ours === undefined ? { kind: "network" } : { kind: "known" };
+      }
       if (c.kind === "known") return true;
       if (c.kind === "network") {
         // Unknown whether the node has it (no answer, or an answer that does not prove a refusal): keep it

@@ -7,15 +7,19 @@
  *  - the relayer's peak RSS (VmHWM) and the gas per order on chain;
  *  - the same number of orders through a naive submitter (one createOrder transaction per order, awaiting each
  *    receipt) on the same node, for the ratio.
+ * Then the same run (without the naive submitter, which would take one block per order) against Anvil mining a
+ * block every `--anvil-block-time` seconds (1 by default), as a testnet does: orders/s and the latency from the
+ * 202 to the order shown as created, beside the Hardhat node's, and their ratio.
  * Prints the figures and writes docs/BENCHMARKS.md.
  *
- *   npm run bench:relayer -- --orders 2000 --rate 200
+ *   npm run bench:relayer -- --orders 2000 --rate 200 [--anvil-block-time 1] [--no-anvil]
  */
 import fs from "node:fs";
 import nodeHttp from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { NonceManager, ZeroAddress, type JsonRpcProvider } from "ethers";
+import type { Client } from "pg";
 import { PaymentEscrow__factory } from "../typechain-types";
 import {
   createTestDatabase,
@@ -24,6 +28,7 @@ import {
   startNode,
   writeDeploymentRecord,
   type Deployed,
+  type NodeOptions,
 } from "../test/relayer/harness";
 import {
   httpRetry,
@@ -46,6 +51,9 @@ const RATE = arg("rate", 200);
 const CONCURRENCY = arg("concurrency", 32);
 const LATENCY_ORDERS = arg("latency-orders", Math.min(ORDERS, 2000));
 const NAIVE_ORDERS = arg("naive-orders", ORDERS);
+const ANVIL_BLOCK_TIME = arg("anvil-block-time", 1);
+const RUN_ANVIL = !process.argv.includes("--no-anvil");
+const ANVIL_VERSION = (require("@foundry-rs/anvil/package.json") as { version: string }).version;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -188,6 +196,20 @@ async function sendOpenLoop(r: RelayerProcess, key: string, prefix: string, n: n
   return { latencies: latencies.sort((a, b) => a - b), achieved };
 }
 
+/**
+ * Milliseconds from each order's acceptance to its creation indexed, for the orders whose reference starts with
+ * `prefix`: `created_at` is set as the order is accepted (its 202 follows the commit by about a millisecond), and
+ * `updated_at` by the indexer's projection of OrderCreated, the last write of an order nothing else happens to.
+ */
+async function acceptToCreatedMs(pg: Client, prefix: string): Promise<number[]> {
+  const r = await pg.query<{ ms: string }>(
+    `select extract(epoch from (updated_at - created_at)) * 1000 as ms from orders
+      where status = 'created' and reference like $1 order by 1`,
+    [`${prefix}-%`],
+  );
+  return r.rows.map((x) => Number(x.ms));
+}
+
 async function naive(provider: JsonRpcProvider, d: Deployed, n: number) {
   // A merchant that creates its own orders, one transaction each, waiting for each receipt.
   const merchant = new NonceManager(devWallet(9, provider));
@@ -222,13 +244,32 @@ async function naive(provider: JsonRpcProvider, d: Deployed, n: number) {
   return { perSecond: n / seconds, seconds, gasPerOrder: Number(gas / BigInt(n)) };
 }
 
-async function main() {
-  const loadAtStart = os
-    .loadavg()
-    .map((l) => l.toFixed(1))
-    .join(" / ");
-  console.log(`relayer benchmark: ${ORDERS} orders (throughput), ${LATENCY_ORDERS} at ${RATE}/s (latency)`);
-  const node = await startNode();
+interface RunFigures {
+  /** The node's name in the report: "hardhat node" or "anvil". */
+  nodeName: string;
+  acceptedIn: number;
+  seconds: number;
+  throughput: number;
+  txs: number;
+  cpuLine: string;
+  p50: number;
+  p99: number;
+  achieved: number;
+  /** Acceptance to creation indexed, at the steady rate. */
+  created: { p50: number; p99: number };
+  peakRss: number;
+  gasPerOrder: number;
+  /** The naive submitter on the same node (Hardhat only). */
+  naive?: { perSecond: number; seconds: number; gasPerOrder: number };
+}
+
+/**
+ * One run on a fresh node, database and relayer: warm-up, throughput, latency at a steady rate, and the naive
+ * submitter when asked. `label` prefixes the progress line ("" for the Hardhat run, whose output is unchanged).
+ */
+async function benchRun(nodeOptions: NodeOptions, label: string, withNaive: boolean): Promise<RunFigures> {
+  const nodeName = nodeOptions.implementation === "anvil" ? "anvil" : "hardhat node";
+  const node = await startNode(nodeOptions);
   const deployed = await deployContracts(node.provider);
   const db = await createTestDatabase();
   const pg = await pgClient(db.url);
@@ -243,7 +284,10 @@ async function main() {
   });
   if (process.env.BENCH_LOG)
     process.on("exit", () =>
-      fs.writeFileSync(process.env.BENCH_LOG!, relayer.lines.map((l) => JSON.stringify(l)).join("\n")),
+      fs.writeFileSync(
+        process.env.BENCH_LOG! + (label ? `.${nodeOptions.implementation}` : ""),
+        relayer.lines.map((l) => JSON.stringify(l)).join("\n"),
+      ),
     );
   let peakRss = 0;
   const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, vmHwmKb(relayer.pid))), 200);
@@ -264,7 +308,7 @@ async function main() {
     const seconds = (performance.now() - t0) / 1000;
     const throughput = ORDERS / seconds;
     const cpuUsed = cpu();
-    const cpuLine = `relayer ${cpuUsed.relayer.toFixed(1)} s, hardhat node ${cpuUsed.node.toFixed(1)} s, PostgreSQL ${cpuUsed.postgres.toFixed(1)} s, load client ${cpuUsed.client.toFixed(1)} s`;
+    const cpuLine = `relayer ${cpuUsed.relayer.toFixed(1)} s, ${nodeName} ${cpuUsed.node.toFixed(1)} s, PostgreSQL ${cpuUsed.postgres.toFixed(1)} s, load client ${cpuUsed.client.toFixed(1)} s`;
     const listed = await getOrders(
       () => relayer.url,
       m.key,
@@ -278,7 +322,7 @@ async function main() {
     const txs = Number(gas.rows[0].txs);
 
     console.log(
-      `throughput: ${ORDERS} accepted in ${acceptedIn.toFixed(2)} s, created in ${seconds.toFixed(2)} s: ${throughput.toFixed(0)} orders/s`,
+      `${label}throughput: ${ORDERS} accepted in ${acceptedIn.toFixed(2)} s, created in ${seconds.toFixed(2)} s: ${throughput.toFixed(0)} orders/s`,
     );
     // Accept latency at a steady rate.
     const lat = await sendOpenLoop(relayer, m.key, "lat", LATENCY_ORDERS, RATE);
@@ -286,34 +330,126 @@ async function main() {
     const p99 = pct(lat.latencies, 99);
     while ((await created()) < 50 + ORDERS + LATENCY_ORDERS) await sleep(50);
     peakRss = Math.max(peakRss, vmHwmKb(relayer.pid));
+    const toCreated = await acceptToCreatedMs(pg, "lat");
 
     // The naive submitter on the same node, right after.
-    const nv = await naive(node.provider, deployed, NAIVE_ORDERS);
-    const ratio = throughput / nv.perSecond;
+    const nv = withNaive ? await naive(node.provider, deployed, NAIVE_ORDERS) : undefined;
+    return {
+      nodeName,
+      acceptedIn,
+      seconds,
+      throughput,
+      txs,
+      cpuLine,
+      p50,
+      p99,
+      achieved: lat.achieved,
+      created: { p50: pct(toCreated, 50), p99: pct(toCreated, 99) },
+      peakRss,
+      gasPerOrder,
+      naive: nv,
+    };
+  } finally {
+    clearInterval(rssTimer);
+    await relayer.kill("SIGTERM");
+    await pg.end();
+    await db.drop();
+    await node.stop();
+  }
+}
 
-    const cpus = os.cpus();
-    const machine = `${cpus.length} x ${cpus[0]?.model.trim()}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, ${os.platform()} ${os.release()}; load average at start ${loadAtStart}`;
-    const bars = [
-      { name: `>= 10x the naive orders/s`, ok: ratio >= 10, value: `${ratio.toFixed(1)}x` },
-      { name: `>= 300 orders/s end to end`, ok: throughput >= 300, value: `${throughput.toFixed(0)} orders/s` },
-      { name: `accept p99 < 25 ms at ${RATE} req/s`, ok: p99 < 25, value: `${p99.toFixed(1)} ms` },
-    ];
-    const lines = [
-      `orders (throughput run)        ${ORDERS}`,
-      `accepted in                    ${acceptedIn.toFixed(2)} s (${(ORDERS / acceptedIn).toFixed(0)} accepts/s, ${CONCURRENCY} in flight)`,
-      `created on chain + indexed in  ${seconds.toFixed(2)} s`,
-      `throughput end to end          ${throughput.toFixed(0)} orders/s (${txs} batch transactions)`,
-      `CPU during the throughput run  ${cpuLine} (${seconds.toFixed(1)} s on ${os.cpus().length} cores)`,
-      `accept latency at ${RATE} req/s   p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms (achieved ${lat.achieved.toFixed(0)} req/s, ${LATENCY_ORDERS} orders)`,
-      `relayer peak RSS (VmHWM)       ${(peakRss / 1024).toFixed(0)} MiB`,
-      `gas per order (relayer)        ${gasPerOrder}`,
-      `naive submitter                ${nv.perSecond.toFixed(1)} orders/s (${NAIVE_ORDERS} in ${nv.seconds.toFixed(1)} s), gas per order ${nv.gasPerOrder}`,
-      `ratio                          ${ratio.toFixed(1)}x`,
-    ];
-    console.log(lines.join("\n"));
-    for (const b of bars) console.log(`${b.ok ? "PASS" : "MISS"}  ${b.name}: ${b.value}`);
+async function main() {
+  const loadAtStart = os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" / ");
+  console.log(`relayer benchmark: ${ORDERS} orders (throughput), ${LATENCY_ORDERS} at ${RATE}/s (latency)`);
+  const hh = await benchRun({ implementation: "hardhat" }, "", true);
+  const { throughput, seconds, acceptedIn, txs, cpuLine, p50, p99, peakRss, gasPerOrder } = hh;
+  const nv = hh.naive!;
+  const ratio = throughput / nv.perSecond;
 
-    const md = `# Relayer benchmark
+  const cpus = os.cpus();
+  const machine = `${cpus.length} x ${cpus[0]?.model.trim()}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, ${os.platform()} ${os.release()}; load average at start ${loadAtStart}`;
+  const bars = [
+    { name: `>= 10x the naive orders/s`, ok: ratio >= 10, value: `${ratio.toFixed(1)}x` },
+    { name: `>= 300 orders/s end to end`, ok: throughput >= 300, value: `${throughput.toFixed(0)} orders/s` },
+    { name: `accept p99 < 25 ms at ${RATE} req/s`, ok: p99 < 25, value: `${p99.toFixed(1)} ms` },
+  ];
+  const lines = [
+    `orders (throughput run)        ${ORDERS}`,
+    `accepted in                    ${acceptedIn.toFixed(2)} s (${(ORDERS / acceptedIn).toFixed(0)} accepts/s, ${CONCURRENCY} in flight)`,
+    `created on chain + indexed in  ${seconds.toFixed(2)} s`,
+    `throughput end to end          ${throughput.toFixed(0)} orders/s (${txs} batch transactions)`,
+    `CPU during the throughput run  ${cpuLine} (${seconds.toFixed(1)} s on ${os.cpus().length} cores)`,
+    `accept latency at ${RATE} req/s   p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms (achieved ${hh.achieved.toFixed(0)} req/s, ${LATENCY_ORDERS} orders)`,
+    `relayer peak RSS (VmHWM)       ${(peakRss / 1024).toFixed(0)} MiB`,
+    `gas per order (relayer)        ${gasPerOrder}`,
+    `naive submitter                ${nv.perSecond.toFixed(1)} orders/s (${NAIVE_ORDERS} in ${nv.seconds.toFixed(1)} s), gas per order ${nv.gasPerOrder}`,
+    `ratio                          ${ratio.toFixed(1)}x`,
+  ];
+  console.log(lines.join("\n"));
+  for (const b of bars) console.log(`${b.ok ? "PASS" : "MISS"}  ${b.name}: ${b.value}`);
+
+  // The same run against Anvil mining a block every ANVIL_BLOCK_TIME seconds, beside the Hardhat node's.
+  let anvilMd = "";
+  if (RUN_ANVIL) {
+    const blocks = `${ANVIL_BLOCK_TIME} s blocks`;
+    console.log(`\nthe same run against Anvil (${blocks}, interval mining)`);
+    const av = await benchRun({ implementation: "anvil", blockTime: ANVIL_BLOCK_TIME }, "anvil: ", false);
+    const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+    const rows: [string, string, string, string][] = [
+      [
+        "throughput end to end (orders/s)",
+        throughput.toFixed(0),
+        av.throughput.toFixed(0),
+        `${(av.throughput / throughput).toFixed(2)}x`,
+      ],
+      [
+        `202 to created at ${RATE} req/s, p50`,
+        s(hh.created.p50),
+        s(av.created.p50),
+        `${(av.created.p50 / hh.created.p50).toFixed(1)}x`,
+      ],
+      [
+        `202 to created at ${RATE} req/s, p99`,
+        s(hh.created.p99),
+        s(av.created.p99),
+        `${(av.created.p99 / hh.created.p99).toFixed(1)}x`,
+      ],
+      [
+        `accept latency at ${RATE} req/s, p99`,
+        `${p99.toFixed(1)} ms`,
+        `${av.p99.toFixed(1)} ms`,
+        `${(av.p99 / p99).toFixed(1)}x`,
+      ],
+    ];
+    console.log(
+      [
+        `anvil: ${ORDERS} orders created on chain + indexed in ${av.seconds.toFixed(2)} s (${av.txs} batch transactions)`,
+        `anvil: CPU during the throughput run  ${av.cpuLine} (${av.seconds.toFixed(1)} s)`,
+        `${"".padEnd(38)}${"hardhat (automine)".padEnd(20)}${`anvil (${blocks})`.padEnd(20)}anvil / hardhat`,
+        ...rows.map((r) => `${r[0].padEnd(38)}${r[1].padEnd(20)}${r[2].padEnd(20)}${r[3]}`),
+      ].join("\n"),
+    );
+    anvilMd = `
+## Against Anvil with ${blocks}
+
+The same run (the same relayer settings, ${ORDERS} orders for throughput, ${LATENCY_ORDERS} at ${RATE} requests/s; no naive submitter,
+which would wait one block per order) against Anvil ${ANVIL_VERSION} mining a block every ${ANVIL_BLOCK_TIME} s with a mempool between
+blocks, as a testnet does, started as the tests start it (\`startNode({ implementation: "anvil", blockTime })\`).
+"202 to created" is, for each order of the steady-rate run, the time from its acceptance to its creation indexed
+(the order's \`created_at\` to the indexer's update of it); the Hardhat node mines each transaction as it arrives.
+
+| Figure | Hardhat node (automine) | Anvil (${blocks}) | Anvil / Hardhat |
+| --- | --- | --- | --- |
+${rows.map((r) => `| ${r.join(" | ")} |`).join("\n")}
+| CPU during the throughput run | ${cpuLine} | ${av.cpuLine} | |
+| Batch transactions in the throughput run | ${txs} | ${av.txs} | |
+`;
+  }
+
+  const md = `# Relayer benchmark
 
 Measured by \`npm run bench:relayer\` (\`scripts/bench-relayer.ts\`): a local \`hardhat node\`, the relayer as a
 child process on a fresh PostgreSQL database (the API in its main thread, the writer, indexer and webhooks in
@@ -342,21 +478,14 @@ ${bars.map((b) => `| ${b.name} | ${b.ok ? "met" : "missed"}: ${b.value} |`).join
 
 The client, the node, PostgreSQL and the relayer share the machine's cores; figures vary between runs (see
 the spread under Findings).
-`;
-    if (!process.argv.includes("--no-write")) {
-      // Findings written by hand below the figures are kept across runs.
-      const file = path.join(__dirname, "..", "docs", "BENCHMARKS.md");
-      const old = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
-      const at = old.indexOf("\n## Findings");
-      fs.writeFileSync(file, md + (at >= 0 ? old.slice(at) : ""));
-      console.log("wrote docs/BENCHMARKS.md");
-    }
-  } finally {
-    clearInterval(rssTimer);
-    await relayer.kill("SIGTERM");
-    await pg.end();
-    await db.drop();
-    await node.stop();
+${anvilMd}`;
+  if (!process.argv.includes("--no-write")) {
+    // Findings written by hand below the figures are kept across runs.
+    const file = path.join(__dirname, "..", "docs", "BENCHMARKS.md");
+    const old = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+    const at = old.indexOf("\n## Findings");
+    fs.writeFileSync(file, md + (at >= 0 ? old.slice(at) : ""));
+    console.log("wrote docs/BENCHMARKS.md");
   }
 }
 

@@ -69,6 +69,9 @@ const schema = z.object({
   GAS_LIMITS: z.enum(["bounds", "estimate"]).optional(),
   LEASE_TTL_MS: z.coerce.number().int().min(1000).default(15_000),
   INDEXER_BATCH_BLOCKS: z.coerce.number().int().min(1).max(10_000).default(2_000),
+  INDEXER_TARGET: z.enum(["latest", "safe", "finalized"]).default("latest"),
+  INDEXER_DEPTH: z.coerce.number().int().min(0).max(1_000).default(0),
+  INDEXER_VERIFY_BLOCKS: z.coerce.number().int().min(0).max(10_000).default(128),
   ARBITER_SIGNER_KEY: z.string().regex(hexKey, "must be 0x followed by 64 hex digits").optional(),
   WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).default(10_000),
   WEBHOOK_RETRY_CAP_MS: z.coerce
@@ -84,6 +87,26 @@ const schema = z.object({
     .transform((v) => v === "true"),
   RELAY_BUYER_PER_MINUTE: z.coerce.number().int().min(1).default(12),
   RELAY_MERCHANT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
+  GAS_BUDGET_DEFAULT_ETH: z
+    .string()
+    .regex(/^\d{1,7}(\.\d{1,18})?$/, "must be a number of ETH, e.g. 1 or 0.25")
+    .default("1")
+    .transform((v) => parseUnits(v, "ether"))
+    .refine((wei) => wei > 0n, "must be more than 0 (set a merchant's own budget to raise it)"),
+  RATE_LIMIT_PER_KEY_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(6000),
+  RATE_LIMIT_PER_IP_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(1200),
+  TRUST_PROXY: z
+    .string()
+    .default("false")
+    .transform((v) => v.trim())
+    .refine(
+      (v) =>
+        /^(true|false|\d{1,2})$/.test(v) || v.split(",").every((a) => /^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(a.trim())),
+      "must be true, false, a number of proxy hops, or comma-separated proxy addresses or CIDR ranges",
+    )
+    .transform((v): boolean | number | string[] =>
+      v === "true" ? true : v === "false" ? false : /^\d+$/.test(v) ? Number(v) : v.split(",").map((a) => a.trim()),
+    ),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   INSTANCE_ID: z.string().optional(),
   WORKERS: z.enum(["thread", "inline", "none"]).optional(),
@@ -153,6 +176,11 @@ export interface RelayerConfig {
   gasLimits?: "bounds" | "estimate";
   leaseTtlMs: number;
   indexerBatchBlocks: number;
+  /** The block the indexer follows (`safe`/`finalized` where the chain has them), minus `indexerDepth`. */
+  indexerTarget: "latest" | "safe" | "finalized";
+  indexerDepth: number;
+  /** Blocks below the head whose logs blooms are checked against the logs received. */
+  indexerVerifyBlocks: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   instanceId?: string;
   /**
@@ -173,6 +201,17 @@ export interface RelayerConfig {
   webhookAllowPrivateTargets: boolean;
   relayBuyerPerMinute: number;
   relayMerchantPerMinute: number;
+  /** The gas budget of a merchant without one of its own (wei over the last 30 days); never 0. */
+  gasBudgetDefaultWei: bigint;
+  /** Requests per minute of each merchant API key (0: no limit), in each process. */
+  rateLimitPerKeyPerMinute: number;
+  /** Requests per minute of each client IP on the routes without a key and with refused keys (0: no limit). */
+  rateLimitPerIpPerMinute: number;
+  /**
+   * Whose X-Forwarded-For names the client (per-IP limits): false (the peer is the client), true (any proxy's),
+   * the nearest N proxies, or proxies at these addresses or CIDR ranges.
+   */
+  trustProxy: boolean | number | string[];
 }
 
 export class ConfigError extends Error {
@@ -222,6 +261,9 @@ export function loadConfig(env: RawEnv = process.env): RelayerConfig {
     gasLimits: c.GAS_LIMITS,
     leaseTtlMs: c.LEASE_TTL_MS,
     indexerBatchBlocks: c.INDEXER_BATCH_BLOCKS,
+    indexerTarget: c.INDEXER_TARGET,
+    indexerDepth: c.INDEXER_DEPTH,
+    indexerVerifyBlocks: c.INDEXER_VERIFY_BLOCKS,
     logLevel: c.LOG_LEVEL,
     instanceId: c.INSTANCE_ID,
     workers: c.WORKERS ?? "thread",
@@ -235,6 +277,10 @@ export function loadConfig(env: RawEnv = process.env): RelayerConfig {
     webhookAllowPrivateTargets: c.WEBHOOK_ALLOW_PRIVATE_TARGETS,
     relayBuyerPerMinute: c.RELAY_BUYER_PER_MINUTE,
     relayMerchantPerMinute: c.RELAY_MERCHANT_PER_MINUTE,
+    gasBudgetDefaultWei: c.GAS_BUDGET_DEFAULT_ETH,
+    rateLimitPerKeyPerMinute: c.RATE_LIMIT_PER_KEY_PER_MINUTE,
+    rateLimitPerIpPerMinute: c.RATE_LIMIT_PER_IP_PER_MINUTE,
+    trustProxy: c.TRUST_PROXY,
   };
 }
 

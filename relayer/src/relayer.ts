@@ -142,12 +142,20 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
           merchantKeySecret: config.merchantKeySecret,
           confirmations: config.confirmations,
           idempotencyTtlHours: config.idempotencyTtlHours,
+          // A safe or finalized block trails the head by up to two epochs (64 blocks each) on Ethereum.
+          indexerLagAllowance: config.indexerDepth + (config.indexerTarget === "latest" ? 0 : 128),
           webhookAllowPrivateTargets: config.webhookAllowPrivateTargets,
           arbiterSignerConfigured: !!config.arbiterSignerKey,
           relayPolicy: {
             perBuyerPerMinute: config.relayBuyerPerMinute,
             perMerchantPerMinute: config.relayMerchantPerMinute,
           },
+          gasBudgetDefaultWei: config.gasBudgetDefaultWei,
+          rateLimits: {
+            perKeyPerMinute: config.rateLimitPerKeyPerMinute,
+            perIpPerMinute: config.rateLimitPerIpPerMinute,
+          },
+          trustProxy: config.trustProxy,
         },
       },
       { logger: opts.httpLogger ? { level: config.logLevel } : false },

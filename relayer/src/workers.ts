@@ -70,7 +70,13 @@ export function createWorkers(
   const indexer = new Indexer(
     db,
     chain,
-    { pollIntervalMs: config.pollIntervalMs, batchBlocks: config.indexerBatchBlocks },
+    {
+      pollIntervalMs: config.pollIntervalMs,
+      batchBlocks: config.indexerBatchBlocks,
+      indexTarget: config.indexerTarget,
+      indexDepth: config.indexerDepth,
+      verifyRecentBlocks: config.indexerVerifyBlocks,
+    },
     log.child({ component: "indexer" }),
     metrics,
     hooks,

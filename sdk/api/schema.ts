@@ -90,6 +90,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/merchants/{id}/gas-budget": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A merchant's gas budget and what its commands cost over the last 30 days */
+        get: operations["getMerchantGasBudget"];
+        /**
+         * Set a merchant's gas budget (null: the default); the merchant's audit trail records it
+         * @description Every command of the merchant is metered when its transaction is final; once what its commands cost over the last 30 days reaches the budget, its new commands (and its buyers' gasless actions) are refused with 402 gas_budget_exhausted.
+         */
+        put: operations["setMerchantGasBudget"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/merchants/{id}/keys": {
         parameters: {
             query?: never;
@@ -246,6 +267,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/gas-budget": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** This merchant's gas budget and what its commands cost over the last 30 days */
+        get: operations["getGasBudget"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/introspect": {
         parameters: {
             query?: never;
@@ -339,7 +377,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The ledger lines as CSV */
+        /**
+         * The ledger lines of at most 31 days as CSV (by default the last 31 days), streamed
+         * @description Lines by block time in [from, to). Without from: the 31 days up to to (or now); without to: up to the newest line. A range of more than 31 days is refused with 400 range_too_large. cursor and limit are not used.
+         */
         get: operations["exportLedgerCsv"];
         put?: never;
         post?: never;
@@ -356,7 +397,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prove the ledger equals the chain for this merchant */
+        /** Prove the ledger equals the chain for this merchant (refunds scope; a few reports a minute) */
         get: operations["getReconciliation"];
         put?: never;
         post?: never;
@@ -527,7 +568,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List SKUs with their stock as the chain has it */
+        /** List SKUs (in creation order, cursor pagination) with their stock as the chain has it */
         get: operations["listSkus"];
         put?: never;
         /** Create a SKU (created on chain asynchronously) */
@@ -783,12 +824,28 @@ export interface components {
                  * @description Stable machine-readable code (relayer/src/domain/errors.ts)
                  * @enum {string}
                  */
-                code: "validation_failed" | "invalid_idempotency_key" | "value_out_of_range" | "webhook_url_forbidden" | "unauthenticated" | "forbidden" | "insufficient_scope" | "not_found" | "route_not_found" | "method_not_allowed" | "idempotency_key_reused" | "idempotency_request_in_progress" | "reference_already_used" | "invalid_order_state" | "no_settlement_proposal" | "settlement_proposal_mismatch" | "order_not_on_chain_yet" | "sku_not_on_chain_yet" | "merchant_not_ready" | "webhook_endpoint_limit_reached" | "webhook_endpoint_disabled" | "signature_invalid" | "signature_expired" | "wrong_chain" | "wrong_signer" | "signature_replayed" | "signature_mismatch" | "relay_policy_violation" | "arbiter_not_configured" | "gas_budget_exhausted" | "payload_too_large" | "unsupported_media_type" | "unprocessable" | "token_not_allowed" | "insufficient_stock" | "rate_limited" | "internal_error" | "not_ready";
+                code: "validation_failed" | "invalid_idempotency_key" | "value_out_of_range" | "webhook_url_forbidden" | "range_too_large" | "unauthenticated" | "forbidden" | "insufficient_scope" | "not_found" | "route_not_found" | "method_not_allowed" | "idempotency_key_reused" | "idempotency_request_in_progress" | "reference_already_used" | "invalid_order_state" | "no_settlement_proposal" | "settlement_proposal_mismatch" | "order_not_on_chain_yet" | "sku_not_on_chain_yet" | "merchant_not_ready" | "webhook_endpoint_limit_reached" | "webhook_endpoint_disabled" | "signature_invalid" | "signature_expired" | "wrong_chain" | "wrong_signer" | "signature_replayed" | "signature_mismatch" | "relay_policy_violation" | "arbiter_not_configured" | "gas_budget_exhausted" | "payload_too_large" | "unsupported_media_type" | "unprocessable" | "token_not_allowed" | "insufficient_stock" | "rate_limited" | "internal_error" | "not_ready";
                 details: {
                     [key: string]: unknown;
                 };
                 message: string;
             };
+        };
+        GasBudget: {
+            /** @description Gas (wei) the relayer may spend for the merchant over the period: its own, or the default */
+            budgetWei: string;
+            /** @description New commands are refused with 402 gas_budget_exhausted */
+            exhausted: boolean;
+            /** @description The gas of that spend */
+            gasUsed: string;
+            /** @description The merchant has no budget of its own: the default (GAS_BUDGET_DEFAULT_ETH) */
+            isDefault: boolean;
+            merchantId: string;
+            /** @description The period: the last N UTC days, today included */
+            periodDays: number;
+            remainingWei: string;
+            /** @description Gas the merchant's commands cost over the period (wei; a batch's gas shared equally by its calls) */
+            spentWei: string;
         };
         Merchant: {
             address: string;
@@ -1168,6 +1225,7 @@ export interface components {
 export type SchemaApiKey = components['schemas']['ApiKey'];
 export type SchemaCheckoutView = components['schemas']['CheckoutView'];
 export type SchemaError = components['schemas']['Error'];
+export type SchemaGasBudget = components['schemas']['GasBudget'];
 export type SchemaMerchant = components['schemas']['Merchant'];
 export type SchemaOrder = components['schemas']['Order'];
 export type SchemaOrderDetail = components['schemas']['OrderDetail'];
@@ -1196,7 +1254,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1234,7 +1292,7 @@ export interface operations {
                     "text/plain": string;
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1294,7 +1352,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1365,7 +1423,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1385,6 +1443,15 @@ export interface operations {
             };
             /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1430,7 +1497,7 @@ export interface operations {
                     "application/json": components["schemas"]["Merchant"];
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1484,6 +1551,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Error: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Error: internal_error */
             500: {
                 headers: {
@@ -1515,7 +1591,7 @@ export interface operations {
                     "application/json": components["schemas"]["Merchant"];
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1544,6 +1620,192 @@ export interface operations {
             };
             /** @description Error: not_found, route_not_found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: internal_error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getMerchantGasBudget: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GasBudget"];
+                };
+            };
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: not_found, route_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: internal_error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    setMerchantGasBudget: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The merchant's own budget, or null to go back to the default */
+                    budgetWei: string | (never | null);
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GasBudget"];
+                };
+            };
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: not_found, route_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1604,7 +1866,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1660,6 +1922,15 @@ export interface operations {
             };
             /** @description Error: unsupported_media_type */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1702,7 +1973,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKey"];
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1758,6 +2029,15 @@ export interface operations {
             };
             /** @description Error: unsupported_media_type */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1829,7 +2109,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1849,6 +2129,15 @@ export interface operations {
             };
             /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1982,7 +2271,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2002,6 +2291,15 @@ export interface operations {
             };
             /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2066,7 +2364,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2138,6 +2436,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Error: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Error: internal_error */
             500: {
                 headers: {
@@ -2195,7 +2502,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2215,6 +2522,15 @@ export interface operations {
             };
             /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2253,7 +2569,7 @@ export interface operations {
                     "application/json": components["schemas"]["CheckoutView"];
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2264,6 +2580,15 @@ export interface operations {
             };
             /** @description Error: not_found, route_not_found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2394,7 +2719,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2578,7 +2903,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2632,6 +2957,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Error: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Error: internal_error */
             500: {
                 headers: {
@@ -2643,6 +2977,71 @@ export interface operations {
             };
             /** @description Error: arbiter_not_configured, not_ready */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getGasBudget: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GasBudget"];
+                };
+            };
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: internal_error */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2691,7 +3090,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2711,6 +3110,15 @@ export interface operations {
             };
             /** @description Error: unsupported_media_type */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2749,7 +3157,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2769,6 +3177,15 @@ export interface operations {
             };
             /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2827,7 +3244,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2881,6 +3298,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Error: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Error: internal_error */
             500: {
                 headers: {
@@ -2915,7 +3341,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKey"];
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2978,6 +3404,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Error: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Error: internal_error */
             500: {
                 headers: {
@@ -3016,7 +3451,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3036,6 +3471,15 @@ export interface operations {
             };
             /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3102,7 +3546,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3122,6 +3566,15 @@ export interface operations {
             };
             /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3158,7 +3611,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description id,at,block_number,tx_hash,chain_order_id,token,account,debit,credit; one line per entry */
+            /** @description id,at,block_number,tx_hash,chain_order_id,token,account,debit,credit; one line per entry. The file name says the range: ledger-<from>-<to>.csv (UTC days) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3167,7 +3620,7 @@ export interface operations {
                     "text/csv": string;
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3187,6 +3640,15 @@ export interface operations {
             };
             /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3256,7 +3718,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3276,6 +3738,15 @@ export interface operations {
             };
             /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3332,7 +3803,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3352,6 +3823,15 @@ export interface operations {
             };
             /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3415,7 +3895,7 @@ export interface operations {
                     "application/json": components["schemas"]["Order"];
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3426,6 +3906,15 @@ export interface operations {
             };
             /** @description Error: unauthenticated */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: gas_budget_exhausted */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3487,6 +3976,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Error: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Error: internal_error */
             500: {
                 headers: {
@@ -3528,7 +4026,7 @@ export interface operations {
                     "application/json": components["schemas"]["OrderDetail"];
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3557,6 +4055,15 @@ export interface operations {
             };
             /** @description Error: not_found, route_not_found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3606,7 +4113,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3617,6 +4124,15 @@ export interface operations {
             };
             /** @description Error: unauthenticated */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: gas_budget_exhausted */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3662,6 +4178,15 @@ export interface operations {
             };
             /** @description Error: unsupported_media_type */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3784,7 +4309,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3971,7 +4496,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4036,6 +4561,15 @@ export interface operations {
             };
             /** @description Error: unprocessable, token_not_allowed, insufficient_stock */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4104,7 +4638,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4115,6 +4649,15 @@ export interface operations {
             };
             /** @description Error: unauthenticated */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: gas_budget_exhausted */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4169,6 +4712,15 @@ export interface operations {
             };
             /** @description Error: unprocessable, token_not_allowed, insufficient_stock */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4228,7 +4780,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4239,6 +4791,15 @@ export interface operations {
             };
             /** @description Error: unauthenticated */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: gas_budget_exhausted */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4293,6 +4854,15 @@ export interface operations {
             };
             /** @description Error: unprocessable, token_not_allowed, insufficient_stock */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4352,7 +4922,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4363,6 +4933,15 @@ export interface operations {
             };
             /** @description Error: unauthenticated */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: gas_budget_exhausted */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4424,6 +5003,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Error: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Error: internal_error */
             500: {
                 headers: {
@@ -4472,7 +5060,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4483,6 +5071,15 @@ export interface operations {
             };
             /** @description Error: unauthenticated */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: gas_budget_exhausted */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4535,6 +5132,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Error: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Error: internal_error */
             500: {
                 headers: {
@@ -4548,7 +5154,12 @@ export interface operations {
     };
     listSkus: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The nextCursor of the previous page */
+                cursor?: string;
+                /** @description SKUs per page (default 50) */
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -4563,10 +5174,11 @@ export interface operations {
                 content: {
                     "application/json": {
                         data: components["schemas"]["Sku"][];
+                        nextCursor: string | null;
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4586,6 +5198,15 @@ export interface operations {
             };
             /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4645,7 +5266,7 @@ export interface operations {
                     "application/json": components["schemas"]["Sku"];
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4656,6 +5277,15 @@ export interface operations {
             };
             /** @description Error: unauthenticated */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: gas_budget_exhausted */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4699,6 +5329,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Error: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Error: internal_error */
             500: {
                 headers: {
@@ -4730,7 +5369,7 @@ export interface operations {
                     "application/json": components["schemas"]["Sku"];
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4759,6 +5398,15 @@ export interface operations {
             };
             /** @description Error: not_found, route_not_found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4825,7 +5473,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4836,6 +5484,15 @@ export interface operations {
             };
             /** @description Error: unauthenticated */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: gas_budget_exhausted */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4881,6 +5538,15 @@ export interface operations {
             };
             /** @description Error: unsupported_media_type */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4938,7 +5604,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4949,6 +5615,15 @@ export interface operations {
             };
             /** @description Error: unauthenticated */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: gas_budget_exhausted */
+            402: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5001,6 +5676,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Error: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Error: internal_error */
             500: {
                 headers: {
@@ -5039,7 +5723,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5050,6 +5734,15 @@ export interface operations {
             };
             /** @description Error: not_found, route_not_found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5113,7 +5806,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5133,6 +5826,15 @@ export interface operations {
             };
             /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5197,7 +5899,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5244,6 +5946,15 @@ export interface operations {
             };
             /** @description Error: unsupported_media_type */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5312,7 +6023,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5341,6 +6052,15 @@ export interface operations {
             };
             /** @description Error: not_found, route_not_found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5398,7 +6118,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5454,6 +6174,15 @@ export interface operations {
             };
             /** @description Error: unsupported_media_type */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5500,7 +6229,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5556,6 +6285,15 @@ export interface operations {
             };
             /** @description Error: unsupported_media_type */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,7 +1,7 @@
 /**
- * Test harness for the relayer: a real `hardhat node` process on a free port, the contracts deployed to it
- * over JSON-RPC, a fresh PostgreSQL database per test file, and relayers started in-process or as child
- * processes.
+ * Test harness for the relayer: a real node process on a free port (`hardhat node`, or Anvil mining a block
+ * every N seconds), the contracts deployed to it over JSON-RPC, a fresh PostgreSQL database per test file, and
+ * relayers started in-process or as child processes.
  */
 import fs from "node:fs";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -38,49 +38,130 @@ export async function freePort(): Promise<number> {
   });
 }
 
+export type NodeImplementation = "hardhat" | "anvil";
+
+export interface NodeOptions {
+  /** Which node to run: Hardhat's (the default, automining) or Foundry's Anvil. */
+  implementation?: NodeImplementation;
+  /**
+   * Anvil only: seconds between blocks (interval mining, transactions wait in a mempool as on a testnet). 0 or
+   * absent: every transaction is mined at once, as on the Hardhat node.
+   */
+  blockTime?: number;
+}
+
 export interface LocalNode {
   url: string;
   port: number;
   proc: ChildProcess;
   provider: JsonRpcProvider;
+  implementation: NodeImplementation;
+  /** Seconds between blocks; 0 when every transaction is mined at once. */
+  blockTime: number;
   stop(): Promise<void>;
 }
 
-/** Starts `hardhat node` on a free port and waits until it answers JSON-RPC. */
-export async function startNode(): Promise<LocalNode> {
-  const port = await freePort();
-  const proc = spawn(
-    process.execPath,
+const nodeProcesses = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const p of nodeProcesses) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
+});
+
+/**
+ * The Anvil binary of `@foundry-rs/anvil`'s platform package, spawned directly: its npm wrapper is a second
+ * process, and a SIGKILL of the wrapper would leave the node running.
+ */
+function anvilBinary(): string {
+  const arch = process.arch === "x64" ? "amd64" : process.arch;
+  const exe = process.platform === "win32" ? "anvil.exe" : "anvil";
+  try {
+    return require.resolve(`@foundry-rs/anvil-${process.platform}-${arch}/bin/${exe}`);
+  } catch {
+    return path.join(ROOT, "node_modules", ".bin", "anvil");
+  }
+}
+
+/**
+ * The command line of a node on `port`. Anvil is started to match the Hardhat node the tests were written
+ * against: the same mnemonic and chain id (Anvil's defaults), 20 accounts of 10,000 ETH, a 60,000,000 block gas
+ * limit, the Osaka rules with EIP-7825's per-transaction gas cap (which Hardhat enforces and Anvil only with
+ * `--enable-tx-gas-limit`), and the default 24,576-byte code size limit (the escrow is about 23.3 KB).
+ */
+function nodeCommand(implementation: NodeImplementation, port: number, blockTime: number): [string, string[]] {
+  if (implementation === "hardhat") {
+    if (blockTime) throw new Error("blockTime is an Anvil option: the Hardhat node of the tests automines");
+    return [
+      process.execPath,
+      [
+        path.join(ROOT, "node_modules", "hardhat", "internal", "cli", "bootstrap.js"),
+        "node",
+        "--port",
+        String(port),
+        "--hostname",
+        "127.0.0.1",
+      ],
+    ];
+  }
+  return [
+    anvilBinary(),
     [
-      path.join(ROOT, "node_modules", "hardhat", "internal", "cli", "bootstrap.js"),
-      "node",
       "--port",
       String(port),
-      "--hostname",
+      "--host",
       "127.0.0.1",
+      ...(blockTime ? ["--block-time", String(blockTime)] : []),
+      "--chain-id",
+      "31337",
+      "--accounts",
+      "20",
+      "--balance",
+      "10000",
+      "--gas-limit",
+      "60000000",
+      "--hardfork",
+      "osaka",
+      "--enable-tx-gas-limit",
+      "--color",
+      "never",
     ],
-    {
-      cwd: ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, HARDHAT_DISABLE_TELEMETRY_PROMPT: "true" },
-    },
-  );
+  ];
+}
+
+/** Starts a node (`hardhat node` unless told otherwise) on a free port and waits until it answers JSON-RPC. */
+export async function startNode(options: NodeOptions = {}): Promise<LocalNode> {
+  const implementation = options.implementation ?? "hardhat";
+  const blockTime = options.blockTime ?? 0;
+  const name = implementation === "hardhat" ? "hardhat node" : "anvil";
+  const port = await freePort();
+  const [command, args] = nodeCommand(implementation, port, blockTime);
+  const proc = spawn(command, args, {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, HARDHAT_DISABLE_TELEMETRY_PROMPT: "true" },
+  });
+  nodeProcesses.add(proc);
+  proc.once("exit", () => nodeProcesses.delete(proc));
   let output = "";
   proc.stdout!.on("data", (d) => (output = (output + d.toString()).slice(-4000)));
   if (process.env.NODE_LOG) proc.stdout!.pipe(fs.createWriteStream(process.env.NODE_LOG));
   proc.stderr!.on("data", (d) => (output = (output + d.toString()).slice(-4000)));
   const url = `http://127.0.0.1:${port}`;
-  const provider = new JsonRpcProvider(url, 31337, { cacheTimeout: -1, staticNetwork: true });
+  // ethers polls for a transaction's receipt every `pollingInterval` (4 s by default): with blocks every second,
+  // the tests' own `tx.wait()` would mostly wait for the poll.
+  const provider = new JsonRpcProvider(url, 31337, {
+    cacheTimeout: -1,
+    staticNetwork: true,
+    ...(blockTime ? { pollingInterval: 100 } : {}),
+  });
   const started = Date.now();
   for (;;) {
-    if (proc.exitCode !== null) throw new Error(`hardhat node exited: ${output}`);
+    if (proc.exitCode !== null) throw new Error(`${name} exited: ${output}`);
     try {
       await provider.getBlockNumber();
       break;
     } catch {
       if (Date.now() - started > 60_000) {
         proc.kill("SIGKILL");
-        throw new Error(`hardhat node did not start: ${output}`);
+        throw new Error(`${name} did not start: ${output}`);
       }
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -90,9 +171,11 @@ export async function startNode(): Promise<LocalNode> {
     port,
     proc,
     provider,
+    implementation,
+    blockTime,
     async stop() {
       provider.destroy();
-      if (proc.exitCode === null) {
+      if (proc.exitCode === null && proc.signalCode === null) {
         proc.kill("SIGTERM");
         await new Promise((r) => {
           const t = setTimeout(() => {
@@ -114,12 +197,15 @@ export interface Deployed extends ContractAddresses {
   stablecoin: string;
 }
 
-/** Deploys the contracts to the node with the local roles. */
+/**
+ * Deploys the contracts to the node with the local roles. Transactions that do not depend on each other are
+ * sent together and their receipts awaited together, so a node that mines every second needs two blocks, not
+ * nine.
+ */
 export async function deployContracts(provider: JsonRpcProvider): Promise<Deployed> {
   const admin = new NonceManager(devWallet(0, provider));
   const startBlock = (await provider.getBlockNumber()) + 1;
   const forwarder = await new Forwarder__factory(admin).deploy();
-  await forwarder.waitForDeployment();
   const escrow = await new PaymentEscrow__factory(admin).deploy(
     await admin.getAddress(),
     2 * 24 * 3600,
@@ -128,13 +214,14 @@ export async function deployContracts(provider: JsonRpcProvider): Promise<Deploy
     devWallet(1).address,
     100,
   );
-  await escrow.waitForDeployment();
   const usd = await new MockStablecoin__factory(admin).deploy();
-  await usd.waitForDeployment();
-  const wait = async (p: Promise<{ wait(): Promise<unknown> }>) => (await p).wait();
-  for (const i of SIGNER_INDEXES) await wait(escrow.grantRole(await escrow.OPERATOR_ROLE(), devWallet(i).address));
-  await wait(escrow.grantRole(await escrow.PAUSER_ROLE(), devWallet(3).address));
-  await wait(escrow.setTokenAllowed(await usd.getAddress(), true));
+  await Promise.all([forwarder.waitForDeployment(), escrow.waitForDeployment(), usd.waitForDeployment()]);
+  const [operatorRole, pauserRole] = await Promise.all([escrow.OPERATOR_ROLE(), escrow.PAUSER_ROLE()]);
+  const sent = [];
+  for (const i of SIGNER_INDEXES) sent.push(await escrow.grantRole(operatorRole, devWallet(i).address));
+  sent.push(await escrow.grantRole(pauserRole, devWallet(3).address));
+  sent.push(await escrow.setTokenAllowed(await usd.getAddress(), true));
+  await Promise.all(sent.map((tx) => tx.wait()));
   const { chainId } = await provider.getNetwork();
   return {
     chainId,
@@ -183,6 +270,8 @@ export function relayerConfig(node: LocalNode, overrides: Record<string, string 
     POLL_INTERVAL_MS: "50",
     LOG_LEVEL: "silent",
     LEASE_TTL_MS: "3000",
+    // The tests' webhook receivers listen on 127.0.0.1 over http (a local chain's setting).
+    WEBHOOK_ALLOW_PRIVATE_TARGETS: "true",
     ...overrides,
   });
 }

@@ -20,10 +20,11 @@ import { registerArbiterRoutes } from "./routes-arbiter";
 import { registerCheckoutRoutes } from "./routes-checkout";
 import { registerLedgerRoutes } from "./routes-ledger";
 import { registerWebhookRoutes } from "./routes-webhooks";
-import { SHARED_SCHEMAS } from "./schemas";
+import { errors, SHARED_SCHEMAS } from "./schemas";
 import { registerWeb } from "./web";
 import { registerWebRoutes } from "./routes-web";
 import { idempotencyTtlSeconds, scheduleIdempotencyPurge } from "./idempotency";
+import { RateLimits } from "./rateLimit";
 
 export interface AppOptions {
   logger?: boolean | object;
@@ -116,6 +117,11 @@ function findNul(root: unknown): string | null {
   return null;
 }
 
+/** TRUST_PROXY as fastify takes it: a number of hops trusts the nearest proxies. */
+function proxyTrust(t: boolean | number | string[] | undefined) {
+  return typeof t === "number" ? (_address: string, hop: number) => hop < t : (t ?? false);
+}
+
 /** Longest path parameter the router matches; ids are at most 128 characters (schemas.ts). */
 const MAX_PARAM_LENGTH = 200;
 
@@ -140,7 +146,11 @@ export async function buildApp(deps: ServiceDeps, opts: AppOptions = {}): Promis
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     genReqId: () => `req_${Math.random().toString(36).slice(2, 12)}`,
     return503OnClosing: true,
+    // Which address is the client's (per-IP rate limits): the peer's, or behind trusted proxies (TRUST_PROXY)
+    // the one they report in X-Forwarded-For.
+    trustProxy: proxyTrust(deps.config.trustProxy),
   });
+  app.decorate("rateLimits", new RateLimits(deps.config.rateLimits ?? { perKeyPerMinute: 0, perIpPerMinute: 0 }));
 
   await app.register(swagger, {
     openapi: {
@@ -183,6 +193,8 @@ export async function buildApp(deps: ServiceDeps, opts: AppOptions = {}): Promis
         );
     }
     deps.metrics.apiErrors.inc({ code: e.code });
+    // A limit says when to come back; the relay policy's per-minute counts at most a minute later.
+    if (e.code === "rate_limited") reply.header("retry-after", String(e.details.retryAfterSeconds ?? 60));
     void reply.code(e.status).send(e.toJSON());
   });
   app.setNotFoundHandler((req, reply) => {
@@ -206,6 +218,13 @@ export async function buildApp(deps: ServiceDeps, opts: AppOptions = {}): Promis
     }
   });
 
+  // Every route behind a key is rate limited (the key's allowance; a refused key counts against its IP): its
+  // document lists 429 rate_limited. The routes without a key that are limited list it themselves.
+  app.addHook("onRoute", (route) => {
+    const schema = route.schema as { security?: unknown[]; response?: Record<string, unknown> } | undefined;
+    if (schema?.response && schema.security?.length && !schema.response[429])
+      Object.assign(schema.response, errors(429));
+  });
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
   app.decorate("idempotencySealKey", deps.config.merchantKeySecret);
   // Authentication and authorisation run as `onRequest` hooks, before the body is read or validated: a caller

@@ -5,6 +5,7 @@ import { hashSecret, safeEqual } from "../domain/keys";
 import type { Scope } from "../domain/model";
 import { findApiKeyByHash } from "../store/apiKeys";
 import type { Principal, ServiceDeps } from "../services/context";
+import { charge, clientOf } from "./rateLimit";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -35,9 +36,28 @@ export async function authenticate(deps: ServiceDeps, authorization: string | un
   return { kind: key.role, keyId: key.id, merchantId: key.merchant_id, scopes: key.scopes };
 }
 
+/**
+ * The request's principal, within the rate limits: a refused key counts against the client IP's allowance (a
+ * key guesser costs a key lookup per try), an accepted merchant key against its own. The admin's and the
+ * arbiter's keys, held by the operator, are not limited.
+ */
+async function authenticateLimited(deps: ServiceDeps, req: FastifyRequest): Promise<Principal> {
+  const limits = req.server.rateLimits;
+  let p: Principal;
+  try {
+    p = await authenticate(deps, req.headers.authorization);
+  } catch (err) {
+    if (err instanceof AppError && err.code === "unauthenticated")
+      charge(limits.perIp, clientOf(req), "from this address");
+    throw err;
+  }
+  if (p.kind === "merchant") charge(limits.perKey, p.keyId, "with this API key");
+  return p;
+}
+
 export function requireAdmin(deps: ServiceDeps) {
   return async (req: FastifyRequest, _reply: FastifyReply) => {
-    const p = await authenticate(deps, req.headers.authorization);
+    const p = await authenticateLimited(deps, req);
     if (p.kind !== "admin") throw new AppError("forbidden", "this route needs the admin key");
     req.principal = p;
   };
@@ -46,7 +66,7 @@ export function requireAdmin(deps: ServiceDeps) {
 /** The arbiter's key only: the admin, who runs the platform, never rules on disputes (separation of duties). */
 export function requireArbiter(deps: ServiceDeps) {
   return async (req: FastifyRequest, _reply: FastifyReply) => {
-    const p = await authenticate(deps, req.headers.authorization);
+    const p = await authenticateLimited(deps, req);
     if (p.kind !== "arbiter") throw new AppError("forbidden", "this route needs the arbiter key");
     req.principal = p;
   };
@@ -55,7 +75,7 @@ export function requireArbiter(deps: ServiceDeps) {
 /** A merchant key with `scope` (`read` is implied by every other scope for GET routes). */
 export function requireMerchant(deps: ServiceDeps, scope: Scope) {
   return async (req: FastifyRequest, _reply: FastifyReply) => {
-    const p = await authenticate(deps, req.headers.authorization);
+    const p = await authenticateLimited(deps, req);
     if (p.kind !== "merchant" || !p.merchantId) throw new AppError("forbidden", "this route needs a merchant API key");
     const ok = p.scopes.includes(scope) || (scope === "read" && p.scopes.length > 0);
     if (!ok)

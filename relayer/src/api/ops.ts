@@ -99,7 +99,7 @@ export function registerOps(server: FastifyInstance, deps: ServiceDeps): void {
         const last = cp ? Number(cp.lastBlock) : null;
         const lag = head !== null && last !== null ? Math.max(0, head - last) : null;
         checks.indexer = { lastBlock: last, lagBlocks: lag };
-        if (lag === null || lag > MAX_READY_LAG_BLOCKS) ok = false;
+        if (lag === null || lag > MAX_READY_LAG_BLOCKS + (deps.config.indexerLagAllowance ?? 0)) ok = false;
       } catch {
         ok = false;
       }

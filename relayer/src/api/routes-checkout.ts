@@ -14,6 +14,7 @@ import { AppError } from "../domain/errors";
 import { mutate } from "./idempotency";
 import { requireMerchant } from "./auth";
 import { merchantOf, noKey, sec } from "./common";
+import { limitByIp } from "./rateLimit";
 import { BuyerActionAccepted, BuyerIntent, ChainIdParam, CheckoutView, IntentBody, SignedAction } from "./buyerSchemas";
 import * as S from "./schemas";
 
@@ -36,13 +37,14 @@ export function registerCheckoutRoutes(server: FastifyInstance, deps: ServiceDep
   app.get(
     "/v1/checkout/:chainOrderId",
     {
+      onRequest: limitByIp,
       schema: {
         tags: ["checkout"],
         summary: "What the buyer pays, to whom, the fee and the order's status",
         operationId: "getCheckout",
         security: noKey,
         params: ChainIdParam,
-        response: { 200: CheckoutView, ...S.errors(400, 404, 500, 503) },
+        response: { 200: CheckoutView, ...S.errors(400, 404, 429, 500, 503) },
       },
     },
     async (req) => checkoutView(deps, await orderByChainId(deps, req.params.chainOrderId)),
@@ -51,6 +53,7 @@ export function registerCheckoutRoutes(server: FastifyInstance, deps: ServiceDep
   app.post(
     "/v1/checkout/:chainOrderId/intents",
     {
+      onRequest: limitByIp,
       schema: {
         tags: ["checkout"],
         summary:
@@ -59,7 +62,7 @@ export function registerCheckoutRoutes(server: FastifyInstance, deps: ServiceDep
         security: noKey,
         params: ChainIdParam,
         body: IntentBody,
-        response: { 200: BuyerIntent, ...S.errors(400, 404, 409, 413, 415, 422, 500, 503) },
+        response: { 200: BuyerIntent, ...S.errors(400, 404, 409, 413, 415, 422, 429, 500, 503) },
       },
     },
     async (req) => {
@@ -78,6 +81,7 @@ export function registerCheckoutRoutes(server: FastifyInstance, deps: ServiceDep
   app.post(
     "/v1/checkout/:chainOrderId/actions",
     {
+      onRequest: limitByIp,
       schema: {
         tags: ["checkout"],
         summary: "Relay a signed buyer action (checked before any gas is spent)",

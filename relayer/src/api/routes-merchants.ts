@@ -15,6 +15,7 @@ import {
   merchantView,
   revokeKey,
 } from "../services/merchants";
+import { gasBudgetView, setGasBudget } from "../services/gasBudget";
 import { SCOPES } from "../domain/model";
 import { merchantOf, sec } from "./common";
 
@@ -72,6 +73,41 @@ export function registerMerchantsRoutes(server: FastifyInstance, deps: ServiceDe
     async (req) => merchantView(await getMerchantOr404(db, req.params.id)),
   );
 
+  app.get(
+    "/v1/admin/merchants/:id/gas-budget",
+    {
+      onRequest: admin,
+      schema: {
+        tags: ["admin"],
+        summary: "A merchant's gas budget and what its commands cost over the last 30 days",
+        operationId: "getMerchantGasBudget",
+        security: sec,
+        params: S.IdParam,
+        response: { 200: S.GasBudget, ...S.errors(400, 401, 403, 404, 500) },
+      },
+    },
+    async (req) => gasBudgetView(deps, db, req.params.id),
+  );
+
+  app.put(
+    "/v1/admin/merchants/:id/gas-budget",
+    {
+      onRequest: admin,
+      schema: {
+        tags: ["admin"],
+        summary: "Set a merchant's gas budget (null: the default); the merchant's audit trail records it",
+        description:
+          "Every command of the merchant is metered when its transaction is final; once what its commands cost over the last 30 days reaches the budget, its new commands (and its buyers' gasless actions) are refused with 402 gas_budget_exhausted.",
+        operationId: "setMerchantGasBudget",
+        security: sec,
+        params: S.IdParam,
+        body: S.GasBudgetChange,
+        response: { 200: S.GasBudget, ...S.errors(400, 401, 403, 404, 413, 415, 500) },
+      },
+    },
+    async (req) => db.tx((q) => setGasBudget(deps, q, req.principal!, req.params.id, req.body.budgetWei)),
+  );
+
   app.post(
     "/v1/admin/merchants/:id/keys",
     {
@@ -124,6 +160,22 @@ export function registerMerchantsRoutes(server: FastifyInstance, deps: ServiceDe
       deps.keyCache?.invalidate();
       return out;
     },
+  );
+
+  // ------------------------------------------------------------------ the merchant's own
+  app.get(
+    "/v1/gas-budget",
+    {
+      onRequest: requireMerchant(deps, "read"),
+      schema: {
+        tags: ["gas"],
+        summary: "This merchant's gas budget and what its commands cost over the last 30 days",
+        operationId: "getGasBudget",
+        security: sec,
+        response: { 200: S.GasBudget, ...S.errors(400, 401, 403, 500) },
+      },
+    },
+    async (req) => gasBudgetView(deps, db, merchantOf(req)),
   );
 
   // ------------------------------------------------------------------ staff keys

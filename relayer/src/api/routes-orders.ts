@@ -19,6 +19,7 @@ import {
   searchOrders,
   shipOrder,
 } from "../services/orders";
+import { withinGasBudget } from "../services/gasBudget";
 import { merchantOf, sec } from "./common";
 
 export function registerOrdersRoutes(server: FastifyInstance, deps: ServiceDeps): void {
@@ -37,7 +38,7 @@ export function registerOrdersRoutes(server: FastifyInstance, deps: ServiceDeps)
         security: sec,
         headers: S.IdempotencyHeaders,
         body: S.NewOrder,
-        response: { 202: S.Order, ...S.errors(400, 401, 403, 404, 409, 413, 415, 422, 500, 503) },
+        response: { 202: S.Order, ...S.errors(400, 401, 402, 403, 404, 409, 413, 415, 422, 500, 503) },
       },
     },
     async (req, reply) => {
@@ -128,16 +129,22 @@ export function registerOrdersRoutes(server: FastifyInstance, deps: ServiceDeps)
           { trackingReference: Type.String({ minLength: 1, maxLength: 200 }) },
           { additionalProperties: false },
         ),
-        response: { 202: S.OrderAction, ...S.errors(400, 401, 403, 404, 409, 413, 415, 500) },
+        response: { 202: S.OrderAction, ...S.errors(400, 401, 402, 403, 404, 409, 413, 415, 500) },
       },
     },
     async (req, reply) =>
-      mutate(db, req, reply, 202, async (q) =>
-        shipOrder(
-          q,
-          req.principal!,
-          await getOrderOr404(q, merchantOf(req), req.params.id),
-          req.body.trackingReference,
+      mutate(
+        db,
+        req,
+        reply,
+        202,
+        withinGasBudget(deps, merchantOf(req), async (q) =>
+          shipOrder(
+            q,
+            req.principal!,
+            await getOrderOr404(q, merchantOf(req), req.params.id),
+            req.body.trackingReference,
+          ),
         ),
       ),
   );
@@ -157,12 +164,18 @@ export function registerOrdersRoutes(server: FastifyInstance, deps: ServiceDeps)
           { amount: Type.Optional(S.UintIn("uint256", { pattern: "^[1-9][0-9]{0,77}$" })) },
           { additionalProperties: false },
         ),
-        response: { 202: S.OrderAction, ...S.errors(400, 401, 403, 404, 409, 413, 415, 422, 500) },
+        response: { 202: S.OrderAction, ...S.errors(400, 401, 402, 403, 404, 409, 413, 415, 422, 500) },
       },
     },
     async (req, reply) =>
-      mutate(db, req, reply, 202, async (q) =>
-        refundOrder(q, req.principal!, await getOrderOr404(q, merchantOf(req), req.params.id), req.body.amount),
+      mutate(
+        db,
+        req,
+        reply,
+        202,
+        withinGasBudget(deps, merchantOf(req), async (q) =>
+          refundOrder(q, req.principal!, await getOrderOr404(q, merchantOf(req), req.params.id), req.body.amount),
+        ),
       ),
   );
 
@@ -177,12 +190,18 @@ export function registerOrdersRoutes(server: FastifyInstance, deps: ServiceDeps)
         security: sec,
         headers: S.IdempotencyHeaders,
         params: S.OrderNameParam,
-        response: { 202: S.OrderAction, ...S.errors(400, 401, 403, 404, 409, 413, 415, 500) },
+        response: { 202: S.OrderAction, ...S.errors(400, 401, 402, 403, 404, 409, 413, 415, 500) },
       },
     },
     async (req, reply) =>
-      mutate(db, req, reply, 202, async (q) =>
-        cancelOrder(q, req.principal!, await getOrderOr404(q, merchantOf(req), req.params.id)),
+      mutate(
+        db,
+        req,
+        reply,
+        202,
+        withinGasBudget(deps, merchantOf(req), async (q) =>
+          cancelOrder(q, req.principal!, await getOrderOr404(q, merchantOf(req), req.params.id)),
+        ),
       ),
   );
 
@@ -222,12 +241,18 @@ export function registerOrdersRoutes(server: FastifyInstance, deps: ServiceDeps)
           headers: S.IdempotencyHeaders,
           params: S.OrderNameParam,
           body: SettlementBody,
-          response: { 202: S.OrderAction, ...S.errors(400, 401, 403, 404, 409, 413, 415, 422, 500) },
+          response: { 202: S.OrderAction, ...S.errors(400, 401, 402, 403, 404, 409, 413, 415, 422, 500) },
         },
       },
       async (req, reply) =>
-        mutate(db, req, reply, 202, async (q) =>
-          act(q, req.principal!, await getOrderOr404(q, merchantOf(req), req.params.id), req.body.buyerTotal),
+        mutate(
+          db,
+          req,
+          reply,
+          202,
+          withinGasBudget(deps, merchantOf(req), async (q) =>
+            act(q, req.principal!, await getOrderOr404(q, merchantOf(req), req.params.id), req.body.buyerTotal),
+          ),
         ),
     );
   }

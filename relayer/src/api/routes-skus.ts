@@ -1,4 +1,5 @@
 /** SKUs and their stock, on chain. */
+import { Type } from "@sinclair/typebox";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
 import type { ServiceDeps } from "../services/context";
@@ -6,6 +7,7 @@ import { mutate } from "./idempotency";
 import { requireMerchant } from "./auth";
 import * as S from "./schemas";
 import { adjustStock, createSku, getSkuOr404, listSkusWithStock, skuView, stockOnChain } from "../services/skus";
+import { withinGasBudget } from "../services/gasBudget";
 import { getMerchant } from "../store/merchants";
 import { merchantOf, sec } from "./common";
 
@@ -25,10 +27,17 @@ export function registerSkusRoutes(server: FastifyInstance, deps: ServiceDeps): 
         security: sec,
         headers: S.IdempotencyHeaders,
         body: S.NewSku,
-        response: { 202: S.Sku, ...S.errors(400, 401, 403, 409, 413, 415, 500) },
+        response: { 202: S.Sku, ...S.errors(400, 401, 402, 403, 409, 413, 415, 500) },
       },
     },
-    async (req, reply) => mutate(db, req, reply, 202, (q) => createSku(q, req.principal!, merchantOf(req), req.body)),
+    async (req, reply) =>
+      mutate(
+        db,
+        req,
+        reply,
+        202,
+        withinGasBudget(deps, merchantOf(req), (q) => createSku(q, req.principal!, merchantOf(req), req.body)),
+      ),
   );
 
   app.get(
@@ -37,13 +46,22 @@ export function registerSkusRoutes(server: FastifyInstance, deps: ServiceDeps): 
       onRequest: requireMerchant(deps, "read"),
       schema: {
         tags: ["stock"],
-        summary: "List SKUs with their stock as the chain has it",
+        summary: "List SKUs (in creation order, cursor pagination) with their stock as the chain has it",
         operationId: "listSkus",
         security: sec,
-        response: { 200: S.List(S.Sku), ...S.errors(400, 401, 403, 500, 503) },
+        querystring: Type.Object(
+          {
+            cursor: Type.Optional(
+              Type.String({ pattern: "^[0-9]{1,10}$", description: "The nextCursor of the previous page" }),
+            ),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: "SKUs per page (default 50)" })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: S.Page(S.Sku), ...S.errors(400, 401, 403, 500, 503) },
       },
     },
-    async (req) => ({ data: await listSkusWithStock(deps, db, merchantOf(req)) }),
+    async (req) => listSkusWithStock(deps, db, merchantOf(req), req.query),
   );
 
   app.get(
@@ -82,12 +100,18 @@ export function registerSkusRoutes(server: FastifyInstance, deps: ServiceDeps): 
           headers: S.IdempotencyHeaders,
           params: S.IdParam,
           body: S.StockChange,
-          response: { 202: S.StockChangeAccepted, ...S.errors(400, 401, 403, 404, 409, 413, 415, 500) },
+          response: { 202: S.StockChangeAccepted, ...S.errors(400, 401, 402, 403, 404, 409, 413, 415, 500) },
         },
       },
       async (req, reply) =>
-        mutate(db, req, reply, 202, (q) =>
-          adjustStock(q, req.principal!, merchantOf(req), req.params.id, { kind, quantity: req.body.quantity }),
+        mutate(
+          db,
+          req,
+          reply,
+          202,
+          withinGasBudget(deps, merchantOf(req), (q) =>
+            adjustStock(q, req.principal!, merchantOf(req), req.params.id, { kind, quantity: req.body.quantity }),
+          ),
         ),
     );
   }

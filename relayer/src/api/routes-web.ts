@@ -8,12 +8,18 @@ import type { FastifyInstance } from "fastify";
 import { Contract, getAddress, isAddress, ZeroAddress } from "ethers";
 import type { ServiceDeps } from "../services/context";
 import { AppError } from "../domain/errors";
+import { isChainUnavailable } from "../domain/unavailable";
 import { authenticate } from "./auth";
 import { getMerchant } from "../store/merchants";
 import { noKey } from "./common";
+import { limitByIp } from "./rateLimit";
 import * as S from "./schemas";
 
 const ERC20_DISPLAY = ["function symbol() view returns (string)", "function decimals() view returns (uint8)"];
+
+/** How long a token the escrow refused is remembered (it may be allowed later), and how many such answers. */
+const REFUSED_TOKEN_MS = 30_000;
+const MAX_REFUSED_TOKENS = 10_000;
 
 /** One shape for both answers: an accepted key (`active: true`, who it is) or a refused one (`reason`). */
 export const Introspection = Type.Object({
@@ -40,13 +46,15 @@ export function registerWebRoutes(server: FastifyInstance, deps: ServiceDeps): v
   app.post(
     "/v1/introspect",
     {
+      // Every try costs a key lookup: a key guesser is limited by its address.
+      onRequest: limitByIp,
       schema: {
         tags: ["keys"],
         summary: "Whether an API key is accepted, and for whom (200 with active: false when it is not)",
         operationId: "introspectKey",
         security: noKey,
         body: Type.Object({ apiKey: Type.String({ minLength: 1, maxLength: 512 }) }, { additionalProperties: false }),
-        response: { 200: Introspection, ...S.errors(400, 413, 415, 500) },
+        response: { 200: Introspection, ...S.errors(400, 413, 415, 429, 500) },
       },
     },
     async (req) => {
@@ -69,17 +77,21 @@ export function registerWebRoutes(server: FastifyInstance, deps: ServiceDeps): v
     },
   );
 
-  const cache = new Map<string, { token: string; symbol: string; decimals: number }>();
+  // An accepted token's symbol and decimals never change: kept for the life of the process (the allowlist bounds
+  // them). A refusal is kept a while, so asking again for the same token costs no eth_call.
+  const accepted = new Map<string, { token: string; symbol: string; decimals: number }>();
+  const refused = new Map<string, number>();
   app.get(
     "/v1/tokens/:token",
     {
+      onRequest: limitByIp,
       schema: {
         tags: ["checkout"],
         summary: 'Symbol and decimals of a token the escrow accepts ("native" for the chain currency)',
         operationId: "getToken",
         security: noKey,
         params: Type.Object({ token: Type.String({ maxLength: 42 }) }),
-        response: { 200: TokenInfo, ...S.errors(400, 404, 500, 503) },
+        response: { 200: TokenInfo, ...S.errors(400, 404, 429, 500, 503) },
       },
     },
     async (req) => {
@@ -87,18 +99,31 @@ export function registerWebRoutes(server: FastifyInstance, deps: ServiceDeps): v
       if (raw === "native" || raw === ZeroAddress) return { token: "native", symbol: "ETH", decimals: 18 };
       if (!isAddress(raw)) throw new AppError("validation_failed", 'token must be "native" or a 0x address');
       const token = getAddress(raw);
-      const hit = cache.get(token);
+      const hit = accepted.get(token);
       if (hit) return hit;
+      const notAccepted = () => new AppError("not_found", `token ${token} is not accepted by the escrow`, { token });
+      if ((refused.get(token) ?? 0) > Date.now()) throw notAccepted();
       if (!(await deps.chain.escrow.isTokenAllowed(token))) {
-        throw new AppError("not_found", `token ${token} is not accepted by the escrow`, { token });
+        refused.delete(token);
+        if (refused.size >= MAX_REFUSED_TOKENS) refused.delete(refused.keys().next().value!);
+        refused.set(token, Date.now() + REFUSED_TOKEN_MS);
+        throw notAccepted();
       }
+      refused.delete(token);
       const c = new Contract(token, ERC20_DISPLAY, deps.chain.provider);
+      // A token that does not say is shown with the defaults; a chain that did not answer is asked again later.
+      const orDefault =
+        <T>(fallback: T) =>
+        (err: unknown): T => {
+          if (isChainUnavailable(err)) throw err;
+          return fallback;
+        };
       const [symbol, decimals] = await Promise.all([
-        c.symbol().catch(() => "tokens") as Promise<string>,
-        c.decimals().catch(() => 0n) as Promise<bigint>,
+        (c.symbol() as Promise<string>).catch(orDefault("tokens")),
+        (c.decimals() as Promise<bigint>).catch(orDefault(0n)),
       ]);
       const info = { token, symbol, decimals: Number(decimals) };
-      cache.set(token, info);
+      accepted.set(token, info);
       return info;
     },
   );

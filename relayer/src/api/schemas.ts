@@ -123,6 +123,37 @@ export const Merchant = shared(
   }),
 );
 
+export const GasBudget = shared(
+  "GasBudget",
+  Type.Object({
+    merchantId: Type.String(),
+    budgetWei: Type.String({
+      pattern: "^[0-9]{1,78}$",
+      description: "Gas (wei) the relayer may spend for the merchant over the period: its own, or the default",
+    }),
+    isDefault: Type.Boolean({
+      description: "The merchant has no budget of its own: the default (GAS_BUDGET_DEFAULT_ETH)",
+    }),
+    periodDays: Type.Integer({ description: "The period: the last N UTC days, today included" }),
+    spentWei: Type.String({
+      pattern: "^[0-9]{1,78}$",
+      description: "Gas the merchant's commands cost over the period (wei; a batch's gas shared equally by its calls)",
+    }),
+    gasUsed: Type.String({ pattern: "^[0-9]{1,78}$", description: "The gas of that spend" }),
+    remainingWei: Type.String({ pattern: "^[0-9]{1,78}$" }),
+    exhausted: Type.Boolean({ description: "New commands are refused with 402 gas_budget_exhausted" }),
+  }),
+);
+
+export const GasBudgetChange = Type.Object(
+  {
+    budgetWei: Type.Union([UintIn("uint256", { description: "Gas (wei) over the last 30 days" }), Type.Null()], {
+      description: "The merchant's own budget, or null to go back to the default",
+    }),
+  },
+  { additionalProperties: false },
+);
+
 const ApiKeyFields = Type.Object({
   id: Type.String(),
   name: Type.String(),

@@ -7,6 +7,7 @@ export const ErrorCodes = {
   invalid_idempotency_key: 400,
   value_out_of_range: 400,
   webhook_url_forbidden: 400,
+  range_too_large: 400,
   unauthenticated: 401,
   forbidden: 403,
   insufficient_scope: 403,

@@ -56,9 +56,39 @@ function requireBuyer(o: OrderRow, buyer: string, action: BuyerAction) {
   return b;
 }
 
-async function forwarderDomain(deps: ServiceDeps): Promise<Domain> {
-  const d = await deps.chain.forwarder.eip712Domain();
-  return { name: d.name, version: d.version, chainId: d.chainId.toString(), verifyingContract: d.verifyingContract };
+/** EIP-712 domains read, per chain connection and contract: a contract's domain never changes. */
+const domainCaches = new WeakMap<ServiceDeps["chain"], Map<string, Promise<Domain>>>();
+
+/** The EIP-712 domain of the contract at `address` (ERC-5267), read once per chain connection. */
+function domainOf(
+  deps: ServiceDeps,
+  address: string,
+  read: () => Promise<{ name: string; version: string; chainId: bigint; verifyingContract: string }>,
+): Promise<Domain> {
+  let cache = domainCaches.get(deps.chain);
+  if (!cache) domainCaches.set(deps.chain, (cache = new Map()));
+  const key = address.toLowerCase();
+  let domain = cache.get(key);
+  if (!domain) {
+    domain = read().then((d) => ({
+      name: d.name,
+      version: d.version,
+      chainId: d.chainId.toString(),
+      verifyingContract: d.verifyingContract,
+    }));
+    cache.set(key, domain);
+    // A failed read is not kept: the next request asks again.
+    domain.catch(() => cache.get(key) === domain && cache.delete(key));
+  }
+  return domain;
+}
+
+function forwarderDomain(deps: ServiceDeps): Promise<Domain> {
+  return domainOf(deps, deps.chain.addresses.forwarder, () => deps.chain.forwarder.eip712Domain());
+}
+
+function tokenDomain(deps: ServiceDeps, token: string): Promise<Domain> {
+  return domainOf(deps, token, () => MockStablecoin__factory.connect(token, deps.chain.provider).eip712Domain());
 }
 
 /** The call the buyer's forward request must carry, encoded from the order's fixed terms. */
@@ -153,14 +183,8 @@ export async function buildIntent(
     if (o.token === ZeroAddress)
       throw new AppError("unprocessable", "native-currency orders cannot be paid without gas; pay on chain", {});
     const token = MockStablecoin__factory.connect(o.token, deps.chain.provider);
-    const d = await token.eip712Domain();
     intent.permit = {
-      domain: {
-        name: d.name,
-        version: d.version,
-        chainId: d.chainId.toString(),
-        verifyingContract: d.verifyingContract,
-      },
+      domain: await tokenDomain(deps, o.token),
       types: PERMIT_TYPES,
       primaryType: "Permit",
       message: {
@@ -285,12 +309,7 @@ export async function submitBuyerAction(
         throw new AppError("validation_failed", "a permit is needed to pay without a prior allowance", {
           field: "permit",
         });
-      const d = await token.eip712Domain();
-      sameDomain(
-        s.permit.domain,
-        { name: d.name, version: d.version, chainId: d.chainId.toString(), verifyingContract: d.verifyingContract },
-        "permit",
-      );
+      sameDomain(s.permit.domain, await tokenDomain(deps, o.token), "permit");
       const pm = s.permit.message;
       if (BigInt(pm.deadline) <= now)
         throw new AppError("signature_expired", "the permit has expired; ask for a new intent", {
@@ -336,7 +355,7 @@ export async function submitBuyerAction(
       nonce: m.nonce,
     });
   }
-  await enforceRelayPolicy(q, o.merchant_id, buyer, policy);
+  await enforceRelayPolicy(q, o.merchant_id, buyer, policy, deps.config.gasBudgetDefaultWei);
 
   if (s.action === "dispute") {
     await recordDisputeEvidence(q, {

@@ -32,6 +32,14 @@ export interface ServiceDeps {
     relayPolicy?: { perBuyerPerMinute: number; perMerchantPerMinute: number };
     /** How long an Idempotency-Key is kept from its first request (IDEMPOTENCY_TTL_HOURS; default 24). */
     idempotencyTtlHours?: number;
+    /** Blocks the indexer stays behind the head by design (its depth, and a safe/finalized target's lag). */
+    indexerLagAllowance?: number;
+    /** The gas budget of a merchant without one of its own, wei per 30 days (GAS_BUDGET_DEFAULT_ETH). */
+    gasBudgetDefaultWei?: bigint;
+    /** Requests per minute per merchant API key and per client IP (0: none); absent: no limits. */
+    rateLimits?: { perKeyPerMinute: number; perIpPerMinute: number };
+    /** Which proxies' X-Forwarded-For names the client (TRUST_PROXY): all, none, the nearest N, or these addresses. */
+    trustProxy?: boolean | number | string[];
     /** Local chains only: webhook endpoints may be http:// and loopback or private addresses. */
     webhookAllowPrivateTargets?: boolean;
   };

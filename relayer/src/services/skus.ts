@@ -112,33 +112,62 @@ export async function adjustStock(
   return { sku: skuView(s), change: { kind: change.kind, quantity: change.quantity, commandId, status: "pending" } };
 }
 
-/** Stock as the chain has it right now. */
-export async function stockOnChain(deps: ServiceDeps, merchantAddress: string, s: SkuRow) {
-  const id = BigInt(s.chain_sku_id);
+type Stock = { available: string; reserved: string; delivered: string; totalSupply: string };
+
+/**
+ * Stock of the merchant's SKUs as the chain has it right now, in one round of calls (sent together as one
+ * JSON-RPC batch): both balances of every SKU in one `balanceOfBatch`, and each SKU's held and total supply.
+ */
+export async function stocksOnChain(deps: ServiceDeps, merchantAddress: string, skus: SkuRow[]): Promise<Stock[]> {
+  if (skus.length === 0) return [];
+  const ids = skus.map((s) => BigInt(s.chain_sku_id));
   const { inventory, addresses } = deps.chain;
-  const [available, inCustody, held, total] = await Promise.all([
-    inventory.balanceOf(merchantAddress, id),
-    inventory.balanceOf(addresses.escrow, id),
-    inventory.heldTotal(id),
-    inventory.totalSupply(id),
+  const [balances, held, totals] = await Promise.all([
+    inventory.balanceOfBatch([...ids.map(() => merchantAddress), ...ids.map(() => addresses.escrow)], [...ids, ...ids]),
+    Promise.all(ids.map((id) => inventory.heldTotal(id))),
+    Promise.all(ids.map((id) => inventory.totalSupply(id))),
   ]);
-  // In custody but not reserved: stock sold to contracts that did not accept it, waiting for them to claim it.
-  const reserved = inCustody - held;
-  return {
-    available: available.toString(),
-    reserved: reserved.toString(),
-    delivered: (total - available - reserved).toString(),
-    totalSupply: total.toString(),
-  };
+  return ids.map((_, i) => {
+    const available = balances[i];
+    // In custody but not reserved: stock sold to contracts that did not accept it, waiting for them to claim it.
+    const reserved = balances[ids.length + i] - held[i];
+    return {
+      available: available.toString(),
+      reserved: reserved.toString(),
+      delivered: (totals[i] - available - reserved).toString(),
+      totalSupply: totals[i].toString(),
+    };
+  });
 }
 
-export async function listSkusWithStock(deps: ServiceDeps, q: Queryable, merchantId: string) {
+/** Stock as the chain has it right now. */
+export async function stockOnChain(deps: ServiceDeps, merchantAddress: string, s: SkuRow): Promise<Stock> {
+  return (await stocksOnChain(deps, merchantAddress, [s]))[0];
+}
+
+export const SKU_PAGE_DEFAULT = 50;
+
+/**
+ * A page of the merchant's SKUs in creation order, with the stock of those created on chain; `nextCursor` names
+ * the page after (null on the last).
+ */
+export async function listSkusWithStock(
+  deps: ServiceDeps,
+  q: Queryable,
+  merchantId: string,
+  page: { cursor?: string; limit?: number } = {},
+) {
   const m = (await getMerchant(q, merchantId))!;
-  const rows = await listSkus(q, merchantId);
-  return Promise.all(
-    rows.map(async (s) => ({
-      ...skuView(s),
-      stock: s.status === "created" ? await stockOnChain(deps, m.address, s) : null,
-    })),
-  );
+  const limit = page.limit ?? SKU_PAGE_DEFAULT;
+  const rows = await listSkus(q, merchantId, {
+    afterNumber: page.cursor === undefined ? undefined : Number(page.cursor),
+    limit: limit + 1,
+  });
+  const shown = rows.slice(0, limit);
+  const created = shown.filter((s) => s.status === "created");
+  const stocks = new Map((await stocksOnChain(deps, m.address, created)).map((st, i) => [created[i].id, st]));
+  return {
+    data: shown.map((s) => ({ ...skuView(s), stock: stocks.get(s.id) ?? null })),
+    nextCursor: rows.length > limit ? String(shown[shown.length - 1].sku_number) : null,
+  };
 }

@@ -7,6 +7,8 @@ export interface MerchantRow {
   encrypted_key: string;
   status: string;
   sku_counter: number;
+  /** Gas (wei) the relayer may spend for it over the last 30 days; null: the configured default. */
+  gas_budget_wei: string | null;
   created_at: Date;
 }
 
@@ -42,4 +44,23 @@ export async function nextSkuNumber(q: Queryable, merchantId: string): Promise<n
 /** The merchant's custodial identity became usable: every relayer signer is its operator on chain. */
 export async function activateMerchant(q: Queryable, id: string): Promise<void> {
   await q.query(`update merchants set status = 'active' where id = $1`, [id]);
+}
+
+/**
+ * Sets the merchant's gas budget (wei over the last 30 days; null: back to the configured default). Returns the
+ * budget it replaces, or undefined for no such merchant.
+ */
+export async function setMerchantGasBudget(
+  q: Queryable,
+  id: string,
+  budgetWei: string | null,
+): Promise<{ previous: string | null } | undefined> {
+  const r = await q.query<{ previous: string | null }>(
+    `update merchants m set gas_budget_wei = $2
+     from (select id, gas_budget_wei as previous from merchants where id = $1 for update) old
+     where m.id = old.id
+     returning old.previous`,
+    [id, budgetWei],
+  );
+  return r.rows[0];
 }

@@ -1,6 +1,6 @@
 /**
  * What the relay's admission of a gasless buyer request reads: recent relayed requests (rate limits), the
- * merchant's gas spend against its budget, and whether a request with the same forwarder nonce is queued.
+ * merchant's gas spend and budget, and whether a request with the same forwarder nonce is queued.
  */
 import type { Queryable } from "./db";
 
@@ -9,21 +9,30 @@ export interface RelayUsage {
   buyer_n: string;
   /** Requests relayed for the merchant's orders in the last minute. */
   merchant_n: string;
-  /** Gas (wei) the relayer has spent for the merchant so far; null before the first relayed transaction. */
-  spent: string | null;
-  /** The merchant's gas budget (wei); null when unlimited. */
+  /** Gas (wei) the relayer spent for the merchant over the last `periodDays` days. */
+  spent: string;
+  /** The merchant's own gas budget (wei); null: the configured default. */
   budget: string | null;
 }
 
-/** How much the relay has done for `buyer` and the merchant lately, and the merchant's gas spend and budget. */
-export async function relayUsage(q: Queryable, merchantId: string, buyer: string): Promise<RelayUsage> {
+/**
+ * How much the relay has done for `buyer` and the merchant lately, and the merchant's gas spend over the last
+ * `periodDays` UTC days and its own budget.
+ */
+export async function relayUsage(
+  q: Queryable,
+  merchantId: string,
+  buyer: string,
+  periodDays: number,
+): Promise<RelayUsage> {
   const r = await q.query<RelayUsage>(
     `select
        (select count(*) from commands where kind = 'relay_forward' and payload->>'buyer' = $2 and created_at > now() - interval '1 minute') as buyer_n,
        (select count(*) from commands where kind = 'relay_forward' and merchant_id = $1 and created_at > now() - interval '1 minute') as merchant_n,
-       (select sum(cost_wei) from relay_spend where merchant_id = $1) as spent,
+       (select coalesce(sum(cost_wei), 0) from merchant_gas_daily
+         where merchant_id = $1 and day > (now() at time zone 'UTC')::date - $3::int) as spent,
        (select gas_budget_wei from merchants where id = $1) as budget`,
-    [merchantId, buyer],
+    [merchantId, buyer, periodDays],
   );
   return r.rows[0];
 }

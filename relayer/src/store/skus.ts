@@ -62,8 +62,18 @@ export async function skusByIds(q: Queryable, merchantId: string, ids: string[])
   ).rows;
 }
 
-export async function listSkus(q: Queryable, merchantId: string): Promise<SkuRow[]> {
-  return (await q.query<SkuRow>(`select * from skus where merchant_id = $1 order by sku_number`, [merchantId])).rows;
+/** The merchant's SKUs in creation order: at most `limit`, after the SKU numbered `afterNumber` when given. */
+export async function listSkus(
+  q: Queryable,
+  merchantId: string,
+  page: { afterNumber?: number; limit: number },
+): Promise<SkuRow[]> {
+  return (
+    await q.query<SkuRow>(
+      `select * from skus where merchant_id = $1 and sku_number > $2 order by sku_number limit $3`,
+      [merchantId, page.afterNumber ?? 0, page.limit],
+    )
+  ).rows;
 }
 
 /** The SKU's creation failed for good. */

@@ -55,6 +55,9 @@ const DEFAULTS: RelayerConfig = {
   gasLimits: undefined,
   leaseTtlMs: 15_000,
   indexerBatchBlocks: 2_000,
+  indexerTarget: "latest",
+  indexerDepth: 0,
+  indexerVerifyBlocks: 128,
   logLevel: "info",
   instanceId: undefined,
   workers: "thread",
@@ -68,6 +71,10 @@ const DEFAULTS: RelayerConfig = {
   webhookAllowPrivateTargets: false,
   relayBuyerPerMinute: 12,
   relayMerchantPerMinute: 600,
+  gasBudgetDefaultWei: 10n ** 18n,
+  rateLimitPerKeyPerMinute: 6000,
+  rateLimitPerIpPerMinute: 1200,
+  trustProxy: false,
 };
 
 /** The ConfigError `loadConfig(env)` throws; fails the test if it returns or throws anything else. */
@@ -155,6 +162,9 @@ describe("relayer config: loadConfig", () => {
       GAS_LIMITS: "estimate",
       LEASE_TTL_MS: "9000",
       INDEXER_BATCH_BLOCKS: "500",
+      INDEXER_TARGET: "finalized",
+      INDEXER_DEPTH: "3",
+      INDEXER_VERIFY_BLOCKS: "64",
       ARBITER_SIGNER_KEY: KEY_C,
       WEBHOOK_RETRY_BASE_MS: "2000",
       WEBHOOK_RETRY_CAP_MS: "600000",
@@ -163,6 +173,10 @@ describe("relayer config: loadConfig", () => {
       WEBHOOK_ALLOW_PRIVATE_TARGETS: "false",
       RELAY_BUYER_PER_MINUTE: "5",
       RELAY_MERCHANT_PER_MINUTE: "99",
+      GAS_BUDGET_DEFAULT_ETH: "0.25",
+      RATE_LIMIT_PER_KEY_PER_MINUTE: "0",
+      RATE_LIMIT_PER_IP_PER_MINUTE: "30",
+      TRUST_PROXY: "10.0.0.0/8, 192.168.1.7",
       LOG_LEVEL: "debug",
       INSTANCE_ID: "relayer-a",
       WORKERS: "none",
@@ -197,6 +211,9 @@ describe("relayer config: loadConfig", () => {
       gasLimits: "estimate",
       leaseTtlMs: 9_000,
       indexerBatchBlocks: 500,
+      indexerTarget: "finalized",
+      indexerDepth: 3,
+      indexerVerifyBlocks: 64,
       logLevel: "debug",
       instanceId: "relayer-a",
       workers: "none",
@@ -210,6 +227,10 @@ describe("relayer config: loadConfig", () => {
       webhookAllowPrivateTargets: false,
       relayBuyerPerMinute: 5,
       relayMerchantPerMinute: 99,
+      gasBudgetDefaultWei: 25n * 10n ** 16n,
+      rateLimitPerKeyPerMinute: 0,
+      rateLimitPerIpPerMinute: 30,
+      trustProxy: ["10.0.0.0/8", "192.168.1.7"],
     });
   });
 
@@ -279,6 +300,23 @@ describe("relayer config: loadConfig", () => {
       { what: 'GAS_LIMITS "guess"', env: { GAS_LIMITS: "guess" }, variable: "GAS_LIMITS" },
       { what: "API_KEY_CACHE_MS -1", env: { API_KEY_CACHE_MS: "-1" }, variable: "API_KEY_CACHE_MS" },
       { what: "API_KEY_CACHE_MS 60001", env: { API_KEY_CACHE_MS: "60001" }, variable: "API_KEY_CACHE_MS" },
+      { what: "GAS_BUDGET_DEFAULT_ETH 0", env: { GAS_BUDGET_DEFAULT_ETH: "0" }, variable: "GAS_BUDGET_DEFAULT_ETH" },
+      {
+        what: 'GAS_BUDGET_DEFAULT_ETH "lots"',
+        env: { GAS_BUDGET_DEFAULT_ETH: "lots" },
+        variable: "GAS_BUDGET_DEFAULT_ETH",
+      },
+      {
+        what: "RATE_LIMIT_PER_KEY_PER_MINUTE -1",
+        env: { RATE_LIMIT_PER_KEY_PER_MINUTE: "-1" },
+        variable: "RATE_LIMIT_PER_KEY_PER_MINUTE",
+      },
+      {
+        what: "RATE_LIMIT_PER_IP_PER_MINUTE 1.5",
+        env: { RATE_LIMIT_PER_IP_PER_MINUTE: "1.5" },
+        variable: "RATE_LIMIT_PER_IP_PER_MINUTE",
+      },
+      { what: 'TRUST_PROXY "sometimes"', env: { TRUST_PROXY: "sometimes" }, variable: "TRUST_PROXY" },
     ];
     for (const c of cases) {
       it(c.what, () => {
@@ -327,6 +365,15 @@ describe("relayer config: loadConfig", () => {
     expect(problemsOf(err, "SIGNER_KEYS").join(" ")).to.include("same key twice");
     expect(problemsOf(err, "ARBITER_API_KEY").join(" ")).to.include("ADMIN_API_KEY");
     expect(problemsOf(err, "WEBHOOK_RETRY_CAP_MS").join(" ")).to.include("5000");
+  });
+
+  it("reads TRUST_PROXY as all, none, a number of hops or proxy addresses", () => {
+    const c = (v: string) => loadConfig({ ...REQUIRED, TRUST_PROXY: v }).trustProxy;
+    expect(c("true")).to.equal(true);
+    expect(c("false")).to.equal(false);
+    expect(c("2")).to.equal(2);
+    expect(c("127.0.0.1")).to.deep.equal(["127.0.0.1"]);
+    expect(c("::1,fd00::/8")).to.deep.equal(["::1", "fd00::/8"]);
   });
 
   it("accepts the limits themselves", () => {

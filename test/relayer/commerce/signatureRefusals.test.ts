@@ -380,14 +380,23 @@ describe("relayer commerce: signed buyer actions are refused before any gas is s
           )
         ).rows[0].s ?? "0",
       );
+    const buyer = Wallet.createRandom();
+    const a = await order(buyer, 10_000_000n, frugal);
+    const b = await order(buyer, 10_000_000n, frugal);
+    // The merchant's own commands are metered too: once both creations are charged, leave room for one more.
+    await waitFor("both creations metered", async () => {
+      const r = await stack.relayer.db.query<{ n: string }>(
+        `select count(*) as n from relay_spend s join commands c on c.id = s.command_id
+         where c.merchant_id = $1 and c.kind = 'create_order'`,
+        [frugal.id],
+      );
+      return Number(r.rows[0].n) >= 2;
+    });
     const setup = await spent();
     await stack.relayer.db.query(`update merchants set gas_budget_wei = $2 where id = $1`, [
       frugal.id,
       (setup + 1n).toString(),
     ]);
-    const buyer = Wallet.createRandom();
-    const a = await order(buyer, 10_000_000n, frugal);
-    const b = await order(buyer, 10_000_000n, frugal);
     await payGasless(buyer, a);
     await waitFor("relay spend recorded", async () => (await spent()) > setup + 1n);
     const intent = await new BuyerClient(stack.base, buyer).intent(b.chainOrderId, "pay");

@@ -6,8 +6,18 @@ import { api } from "./client";
 import { emptyRow } from "./render";
 import type { Sku } from "./types";
 
+/** A shop's SKUs come in pages of 100 at most: the tab follows the cursor up to this many. */
+const MAX_SKUS_SHOWN = 1000;
+
 export async function loadStock(): Promise<void> {
-  const r = await ok(api.GET("/v1/skus"));
+  const skus: Sku[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await ok(api.GET("/v1/skus", { params: { query: { limit: 100, ...(cursor ? { cursor } : {}) } } }));
+    skus.push(...page.data);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor && skus.length < MAX_SKUS_SHOWN);
+  const r = { data: skus };
   const cell = (s: Sku["stock"], k: keyof NonNullable<Sku["stock"]>) => h("td", { class: "num" }, s ? s[k] : "—");
   replace(
     $("#stock-table tbody"),

@@ -5,8 +5,7 @@
 import { Transaction } from "ethers";
 import { commandsOfTx, releaseCommands, type CommandRow } from "../../store/commands";
 import { markSiblingsReplaced, openTxs, setTxStatus, type ChainTxRow } from "../../store/chainTxs";
-import { recordRelaySpend } from "../../store/relaySpend";
-import { RELAYED_KINDS } from "../../domain/command";
+import { recordGasSpend } from "../../store/relaySpend";
 import { decodeRevertData, revertDataOf } from "../decodeError";
 import { getReceiptRaw, type RawReceipt } from "../rpc";
 import type { SubmitterContext } from "./lane";
@@ -118,18 +117,11 @@ export class Tracker {
   }
 
   private async settleCommands(tx: ChainTxRow, r: RawReceipt, cmds: CommandRow[]): Promise<void> {
+    // Every command's gas counts against its merchant's budget; a batch's calls share its gas equally.
+    await recordGasSpend(this.ctx.db, r, cmds);
     if (tx.kind === "batch") return this.settleBatch(r, cmds);
-    const { chain, db } = this.ctx;
+    const { chain } = this.ctx;
     for (const cmd of cmds) {
-      if (RELAYED_KINDS.has(cmd.kind) && cmd.merchant_id) {
-        await recordRelaySpend(db, {
-          merchantId: cmd.merchant_id,
-          commandId: cmd.id,
-          txHash: r.hash,
-          gasUsed: r.gasUsed,
-          costWei: r.gasUsed * r.gasPrice,
-        });
-      }
       if (r.status === 1) {
         await this.outcomes.confirmed([cmd]);
       } else {

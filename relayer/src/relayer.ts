@@ -18,8 +18,11 @@ import { API_KEYS_CHANNEL } from "./store/apiKeys";
 import { listen } from "./store/notify";
 import { buildApp } from "./api/app";
 import { createMetrics, type Metrics } from "./metrics";
-import { rpcSettings, type RelayerConfig } from "./config";
+import { ConfigError, rpcSettings, type RelayerConfig } from "./config";
 import { REDACTING_LOG_HOOKS } from "./domain/redact";
+
+/** Chains that only exist on a developer's machine. */
+const LOCAL_CHAIN_IDS = [31337n, 1337n];
 
 export interface Relayer {
   app: FastifyInstance;
@@ -63,6 +66,12 @@ export interface StartOptions {
 
 export async function startRelayer(opts: StartOptions): Promise<Relayer> {
   const { config } = opts;
+  // The config can only check CHAIN_ID when it is set; the deployment's chain is known here in every case.
+  if (config.webhookAllowPrivateTargets && !LOCAL_CHAIN_IDS.includes(opts.chainId)) {
+    throw new ConfigError([
+      `WEBHOOK_ALLOW_PRIVATE_TARGETS: may only be true on a local chain (31337 or 1337), not ${opts.chainId}`,
+    ]);
+  }
   const log =
     opts.logger ??
     pino({ level: config.logLevel, base: { service: "orderchain-relayer" }, hooks: REDACTING_LOG_HOOKS });

@@ -176,4 +176,16 @@ describe("RPC transport (hosted providers)", function () {
       p.destroy();
     }
   });
+
+  it("a broadcast is never retried by the transport: after a timeout the writer gets the failure and decides", async () => {
+    const s = await serve(failing(1, 503));
+    const p = makeProvider(s.url, 31337n, { retries: 3 });
+    try {
+      const err = await p.send("eth_sendRawTransaction", ["0x02"]).catch((e) => e);
+      expect(isError(err, "SERVER_ERROR"), String(err)).to.equal(true);
+      expect(s.bodies, "one attempt").to.have.length(1);
+    } finally {
+      p.destroy();
+    }
+  });
 });

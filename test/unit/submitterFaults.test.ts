@@ -37,6 +37,7 @@ describe("submitter against hostile and lagging nodes", function () {
     ["OpenEthereum", "Transaction with the same hash was already imported.", -32010],
     ["an unknown client", "internal error: txpool busy", -32603],
     ["a load-balanced node that had already mined it", "nonce too low: next nonce 1, tx nonce 0", -32000],
+    ["geth, which queues a transaction above a gap", "nonce too high", -32000],
   ] as const) {
     it(`a node that took the transaction but answered an error the writer does not know (${node}: "${message}"): the nonce is not reused and the command runs once`, async () => {
       await b.start({ confirmations: 1 });

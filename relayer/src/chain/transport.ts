@@ -162,8 +162,13 @@ export class RelayerRpcProvider extends JsonRpcProvider {
   override async _send(payload: JsonRpcPayload | JsonRpcPayload[]): Promise<JsonRpcResult[]> {
     await this.budget.take(Array.isArray(payload) ? payload.length : 1);
     const body = JSON.stringify(payload);
+    // A broadcast is never sent twice from here: after a timeout the first copy may be in one node's pool while
+    // another answers a refusal, and the writer would take that refusal as proof. It gets the first failure
+    // (maybe taken) and rebroadcasts the stored bytes itself.
+    const calls = Array.isArray(payload) ? payload : [payload];
+    const retries = calls.some((p) => p.method === "eth_sendRawTransaction") ? 0 : this.transport.retries;
     let last: Retryable | undefined;
-    for (let attempt = 0; attempt <= this.transport.retries; attempt++) {
+    for (let attempt = 0; attempt <= retries; attempt++) {
       const endpoint = this.pick();
       try {
         const result = await this.post(endpoint, body);
@@ -173,7 +178,7 @@ export class RelayerRpcProvider extends JsonRpcProvider {
         if (!(err instanceof Retryable)) throw err;
         last = err;
         this.transport.onOutcome?.(err.outcome);
-        if (attempt === this.transport.retries) break;
+        if (attempt === retries) break;
         // Set the endpoint aside; with another one healthy, go there at once, else back off (with jitter).
         const waitMs = Math.min(MAX_BACKOFF_MS, err.waitMs ?? 250 * 2 ** attempt);
         if (this.endpoints.length > 1) endpoint.downUntil = Date.now() + Math.max(this.transport.coolDownMs, waitMs);

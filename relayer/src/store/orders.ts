@@ -1,34 +1,12 @@
 import type { Queryable } from "./db";
-
-import type { OrderViewJson, TermsJson } from "../domain/orderView";
+import type { OrderViewJson, OrderViewRow, TermsJson } from "../domain/orderView";
 
 export type { OrderViewJson, TermsJson };
 
-export interface OrderRow {
-  id: string;
+/** A stored order: the fields its API view reads (domain/orderView.ts), and the store's own. */
+export interface OrderRow extends OrderViewRow {
   merchant_id: string;
-  reference: string;
-  chain_order_id: string;
-  buyer: string | null;
-  token: string;
-  amount: string;
-  items: { skuId: string; sku: string; quantity: string }[];
-  payment_deadline: string;
-  ship_within: number;
-  protection_period: number;
-  status: string;
-  /** The order's fixed terms, built at acceptance (null only for orders accepted before escrow v2). */
-  terms: TermsJson | null;
-  /** The order as its escrow events describe it; null until the indexer saw its creation. */
-  record: OrderViewJson | null;
-  created_tx_hash: string | null;
-  created_block: string | null;
-  created_log_index: number | null;
   last_event_block: string | null;
-  error_code: string | null;
-  error_message: string | null;
-  created_at: Date;
-  updated_at: Date;
 }
 
 export async function insertOrder(

@@ -243,7 +243,8 @@ export class Sender {
         if (ours !== null) c = ours === undefined ? { kind: "network" } : { kind: "known" };
       }
       if (c.kind === "known") return true;
-      if (c.kind === "network") {
+      // "Nonce too high" is no refusal either: geth queues such a transaction until the gap fills.
+      if (c.kind === "network" || c.kind === "nonce_gap") {
         // Unknown whether the node has it (no answer, or an answer that does not prove a refusal): keep it
         // stored and tracked; recovery rebroadcasts it before anything newer.
         lane.needsRecovery = true;
@@ -266,7 +267,7 @@ export class Sender {
       lane.inFlight -= 1;
       metrics.txs.inc({ outcome: "dropped" });
       // Another transaction holds the nonce (ours from before, or one signed elsewhere): learn it again.
-      if (c.kind === "nonce_gap" || c.kind === "nonce_low" || c.kind === "underpriced_replacement") {
+      if (c.kind === "nonce_low" || c.kind === "underpriced_replacement") {
         lane.needsRecovery = true;
       } else {
         lane.nextNonce = nonce;

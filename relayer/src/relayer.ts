@@ -66,12 +66,6 @@ export interface StartOptions {
 
 export async function startRelayer(opts: StartOptions): Promise<Relayer> {
   const { config } = opts;
-  // The config can only check CHAIN_ID when it is set; the deployment's chain is known here in every case.
-  if (config.webhookAllowPrivateTargets && !LOCAL_CHAIN_IDS.includes(opts.chainId)) {
-    throw new ConfigError([
-      `WEBHOOK_ALLOW_PRIVATE_TARGETS: may only be true on a local chain (31337 or 1337), not ${opts.chainId}`,
-    ]);
-  }
   const log =
     opts.logger ??
     pino({ level: config.logLevel, base: { service: "orderchain-relayer" }, hooks: REDACTING_LOG_HOOKS });
@@ -116,6 +110,12 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
       .catch(() => null);
     if (served !== null && served !== opts.chainId) {
       throw new Error(`RPC_URL serves chain ${served}, but the deployment is for chain ${opts.chainId}`);
+    }
+    // The config can only check CHAIN_ID when it is set; the deployment's chain is known here in every case.
+    if (config.webhookAllowPrivateTargets && !LOCAL_CHAIN_IDS.includes(opts.chainId)) {
+      throw new ConfigError([
+        `WEBHOOK_ALLOW_PRIVATE_TARGETS: may only be true on a local chain (31337 or 1337), not ${opts.chainId}`,
+      ]);
     }
     const chain = makeChainContext(provider, opts.chainId, opts.addresses);
     const instanceId = config.instanceId ?? `relayer-${process.pid}-${crypto.randomBytes(3).toString("hex")}`;

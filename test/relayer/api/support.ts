@@ -17,6 +17,7 @@ import {
   type Deployed,
   type LocalNode,
 } from "../harness";
+import { apiContract } from "../support/openapiContract";
 
 export { ADMIN_KEY, devWallet, waitFor };
 
@@ -166,6 +167,14 @@ export async function callApp(
     ...(body !== undefined && typeof body !== "string" && !h["content-type"]
       ? { headers: { ...h, "content-type": "application/json" } }
       : {}),
+  });
+  // Every answer the suites receive must be one the OpenAPI document promises (../support/openapiContract.ts).
+  apiContract().assertConforms({
+    method,
+    url,
+    status: res.statusCode,
+    contentType: res.headers["content-type"] as string | undefined,
+    body: res.body,
   });
   let parsed: unknown = undefined;
   try {

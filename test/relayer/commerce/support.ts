@@ -19,6 +19,7 @@ import {
   type Deployed,
   type LocalNode,
 } from "../harness";
+import { apiContract } from "../support/openapiContract";
 
 export interface ApiResponse {
   status: number;
@@ -72,6 +73,14 @@ export async function startStack(overrides: Record<string, string> = {}): Promis
         body: body !== undefined ? (typeof body === "string" ? body : JSON.stringify(body)) : undefined,
       });
       const text = await res.text();
+      // Every answer the suites receive must be one the OpenAPI document promises (../support/openapiContract.ts).
+      apiContract().assertConforms({
+        method,
+        url: path,
+        status: res.status,
+        contentType: res.headers.get("content-type"),
+        body: text,
+      });
       let parsed: unknown = text;
       if ((res.headers.get("content-type") ?? "").includes("json")) parsed = JSON.parse(text);
       return { status: res.status, body: parsed, headers: res.headers };

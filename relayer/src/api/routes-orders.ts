@@ -1,7 +1,8 @@
 /** A merchant's orders: acceptance, reads, search and the merchant's actions on them. */
 import { Type } from "@sinclair/typebox";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { Queryable } from "../store/db";
 import type { ServiceDeps } from "../services/context";
 import { idempotencyOf, mutate, replayIfStored } from "./idempotency";
 import { AppError } from "../domain/errors";
@@ -24,6 +25,24 @@ import { merchantOf, sec } from "./common";
 
 export function registerOrdersRoutes(server: FastifyInstance, deps: ServiceDeps): void {
   const app = server.withTypeProvider<TypeBoxTypeProvider>();
+  /**
+   * A merchant's action on one of its orders (ship, refund, cancel, settlement): idempotent, refused once the
+   * merchant's gas budget is spent, on the order the path names.
+   */
+  const orderAction = <T>(
+    req: FastifyRequest & { params: { id: string } },
+    reply: FastifyReply,
+    act: (q: Queryable, order: Awaited<ReturnType<typeof getOrderOr404>>) => Promise<T>,
+  ) =>
+    mutate(
+      deps.db,
+      req,
+      reply,
+      202,
+      withinGasBudget(deps, merchantOf(req), async (q) =>
+        act(q, await getOrderOr404(q, merchantOf(req), req.params.id)),
+      ),
+    );
   const { db } = deps;
 
   // ------------------------------------------------------------------ orders
@@ -133,20 +152,7 @@ export function registerOrdersRoutes(server: FastifyInstance, deps: ServiceDeps)
       },
     },
     async (req, reply) =>
-      mutate(
-        db,
-        req,
-        reply,
-        202,
-        withinGasBudget(deps, merchantOf(req), async (q) =>
-          shipOrder(
-            q,
-            req.principal!,
-            await getOrderOr404(q, merchantOf(req), req.params.id),
-            req.body.trackingReference,
-          ),
-        ),
-      ),
+      orderAction(req, reply, (q, order) => shipOrder(q, req.principal!, order, req.body.trackingReference)),
   );
 
   app.post(
@@ -167,16 +173,7 @@ export function registerOrdersRoutes(server: FastifyInstance, deps: ServiceDeps)
         response: { 202: S.OrderAction, ...S.errors(400, 401, 402, 403, 404, 409, 413, 415, 422, 500) },
       },
     },
-    async (req, reply) =>
-      mutate(
-        db,
-        req,
-        reply,
-        202,
-        withinGasBudget(deps, merchantOf(req), async (q) =>
-          refundOrder(q, req.principal!, await getOrderOr404(q, merchantOf(req), req.params.id), req.body.amount),
-        ),
-      ),
+    async (req, reply) => orderAction(req, reply, (q, order) => refundOrder(q, req.principal!, order, req.body.amount)),
   );
 
   app.post(
@@ -193,16 +190,7 @@ export function registerOrdersRoutes(server: FastifyInstance, deps: ServiceDeps)
         response: { 202: S.OrderAction, ...S.errors(400, 401, 402, 403, 404, 409, 413, 415, 500) },
       },
     },
-    async (req, reply) =>
-      mutate(
-        db,
-        req,
-        reply,
-        202,
-        withinGasBudget(deps, merchantOf(req), async (q) =>
-          cancelOrder(q, req.principal!, await getOrderOr404(q, merchantOf(req), req.params.id)),
-        ),
-      ),
+    async (req, reply) => orderAction(req, reply, (q, order) => cancelOrder(q, req.principal!, order)),
   );
 
   const SettlementBody = Type.Object(
@@ -244,16 +232,7 @@ export function registerOrdersRoutes(server: FastifyInstance, deps: ServiceDeps)
           response: { 202: S.OrderAction, ...S.errors(400, 401, 402, 403, 404, 409, 413, 415, 422, 500) },
         },
       },
-      async (req, reply) =>
-        mutate(
-          db,
-          req,
-          reply,
-          202,
-          withinGasBudget(deps, merchantOf(req), async (q) =>
-            act(q, req.principal!, await getOrderOr404(q, merchantOf(req), req.params.id), req.body.buyerTotal),
-          ),
-        ),
+      async (req, reply) => orderAction(req, reply, (q, order) => act(q, req.principal!, order, req.body.buyerTotal)),
     );
   }
 }

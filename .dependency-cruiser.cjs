@@ -1,6 +1,6 @@
 /**
  * Import rules of the relayer, the sdk and the web pages, checked by `npm run lint` (dependency-cruiser).
- * Layers only import downwards: api -> services/relay -> jobs/indexer/ledger/webhooks -> chain -> store -> domain
+ * Layers only import downwards: api -> services/relay -> indexer/ledger/webhooks/keepers -> jobs -> chain -> store -> domain
  * -> sdk. The composition roots (main, relayer, workers, workerThread) wire them together and nothing imports them.
  * See docs/RELAYER.md, "Layers".
  */
@@ -34,30 +34,30 @@ module.exports = {
       "domain-is-pure",
       "domain/ holds rules and types: no database, chain, jobs or HTTP.",
       layer(["domain"]),
-      layer(["store", "chain", "jobs", "indexer", "ledger", "webhooks", "services", "relay", "api", "config", "metrics", "main", "relayer", "workers", "workerThread"]),
+      layer(["store", "chain", "jobs", "indexer", "ledger", "webhooks", "keepers", "services", "relay", "api", "config", "metrics", "main", "relayer", "workers", "workerThread"]),
     ),
     forbid(
       "store-below-chain",
       "store/ is SQL over domain types; it knows nothing of the chain, jobs or the API.",
       layer(["store"]),
-      layer(["chain", "jobs", "indexer", "ledger", "webhooks", "services", "relay", "api", "main", "relayer", "workers", "workerThread"]),
+      layer(["chain", "jobs", "indexer", "ledger", "webhooks", "keepers", "services", "relay", "api", "main", "relayer", "workers", "workerThread"]),
     ),
     forbid(
       "chain-only-submits",
       "chain/ talks to nodes and records transactions; what an outcome means is decided in jobs/.",
       layer(["chain"]),
-      layer(["jobs", "indexer", "ledger", "webhooks", "services", "relay", "api", "main", "relayer", "workers", "workerThread"]),
+      layer(["jobs", "indexer", "ledger", "webhooks", "keepers", "services", "relay", "api", "main", "relayer", "workers", "workerThread"]),
     ),
     forbid(
       "jobs-below-services",
       "jobs/ prepare commands and apply their outcomes; they are driven by the submitter, not by the API.",
       layer(["jobs"]),
-      layer(["indexer", "ledger", "webhooks", "services", "relay", "api", "main", "relayer", "workers", "workerThread"]),
+      layer(["indexer", "ledger", "webhooks", "keepers", "services", "relay", "api", "main", "relayer", "workers", "workerThread"]),
     ),
     forbid(
       "followers-below-services",
-      "The indexer, ledger and webhooks follow the chain into the store; the API's services sit above them.",
-      layer(["indexer", "ledger", "webhooks"]),
+      "The indexer, ledger, webhooks and keepers follow the chain into the store; the API's services sit above them.",
+      layer(["indexer", "ledger", "webhooks", "keepers"]),
       layer(["services", "relay", "api", "main", "relayer", "workers", "workerThread"]),
     ),
     forbid(

@@ -87,6 +87,10 @@ contract PaymentEscrow is
     mapping(bytes32 orderId => address payer) private _payers;
     mapping(bytes32 orderId => Proposal) private _proposals;
     mapping(address account => mapping(address token => uint256)) private _credited;
+    /// @dev Where operator-created orders may pay a merchant besides the merchant itself; zero when none.
+    mapping(address merchant => address payout) private _payoutAddresses;
+    /// @dev Which merchants' returns a payee agreed to fund ({setReturnFunding}).
+    mapping(address payee => mapping(address merchant => bool)) private _returnFunding;
 
     /// @notice Deploys the escrow and its InventoryToken.
     /// @dev Creates its InventoryToken, so the token knows its escrow as an immutable.
@@ -134,6 +138,22 @@ contract PaymentEscrow is
     }
 
     /// @inheritdoc IPaymentEscrow
+    function setPayoutAddress(address payout) external {
+        // Money paid to the escrow or the inventory would be owed to nobody and stay locked.
+        if (payout == address(this) || payout == address(_inventory)) revert InvalidPayee(payout);
+        address merchant = _msgSender();
+        _payoutAddresses[merchant] = payout;
+        emit PayoutAddressSet(merchant, payout == address(0) ? merchant : payout);
+    }
+
+    /// @inheritdoc IPaymentEscrow
+    function setReturnFunding(address merchant, bool allowed) external {
+        address payee = _msgSender();
+        _returnFunding[payee][merchant] = allowed;
+        emit ReturnFundingSet(payee, merchant, allowed);
+    }
+
+    /// @inheritdoc IPaymentEscrow
     function revokeOffer(OrderTerms calldata terms) external nonReentrant returns (bytes32 orderId) {
         address caller = _msgSender();
         _checkMerchantOrOperator(terms.merchant, caller);
@@ -176,7 +196,7 @@ contract PaymentEscrow is
     function payWithPermit(OrderTerms calldata terms, Permit calldata permit) external nonReentrant whenNotPaused {
         if (terms.token == address(0)) revert PermitForNativeOrder(_orderId(terms));
         address payer = _msgSender();
-        _usePermit(terms.token, terms.amount, permit);
+        _usePermit(terms.token, payer, terms.amount, permit);
         _pay(terms, payer);
         _collect(terms.token, payer, terms.amount);
     }
@@ -209,7 +229,7 @@ contract PaymentEscrow is
     ) external nonReentrant whenNotPaused returns (bytes32 orderId) {
         if (terms.token == address(0)) revert PermitForNativeOrder(_orderId(terms));
         address payer = _msgSender();
-        _usePermit(terms.token, terms.amount, permit);
+        _usePermit(terms.token, payer, terms.amount, permit);
         orderId = _checkout(terms, items, signature, payer);
         _collect(terms.token, payer, terms.amount);
     }
@@ -241,7 +261,8 @@ contract PaymentEscrow is
     /// @inheritdoc IPaymentEscrow
     function confirmReceipt(OrderTerms calldata terms, LineItem[] calldata items) external nonReentrant {
         (bytes32 orderId, OrderStatus memory s, address buyer) = _load(terms, OrderState.Shipped);
-        if (_msgSender() != buyer) revert NotBuyer(orderId, _msgSender());
+        address caller = _msgSender();
+        if (caller != buyer) revert NotBuyer(orderId, caller);
         _complete(orderId, s, buyer, terms, items);
     }
 
@@ -267,7 +288,8 @@ contract PaymentEscrow is
     /// @inheritdoc IPaymentEscrow
     function cancelUnshipped(OrderTerms calldata terms, LineItem[] calldata items) external nonReentrant {
         (bytes32 orderId, OrderStatus memory s, address buyer) = _load(terms, OrderState.Paid);
-        if (_msgSender() != buyer) revert NotBuyer(orderId, _msgSender());
+        address caller = _msgSender();
+        if (caller != buyer) revert NotBuyer(orderId, caller);
         if (block.timestamp <= s.deadline) revert ShipByNotPassed(orderId, s.deadline, block.timestamp);
         uint256 escrowed = _escrowed(terms.amount, s.refunded);
         _statuses[orderId].state = OrderState.Refunded;
@@ -278,7 +300,8 @@ contract PaymentEscrow is
 
     /// @inheritdoc IPaymentEscrow
     function refund(OrderTerms calldata terms, uint256 amount, LineItem[] calldata items) external nonReentrant {
-        _checkMerchantOrOperator(terms.merchant, _msgSender());
+        address caller = _msgSender();
+        _checkMerchantOrOperator(terms.merchant, caller);
         (bytes32 orderId, OrderStatus memory s, address buyer) = _load(terms, OrderState.None);
         if ((1 << uint8(s.state)) & _REFUNDABLE == 0) {
             revert InvalidState(orderId, s.state);
@@ -299,7 +322,7 @@ contract PaymentEscrow is
             s.state = OrderState.Refunded;
         } else {
             // The buyer keeps the goods for less than the price: stock authority, like creating the order.
-            _checkItemAuthority(terms, _msgSender());
+            _checkItemAuthority(terms, caller);
             // Only the refunded total changes: the state, the deadline and every pending call stay valid.
             // Fits: refunded < amount <= type(uint184).max; cannot underflow: remaining < escrowed <= amount.
             unchecked {
@@ -313,9 +336,26 @@ contract PaymentEscrow is
     }
 
     /// @inheritdoc IPaymentEscrow
+    function refundCompleted(OrderTerms calldata terms, uint256 amount) external payable nonReentrant {
+        _return(terms, amount, false);
+    }
+
+    // The permit is not named: `_return` reads it from calldata once the return is checked and booked.
+
+    /// @inheritdoc IPaymentEscrow
+    function refundCompletedWithPermit(
+        OrderTerms calldata terms,
+        uint256 amount,
+        Permit calldata
+    ) external nonReentrant {
+        _return(terms, amount, true);
+    }
+
+    /// @inheritdoc IPaymentEscrow
     function dispute(OrderTerms calldata terms, bytes32 evidenceHash) external nonReentrant {
         (bytes32 orderId, OrderStatus memory s, address buyer) = _load(terms, OrderState.None);
-        if (_msgSender() != buyer) revert NotBuyer(orderId, _msgSender());
+        address caller = _msgSender();
+        if (caller != buyer) revert NotBuyer(orderId, caller);
         if (s.state == OrderState.Shipped) {
             if (block.timestamp > s.deadline) revert ProtectionPeriodOver(orderId, s.deadline, block.timestamp);
         } else if (s.state != OrderState.Paid) {
@@ -372,7 +412,8 @@ contract PaymentEscrow is
         uint256 buyerTotal,
         LineItem[] calldata items
     ) external nonReentrant {
-        if (!hasRole(ARBITER_ROLE, _msgSender())) revert NotArbiter(_msgSender());
+        address caller = _msgSender();
+        if (!hasRole(ARBITER_ROLE, caller)) revert NotArbiter(caller);
         (bytes32 orderId, OrderStatus memory s, address buyer) = _load(terms, OrderState.Disputed);
         if (_proposals[orderId].by != Party.None) delete _proposals[orderId];
         _split(orderId, s, buyer, terms, buyerTotal, items, Resolution.Arbiter);
@@ -399,8 +440,10 @@ contract PaymentEscrow is
         emit PayoutWithdrawn(account, token, to, amount);
         bool ok;
         if (token == address(0)) {
-            // solhint-disable-next-line avoid-low-level-calls
-            (ok, ) = to.call{value: amount}("");
+            // Assembly: the receiver's return data is not read, so it is not copied either.
+            assembly ("memory-safe") {
+                ok := call(gas(), to, amount, 0, 0, 0, 0)
+            }
         } else {
             ok = IERC20(token).trySafeTransfer(to, amount);
         }
@@ -468,6 +511,17 @@ contract PaymentEscrow is
     }
 
     /// @inheritdoc IPaymentEscrow
+    function payoutAddressOf(address merchant) external view returns (address) {
+        address payout = _payoutAddresses[merchant];
+        return payout == address(0) ? merchant : payout;
+    }
+
+    /// @inheritdoc IPaymentEscrow
+    function fundsReturnsOf(address payee, address merchant) external view returns (bool) {
+        return _fundsReturns(payee, merchant);
+    }
+
+    /// @inheritdoc IPaymentEscrow
     function orderIdOf(OrderTerms calldata terms) external pure returns (bytes32) {
         return _orderId(terms);
     }
@@ -485,11 +539,6 @@ contract PaymentEscrow is
     /// @inheritdoc IPaymentEscrow
     function proposalOf(bytes32 orderId) external view returns (Proposal memory) {
         return _proposals[orderId];
-    }
-
-    /// @inheritdoc IPaymentEscrow
-    function hashItems(LineItem[] calldata items) external pure returns (bytes32) {
-        return _hashItems(items);
     }
 
     /// @inheritdoc IPaymentEscrow
@@ -649,8 +698,7 @@ contract PaymentEscrow is
     /// because the allowance it set is all the transfer needs, and any real shortfall makes the transfer revert.
     /// A low-level call, not `try`: a `try` on an address without code reverts with empty data before the terms
     /// are validated, where the checks that follow name the problem (TokenNotAllowed, OrderNotFound).
-    function _usePermit(address token, uint256 amount, Permit calldata permit) private {
-        address owner = _msgSender();
+    function _usePermit(address token, address owner, uint256 amount, Permit calldata permit) private {
         bytes4 selector = IERC20Permit.permit.selector;
         // permit(owner, this, amount, deadline, v, r, s): the Permit struct is those last four words as they are
         // in calldata. Not decoded here: a malformed field makes the token's decoder refuse, which is as harmless
@@ -664,6 +712,50 @@ contract PaymentEscrow is
             calldatacopy(add(p, 0x64), permit, 0x80)
             pop(call(gas(), token, 0, p, 0xe4, 0, 0))
         }
+    }
+
+    /// @dev A return of `amount` on a completed order, shared by {refundCompleted} and {refundCompletedWithPermit}:
+    /// checks the payee's consent, the caller, the state, the refund window and the bounds, books it, then (only
+    /// then) uses the payee's permit, collects the money from the payee and pays (or credits) the buyer.
+    /// The payee must be the merchant or have agreed to fund the merchant's returns ({setReturnFunding}): an
+    /// allowance or a permit to this escrow alone would let any merchant name the wallet as payee of its own order
+    /// and pull the sale back, fee included. One rule for every return, native ones too.
+    function _return(OrderTerms calldata terms, uint256 amount, bool withPermit) private {
+        if (!_fundsReturns(terms.payee, terms.merchant)) {
+            revert ReturnFundingNotAllowed(terms.payee, terms.merchant);
+        }
+        address caller = _msgSender();
+        _checkMerchantOrOperator(terms.merchant, caller);
+        (bytes32 orderId, OrderStatus memory s, address buyer) = _load(terms, OrderState.Completed);
+        if (block.timestamp > s.deadline) revert RefundWindowClosed(orderId, s.deadline, block.timestamp);
+        // What the buyer paid and has not got back: partial refunds before completion and earlier returns count.
+        uint256 refundable = _escrowed(terms.amount, s.refunded);
+        unchecked {
+            // One comparison for both bounds: 0 < amount <= refundable (amount - 1 wraps to the maximum for 0).
+            if (amount - 1 >= refundable) {
+                if (amount == 0) revert ZeroAmount();
+                revert RefundExceedsPaid(orderId, amount, refundable);
+            }
+            // Fits: refunded + amount <= terms.amount <= type(uint184).max.
+            s.refunded += uint184(amount);
+        }
+        // Everything returned: the order ended by a full return. The deadline stays the end of the refund window.
+        if (s.refunded == terms.amount) s.state = OrderState.Refunded;
+        _statuses[orderId] = s;
+        emit OrderReturned(orderId, terms.merchant, buyer, amount, s.refunded, caller);
+        if (withPermit) {
+            if (terms.token == address(0)) revert PermitForNativeOrder(orderId);
+            // {refundCompletedWithPermit}'s third argument: after the selector (4 bytes), the terms (12 static
+            // words) and the amount; its ABI decoder already checked the calldata is long enough.
+            Permit calldata permit;
+            assembly ("memory-safe") {
+                permit := 0x1a4
+            }
+            _usePermit(terms.token, terms.payee, amount, permit);
+        }
+        // The payee funds it (the caller's value, for native currency); `_collect` proves the whole amount arrived.
+        _collect(terms.token, terms.payee, amount);
+        _payout(terms.token, buyer, amount);
     }
 
     function _complete(
@@ -823,12 +915,20 @@ contract PaymentEscrow is
     }
 
     /// @dev What an operator (not the merchant itself) may put in terms it creates or signs. The payee must be the
-    /// merchant: only the merchant decides where its money goes, so a stolen operator key cannot route sales to
-    /// itself. An order with line items moves the merchant's stock (reserved now, delivered to its buyer later),
-    /// so the operator also needs the merchant's stock authority: its ERC-1155 approval on the inventory; an
-    /// escrow operator alone could otherwise sell all of a merchant's stock to itself for one wei.
+    /// merchant or the payout address the merchant registered ({setPayoutAddress}) as it is now: only the merchant
+    /// decides where its money goes, so a stolen operator key cannot route sales to itself. An order with line
+    /// items moves the merchant's stock (reserved now, delivered to its buyer later), so the operator also needs
+    /// the merchant's stock authority: its ERC-1155 approval on the inventory; an escrow operator alone could
+    /// otherwise sell all of a merchant's stock to itself for one wei.
     function _checkOperatorTerms(OrderTerms calldata terms, address operator) private view {
-        if (terms.payee != terms.merchant) revert PayeeNotMerchant(terms.merchant, terms.payee, operator);
+        // The registry is read only for another payee, so the common case (payee = merchant) costs no SLOAD. An
+        // empty entry (zero) means none is registered: a zero payee is refused here too.
+        if (
+            terms.payee != terms.merchant &&
+            (terms.payee == address(0) || terms.payee != _payoutAddresses[terms.merchant])
+        ) {
+            revert PayeeNotAuthorized(terms.merchant, terms.payee, operator);
+        }
         _checkItemAuthority(terms, operator);
     }
 
@@ -843,8 +943,9 @@ contract PaymentEscrow is
         ) revert NotStockOperator(terms.merchant, caller);
     }
 
-    /// @dev What the order still holds in escrow. Cannot underflow: `refunded` only grows, and stays below the
-    /// amount (a refund of everything left ends the order instead).
+    /// @dev What the order still holds in escrow (after completion: what the buyer may still get back). Cannot
+    /// underflow: `refunded` only grows, and stays below the amount while it is read (a refund or a return of
+    /// everything left ends the order instead).
     function _escrowed(uint256 amount, uint184 refunded) private pure returns (uint256 escrowed) {
         unchecked {
             escrowed = amount - refunded;
@@ -880,6 +981,11 @@ contract PaymentEscrow is
             mstore(add(p, 0x40), seed)
             slot := keccak256(p, 0x60)
         }
+    }
+
+    /// @dev Whether returns of `merchant`'s orders may pull from `payee`.
+    function _fundsReturns(address payee, address merchant) private view returns (bool) {
+        return payee == merchant || _returnFunding[payee][merchant];
     }
 
     function _isMerchantOrOperator(address merchant, address caller) private view returns (bool) {

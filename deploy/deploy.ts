@@ -33,7 +33,7 @@ import {
 } from "@nomicfoundation/ignition-core";
 import { DeployError } from "./errors";
 import { readJournal, type JournalSummary } from "./journal";
-import { MODULE_ID, ROLES, buildOrderchainModule } from "./modules/Orderchain";
+import { LOCAL_TOKEN_MOCKS, MODULE_ID, ROLES, buildOrderchainModule } from "./modules/Orderchain";
 import { REMOTE_NETWORKS, expectedChainId, isLocalChain, networkEnvProblems } from "./networks";
 import { loadDeployPlan, type DeployPlan } from "./parameters";
 import { PaymentEscrow__factory } from "../typechain-types/factories/contracts/PaymentEscrow__factory";
@@ -436,15 +436,17 @@ async function checkFunds(
     gas += await provider.estimateGas({ from: deployer, data: forwarder.bytecode });
     gas += await provider.estimateGas({ from: deployer, data: escrowTx.data });
     if (plan.mockStablecoin) {
-      const coin = await hre.artifacts.readArtifact(ARTIFACTS.MockStablecoin);
-      gas += await provider.estimateGas({ from: deployer, data: coin.bytecode });
+      for (const name of ["MockStablecoin", ...LOCAL_TOKEN_MOCKS] as const) {
+        const coin = await hre.artifacts.readArtifact(ARTIFACTS[name]);
+        gas += await provider.estimateGas({ from: deployer, data: coin.bytecode });
+      }
     }
   } catch {
     return; // estimation is a courtesy; the node will refuse an unaffordable transaction anyway
   }
   // Role grants (the first arbiter comes with the constructor), token allowances, the mock stablecoin's and the
   // admin handover's calls: each well under 60,000 gas.
-  const calls = plan.operators.length + plan.arbiters.length + plan.pausers.length + plan.tokens.length + 2;
+  const calls = plan.operators.length + plan.arbiters.length + plan.pausers.length + plan.tokens.length + 4;
   gas += BigInt(calls) * 60_000n;
   const needed = gas * price;
   if (balance < needed) {
@@ -502,7 +504,10 @@ async function buildRecord(
     PaymentEscrow: escrowEntry,
     InventoryToken: inventory,
   };
-  if (ctx.plan.mockStablecoin) contracts.MockStablecoin = entry("MockStablecoin");
+  if (ctx.plan.mockStablecoin) {
+    contracts.MockStablecoin = entry("MockStablecoin");
+    for (const name of LOCAL_TOKEN_MOCKS) contracts[name] = entry(name);
+  }
 
   for (const [name, c] of Object.entries(contracts)) {
     if ((await provider.getCode(c.address)) === "0x") {
@@ -522,6 +527,7 @@ async function buildRecord(
   const tokenCandidates = [
     ZeroAddress,
     ...(contracts.MockStablecoin ? [contracts.MockStablecoin.address] : []),
+    ...LOCAL_TOKEN_MOCKS.flatMap((name) => (contracts[name] ? [contracts[name].address] : [])),
     ...ctx.plan.tokens,
     ...(ctx.previous?.settings.tokens ?? []),
   ];
@@ -629,7 +635,8 @@ function logPlan(plan: DeployPlan, log: (line: string) => void): void {
   log(`  fee ${plan.feeBps} bps to ${plan.feeRecipient}`);
   log(`  operators ${plan.operators.join(", ") || "(none)"}`);
   log(`  arbiters ${plan.arbiters.join(", ") || "(none)"}; pausers ${plan.pausers.join(", ") || "(none)"}`);
-  log(`  tokens: native${plan.mockStablecoin ? ", MockStablecoin" : ""}${plan.tokens.map((t) => `, ${t}`).join("")}`);
+  const mocks = plan.mockStablecoin ? `, MockStablecoin, ${LOCAL_TOKEN_MOCKS.join(", ")}` : "";
+  log(`  tokens: native${mocks}${plan.tokens.map((t) => `, ${t}`).join("")}`);
 }
 
 function logSummary(record: DeploymentRecord, log: (line: string) => void): void {

@@ -20,7 +20,16 @@ import { PaymentEscrow__factory } from "../typechain-types/factories/contracts/P
 import { MockStablecoin__factory } from "../typechain-types/factories/contracts/mocks/MockStablecoin__factory";
 import { DeploymentRecordError } from "./errors";
 
-export const CONTRACT_NAMES = ["Forwarder", "PaymentEscrow", "InventoryToken", "MockStablecoin"] as const;
+export const CONTRACT_NAMES = [
+  "Forwarder",
+  "PaymentEscrow",
+  "InventoryToken",
+  "MockStablecoin",
+  "UsdcLike",
+  "UsdtLike",
+] as const;
+/** Contracts only local chains have: a record without them is complete. */
+const LOCAL_ONLY: ReadonlySet<ContractName> = new Set(["MockStablecoin", "UsdcLike", "UsdtLike"]);
 export type ContractName = (typeof CONTRACT_NAMES)[number];
 
 /** Fully qualified artifact names, as Hardhat and hardhat-verify know them. */
@@ -29,6 +38,8 @@ export const ARTIFACTS: Record<ContractName, string> = {
   PaymentEscrow: "contracts/PaymentEscrow.sol:PaymentEscrow",
   InventoryToken: "contracts/InventoryToken.sol:InventoryToken",
   MockStablecoin: "contracts/mocks/MockStablecoin.sol:MockStablecoin",
+  UsdcLike: "contracts/mocks/UsdcLike.sol:UsdcLike",
+  UsdtLike: "contracts/mocks/UsdtLike.sol:UsdtLike",
 };
 
 export interface DeployedContractRecord {
@@ -55,6 +66,10 @@ export interface DeploymentRecord {
     PaymentEscrow: DeployedContractRecord;
     InventoryToken: DeployedContractRecord;
     MockStablecoin?: DeployedContractRecord;
+    /** Local chains: a USDC-shaped token (permit, ERC-3009, blocklist). */
+    UsdcLike?: DeployedContractRecord;
+    /** Local chains: a USDT-shaped token (no permit, no return values). */
+    UsdtLike?: DeployedContractRecord;
   };
   /**
    * `admin` is the escrow's `defaultAdmin()` (the only holder of DEFAULT_ADMIN_ROLE, AccessControlDefaultAdminRules)
@@ -192,7 +207,7 @@ export function validateDeployment(data: unknown): string[] {
   } else {
     for (const name of CONTRACT_NAMES) {
       const c = data.contracts[name];
-      if (c === undefined && name === "MockStablecoin") continue;
+      if (c === undefined && LOCAL_ONLY.has(name)) continue;
       if (!isObject(c)) {
         problems.push(`contracts.${name} is missing`);
         continue;

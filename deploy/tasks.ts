@@ -9,7 +9,7 @@
  * clone there is no typechain-types/ and no artifacts/ at that point, so this file and what it imports at the top
  * (./errors only) must never import TypeChain output or read artifacts. Each action compiles first (which
  * generates typechain-types/) and only then imports the deployment code (./deploy, ./status, ./verify, ./acceptAdmin and,
- * through them, ./record with its TypeChain factories). test/deploy/fresh-clone.test.ts guards this.
+ * through them, ./record with its TypeChain factories). test/clone/fresh-clone.test.ts (npm run test:deploy) guards this.
  *
  * A problem the user can fix is printed as one clear message (no stack trace) with exit code 1.
  */

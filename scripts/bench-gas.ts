@@ -342,6 +342,43 @@ async function main(): Promise<void> {
     return gasOf(f.escrow.connect(f.operator).refund(t, USD(10), []));
   });
   await measure(
+    "return after completion (refundCompleted: partial, by the operator, payee with a standing allowance)",
+    ACE.refund,
+    "like for like: AuthCaptureEscrow's refund also returns captured funds, pulled from the operator",
+    async () => {
+      const t = await shipped(s, [], { refundWindow: 30n * 24n * HOUR });
+      await s.book.send(f.escrow.connect(f.buyer).confirmReceipt(t, []));
+      await (await f.usd.connect(f.merchant).approve(await f.escrow.getAddress(), ethers.MaxUint256)).wait();
+      return gasOf(f.escrow.connect(f.operator).refundCompleted(t, USD(10)));
+    },
+  );
+  await measure(
+    "return after completion from the merchant's payout wallet, which agreed to fund returns (setReturnFunding)",
+    ACE.refund,
+    "the payee's agreement is one more storage read",
+    async () => {
+      const wallet = f.otherMerchant;
+      await (await f.escrow.connect(f.merchant).setPayoutAddress(wallet.address)).wait();
+      const t = await shipped(s, [], { payee: wallet.address, refundWindow: 30n * 24n * HOUR });
+      await s.book.send(f.escrow.connect(f.buyer).confirmReceipt(t, []));
+      await (await f.usd.connect(wallet).approve(await f.escrow.getAddress(), ethers.MaxUint256)).wait();
+      await (await f.escrow.connect(wallet).setReturnFunding(f.merchant.address, true)).wait();
+      return gasOf(f.escrow.connect(f.operator).refundCompleted(t, USD(10)));
+    },
+  );
+  await measure(
+    "payout wallet agrees to fund its merchant's returns (setReturnFunding, first agreement)",
+    undefined,
+    "(AuthCaptureEscrow pulls refunds from the operator, never from the receiver)",
+    () => gasOf(f.escrow.connect(f.otherMerchant).setReturnFunding(f.merchant.address, true)),
+  );
+  await measure(
+    "merchant registers its payout address (setPayoutAddress, first registration)",
+    undefined,
+    "(no registry: AuthCaptureEscrow's payer names the receiver in each payment)",
+    () => gasOf(f.escrow.connect(f.merchant).setPayoutAddress(f.stranger.address)),
+  );
+  await measure(
     "cancel an unpaid order, no line items",
     ACE.void,
     "void returns an authorization's funds; cancel moves none",

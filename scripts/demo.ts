@@ -3,10 +3,11 @@
  *
  * A fresh `hardhat node`, the contracts deployed by `deploy/`, the relayer in this process on embedded
  * PostgreSQL (its own server in data/demo/db/). Then a merchant sells through the HTTP API: SKUs and stock on chain, a
- * webhook endpoint, three buyers holding stablecoins but no ETH paying without gas, one order shipped and
- * confirmed, one refunded in part and auto-released after its protection period (the chain's clock moved
- * forward) by a bystander calling the escrow with the order's terms, one disputed and settled by a proposal the
- * merchant made and the buyer accepted; the ledger reconciles with the chain and every webhook verifies. It ends with the web page's URLs and keeps serving until Ctrl-C (or exits with --exit).
+ * webhook endpoint, its own payout wallet where the escrow pays its revenue, three buyers holding stablecoins but no
+ * ETH paying without gas (ERC-3009 or EIP-2612), one order shipped, confirmed and later partly returned, one
+ * refunded in part and auto-released by the relayer's keeper after its protection period (the chain's clock moved
+ * forward), one disputed and settled by a proposal the merchant made and the buyer accepted, one nobody paid that
+ * expires and gives its stock back; the ledger reconciles with the chain and every webhook verifies. It ends with the web page's URLs and keeps serving until Ctrl-C (or exits with --exit).
  *
  *   npm run demo                      # keep serving at the end
  *   npm run demo -- --exit            # exit when the story is told (exit code 0 only if every step passed)
@@ -19,7 +20,6 @@ import { formatUnits, Wallet, type HDNodeWallet, type JsonRpcProvider } from "et
 import { InventoryToken__factory, MockStablecoin__factory, PaymentEscrow__factory } from "../typechain-types";
 import { createApiClient, ok, type Order, type OrderDetail } from "../sdk/api/client";
 import { BuyerClient } from "../sdk/buyerClient";
-import { orderIdOf, toTerms } from "../sdk/orderRecord";
 import { verifyWebhook } from "../sdk/webhooks";
 import {
   ACCOUNTS,
@@ -230,6 +230,7 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
     if (!r) throw new Error(`no receipt for ${hash}`);
     return r;
   };
+  const signers: string[] = ACCOUNTS.relayerSigners.map((i) => devWallet(i).address);
   const txLine = async (label: string, hash: string): Promise<string> => {
     const r = await receipt(hash);
     return `${label}: tx ${hash} · block ${r.blockNumber} · gas ${gas(r.gasUsed)} · from ${short(r.from)}`;
@@ -317,6 +318,31 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
     };
   });
 
+  const payoutWallet = devWallet(ACCOUNTS.merchantPayout, provider);
+  await out.step("Name the merchant's payout wallet", async () => {
+    await ok(api.PUT("/v1/merchant/payout-address", { body: { address: payoutWallet.address } }));
+    await waitFor(
+      "the payout address to be active on chain",
+      async () => (await ok(api.GET("/v1/merchant/payout-address"))).state === "active",
+      60_000,
+    );
+    const escrow = PaymentEscrow__factory.connect(addresses.PaymentEscrow.address, provider);
+    const registered = await escrow.payoutAddressOf(merchant.address);
+    if (registered !== payoutWallet.address)
+      throw new Error(`the escrow's registry names ${registered}, not the payout wallet ${payoutWallet.address}`);
+    const logs = await escrow.queryFilter(escrow.filters.PayoutAddressSet(merchant.address), record.record.startBlock);
+    return {
+      line: `Payout wallet named via PUT /v1/merchant/payout-address: ${payoutWallet.address} (the merchant's own wallet, account #${ACCOUNTS.merchantPayout}; no key the relayer holds) is active on chain, so the escrow pays new orders' revenue there, not to the custodial identity`,
+      details: [
+        await txLine(
+          "setPayoutAddress, signed by the merchant's custodial identity (ERC-2771), relayed",
+          logs.at(-1)!.transactionHash,
+        ),
+        "on other chains a change waits PAYOUT_CHANGE_DELAY_SECONDS (default 1 day), announced by the webhook merchant.payout_address_pending and cancellable meanwhile",
+      ],
+    };
+  });
+
   // ---------------------------------------------------------------------------------------------- buyers
   const buyers = await out.step("Fund three buyers", async () => {
     const names = ["Alice", "Bob", "Carol"];
@@ -344,6 +370,7 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
 
   // ---------------------------------------------------------------------------------------------- orders
   const PROTECTION_S = 24 * 3600;
+  const REFUND_WINDOW_S = 14 * 24 * 3600;
   const getOrder = (id: string): Promise<OrderDetail> => ok(api.GET("/v1/orders/{id}", { params: { path: { id } } }));
   const waitStatus = async (o: { id: string; reference: string }, status: string, timeoutMs = 60_000) =>
     waitFor(
@@ -391,6 +418,7 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
             buyer: p.buyer.wallet.address,
             items: p.items,
             protectionPeriodSeconds: PROTECTION_S,
+            refundWindowSeconds: REFUND_WINDOW_S,
           },
         }),
       );
@@ -421,14 +449,20 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
   for (const [i, o] of orders.orders.entries()) {
     await out.step(`Gasless checkout ${i + 1}/3 (${o.buyerName})`, async () => {
       const client = new BuyerClient(url, o.wallet);
-      await client.pay(o.chainOrderId);
+      // The token has ERC-3009 and EIP-2612: BuyerClient picks ERC-3009 (one signature); the last buyer is asked
+      // for a permit to show the other gasless way.
+      const { method } = await client.pay(o.chainOrderId, i === 2 ? { method: "permit" } : {});
       const paid = await waitStatus(o, "paid");
       const hash = eventTx(paid, "OrderPaid");
       const eth = await provider.getBalance(o.wallet.address);
       if (eth !== 0n) throw new Error(`${o.buyerName} holds ${eth} wei: the checkout was not gasless`);
+      const how =
+        method === "authorization"
+          ? ["an ERC-3009 authorization (receiveWithAuthorization, bound to this order)", "payWithAuthorization"]
+          : ["an EIP-2612 permit and a forward request", "permit + pay"];
       return {
-        line: `Gasless checkout ${i + 1}/3: ${o.buyerName} paid ${usd(paid.escrowed!)} for ${o.reference} by signing a permit and a forward request (BuyerClient); ${o.buyerName}'s ETH balance: 0`,
-        details: [await txLine("permit + pay, relayed (gas paid by the relayer)", hash)],
+        line: `Gasless checkout ${i + 1}/3: ${o.buyerName} paid ${usd(paid.escrowed!)} for ${o.reference} by signing ${how[0]} (BuyerClient); ${o.buyerName}'s ETH balance: 0`,
+        details: [await txLine(`${how[1]}, relayed (gas paid by the relayer)`, hash)],
       };
     });
   }
@@ -455,8 +489,9 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
   const usdRead = MockStablecoin__factory.connect(usdToken, provider);
   const inventoryRead = InventoryToken__factory.connect(addresses.InventoryToken.address, provider);
   const feeBps = BigInt(record.record.settings.feeBps);
-  // Settlements pay the order's payee (the merchant's own address unless it names a payout wallet).
+  // Settlements pay the order's payee: the merchant's payout wallet, named in each order's terms.
   const payee = orderA.payee ?? merchant.address;
+  if (payee !== payoutWallet.address) throw new Error(`order ${orderA.reference} pays ${payee}, not the payout wallet`);
   const fee = (amount: bigint) => (amount * feeBps) / 10_000n;
 
   await out.step("Shipped and confirmed", async () => {
@@ -544,28 +579,105 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
     const releaseAfter = Math.floor(Date.parse(current.deadline!) / 1000);
     const now = (await provider.getBlock("latest"))!.timestamp;
     const jump = Math.max(0, releaseAfter - now) + 60;
-    await provider.send("evm_increaseTime", [jump]);
-    await provider.send("evm_mine", []);
     const before = await usdRead.balanceOf(payee);
     const released = BigInt(current.escrowed!);
-    // Anyone may release once the protection period is over: account #9, with the order's terms the API serves.
-    // They are the whole order as the escrow knows it: their EIP-712 hash is the order id.
-    if (!current.terms) throw new Error(`GET /v1/orders/:id serves no terms for ${orderB.reference}`);
-    const terms = toTerms(current.terms);
-    const items = current.items.map((i) => ({ skuId: BigInt(i.chainSkuId), quantity: BigInt(i.quantity) }));
-    const id = orderIdOf(terms, items);
-    if (id !== current.chainOrderId) throw new Error(`the terms of ${orderB.reference} hash to ${id}, not its id`);
-    const bystander = devWallet(ACCOUNTS.bystander, provider);
-    const escrow = PaymentEscrow__factory.connect(addresses.PaymentEscrow.address, bystander);
-    const tx = await escrow.autoRelease(terms, items);
-    await tx.wait();
-    await waitStatus(orderB, "completed");
+    await provider.send("evm_increaseTime", [jump]);
+    await provider.send("evm_mine", []);
+    // Nobody calls anything: the relayer's keeper finds the order past its protection period and releases it.
+    const done = await waitStatus(orderB, "completed");
     const paidOut = (await usdRead.balanceOf(payee)) - before;
     if (paidOut !== released - fee(released))
       throw new Error(`merchant received ${usd(paidOut)}, expected ${usd(released - fee(released))}`);
+    const hash = eventTx(done, "OrderCompleted");
+    const from = (await receipt(hash)).from;
+    if (!signers.includes(from)) throw new Error(`${orderB.reference} was released by ${from}, not a relayer signer`);
     return {
-      line: `Auto-released: chain clock moved ${(jump / 3600).toFixed(1)} h ahead (evm_increaseTime + evm_mine); account #9 called autoRelease(${orderB.reference}) with the order's terms from GET /v1/orders/:id (their EIP-712 hash is the order id): completed; merchant paid ${usd(paidOut)}`,
-      details: [await txLine("autoRelease by account #9", tx.hash)],
+      line: `Auto-released by the relayer's keeper: chain clock moved ${(jump / 3600).toFixed(1)} h ahead (evm_increaseTime + evm_mine); the keeper found ${orderB.reference} past its protection period and called autoRelease: completed; the payout wallet received ${usd(paidOut)}`,
+      details: [
+        await txLine("autoRelease, by the keeper (KEEPERS, KEEPER_INTERVAL_MS)", hash),
+        "keepers also cancel unpaid orders past their payment deadline and apply a dispute's default after its deadline",
+      ],
+    };
+  });
+
+  await out.step("A return after delivery", async () => {
+    const amount = USD("18");
+    // The payout wallet funds returns of its merchant's orders: it approves the escrow and opts in once.
+    const escrowAsPayee = PaymentEscrow__factory.connect(addresses.PaymentEscrow.address, payoutWallet);
+    const usdAsPayee = MockStablecoin__factory.connect(usdToken, payoutWallet);
+    const approveTx = await usdAsPayee.approve(addresses.PaymentEscrow.address, amount);
+    await approveTx.wait();
+    const consentTx = await escrowAsPayee.setReturnFunding(merchant.address, true);
+    await consentTx.wait();
+    const buyerBefore = await usdRead.balanceOf(orderA.wallet.address);
+    const stockBefore = await inventoryRead.balanceOf(merchant.address, BigInt(beans250.chainSkuId));
+    await ok(
+      api.POST("/v1/orders/{id}/return", {
+        params: { path: { id: orderA.id } },
+        // The bag that came back goes into stock again.
+        body: { amount: amount.toString(), restock: [{ sku: beans250.id, quantity: 1 }] },
+      }),
+    );
+    const returned = await waitFor(
+      `the return of ${orderA.reference} to be indexed`,
+      async () => {
+        const v = await getOrder(orderA.id);
+        return BigInt(v.returnedAmount ?? "0") === amount ? v : null;
+      },
+      60_000,
+    );
+    const refunded = (await usdRead.balanceOf(orderA.wallet.address)) - buyerBefore;
+    if (refunded !== amount) throw new Error(`${orderA.buyerName} got ${usd(refunded)} back, expected ${usd(amount)}`);
+    const restocked = await waitFor(
+      "the returned bag to be back in stock",
+      async () => {
+        const n = await inventoryRead.balanceOf(merchant.address, BigInt(beans250.chainSkuId));
+        return n > stockBefore ? n - stockBefore : null;
+      },
+      60_000,
+    );
+    return {
+      line: `A return after delivery: ${orderA.buyerName} sent one bag of ${orderA.reference} back within its ${REFUND_WINDOW_S / 86400}-day refund window; POST /v1/orders/:id/return gave ${orderA.buyerName} ${usd(amount)} from the payout wallet (refundCompleted), without gas for ${orderA.buyerName}; ${returned.status}, ${restocked} × ${beans250.reference} back in stock`,
+      details: [
+        await txLine("approve, by the payout wallet (its own transaction)", approveTx.hash),
+        await txLine(
+          "setReturnFunding, by the payout wallet (opts in to fund this merchant's returns)",
+          consentTx.hash,
+        ),
+        await txLine("refundCompleted, by the merchant's relayer signer", eventTx(returned, "OrderReturned")),
+      ],
+    };
+  });
+
+  const expired = await out.step("An order nobody paid expires", async () => {
+    const chainNow = (await provider.getBlock("latest"))!.timestamp;
+    const available = async () =>
+      (await ok(api.GET("/v1/skus"))).data.find((x) => x.id === beans1k.id)!.stock!.available;
+    const o = await ok(
+      api.POST("/v1/orders", {
+        body: {
+          reference: "E-1005",
+          amount: USD("45").toString(),
+          token: usdToken,
+          items: [{ sku: beans1k.id, quantity: 2 }],
+          paymentDeadline: new Date((Math.max(chainNow, Date.now() / 1000) + 120) * 1000).toISOString(),
+        },
+      }),
+    );
+    const created = await waitStatus(o, "created");
+    const reserved = await available();
+    const jump = Math.floor(Date.parse(created.deadline!) / 1000) - (await provider.getBlock("latest"))!.timestamp + 60;
+    await provider.send("evm_increaseTime", [Math.max(jump, 60)]);
+    await provider.send("evm_mine", []);
+    const cancelled = await waitStatus(o, "cancelled");
+    const back = await waitFor("the reserved stock to come back", async () => {
+      const a = await available();
+      return BigInt(a) > BigInt(reserved) ? a : null;
+    });
+    return {
+      line: `An order nobody paid expires: E-1005 (2 × ${beans1k.reference}) was created with a 2-minute payment window; once the chain clock passed it, the keeper cancelled it and the 2 reserved bags came back (${reserved} → ${back} available)`,
+      chainOrderId: created.chainOrderId,
+      details: [await txLine("cancel, by the keeper", eventTx(cancelled, "OrderCancelled"))],
     };
   });
 
@@ -617,7 +729,7 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
       throw new Error(`ledger merchant_payouts ${own.merchant_payouts} differ from the payee's ${onChain} on chain`);
     const token = report.tokens[usdToken.toLowerCase()] ?? report.tokens[usdToken];
     return {
-      line: `Ledger reconciled with the chain: ok, 0 differences (GET /v1/admin/reconciliation at block ${report.headBlock}); merchant payouts ${usd(own.merchant_payouts)} = the merchant's balance on chain`,
+      line: `Ledger reconciled with the chain: ok, 0 differences (GET /v1/admin/reconciliation at block ${report.headBlock}); merchant payouts ${usd(own.merchant_payouts)} = the payout wallet's balance on chain`,
       details: [
         `escrow contract holds ${usd(token?.contractBalance ?? "0")} = open positions ${usd(token?.openPositions ?? "0")} + credited ${usd(token?.creditedOutstanding ?? "0")}`,
       ],
@@ -625,10 +737,11 @@ async function tellStory(out: Progress, stack: LocalStack, receiver: http.Server
   });
 
   await out.step("Verify the webhooks", async () => {
-    const expected: [OrderDetail, string[]][] = [
-      [orderA, ["order.created", "order.paid", "order.shipped", "order.completed"]],
+    const expected: [{ chainOrderId: string; reference: string }, string[]][] = [
+      [orderA, ["order.created", "order.paid", "order.shipped", "order.completed", "order.returned"]],
       [orderB, ["order.created", "order.paid", "order.shipped", "order.partially_refunded", "order.completed"]],
       [orderC, ["order.created", "order.paid", "order.shipped", "order.disputed", "order.resolved"]],
+      [{ chainOrderId: expired.chainOrderId, reference: "E-1005" }, ["order.created", "order.cancelled"]],
     ];
     const events = () =>
       received.map((r) => {

@@ -31,6 +31,8 @@ export const ORDER_ACTIONS = {
     cancel: ["pending", "created"],
     propose_settlement: ["disputed"],
     accept_settlement: ["disputed"],
+    /** Money given back after completion, within the refund window, funded by the payee. */
+    return: ["completed"],
   },
   /** Signed by the buyer's wallet and relayed (or sent by the buyer itself). */
   buyer: {

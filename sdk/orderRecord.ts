@@ -140,6 +140,8 @@ export interface OrderView {
   refunded: bigint;
   /** Pending settlement proposal of a disputed order: the buyer's share of the whole order, refunds included. */
   proposal?: { by: bigint; buyerTotal: bigint };
+  /** Returned to the buyer after completion, funded by the payee (`refunded` includes it too). */
+  returned?: bigint;
 }
 
 /** The escrow events that change an order, by name. */
@@ -153,6 +155,7 @@ export const ORDER_EVENTS = [
   "OrderDisputed",
   "SettlementProposed",
   "DisputeResolved",
+  "OrderReturned",
 ] as const;
 export type OrderEventName = (typeof ORDER_EVENTS)[number];
 
@@ -244,6 +247,13 @@ export function applyOrderEvent(prev: OrderView | undefined, ev: LogDescription)
       next.state = BigInt(OrderState.Resolved);
       next.escrowed = 0n;
       delete next.proposal;
+      break;
+    case "OrderReturned":
+      // A return after completion: the escrow's `refunded` becomes the total, and a return of everything the
+      // buyer paid ends the order (Refunded).
+      next.returned = (prev.returned ?? 0n) + BigInt(a.amount);
+      next.refunded = BigInt(a.totalReturned);
+      if (next.refunded === prev.terms.amount) next.state = BigInt(OrderState.Refunded);
       break;
     default:
       throw new Error(`not an order event: ${ev.name}`);

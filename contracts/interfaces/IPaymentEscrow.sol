@@ -55,8 +55,10 @@ interface IPaymentEscrow {
     /// @notice The fixed terms of an order, as the merchant (or its operator) creates them or signs them in a
     /// checkout offer. They never change; the order id is their EIP-712 struct hash ({orderIdOf}).
     /// @param merchant Supplies the stock and controls the order (with the operators it approved).
-    /// @param payee Receives the merchant's share at settlement (today the merchant itself, in general the
-    /// merchant's payout wallet).
+    /// @param payee Receives the merchant's share at settlement, and funds returns after completion
+    /// ({refundCompleted}) if it is the merchant or agreed to fund that merchant's returns ({setReturnFunding}).
+    /// An operator may only name the merchant or the merchant's registered payout address ({payoutAddressOf});
+    /// the merchant itself may name any payee.
     /// @param buyer The only address allowed to pay, or `address(0)` for an order open to any payer.
     /// @param token An allowlisted ERC-20 token, or `address(0)` for native currency.
     /// @param amount Exact price.
@@ -66,9 +68,10 @@ interface IPaymentEscrow {
     /// @param shipWithin Seconds the merchant has to ship after payment; after that the buyer may cancel.
     /// @param protectionPeriod Seconds the buyer has after shipment to confirm or dispute; after that anyone
     /// may release the payment to the payee.
-    /// @param refundWindow Seconds after completion reserved for returns. Refunds after completion are not
-    /// possible yet: today it only sets the Completed status's deadline.
-    /// @param itemsHash EIP-712 hash of the `LineItem[]` array ({hashItems}); `keccak256("")` without items.
+    /// @param refundWindow Seconds after completion during which the merchant (or its operator) may return
+    /// money to the buyer with {refundCompleted}, funded by the payee; it sets the Completed status's deadline.
+    /// @param itemsHash EIP-712 hash of the `LineItem[]` array (the sdk's `hashItems`); `keccak256("")` without
+    /// items.
     /// @param salt Makes the terms unique: the relayer uses the hash of the merchant's address and its order
     /// reference.
     struct OrderTerms {
@@ -92,8 +95,10 @@ interface IPaymentEscrow {
     /// @param deadline Meaning follows the state: Created = payment deadline, Paid = ship-by time,
     /// Shipped = end of the buyer-protection period, Disputed = time after which the default outcome applies,
     /// Completed = end of the refund window; unchanged afterwards.
-    /// @param refunded Total returned to the buyer by partial refunds; the escrow holds `amount - refunded`
-    /// while the order is paid, shipped or disputed. A full refund ends the order without adding to it.
+    /// @param refunded Total returned to the buyer by partial refunds and, after completion, by returns
+    /// ({refundCompleted}); the escrow holds `amount - refunded` while the order is paid, shipped or disputed.
+    /// A full refund before completion ends the order without adding to it; a return of everything still
+    /// unreturned brings it to `amount` (state Refunded).
     struct OrderStatus {
         OrderState state;
         uint16 feeBps;
@@ -274,6 +279,31 @@ interface IPaymentEscrow {
     /// @param to Where the credit was sent.
     /// @param amount The whole credit, now zero.
     event PayoutWithdrawn(address indexed account, address indexed token, address to, uint256 amount);
+    /// @notice Emitted when a merchant registered where operator-created orders may pay it.
+    /// @param merchant The merchant that registered it (the caller, ERC-2771 sender included).
+    /// @param payout The payout address now registered; the merchant itself when it reset the registry.
+    event PayoutAddressSet(address indexed merchant, address indexed payout);
+    /// @notice Emitted when a payee agreed (or stopped agreeing) to fund a merchant's returns ({setReturnFunding}).
+    /// @param payee The wallet whose allowance returns may use (the caller, ERC-2771 sender included).
+    /// @param merchant The merchant whose orders' returns it funds.
+    /// @param allowed Whether returns of `merchant`'s orders may now pull from `payee`.
+    event ReturnFundingSet(address indexed payee, address indexed merchant, bool allowed);
+    /// @notice Emitted when money was returned to the buyer of a completed order, funded by its payee
+    /// ({refundCompleted}).
+    /// @param orderId The completed order.
+    /// @param merchant The order's merchant.
+    /// @param buyer The order's buyer, who receives (or is credited) `amount`.
+    /// @param amount Returned by this call.
+    /// @param totalReturned What the buyer got back in all: partial refunds before completion plus returns.
+    /// @param by The merchant or the operator that made the return.
+    event OrderReturned(
+        bytes32 indexed orderId,
+        address indexed merchant,
+        address indexed buyer,
+        uint256 amount,
+        uint256 totalReturned,
+        address by
+    );
     /// @notice Emitted by {batch} for an item that failed while the others went through.
     /// @param index Position of the failed call in the batch.
     /// @param reason The call's revert data (a custom error of this contract, usually).
@@ -319,9 +349,17 @@ interface IPaymentEscrow {
     error SplitExceedsAmount(bytes32 orderId, uint256 buyerTotal, uint256 amount);
     /// @notice The payee is the escrow or its inventory, where the money would be owed to nobody.
     error InvalidPayee(address payee);
-    /// @notice An operator created or signed terms whose payee is not the merchant: only the merchant chooses
-    /// where its money goes.
-    error PayeeNotMerchant(address merchant, address payee, address operator);
+    /// @notice An operator created or signed terms whose payee is neither the merchant nor the merchant's
+    /// registered payout address ({payoutAddressOf}): only the merchant chooses where its money goes.
+    error PayeeNotAuthorized(address merchant, address payee, address operator);
+    /// @notice A return names a payee that is not the merchant and did not agree to fund that merchant's returns
+    /// ({setReturnFunding}): an allowance or a permit given to this escrow is not consent to fund any order that
+    /// names the wallet as payee.
+    error ReturnFundingNotAllowed(address payee, address merchant);
+    /// @notice A return after completion was attempted after the refund window ended (or before completion).
+    error RefundWindowClosed(bytes32 orderId, uint256 windowEnd, uint256 nowTs);
+    /// @notice A return exceeds what the buyer paid and has not got back yet (`refundable`).
+    error RefundExceedsPaid(bytes32 orderId, uint256 amount, uint256 refundable);
     /// @notice An ERC-20 credit can only be withdrawn to the credited account itself.
     error CreditNotTransferable(address account, address to);
     /// @notice The accepted split is not the one pending: the other side changed or withdrew it.
@@ -348,6 +386,40 @@ interface IPaymentEscrow {
     /// @param operator The address to check.
     /// @return True if `merchant` authorised `operator` with {setOperatorApproval}.
     function isOperatorApproved(address merchant, address operator) external view returns (bool);
+
+    /// @notice Registers where orders that an operator creates (or signs offers of) for the caller may pay it:
+    /// from now on an operator may name `payout` as payee besides the caller itself. Orders created earlier keep
+    /// the payee in their terms.
+    /// @dev The caller is the merchant (`_msgSender()`: a meta-transaction relayed through the trusted forwarder
+    /// and signed by the merchant's key counts as the merchant). Operators cannot change it, so a stolen operator
+    /// key still cannot route sales elsewhere. Works while paused.
+    /// @param payout The payout address; `address(0)` resets it to the merchant itself. Not the escrow or its
+    /// inventory ({InvalidPayee}).
+    function setPayoutAddress(address payout) external;
+
+    /// @notice Where operator-created orders of `merchant` may pay it besides the merchant itself.
+    /// @param merchant The merchant.
+    /// @return The registered payout address, or `merchant` when none is registered.
+    function payoutAddressOf(address merchant) external view returns (address);
+
+    /// @notice The caller, as a payee, agrees (or stops agreeing) to fund returns of `merchant`'s completed orders
+    /// from its allowance or permit ({refundCompleted}). A payout wallet that is not the merchant calls it once
+    /// for its merchant; a payee that never does cannot be pulled from, so another merchant cannot name it in an
+    /// order and drain its allowance through returns.
+    /// @dev Keyed by the caller (`_msgSender()`: a meta-transaction relayed through the trusted forwarder and
+    /// signed by the payee's key counts as the payee, so a payout wallet needs no native currency for it). Works
+    /// while paused. The consent trusts the merchant and every operator it approves: while the consent stands, an
+    /// operator (or a stolen operator key) may return up to each order's refundable amount within its refund
+    /// window, limited by the payee's allowance.
+    /// @param merchant The merchant whose returns the caller funds.
+    /// @param allowed True to agree, false to withdraw the agreement (returns already made stand).
+    function setReturnFunding(address merchant, bool allowed) external;
+
+    /// @notice Whether returns of `merchant`'s orders may pull from `payee` ({refundCompleted}).
+    /// @param payee The order's payee.
+    /// @param merchant The order's merchant.
+    /// @return True if `payee` is `merchant` or agreed with {setReturnFunding}.
+    function fundsReturnsOf(address payee, address merchant) external view returns (bool);
 
     /// @notice Withdraws a signed offer (or any terms) before an order exists for them: its id can never be
     /// used. Caller: the merchant or an operator. Works while paused.
@@ -468,6 +540,32 @@ interface IPaymentEscrow {
     /// @param items The order's line items for a full refund; ignored by a partial refund.
     function refund(OrderTerms calldata terms, uint256 amount, LineItem[] calldata items) external;
 
+    /// @notice Returns `amount` to the buyer of a completed order within its refund window, funded by the
+    /// order's payee (a return of goods after release). Caller: the merchant or an operator it approved; no
+    /// stock authority is needed because no stock moves: the returned goods' stock is re-minted by the merchant
+    /// (the relayer runs the merchant's own mint command). Returning everything not yet returned ends the order
+    /// (Refunded); less keeps it Completed. Works while paused.
+    /// @dev The payee must be the merchant or have agreed to fund the merchant's returns ({setReturnFunding}, else
+    /// {ReturnFundingNotAllowed}, checked first; one rule for every return). ERC-20: `amount` is pulled from
+    /// `terms.payee` (it needs this escrow's allowance; fee-on-transfer tokens are refused) and paid to the buyer,
+    /// credited for {withdraw} if the token refuses it. Native: the caller sends exactly `amount` as value.
+    /// Known bound: a stolen operator key can still make returns, each bounded by the refund window, the order's
+    /// refundable amount and the payee's allowance; the money goes to the order's buyer only.
+    /// @param terms The order's terms (state Completed, refund window not over).
+    /// @param amount Returned to the buyer; not zero, at most `terms.amount` minus what partial refunds and
+    /// earlier returns already gave back.
+    function refundCompleted(OrderTerms calldata terms, uint256 amount) external payable;
+
+    /// @notice {refundCompleted} with the payee's EIP-2612 permit for this escrow in the same call.
+    /// @dev The caller, the order and the payee's consent ({setReturnFunding}) are checked before the permit is
+    /// used: a permit binds spender and nonce, not an order, so it never stands in for the consent. A permit
+    /// already used (for example by someone who copied it from the mempool) is tolerated if the allowance
+    /// suffices; otherwise the token transfer reverts.
+    /// @param terms The order's terms (state Completed, an ERC-20 token with EIP-2612, refund window not over).
+    /// @param amount Returned to the buyer, as in {refundCompleted}.
+    /// @param permit The payee's permit for this escrow as spender, for at least `amount`.
+    function refundCompletedWithPermit(OrderTerms calldata terms, uint256 amount, Permit calldata permit) external;
+
     /// @notice The buyer opens a dispute on a paid order, or on a shipped one within its protection period. The
     /// dispute ends by the arbiter ({resolveDispute}), by a settlement the two sides agree on
     /// ({proposeSettlement}, {acceptSettlement}), by a full refund, or after {DISPUTE_PERIOD} by the default
@@ -579,11 +677,6 @@ interface IPaymentEscrow {
     /// @param orderId The order.
     /// @return The proposal.
     function proposalOf(bytes32 orderId) external view returns (Proposal memory);
-
-    /// @notice The EIP-712 hash of line items, as committed in `OrderTerms.itemsHash`.
-    /// @param items Line items.
-    /// @return `keccak256` of the concatenated `LineItem` struct hashes.
-    function hashItems(LineItem[] calldata items) external pure returns (bytes32);
 
     /// @notice The current platform fee in basis points, for new orders.
     /// @return The fee that {createOrder} and {checkout} fix in new orders.

@@ -11,6 +11,9 @@ import type { DeployPlan } from "../parameters";
 
 export const MODULE_ID = "Orderchain";
 
+/** Token mocks deployed and accepted next to MockStablecoin on local chains. */
+export const LOCAL_TOKEN_MOCKS = ["UsdcLike", "UsdtLike"] as const;
+
 export const ROLES = {
   DEFAULT_ADMIN_ROLE: ZeroHash,
   OPERATOR_ROLE: keccakText("OPERATOR_ROLE"),
@@ -46,11 +49,19 @@ export function buildOrderchainModule(plan: DeployPlan) {
 
     const wiring = [];
     let stablecoin;
+    const localTokens: ContractFuture<string>[] = [];
     if (plan.mockStablecoin) {
       stablecoin = m.contract("MockStablecoin", [], step("MockStablecoin", "deploy MockStablecoin"));
       wiring.push(
         m.call(escrow, "setTokenAllowed", [stablecoin, true], step("AllowMockStablecoin", "accept MockStablecoin")),
       );
+      // A USDC-shaped (permit, ERC-3009, blocklist) and a USDT-shaped (no permit, no return values) token, so
+      // every payment method can be tried locally.
+      for (const name of LOCAL_TOKEN_MOCKS) {
+        const coin = m.contract(name, [], step(name, `deploy ${name}`));
+        localTokens.push(coin);
+        wiring.push(m.call(escrow, "setTokenAllowed", [coin, true], step(`Allow${name}`, `accept ${name}`)));
+      }
     }
     for (const token of plan.tokens) {
       wiring.push(
@@ -82,6 +93,7 @@ export function buildOrderchainModule(plan: DeployPlan) {
     }
     const contracts: Record<string, ContractFuture<string>> = { forwarder, escrow, inventory };
     if (stablecoin) contracts.stablecoin = stablecoin;
+    for (const [i, name] of LOCAL_TOKEN_MOCKS.entries()) contracts[name] = localTokens[i];
     return contracts;
   });
   return { module, labels };

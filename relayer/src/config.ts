@@ -5,6 +5,7 @@
 import path from "node:path";
 import { parseUnits } from "ethers";
 import { z } from "zod";
+import { KEEPER_ACTION_NAMES, type KeeperActionName } from "./domain/command";
 
 const hexKey = /^0x[0-9a-fA-F]{64}$/;
 
@@ -22,7 +23,7 @@ const schema = z.object({
     .refine((urls) => urls.every((u) => URL.canParse(u)), "must be comma-separated URLs"),
   RPC_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
   RPC_RETRIES: z.coerce.number().int().min(0).max(10).default(3),
-  RPC_MAX_REQUESTS_PER_SECOND: z.coerce.number().min(0).max(100_000).default(0),
+  RPC_MAX_REQUESTS_PER_SECOND: z.coerce.number().min(0).max(100_000).optional(),
   RPC_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(50),
   CHAIN_ID: z.coerce.number().int().positive().optional(),
   DEPLOYMENTS_DIR: z.string().default(path.join(process.cwd(), "deployments")),
@@ -85,6 +86,12 @@ const schema = z.object({
     .enum(["true", "false"])
     .default("false")
     .transform((v) => v === "true"),
+  PAYOUT_CHANGE_DELAY_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(30 * 86400)
+    .optional(),
   RELAY_BUYER_PER_MINUTE: z.coerce.number().int().min(1).default(12),
   RELAY_MERCHANT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
   GAS_BUDGET_DEFAULT_ETH: z
@@ -95,6 +102,8 @@ const schema = z.object({
     .refine((wei) => wei > 0n, "must be more than 0 (set a merchant's own budget to raise it)"),
   RATE_LIMIT_PER_KEY_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(6000),
   RATE_LIMIT_PER_IP_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(1200),
+  RATE_LIMIT_PER_MERCHANT_PER_MINUTE: z.coerce.number().int().min(0).max(10_000_000).default(12000),
+  MAX_API_KEYS_PER_MERCHANT: z.coerce.number().int().min(1).max(10_000).default(25),
   TRUST_PROXY: z
     .string()
     .default("false")
@@ -116,6 +125,24 @@ const schema = z.object({
     .min(1)
     .max(24 * 30)
     .default(24),
+  KEEPERS: z
+    .string()
+    .default(KEEPER_ACTION_NAMES.join(","))
+    .transform((s) =>
+      s.trim() === "none"
+        ? []
+        : s
+            .split(",")
+            .map((a) => a.trim())
+            .filter(Boolean),
+    )
+    .refine(
+      (names) => names.every((n) => (KEEPER_ACTION_NAMES as readonly string[]).includes(n)),
+      `must be none or a comma-separated list of ${KEEPER_ACTION_NAMES.join(", ")}`,
+    )
+    .transform((names) => [...new Set(names)] as KeeperActionName[]),
+  KEEPER_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).default(15_000),
+  KEEPER_MAX_ORDERS_PER_PASS: z.coerce.number().int().min(1).max(1_000).default(50),
 });
 
 /**
@@ -150,8 +177,8 @@ export interface RelayerConfig {
   rpcFallbackUrls: string[];
   rpcTimeoutMs: number;
   rpcRetries: number;
-  /** The request budget of each thread's provider (0: none). */
-  rpcMaxRequestsPerSecond: number;
+  /** The request budget of each thread's provider (0: none; unset: none on local chains, else 20). */
+  rpcMaxRequestsPerSecond?: number;
   rpcBatchSize: number;
   chainId?: number;
   deploymentsDir: string;
@@ -199,6 +226,8 @@ export interface RelayerConfig {
   webhookTimeoutMs: number;
   /** Local chains only: webhooks may go to http:// and to loopback or private addresses. */
   webhookAllowPrivateTargets: boolean;
+  /** How long a payout address change stays pending and cancellable; unset: 0 on local chains, else 1 day. */
+  payoutChangeDelaySeconds?: number;
   relayBuyerPerMinute: number;
   relayMerchantPerMinute: number;
   /** The gas budget of a merchant without one of its own (wei over the last 30 days); never 0. */
@@ -207,11 +236,21 @@ export interface RelayerConfig {
   rateLimitPerKeyPerMinute: number;
   /** Requests per minute of each client IP on the routes without a key and with refused keys (0: no limit). */
   rateLimitPerIpPerMinute: number;
+  /** Requests per minute of all of a merchant's API keys together (0: no limit), in each process. */
+  rateLimitPerMerchantPerMinute: number;
+  /** Active (not revoked) API keys a merchant may hold. */
+  maxApiKeysPerMerchant: number;
   /**
    * Whose X-Forwarded-For names the client (per-IP limits): false (the peer is the client), true (any proxy's),
    * the nearest N proxies, or proxies at these addresses or CIDR ranges.
    */
   trustProxy: boolean | number | string[];
+  /** The keeper actions this process runs (KEEPERS; empty: none). Merchants can turn each off for themselves. */
+  keepers: KeeperActionName[];
+  /** Time between keeper passes. */
+  keeperIntervalMs: number;
+  /** Orders one keeper pass acts on, per action. */
+  keeperMaxOrdersPerPass: number;
 }
 
 export class ConfigError extends Error {
@@ -275,19 +314,25 @@ export function loadConfig(env: RawEnv = process.env): RelayerConfig {
     webhookMaxAttempts: c.WEBHOOK_MAX_ATTEMPTS,
     webhookTimeoutMs: c.WEBHOOK_TIMEOUT_MS,
     webhookAllowPrivateTargets: c.WEBHOOK_ALLOW_PRIVATE_TARGETS,
+    payoutChangeDelaySeconds: c.PAYOUT_CHANGE_DELAY_SECONDS,
     relayBuyerPerMinute: c.RELAY_BUYER_PER_MINUTE,
     relayMerchantPerMinute: c.RELAY_MERCHANT_PER_MINUTE,
     gasBudgetDefaultWei: c.GAS_BUDGET_DEFAULT_ETH,
     rateLimitPerKeyPerMinute: c.RATE_LIMIT_PER_KEY_PER_MINUTE,
     rateLimitPerIpPerMinute: c.RATE_LIMIT_PER_IP_PER_MINUTE,
+    rateLimitPerMerchantPerMinute: c.RATE_LIMIT_PER_MERCHANT_PER_MINUTE,
+    maxApiKeysPerMerchant: c.MAX_API_KEYS_PER_MERCHANT,
     trustProxy: c.TRUST_PROXY,
+    keepers: c.KEEPERS,
+    keeperIntervalMs: c.KEEPER_INTERVAL_MS,
+    keeperMaxOrdersPerPass: c.KEEPER_MAX_ORDERS_PER_PASS,
   };
 }
 
 /** The RPC endpoints and transport settings of a provider (chain/transport.ts). */
 export function rpcSettings(config: RelayerConfig): {
   urls: string[];
-  transport: { timeoutMs: number; retries: number; requestsPerSecond: number; batchSize: number };
+  transport: { timeoutMs: number; retries: number; requestsPerSecond?: number; batchSize: number };
 } {
   return {
     urls: [config.rpcUrl, ...config.rpcFallbackUrls],

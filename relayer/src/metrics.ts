@@ -27,7 +27,7 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}) {
     }),
     txs: new Counter({
       name: "relayer_transactions_total",
-      help: "Transactions by outcome (sent, confirmed, reverted, replaced, dropped)",
+      help: "Transactions by outcome (sent, confirmed, reverted, replaced, dropped, mined_unattributed: a refused transaction found mined with no record of what it carried)",
       labelNames: ["outcome"],
       registers: [registry],
     }),
@@ -76,9 +76,27 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}) {
       help: "Stuck transactions that reached the maximum number of replacements",
       registers: [registry],
     }),
+    foreignNonces: new Counter({
+      name: "relayer_foreign_nonce_total",
+      help: "Nonces of stored transactions that another transaction used on chain (the signer's key in use elsewhere); their commands were queued again",
+      labelNames: ["signer"],
+      registers: [registry],
+    }),
     signersHeld: new Gauge({
       name: "relayer_signers_held",
       help: "Signer leases held by this process",
+      registers: [registry],
+    }),
+    keeperActions: new Counter({
+      name: "relayer_keeper_actions_total",
+      help: "Keeper actions (release, expire, dispute_default) by outcome (enqueued, confirmed, moot, failed)",
+      labelNames: ["action", "outcome"],
+      registers: [registry],
+    }),
+    keeperDueOrders: new Gauge({
+      name: "relayer_keeper_due_orders",
+      help: "Orders due for a keeper action and not given their command yet, as of the last keeper pass",
+      labelNames: ["action"],
       registers: [registry],
     }),
   };

@@ -5,6 +5,7 @@
 import crypto from "node:crypto";
 import pino, { type Logger } from "pino";
 import type { FastifyInstance } from "fastify";
+import { computeAddress } from "ethers";
 import { openDb, type Db } from "./store/db";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./store/embeddedPostgres";
 import { migrate } from "./store/migrate";
@@ -12,6 +13,7 @@ import { makeChainContext, makeProvider, type ChainContext, type ContractAddress
 import type { ChainWriter } from "./chain/submitter/submitter";
 import type { Indexer } from "./indexer/indexer";
 import type { WebhookDeliverer } from "./webhooks/deliverer";
+import type { KeeperLoop } from "./keepers/keeperLoop";
 import { createWorkers, startWorkerThread } from "./workers";
 import { ApiKeyCache } from "./store/apiKeyCache";
 import { API_KEYS_CHANNEL } from "./store/apiKeys";
@@ -37,6 +39,8 @@ export interface Relayer {
   writer: ChainWriter;
   indexer: Indexer;
   webhooks: WebhookDeliverer;
+  /** The keepers' loop (started with the writer, where the workers run). */
+  keepers: KeeperLoop;
   /** Where the writer, indexer and webhooks run. */
   workerMode: "inline" | "thread" | "none";
   /** Valid API keys remembered for API_KEY_CACHE_MS (disabled while revocation notices cannot arrive). */
@@ -100,6 +104,7 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
     const provider = makeProvider(rpcSettings(config).urls, opts.chainId, {
       ...rpcSettings(config).transport,
       onOutcome: (outcome) => metrics.rpcRequests.inc({ outcome }),
+      log,
     });
     started.push(() => provider.destroy());
     // Asked of the node itself: the provider's network is static (set from the deployment), so it cannot tell.
@@ -120,7 +125,7 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
     const chain = makeChainContext(provider, opts.chainId, opts.addresses);
     const instanceId = config.instanceId ?? `relayer-${process.pid}-${crypto.randomBytes(3).toString("hex")}`;
     const workers = createWorkers(config, db, chain, log, metrics, instanceId);
-    const { writer, indexer, webhooks } = workers;
+    const { writer, indexer, webhooks, keepers } = workers;
     const mode =
       opts.workers === undefined || opts.workers === true ? "inline" : opts.workers === "thread" ? "thread" : "none";
     let thread: Awaited<ReturnType<typeof startWorkerThread>> | null = null;
@@ -160,10 +165,14 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
             perMerchantPerMinute: config.relayMerchantPerMinute,
           },
           gasBudgetDefaultWei: config.gasBudgetDefaultWei,
+          payoutChangeDelaySeconds: config.payoutChangeDelaySeconds,
+          operatorAddresses: config.signerKeys.map((k) => computeAddress(k)),
           rateLimits: {
             perKeyPerMinute: config.rateLimitPerKeyPerMinute,
             perIpPerMinute: config.rateLimitPerIpPerMinute,
+            perMerchantPerMinute: config.rateLimitPerMerchantPerMinute,
           },
+          maxApiKeysPerMerchant: config.maxApiKeysPerMerchant,
           trustProxy: config.trustProxy,
         },
       },
@@ -190,6 +199,7 @@ export async function startRelayer(opts: StartOptions): Promise<Relayer> {
       writer,
       indexer,
       webhooks,
+      keepers,
       workerMode: mode,
       keyCache,
       metrics,

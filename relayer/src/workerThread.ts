@@ -37,6 +37,7 @@ async function run(): Promise<void> {
     const provider = makeProvider(rpcSettings(config).urls, BigInt(data.chainId), {
       ...rpcSettings(config).transport,
       onOutcome: (outcome) => metrics.rpcRequests.inc({ outcome }),
+      log,
     });
     const chain = makeChainContext(provider, BigInt(data.chainId), data.addresses);
     const workers = createWorkers(config, db, chain, log, metrics, data.instanceId);

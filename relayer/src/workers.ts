@@ -1,6 +1,6 @@
 /**
  * The background work of a relayer process (chain writer, indexer with its ledger and webhook hooks, webhook
- * deliverer), run in the process's event loop or in a worker thread of its own (`workerThread.ts`).
+ * deliverer, keepers), run in the process's event loop or in a worker thread of its own (`workerThread.ts`).
  */
 import path from "node:path";
 import { Worker } from "node:worker_threads";
@@ -12,8 +12,9 @@ import { ChainWriter } from "./chain/submitter/submitter";
 import { JOBS } from "./jobs/registry";
 import { Indexer, type IndexerHooks } from "./indexer/indexer";
 import { postLedger } from "./ledger/ledger";
-import { announceOrders } from "./webhooks/events";
+import { announceIndexed, announceRolledBack } from "./webhooks/events";
 import { DEFAULT_DELIVERY, WebhookDeliverer } from "./webhooks/deliverer";
+import { KeeperLoop } from "./keepers/keeperLoop";
 import type { Metrics } from "./metrics";
 import type { RelayerConfig } from "./config";
 
@@ -22,6 +23,7 @@ export interface Workers {
   writer: ChainWriter;
   indexer: Indexer;
   webhooks: WebhookDeliverer;
+  keepers: KeeperLoop;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -61,10 +63,10 @@ export function createWorkers(
   const hooks: IndexerHooks = {
     async onIndexed(q, from, to, touched) {
       await postLedger(q, from, to);
-      await announceOrders(q, touched);
+      await announceIndexed(q, touched, from, to);
     },
-    async onRolledBack(q, _ancestor, affected) {
-      await announceOrders(q, affected, true);
+    async onRolledBack(q, _ancestor, retracted) {
+      await announceRolledBack(q, retracted.orders, retracted.orderEvents);
     },
   };
   const indexer = new Indexer(
@@ -95,16 +97,26 @@ export function createWorkers(
     },
     log.child({ component: "webhooks" }),
   );
+  const keepers = new KeeperLoop(
+    db,
+    chain,
+    { actions: config.keepers, intervalMs: config.keeperIntervalMs, maxOrdersPerPass: config.keeperMaxOrdersPerPass },
+    log.child({ component: "keepers" }),
+    metrics,
+  );
   return {
     writer,
     indexer,
     webhooks,
+    keepers,
     async start() {
       await indexer.start();
       await writer.start();
       webhooks.start();
+      keepers.start();
     },
     async stop() {
+      await keepers.stop();
       await writer.stop();
       await indexer.stop();
       await webhooks.stop();

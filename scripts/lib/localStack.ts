@@ -45,6 +45,8 @@ export const ACCOUNTS = {
   arbiter: 2,
   pauser: 3,
   relayerSigners: [4, 5, 6, 7],
+  /** The demo merchant's own payout wallet (not a key the relayer holds). */
+  merchantPayout: 8,
   /** Not used by the stack: free for "anyone" actions such as autoRelease. */
   bystander: 9,
   /** The dev buyer `npm start` funds with mock stablecoins for trying the checkout page. */
@@ -401,6 +403,8 @@ export class LocalStack {
     const config: RelayerConfig = loadConfig({
       LOG_LEVEL: "info",
       POLL_INTERVAL_MS: "100",
+      // A local chain whose clock the demo moves: keepers look for due orders every 2 s (15 s by default).
+      KEEPER_INTERVAL_MS: "2000",
       ...honoured,
       ...this.opts.relayerOverrides,
       RPC_URL: this.chain.url,

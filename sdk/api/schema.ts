@@ -62,10 +62,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List merchants */
+        /** List merchants (in creation order, cursor pagination) */
         get: operations["listMerchants"];
         put?: never;
-        /** Create a merchant with a new on-chain identity that authorises the relayer's operators */
+        /**
+         * Create a merchant with a new on-chain identity that authorises the relayer's operators
+         * @description Without `address`, the relayer generates a custodial identity and signs its operator approvals itself. With `address`, the merchant's own wallet is its identity (signer external): it signs the approvals (GET then POST /v1/merchant/operator-approvals) and the merchant stays pending until the chain shows them. The address cannot be the zero address, the escrow, the inventory, the forwarder or a relayer signer (400 merchant_address_forbidden), nor another merchant's (409 merchant_address_taken)
+         */
         post: operations["createMerchant"];
         delete?: never;
         options?: never;
@@ -145,6 +148,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/merchants/{id}/operator-approvals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The typed data an external merchant's wallet signs to approve the relayer's operators */
+        get: operations["getMerchantOperatorApprovals"];
+        put?: never;
+        /** Relay an external merchant's signed operator approvals (checked before any gas is spent) */
+        post: operations["submitMerchantOperatorApprovals"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/reconciliation": {
         parameters: {
             query?: never;
@@ -169,7 +190,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Open disputes with their evidence */
+        /**
+         * Open disputes with their evidence (oldest change first, cursor pagination)
+         * @description A dispute that changes while the list is paged (a settlement proposal) moves to the end: it may be listed again on a later page, never skipped.
+         */
         get: operations["listOpenDisputes"];
         put?: never;
         post?: never;
@@ -259,7 +283,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** EIP-712 data the buyer signs to pay, confirm receipt, dispute, or propose or accept a settlement without gas */
+        /** EIP-712 data the buyer signs to pay (by ERC-3009 authorization or EIP-2612 permit), confirm receipt, dispute, or propose or accept a settlement without gas */
         post: operations["createBuyerIntent"];
         delete?: never;
         options?: never;
@@ -308,7 +332,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List the merchant's API keys */
+        /** List the merchant's API keys (in creation order, cursor pagination); revoked keys only if asked */
         get: operations["listKeys"];
         put?: never;
         /** Issue a staff key with some of this key's scopes; the secret is shown once */
@@ -360,7 +384,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Double-entry ledger lines by time range, order and token */
+        /**
+         * Double-entry ledger lines by time range, order and token
+         * @description In block time order; nextCursor continues after the page's last line.
+         */
         get: operations["listLedgerEntries"];
         put?: never;
         post?: never;
@@ -379,9 +406,29 @@ export interface paths {
         };
         /**
          * The ledger lines of at most 31 days as CSV (by default the last 31 days), streamed
-         * @description Lines by block time in [from, to). Without from: the 31 days up to to (or now); without to: up to the newest line. A range of more than 31 days is refused with 400 range_too_large. cursor and limit are not used.
+         * @description Lines by block time in [from, to), in block time order. Without from: the 31 days up to to (or now); without to: up to the newest line. A range of more than 31 days is refused with 400 range_too_large. cursor and limit are not used. The lines stream from a database cursor as the client reads them.
          */
         get: operations["exportLedgerCsv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/ledger/export.jsonl": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The ledger lines of at most 31 days as JSON lines (by default the last 31 days), streamed
+         * @description Lines by block time in [from, to), in block time order. Without from: the 31 days up to to (or now); without to: up to the newest line. A range of more than 31 days is refused with 400 range_too_large. cursor and limit are not used. The lines stream from a database cursor as the client reads them.
+         */
+        get: operations["exportLedgerJsonLines"];
         put?: never;
         post?: never;
         delete?: never;
@@ -407,6 +454,100 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/merchant/keepers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Which keepers act on this merchant's orders, and what their gas cost */
+        get: operations["getKeepers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Turn keepers on or off for this merchant's orders (owner keys only); the audit trail records it
+         * @description A keeper turned off queues no new command for the merchant's orders from the next pass on; a command already queued still runs. The order's parties (or anyone, for these escrow calls) can still act. Only an owner key (issued by the admin) may change them: a staff key is refused 403 owner_key_required.
+         */
+        patch: operations["setKeepers"];
+        trace?: never;
+    };
+    "/v1/merchant/operator-approvals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The typed data this merchant's own wallet signs to approve the relayer's operators (owner keys, external merchants) */
+        get: operations["getOperatorApprovals"];
+        put?: never;
+        /**
+         * Relay the operator approvals this merchant's wallet signed (owner keys, external merchants)
+         * @description Each request must be what GET /v1/merchant/operator-approvals returns now, signed by the merchant's address: refused before any gas is spent otherwise (400 wrong_signer, signature_invalid, signature_mismatch, signature_expired; 409 signature_replayed for a spent nonce; 422 unprocessable when the forwarder would refuse the batch). Accepted, the batch is relayed (merchant_setup) and the merchant turns active once the chain shows every approval
+         */
+        post: operations["submitOperatorApprovals"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/merchant/payout-address": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The payout address (state none, pending, applying or active) and its pending change */
+        get: operations["getPayoutAddress"];
+        /** Change the payout address (owner keys only): pending for PAYOUT_CHANGE_DELAY_SECONDS, announced by merchant.payout_address_pending, then applied on chain */
+        put: operations["setPayoutAddress"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/merchant/payout-address/pending": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Cancel the pending payout address change before it is due (owner keys only) */
+        delete: operations["cancelPayoutAddressChange"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/merchant/sweep": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Move what sits at the custodial address in a token (escrow credits, the token balance) to the payout address */
+        post: operations["sweepPayouts"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/orders": {
         parameters: {
             query?: never;
@@ -414,7 +555,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List and search orders (newest first, cursor pagination) */
+        /** List orders by filters (reference, statuses, buyer, token, SKU, amount range, transaction, times, metadata[key]=value), sorted, cursor pagination */
         get: operations["listOrders"];
         put?: never;
         /** Accept an order: stored durably with its chain command before the response */
@@ -439,7 +580,8 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /** Update an order's metadata: keys given are set, a key set to an empty string is deleted */
+        patch: operations["updateOrder"];
         trace?: never;
     };
     "/v1/orders/{id}/cancel": {
@@ -485,7 +627,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** EIP-712 permit and forward request for the buyer to pay without gas */
+        /** EIP-712 data for the buyer to pay without gas: an ERC-3009 authorization, or a permit and forward request */
         post: operations["createPaymentIntent"];
         delete?: never;
         options?: never;
@@ -504,6 +646,23 @@ export interface paths {
         put?: never;
         /** Refund all (no amount) or part of what is escrowed */
         post: operations["refundOrder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orders/{id}/return": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Return money to the buyer of a completed order within its refund window, funded by the order's payee */
+        post: operations["returnOrder"];
         delete?: never;
         options?: never;
         head?: never;
@@ -555,6 +714,23 @@ export interface paths {
         put?: never;
         /** Mark a paid order shipped */
         post: operations["shipOrder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/orders/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Search orders with the query language (status:'paid' AND amount>1000 AND metadata['email']:'a@b.c') */
+        get: operations["searchOrders"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -637,7 +813,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Symbol and decimals of a token the escrow accepts ("native" for the chain currency) */
+        /** Symbol, decimals and payment methods of a token the escrow accepts ("native" for the chain currency) */
         get: operations["getToken"];
         put?: never;
         post?: never;
@@ -654,7 +830,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List endpoints */
+        /** List endpoints (in creation order, cursor pagination); disabled ones only if asked */
         get: operations["listWebhookEndpoints"];
         put?: never;
         /**
@@ -745,7 +921,7 @@ export interface components {
             allowedActions: {
                 arbiter: "resolve"[];
                 buyer: ("pay" | "confirm" | "dispute" | "propose_settlement" | "accept_settlement")[];
-                merchant: ("ship" | "refund" | "cancel" | "propose_settlement" | "accept_settlement")[];
+                merchant: ("ship" | "refund" | "cancel" | "propose_settlement" | "accept_settlement" | "return")[];
             };
             /** @description Unsigned integer in base units, as a decimal string */
             amount: string;
@@ -786,6 +962,8 @@ export interface components {
             merchantReceives: string;
             payee: string | null;
             paymentDeadline: string;
+            /** @description Best first. authorization: ERC-3009, gasless; permit: EIP-2612, gasless; approval: the buyer approves the escrow and pays from its wallet, with its own gas; native: the chain currency, paid from the wallet */
+            paymentMethods: ("authorization" | "permit" | "approval" | "native")[];
             reference: string;
             settlementProposal: {
                 /** @description Unsigned integer in base units, as a decimal string */
@@ -795,28 +973,76 @@ export interface components {
             status: string;
             /** @description The order's fixed terms (OrderTerms, numbers as decimal strings); chainOrderId is their EIP-712 struct hash */
             terms: {
-                /** @description In the token's base units */
+                /**
+                 * Format: uint256
+                 * @description In the token's base units (the escrow refuses more than a uint184 holds). Solidity uint256, as a decimal string
+                 */
                 amount: string;
-                /** @description The zero address for an order open to any payer */
+                /**
+                 * Format: address
+                 * @description The zero address for an order open to any payer. Solidity address
+                 */
                 buyer: string;
+                /**
+                 * Format: bytes32
+                 * @description keccak256 of the ABI-encoded line items. Solidity bytes32, 0x and 64 hex digits
+                 */
                 itemsHash: string;
+                /**
+                 * Format: uint16
+                 * @description The highest platform fee the merchant accepts, in basis points. Solidity uint16, as a decimal string
+                 */
                 maxFeeBps: string;
+                /**
+                 * Format: address
+                 * @description The merchant's address. Solidity address
+                 */
                 merchant: string;
+                /**
+                 * Format: address
+                 * @description Receives the merchant's share at settlement. Solidity address
+                 */
                 payee: string;
-                /** @description Unix seconds */
+                /**
+                 * Format: uint64
+                 * @description Unix seconds. Solidity uint64, as a decimal string
+                 */
                 paymentDeadline: string;
-                /** @description Seconds */
+                /**
+                 * Format: uint32
+                 * @description Seconds. Solidity uint32, as a decimal string
+                 */
                 protectionPeriod: string;
-                /** @description Seconds */
+                /**
+                 * Format: uint32
+                 * @description Seconds. Solidity uint32, as a decimal string
+                 */
                 refundWindow: string;
+                /**
+                 * Format: bytes32
+                 * @description Solidity bytes32, 0x and 64 hex digits
+                 */
                 salt: string;
-                /** @description Seconds */
+                /**
+                 * Format: uint32
+                 * @description Seconds. Solidity uint32, as a decimal string
+                 */
                 shipWithin: string;
-                /** @description The zero address for the chain currency */
+                /**
+                 * Format: address
+                 * @description The zero address for the chain currency. Solidity address
+                 */
                 token: string;
             } | null;
             /** @description "native" or the ERC-20 address */
             token: string;
+            /** @description The token's EIP-712 domain, which permits and authorizations are signed in; null without either */
+            tokenDomain: {
+                chainId: string;
+                name: string;
+                verifyingContract: string;
+                version: string;
+            } | null;
         };
         Error: {
             error: {
@@ -824,7 +1050,7 @@ export interface components {
                  * @description Stable machine-readable code (relayer/src/domain/errors.ts)
                  * @enum {string}
                  */
-                code: "validation_failed" | "invalid_idempotency_key" | "value_out_of_range" | "webhook_url_forbidden" | "range_too_large" | "unauthenticated" | "forbidden" | "insufficient_scope" | "not_found" | "route_not_found" | "method_not_allowed" | "idempotency_key_reused" | "idempotency_request_in_progress" | "reference_already_used" | "invalid_order_state" | "no_settlement_proposal" | "settlement_proposal_mismatch" | "order_not_on_chain_yet" | "sku_not_on_chain_yet" | "merchant_not_ready" | "webhook_endpoint_limit_reached" | "webhook_endpoint_disabled" | "signature_invalid" | "signature_expired" | "wrong_chain" | "wrong_signer" | "signature_replayed" | "signature_mismatch" | "relay_policy_violation" | "arbiter_not_configured" | "gas_budget_exhausted" | "payload_too_large" | "unsupported_media_type" | "unprocessable" | "token_not_allowed" | "insufficient_stock" | "rate_limited" | "internal_error" | "not_ready";
+                code: "validation_failed" | "invalid_idempotency_key" | "value_out_of_range" | "webhook_url_forbidden" | "payout_address_forbidden" | "merchant_address_forbidden" | "range_too_large" | "invalid_query" | "metadata_too_many_keys" | "metadata_key_invalid" | "metadata_value_invalid" | "metadata_value_too_long" | "unauthenticated" | "forbidden" | "insufficient_scope" | "owner_key_required" | "not_found" | "route_not_found" | "method_not_allowed" | "idempotency_key_reused" | "idempotency_request_in_progress" | "reference_already_used" | "invalid_order_state" | "no_settlement_proposal" | "settlement_proposal_mismatch" | "order_not_on_chain_yet" | "sku_not_on_chain_yet" | "merchant_not_ready" | "webhook_endpoint_limit_reached" | "api_key_limit_reached" | "payout_change_in_progress" | "webhook_endpoint_disabled" | "payout_address_unchanged" | "no_payout_change_pending" | "payout_address_not_set" | "payout_allowance_missing" | "return_funding_not_allowed" | "order_not_returnable" | "refund_window_closed" | "merchant_address_taken" | "merchant_custodial" | "merchant_signs_itself" | "merchant_setup_in_progress" | "signature_invalid" | "signature_expired" | "wrong_chain" | "wrong_signer" | "signature_replayed" | "signature_mismatch" | "relay_policy_violation" | "arbiter_not_configured" | "gas_budget_exhausted" | "payload_too_large" | "unsupported_media_type" | "unprocessable" | "token_not_allowed" | "insufficient_stock" | "return_exceeds_refundable" | "return_token_unsupported" | "rate_limited" | "internal_error" | "not_ready";
                 details: {
                     [key: string]: unknown;
                 };
@@ -843,7 +1069,12 @@ export interface components {
             merchantId: string;
             /** @description The period: the last N UTC days, today included */
             periodDays: number;
+            /** @description The merchant's accepted commands not yet final on chain */
+            queuedCommands: number;
+            /** @description Budget minus spent minus reserved */
             remainingWei: string;
+            /** @description What the merchant's accepted commands not yet on chain are expected to cost (wei) */
+            reservedWei: string;
             /** @description Gas the merchant's commands cost over the period (wei; a batch's gas shared equally by its calls) */
             spentWei: string;
         };
@@ -853,6 +1084,8 @@ export interface components {
             createdAt: string;
             id: string;
             name: string;
+            /** @description custodial: the relayer holds the address's key and signs for it; external: the merchant's own wallet signs (operator approvals, payout address, sweeps) */
+            signer: "custodial" | "external";
             /** @description pending until its operators are authorised on chain, then active */
             status: string;
         };
@@ -861,7 +1094,7 @@ export interface components {
             allowedActions: {
                 arbiter: "resolve"[];
                 buyer: ("pay" | "confirm" | "dispute" | "propose_settlement" | "accept_settlement")[];
-                merchant: ("ship" | "refund" | "cancel" | "propose_settlement" | "accept_settlement")[];
+                merchant: ("ship" | "refund" | "cancel" | "propose_settlement" | "accept_settlement" | "return")[];
             };
             /** @description Unsigned integer in base units, as a decimal string */
             amount: string;
@@ -893,13 +1126,19 @@ export interface components {
             }[];
             /** @description The highest fee accepted with the order: the escrow's fee when the relayer accepted it */
             maxFeeBps: number | null;
+            /** @description Your own string keys and values */
+            metadata: {
+                [key: string]: string;
+            };
             /** @description Receives the merchant's share at settlement */
             payee: string | null;
             paymentDeadline: string;
             protectionPeriodSeconds: number;
             reference: string;
-            /** @description Returned to the buyer by partial refunds */
+            /** @description Returned to the buyer by partial refunds and, after completion, by returns */
             refunded: string | (never | null);
+            /** @description Returned to the buyer after completion (POST /v1/orders/{id}/return), funded by the payee */
+            returnedAmount: string | (never | null);
             /** @description While disputed: the pending split the other side may accept; buyerTotal is the buyer's share of the whole order, partial refunds included */
             settlementProposal: {
                 /** @description Unsigned integer in base units, as a decimal string */
@@ -910,27 +1149,69 @@ export interface components {
             status: string;
             /** @description Null only for orders accepted before escrow v2 */
             terms: {
-                /** @description In the token's base units */
+                /**
+                 * Format: uint256
+                 * @description In the token's base units (the escrow refuses more than a uint184 holds). Solidity uint256, as a decimal string
+                 */
                 amount: string;
-                /** @description The zero address for an order open to any payer */
+                /**
+                 * Format: address
+                 * @description The zero address for an order open to any payer. Solidity address
+                 */
                 buyer: string;
+                /**
+                 * Format: bytes32
+                 * @description keccak256 of the ABI-encoded line items. Solidity bytes32, 0x and 64 hex digits
+                 */
                 itemsHash: string;
+                /**
+                 * Format: uint16
+                 * @description The highest platform fee the merchant accepts, in basis points. Solidity uint16, as a decimal string
+                 */
                 maxFeeBps: string;
+                /**
+                 * Format: address
+                 * @description The merchant's address. Solidity address
+                 */
                 merchant: string;
+                /**
+                 * Format: address
+                 * @description Receives the merchant's share at settlement. Solidity address
+                 */
                 payee: string;
-                /** @description Unix seconds */
+                /**
+                 * Format: uint64
+                 * @description Unix seconds. Solidity uint64, as a decimal string
+                 */
                 paymentDeadline: string;
-                /** @description Seconds */
+                /**
+                 * Format: uint32
+                 * @description Seconds. Solidity uint32, as a decimal string
+                 */
                 protectionPeriod: string;
-                /** @description Seconds */
+                /**
+                 * Format: uint32
+                 * @description Seconds. Solidity uint32, as a decimal string
+                 */
                 refundWindow: string;
+                /**
+                 * Format: bytes32
+                 * @description Solidity bytes32, 0x and 64 hex digits
+                 */
                 salt: string;
-                /** @description Seconds */
+                /**
+                 * Format: uint32
+                 * @description Seconds. Solidity uint32, as a decimal string
+                 */
                 shipWithin: string;
-                /** @description The zero address for the chain currency */
+                /**
+                 * Format: address
+                 * @description The zero address for the chain currency. Solidity address
+                 */
                 token: string;
             } | (never | null);
             token: string;
+            /** @description Moves on every change of the order (status, chain view, metadata) */
             updatedAt: string;
         };
         OrderDetail: {
@@ -938,7 +1219,7 @@ export interface components {
             allowedActions: {
                 arbiter: "resolve"[];
                 buyer: ("pay" | "confirm" | "dispute" | "propose_settlement" | "accept_settlement")[];
-                merchant: ("ship" | "refund" | "cancel" | "propose_settlement" | "accept_settlement")[];
+                merchant: ("ship" | "refund" | "cancel" | "propose_settlement" | "accept_settlement" | "return")[];
             };
             /** @description Unsigned integer in base units, as a decimal string */
             amount: string;
@@ -994,58 +1275,146 @@ export interface components {
             }[];
             /** @description The highest fee accepted with the order: the escrow's fee when the relayer accepted it */
             maxFeeBps: number | null;
+            /** @description Your own string keys and values */
+            metadata: {
+                [key: string]: string;
+            };
             /** @description Receives the merchant's share at settlement */
             payee: string | null;
             paymentDeadline: string;
             protectionPeriodSeconds: number;
             /** @description Null until the indexer saw the creation */
             record: ({
-                /** @description The terms' buyer, or the payer of an order open to any payer */
+                /**
+                 * Format: address
+                 * @description The terms' buyer, or the payer of an order open to any payer. Solidity address
+                 */
                 buyer: string;
-                /** @description Unix seconds; its meaning follows the state */
+                /**
+                 * Format: uint40
+                 * @description Unix seconds; its meaning follows the state: the payment deadline (Created), the ship-by time (Paid), the end of buyer protection (Shipped), when the default outcome applies (Disputed), the end of the refund window (Completed). Solidity uint40, as a decimal string
+                 */
                 deadline: string;
+                /**
+                 * Format: uint256
+                 * @description Held by the escrow for the order now. Solidity uint256, as a decimal string
+                 */
                 escrowed: string;
+                /**
+                 * Format: uint16
+                 * @description The platform fee fixed at creation, in basis points. Solidity uint16, as a decimal string
+                 */
                 feeBps: string;
                 items: {
+                    /**
+                     * Format: uint256
+                     * @description Solidity uint256, as a decimal string
+                     */
                     quantity: string;
+                    /**
+                     * Format: uint256
+                     * @description Solidity uint256, as a decimal string
+                     */
                     skuId: string;
                 }[];
                 proposal?: {
+                    /**
+                     * Format: uint248
+                     * @description The buyer's proposed share of the whole order. Solidity uint248, as a decimal string
+                     */
                     buyerTotal: string;
-                    /** @description The escrow's Party: 1 buyer, 2 merchant */
-                    by: string;
+                    /**
+                     * @description The escrow's Party (a Solidity enum, uint8), as a decimal string: 1 Buyer, 2 Merchant
+                     * @enum {string}
+                     */
+                    by: "1" | "2";
                 };
+                /**
+                 * Format: uint184
+                 * @description Returned to the buyer by partial refunds and, after completion, by returns. Solidity uint184, as a decimal string
+                 */
                 refunded: string;
-                /** @description The escrow's OrderState */
-                state: string;
+                /**
+                 * Format: uint256
+                 * @description Returned after completion (OrderReturned), funded by the payee. Solidity uint256, as a decimal string
+                 */
+                returned?: string;
+                /**
+                 * @description The escrow's OrderState (a Solidity enum, uint8), as a decimal string: 0 None, 1 Created, 2 Paid, 3 Shipped, 4 Completed, 5 Cancelled, 6 Refunded, 7 Disputed, 8 Resolved, 9 Revoked
+                 * @enum {string}
+                 */
+                state: "0" | "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9";
                 /** @description The order's fixed terms (OrderTerms, numbers as decimal strings); chainOrderId is their EIP-712 struct hash */
                 terms: {
-                    /** @description In the token's base units */
+                    /**
+                     * Format: uint256
+                     * @description In the token's base units (the escrow refuses more than a uint184 holds). Solidity uint256, as a decimal string
+                     */
                     amount: string;
-                    /** @description The zero address for an order open to any payer */
+                    /**
+                     * Format: address
+                     * @description The zero address for an order open to any payer. Solidity address
+                     */
                     buyer: string;
+                    /**
+                     * Format: bytes32
+                     * @description keccak256 of the ABI-encoded line items. Solidity bytes32, 0x and 64 hex digits
+                     */
                     itemsHash: string;
+                    /**
+                     * Format: uint16
+                     * @description The highest platform fee the merchant accepts, in basis points. Solidity uint16, as a decimal string
+                     */
                     maxFeeBps: string;
+                    /**
+                     * Format: address
+                     * @description The merchant's address. Solidity address
+                     */
                     merchant: string;
+                    /**
+                     * Format: address
+                     * @description Receives the merchant's share at settlement. Solidity address
+                     */
                     payee: string;
-                    /** @description Unix seconds */
+                    /**
+                     * Format: uint64
+                     * @description Unix seconds. Solidity uint64, as a decimal string
+                     */
                     paymentDeadline: string;
-                    /** @description Seconds */
+                    /**
+                     * Format: uint32
+                     * @description Seconds. Solidity uint32, as a decimal string
+                     */
                     protectionPeriod: string;
-                    /** @description Seconds */
+                    /**
+                     * Format: uint32
+                     * @description Seconds. Solidity uint32, as a decimal string
+                     */
                     refundWindow: string;
+                    /**
+                     * Format: bytes32
+                     * @description Solidity bytes32, 0x and 64 hex digits
+                     */
                     salt: string;
-                    /** @description Seconds */
+                    /**
+                     * Format: uint32
+                     * @description Seconds. Solidity uint32, as a decimal string
+                     */
                     shipWithin: string;
-                    /** @description The zero address for the chain currency */
+                    /**
+                     * Format: address
+                     * @description The zero address for the chain currency. Solidity address
+                     */
                     token: string;
                 };
             } & {
                 [key: string]: unknown;
             }) | (never | null);
             reference: string;
-            /** @description Returned to the buyer by partial refunds */
+            /** @description Returned to the buyer by partial refunds and, after completion, by returns */
             refunded: string | (never | null);
+            /** @description Returned to the buyer after completion (POST /v1/orders/{id}/return), funded by the payee */
+            returnedAmount: string | (never | null);
             /** @description While disputed: the pending split the other side may accept; buyerTotal is the buyer's share of the whole order, partial refunds included */
             settlementProposal: {
                 /** @description Unsigned integer in base units, as a decimal string */
@@ -1056,28 +1425,274 @@ export interface components {
             status: string;
             /** @description Null only for orders accepted before escrow v2 */
             terms: {
-                /** @description In the token's base units */
+                /**
+                 * Format: uint256
+                 * @description In the token's base units (the escrow refuses more than a uint184 holds). Solidity uint256, as a decimal string
+                 */
                 amount: string;
-                /** @description The zero address for an order open to any payer */
+                /**
+                 * Format: address
+                 * @description The zero address for an order open to any payer. Solidity address
+                 */
                 buyer: string;
+                /**
+                 * Format: bytes32
+                 * @description keccak256 of the ABI-encoded line items. Solidity bytes32, 0x and 64 hex digits
+                 */
                 itemsHash: string;
+                /**
+                 * Format: uint16
+                 * @description The highest platform fee the merchant accepts, in basis points. Solidity uint16, as a decimal string
+                 */
                 maxFeeBps: string;
+                /**
+                 * Format: address
+                 * @description The merchant's address. Solidity address
+                 */
                 merchant: string;
+                /**
+                 * Format: address
+                 * @description Receives the merchant's share at settlement. Solidity address
+                 */
                 payee: string;
-                /** @description Unix seconds */
+                /**
+                 * Format: uint64
+                 * @description Unix seconds. Solidity uint64, as a decimal string
+                 */
                 paymentDeadline: string;
-                /** @description Seconds */
+                /**
+                 * Format: uint32
+                 * @description Seconds. Solidity uint32, as a decimal string
+                 */
                 protectionPeriod: string;
-                /** @description Seconds */
+                /**
+                 * Format: uint32
+                 * @description Seconds. Solidity uint32, as a decimal string
+                 */
                 refundWindow: string;
+                /**
+                 * Format: bytes32
+                 * @description Solidity bytes32, 0x and 64 hex digits
+                 */
                 salt: string;
-                /** @description Seconds */
+                /**
+                 * Format: uint32
+                 * @description Seconds. Solidity uint32, as a decimal string
+                 */
                 shipWithin: string;
-                /** @description The zero address for the chain currency */
+                /**
+                 * Format: address
+                 * @description The zero address for the chain currency. Solidity address
+                 */
                 token: string;
             } | (never | null);
             token: string;
+            /** @description Moves on every change of the order (status, chain view, metadata) */
             updatedAt: string;
+        };
+        /** @description An order event's webhook body: `data` is the order and the event's own fields. POSTed to the endpoint with the header `orderchain-signature: t=<unix seconds>,v1=<hex>`, v1 = HMAC-SHA256(key, `<t>.<raw body>`) where the key is the UTF-8 bytes of the endpoint's whole secret as returned at registration (`whsec_…`). Verify against the raw body before parsing, reject a `t` more than 300 s from now (replays), compare in constant time (sdk/webhooks.ts verifyWebhook does all three). Delivery is at least once: deduplicate by `id`. */
+        OrderWebhookEvent: {
+            /** Format: date-time */
+            createdAt: string;
+            data: {
+                /** @description What each party may do now, as far as the order's status tells (the escrow may still refuse for a reason of time); the table is ORDER_ACTIONS in sdk/orderActions.ts */
+                allowedActions: {
+                    arbiter: "resolve"[];
+                    buyer: ("pay" | "confirm" | "dispute" | "propose_settlement" | "accept_settlement")[];
+                    merchant: ("ship" | "refund" | "cancel" | "propose_settlement" | "accept_settlement" | "return")[];
+                };
+                /** @description Unsigned integer in base units, as a decimal string */
+                amount: string;
+                buyer: string | null;
+                /** @description order.resolved: paid to the buyer */
+                buyerAmount?: string;
+                /** @description order.settlement_proposed: the buyer's proposed share of the whole order */
+                buyerTotal?: string;
+                /**
+                 * @description order.completed, order.cancelled, order.resolved: the relayer's keeper acted once the deadline passed
+                 * @enum {string}
+                 */
+                by?: "keeper";
+                chainOrderId: string;
+                chainProof: {
+                    blockNumber: number;
+                    logIndex: number | null;
+                    txHash: string;
+                } | null;
+                createdAt: string;
+                deadline: string | null;
+                /** @description While disputed: after this time anyone may refund the buyer everything escrowed */
+                disputeDefaultAfter: string | null;
+                error: {
+                    code: string;
+                    message: string | null;
+                } | null;
+                /** @description Held by the escrow now: 0 before payment and once refunded, released or resolved */
+                escrowed: string | (never | null);
+                /** @description Every event announcing a chain event (all but order.failed and order.reverted): that event, <txHash>:<logIndex> */
+                eventRef?: string;
+                /** @description order.resolved: the platform's fee */
+                fee?: string;
+                /** @description The fee fixed on chain at creation */
+                feeBps: number | null;
+                id: string;
+                items: {
+                    /** @description Unsigned integer in base units, as a decimal string */
+                    chainSkuId: string;
+                    quantity: number;
+                    sku: string;
+                }[];
+                /** @description The block of the order's latest chain event as of this event (for a chain event: its block) */
+                lastEventBlock: number | null;
+                /** @description The highest fee accepted with the order: the escrow's fee when the relayer accepted it */
+                maxFeeBps: number | null;
+                /** @description Your own string keys and values */
+                metadata: {
+                    [key: string]: string;
+                };
+                /** @description The order's id (also `id`) */
+                orderId: string;
+                /** @description Receives the merchant's share at settlement */
+                payee: string | null;
+                /** @description order.resolved: paid to the payee */
+                payeeAmount?: string;
+                paymentDeadline: string;
+                previousStatus?: string | null;
+                /** @description order.settlement_proposed: buyer or merchant */
+                proposedBy?: string;
+                protectionPeriodSeconds: number;
+                reference: string;
+                /** @description order.partially_refunded: this refund (`refunded` is the total so far) */
+                refundAmount?: string;
+                /** @description Returned to the buyer by partial refunds and, after completion, by returns */
+                refunded: string | (never | null);
+                /** @description order.partially_refunded: still escrowed after it */
+                remaining?: string;
+                /** @description order.resolved: arbiter, settlement or default */
+                resolution?: string;
+                /** @description order.returned: this return after completion */
+                returnAmount?: string;
+                /** @description Returned to the buyer after completion (POST /v1/orders/{id}/return), funded by the payee */
+                returnedAmount: string | (never | null);
+                /** @description order.reverted: the eventRef of each announced chain event the reorg took back */
+                revertedEvents?: string[];
+                /** @description Per order, from 1: apply an order's events in this order */
+                sequence: number;
+                /** @description While disputed: the pending split the other side may accept; buyerTotal is the buyer's share of the whole order, partial refunds included */
+                settlementProposal: {
+                    /** @description Unsigned integer in base units, as a decimal string */
+                    buyerTotal: string;
+                    by: "buyer" | "merchant";
+                } | null;
+                shipWithinSeconds: number;
+                status: string;
+                /** @description Null only for orders accepted before escrow v2 */
+                terms: {
+                    /**
+                     * Format: uint256
+                     * @description In the token's base units (the escrow refuses more than a uint184 holds). Solidity uint256, as a decimal string
+                     */
+                    amount: string;
+                    /**
+                     * Format: address
+                     * @description The zero address for an order open to any payer. Solidity address
+                     */
+                    buyer: string;
+                    /**
+                     * Format: bytes32
+                     * @description keccak256 of the ABI-encoded line items. Solidity bytes32, 0x and 64 hex digits
+                     */
+                    itemsHash: string;
+                    /**
+                     * Format: uint16
+                     * @description The highest platform fee the merchant accepts, in basis points. Solidity uint16, as a decimal string
+                     */
+                    maxFeeBps: string;
+                    /**
+                     * Format: address
+                     * @description The merchant's address. Solidity address
+                     */
+                    merchant: string;
+                    /**
+                     * Format: address
+                     * @description Receives the merchant's share at settlement. Solidity address
+                     */
+                    payee: string;
+                    /**
+                     * Format: uint64
+                     * @description Unix seconds. Solidity uint64, as a decimal string
+                     */
+                    paymentDeadline: string;
+                    /**
+                     * Format: uint32
+                     * @description Seconds. Solidity uint32, as a decimal string
+                     */
+                    protectionPeriod: string;
+                    /**
+                     * Format: uint32
+                     * @description Seconds. Solidity uint32, as a decimal string
+                     */
+                    refundWindow: string;
+                    /**
+                     * Format: bytes32
+                     * @description Solidity bytes32, 0x and 64 hex digits
+                     */
+                    salt: string;
+                    /**
+                     * Format: uint32
+                     * @description Seconds. Solidity uint32, as a decimal string
+                     */
+                    shipWithin: string;
+                    /**
+                     * Format: address
+                     * @description The zero address for the chain currency. Solidity address
+                     */
+                    token: string;
+                } | (never | null);
+                token: string;
+                /** @description order.returned: partial refunds and returns so far (the escrow's refunded) */
+                totalReturned?: string;
+                /** @description Moves on every change of the order (status, chain view, metadata) */
+                updatedAt: string;
+            };
+            /** @description evt_…: the same id on every retry of this event (deduplicate by it) */
+            id: string;
+            /**
+             * @description What happened to the order (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "order.created" | "order.paid" | "order.shipped" | "order.completed" | "order.cancelled" | "order.refunded" | "order.partially_refunded" | "order.disputed" | "order.settlement_proposed" | "order.resolved" | "order.failed" | "order.reverted" | "order.returned";
+        };
+        /** @description The webhook body of a requested payout address change (merchant.payout_address_pending). POSTed to the endpoint with the header `orderchain-signature: t=<unix seconds>,v1=<hex>`, v1 = HMAC-SHA256(key, `<t>.<raw body>`) where the key is the UTF-8 bytes of the endpoint's whole secret as returned at registration (`whsec_…`). Verify against the raw body before parsing, reject a `t` more than 300 s from now (replays), compare in constant time (sdk/webhooks.ts verifyWebhook does all three). Delivery is at least once: deduplicate by `id`. */
+        PayoutAddressWebhookEvent: {
+            /** Format: date-time */
+            createdAt: string;
+            /** @description The payout address view (GET /v1/merchant/payout-address) with the merchant's id */
+            data: {
+                activatedAt: string | null;
+                /** @description The payout address the escrow's registry shows (new orders' payee); null: none */
+                address: string | null;
+                /** @description The merchant's address, whose key the relayer holds */
+                custodialAddress: string;
+                merchantId: string;
+                pending: {
+                    address: string;
+                    /** @description When the change is applied on chain unless cancelled before */
+                    dueAt: string;
+                    requestedAt: string;
+                    /** @description The API key that asked for it */
+                    requestedBy: string | null;
+                } | null;
+                /** @description none: revenue stays at the custodial address; pending: a change waits for its delay (cancellable); applying: the change is due and being relayed; active: new orders pay `address` */
+                state: "none" | "pending" | "applying" | "active";
+            };
+            /** @description evt_…: the same id on every retry of this event (deduplicate by it) */
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "merchant.payout_address_pending";
         };
         Sku: {
             /** @description Unsigned integer in base units, as a decimal string */
@@ -1104,117 +1719,8 @@ export interface components {
                 totalSupply: string;
             } | null;
         };
-        /** @description A webhook delivery's JSON body, POSTed to the endpoint with the header `orderchain-signature: t=<unix seconds>,v1=<hex>`, v1 = HMAC-SHA256(key, `<t>.<raw body>`) where the key is the UTF-8 bytes of the endpoint's whole secret as returned at registration (`whsec_…`). Verify against the raw body before parsing, reject a `t` more than 300 s from now (replays), compare in constant time (sdk/webhooks.ts verifyWebhook does all three). Delivery is at least once: deduplicate by `id`. */
-        WebhookEvent: {
-            /** Format: date-time */
-            createdAt: string;
-            data: {
-                /** @description What each party may do now, as far as the order's status tells (the escrow may still refuse for a reason of time); the table is ORDER_ACTIONS in sdk/orderActions.ts */
-                allowedActions: {
-                    arbiter: "resolve"[];
-                    buyer: ("pay" | "confirm" | "dispute" | "propose_settlement" | "accept_settlement")[];
-                    merchant: ("ship" | "refund" | "cancel" | "propose_settlement" | "accept_settlement")[];
-                };
-                /** @description Unsigned integer in base units, as a decimal string */
-                amount: string;
-                buyer: string | null;
-                /** @description order.resolved: paid to the buyer */
-                buyerAmount?: string;
-                /** @description order.settlement_proposed: the buyer's proposed share of the whole order */
-                buyerTotal?: string;
-                chainOrderId: string;
-                chainProof: {
-                    blockNumber: number;
-                    logIndex: number | null;
-                    txHash: string;
-                } | null;
-                createdAt: string;
-                deadline: string | null;
-                /** @description While disputed: after this time anyone may refund the buyer everything escrowed */
-                disputeDefaultAfter: string | null;
-                error: {
-                    code: string;
-                    message: string | null;
-                } | null;
-                /** @description Held by the escrow now: 0 before payment and once refunded, released or resolved */
-                escrowed: string | (never | null);
-                /** @description order.settlement_proposed: <txHash>:<logIndex> */
-                eventRef?: string;
-                /** @description order.resolved: the platform's fee */
-                fee?: string;
-                /** @description The fee fixed on chain at creation */
-                feeBps: number | null;
-                id: string;
-                items: {
-                    /** @description Unsigned integer in base units, as a decimal string */
-                    chainSkuId: string;
-                    quantity: number;
-                    sku: string;
-                }[];
-                /** @description The block of its latest event */
-                lastEventBlock: number | null;
-                /** @description The highest fee accepted with the order: the escrow's fee when the relayer accepted it */
-                maxFeeBps: number | null;
-                /** @description The order's id (also `id`) */
-                orderId: string;
-                /** @description Receives the merchant's share at settlement */
-                payee: string | null;
-                /** @description order.resolved: paid to the payee */
-                payeeAmount?: string;
-                paymentDeadline: string;
-                previousStatus?: string | null;
-                /** @description order.settlement_proposed: buyer or merchant */
-                proposedBy?: string;
-                protectionPeriodSeconds: number;
-                reference: string;
-                /** @description order.partially_refunded: this refund (`refunded` is the total so far) */
-                refundAmount?: string;
-                /** @description Returned to the buyer by partial refunds */
-                refunded: string | (never | null);
-                /** @description order.partially_refunded: still escrowed after it */
-                remaining?: string;
-                /** @description order.resolved: arbiter, settlement or default */
-                resolution?: string;
-                /** @description Per order, from 1: apply an order's events in this order */
-                sequence: number;
-                /** @description While disputed: the pending split the other side may accept; buyerTotal is the buyer's share of the whole order, partial refunds included */
-                settlementProposal: {
-                    /** @description Unsigned integer in base units, as a decimal string */
-                    buyerTotal: string;
-                    by: "buyer" | "merchant";
-                } | null;
-                shipWithinSeconds: number;
-                status: string;
-                /** @description Null only for orders accepted before escrow v2 */
-                terms: {
-                    /** @description In the token's base units */
-                    amount: string;
-                    /** @description The zero address for an order open to any payer */
-                    buyer: string;
-                    itemsHash: string;
-                    maxFeeBps: string;
-                    merchant: string;
-                    payee: string;
-                    /** @description Unix seconds */
-                    paymentDeadline: string;
-                    /** @description Seconds */
-                    protectionPeriod: string;
-                    /** @description Seconds */
-                    refundWindow: string;
-                    salt: string;
-                    /** @description Seconds */
-                    shipWithin: string;
-                    /** @description The zero address for the chain currency */
-                    token: string;
-                } | (never | null);
-                token: string;
-                updatedAt: string;
-            };
-            /** @description evt_…: the same id on every retry of this event (deduplicate by it) */
-            id: string;
-            /** @description What changed */
-            type: "order.created" | "order.paid" | "order.shipped" | "order.completed" | "order.cancelled" | "order.refunded" | "order.partially_refunded" | "order.disputed" | "order.settlement_proposed" | "order.resolved" | "order.failed" | "order.reverted";
-        };
+        /** @description A webhook delivery's JSON body: an order event (`type` order.*, OrderWebhookEvent) or a payout address change (`type` merchant.payout_address_pending, PayoutAddressWebhookEvent). POSTed to the endpoint with the header `orderchain-signature: t=<unix seconds>,v1=<hex>`, v1 = HMAC-SHA256(key, `<t>.<raw body>`) where the key is the UTF-8 bytes of the endpoint's whole secret as returned at registration (`whsec_…`). Verify against the raw body before parsing, reject a `t` more than 300 s from now (replays), compare in constant time (sdk/webhooks.ts verifyWebhook does all three). Delivery is at least once: deduplicate by `id`. */
+        WebhookEvent: components["schemas"]["OrderWebhookEvent"] | components["schemas"]["PayoutAddressWebhookEvent"];
     };
     responses: never;
     parameters: never;
@@ -1229,6 +1735,8 @@ export type SchemaGasBudget = components['schemas']['GasBudget'];
 export type SchemaMerchant = components['schemas']['Merchant'];
 export type SchemaOrder = components['schemas']['Order'];
 export type SchemaOrderDetail = components['schemas']['OrderDetail'];
+export type SchemaOrderWebhookEvent = components['schemas']['OrderWebhookEvent'];
+export type SchemaPayoutAddressWebhookEvent = components['schemas']['PayoutAddressWebhookEvent'];
 export type SchemaSku = components['schemas']['Sku'];
 export type SchemaWebhookEvent = components['schemas']['WebhookEvent'];
 export type $defs = Record<string, never>;
@@ -1254,7 +1762,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1292,7 +1800,7 @@ export interface operations {
                     "text/plain": string;
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1352,7 +1860,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1405,7 +1913,12 @@ export interface operations {
     };
     listMerchants: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The nextCursor of the previous page; any other value is refused (400 validation_failed, details.field cursor) */
+                cursor?: string;
+                /** @description Items per page (default 50) */
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1420,10 +1933,11 @@ export interface operations {
                 content: {
                     "application/json": {
                         data: components["schemas"]["Merchant"][];
+                        nextCursor: string | null;
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1441,7 +1955,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1483,6 +1997,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /** @description The merchant's own signing address (checksummed or lower-case): an externally owned account, since the forwarder verifies ECDSA signatures only */
+                    address?: string;
                     name: string;
                 };
             };
@@ -1497,7 +2013,7 @@ export interface operations {
                     "application/json": components["schemas"]["Merchant"];
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1515,7 +2031,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1524,7 +2040,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, api_key_limit_reached, payout_change_in_progress, webhook_endpoint_disabled, payout_address_unchanged, no_payout_change_pending, payout_address_not_set, payout_allowance_missing, return_funding_not_allowed, order_not_returnable, refund_window_closed, merchant_address_taken, merchant_custodial, merchant_signs_itself, merchant_setup_in_progress, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1569,6 +2085,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Error: arbiter_not_configured, not_ready */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getMerchant: {
@@ -1591,7 +2116,7 @@ export interface operations {
                     "application/json": components["schemas"]["Merchant"];
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1609,7 +2134,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1667,7 +2192,7 @@ export interface operations {
                     "application/json": components["schemas"]["GasBudget"];
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1685,7 +2210,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1750,7 +2275,7 @@ export interface operations {
                     "application/json": components["schemas"]["GasBudget"];
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1768,7 +2293,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1866,7 +2391,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1884,7 +2409,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1902,7 +2427,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, api_key_limit_reached, payout_change_in_progress, webhook_endpoint_disabled, payout_address_unchanged, no_payout_change_pending, payout_address_not_set, payout_allowance_missing, return_funding_not_allowed, order_not_returnable, refund_window_closed, merchant_address_taken, merchant_custodial, merchant_signs_itself, merchant_setup_in_progress, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1973,7 +2498,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKey"];
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1991,7 +2516,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2009,7 +2534,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, api_key_limit_reached, payout_change_in_progress, webhook_endpoint_disabled, payout_address_unchanged, no_payout_change_pending, payout_address_not_set, payout_allowance_missing, return_funding_not_allowed, order_not_returnable, refund_window_closed, merchant_address_taken, merchant_custodial, merchant_signs_itself, merchant_setup_in_progress, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2056,6 +2581,313 @@ export interface operations {
             };
         };
     };
+    getMerchantOperatorApprovals: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description EIP-712 typed data for the merchant's own wallet: each message is signed with eth_signTypedData_v4 (domain, types, message) by the merchant's address. The forwarder verifies ECDSA signatures only: an ERC-1271 contract wallet approves the operators with its own transactions instead, then posts an empty list */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        address: string;
+                        /** @description The forwarder's EIP-712 domain, as the chain reports it (eip712Domain) */
+                        domain: {
+                            chainId: string;
+                            name: string;
+                            /** @description The forwarder */
+                            verifyingContract: string;
+                            version: string;
+                        };
+                        merchantId: string;
+                        /** @enum {string} */
+                        primaryType: "ForwardRequest";
+                        /** @description One per approval missing on chain, with consecutive forwarder nonces and a deadline 3600 s ahead; empty once every approval is on chain */
+                        requests: {
+                            contract: "escrow" | "inventory";
+                            message: {
+                                data: string;
+                                /** @description Unsigned integer in base units, as a decimal string */
+                                deadline: string;
+                                from: string;
+                                /** @description Unsigned integer in base units, as a decimal string */
+                                gas: string;
+                                /** @description Unsigned integer in base units, as a decimal string */
+                                nonce: string;
+                                to: string;
+                                /** @description Unsigned integer in base units, as a decimal string */
+                                value: string;
+                            };
+                            /** @description The relayer signer this request approves */
+                            operator: string;
+                        }[];
+                        /** @description pending until the chain shows every approval, then active */
+                        status: string;
+                        types: {
+                            ForwardRequest: {
+                                name: string;
+                                type: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: not_found, route_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, api_key_limit_reached, payout_change_in_progress, webhook_endpoint_disabled, payout_address_unchanged, no_payout_change_pending, payout_address_not_set, payout_allowance_missing, return_funding_not_allowed, order_not_returnable, refund_window_closed, merchant_address_taken, merchant_custodial, merchant_signs_itself, merchant_setup_in_progress, signature_replayed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: internal_error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: arbiter_not_configured, not_ready */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    submitMerchantOperatorApprovals: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1 to 255 visible ASCII characters, one namespace per merchant (the admin and the arbiter have one each), kept 24 hours from the first request (IDEMPOTENCY_TTL_HOURS). A retry with the same key and request by the same API key gets the first response (with Idempotent-Replayed: true); the same key with another request, or from another API key of the merchant, is refused (409 idempotency_key_reused) */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The messages GET operator-approvals returned, each with its signature, in the same order. Gas between what was asked and 300000; no value */
+                    requests: {
+                        data: string;
+                        /**
+                         * Format: uint48
+                         * @description A uint48: at most 281474976710655
+                         */
+                        deadline: string;
+                        from: string;
+                        /**
+                         * Format: uint256
+                         * @description A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                         */
+                        gas: string;
+                        /**
+                         * Format: uint256
+                         * @description A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                         */
+                        nonce: string;
+                        /** @description 65-byte ECDSA signature */
+                        signature: string;
+                        to: string;
+                        /**
+                         * Format: uint256
+                         * @description A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                         */
+                        value: string;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        command: {
+                            id: string;
+                            kind: string;
+                            status: string;
+                        };
+                        merchant: components["schemas"]["Merchant"];
+                    };
+                };
+            };
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: gas_budget_exhausted */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: not_found, route_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, api_key_limit_reached, payout_change_in_progress, webhook_endpoint_disabled, payout_address_unchanged, no_payout_change_pending, payout_address_not_set, payout_allowance_missing, return_funding_not_allowed, order_not_returnable, refund_window_closed, merchant_address_taken, merchant_custodial, merchant_signs_itself, merchant_setup_in_progress, signature_replayed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unprocessable, token_not_allowed, insufficient_stock, return_exceeds_refundable, return_token_unsupported */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: internal_error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: arbiter_not_configured, not_ready */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getAdminReconciliation: {
         parameters: {
             query?: never;
@@ -2088,8 +2920,12 @@ export interface operations {
                         merchants: {
                             [key: string]: {
                                 [key: string]: {
+                                    /** @description The escrow's credited() of the merchant's address in the token */
+                                    chainCredits: string;
                                     chainEscrow: string;
                                     chainPayouts: string;
+                                    /** @description The ledger's escrow_credits: payouts the token refused, not withdrawn */
+                                    ledgerCredits: string;
                                     ledgerEscrow: string;
                                     ledgerPayouts: string;
                                 };
@@ -2109,7 +2945,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2127,7 +2963,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2167,7 +3003,12 @@ export interface operations {
     };
     listOpenDisputes: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The nextCursor of the previous page; any other value is refused (400 validation_failed, details.field cursor) */
+                cursor?: string;
+                /** @description Items per page (default 50) */
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -2186,7 +3027,7 @@ export interface operations {
                             allowedActions: {
                                 arbiter: "resolve"[];
                                 buyer: ("pay" | "confirm" | "dispute" | "propose_settlement" | "accept_settlement")[];
-                                merchant: ("ship" | "refund" | "cancel" | "propose_settlement" | "accept_settlement")[];
+                                merchant: ("ship" | "refund" | "cancel" | "propose_settlement" | "accept_settlement" | "return")[];
                             };
                             /** @description Unsigned integer in base units, as a decimal string */
                             amount: string;
@@ -2228,13 +3069,19 @@ export interface operations {
                                 id: string;
                                 name: string;
                             };
+                            /** @description Your own string keys and values */
+                            metadata: {
+                                [key: string]: string;
+                            };
                             /** @description Receives the merchant's share at settlement */
                             payee: string | null;
                             paymentDeadline: string;
                             protectionPeriodSeconds: number;
                             reference: string;
-                            /** @description Returned to the buyer by partial refunds */
+                            /** @description Returned to the buyer by partial refunds and, after completion, by returns */
                             refunded: string | (never | null);
+                            /** @description Returned to the buyer after completion (POST /v1/orders/{id}/return), funded by the payee */
+                            returnedAmount: string | (never | null);
                             /** @description While disputed: the pending split the other side may accept; buyerTotal is the buyer's share of the whole order, partial refunds included */
                             settlementProposal: {
                                 /** @description Unsigned integer in base units, as a decimal string */
@@ -2245,33 +3092,76 @@ export interface operations {
                             status: string;
                             /** @description Null only for orders accepted before escrow v2 */
                             terms: {
-                                /** @description In the token's base units */
+                                /**
+                                 * Format: uint256
+                                 * @description In the token's base units (the escrow refuses more than a uint184 holds). Solidity uint256, as a decimal string
+                                 */
                                 amount: string;
-                                /** @description The zero address for an order open to any payer */
+                                /**
+                                 * Format: address
+                                 * @description The zero address for an order open to any payer. Solidity address
+                                 */
                                 buyer: string;
+                                /**
+                                 * Format: bytes32
+                                 * @description keccak256 of the ABI-encoded line items. Solidity bytes32, 0x and 64 hex digits
+                                 */
                                 itemsHash: string;
+                                /**
+                                 * Format: uint16
+                                 * @description The highest platform fee the merchant accepts, in basis points. Solidity uint16, as a decimal string
+                                 */
                                 maxFeeBps: string;
+                                /**
+                                 * Format: address
+                                 * @description The merchant's address. Solidity address
+                                 */
                                 merchant: string;
+                                /**
+                                 * Format: address
+                                 * @description Receives the merchant's share at settlement. Solidity address
+                                 */
                                 payee: string;
-                                /** @description Unix seconds */
+                                /**
+                                 * Format: uint64
+                                 * @description Unix seconds. Solidity uint64, as a decimal string
+                                 */
                                 paymentDeadline: string;
-                                /** @description Seconds */
+                                /**
+                                 * Format: uint32
+                                 * @description Seconds. Solidity uint32, as a decimal string
+                                 */
                                 protectionPeriod: string;
-                                /** @description Seconds */
+                                /**
+                                 * Format: uint32
+                                 * @description Seconds. Solidity uint32, as a decimal string
+                                 */
                                 refundWindow: string;
+                                /**
+                                 * Format: bytes32
+                                 * @description Solidity bytes32, 0x and 64 hex digits
+                                 */
                                 salt: string;
-                                /** @description Seconds */
+                                /**
+                                 * Format: uint32
+                                 * @description Seconds. Solidity uint32, as a decimal string
+                                 */
                                 shipWithin: string;
-                                /** @description The zero address for the chain currency */
+                                /**
+                                 * Format: address
+                                 * @description The zero address for the chain currency. Solidity address
+                                 */
                                 token: string;
                             } | (never | null);
                             token: string;
+                            /** @description Moves on every change of the order (status, chain view, metadata) */
                             updatedAt: string;
                         }[];
+                        nextCursor: string | null;
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2289,7 +3179,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2364,7 +3254,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2382,7 +3272,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2400,7 +3290,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, api_key_limit_reached, payout_change_in_progress, webhook_endpoint_disabled, payout_address_unchanged, no_payout_change_pending, payout_address_not_set, payout_allowance_missing, return_funding_not_allowed, order_not_returnable, refund_window_closed, merchant_address_taken, merchant_custodial, merchant_signs_itself, merchant_setup_in_progress, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2427,7 +3317,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: unprocessable, token_not_allowed, insufficient_stock */
+            /** @description Error: unprocessable, token_not_allowed, insufficient_stock, return_exceeds_refundable, return_token_unsupported */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2502,7 +3392,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2520,7 +3410,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2569,7 +3459,7 @@ export interface operations {
                     "application/json": components["schemas"]["CheckoutView"];
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2632,6 +3522,36 @@ export interface operations {
             content: {
                 "application/json": {
                     action: "pay" | "confirm" | "dispute" | "propose_settlement" | "accept_settlement";
+                    /** @description pay by ERC-3009 authorization: sent instead of forwardRequest and permit */
+                    authorization?: {
+                        domain: {
+                            chainId: string | number;
+                            name: string;
+                            verifyingContract: string;
+                            version: string;
+                        };
+                        message: {
+                            from: string;
+                            nonce: string;
+                            to: string;
+                            /**
+                             * Format: uint256
+                             * @description A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                             */
+                            validAfter: string;
+                            /**
+                             * Format: uint256
+                             * @description A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                             */
+                            validBefore: string;
+                            /**
+                             * Format: uint256
+                             * @description A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                             */
+                            value: string;
+                        };
+                        signature: string;
+                    };
                     buyer: string;
                     /**
                      * Format: uint256
@@ -2639,7 +3559,8 @@ export interface operations {
                      */
                     buyerTotal?: string;
                     evidence?: string;
-                    forwardRequest: {
+                    /** @description Every action except a payment by authorization */
+                    forwardRequest?: {
                         domain: {
                             chainId: string | number;
                             name: string;
@@ -2719,7 +3640,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2737,7 +3658,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2755,7 +3676,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, api_key_limit_reached, payout_change_in_progress, webhook_endpoint_disabled, payout_address_unchanged, no_payout_change_pending, payout_address_not_set, payout_allowance_missing, return_funding_not_allowed, order_not_returnable, refund_window_closed, merchant_address_taken, merchant_custodial, merchant_signs_itself, merchant_setup_in_progress, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2782,7 +3703,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: unprocessable, token_not_allowed, insufficient_stock */
+            /** @description Error: unprocessable, token_not_allowed, insufficient_stock, return_exceeds_refundable, return_token_unsupported */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2840,6 +3761,8 @@ export interface operations {
                      */
                     buyerTotal?: string;
                     evidence?: string;
+                    /** @description pay only: `authorization` (ERC-3009, one signature) or `permit` (EIP-2612 permit and forward request, the default) */
+                    method?: "authorization" | "permit";
                 };
             };
         };
@@ -2852,9 +3775,35 @@ export interface operations {
                 content: {
                     "application/json": {
                         action: "pay" | "confirm" | "dispute" | "propose_settlement" | "accept_settlement";
+                        authorization?: {
+                            domain: {
+                                chainId: string;
+                                name: string;
+                                verifyingContract: string;
+                                version: string;
+                            };
+                            message: {
+                                from: string;
+                                /** @description The order's EIP-712 digest in the escrow's domain */
+                                nonce: string;
+                                /** @description The escrow */
+                                to: string;
+                                validAfter: string;
+                                validBefore: string;
+                                /** @description Exactly the order's amount */
+                                value: string;
+                            };
+                            primaryType: string;
+                            types: {
+                                [key: string]: {
+                                    name: string;
+                                    type: string;
+                                }[];
+                            };
+                        };
                         chainId: string;
                         chainOrderId: string;
-                        forwardRequest: {
+                        forwardRequest?: {
                             domain: {
                                 chainId: string;
                                 name: string;
@@ -2878,6 +3827,8 @@ export interface operations {
                                 }[];
                             };
                         };
+                        /** @description pay only. authorization: sign `authorization`; permit: sign `permit` and `forwardRequest`; approval: the token has no permit, sign `forwardRequest` after approving the escrow from the wallet */
+                        method?: "authorization" | "permit" | "approval";
                         permit?: {
                             domain: {
                                 chainId: string;
@@ -2903,7 +3854,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2921,7 +3872,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, api_key_limit_reached, payout_change_in_progress, webhook_endpoint_disabled, payout_address_unchanged, no_payout_change_pending, payout_address_not_set, payout_allowance_missing, return_funding_not_allowed, order_not_returnable, refund_window_closed, merchant_address_taken, merchant_custodial, merchant_signs_itself, merchant_setup_in_progress, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2948,7 +3899,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: unprocessable, token_not_allowed, insufficient_stock */
+            /** @description Error: unprocessable, token_not_allowed, insufficient_stock, return_exceeds_refundable, return_token_unsupported */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3004,7 +3955,7 @@ export interface operations {
                     "application/json": components["schemas"]["GasBudget"];
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3022,7 +3973,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3090,7 +4041,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3139,7 +4090,14 @@ export interface operations {
     };
     listKeys: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The nextCursor of the previous page; any other value is refused (400 validation_failed, details.field cursor) */
+                cursor?: string;
+                /** @description Also list the revoked keys (default false: the usable keys only) */
+                include_revoked?: boolean;
+                /** @description Items per page (default 50) */
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -3154,10 +4112,11 @@ export interface operations {
                 content: {
                     "application/json": {
                         data: components["schemas"]["ApiKey"][];
+                        nextCursor: string | null;
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3175,7 +4134,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3244,7 +4203,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3262,7 +4221,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3271,7 +4230,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, api_key_limit_reached, payout_change_in_progress, webhook_endpoint_disabled, payout_address_unchanged, no_payout_change_pending, payout_address_not_set, payout_allowance_missing, return_funding_not_allowed, order_not_returnable, refund_window_closed, merchant_address_taken, merchant_custodial, merchant_signs_itself, merchant_setup_in_progress, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3341,7 +4300,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKey"];
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3359,7 +4318,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3377,7 +4336,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, api_key_limit_reached, payout_change_in_progress, webhook_endpoint_disabled, payout_address_unchanged, no_payout_change_pending, payout_address_not_set, payout_allowance_missing, return_funding_not_allowed, order_not_returnable, refund_window_closed, merchant_address_taken, merchant_custodial, merchant_signs_itself, merchant_setup_in_progress, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3451,7 +4410,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3469,7 +4428,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3501,6 +4460,7 @@ export interface operations {
     listLedgerEntries: {
         parameters: {
             query?: {
+                /** @description The nextCursor of the previous page (a line id alone is also accepted) */
                 cursor?: string;
                 from?: string;
                 limit?: number;
@@ -3546,7 +4506,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3564,7 +4524,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3596,6 +4556,7 @@ export interface operations {
     exportLedgerCsv: {
         parameters: {
             query?: {
+                /** @description The nextCursor of the previous page (a line id alone is also accepted) */
                 cursor?: string;
                 from?: string;
                 limit?: number;
@@ -3620,7 +4581,7 @@ export interface operations {
                     "text/csv": string;
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3638,7 +4599,82 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: internal_error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    exportLedgerJsonLines: {
+        parameters: {
+            query?: {
+                /** @description The nextCursor of the previous page (a line id alone is also accepted) */
+                cursor?: string;
+                from?: string;
+                limit?: number;
+                /** @description A chain order id */
+                order?: string;
+                to?: string;
+                /** @description "native" or the ERC-20 address */
+                token?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One ledger entry object (as in listLedgerEntries) a line. The file name says the range: ledger-<from>-<to>.jsonl (UTC days) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/jsonl": string;
+                };
+            };
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3698,8 +4734,12 @@ export interface operations {
                         /** @description This merchant's, per token address */
                         ledger: {
                             [key: string]: {
+                                /** @description The escrow's credited() of the merchant's address in the token */
+                                chainCredits: string;
                                 chainEscrow: string;
                                 chainPayouts: string;
+                                /** @description The ledger's escrow_credits: payouts the token refused, not withdrawn */
+                                ledgerCredits: string;
                                 ledgerEscrow: string;
                                 ledgerPayouts: string;
                             };
@@ -3718,7 +4758,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3736,8 +4776,991 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: internal_error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: arbiter_not_configured, not_ready */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getKeepers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Apply a dispute's default outcome once its deadline passed: the buyer gets back what is escrowed (settleExpiredDispute) */
+                        disputeDefault: boolean;
+                        /** @description Cancel an unpaid order once its payment deadline passed; its stock returns (cancel) */
+                        expire: boolean;
+                        /** @description What the keepers' commands for this merchant cost over the last 30 UTC days */
+                        gas: {
+                            /** @description What that gas cost (wei); it counts towards the gas budget's spend */
+                            costWei: string;
+                            /** @description Gas of the keepers' transactions for this merchant's orders */
+                            gasUsed: string;
+                            periodDays: number;
+                        };
+                        /** @description Release a shipped order's payment to the payee once its protection period ended (autoRelease) */
+                        release: boolean;
+                    };
+                };
+            };
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: not_found, route_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: internal_error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    setKeepers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The switches to change; the others keep their value */
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Apply a dispute's default outcome once its deadline passed: the buyer gets back what is escrowed (settleExpiredDispute) */
+                    disputeDefault?: boolean;
+                    /** @description Cancel an unpaid order once its payment deadline passed; its stock returns (cancel) */
+                    expire?: boolean;
+                    /** @description Release a shipped order's payment to the payee once its protection period ended (autoRelease) */
+                    release?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Apply a dispute's default outcome once its deadline passed: the buyer gets back what is escrowed (settleExpiredDispute) */
+                        disputeDefault: boolean;
+                        /** @description Cancel an unpaid order once its payment deadline passed; its stock returns (cancel) */
+                        expire: boolean;
+                        /** @description What the keepers' commands for this merchant cost over the last 30 UTC days */
+                        gas: {
+                            /** @description What that gas cost (wei); it counts towards the gas budget's spend */
+                            costWei: string;
+                            /** @description Gas of the keepers' transactions for this merchant's orders */
+                            gasUsed: string;
+                            periodDays: number;
+                        };
+                        /** @description Release a shipped order's payment to the payee once its protection period ended (autoRelease) */
+                        release: boolean;
+                    };
+                };
+            };
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: not_found, route_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: internal_error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getOperatorApprovals: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description EIP-712 typed data for the merchant's own wallet: each message is signed with eth_signTypedData_v4 (domain, types, message) by the merchant's address. The forwarder verifies ECDSA signatures only: an ERC-1271 contract wallet approves the operators with its own transactions instead, then posts an empty list */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        address: string;
+                        /** @description The forwarder's EIP-712 domain, as the chain reports it (eip712Domain) */
+                        domain: {
+                            chainId: string;
+                            name: string;
+                            /** @description The forwarder */
+                            verifyingContract: string;
+                            version: string;
+                        };
+                        merchantId: string;
+                        /** @enum {string} */
+                        primaryType: "ForwardRequest";
+                        /** @description One per approval missing on chain, with consecutive forwarder nonces and a deadline 3600 s ahead; empty once every approval is on chain */
+                        requests: {
+                            contract: "escrow" | "inventory";
+                            message: {
+                                data: string;
+                                /** @description Unsigned integer in base units, as a decimal string */
+                                deadline: string;
+                                from: string;
+                                /** @description Unsigned integer in base units, as a decimal string */
+                                gas: string;
+                                /** @description Unsigned integer in base units, as a decimal string */
+                                nonce: string;
+                                to: string;
+                                /** @description Unsigned integer in base units, as a decimal string */
+                                value: string;
+                            };
+                            /** @description The relayer signer this request approves */
+                            operator: string;
+                        }[];
+                        /** @description pending until the chain shows every approval, then active */
+                        status: string;
+                        types: {
+                            ForwardRequest: {
+                                name: string;
+                                type: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: not_found, route_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, api_key_limit_reached, payout_change_in_progress, webhook_endpoint_disabled, payout_address_unchanged, no_payout_change_pending, payout_address_not_set, payout_allowance_missing, return_funding_not_allowed, order_not_returnable, refund_window_closed, merchant_address_taken, merchant_custodial, merchant_signs_itself, merchant_setup_in_progress, signature_replayed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: internal_error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: arbiter_not_configured, not_ready */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    submitOperatorApprovals: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1 to 255 visible ASCII characters, one namespace per merchant (the admin and the arbiter have one each), kept 24 hours from the first request (IDEMPOTENCY_TTL_HOURS). A retry with the same key and request by the same API key gets the first response (with Idempotent-Replayed: true); the same key with another request, or from another API key of the merchant, is refused (409 idempotency_key_reused) */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The messages GET operator-approvals returned, each with its signature, in the same order. Gas between what was asked and 300000; no value */
+                    requests: {
+                        data: string;
+                        /**
+                         * Format: uint48
+                         * @description A uint48: at most 281474976710655
+                         */
+                        deadline: string;
+                        from: string;
+                        /**
+                         * Format: uint256
+                         * @description A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                         */
+                        gas: string;
+                        /**
+                         * Format: uint256
+                         * @description A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                         */
+                        nonce: string;
+                        /** @description 65-byte ECDSA signature */
+                        signature: string;
+                        to: string;
+                        /**
+                         * Format: uint256
+                         * @description A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                         */
+                        value: string;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        command: {
+                            id: string;
+                            kind: string;
+                            status: string;
+                        };
+                        merchant: components["schemas"]["Merchant"];
+                    };
+                };
+            };
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: gas_budget_exhausted */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: not_found, route_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, api_key_limit_reached, payout_change_in_progress, webhook_endpoint_disabled, payout_address_unchanged, no_payout_change_pending, payout_address_not_set, payout_allowance_missing, return_funding_not_allowed, order_not_returnable, refund_window_closed, merchant_address_taken, merchant_custodial, merchant_signs_itself, merchant_setup_in_progress, signature_replayed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unprocessable, token_not_allowed, insufficient_stock, return_exceeds_refundable, return_token_unsupported */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: internal_error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: arbiter_not_configured, not_ready */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getPayoutAddress: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The merchant's payout address and its pending change */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        activatedAt: string | null;
+                        /** @description The payout address the escrow's registry shows (new orders' payee); null: none */
+                        address: string | null;
+                        /** @description The merchant's address, whose key the relayer holds */
+                        custodialAddress: string;
+                        pending: {
+                            address: string;
+                            /** @description When the change is applied on chain unless cancelled before */
+                            dueAt: string;
+                            requestedAt: string;
+                            /** @description The API key that asked for it */
+                            requestedBy: string | null;
+                        } | null;
+                        /** @description none: revenue stays at the custodial address; pending: a change waits for its delay (cancellable); applying: the change is due and being relayed; active: new orders pay `address` */
+                        state: "none" | "pending" | "applying" | "active";
+                    };
+                };
+            };
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: not_found, route_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: internal_error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    setPayoutAddress: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    address: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The merchant's payout address and its pending change */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        activatedAt: string | null;
+                        /** @description The payout address the escrow's registry shows (new orders' payee); null: none */
+                        address: string | null;
+                        /** @description The merchant's address, whose key the relayer holds */
+                        custodialAddress: string;
+                        pending: {
+                            address: string;
+                            /** @description When the change is applied on chain unless cancelled before */
+                            dueAt: string;
+                            requestedAt: string;
+                            /** @description The API key that asked for it */
+                            requestedBy: string | null;
+                        } | null;
+                        /** @description none: revenue stays at the custodial address; pending: a change waits for its delay (cancellable); applying: the change is due and being relayed; active: new orders pay `address` */
+                        state: "none" | "pending" | "applying" | "active";
+                    };
+                };
+            };
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: gas_budget_exhausted */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: not_found, route_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, api_key_limit_reached, payout_change_in_progress, webhook_endpoint_disabled, payout_address_unchanged, no_payout_change_pending, payout_address_not_set, payout_allowance_missing, return_funding_not_allowed, order_not_returnable, refund_window_closed, merchant_address_taken, merchant_custodial, merchant_signs_itself, merchant_setup_in_progress, signature_replayed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: internal_error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    cancelPayoutAddressChange: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The merchant's payout address and its pending change */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        activatedAt: string | null;
+                        /** @description The payout address the escrow's registry shows (new orders' payee); null: none */
+                        address: string | null;
+                        /** @description The merchant's address, whose key the relayer holds */
+                        custodialAddress: string;
+                        pending: {
+                            address: string;
+                            /** @description When the change is applied on chain unless cancelled before */
+                            dueAt: string;
+                            requestedAt: string;
+                            /** @description The API key that asked for it */
+                            requestedBy: string | null;
+                        } | null;
+                        /** @description none: revenue stays at the custodial address; pending: a change waits for its delay (cancellable); applying: the change is due and being relayed; active: new orders pay `address` */
+                        state: "none" | "pending" | "applying" | "active";
+                    };
+                };
+            };
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: not_found, route_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, api_key_limit_reached, payout_change_in_progress, webhook_endpoint_disabled, payout_address_unchanged, no_payout_change_pending, payout_address_not_set, payout_allowance_missing, return_funding_not_allowed, order_not_returnable, refund_window_closed, merchant_address_taken, merchant_custodial, merchant_signs_itself, merchant_setup_in_progress, signature_replayed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: internal_error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    sweepPayouts: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1 to 255 visible ASCII characters, one namespace per merchant (the admin and the arbiter have one each), kept 24 hours from the first request (IDEMPOTENCY_TTL_HOURS). A retry with the same key and request by the same API key gets the first response (with Idempotent-Replayed: true); the same key with another request, or from another API key of the merchant, is refused (409 idempotency_key_reused) */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description "native" or an ERC-20 address */
+                    token: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        command: {
+                            id: string;
+                            kind: string;
+                            status: string;
+                        };
+                        /** @description Unsigned integer in base units, as a decimal string */
+                        credited: string;
+                        /** @description The custodial address */
+                        from: string;
+                        /** @description The payout address */
+                        to: string;
+                        token: string;
+                    };
+                };
+            };
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: gas_budget_exhausted */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: not_found, route_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, api_key_limit_reached, payout_change_in_progress, webhook_endpoint_disabled, payout_address_unchanged, no_payout_change_pending, payout_address_not_set, payout_allowance_missing, return_funding_not_allowed, order_not_returnable, refund_window_closed, merchant_address_taken, merchant_custodial, merchant_signs_itself, merchant_setup_in_progress, signature_replayed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unprocessable, token_not_allowed, insufficient_stock, return_exceeds_refundable, return_token_unsupported */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3777,13 +5800,33 @@ export interface operations {
     listOrders: {
         parameters: {
             query?: {
+                /** @description Amount at least this, in base units. A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935 */
+                amount_gte?: string;
+                /** @description Amount at most this, in base units. A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935 */
+                amount_lte?: string;
                 buyer?: string;
+                /** @description The nextCursor of the previous page, with the same sort and direction */
                 cursor?: string;
+                /** @description default desc (newest or largest first) */
+                direction?: "desc" | "asc";
+                /** @description Created at or after */
                 from?: string;
                 limit?: number;
+                /** @description The exact reference, or a prefix followed by * (INV-2024-*) */
+                reference?: string;
                 sku?: string;
-                status?: string;
+                /** @description The order of the list (default created_at); ties are ordered by id */
+                sort?: "created_at" | "updated_at" | "amount";
+                /** @description One or more statuses: status=paid,shipped or status=paid&status=shipped */
+                status?: string[];
+                /** @description Created before */
                 to?: string;
+                /** @description "native" or a 0x address */
+                token?: string;
+                /** @description A transaction hash: the orders it touched (their chain events or the relayer's commands) */
+                tx?: string;
+                /** @description Changed at or after (for syncing: sort=updated_at&direction=asc) */
+                updated_since?: string;
             };
             header?: never;
             path?: never;
@@ -3803,7 +5846,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3821,7 +5864,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3874,11 +5917,17 @@ export interface operations {
                         quantity: number;
                         sku: string;
                     }[];
+                    /** @description Your own string keys and values: at most 50 keys, keys of 1 to 40 characters, values of at most 500 characters, no nested objects. An empty string value deletes the key (on update; ignored at creation) */
+                    metadata?: {
+                        [key: string]: unknown;
+                    };
                     /** Format: date-time */
                     paymentDeadline?: string;
                     protectionPeriodSeconds?: number;
                     /** @description The merchant's own name of the order, unique per merchant. It may not start with "ord_" nor be 0x and 64 hex digits: those forms name orders by id and chain order id (400 validation_failed) */
                     reference: string;
+                    /** @description Seconds after completion during which the merchant may return money (default 0: no returns; at most 180 days) */
+                    refundWindowSeconds?: number;
                     shipWithinSeconds?: number;
                     /** @description "native" or an allowlisted ERC-20 address */
                     token: string;
@@ -3895,7 +5944,7 @@ export interface operations {
                     "application/json": components["schemas"]["Order"];
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3922,7 +5971,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3940,7 +5989,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, api_key_limit_reached, payout_change_in_progress, webhook_endpoint_disabled, payout_address_unchanged, no_payout_change_pending, payout_address_not_set, payout_allowance_missing, return_funding_not_allowed, order_not_returnable, refund_window_closed, merchant_address_taken, merchant_custodial, merchant_signs_itself, merchant_setup_in_progress, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3967,7 +6016,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: unprocessable, token_not_allowed, insufficient_stock */
+            /** @description Error: unprocessable, token_not_allowed, insufficient_stock, return_exceeds_refundable, return_token_unsupported */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4026,7 +6075,7 @@ export interface operations {
                     "application/json": components["schemas"]["OrderDetail"];
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4044,7 +6093,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4055,6 +6104,110 @@ export interface operations {
             };
             /** @description Error: not_found, route_not_found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: internal_error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateOrder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The order's id (ord_…), its chain order id (0x and 64 hex digits) or its reference; the form says which */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Your own string keys and values: at most 50 keys, keys of 1 to 40 characters, values of at most 500 characters, no nested objects. An empty string value deletes the key (on update; ignored at creation) */
+                    metadata: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Order"];
+                };
+            };
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: not_found, route_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unsupported_media_type */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4113,7 +6266,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4140,7 +6293,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4158,7 +6311,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, api_key_limit_reached, payout_change_in_progress, webhook_endpoint_disabled, payout_address_unchanged, no_payout_change_pending, payout_address_not_set, payout_allowance_missing, return_funding_not_allowed, order_not_returnable, refund_window_closed, merchant_address_taken, merchant_custodial, merchant_signs_itself, merchant_setup_in_progress, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4222,6 +6375,36 @@ export interface operations {
             content: {
                 "application/json": {
                     action: "pay" | "confirm" | "dispute" | "propose_settlement" | "accept_settlement";
+                    /** @description pay by ERC-3009 authorization: sent instead of forwardRequest and permit */
+                    authorization?: {
+                        domain: {
+                            chainId: string | number;
+                            name: string;
+                            verifyingContract: string;
+                            version: string;
+                        };
+                        message: {
+                            from: string;
+                            nonce: string;
+                            to: string;
+                            /**
+                             * Format: uint256
+                             * @description A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                             */
+                            validAfter: string;
+                            /**
+                             * Format: uint256
+                             * @description A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                             */
+                            validBefore: string;
+                            /**
+                             * Format: uint256
+                             * @description A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                             */
+                            value: string;
+                        };
+                        signature: string;
+                    };
                     buyer: string;
                     /**
                      * Format: uint256
@@ -4229,7 +6412,8 @@ export interface operations {
                      */
                     buyerTotal?: string;
                     evidence?: string;
-                    forwardRequest: {
+                    /** @description Every action except a payment by authorization */
+                    forwardRequest?: {
                         domain: {
                             chainId: string | number;
                             name: string;
@@ -4309,7 +6493,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4336,7 +6520,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4354,7 +6538,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, api_key_limit_reached, payout_change_in_progress, webhook_endpoint_disabled, payout_address_unchanged, no_payout_change_pending, payout_address_not_set, payout_allowance_missing, return_funding_not_allowed, order_not_returnable, refund_window_closed, merchant_address_taken, merchant_custodial, merchant_signs_itself, merchant_setup_in_progress, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4381,7 +6565,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: unprocessable, token_not_allowed, insufficient_stock */
+            /** @description Error: unprocessable, token_not_allowed, insufficient_stock, return_exceeds_refundable, return_token_unsupported */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4433,6 +6617,8 @@ export interface operations {
             content: {
                 "application/json": {
                     buyer: string;
+                    /** @description pay only: `authorization` (ERC-3009, one signature) or `permit` (EIP-2612 permit and forward request, the default) */
+                    method?: "authorization" | "permit";
                 };
             };
         };
@@ -4445,9 +6631,35 @@ export interface operations {
                 content: {
                     "application/json": {
                         action: "pay" | "confirm" | "dispute" | "propose_settlement" | "accept_settlement";
+                        authorization?: {
+                            domain: {
+                                chainId: string;
+                                name: string;
+                                verifyingContract: string;
+                                version: string;
+                            };
+                            message: {
+                                from: string;
+                                /** @description The order's EIP-712 digest in the escrow's domain */
+                                nonce: string;
+                                /** @description The escrow */
+                                to: string;
+                                validAfter: string;
+                                validBefore: string;
+                                /** @description Exactly the order's amount */
+                                value: string;
+                            };
+                            primaryType: string;
+                            types: {
+                                [key: string]: {
+                                    name: string;
+                                    type: string;
+                                }[];
+                            };
+                        };
                         chainId: string;
                         chainOrderId: string;
-                        forwardRequest: {
+                        forwardRequest?: {
                             domain: {
                                 chainId: string;
                                 name: string;
@@ -4471,6 +6683,8 @@ export interface operations {
                                 }[];
                             };
                         };
+                        /** @description pay only. authorization: sign `authorization`; permit: sign `permit` and `forwardRequest`; approval: the token has no permit, sign `forwardRequest` after approving the escrow from the wallet */
+                        method?: "authorization" | "permit" | "approval";
                         permit?: {
                             domain: {
                                 chainId: string;
@@ -4496,7 +6710,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4514,7 +6728,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4532,7 +6746,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, api_key_limit_reached, payout_change_in_progress, webhook_endpoint_disabled, payout_address_unchanged, no_payout_change_pending, payout_address_not_set, payout_allowance_missing, return_funding_not_allowed, order_not_returnable, refund_window_closed, merchant_address_taken, merchant_custodial, merchant_signs_itself, merchant_setup_in_progress, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4559,7 +6773,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: unprocessable, token_not_allowed, insufficient_stock */
+            /** @description Error: unprocessable, token_not_allowed, insufficient_stock, return_exceeds_refundable, return_token_unsupported */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4638,7 +6852,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4665,7 +6879,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4683,7 +6897,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, api_key_limit_reached, payout_change_in_progress, webhook_endpoint_disabled, payout_address_unchanged, no_payout_change_pending, payout_address_not_set, payout_allowance_missing, return_funding_not_allowed, order_not_returnable, refund_window_closed, merchant_address_taken, merchant_custodial, merchant_signs_itself, merchant_setup_in_progress, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4710,7 +6924,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: unprocessable, token_not_allowed, insufficient_stock */
+            /** @description Error: unprocessable, token_not_allowed, insufficient_stock, return_exceeds_refundable, return_token_unsupported */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4730,6 +6944,173 @@ export interface operations {
             };
             /** @description Error: internal_error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    returnOrder: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1 to 255 visible ASCII characters, one namespace per merchant (the admin and the arbiter have one each), kept 24 hours from the first request (IDEMPOTENCY_TTL_HOURS). A retry with the same key and request by the same API key gets the first response (with Idempotent-Replayed: true); the same key with another request, or from another API key of the merchant, is refused (409 idempotency_key_reused) */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The order's id (ord_…), its chain order id (0x and 64 hex digits) or its reference; the form says which */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: uint256
+                     * @description A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                     */
+                    amount: string;
+                    /** @description The payout wallet's EIP-2612 permit for the escrow as spender, for at least the amount */
+                    permit?: {
+                        /**
+                         * Format: uint256
+                         * @description A uint256: at most 115792089237316195423570985008687907853269984665640564039457584007913129639935
+                         */
+                        deadline: string;
+                        r: string;
+                        s: string;
+                        v: number;
+                    };
+                    /** @description Mint returned goods back into the merchant's stock once the return is on chain */
+                    restock?: boolean | {
+                        quantity: number;
+                        sku: string;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        command: {
+                            id: string;
+                            kind: string;
+                            status: string;
+                        };
+                        order: components["schemas"]["Order"];
+                    };
+                };
+            };
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: gas_budget_exhausted */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: not_found, route_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, api_key_limit_reached, payout_change_in_progress, webhook_endpoint_disabled, payout_address_unchanged, no_payout_change_pending, payout_address_not_set, payout_allowance_missing, return_funding_not_allowed, order_not_returnable, refund_window_closed, merchant_address_taken, merchant_custodial, merchant_signs_itself, merchant_setup_in_progress, signature_replayed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unprocessable, token_not_allowed, insufficient_stock, return_exceeds_refundable, return_token_unsupported */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: internal_error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: arbiter_not_configured, not_ready */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4780,7 +7161,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4807,7 +7188,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4825,7 +7206,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, api_key_limit_reached, payout_change_in_progress, webhook_endpoint_disabled, payout_address_unchanged, no_payout_change_pending, payout_address_not_set, payout_allowance_missing, return_funding_not_allowed, order_not_returnable, refund_window_closed, merchant_address_taken, merchant_custodial, merchant_signs_itself, merchant_setup_in_progress, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4852,7 +7233,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: unprocessable, token_not_allowed, insufficient_stock */
+            /** @description Error: unprocessable, token_not_allowed, insufficient_stock, return_exceeds_refundable, return_token_unsupported */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4922,7 +7303,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4949,7 +7330,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4967,7 +7348,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, api_key_limit_reached, payout_change_in_progress, webhook_endpoint_disabled, payout_address_unchanged, no_payout_change_pending, payout_address_not_set, payout_allowance_missing, return_funding_not_allowed, order_not_returnable, refund_window_closed, merchant_address_taken, merchant_custodial, merchant_signs_itself, merchant_setup_in_progress, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4994,7 +7375,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: unprocessable, token_not_allowed, insufficient_stock */
+            /** @description Error: unprocessable, token_not_allowed, insufficient_stock, return_exceeds_refundable, return_token_unsupported */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5060,7 +7441,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5087,7 +7468,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5105,7 +7486,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, api_key_limit_reached, payout_change_in_progress, webhook_endpoint_disabled, payout_address_unchanged, no_payout_change_pending, payout_address_not_set, payout_allowance_missing, return_funding_not_allowed, order_not_returnable, refund_window_closed, merchant_address_taken, merchant_custodial, merchant_signs_itself, merchant_setup_in_progress, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5125,6 +7506,90 @@ export interface operations {
             };
             /** @description Error: unsupported_media_type */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: internal_error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    searchOrders: {
+        parameters: {
+            query: {
+                /** @description The nextCursor of the previous page, with the same sort and direction */
+                cursor?: string;
+                /** @description default desc (newest or largest first) */
+                direction?: "desc" | "asc";
+                limit?: number;
+                /** @description The search language, e.g. status:'paid' AND amount>1000 AND metadata['email']:'a@b.c' (docs/RELAYER.md); a query that does not parse answers 400 invalid_query with details.position and details.expected */
+                query: string;
+                /** @description The order of the list (default created_at); ties are ordered by id */
+                sort?: "created_at" | "updated_at" | "amount";
+                /** @description Also count the matches (up to 10,000; totalIsLowerBound says when there are more) */
+                total?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Order"][];
+                        nextCursor: string | null;
+                        /** @description With total=true: the matches, counted up to 10,000 */
+                        total?: number;
+                        /** @description With total=true: more than 10,000 match */
+                        totalIsLowerBound?: boolean;
+                    };
+                };
+            };
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5178,7 +7643,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5196,7 +7661,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5266,7 +7731,7 @@ export interface operations {
                     "application/json": components["schemas"]["Sku"];
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5293,7 +7758,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5302,7 +7767,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, api_key_limit_reached, payout_change_in_progress, webhook_endpoint_disabled, payout_address_unchanged, no_payout_change_pending, payout_address_not_set, payout_allowance_missing, return_funding_not_allowed, order_not_returnable, refund_window_closed, merchant_address_taken, merchant_custodial, merchant_signs_itself, merchant_setup_in_progress, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5369,7 +7834,7 @@ export interface operations {
                     "application/json": components["schemas"]["Sku"];
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5387,7 +7852,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5473,7 +7938,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5500,7 +7965,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5518,7 +7983,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, api_key_limit_reached, payout_change_in_progress, webhook_endpoint_disabled, payout_address_unchanged, no_payout_change_pending, payout_address_not_set, payout_allowance_missing, return_funding_not_allowed, order_not_returnable, refund_window_closed, merchant_address_taken, merchant_custodial, merchant_signs_itself, merchant_setup_in_progress, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5604,7 +8069,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5631,7 +8096,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5649,7 +8114,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, api_key_limit_reached, payout_change_in_progress, webhook_endpoint_disabled, payout_address_unchanged, no_payout_change_pending, payout_address_not_set, payout_allowance_missing, return_funding_not_allowed, order_not_returnable, refund_window_closed, merchant_address_taken, merchant_custodial, merchant_signs_itself, merchant_setup_in_progress, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5716,6 +8181,15 @@ export interface operations {
                     "application/json": {
                         /** @description 0 when the token does not say */
                         decimals: number;
+                        /** @description The token's EIP-712 domain (permits, authorizations are signed in it); null without either */
+                        eip712?: {
+                            chainId: string;
+                            name: string;
+                            verifyingContract: string;
+                            version: string;
+                        } | null;
+                        /** @description Best first. authorization: ERC-3009, gasless; permit: EIP-2612, gasless; approval: the buyer approves the escrow and pays from its wallet, with its own gas; native: the chain currency, paid from the wallet */
+                        paymentMethods?: ("authorization" | "permit" | "approval" | "native")[];
                         /** @description "tokens" when the token does not say */
                         symbol: string;
                         /** @description "native" or the checksummed ERC-20 address */
@@ -5723,7 +8197,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5772,7 +8246,14 @@ export interface operations {
     };
     listWebhookEndpoints: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The nextCursor of the previous page; any other value is refused (400 validation_failed, details.field cursor) */
+                cursor?: string;
+                /** @description Also list the disabled endpoints (default false: the active ones only) */
+                include_disabled?: boolean;
+                /** @description Items per page (default 50) */
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -5803,10 +8284,11 @@ export interface operations {
                             pausedUntil: string | null;
                             url: string;
                         }[];
+                        nextCursor: string | null;
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5824,7 +8306,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5899,7 +8381,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5917,7 +8399,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5926,7 +8408,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, api_key_limit_reached, payout_change_in_progress, webhook_endpoint_disabled, payout_address_unchanged, no_payout_change_pending, payout_address_not_set, payout_allowance_missing, return_funding_not_allowed, order_not_returnable, refund_window_closed, merchant_address_taken, merchant_custodial, merchant_signs_itself, merchant_setup_in_progress, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6023,7 +8505,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6041,7 +8523,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6118,7 +8600,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6136,7 +8618,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6154,7 +8636,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, api_key_limit_reached, payout_change_in_progress, webhook_endpoint_disabled, payout_address_unchanged, no_payout_change_pending, payout_address_not_set, payout_allowance_missing, return_funding_not_allowed, order_not_returnable, refund_window_closed, merchant_address_taken, merchant_custodial, merchant_signs_itself, merchant_setup_in_progress, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6229,7 +8711,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, range_too_large, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
+            /** @description Error: validation_failed, invalid_idempotency_key, value_out_of_range, webhook_url_forbidden, payout_address_forbidden, merchant_address_forbidden, range_too_large, invalid_query, metadata_too_many_keys, metadata_key_invalid, metadata_value_invalid, metadata_value_too_long, signature_invalid, signature_expired, wrong_chain, wrong_signer, signature_mismatch */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6247,7 +8729,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: forbidden, insufficient_scope, relay_policy_violation */
+            /** @description Error: forbidden, insufficient_scope, owner_key_required, relay_policy_violation */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6265,7 +8747,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, webhook_endpoint_disabled, signature_replayed */
+            /** @description Error: idempotency_key_reused, idempotency_request_in_progress, reference_already_used, invalid_order_state, no_settlement_proposal, settlement_proposal_mismatch, order_not_on_chain_yet, sku_not_on_chain_yet, merchant_not_ready, webhook_endpoint_limit_reached, api_key_limit_reached, payout_change_in_progress, webhook_endpoint_disabled, payout_address_unchanged, no_payout_change_pending, payout_address_not_set, payout_allowance_missing, return_funding_not_allowed, order_not_returnable, refund_window_closed, merchant_address_taken, merchant_custodial, merchant_signs_itself, merchant_setup_in_progress, signature_replayed */
             409: {
                 headers: {
                     [name: string]: unknown;

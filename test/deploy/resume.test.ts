@@ -7,10 +7,11 @@ import { KEYS, LocalNode, runHardhat, scratchDirs, startHardhat, testnetEnv } fr
 
 const DEPLOY = ["deploy", "--network", "testnet", "--no-compile"];
 /**
- * Transactions of a deployment with the local parameters: 3 contracts, accept the stablecoin, 5 role grants (4
- * operators, 1 pauser; the arbiter comes with the escrow's constructor). The admin stays the deployer: no handover.
+ * Transactions of a deployment with the local parameters: 5 contracts (escrow, forwarder and the three local
+ * stablecoins: MockStablecoin, UsdcLike, UsdtLike), accept the three stablecoins, 5 role grants (4 operators, 1
+ * pauser; the arbiter comes with the escrow's constructor). The admin stays the deployer: no handover.
  */
-const DEPLOYMENT_TRANSACTIONS = 9;
+const DEPLOYMENT_TRANSACTIONS = 13;
 
 describe("deploy: interrupted runs and restarted local chains", function () {
   let node: LocalNode;

@@ -106,7 +106,13 @@ describe("deploy: to a node used as a testnet (env-only network entry)", functio
     expect(record.settings).to.deep.equal({
       feeBps: 250,
       feeRecipient: params.feeRecipient,
-      tokens: [ZeroAddress, record.contracts.MockStablecoin!.address, params.tokens[0]],
+      tokens: [
+        ZeroAddress,
+        record.contracts.MockStablecoin!.address,
+        record.contracts.UsdcLike!.address,
+        record.contracts.UsdtLike!.address,
+        params.tokens[0],
+      ],
       adminDelay: 3600,
     });
     expect(run.stdout).to.include(`admin ${params.admin} (the deployment starts the transfer`);

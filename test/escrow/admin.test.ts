@@ -478,7 +478,7 @@ describe("PaymentEscrow administration", function () {
       expect(await f.escrow.credited(f.feeRecipient.address, rftAddr)).to.equal(USD(1));
     });
 
-    it("hashItems equals the sdk's hashItems, for empty and non-empty lists", async function () {
+    it("the escrow's items commitment (named by LineItemsMismatch) equals the sdk's hashItems, for empty and non-empty lists", async function () {
       const f = await loadFixture(deployCreationFixture);
       const lists = [
         [],
@@ -489,11 +489,14 @@ describe("PaymentEscrow administration", function () {
         ],
       ];
       for (const items of lists) {
-        const onChain = await f.escrow.hashItems(items);
-        expect(onChain).to.equal(sdkHashItems(items));
-        expect(onChain).to.equal(itemsHash(items));
+        // Terms committing to other items: the escrow reverts naming the commitment it computed for `items`.
+        const t = await terms(f, { itemsHash: ethers.id("other items") });
+        await expect(f.escrow.connect(f.merchant).createOrder(t, items))
+          .to.be.revertedWithCustomError(f.escrow, "LineItemsMismatch")
+          .withArgs(t.itemsHash, sdkHashItems(items));
+        expect(itemsHash(items)).to.equal(sdkHashItems(items));
       }
-      expect(await f.escrow.hashItems([])).to.equal(NO_ITEMS_HASH);
+      expect(sdkHashItems([])).to.equal(NO_ITEMS_HASH);
     });
 
     it("orderIdOf is the EIP-712 struct hash of the terms; offers are signed in the version 2 domain", async function () {

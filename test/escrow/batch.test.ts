@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
-import { FEE_BPS, OrderState, USD, idOf, terms, type LineItem, type OrderTerms } from "../helpers/fixtures";
+import { FEE_BPS, OrderState, USD, idOf, itemsHash, terms, type LineItem, type OrderTerms } from "../helpers/fixtures";
 import {
   createOrder,
   createPaidOrder,
@@ -102,7 +102,7 @@ describe("PaymentEscrow.batch", function () {
       .to.emit(f.escrow, "BatchItemFailed")
       .withArgs(0n, escrowError(f, "FeeAboveSignedMax", [FEE_BPS, FEE_BPS - 1n]))
       .and.to.emit(f.escrow, "BatchItemFailed")
-      .withArgs(1n, escrowError(f, "LineItemsMismatch", [mismatched.itemsHash, await f.escrow.hashItems(given)]));
+      .withArgs(1n, escrowError(f, "LineItemsMismatch", [mismatched.itemsHash, itemsHash(given)]));
   });
 
   it("reports the inventory's error as the reason of a failed item", async function () {
@@ -216,20 +216,20 @@ describe("PaymentEscrow.batch", function () {
     expect(await stateOf(f, t)).to.equal(OrderState.None);
   });
 
-  it("does not let an operator route a merchant's sales elsewhere via batch: PayeeNotMerchant is the item's reason", async function () {
+  it("does not let an operator route a merchant's sales elsewhere via batch: PayeeNotAuthorized is the item's reason", async function () {
     const f = await loadFixture(deployCreationFixture);
     const fine = await terms(f);
     const toOperator = await terms(f, { payee: f.operator.address });
     const tx = f.escrow.connect(f.operator).batch([createCall(f, fine), createCall(f, toOperator)], false);
     await expect(tx)
       .to.emit(f.escrow, "BatchItemFailed")
-      .withArgs(1n, escrowError(f, "PayeeNotMerchant", [f.merchant.address, f.operator.address, f.operator.address]));
+      .withArgs(1n, escrowError(f, "PayeeNotAuthorized", [f.merchant.address, f.operator.address, f.operator.address]));
     await (await tx).wait();
     expect(await stateOf(f, fine)).to.equal(OrderState.Created);
     expect(await stateOf(f, toOperator)).to.equal(OrderState.None);
     await expect(f.escrow.connect(f.operator).batch([createCall(f, toOperator)], true))
       .to.be.revertedWithCustomError(f.escrow, "BatchCallFailed")
-      .withArgs(0n, escrowError(f, "PayeeNotMerchant", [f.merchant.address, f.operator.address, f.operator.address]));
+      .withArgs(0n, escrowError(f, "PayeeNotAuthorized", [f.merchant.address, f.operator.address, f.operator.address]));
   });
 
   describe("forwarder context", function () {

@@ -622,7 +622,7 @@ describe("PaymentEscrow.checkout", function () {
       expect((await f.escrow.statusOf(id)).state).to.equal(OrderState.Paid);
     });
 
-    it("reverts with PayeeNotMerchant for an offer a stolen operator key signed naming itself or a stranger as payee; nothing moves", async function () {
+    it("reverts with PayeeNotAuthorized for an offer a stolen operator key signed naming itself or a stranger as payee; nothing moves", async function () {
       const f = await loadFixture(deployCreationFixture);
       const items = [{ skuId: f.skuA, quantity: 3n }];
       for (const payee of [f.operator.address, f.stranger.address]) {
@@ -631,7 +631,7 @@ describe("PaymentEscrow.checkout", function () {
           const sig = await signOffer(f.escrow, f.operator, offer, list);
           const tx = f.escrow.connect(f.buyer).checkout(offer, list, sig);
           await expect(tx)
-            .to.be.revertedWithCustomError(f.escrow, "PayeeNotMerchant")
+            .to.be.revertedWithCustomError(f.escrow, "PayeeNotAuthorized")
             .withArgs(f.merchant.address, payee, f.operator.address);
           expect((await f.escrow.statusOf(await idOf(f.escrow, offer, list))).state).to.equal(OrderState.None);
         }
@@ -646,7 +646,7 @@ describe("PaymentEscrow.checkout", function () {
       expect((await f.escrow.statusOf(await idOf(f.escrow, fine, items))).state).to.equal(OrderState.Paid);
     });
 
-    it("reverts with PayeeNotMerchant for an offer an operator of a contract merchant signed for another payee", async function () {
+    it("reverts with PayeeNotAuthorized for an offer an operator of a contract merchant signed for another payee", async function () {
       const f = await loadFixture(deployCreationFixture);
       const wallet = await (await ethers.getContractFactory("HostileReceiver")).deploy();
       const address = await wallet.getAddress();
@@ -655,7 +655,7 @@ describe("PaymentEscrow.checkout", function () {
       const offer = await terms(f, { merchant: address, payee: f.operator.address });
       const sig = await signOffer(f.escrow, f.operator, offer, []);
       await expect(f.escrow.connect(f.buyer).checkout(offer, [], sig))
-        .to.be.revertedWithCustomError(f.escrow, "PayeeNotMerchant")
+        .to.be.revertedWithCustomError(f.escrow, "PayeeNotAuthorized")
         .withArgs(address, f.operator.address, f.operator.address);
     });
 

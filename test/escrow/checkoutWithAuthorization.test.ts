@@ -86,7 +86,7 @@ describe("PaymentEscrow.checkoutWithAuthorization", function () {
   it("a buyer's authorization cannot pay a different offer of the same amount (its nonce is the order id)", async function () {
     const f = await loadFixture(deployCreationFixture);
     const meant = await signedCheckout(f, { buyer: ethers.ZeroAddress });
-    // Same merchant, same price, other terms (a squatter's payee would be refused anyway: PayeeNotMerchant).
+    // Same merchant, same price, other terms (a squatter's payee would be refused anyway: PayeeNotAuthorized).
     const other = await terms(f, { buyer: ethers.ZeroAddress, salt: ethers.id("other offer") });
     const otherSig = await signOffer(f.escrow, f.merchant, other, []);
     await expect(

@@ -167,7 +167,7 @@ describe("PaymentEscrow.checkoutWithPermit", function () {
       .withArgs(await idOf(f.escrow, offer));
   });
 
-  it("reverts with PayeeNotMerchant for an operator-signed offer naming another payee; the merchant's own such offer goes through", async function () {
+  it("reverts with PayeeNotAuthorized for an operator-signed offer naming another payee; the merchant's own such offer goes through", async function () {
     const f = await loadFixture(deployCreationFixture);
     const { escrowAddr, deadline } = await permitPayer(f);
     const offer = await terms(f, { buyer: f.stranger.address, payee: f.operator.address });
@@ -177,7 +177,7 @@ describe("PaymentEscrow.checkoutWithPermit", function () {
         .connect(f.stranger)
         .checkoutWithPermit(offer, [], await signOffer(f.escrow, f.operator, offer, []), permit),
     )
-      .to.be.revertedWithCustomError(f.escrow, "PayeeNotMerchant")
+      .to.be.revertedWithCustomError(f.escrow, "PayeeNotAuthorized")
       .withArgs(f.merchant.address, f.operator.address, f.operator.address);
     expect((await f.escrow.statusOf(await idOf(f.escrow, offer))).state).to.equal(OrderState.None);
 

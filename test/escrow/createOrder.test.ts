@@ -528,14 +528,14 @@ describe("PaymentEscrow.createOrder", function () {
       expect((await f.escrow.statusOf(o.id)).state).to.equal(OrderState.Created);
     });
 
-    it("reverts with PayeeNotMerchant when a stolen operator key names itself or a stranger as payee; nothing is reserved", async function () {
+    it("reverts with PayeeNotAuthorized when a stolen operator key names itself or a stranger as payee; nothing is reserved", async function () {
       const f = await loadFixture(deployCreationFixture);
       const items = [{ skuId: f.skuA, quantity: 5n }];
       for (const payee of [f.operator.address, f.stranger.address, f.otherMerchant.address]) {
         for (const list of [items, []]) {
           const t = await terms(f, { payee }, list);
           await expect(f.escrow.connect(f.operator).createOrder(t, list))
-            .to.be.revertedWithCustomError(f.escrow, "PayeeNotMerchant")
+            .to.be.revertedWithCustomError(f.escrow, "PayeeNotAuthorized")
             .withArgs(f.merchant.address, payee, f.operator.address);
           expect((await f.escrow.statusOf(await idOf(f.escrow, t, list))).state).to.equal(OrderState.None);
         }
@@ -543,17 +543,17 @@ describe("PaymentEscrow.createOrder", function () {
       expect(await f.inventory.balanceOf(f.merchant.address, f.skuA)).to.equal(100n);
     });
 
-    it("reverts with PayeeNotMerchant for an operator naming another payee even while it lacks the stock approval", async function () {
+    it("reverts with PayeeNotAuthorized for an operator naming another payee even while it lacks the stock approval", async function () {
       const f = await loadFixture(deployCreationFixture);
       await f.inventory.connect(f.merchant).setApprovalForAll(f.operator.address, false);
       const items = [{ skuId: f.skuA, quantity: 1n }];
       const t = await terms(f, { payee: f.operator.address }, items);
       await expect(f.escrow.connect(f.operator).createOrder(t, items))
-        .to.be.revertedWithCustomError(f.escrow, "PayeeNotMerchant")
+        .to.be.revertedWithCustomError(f.escrow, "PayeeNotAuthorized")
         .withArgs(f.merchant.address, f.operator.address, f.operator.address);
     });
 
-    it("lets a contract merchant name another payee itself, but not through its operator (PayeeNotMerchant)", async function () {
+    it("lets a contract merchant name another payee itself, but not through its operator (PayeeNotAuthorized)", async function () {
       const f = await loadFixture(deployCreationFixture);
       const { wallet, address } = await contractMerchant(f);
       const own = await terms(f, { merchant: address, payee: f.stranger.address });
@@ -564,7 +564,7 @@ describe("PaymentEscrow.createOrder", function () {
 
       const viaOperator = await terms(f, { merchant: address, payee: f.stranger.address });
       await expect(f.escrow.connect(f.operator).createOrder(viaOperator, []))
-        .to.be.revertedWithCustomError(f.escrow, "PayeeNotMerchant")
+        .to.be.revertedWithCustomError(f.escrow, "PayeeNotAuthorized")
         .withArgs(address, f.stranger.address, f.operator.address);
       // With the contract merchant as its own payee, the operator may create.
       const toMerchant = await terms(f, { merchant: address, payee: address });
@@ -589,12 +589,12 @@ describe("PaymentEscrow.createOrder", function () {
       }
     });
 
-    it("rejects the escrow or the inventory as payee from an operator too (its payee check comes first: PayeeNotMerchant)", async function () {
+    it("rejects the escrow or the inventory as payee from an operator too (its payee check comes first: PayeeNotAuthorized)", async function () {
       const f = await loadFixture(deployCreationFixture);
       for (const payee of [await f.escrow.getAddress(), await f.inventory.getAddress()]) {
         const t = await terms(f, { payee });
         await expect(f.escrow.connect(f.operator).createOrder(t, []))
-          .to.be.revertedWithCustomError(f.escrow, "PayeeNotMerchant")
+          .to.be.revertedWithCustomError(f.escrow, "PayeeNotAuthorized")
           .withArgs(f.merchant.address, payee, f.operator.address);
         expect((await f.escrow.statusOf(await idOf(f.escrow, t))).state).to.equal(OrderState.None);
       }

@@ -13,9 +13,15 @@ describe("PaymentEscrow order ids", function () {
       { skuId: f.skuB, quantity: 1n },
     ];
     const t = await terms(f, {}, items);
-    expect(await f.escrow.hashItems(items)).to.equal(itemsHash(items));
-    expect(await f.escrow.hashItems([])).to.equal(NO_ITEMS_HASH);
     expect(await f.escrow.orderIdOf(t)).to.equal(await idOf(f.escrow, t, items));
+    // The escrow names the commitment it computed in LineItemsMismatch: it is the sdk's.
+    for (const given of [items, []]) {
+      const wrong = { ...t, itemsHash: ethers.id("not these items") };
+      await expect(f.escrow.connect(f.merchant).createOrder(wrong, given))
+        .to.be.revertedWithCustomError(f.escrow, "LineItemsMismatch")
+        .withArgs(wrong.itemsHash, itemsHash(given));
+    }
+    expect(itemsHash([])).to.equal(NO_ITEMS_HASH);
   });
 
   it("a created and paid order keeps its terms; the status holds the payer and the ship-by time", async function () {

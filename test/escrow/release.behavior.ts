@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import type { ContractTransactionResponse } from "ethers";
-import { OrderState, idOf, terms, type LineItem, type OrderTerms } from "../helpers/fixtures";
+import { OrderState, idOf, itemsHash, terms, type LineItem, type OrderTerms } from "../helpers/fixtures";
 import {
   AMOUNT,
   NATIVE_AMOUNT,
@@ -252,7 +252,7 @@ export function shouldReleaseEscrowToPayee(release: Release): void {
 
       await expect(release(f, t, wrong))
         .to.be.revertedWithCustomError(escrow, "LineItemsMismatch")
-        .withArgs(t.itemsHash, await escrow.hashItems(wrong));
+        .withArgs(t.itemsHash, itemsHash(wrong));
     });
 
     it("reverts with LineItemsMismatch for the same items in another order", async function () {
@@ -262,7 +262,7 @@ export function shouldReleaseEscrowToPayee(release: Release): void {
 
       await expect(release(f, t, reordered))
         .to.be.revertedWithCustomError(escrow, "LineItemsMismatch")
-        .withArgs(t.itemsHash, await escrow.hashItems(reordered));
+        .withArgs(t.itemsHash, itemsHash(reordered));
     });
 
     it("reverts with LineItemsMismatch when the items are missing", async function () {
@@ -271,7 +271,7 @@ export function shouldReleaseEscrowToPayee(release: Release): void {
 
       await expect(release(f, t, []))
         .to.be.revertedWithCustomError(escrow, "LineItemsMismatch")
-        .withArgs(t.itemsHash, await escrow.hashItems([]));
+        .withArgs(t.itemsHash, itemsHash([]));
       expect((await statusOf(escrow, orderId)).state).to.equal(OrderState.Shipped);
     });
 
@@ -279,11 +279,11 @@ export function shouldReleaseEscrowToPayee(release: Release): void {
       const f = await load(shippedOrderFixture);
       const { escrow, book, items } = f;
       const o = await placeOrder(f, book, "Shipped");
-      expect(o.terms.itemsHash).to.equal(await escrow.hashItems([]));
+      expect(o.terms.itemsHash).to.equal(itemsHash([]));
 
       await expect(release(f, o.terms, items))
         .to.be.revertedWithCustomError(escrow, "LineItemsMismatch")
-        .withArgs(await escrow.hashItems([]), await escrow.hashItems(items));
+        .withArgs(itemsHash([]), itemsHash(items));
     });
   });
 

@@ -168,6 +168,10 @@ class Model {
   /** `${merchant}|${operator}` of the escrow's operator approvals and the inventory's ERC-1155 approvals. */
   opApproved = new Set<string>();
   stockApproved = new Set<string>();
+  /** merchant -> registered payout address (absent: the merchant itself). */
+  payouts = new Map<string, string>();
+  /** `${payee}|${merchant}` of the payees' agreements to fund a merchant's returns. */
+  returnFunding = new Set<string>();
   skus = new Map<string, bigint[]>();
   dirty = new Set<string>();
   dirtyCredits = new Set<string>();
@@ -188,6 +192,8 @@ class Model {
     m.allowed = new Set(this.allowed);
     m.opApproved = new Set(this.opApproved);
     m.stockApproved = new Set(this.stockApproved);
+    m.payouts = new Map(this.payouts);
+    m.returnFunding = new Set(this.returnFunding);
     for (const [k, v] of this.skus) m.skus.set(k, [...v]);
     m.dirty = new Set(this.dirty);
     m.dirtyCredits = new Set(this.dirtyCredits);
@@ -349,7 +355,9 @@ const sim = {
   },
   /** What an operator (not the merchant) may put in terms it creates or signs. */
   checkOperatorTerms(m: Model, t: Terms, operator: string) {
-    if (t.payee !== t.merchant) fail("PayeeNotMerchant", t.merchant, t.payee, operator);
+    if (t.payee !== t.merchant && t.payee !== (m.payouts.get(t.merchant) ?? t.merchant)) {
+      fail("PayeeNotAuthorized", t.merchant, t.payee, operator);
+    }
     sim.checkItemAuthority(m, t, operator);
   },
   /** Moving the merchant's goods below their price (creating, partial refunds, merchant-side settlements) needs
@@ -499,6 +507,28 @@ const sim = {
     }
     sim.payout(m, t.token, buyerOf(o), amount);
   },
+  /** `refundCompleted` (`permit` null) or `refundCompletedWithPermit`: a return funded by the payee. */
+  refundCompleted(m: Model, c: string, ts: bigint, t: Terms, amount: bigint, value: bigint, permit: boolean | null) {
+    // Only the merchant itself or a payee that agreed funds a return; checked first, before anything is used.
+    if (t.payee !== t.merchant && !m.returnFunding.has(`${t.payee}|${t.merchant}`)) {
+      fail("ReturnFundingNotAllowed", t.payee, t.merchant);
+    }
+    sim.checkMerchant(m, t.merchant, c);
+    const o = sim.load(m, t, S.Completed);
+    if (ts > o.st.deadline) fail("RefundWindowClosed", o.id, o.st.deadline, ts);
+    if (amount === 0n) fail("ZeroAmount");
+    const refundable = escrowedOf(o);
+    if (amount > refundable) fail("RefundExceedsPaid", o.id, amount, refundable);
+    o.st.refunded += amount;
+    if (o.st.refunded === t.amount) o.st.state = S.Refunded;
+    // The permit is used only once the return is checked and booked.
+    if (permit !== null) {
+      if (t.token === ZERO) fail("PermitForNativeOrder", o.id);
+      sim.permit(m, t.payee, t.token, amount, permit);
+    }
+    sim.collect(m, t.token, t.payee, amount, value);
+    sim.payout(m, t.token, buyerOf(o), amount);
+  },
   dispute(m: Model, c: string, ts: bigint, t: Terms) {
     const o = sim.load(m, t);
     if (c !== buyerOf(o)) fail("NotBuyer", o.id, c);
@@ -578,6 +608,15 @@ const sim = {
     m.dirtyCredits.add(k);
     if (!sim.canPush(m, token, to)) fail("WithdrawFailed", c, token, amount);
     m.move(W.a.escrow, to, token, amount);
+  },
+  setPayoutAddress(m: Model, c: string, payout: string) {
+    if (payout === W.a.escrow || payout === W.a.inventory) fail("InvalidPayee", payout);
+    if (payout === ZERO) m.payouts.delete(c);
+    else m.payouts.set(c, payout);
+  },
+  setReturnFunding(m: Model, c: string, merchant: string, allowed: boolean) {
+    if (allowed) m.returnFunding.add(`${c}|${merchant}`);
+    else m.returnFunding.delete(`${c}|${merchant}`);
   },
   setOperatorApproval(m: Model, c: string, op: string, approved: boolean) {
     if (op === ZERO) fail("ZeroAddress");
@@ -681,6 +720,9 @@ const KINDS = {
   cancel: 3,
   cancelUnshipped: 2,
   refund: 5,
+  refundCompleted: 4,
+  setPayoutAddress: 1,
+  setReturnFunding: 1,
   dispute: 4,
   proposeSettlement: 3,
   acceptSettlement: 3,
@@ -709,6 +751,7 @@ const SUB_KINDS = [
   "revokeOffer",
   "ship",
   "refund",
+  "refundCompleted",
   "cancel",
   "proposeSettlement",
   "acceptSettlement",
@@ -827,7 +870,7 @@ function freshTerms(
     paymentDeadline: ctx.clock + pick([1n, 600n, 3_600n, DAY, 2n * DAY], raw.y >> 1),
     shipWithin: pick([0n, 600n, DAY, DAY, 2n * DAY], raw.y >> 4),
     protectionPeriod: pick([1n, 600n, DAY, 3n * DAY], raw.y >> 7),
-    refundWindow: pick([0n, DAY], raw.y >> 9),
+    refundWindow: pick([0n, DAY, 30n * DAY, 30n * DAY], raw.y >> 9),
     itemsHash: "",
     salt: keccak256(toBeHex(++ctx.counter.salt, 32)),
   };
@@ -1137,6 +1180,62 @@ function build(ctx: RunCtx, raw: Raw, forced?: string): Call {
         sim.refund(mm, c, ts, t, amount, given),
       );
     }
+    case "refundCompleted": {
+      const o = pickOrder(ctx, raw, (x) => x.st.state === S.Completed && x.st.deadline >= now);
+      const t = o?.terms ?? fallbackTerms().terms;
+      const refundable = o ? escrowedOf(o) : t.amount;
+      const sel = raw.x % 20;
+      const amount =
+        sel < 6 || refundable < 2n
+          ? refundable
+          : sel < 18
+            ? 1n + (BigInt(raw.y) % (refundable - 1n))
+            : sel === 18
+              ? 0n
+              : refundable + 1n;
+      const c = who(merchantActors(m, t.merchant));
+      const label = amount >= refundable ? "returnFull" : "returnPartial";
+      if (t.token !== ZERO && (raw.v >> 3) % 3 === 0) {
+        // The payee's permit; now and then invalid (the return then needs an allowance already there).
+        const valid = (raw.v >> 6) % 10 !== 0 && W.keys.has(t.payee);
+        const { permit: p } = permitFor(ctx, t.payee, t.token, amount, valid);
+        return call(
+          `${label}WithPermit`,
+          c,
+          esc.encodeFunctionData("refundCompletedWithPermit", [t, amount, p]),
+          (mm, ts) => sim.refundCompleted(mm, c, ts, t, amount, 0n, valid),
+        );
+      }
+      const wrongValue = raw.v % 25 === 0;
+      const wanted = t.token === ZERO ? amount + (wrongValue ? 1n : 0n) : wrongValue ? 1n : 0n;
+      const value = forced === undefined && wanted <= 10n ** 21n ? wanted : 0n;
+      return call(
+        label,
+        c,
+        esc.encodeFunctionData("refundCompleted", [t, amount]),
+        (mm, ts) => sim.refundCompleted(mm, c, ts, t, amount, value, null),
+        value,
+      );
+    }
+    case "setPayoutAddress": {
+      const owner = forced ?? pick([W.a.merchant, W.a.merchant, W.a.merchantB, W.a.operator, W.a.stranger], raw.a);
+      const payout = pick(
+        [W.a.payout, W.a.payout, ZERO, W.a.hostile, W.a.operator, W.a.merchantB, W.a.escrow, W.a.inventory],
+        raw.x,
+      );
+      return call("setPayoutAddress", owner, esc.encodeFunctionData("setPayoutAddress", [payout]), (mm) =>
+        sim.setPayoutAddress(mm, owner, payout),
+      );
+    }
+    case "setReturnFunding": {
+      // Mostly the payout wallet about merchant A (by meta-transaction now and then); others try too.
+      const payee = forced ?? pick([W.a.payout, W.a.payout, W.a.merchantB, W.a.stranger, W.a.buyer], raw.a);
+      const merchant = pick([W.a.merchant, W.a.merchant, W.a.merchantB, W.a.stranger], raw.x);
+      const allowed = raw.y % 4 !== 0;
+      return call("setReturnFunding", payee, esc.encodeFunctionData("setReturnFunding", [merchant, allowed]), (mm) =>
+        sim.setReturnFunding(mm, payee, merchant, allowed),
+      );
+    }
     case "dispute": {
       const o = pickOrder(ctx, raw, (x) => x.st.state === S.Paid || (x.st.state === S.Shipped && x.st.deadline >= now));
       const t = o?.terms ?? fallbackTerms().terms;
@@ -1376,7 +1475,9 @@ function build(ctx: RunCtx, raw: Raw, forced?: string): Call {
       return out;
     }
     case "approve": {
-      const owner = forced ?? pick([W.a.buyer, W.a.otherBuyer, W.a.merchantB, W.a.operator, W.a.stranger], raw.a);
+      const owner =
+        forced ??
+        pick([W.a.buyer, W.a.otherBuyer, W.a.merchantB, W.a.operator, W.a.stranger, W.a.merchant, W.a.payout], raw.a);
       const token = pick([W.a.usd, W.a.busd], raw.x);
       const amount = raw.y % 10 < 7 ? MAX : raw.y % 10 < 9 ? 0n : BigInt(raw.y) * 100n;
       const out = call(
@@ -1680,6 +1781,26 @@ function sweepReads(m: Model): Read[] {
       });
     }
   }
+  for (const merchant of [W.a.merchant, W.a.merchantB, W.a.operator, W.a.stranger]) {
+    reads.push({
+      what: `payoutAddressOf(${merchant})`,
+      target: W.a.escrow,
+      data: e.encodeFunctionData("payoutAddressOf", [merchant]),
+      words: 1,
+      expect: [BigInt(m.payouts.get(merchant) ?? merchant)],
+    });
+  }
+  for (const payee of [W.a.payout, W.a.merchantB, W.a.stranger, W.a.buyer]) {
+    for (const merchant of [W.a.merchant, W.a.merchantB, W.a.stranger]) {
+      reads.push({
+        what: `fundsReturnsOf(${payee}, ${merchant})`,
+        target: W.a.escrow,
+        data: e.encodeFunctionData("fundsReturnsOf", [payee, merchant]),
+        words: 1,
+        expect: [payee === merchant || m.returnFunding.has(`${payee}|${merchant}`) ? 1n : 0n],
+      });
+    }
+  }
   for (const h of W.holders) {
     for (const t of [W.a.usd, W.a.busd]) {
       reads.push({
@@ -1873,6 +1994,10 @@ const NEEDS: Partial<Record<Kind, Need>> = {
     before: "pay",
   },
   refund: { ready: (o) => ESCROWED.has(o.st.state), before: "pay" },
+  refundCompleted: {
+    ready: (o, now) => o.st.state === S.Completed && o.st.deadline >= now,
+    before: "confirmReceipt",
+  },
   dispute: {
     ready: (o, now) => o.st.state === S.Paid || (o.st.state === S.Shipped && o.st.deadline >= now),
     before: "pay",
@@ -2049,6 +2174,10 @@ async function setup(): Promise<World> {
     await busd.mint(s.address, 1_000_000n * 10n ** 6n);
   }
   for (const s of [f.buyer, f.otherBuyer]) await busd.connect(s).approve(escrowAddr, MAX);
+  // Merchant A and the payout wallet fund returns in the permit stablecoin from a standing allowance.
+  for (const s of [f.merchant, payout]) await f.usd.connect(s).approve(escrowAddr, MAX);
+  // The payout wallet agreed to fund merchant A's returns; any other payee must agree first.
+  await f.escrow.connect(payout).setReturnFunding(f.merchant.address, true);
   const fwdAddr = await f.forwarder.getAddress();
   await rpc("hardhat_setBalance", [fwdAddr, toQuantity(10n ** 24n)]);
   await rpc("hardhat_setNextBlockBaseFeePerGas", ["0x0"]);
@@ -2129,6 +2258,8 @@ async function setup(): Promise<World> {
   m.skus.set(a.merchant, [f.skuA, f.skuB]);
   m.skus.set(a.merchantB, [skuB1]);
   for (const owner of [a.buyer, a.otherBuyer]) for (const t of [a.usd, a.busd]) m.allowance.set(`${owner}|${t}`, MAX);
+  for (const owner of [a.merchant, a.payout]) m.allowance.set(`${owner}|${a.usd}`, MAX);
+  m.returnFunding.add(`${a.payout}|${a.merchant}`);
   // Balances as they are now; every later change is the model's.
   const probe = [];
   for (const h of world.holders) for (const as of assets(m)) probe.push(balanceRead(m, `${h}|${as}`));

@@ -93,6 +93,8 @@ function nodeCommand(implementation: NodeImplementation, port: number, blockTime
       process.execPath,
       [
         path.join(ROOT, "node_modules", "hardhat", "internal", "cli", "bootstrap.js"),
+        "--config",
+        path.join(ROOT, "test", "support", "node.hardhat.config.ts"),
         "node",
         "--port",
         String(port),
@@ -159,7 +161,8 @@ export async function startNode(options: NodeOptions = {}): Promise<LocalNode> {
       await provider.getBlockNumber();
       break;
     } catch {
-      if (Date.now() - started > 60_000) {
+      // Generous: the suites run side by side on two cores, and a node's start then takes many times its CPU.
+      if (Date.now() - started > 180_000) {
         proc.kill("SIGKILL");
         throw new Error(`${name} did not start: ${output}`);
       }

@@ -83,7 +83,7 @@ describe("security: a griefing merchant naming the escrow or its inventory as pa
           .withArgs(f.targets[target]);
         // Created by the operator itself, the payee is refused as not the merchant first.
         await expect(f.escrow.connect(f.operator).createOrder(offer, f.items))
-          .to.be.revertedWithCustomError(f.escrow, "PayeeNotMerchant")
+          .to.be.revertedWithCustomError(f.escrow, "PayeeNotAuthorized")
           .withArgs(f.merchant.address, f.targets[target], f.operator.address);
         expect(await observe(f, offer)).to.deep.equal(before);
       });

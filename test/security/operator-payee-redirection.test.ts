@@ -22,7 +22,7 @@ const FEE = (AMOUNT * FEE_BPS) / 10_000n;
  * An operator the merchant approved (on the escrow and on the inventory) acts for the merchant, but the money of
  * the merchant's sales is the merchant's: terms an operator creates or signs must name the merchant as payee.
  * A dishonest operator (or a thief holding its key) that names itself, or a wallet of its own, is refused with
- * PayeeNotMerchant before anything moves: no order, no reserved stock, no payment taken.
+ * PayeeNotAuthorized before anything moves: no order, no reserved stock, no payment taken.
  */
 describe("security: a dishonest operator redirecting the merchant's sales proceeds to itself", function () {
   /** The review's scenario: ten units of the merchant's stock, the operator as payee. */
@@ -57,11 +57,11 @@ describe("security: a dishonest operator redirecting the merchant's sales procee
     expect([s.state, s.feeBps, s.deadline, s.refunded]).to.deep.equal([OrderState.None, 0n, 0n, 0n]);
   }
 
-  it("reverts a dishonest operator's createOrder naming itself payee of the merchant's stock with PayeeNotMerchant; nothing moves and the buyer has nothing to pay", async function () {
+  it("reverts a dishonest operator's createOrder naming itself payee of the merchant's stock with PayeeNotAuthorized; nothing moves and the buyer has nothing to pay", async function () {
     const f = await loadFixture(redirectionFixture);
     const before = await observe(f);
     await expect(f.escrow.connect(f.operator).createOrder(f.offer, f.items))
-      .to.be.revertedWithCustomError(f.escrow, "PayeeNotMerchant")
+      .to.be.revertedWithCustomError(f.escrow, "PayeeNotAuthorized")
       .withArgs(f.merchant.address, f.operator.address, f.operator.address);
     expect(await observe(f)).to.deep.equal(before);
     await expectNoOrder(f, f.id);
@@ -70,30 +70,30 @@ describe("security: a dishonest operator redirecting the merchant's sales procee
       .withArgs(f.id);
   });
 
-  it("reverts a buyer's checkout of a checkout offer a dishonest operator signed naming itself payee with PayeeNotMerchant; the buyer keeps its money, the merchant its stock", async function () {
+  it("reverts a buyer's checkout of a checkout offer a dishonest operator signed naming itself payee with PayeeNotAuthorized; the buyer keeps its money, the merchant its stock", async function () {
     const f = await loadFixture(redirectionFixture);
     const signature = await signOffer(f.escrow, f.operator, f.offer, f.items);
     const before = await observe(f);
     await expect(f.escrow.connect(f.buyer).checkout(f.offer, f.items, signature))
-      .to.be.revertedWithCustomError(f.escrow, "PayeeNotMerchant")
+      .to.be.revertedWithCustomError(f.escrow, "PayeeNotAuthorized")
       .withArgs(f.merchant.address, f.operator.address, f.operator.address);
     expect(await observe(f)).to.deep.equal(before);
     await expectNoOrder(f, f.id);
   });
 
-  it("reverts a checkoutWithPermit of a dishonest operator's self-paying offer with PayeeNotMerchant; the permit moves nothing", async function () {
+  it("reverts a checkoutWithPermit of a dishonest operator's self-paying offer with PayeeNotAuthorized; the permit moves nothing", async function () {
     const f = await loadFixture(redirectionFixture);
     const signature = await signOffer(f.escrow, f.operator, f.offer, f.items);
     const permit = await signPermit(f.usd, f.buyer, f.escrowAddress, AMOUNT, BigInt(await time.latest()) + 600n);
     const before = await observe(f);
     await expect(f.escrow.connect(f.buyer).checkoutWithPermit(f.offer, f.items, signature, permit))
-      .to.be.revertedWithCustomError(f.escrow, "PayeeNotMerchant")
+      .to.be.revertedWithCustomError(f.escrow, "PayeeNotAuthorized")
       .withArgs(f.merchant.address, f.operator.address, f.operator.address);
     expect(await observe(f)).to.deep.equal(before);
     await expectNoOrder(f, f.id);
   });
 
-  it("reverts a dishonest operator naming a wallet of its own as payee, in createOrder and in a signed offer, without items too (PayeeNotMerchant)", async function () {
+  it("reverts a dishonest operator naming a wallet of its own as payee, in createOrder and in a signed offer, without items too (PayeeNotAuthorized)", async function () {
     const f = await loadFixture(redirectionFixture);
     const ownWallet = f.otherBuyer.address;
     for (const items of [f.items, []] as LineItem[][]) {
@@ -101,21 +101,21 @@ describe("security: a dishonest operator redirecting the merchant's sales procee
       const id = await idOf(f.escrow, t, items);
       const before = await observe(f, id);
       await expect(f.escrow.connect(f.operator).createOrder(t, items))
-        .to.be.revertedWithCustomError(f.escrow, "PayeeNotMerchant")
+        .to.be.revertedWithCustomError(f.escrow, "PayeeNotAuthorized")
         .withArgs(f.merchant.address, ownWallet, f.operator.address);
       const signature = await signOffer(f.escrow, f.operator, t, items);
       await expect(f.escrow.connect(f.buyer).checkout(t, items, signature))
-        .to.be.revertedWithCustomError(f.escrow, "PayeeNotMerchant")
+        .to.be.revertedWithCustomError(f.escrow, "PayeeNotAuthorized")
         .withArgs(f.merchant.address, ownWallet, f.operator.address);
       expect(await observe(f, id)).to.deep.equal(before);
       await expectNoOrder(f, id);
     }
   });
 
-  it("reverts a dishonest operator's self-paying createOrder inside its batch: BatchCallFailed carries PayeeNotMerchant, and a non-atomic batch creates nothing", async function () {
+  it("reverts a dishonest operator's self-paying createOrder inside its batch: BatchCallFailed carries PayeeNotAuthorized, and a non-atomic batch creates nothing", async function () {
     const f = await loadFixture(redirectionFixture);
     const call = f.escrow.interface.encodeFunctionData("createOrder", [f.offer, f.items]);
-    const reason = f.escrow.interface.encodeErrorResult("PayeeNotMerchant", [
+    const reason = f.escrow.interface.encodeErrorResult("PayeeNotAuthorized", [
       f.merchant.address,
       f.operator.address,
       f.operator.address,

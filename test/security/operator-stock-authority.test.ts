@@ -85,7 +85,7 @@ describe("security: operator approved on the escrow only cannot move the merchan
 /**
  * An operator acts for the merchant: it creates, ships and settles the merchant's orders, and with the merchant's
  * inventory approval sells its stock. The proceeds of the merchant's sales are the merchant's: terms an operator
- * creates or signs must name the merchant as payee (PayeeNotMerchant otherwise), so an operator cannot name
+ * creates or signs must name the merchant as payee (PayeeNotAuthorized otherwise), so an operator cannot name
  * itself (or any wallet of its own) and take them.
  */
 describe("security: an operator the merchant approved redirecting the merchant's proceeds", function () {
@@ -106,14 +106,14 @@ describe("security: an operator the merchant approved redirecting the merchant's
     };
   }
 
-  it("reverts an operator's createOrder with the merchant's stock naming itself payee with PayeeNotMerchant; nothing moves", async function () {
+  it("reverts an operator's createOrder with the merchant's stock naming itself payee with PayeeNotAuthorized; nothing moves", async function () {
     const f = await loadFixture(deployEscrowFixture);
     const items = [{ skuId: f.skuA, quantity: 5n }];
     const t = await terms(f, { amount: AMOUNT, payee: f.operator.address }, items);
     const id = await idOf(f.escrow, t, items);
     const before = await snapshot(f, f.skuA, id);
     await expect(f.escrow.connect(f.operator).createOrder(t, items))
-      .to.be.revertedWithCustomError(f.escrow, "PayeeNotMerchant")
+      .to.be.revertedWithCustomError(f.escrow, "PayeeNotAuthorized")
       .withArgs(f.merchant.address, f.operator.address, f.operator.address);
     expect(await snapshot(f, f.skuA, id)).to.deep.equal(before);
     expect(before.state).to.equal(OrderState.None);
@@ -123,11 +123,11 @@ describe("security: an operator the merchant approved redirecting the merchant's
       .withArgs(id);
   });
 
-  it("reverts an operator's createOrder naming anyone but the merchant payee with PayeeNotMerchant, also without items; the merchant's own choice of payee stands", async function () {
+  it("reverts an operator's createOrder naming anyone but the merchant payee with PayeeNotAuthorized, also without items; the merchant's own choice of payee stands", async function () {
     const f = await loadFixture(deployEscrowFixture);
     const t = await terms(f, { amount: AMOUNT, payee: f.otherBuyer.address });
     await expect(f.escrow.connect(f.operator).createOrder(t, []))
-      .to.be.revertedWithCustomError(f.escrow, "PayeeNotMerchant")
+      .to.be.revertedWithCustomError(f.escrow, "PayeeNotAuthorized")
       .withArgs(f.merchant.address, f.otherBuyer.address, f.operator.address);
     expect((await f.escrow.statusOf(await idOf(f.escrow, t))).state).to.equal(OrderState.None);
     // The merchant itself decides where its money goes.
@@ -136,7 +136,7 @@ describe("security: an operator the merchant approved redirecting the merchant's
     expect(book.get(await idOf(f.escrow, t)).terms.payee).to.equal(f.otherBuyer.address);
   });
 
-  it("reverts a buyer's checkout of an offer an operator signed naming itself payee with PayeeNotMerchant; nothing moves", async function () {
+  it("reverts a buyer's checkout of an offer an operator signed naming itself payee with PayeeNotAuthorized; nothing moves", async function () {
     const f = await loadFixture(deployEscrowFixture);
     const items = [{ skuId: f.skuB, quantity: 1n }];
     const offer = await terms(f, { amount: AMOUNT, payee: f.operator.address }, items);
@@ -144,7 +144,7 @@ describe("security: an operator the merchant approved redirecting the merchant's
     const signature = await signOffer(f.escrow, f.operator, offer, items);
     const before = await snapshot(f, f.skuB, id);
     await expect(f.escrow.connect(f.buyer).checkout(offer, items, signature))
-      .to.be.revertedWithCustomError(f.escrow, "PayeeNotMerchant")
+      .to.be.revertedWithCustomError(f.escrow, "PayeeNotAuthorized")
       .withArgs(f.merchant.address, f.operator.address, f.operator.address);
     expect(await snapshot(f, f.skuB, id)).to.deep.equal(before);
     expect(before.state).to.equal(OrderState.None);

@@ -4,6 +4,7 @@ import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import {
   deployEscrowFixture,
   idOf,
+  itemsHash,
   OrderBook,
   OrderState,
   signOffer,
@@ -87,8 +88,8 @@ describe("security: order id squatting", function () {
   it("gives a second merchant that reuses the merchant's salt a different id; the merchant's createOrder still succeeds", async function () {
     const f = await squattingFixture();
     const squatItems = [{ skuId: f.squatterSku, quantity: 2n }];
-    const squatTerms = squatterCopy(f, f.victim, { itemsHash: await f.escrow.hashItems(squatItems) });
-    const plainSquat = squatterCopy(f, f.victim, { itemsHash: await f.escrow.hashItems([]) });
+    const squatTerms = squatterCopy(f, f.victim, { itemsHash: itemsHash(squatItems) });
+    const plainSquat = squatterCopy(f, f.victim, { itemsHash: itemsHash([]) });
     await f.book.send(f.escrow.connect(f.otherMerchant).createOrder(squatTerms, squatItems));
     await f.book.send(f.escrow.connect(f.otherMerchant).createOrder(plainSquat, []));
     const squatId = await idOf(f.escrow, squatTerms, squatItems);
@@ -108,7 +109,7 @@ describe("security: order id squatting", function () {
     const offerId = await idOf(f.escrow, offer, f.items);
     const signature = await signOffer(f.escrow, f.merchant, offer, f.items);
     // The squatter saw the offer (terms and salt) and creates "it" under its own name first.
-    const squat = squatterCopy(f, offer, { itemsHash: await f.escrow.hashItems([]) });
+    const squat = squatterCopy(f, offer, { itemsHash: itemsHash([]) });
     await f.book.send(f.escrow.connect(f.otherMerchant).createOrder(squat, []));
     // It cannot create the offer's own terms, nor take them with its own signature.
     await expect(f.escrow.connect(f.otherMerchant).createOrder(offer, f.items))
@@ -153,7 +154,7 @@ describe("security: order id squatting", function () {
     const offer = await terms(f, { amount: USD(30) }, f.items);
     const offerId = await idOf(f.escrow, offer, f.items);
     const signature = await signOffer(f.escrow, f.merchant, offer, f.items);
-    const squat = squatterCopy(f, offer, { itemsHash: await f.escrow.hashItems([]) });
+    const squat = squatterCopy(f, offer, { itemsHash: itemsHash([]) });
     const [buyerTx, squatTx, copyTx] = await mineInOneBlock([
       { send: (o) => f.escrow.connect(f.buyer).checkout(offer, f.items, signature, o), tipGwei: 1n },
       { send: (o) => f.escrow.connect(f.otherMerchant).createOrder(squat, [], o), tipGwei: 50n },

@@ -39,6 +39,8 @@ describe("security: re-entrancy guard on every entry point", function () {
     ["cancel", [nestedTerms, []]],
     ["cancelUnshipped", [nestedTerms, []]],
     ["refund", [nestedTerms, 1n, []]],
+    ["refundCompleted", [nestedTerms, 1n]],
+    ["refundCompletedWithPermit", [nestedTerms, 1n, permit]],
     ["dispute", [nestedTerms, ethers.ZeroHash]],
     ["proposeSettlement", [nestedTerms, 0n]],
     ["acceptSettlement", [nestedTerms, 0n, []]],

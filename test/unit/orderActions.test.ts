@@ -25,7 +25,7 @@ describe("order rules (unit): which status allows which action", function () {
       paid: { merchant: ["ship", "refund"], buyer: ["dispute"], arbiter: [] },
       shipped: { merchant: ["refund"], buyer: ["confirm", "dispute"], arbiter: [] },
       disputed: { merchant: ["refund", "propose_settlement"], buyer: ["propose_settlement"], arbiter: ["resolve"] },
-      completed: { merchant: [], buyer: [], arbiter: [] },
+      completed: { merchant: ["return"], buyer: [], arbiter: [] },
       cancelled: { merchant: [], buyer: [], arbiter: [] },
       refunded: { merchant: [], buyer: [], arbiter: [] },
       resolved: { merchant: [], buyer: [], arbiter: [] },
@@ -62,6 +62,11 @@ describe("order rules (unit): which status allows which action", function () {
       expect(err.message).to.equal("cannot ship an order that is shipped");
       expect(err.details).to.deep.equal({ status: "shipped", allowed: ["paid"] });
     }
+  });
+
+  it("a merchant may return only a completed order: not one still paid, shipped, disputed or already refunded", function () {
+    for (const status of ORDER_STATUSES)
+      expect(isAllowed("merchant", "return", { status }), status).to.equal(status === "completed");
   });
 
   it("assertAllowed with needsRecord refuses an order the indexer has not seen on chain yet", function () {

@@ -7,22 +7,14 @@ import { expect } from "chai";
 import { Transaction, Wallet, ZeroHash, makeError } from "ethers";
 import { replacementFees } from "../../relayer/src/chain/submitter/fees";
 import type { Prepared } from "../../relayer/src/chain/jobPort";
-import { ADDRESSES, SIGNER, SIGNER_KEY, SubmitterBench, callData } from "./support/submitterBench";
+import { ADDRESSES, SIGNER, SIGNER_KEY, SubmitterBench, callData, useSubmitterBench } from "./support/submitterBench";
 
 describe("submitter (fake chain, in-memory store)", function () {
   this.timeout(60_000);
   let b: SubmitterBench;
   const signer = SIGNER;
 
-  before(async () => {
-    b = await SubmitterBench.open();
-  });
-  after(async () => {
-    await b.close();
-  });
-  afterEach(async () => {
-    await b.stop();
-  });
+  useSubmitterBench((bench) => (b = bench));
   const startWriter = (opts: { confirmations?: number; replaceAfterMs?: number; batchSize?: number } = {}) =>
     b.start(opts);
 
@@ -107,7 +99,7 @@ describe("submitter (fake chain, in-memory store)", function () {
     expect(await b.statuses()).to.deep.equal(["submitted"]);
   });
 
-  it("another sender used the nonce (nonce too low): the transaction is dropped, its commands requeued, and the signer goes on from the chain's nonce", async () => {
+  it("another sender used the nonce (nonce too low): once the chain confirms it, the transaction is dropped, its commands requeued, and the signer goes on from the chain's nonce", async () => {
     await startWriter();
     await b.writer.submitTick(); // nothing to send: the signer learns its nonce (0)
     const foreign = await new Wallet(SIGNER_KEY).signTransaction({
@@ -123,6 +115,8 @@ describe("submitter (fake chain, in-memory store)", function () {
     b.node.mine();
     await b.enqueue(1);
     await b.writer.submitTick();
+    expect((await b.txs()).map((t) => [t.nonce, t.status])).to.deep.equal([["0", "sent"]]);
+    await b.checkTakenTwice(); // the foreign transaction is deep enough, seen so on two checks
     expect((await b.txs()).map((t) => [t.nonce, t.status])).to.deep.equal([["0", "dropped"]]);
     expect(await b.statuses()).to.deep.equal(["pending"]);
 

@@ -5,22 +5,14 @@
 import { expect } from "chai";
 import { Transaction, makeError } from "ethers";
 import { classifyBroadcastError } from "../../relayer/src/chain/submitter/broadcast";
-import { SECOND, SECOND_KEY, SIGNER, SIGNER_KEY, SubmitterBench } from "./support/submitterBench";
+import { SECOND, SECOND_KEY, SIGNER, SIGNER_KEY, SubmitterBench, useSubmitterBench } from "./support/submitterBench";
 
 const GWEI = 10n ** 9n;
 
 describe("submitter against hostile and lagging nodes", function () {
   this.timeout(60_000);
   let b: SubmitterBench;
-  before(async () => {
-    b = await SubmitterBench.open();
-  });
-  after(async () => {
-    await b.close();
-  });
-  afterEach(async () => {
-    await b.stop();
-  });
+  useSubmitterBench((bench) => (b = bench));
 
   /** A few rounds of the writer's loops while the chain mines. */
   async function rounds(n: number, mine = true): Promise<void> {

@@ -219,7 +219,13 @@ function renderWallet(o: CheckoutView): void {
         ? h("p", { class: "dev-label", role: "note" }, "Development wallet — local chain only")
         : null,
       h("p", {}, "Signing as ", h("code", { id: "wallet-address", title: state.address }, state.address)),
-      h("p", { class: "muted small" }, "You sign messages only; the relayer pays the gas."),
+      h(
+        "p",
+        { class: "muted small" },
+        paysWithGas(state.order)
+          ? "This order's token needs your wallet to send the payment and pay its gas."
+          : "You sign messages only; the relayer pays the gas.",
+      ),
       h("button", { type: "button", class: "btn btn-ghost", onclick: () => disconnect() }, "Use another wallet"),
     );
     return;
@@ -313,10 +319,21 @@ async function run(action: BuyerAction, details?: ActionDetails | string): Promi
   if (!state.signer || state.busy) return;
   state.busy = true;
   render();
-  notify(msg, "info", state.walletKind === "injected" ? "Sign the request in your wallet…" : "Signing…");
+  const byWallet = action === "pay" && paysWithGas(state.order);
+  notify(
+    msg,
+    "info",
+    byWallet
+      ? "Confirm the approval and the payment in your wallet (you pay the network fee)…"
+      : state.walletKind === "injected"
+        ? "Sign the request in your wallet…"
+        : "Signing…",
+  );
   try {
     const client = new BuyerClient(location.origin, state.signer, (input, init) => fetch(input, init));
-    await client.act(state.id, action, details);
+    // Paying picks the token's best method: an ERC-3009 authorization, a permit, or approve + pay from the wallet.
+    if (action === "pay") await client.pay(state.id);
+    else await client.act(state.id, action, details);
     state.sent = action;
     const text = {
       pay: "Payment sent",
@@ -332,6 +349,23 @@ async function run(action: BuyerAction, details?: ActionDetails | string): Promi
     state.busy = false;
     render();
   }
+}
+
+/** Whether paying this order needs the buyer's own transactions (and gas): its token has no gasless method. */
+function paysWithGas(o: CheckoutView | null): boolean {
+  return !!o && !o.paymentMethods.includes("authorization") && !o.paymentMethods.includes("permit");
+}
+
+/** How the payment will happen, said before the buyer presses Pay. */
+function paymentNote(o: CheckoutView): HTMLElement {
+  const m = o.paymentMethods;
+  const text = m.includes("authorization")
+    ? "You sign one message (an ERC-3009 authorization of exactly this amount to the escrow); the relayer pays the gas."
+    : m.includes("permit")
+      ? "You sign a permit for this amount and the payment request; the relayer pays the gas."
+      : "This token does not support gasless payment. Your wallet sends two transactions, an approval of the " +
+        "escrow for this amount and the payment, and you pay the network fee (gas) for both.";
+  return h("p", { class: paysWithGas(o) ? "notice notice-info" : "muted small", id: "payment-method" }, text);
 }
 
 function renderActions(o: CheckoutView): void {
@@ -382,6 +416,7 @@ function renderActions(o: CheckoutView): void {
           },
           `Pay ${fmt(o.due)}`,
         ),
+        paymentNote(o),
         !state.signer ? h("p", { class: "muted small" }, "Choose a wallet above to pay.") : null,
       );
     }

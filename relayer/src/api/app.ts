@@ -12,15 +12,18 @@ import { fitsUint, isUintType, UINT_MAX, type UintType } from "../domain/uints";
 import { chainNotReady, isChainUnavailable } from "../domain/unavailable";
 import type { ServiceDeps } from "../services/context";
 import { registerAuditRoutes } from "./routes-audit";
+import { registerKeysRoutes } from "./routes-keys";
 import { registerMerchantsRoutes } from "./routes-merchants";
 import { registerOrdersRoutes } from "./routes-orders";
+import { registerPayoutsRoutes } from "./routes-payouts";
 import { registerSkusRoutes } from "./routes-skus";
 import { registerOps } from "./ops";
 import { registerArbiterRoutes } from "./routes-arbiter";
 import { registerCheckoutRoutes } from "./routes-checkout";
 import { registerLedgerRoutes } from "./routes-ledger";
 import { registerWebhookRoutes } from "./routes-webhooks";
-import { errors, SHARED_SCHEMAS } from "./schemas";
+import { registerKeeperRoutes } from "./routes-keepers";
+import { errors, SHARED_SCHEMAS, SOLIDITY_FORMATS } from "./schemas";
 import { registerWeb } from "./web";
 import { registerWebRoutes } from "./routes-web";
 import { idempotencyTtlSeconds, scheduleIdempotencyPurge } from "./idempotency";
@@ -133,6 +136,8 @@ export async function buildApp(deps: ServiceDeps, opts: AppOptions = {}): Promis
       customOptions: { allErrors: false, coerceTypes: "array", removeAdditional: false, formats: UINT_FORMATS },
     },
     schemaController: { compilersFactory: { buildValidator: validatorFactory() as never } },
+    // The serializer picks a union's branch by validating it: the Solidity formats of responses must be known.
+    serializerOpts: { ajv: { formats: SOLIDITY_FORMATS } },
     // Errors the router raises before any route runs (a malformed URL, a path parameter longer than the
     // router accepts) bypass the error handler: answer them in the API's error shape too.
     frameworkErrors: (err, _req, reply) => {
@@ -197,10 +202,31 @@ export async function buildApp(deps: ServiceDeps, opts: AppOptions = {}): Promis
     if (e.code === "rate_limited") reply.header("retry-after", String(e.details.retryAfterSeconds ?? 60));
     void reply.code(e.status).send(e.toJSON());
   });
+  // Which methods each route path answers: a path served under other methods is 405 with Allow, not 404.
+  const served: { pattern: RegExp; methods: Set<string> }[] = [];
+  app.addHook("onRoute", (route) => {
+    const source = `^${route.url
+      .split("/")
+      .map((part) =>
+        part.startsWith(":") ? "[^/]+" : part === "*" ? ".*" : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"),
+      )
+      .join("/")}/?$`;
+    let entry = served.find((x) => x.pattern.source === new RegExp(source).source);
+    if (!entry) served.push((entry = { pattern: new RegExp(source), methods: new Set() }));
+    for (const m of [route.method].flat()) entry.methods.add(m);
+  });
   app.setNotFoundHandler((req, reply) => {
-    const e = new AppError("route_not_found" as ErrorCode, `no route ${req.method} ${req.url.split("?")[0]}`);
+    const path = req.url.split("?")[0];
+    const allowed = new Set(served.filter((x) => x.pattern.test(path)).flatMap((x) => [...x.methods]));
+    const e =
+      allowed.size > 0
+        ? new AppError("method_not_allowed", `${path} does not answer ${req.method}`, {
+            allowed: [...allowed].sort(),
+          })
+        : new AppError("route_not_found" as ErrorCode, `no route ${req.method} ${path}`);
     deps.metrics.apiErrors.inc({ code: e.code });
-    void reply.code(404).send(e.toJSON());
+    if (allowed.size > 0) reply.header("allow", [...allowed].sort().join(", "));
+    void reply.code(e.status).send(e.toJSON());
   });
 
   // PostgreSQL text cannot hold U+0000: refuse it in any input instead of failing in the database.
@@ -229,16 +255,24 @@ export async function buildApp(deps: ServiceDeps, opts: AppOptions = {}): Promis
   app.decorate("idempotencySealKey", deps.config.merchantKeySecret);
   // Authentication and authorisation run as `onRequest` hooks, before the body is read or validated: a caller
   // without a valid key learns nothing about the request schemas (401/403 win over 400/413/415).
-  registerMerchantsRoutes(app, deps);
-  registerSkusRoutes(app, deps);
-  registerOrdersRoutes(app, deps);
-  registerAuditRoutes(app, deps);
-  registerCheckoutRoutes(app, deps, deps.config.relayPolicy);
-  registerArbiterRoutes(app, deps);
-  registerWebhookRoutes(app, deps);
-  registerLedgerRoutes(app, deps);
-  registerOps(app, deps);
-  registerWebRoutes(app, deps);
+  // One encapsulated plugin per resource: what a resource adds (hooks, decorators) stays within it; the shared
+  // schemas, the hooks above and the error handler apply to all.
+  const resources: ((scope: FastifyInstance, deps: ServiceDeps) => void)[] = [
+    registerMerchantsRoutes,
+    registerKeysRoutes,
+    registerSkusRoutes,
+    registerOrdersRoutes,
+    registerPayoutsRoutes,
+    registerAuditRoutes,
+    (scope, d) => registerCheckoutRoutes(scope, d, d.config.relayPolicy),
+    registerArbiterRoutes,
+    registerWebhookRoutes,
+    registerLedgerRoutes,
+    registerKeeperRoutes,
+    registerOps,
+    registerWebRoutes,
+  ];
+  for (const register of resources) await app.register(async (scope) => register(scope, deps));
   scheduleIdempotencyPurge(app, deps, idempotencyTtlSeconds(deps));
   if (opts.pages !== false) await registerWeb(app, deps);
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());

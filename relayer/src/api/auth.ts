@@ -38,7 +38,8 @@ export async function authenticate(deps: ServiceDeps, authorization: string | un
 
 /**
  * The request's principal, within the rate limits: a refused key counts against the client IP's allowance (a
- * key guesser costs a key lookup per try), an accepted merchant key against its own. The admin's and the
+ * key guesser costs a key lookup per try), an accepted merchant key against its own and its merchant's (all of
+ * the merchant's keys together). The admin's and the
  * arbiter's keys, held by the operator, are not limited.
  */
 async function authenticateLimited(deps: ServiceDeps, req: FastifyRequest): Promise<Principal> {
@@ -51,7 +52,10 @@ async function authenticateLimited(deps: ServiceDeps, req: FastifyRequest): Prom
       charge(limits.perIp, clientOf(req), "from this address");
     throw err;
   }
-  if (p.kind === "merchant") charge(limits.perKey, p.keyId, "with this API key");
+  if (p.kind === "merchant") {
+    charge(limits.perKey, p.keyId, "with this API key");
+    if (p.merchantId) charge(limits.perMerchant, p.merchantId, "by this merchant's API keys together");
+  }
   return p;
 }
 

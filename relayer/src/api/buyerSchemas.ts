@@ -9,6 +9,19 @@ export const Action = Type.Union([
   Type.Literal("propose_settlement"),
   Type.Literal("accept_settlement"),
 ]);
+export const GaslessMethod = Type.Union([Type.Literal("authorization"), Type.Literal("permit")], {
+  description:
+    "pay only: `authorization` (ERC-3009, one signature) or `permit` (EIP-2612 permit and forward request, the default)",
+});
+/** How a buyer can pay with a token, best first. */
+export const PaymentMethods = Type.Array(
+  Type.Union([Type.Literal("authorization"), Type.Literal("permit"), Type.Literal("approval"), Type.Literal("native")]),
+  {
+    description:
+      "Best first. authorization: ERC-3009, gasless; permit: EIP-2612, gasless; approval: the buyer approves the " +
+      "escrow and pays from its wallet, with its own gas; native: the chain currency, paid from the wallet",
+  },
+);
 export const Hex = Type.String({ pattern: "^0x[0-9a-fA-F]*$", maxLength: 20_000 });
 export const Domain = Type.Object({
   name: Type.String({ maxLength: 100 }),
@@ -24,10 +37,25 @@ export const BuyerTotal = Type.Optional(
       "propose_settlement / accept_settlement: the buyer's share of the whole order, partial refunds included",
   }),
 );
+const Signature65 = Type.String({ pattern: "^0x[0-9a-fA-F]{130}$" });
+const Bytes32 = Type.String({ pattern: "^0x[0-9a-fA-F]{64}$" });
 export const SignedAction = Type.Object(
   {
     action: Action,
     buyer: Address,
+    authorization: Type.Optional(
+      Type.Object(
+        {
+          domain: Domain,
+          message: Type.Object(
+            { from: Address, to: Address, value: NumStr, validAfter: NumStr, validBefore: NumStr, nonce: Bytes32 },
+            { additionalProperties: false },
+          ),
+          signature: Signature65,
+        },
+        { description: "pay by ERC-3009 authorization: sent instead of forwardRequest and permit" },
+      ),
+    ),
     evidence: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
     buyerTotal: BuyerTotal,
     permit: Type.Optional(
@@ -40,22 +68,27 @@ export const SignedAction = Type.Object(
         signature: Type.String({ pattern: "^0x[0-9a-fA-F]{130}$" }),
       }),
     ),
-    forwardRequest: Type.Object({
-      domain: Domain,
-      message: Type.Object(
+    forwardRequest: Type.Optional(
+      Type.Object(
         {
-          from: Address,
-          to: Address,
-          value: NumStr,
-          gas: NumStr,
-          nonce: NumStr,
-          deadline: UintIn("uint48", { pattern: "^[0-9]{1,78}$" }),
-          data: Hex,
+          domain: Domain,
+          message: Type.Object(
+            {
+              from: Address,
+              to: Address,
+              value: NumStr,
+              gas: NumStr,
+              nonce: NumStr,
+              deadline: UintIn("uint48", { pattern: "^[0-9]{1,78}$" }),
+              data: Hex,
+            },
+            { additionalProperties: false },
+          ),
+          signature: Signature65,
         },
-        { additionalProperties: false },
+        { description: "Every action except a payment by authorization" },
       ),
-      signature: Type.String({ pattern: "^0x[0-9a-fA-F]{130}$" }),
-    }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -65,12 +98,22 @@ export const IntentBody = Type.Object(
     buyer: Address,
     evidence: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
     buyerTotal: BuyerTotal,
+    method: Type.Optional(GaslessMethod),
   },
   { additionalProperties: false },
 );
 export const ChainIdParam = Type.Object({ chainOrderId: Type.String({ pattern: "^0x[0-9a-fA-F]{64}$" }) });
 
 // ------------------------------------------------------------------ responses
+
+function TypedDataDomainOf() {
+  return Type.Object({
+    name: Type.String(),
+    version: Type.String(),
+    chainId: Type.String(),
+    verifyingContract: Type.String(),
+  });
+}
 
 /** What the checkout page shows: the order, what is due now, the fee and who receives what. */
 export const CheckoutView = shared(
@@ -103,25 +146,49 @@ export const CheckoutView = shared(
     chainId: Type.String(),
     escrow: Type.String({ description: "The escrow contract's address" }),
     chainProof: ChainProof,
+    paymentMethods: PaymentMethods,
+    tokenDomain: Type.Union([TypedDataDomainOf(), Type.Null()], {
+      description: "The token's EIP-712 domain, which permits and authorizations are signed in; null without either",
+    }),
   }),
 );
 
-const TypedDataDomain = Type.Object({
-  name: Type.String(),
-  version: Type.String(),
-  chainId: Type.String(),
-  verifyingContract: Type.String(),
-});
+const TypedDataDomain = TypedDataDomainOf();
 const TypedDataTypes = Type.Record(
   Type.String(),
   Type.Array(Type.Object({ name: Type.String(), type: Type.String() })),
 );
 
-/** The EIP-712 data a buyer's wallet signs: a forward request, and for `pay` an ERC-20 permit. */
+/**
+ * The EIP-712 data a buyer's wallet signs: a forward request, and for `pay` an ERC-20 permit; or, to pay by ERC-3009,
+ * one authorization instead.
+ */
 export const BuyerIntent = Type.Object({
   action: Action,
+  method: Type.Optional(
+    Type.Union([Type.Literal("authorization"), Type.Literal("permit"), Type.Literal("approval")], {
+      description:
+        "pay only. authorization: sign `authorization`; permit: sign `permit` and `forwardRequest`; approval: the " +
+        "token has no permit, sign `forwardRequest` after approving the escrow from the wallet",
+    }),
+  ),
   chainId: Type.String(),
   chainOrderId: Type.String(),
+  authorization: Type.Optional(
+    Type.Object({
+      domain: TypedDataDomain,
+      types: TypedDataTypes,
+      primaryType: Type.String(),
+      message: Type.Object({
+        from: Type.String(),
+        to: Type.String({ description: "The escrow" }),
+        value: Type.String({ description: "Exactly the order's amount" }),
+        validAfter: Type.String(),
+        validBefore: Type.String(),
+        nonce: Type.String({ description: "The order's EIP-712 digest in the escrow's domain" }),
+      }),
+    }),
+  ),
   permit: Type.Optional(
     Type.Object({
       domain: TypedDataDomain,
@@ -136,20 +203,22 @@ export const BuyerIntent = Type.Object({
       }),
     }),
   ),
-  forwardRequest: Type.Object({
-    domain: TypedDataDomain,
-    types: TypedDataTypes,
-    primaryType: Type.String(),
-    message: Type.Object({
-      from: Type.String(),
-      to: Type.String(),
-      value: Type.String(),
-      gas: Type.String(),
-      nonce: Type.String(),
-      deadline: Type.String(),
-      data: Type.String(),
+  forwardRequest: Type.Optional(
+    Type.Object({
+      domain: TypedDataDomain,
+      types: TypedDataTypes,
+      primaryType: Type.String(),
+      message: Type.Object({
+        from: Type.String(),
+        to: Type.String(),
+        value: Type.String(),
+        gas: Type.String(),
+        nonce: Type.String(),
+        deadline: Type.String(),
+        data: Type.String(),
+      }),
     }),
-  }),
+  ),
 });
 
 export const BuyerActionAccepted = Type.Object({

@@ -3,7 +3,8 @@
  * reports, so a replay returns it exactly and a crash can never leave one without the other. The same key
  * with a different request is refused (409).
  *
- * A key belongs to the merchant (the admin and the arbiter have a scope each; anonymous buyers share one): two
+ * A key belongs to the merchant (the admin and the arbiter have a scope each; a caller without a key has its
+ * client address's, so a stranger cannot take a buyer's key first and have the buyer's request refused): two
  * API keys of one merchant sending the same key never both execute. Only the API key that made the first
  * request gets its replay, another gets 409, since a stored response may hold a secret (a new API key, a
  * webhook's) that the other key could not obtain itself. A key is kept `IDEMPOTENCY_TTL_HOURS` (24 h by
@@ -12,6 +13,7 @@
 import crypto from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { AppError } from "../domain/errors";
+import { clientOf } from "./rateLimit";
 import { decryptPrivateKey, encryptPrivateKey } from "../domain/keys";
 import { describeError } from "../domain/redact";
 import type { Principal, ServiceDeps } from "../services/context";
@@ -132,9 +134,12 @@ export interface IdempotencyClaim {
   ttlSeconds: number;
 }
 
-/** Whose keys a request's Idempotency-Key is among: its merchant's, the admin's, the arbiter's or anonymous. */
-export function idempotencyScope(p: Principal | undefined): string {
-  if (!p) return "anonymous";
+/**
+ * Whose keys a request's Idempotency-Key is among: its merchant's, the admin's, the arbiter's, or without a key its
+ * client's (the address the per-IP rate limit counts: an IPv6 client is its /64).
+ */
+export function idempotencyScope(p: Principal | undefined, client: string): string {
+  if (!p) return `anonymous:${client}`;
   // Merchant ids (`mch_…`) never equal the other scopes' names.
   return p.kind === "merchant" && p.merchantId ? p.merchantId : p.kind;
 }
@@ -148,7 +153,7 @@ export function idempotencyOf(req: FastifyRequest): IdempotencyClaim | null {
     throw new AppError("invalid_idempotency_key", "Idempotency-Key must be 1 to 255 visible ASCII characters");
   }
   return {
-    scope: idempotencyScope(req.principal),
+    scope: idempotencyScope(req.principal, clientOf(req)),
     key,
     hash: requestHash(req),
     apiKeyId: req.principal?.keyId ?? null,

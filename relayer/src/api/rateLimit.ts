@@ -1,7 +1,8 @@
 /**
  * Rate limits of the API: token buckets in this process's memory, one per merchant API key
- * (RATE_LIMIT_PER_KEY_PER_MINUTE), per client IP on the routes that need no key and for refused keys
- * (RATE_LIMIT_PER_IP_PER_MINUTE), and per merchant for reconciliation. A bucket holds a minute's allowance and
+ * (RATE_LIMIT_PER_KEY_PER_MINUTE), one per merchant for all its keys together (RATE_LIMIT_PER_MERCHANT_PER_MINUTE:
+ * a tenant cannot multiply its allowance by minting keys), per client IP on the routes that need no key and for
+ * refused keys (RATE_LIMIT_PER_IP_PER_MINUTE), and per merchant for reconciliation. A bucket holds a minute's allowance and
  * refills continuously, so a client may send its allowance at once and then keeps the per-minute rate. Several
  * relayer processes each apply the limits: behind a load balancer over N processes a client gets up to N times
  * the allowance. A request beyond is answered 429 rate_limited with Retry-After (seconds).
@@ -55,6 +56,8 @@ export interface RateLimitSettings {
   perKeyPerMinute: number;
   /** Requests per minute of each client IP on the routes without a key, and refused keys (0: no limit). */
   perIpPerMinute: number;
+  /** Requests per minute of all of a merchant's keys together (0 or absent: no limit). */
+  perMerchantPerMinute?: number;
 }
 
 /** Reconciliation reports a merchant may ask for per minute (whichever of its keys asks). */
@@ -63,11 +66,13 @@ export const RECONCILIATIONS_PER_MINUTE = 6;
 export class RateLimits {
   readonly perKey: TokenBuckets | null;
   readonly perIp: TokenBuckets | null;
+  readonly perMerchant: TokenBuckets | null;
   readonly reconciliation = new TokenBuckets(RECONCILIATIONS_PER_MINUTE);
 
   constructor(s: RateLimitSettings) {
     this.perKey = s.perKeyPerMinute > 0 ? new TokenBuckets(s.perKeyPerMinute) : null;
     this.perIp = s.perIpPerMinute > 0 ? new TokenBuckets(s.perIpPerMinute) : null;
+    this.perMerchant = (s.perMerchantPerMinute ?? 0) > 0 ? new TokenBuckets(s.perMerchantPerMinute!) : null;
   }
 }
 

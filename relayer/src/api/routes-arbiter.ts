@@ -35,13 +35,16 @@ export function registerArbiterRoutes(server: FastifyInstance, deps: ServiceDeps
       onRequest: requireArbiter(deps),
       schema: {
         tags: ["arbiter"],
-        summary: "Open disputes with their evidence",
+        summary: "Open disputes with their evidence (oldest change first, cursor pagination)",
+        description:
+          "A dispute that changes while the list is paged (a settlement proposal) moves to the end: it may be listed again on a later page, never skipped.",
         operationId: "listOpenDisputes",
         security: sec,
-        response: { 200: S.List(Dispute), ...S.errors(400, 401, 403, 500) },
+        querystring: Type.Object(S.ListPaging, { additionalProperties: false }),
+        response: { 200: S.Page(Dispute), ...S.errors(400, 401, 403, 500) },
       },
     },
-    async () => ({ data: await listOpenDisputes(deps) }),
+    async (req) => listOpenDisputes(deps, req.query),
   );
 
   app.post(

@@ -15,19 +15,29 @@ import { mutate } from "./idempotency";
 import { requireMerchant } from "./auth";
 import { merchantOf, noKey, sec } from "./common";
 import { limitByIp } from "./rateLimit";
-import { BuyerActionAccepted, BuyerIntent, ChainIdParam, CheckoutView, IntentBody, SignedAction } from "./buyerSchemas";
+import {
+  BuyerActionAccepted,
+  BuyerIntent,
+  ChainIdParam,
+  CheckoutView,
+  Domain as DomainSchema,
+  GaslessMethod,
+  IntentBody,
+  SignedAction,
+} from "./buyerSchemas";
 import * as S from "./schemas";
 
 /** A signed action as the relay checks it: wallets send a domain's chainId as a number or a decimal string. */
 function signedAction(body: Static<typeof SignedAction>): SignedBuyerAction {
-  const domain = (d: Static<typeof SignedAction>["forwardRequest"]["domain"]): Domain => ({
+  const domain = (d: Static<typeof DomainSchema>): Domain => ({
     ...d,
     chainId: String(d.chainId),
   });
   return {
     ...body,
-    forwardRequest: { ...body.forwardRequest, domain: domain(body.forwardRequest.domain) },
+    forwardRequest: body.forwardRequest && { ...body.forwardRequest, domain: domain(body.forwardRequest.domain) },
     permit: body.permit && { ...body.permit, domain: domain(body.permit.domain) },
+    authorization: body.authorization && { ...body.authorization, domain: domain(body.authorization.domain) },
   };
 }
 
@@ -57,7 +67,7 @@ export function registerCheckoutRoutes(server: FastifyInstance, deps: ServiceDep
       schema: {
         tags: ["checkout"],
         summary:
-          "EIP-712 data the buyer signs to pay, confirm receipt, dispute, or propose or accept a settlement without gas",
+          "EIP-712 data the buyer signs to pay (by ERC-3009 authorization or EIP-2612 permit), confirm receipt, dispute, or propose or accept a settlement without gas",
         operationId: "createBuyerIntent",
         security: noKey,
         params: ChainIdParam,
@@ -74,6 +84,7 @@ export function registerCheckoutRoutes(server: FastifyInstance, deps: ServiceDep
         body.buyer,
         body.evidence,
         body.buyerTotal,
+        body.method,
       );
     },
   );
@@ -109,15 +120,25 @@ export function registerCheckoutRoutes(server: FastifyInstance, deps: ServiceDep
       onRequest: requireMerchant(deps, "orders"),
       schema: {
         tags: ["orders"],
-        summary: "EIP-712 permit and forward request for the buyer to pay without gas",
+        summary:
+          "EIP-712 data for the buyer to pay without gas: an ERC-3009 authorization, or a permit and forward request",
         operationId: "createPaymentIntent",
         security: sec,
         params: S.OrderNameParam,
-        body: Type.Object({ buyer: S.Address }, { additionalProperties: false }),
+        body: Type.Object({ buyer: S.Address, method: Type.Optional(GaslessMethod) }, { additionalProperties: false }),
         response: { 200: BuyerIntent, ...S.errors(400, 401, 403, 404, 409, 413, 415, 422, 500, 503) },
       },
     },
-    async (req) => buildIntent(deps, await getOrderOr404(db, merchantOf(req), req.params.id), "pay", req.body.buyer),
+    async (req) =>
+      buildIntent(
+        deps,
+        await getOrderOr404(db, merchantOf(req), req.params.id),
+        "pay",
+        req.body.buyer,
+        undefined,
+        undefined,
+        req.body.method,
+      ),
   );
   app.post(
     "/v1/orders/:id/pay",

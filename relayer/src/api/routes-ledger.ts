@@ -1,22 +1,34 @@
-/** The double-entry ledger: lines, balances, CSV export and reconciliation against the chain. */
+/** The double-entry ledger: lines, balances, CSV and JSON-lines exports and reconciliation against the chain. */
 import { Readable } from "node:stream";
 import { Type, type Static } from "@sinclair/typebox";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { AppError } from "../domain/errors";
-import type { Queryable } from "../store/db";
+import type { Db, Queryable } from "../store/db";
+import { findLedgerEntries, ledgerEntriesQuery, ledgerLineTime, type LedgerEntryRow } from "../store/ledger";
 import type { ServiceDeps } from "../services/context";
-import { ledgerBalances, ledgerEntries, toCsv, type LedgerFilter } from "../ledger/ledger";
+import {
+  CSV_HEADER,
+  csvLines,
+  ledgerBalances,
+  ledgerEntries,
+  ledgerEntryJson,
+  type LedgerFilter,
+} from "../ledger/ledger";
 import { reconcile } from "../ledger/reconcile";
 import { requireAdmin, requireMerchant } from "./auth";
 import { merchantOf, sec } from "./common";
 import { charge } from "./rateLimit";
 import * as S from "./schemas";
 
-/** The longest range one CSV export covers: a month of lines, read and sent page by page. */
+/**
+ * The longest range one export covers. Memory no longer grows with the range (the lines stream from a
+ * server-side cursor), but an export holds a database connection while it streams: a month at a time keeps
+ * that bounded.
+ */
 export const EXPORT_MAX_DAYS = 31;
 const DAY_MS = 24 * 3600_000;
-/** Ledger lines read per query while an export streams. */
+/** Ledger lines read per batch from the export's cursor. */
 const EXPORT_PAGE = 1000;
 
 export const LedgerQuery = Type.Object(
@@ -25,7 +37,12 @@ export const LedgerQuery = Type.Object(
     order: Type.Optional(Type.String({ pattern: "^0x[0-9a-fA-F]{64}$", description: "A chain order id" })),
     from: Type.Optional(Type.String({ format: "date-time" })),
     to: Type.Optional(Type.String({ format: "date-time" })),
-    cursor: Type.Optional(Type.String({ pattern: "^[0-9]{1,19}$" })),
+    cursor: Type.Optional(
+      Type.String({
+        pattern: "^([0-9]{1,19}\\.)?[0-9]{1,19}$",
+        description: "The nextCursor of the previous page (a line id alone is also accepted)",
+      }),
+    ),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
   },
   { additionalProperties: false },
@@ -59,6 +76,8 @@ const MerchantCheck = Type.Object({
   chainEscrow: Type.String(),
   ledgerPayouts: Type.String(),
   chainPayouts: Type.String(),
+  ledgerCredits: Type.String({ description: "The ledger's escrow_credits: payouts the token refused, not withdrawn" }),
+  chainCredits: Type.String({ description: "The escrow's credited() of the merchant's address in the token" }),
 });
 const Difference = Type.Object({
   check: Type.String({ description: "Which equality does not hold" }),
@@ -119,29 +138,111 @@ export function exportRange(q: { from?: string; to?: string }, now = Date.now())
   return { from, to };
 }
 
-/** The CSV of the ledger lines `filter` selects, in chunks of `pageSize` lines read one query at a time. */
+/**
+ * The ledger lines `filter` selects, in batches of at most `batchSize`: from a server-side cursor when `q` is the
+ * database (one connection, closed and given back when the iteration ends, early or not), else page by page on
+ * the (block time, id) keyset.
+ */
+async function* ledgerLineBatches(
+  q: Queryable | Db,
+  filter: Omit<LedgerFilter, "after" | "limit">,
+  batchSize: number,
+): AsyncGenerator<LedgerEntryRow[]> {
+  if ("cursor" in q && q.cursor) {
+    const { sql, params } = ledgerEntriesQuery(filter);
+    yield* q.cursor<LedgerEntryRow>(sql, params, batchSize);
+    return;
+  }
+  for (let after: LedgerFilter["after"]; ;) {
+    const rows = await findLedgerEntries(q, { ...filter, after, limit: batchSize });
+    if (rows.length > 0) yield rows;
+    if (rows.length < batchSize) return;
+    const last = rows[rows.length - 1];
+    after = { time: Number(last.block_time ?? 0), id: String(last.id) };
+  }
+}
+
+/** The CSV of the ledger lines `filter` selects, header first, one chunk per batch of `pageSize` lines. */
 export async function* ledgerCsvChunks(
-  q: Queryable,
-  filter: Omit<LedgerFilter, "afterId" | "limit">,
+  q: Queryable | Db,
+  filter: Omit<LedgerFilter, "after" | "limit">,
   pageSize = EXPORT_PAGE,
 ): AsyncGenerator<string> {
-  let afterId: string | undefined;
-  for (let first = true; ; first = false) {
-    const rows = await ledgerEntries(q, { ...filter, afterId, limit: pageSize });
-    const csv = toCsv(rows);
-    // toCsv starts with the header line: sent once.
-    if (first) yield csv;
-    else if (rows.length > 0) yield csv.slice(csv.indexOf("\n") + 1);
-    if (rows.length < pageSize) return;
-    afterId = rows[rows.length - 1].id;
+  let head = CSV_HEADER;
+  for await (const rows of ledgerLineBatches(q, filter, pageSize)) {
+    yield head + csvLines(rows.map(ledgerEntryJson));
+    head = "";
   }
+  if (head) yield head;
+}
+
+/** The JSON lines (one ledger entry object a line) of the ledger lines `filter` selects, one chunk per batch. */
+export async function* ledgerJsonLinesChunks(
+  q: Queryable | Db,
+  filter: Omit<LedgerFilter, "after" | "limit">,
+  pageSize = EXPORT_PAGE,
+): AsyncGenerator<string> {
+  for await (const rows of ledgerLineBatches(q, filter, pageSize)) {
+    let out = "";
+    for (const r of rows) out += JSON.stringify(ledgerEntryJson(r)) + "\n";
+    yield out;
+  }
+}
+
+/** A page's cursor: the block time and id of its last line. */
+const cursorOf = (e: { id: string; at: string | null }) => `${e.at ? Math.floor(Date.parse(e.at) / 1000) : 0}.${e.id}`;
+
+/** Where the page after `cursor` starts; a cursor that is a bare line id is looked up. */
+async function afterCursor(q: Queryable, merchantId: string, cursor: string | undefined) {
+  if (!cursor) return undefined;
+  const [time, id] = cursor.includes(".") ? cursor.split(".") : [undefined, cursor];
+  if (time !== undefined) return { time: Number(time), id };
+  const t = await ledgerLineTime(q, merchantId, id);
+  if (t === undefined)
+    throw new AppError("validation_failed", "the cursor names no ledger line of this merchant", { field: "cursor" });
+  return { time: t, id };
 }
 
 const yyyymmdd = (d: Date) => d.toISOString().slice(0, 10).replace(/-/g, "");
 
+/** Streaming exports running at once: per merchant and in this process. */
+export const EXPORTS_PER_MERCHANT = 2;
+export const EXPORTS_PER_PROCESS = 4;
+
+/** Counts the exports streaming now; `take` throws 429 rate_limited beyond the limits. */
+class RunningExports {
+  private readonly byMerchant = new Map<string, number>();
+  private total = 0;
+
+  take(merchantId: string): () => void {
+    const mine = this.byMerchant.get(merchantId) ?? 0;
+    if (mine >= EXPORTS_PER_MERCHANT || this.total >= EXPORTS_PER_PROCESS) {
+      throw new AppError(
+        "rate_limited",
+        mine >= EXPORTS_PER_MERCHANT
+          ? `${mine} exports of this merchant are streaming; retry once one has finished`
+          : "the relayer is streaming as many exports as it serves at once; retry shortly",
+        { limitPerMerchant: EXPORTS_PER_MERCHANT, retryAfterSeconds: 5 },
+      );
+    }
+    this.byMerchant.set(merchantId, mine + 1);
+    this.total += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.total -= 1;
+      const left = (this.byMerchant.get(merchantId) ?? 1) - 1;
+      if (left > 0) this.byMerchant.set(merchantId, left);
+      else this.byMerchant.delete(merchantId);
+    };
+  }
+}
+
 export function registerLedgerRoutes(server: FastifyInstance, deps: ServiceDeps): void {
   const app = server.withTypeProvider<TypeBoxTypeProvider>();
   const { db } = deps;
+  const runningExports = new RunningExports();
   app.get(
     "/v1/ledger/entries",
     {
@@ -149,6 +250,7 @@ export function registerLedgerRoutes(server: FastifyInstance, deps: ServiceDeps)
       schema: {
         tags: ["ledger"],
         summary: "Double-entry ledger lines by time range, order and token",
+        description: "In block time order; nextCursor continues after the page's last line.",
         operationId: "listLedgerEntries",
         security: sec,
         querystring: LedgerQuery,
@@ -158,9 +260,10 @@ export function registerLedgerRoutes(server: FastifyInstance, deps: ServiceDeps)
     async (req) => {
       const f = req.query;
       const limit = f.limit ?? 200;
-      const rows = await ledgerEntries(db, { ...entriesFilter(req, f), afterId: f.cursor, limit: limit + 1 });
+      const after = await afterCursor(db, merchantOf(req), f.cursor);
+      const rows = await ledgerEntries(db, { ...entriesFilter(req, f), after, limit: limit + 1 });
       const page = rows.slice(0, limit);
-      return { data: page, nextCursor: rows.length > limit ? page[page.length - 1].id : null };
+      return { data: page, nextCursor: rows.length > limit ? cursorOf(page[page.length - 1]) : null };
     },
   );
   app.get(
@@ -183,38 +286,65 @@ export function registerLedgerRoutes(server: FastifyInstance, deps: ServiceDeps)
       balances: await ledgerBalances(db, merchantOf(req), tokenParam(req.query.token)),
     }),
   );
-  app.get(
-    "/v1/ledger/export.csv",
+  const ledgerExports = [
     {
-      onRequest: requireMerchant(deps, "read"),
-      schema: {
-        tags: ["ledger"],
-        summary: "The ledger lines of at most 31 days as CSV (by default the last 31 days), streamed",
-        description: `Lines by block time in [from, to). Without from: the ${EXPORT_MAX_DAYS} days up to to (or now); without to: up to the newest line. A range of more than ${EXPORT_MAX_DAYS} days is refused with 400 range_too_large. cursor and limit are not used.`,
-        operationId: "exportLedgerCsv",
-        security: sec,
-        querystring: LedgerQuery,
-        response: {
-          200: {
-            description:
-              "id,at,block_number,tx_hash,chain_order_id,token,account,debit,credit; one line per entry. The file name says the range: ledger-<from>-<to>.csv (UTC days)",
-            // Sent as a stream of the text, page by page.
-            content: { "text/csv": { schema: Type.Unsafe<string | Readable>({ type: "string" }) } },
+      path: "/v1/ledger/export.csv",
+      operationId: "exportLedgerCsv",
+      format: "CSV",
+      contentType: "text/csv",
+      ext: "csv",
+      body: "id,at,block_number,tx_hash,chain_order_id,token,account,debit,credit; one line per entry.",
+      chunks: ledgerCsvChunks,
+    },
+    {
+      path: "/v1/ledger/export.jsonl",
+      operationId: "exportLedgerJsonLines",
+      format: "JSON lines",
+      contentType: "application/jsonl",
+      ext: "jsonl",
+      body: "One ledger entry object (as in listLedgerEntries) a line.",
+      chunks: ledgerJsonLinesChunks,
+    },
+  ] as const;
+  for (const x of ledgerExports) {
+    app.get(
+      x.path,
+      {
+        onRequest: requireMerchant(deps, "read"),
+        schema: {
+          tags: ["ledger"],
+          summary: `The ledger lines of at most ${EXPORT_MAX_DAYS} days as ${x.format} (by default the last ${EXPORT_MAX_DAYS} days), streamed`,
+          description: `Lines by block time in [from, to), in block time order. Without from: the ${EXPORT_MAX_DAYS} days up to to (or now); without to: up to the newest line. A range of more than ${EXPORT_MAX_DAYS} days is refused with 400 range_too_large. cursor and limit are not used. The lines stream from a database cursor as the client reads them.`,
+          operationId: x.operationId,
+          security: sec,
+          querystring: LedgerQuery,
+          response: {
+            200: {
+              description: `${x.body} The file name says the range: ledger-<from>-<to>.${x.ext} (UTC days)`,
+              // Sent as a stream of the text, a batch of lines at a time.
+              content: { [x.contentType]: { schema: Type.Unsafe<string | Readable>({ type: "string" }) } },
+            },
+            ...S.errors(400, 401, 403, 429, 500),
           },
-          ...S.errors(400, 401, 403, 500),
         },
       },
-    },
-    async (req, reply) => {
-      const range = exportRange(req.query);
-      const filter = { ...entriesFilter(req, req.query), from: range.from, to: range.to };
-      const name = `ledger-${yyyymmdd(range.from)}-${yyyymmdd(range.to ?? new Date())}.csv`;
-      reply
-        .header("content-type", "text/csv; charset=utf-8")
-        .header("content-disposition", `attachment; filename="${name}"`);
-      return reply.send(Readable.from(ledgerCsvChunks(db, filter)));
-    },
-  );
+      async (req, reply) => {
+        const range = exportRange(req.query);
+        const filter = { ...entriesFilter(req, req.query), from: range.from, to: range.to };
+        const name = `ledger-${yyyymmdd(range.from)}-${yyyymmdd(range.to ?? new Date())}.${x.ext}`;
+        // Each streaming export holds a database connection while its client reads: a few at a time per merchant
+        // and per process, so slow readers cannot take the pool from everyone else.
+        const release = runningExports.take(merchantOf(req));
+        reply
+          .header("content-type", `${x.contentType}; charset=utf-8`)
+          .header("content-disposition", `attachment; filename="${name}"`);
+        // Backpressure: the next batch is read from the cursor only when the client has taken the previous ones.
+        const stream = Readable.from(x.chunks(db, filter), { highWaterMark: 2 });
+        stream.once("close", release);
+        return reply.send(stream);
+      },
+    );
+  }
   app.get(
     "/v1/ledger/reconciliation",
     {

@@ -1,7 +1,11 @@
-/** A merchant's identity and API keys: the admin creates merchants and their first keys; merchants manage their staff keys. */
+/**
+ * A merchant's identity: the admin creates merchants (with a custodial identity, or the merchant's own address),
+ * issues their first keys and sets their gas budgets; an external merchant's wallet signs its operator approvals.
+ * Staff keys are in routes-keys.ts.
+ */
 import { Type } from "@sinclair/typebox";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ServiceDeps } from "../services/context";
 import { mutate } from "./idempotency";
 import { requireAdmin, requireMerchant } from "./auth";
@@ -11,18 +15,104 @@ import {
   getMerchantOr404,
   issueKey,
   listAllMerchants,
-  listKeys,
   merchantView,
   revokeKey,
 } from "../services/merchants";
-import { gasBudgetView, setGasBudget } from "../services/gasBudget";
+import {
+  APPROVAL_REQUEST_TTL_S,
+  MAX_APPROVAL_GAS,
+  operatorApprovals,
+  submitOperatorApprovals,
+} from "../services/operatorApprovals";
+import type { SignedApproval } from "../domain/typedData";
+import { gasBudgetView, setGasBudget, withinGasBudget } from "../services/gasBudget";
 import { SCOPES } from "../domain/model";
 import { merchantOf, sec } from "./common";
+
+const ForwardRequestMessage = Type.Object({
+  from: Type.String(),
+  to: Type.String(),
+  value: S.UintString,
+  gas: S.UintString,
+  nonce: S.UintString,
+  deadline: S.UintString,
+  data: Type.String(),
+});
+
+const OperatorApprovals = Type.Object(
+  {
+    merchantId: Type.String(),
+    address: S.Address,
+    status: Type.String({ description: "pending until the chain shows every approval, then active" }),
+    domain: Type.Object(
+      {
+        name: Type.String(),
+        version: Type.String(),
+        chainId: Type.String(),
+        verifyingContract: Type.String({ description: "The forwarder" }),
+      },
+      { description: "The forwarder's EIP-712 domain, as the chain reports it (eip712Domain)" },
+    ),
+    types: Type.Object({
+      ForwardRequest: Type.Array(Type.Object({ name: Type.String(), type: Type.String() })),
+    }),
+    primaryType: Type.Literal("ForwardRequest"),
+    requests: Type.Array(
+      Type.Object({
+        message: ForwardRequestMessage,
+        contract: Type.Union([Type.Literal("escrow"), Type.Literal("inventory")]),
+        operator: Type.String({ description: "The relayer signer this request approves" }),
+      }),
+      {
+        description: `One per approval missing on chain, with consecutive forwarder nonces and a deadline ${APPROVAL_REQUEST_TTL_S} s ahead; empty once every approval is on chain`,
+      },
+    ),
+  },
+  {
+    description:
+      "EIP-712 typed data for the merchant's own wallet: each message is signed with eth_signTypedData_v4 (domain, types, message) by the merchant's address. The forwarder verifies ECDSA signatures only: an ERC-1271 contract wallet approves the operators with its own transactions instead, then posts an empty list",
+  },
+);
+
+const SignedApprovals = Type.Object(
+  {
+    requests: Type.Array(
+      Type.Object(
+        {
+          from: S.Address,
+          to: S.Address,
+          value: S.UintIn("uint256"),
+          gas: S.UintIn("uint256"),
+          nonce: S.UintIn("uint256"),
+          deadline: S.UintIn("uint48"),
+          data: Type.String({ pattern: "^0x([0-9a-fA-F]{2}){0,4096}$" }),
+          signature: Type.String({ pattern: "^0x[0-9a-fA-F]{130}$", description: "65-byte ECDSA signature" }),
+        },
+        { additionalProperties: false },
+      ),
+      {
+        maxItems: 64,
+        description: `The messages GET operator-approvals returned, each with its signature, in the same order. Gas ${"between"} what was asked and ${MAX_APPROVAL_GAS}; no value`,
+      },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const ApprovalsAccepted = Type.Object({ merchant: S.Merchant, command: S.CommandRef });
 
 export function registerMerchantsRoutes(server: FastifyInstance, deps: ServiceDeps): void {
   const app = server.withTypeProvider<TypeBoxTypeProvider>();
   const { db } = deps;
   const admin = requireAdmin(deps);
+  const approve = (merchantId: string, req: FastifyRequest, reply: FastifyReply, requests: SignedApproval[]) =>
+    mutate(
+      db,
+      req,
+      reply,
+      202,
+      withinGasBudget(deps, merchantId, (q) => submitOperatorApprovals(deps, q, req.principal!, merchantId, requests)),
+    );
 
   // ------------------------------------------------------------------ admin
   app.post(
@@ -32,14 +122,29 @@ export function registerMerchantsRoutes(server: FastifyInstance, deps: ServiceDe
       schema: {
         tags: ["admin"],
         summary: "Create a merchant with a new on-chain identity that authorises the relayer's operators",
+        description:
+          "Without `address`, the relayer generates a custodial identity and signs its operator approvals itself. With `address`, the merchant's own wallet is its identity (signer external): it signs the approvals (GET then POST /v1/merchant/operator-approvals) and the merchant stays pending until the chain shows them. The address cannot be the zero address, the escrow, the inventory, the forwarder or a relayer signer (400 merchant_address_forbidden), nor another merchant's (409 merchant_address_taken)",
         operationId: "createMerchant",
         security: sec,
         headers: S.IdempotencyHeaders,
-        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
-        response: { 201: S.Merchant, ...S.errors(400, 401, 403, 409, 413, 415, 500) },
+        body: Type.Object(
+          {
+            name: Type.String({ minLength: 1, maxLength: 200 }),
+            address: Type.Optional(
+              Type.String({
+                pattern: "^0x[0-9a-fA-F]{40}$",
+                description:
+                  "The merchant's own signing address (checksummed or lower-case): an externally owned account, since the forwarder verifies ECDSA signatures only",
+              }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: S.Merchant, ...S.errors(400, 401, 403, 409, 413, 415, 500, 503) },
       },
     },
-    async (req, reply) => mutate(db, req, reply, 201, (q) => createMerchant(deps, q, req.principal!, req.body.name)),
+    async (req, reply) =>
+      mutate(db, req, reply, 201, (q) => createMerchant(deps, q, req.principal!, req.body.name, req.body.address)),
   );
 
   app.get(
@@ -48,13 +153,14 @@ export function registerMerchantsRoutes(server: FastifyInstance, deps: ServiceDe
       onRequest: admin,
       schema: {
         tags: ["admin"],
-        summary: "List merchants",
+        summary: "List merchants (in creation order, cursor pagination)",
         operationId: "listMerchants",
         security: sec,
-        response: { 200: S.List(S.Merchant), ...S.errors(400, 401, 403, 500) },
+        querystring: Type.Object(S.ListPaging, { additionalProperties: false }),
+        response: { 200: S.Page(S.Merchant), ...S.errors(400, 401, 403, 500) },
       },
     },
-    async () => ({ data: await listAllMerchants(db) }),
+    async (req) => listAllMerchants(db, req.query),
   );
 
   app.get(
@@ -71,6 +177,40 @@ export function registerMerchantsRoutes(server: FastifyInstance, deps: ServiceDe
       },
     },
     async (req) => merchantView(await getMerchantOr404(db, req.params.id)),
+  );
+
+  app.get(
+    "/v1/admin/merchants/:id/operator-approvals",
+    {
+      onRequest: admin,
+      schema: {
+        tags: ["admin"],
+        summary: "The typed data an external merchant's wallet signs to approve the relayer's operators",
+        operationId: "getMerchantOperatorApprovals",
+        security: sec,
+        params: S.IdParam,
+        response: { 200: OperatorApprovals, ...S.errors(400, 401, 403, 404, 409, 500, 503) },
+      },
+    },
+    async (req) => operatorApprovals(deps, db, req.principal!, req.params.id),
+  );
+
+  app.post(
+    "/v1/admin/merchants/:id/operator-approvals",
+    {
+      onRequest: admin,
+      schema: {
+        tags: ["admin"],
+        summary: "Relay an external merchant's signed operator approvals (checked before any gas is spent)",
+        operationId: "submitMerchantOperatorApprovals",
+        security: sec,
+        headers: S.IdempotencyHeaders,
+        params: S.IdParam,
+        body: SignedApprovals,
+        response: { 202: ApprovalsAccepted, ...S.errors(400, 401, 402, 403, 404, 409, 413, 415, 422, 500, 503) },
+      },
+    },
+    async (req, reply) => approve(req.params.id, req, reply, req.body.requests),
   );
 
   app.get(
@@ -133,6 +273,7 @@ export function registerMerchantsRoutes(server: FastifyInstance, deps: ServiceDe
           role: "merchant",
           name: body.name,
           scopes: body.scopes ?? [...SCOPES],
+          // The admin is not held to the cap: a merchant whose staff filled it still gets a rescue key.
         }),
       );
     },
@@ -178,69 +319,38 @@ export function registerMerchantsRoutes(server: FastifyInstance, deps: ServiceDe
     async (req) => gasBudgetView(deps, db, merchantOf(req)),
   );
 
-  // ------------------------------------------------------------------ staff keys
   app.get(
-    "/v1/keys",
+    "/v1/merchant/operator-approvals",
     {
-      onRequest: requireMerchant(deps, "keys"),
+      onRequest: requireMerchant(deps, "read"),
       schema: {
-        tags: ["keys"],
-        summary: "List the merchant's API keys",
-        operationId: "listKeys",
+        tags: ["merchants"],
+        summary:
+          "The typed data this merchant's own wallet signs to approve the relayer's operators (owner keys, external merchants)",
+        operationId: "getOperatorApprovals",
         security: sec,
-        response: { 200: S.List(S.ApiKey), ...S.errors(400, 401, 403, 500) },
+        response: { 200: OperatorApprovals, ...S.errors(400, 401, 403, 404, 409, 500, 503) },
       },
     },
-    async (req) => ({ data: await listKeys(db, merchantOf(req)) }),
+    async (req) => operatorApprovals(deps, db, req.principal!, merchantOf(req)),
   );
 
   app.post(
-    "/v1/keys",
+    "/v1/merchant/operator-approvals",
     {
       onRequest: requireMerchant(deps, "keys"),
       schema: {
-        tags: ["keys"],
-        summary: "Issue a staff key with some of this key's scopes; the secret is shown once",
-        operationId: "issueKey",
+        tags: ["merchants"],
+        summary: "Relay the operator approvals this merchant's wallet signed (owner keys, external merchants)",
+        description:
+          "Each request must be what GET /v1/merchant/operator-approvals returns now, signed by the merchant's address: refused before any gas is spent otherwise (400 wrong_signer, signature_invalid, signature_mismatch, signature_expired; 409 signature_replayed for a spent nonce; 422 unprocessable when the forwarder would refuse the batch). Accepted, the batch is relayed (merchant_setup) and the merchant turns active once the chain shows every approval",
+        operationId: "submitOperatorApprovals",
         security: sec,
         headers: S.IdempotencyHeaders,
-        body: S.NewKey,
-        response: { 201: S.ApiKeyWithSecret, ...S.errors(400, 401, 403, 409, 413, 415, 500) },
+        body: SignedApprovals,
+        response: { 202: ApprovalsAccepted, ...S.errors(400, 401, 402, 403, 404, 409, 413, 415, 422, 500, 503) },
       },
     },
-    async (req, reply) => {
-      const body = req.body;
-      return mutate(db, req, reply, 201, (q) =>
-        issueKey(q, req.principal!, {
-          merchantId: merchantOf(req),
-          role: "merchant",
-          name: body.name,
-          scopes: body.scopes ?? ["read"],
-        }),
-      );
-    },
-  );
-
-  app.post(
-    "/v1/keys/:id/revoke",
-    {
-      onRequest: requireMerchant(deps, "keys"),
-      schema: {
-        tags: ["keys"],
-        summary: "Revoke one of the merchant's keys",
-        operationId: "revokeKey",
-        security: sec,
-        headers: S.IdempotencyHeaders,
-        params: S.IdParam,
-        response: { 200: S.ApiKey, ...S.errors(400, 401, 403, 404, 409, 413, 415, 500) },
-      },
-    },
-    async (req, reply) => {
-      const out = await mutate(db, req, reply, 200, (q) =>
-        revokeKey(q, req.principal!, merchantOf(req), req.params.id),
-      );
-      deps.keyCache?.invalidate();
-      return out;
-    },
+    async (req, reply) => approve(merchantOf(req), req, reply, req.body.requests),
   );
 }

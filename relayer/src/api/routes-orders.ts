@@ -1,4 +1,4 @@
-/** A merchant's orders: acceptance, reads, search and the merchant's actions on them. */
+/** A merchant's orders: acceptance, reads, search and the merchant's actions on them (returns after completion too). */
 import { Type } from "@sinclair/typebox";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
@@ -9,24 +9,37 @@ import { AppError } from "../domain/errors";
 import { requireMerchant } from "./auth";
 import * as S from "./schemas";
 import {
-  acceptSettlement,
   cancelOrder,
-  proposeSettlement,
   createOrder,
   getOrderOr404,
   orderDetail,
   orderView,
   refundOrder,
-  searchOrders,
   shipOrder,
 } from "../services/orders";
+import { acceptSettlement, proposeSettlement } from "../services/settlements";
+import { returnOrder } from "../services/returns";
+import { listOrdersPage, searchOrdersPage, updateOrderMetadata } from "../services/orderSearch";
 import { withinGasBudget } from "../services/gasBudget";
 import { merchantOf, sec } from "./common";
+
+const PermitIn = Type.Object(
+  {
+    deadline: S.UintIn("uint256"),
+    v: Type.Integer({ minimum: 27, maximum: 28 }),
+    r: Type.String({ pattern: "^0x[0-9a-fA-F]{64}$" }),
+    s: Type.String({ pattern: "^0x[0-9a-fA-F]{64}$" }),
+  },
+  {
+    additionalProperties: false,
+    description: "The payout wallet's EIP-2612 permit for the escrow as spender, for at least the amount",
+  },
+);
 
 export function registerOrdersRoutes(server: FastifyInstance, deps: ServiceDeps): void {
   const app = server.withTypeProvider<TypeBoxTypeProvider>();
   /**
-   * A merchant's action on one of its orders (ship, refund, cancel, settlement): idempotent, refused once the
+   * A merchant's action on one of its orders (ship, refund, cancel, settlement, return): idempotent, refused once the
    * merchant's gas budget is spent, on the order the path names.
    */
   const orderAction = <T>(
@@ -106,14 +119,56 @@ export function registerOrdersRoutes(server: FastifyInstance, deps: ServiceDeps)
       onRequest: requireMerchant(deps, "read"),
       schema: {
         tags: ["orders"],
-        summary: "List and search orders (newest first, cursor pagination)",
+        summary:
+          "List orders by filters (reference, statuses, buyer, token, SKU, amount range, transaction, times, metadata[key]=value), sorted, cursor pagination",
         operationId: "listOrders",
         security: sec,
         querystring: S.ListOrdersQuery,
         response: { 200: S.Page(S.Order), ...S.errors(400, 401, 403, 500) },
       },
     },
-    async (req) => searchOrders(db, merchantOf(req), req.query),
+    async (req) => listOrdersPage(db, merchantOf(req), req.query),
+  );
+
+  app.get(
+    "/v1/orders/search",
+    {
+      onRequest: requireMerchant(deps, "read"),
+      schema: {
+        tags: ["orders"],
+        summary: "Search orders with the query language (status:'paid' AND amount>1000 AND metadata['email']:'a@b.c')",
+        operationId: "searchOrders",
+        security: sec,
+        querystring: S.SearchOrdersQuery,
+        response: { 200: S.SearchPage(S.Order), ...S.errors(400, 401, 403, 500) },
+      },
+    },
+    async (req) => searchOrdersPage(db, merchantOf(req), req.query),
+  );
+
+  app.patch(
+    "/v1/orders/:id",
+    {
+      onRequest: requireMerchant(deps, "orders"),
+      schema: {
+        tags: ["orders"],
+        summary: "Update an order's metadata: keys given are set, a key set to an empty string is deleted",
+        operationId: "updateOrder",
+        security: sec,
+        params: S.OrderNameParam,
+        body: S.OrderUpdate,
+        response: { 200: S.Order, ...S.errors(400, 401, 403, 404, 413, 415, 500) },
+      },
+    },
+    async (req) =>
+      db.tx(async (q) =>
+        updateOrderMetadata(
+          q,
+          req.principal!,
+          await getOrderOr404(q, merchantOf(req), req.params.id),
+          req.body.metadata,
+        ),
+      ),
   );
 
   app.get(
@@ -235,4 +290,50 @@ export function registerOrdersRoutes(server: FastifyInstance, deps: ServiceDeps)
       async (req, reply) => orderAction(req, reply, (q, order) => act(q, req.principal!, order, req.body.buyerTotal)),
     );
   }
+
+  app.post(
+    "/v1/orders/:id/return",
+    {
+      onRequest: requireMerchant(deps, "refunds"),
+      schema: {
+        tags: ["orders"],
+        summary: "Return money to the buyer of a completed order within its refund window, funded by the order's payee",
+        operationId: "returnOrder",
+        security: sec,
+        headers: S.IdempotencyHeaders,
+        params: S.OrderNameParam,
+        body: Type.Object(
+          {
+            amount: S.UintIn("uint256", { pattern: "^[1-9][0-9]{0,77}$" }),
+            restock: Type.Optional(
+              Type.Union(
+                [
+                  Type.Boolean({ description: "true: every line item of the order" }),
+                  Type.Array(
+                    Type.Object(
+                      {
+                        sku: Type.String({ minLength: 1, maxLength: 64 }),
+                        quantity: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+                      },
+                      { additionalProperties: false },
+                    ),
+                    {
+                      minItems: 1,
+                      maxItems: 100,
+                      description: "These SKUs of the order, at most the quantity ordered",
+                    },
+                  ),
+                ],
+                { description: "Mint returned goods back into the merchant's stock once the return is on chain" },
+              ),
+            ),
+            permit: Type.Optional(PermitIn),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 202: S.OrderAction, ...S.errors(400, 401, 402, 403, 404, 409, 413, 415, 422, 500, 503) },
+      },
+    },
+    async (req, reply) => orderAction(req, reply, (q, order) => returnOrder(deps, q, req.principal!, order, req.body)),
+  );
 }

@@ -1,6 +1,7 @@
 /**
  * Small read-only routes the web pages need: checking an API key without a failed request (token
- * introspection in the style of RFC 7662: 200 with `active: false`), and how to display a token's amounts.
+ * introspection in the style of RFC 7662: 200 with `active: false`), how to display a token's amounts and how a
+ * buyer can pay with it.
  */
 import { Type } from "@sinclair/typebox";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
@@ -14,6 +15,8 @@ import { getMerchant } from "../store/merchants";
 import { noKey } from "./common";
 import { limitByIp } from "./rateLimit";
 import * as S from "./schemas";
+import { PaymentMethods } from "./buyerSchemas";
+import { tokenMethods, type TokenMethods } from "../relay/tokenMethods";
 
 const ERC20_DISPLAY = ["function symbol() view returns (string)", "function decimals() view returns (uint8)"];
 
@@ -39,6 +42,22 @@ export const TokenInfo = Type.Object({
   token: Type.String({ description: '"native" or the checksummed ERC-20 address' }),
   symbol: Type.String({ description: '"tokens" when the token does not say' }),
   decimals: Type.Integer({ description: "0 when the token does not say" }),
+  // Optional in the schema so clients written before they existed still type-check; the route always sends them.
+  paymentMethods: Type.Optional(PaymentMethods),
+  eip712: Type.Optional(
+    Type.Union(
+      [
+        Type.Object({
+          name: Type.String(),
+          version: Type.String(),
+          chainId: Type.String(),
+          verifyingContract: Type.String(),
+        }),
+        Type.Null(),
+      ],
+      { description: "The token's EIP-712 domain (permits, authorizations are signed in it); null without either" },
+    ),
+  ),
 });
 
 export function registerWebRoutes(server: FastifyInstance, deps: ServiceDeps): void {
@@ -79,7 +98,7 @@ export function registerWebRoutes(server: FastifyInstance, deps: ServiceDeps): v
 
   // An accepted token's symbol and decimals never change: kept for the life of the process (the allowlist bounds
   // them). A refusal is kept a while, so asking again for the same token costs no eth_call.
-  const accepted = new Map<string, { token: string; symbol: string; decimals: number }>();
+  const accepted = new Map<string, { token: string; symbol: string; decimals: number } & TokenMethods>();
   const refused = new Map<string, number>();
   app.get(
     "/v1/tokens/:token",
@@ -87,7 +106,7 @@ export function registerWebRoutes(server: FastifyInstance, deps: ServiceDeps): v
       onRequest: limitByIp,
       schema: {
         tags: ["checkout"],
-        summary: 'Symbol and decimals of a token the escrow accepts ("native" for the chain currency)',
+        summary: 'Symbol, decimals and payment methods of a token the escrow accepts ("native" for the chain currency)',
         operationId: "getToken",
         security: noKey,
         params: Type.Object({ token: Type.String({ maxLength: 42 }) }),
@@ -96,7 +115,8 @@ export function registerWebRoutes(server: FastifyInstance, deps: ServiceDeps): v
     },
     async (req) => {
       const raw = req.params.token;
-      if (raw === "native" || raw === ZeroAddress) return { token: "native", symbol: "ETH", decimals: 18 };
+      if (raw === "native" || raw === ZeroAddress)
+        return { token: "native", symbol: "ETH", decimals: 18, ...(await tokenMethods(deps.chain, ZeroAddress)) };
       if (!isAddress(raw)) throw new AppError("validation_failed", 'token must be "native" or a 0x address');
       const token = getAddress(raw);
       const hit = accepted.get(token);
@@ -118,11 +138,12 @@ export function registerWebRoutes(server: FastifyInstance, deps: ServiceDeps): v
           if (isChainUnavailable(err)) throw err;
           return fallback;
         };
-      const [symbol, decimals] = await Promise.all([
+      const [symbol, decimals, methods] = await Promise.all([
         (c.symbol() as Promise<string>).catch(orDefault("tokens")),
         (c.decimals() as Promise<bigint>).catch(orDefault(0n)),
+        tokenMethods(deps.chain, token),
       ]);
-      const info = { token, symbol, decimals: Number(decimals) };
+      const info = { token, symbol, decimals: Number(decimals), ...methods };
       accepted.set(token, info);
       return info;
     },

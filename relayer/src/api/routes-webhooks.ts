@@ -1,5 +1,5 @@
 /** A merchant's webhook endpoints and their deliveries. */
-import { Type } from "@sinclair/typebox";
+import { Type, type Static } from "@sinclair/typebox";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { FastifyInstance } from "fastify";
 import type { ServiceDeps } from "../services/context";
@@ -14,6 +14,7 @@ import {
 import { DELIVERY_STATUSES } from "../store/webhooks";
 import { WEBHOOK_EVENT_TYPES } from "../webhooks/events";
 import { mutate } from "./idempotency";
+import { PayoutAddress } from "./routes-payouts";
 import { requireMerchant } from "./auth";
 import { merchantOf, sec } from "./common";
 import * as S from "./schemas";
@@ -35,18 +36,27 @@ export const EndpointWithSecret = Type.Composite([
   Type.Object({ secret: Type.String({ description: "Signs every delivery (orderchain-signature); shown once" }) }),
 ]);
 
-/**
- * The body of every webhook delivery, documented here (components/schemas/WebhookEvent) for integrators; no
- * route answers with it. `data` is the order as `GET /v1/orders/{id}` shows it, plus the event's own fields.
- */
-export const WebhookEvent = S.shared(
-  "WebhookEvent",
+const SIGNATURE_NOTE =
+  "POSTed to the endpoint with the header `orderchain-signature: t=<unix seconds>,v1=<hex>`, " +
+  "v1 = HMAC-SHA256(key, `<t>.<raw body>`) where the key is the UTF-8 bytes of the endpoint's whole secret as returned at " +
+  "registration (`whsec_…`). Verify against the raw body before parsing, reject a `t` more than 300 s from now (replays), " +
+  "compare in constant time (sdk/webhooks.ts verifyWebhook does all three). Delivery is at least once: deduplicate by `id`.";
+
+const eventId = () =>
+  Type.String({ description: "evt_…: the same id on every retry of this event (deduplicate by it)" });
+
+/** The event types about an order: their `data` is the order. */
+const ORDER_EVENT_TYPES = WEBHOOK_EVENT_TYPES.filter((t) => t.startsWith("order."));
+
+/** An order event's body: `data` is the order as `GET /v1/orders/{id}` shows it, plus the event's own fields. */
+export const OrderWebhookEvent = S.shared(
+  "OrderWebhookEvent",
   Type.Object(
     {
-      id: Type.String({ description: "evt_…: the same id on every retry of this event (deduplicate by it)" }),
+      id: eventId(),
       type: Type.Union(
-        WEBHOOK_EVENT_TYPES.map((t) => Type.Literal(t)),
-        { description: "What changed" },
+        ORDER_EVENT_TYPES.map((t) => Type.Literal(t)),
+        { description: "What happened to the order" },
       ),
       createdAt: Type.String({ format: "date-time" }),
       data: Type.Composite([
@@ -54,8 +64,16 @@ export const WebhookEvent = S.shared(
         Type.Object({
           orderId: Type.String({ description: "The order's id (also `id`)" }),
           sequence: Type.Integer({ description: "Per order, from 1: apply an order's events in this order" }),
-          lastEventBlock: Type.Union([Type.Integer(), Type.Null()], { description: "The block of its latest event" }),
+          lastEventBlock: Type.Union([Type.Integer(), Type.Null()], {
+            description: "The block of the order's latest chain event as of this event (for a chain event: its block)",
+          }),
           previousStatus: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+          by: Type.Optional(
+            Type.Literal("keeper", {
+              description:
+                "order.completed, order.cancelled, order.resolved: the relayer's keeper acted once the deadline passed",
+            }),
+          ),
           resolution: Type.Optional(Type.String({ description: "order.resolved: arbiter, settlement or default" })),
           buyerAmount: Type.Optional(Type.String({ description: "order.resolved: paid to the buyer" })),
           payeeAmount: Type.Optional(Type.String({ description: "order.resolved: paid to the payee" })),
@@ -64,22 +82,71 @@ export const WebhookEvent = S.shared(
           buyerTotal: Type.Optional(
             Type.String({ description: "order.settlement_proposed: the buyer's proposed share of the whole order" }),
           ),
-          eventRef: Type.Optional(Type.String({ description: "order.settlement_proposed: <txHash>:<logIndex>" })),
+          eventRef: Type.Optional(
+            Type.String({
+              description:
+                "Every event announcing a chain event (all but order.failed and order.reverted): that event, <txHash>:<logIndex>",
+            }),
+          ),
+          revertedEvents: Type.Optional(
+            Type.Array(Type.String(), {
+              description: "order.reverted: the eventRef of each announced chain event the reorg took back",
+            }),
+          ),
           refundAmount: Type.Optional(
             Type.String({ description: "order.partially_refunded: this refund (`refunded` is the total so far)" }),
           ),
           remaining: Type.Optional(Type.String({ description: "order.partially_refunded: still escrowed after it" })),
+          returnAmount: Type.Optional(Type.String({ description: "order.returned: this return after completion" })),
+          totalReturned: Type.Optional(
+            Type.String({ description: "order.returned: partial refunds and returns so far (the escrow's refunded)" }),
+          ),
         }),
       ]),
     },
     {
-      description:
-        "A webhook delivery's JSON body, POSTed to the endpoint with the header `orderchain-signature: t=<unix seconds>,v1=<hex>`, " +
-        "v1 = HMAC-SHA256(key, `<t>.<raw body>`) where the key is the UTF-8 bytes of the endpoint's whole secret as returned at " +
-        "registration (`whsec_…`). Verify against the raw body before parsing, reject a `t` more than 300 s from now (replays), " +
-        "compare in constant time (sdk/webhooks.ts verifyWebhook does all three). Delivery is at least once: deduplicate by `id`.",
+      description: `An order event's webhook body: \`data\` is the order and the event's own fields. ${SIGNATURE_NOTE}`,
     },
   ),
+);
+
+/** `merchant.payout_address_pending`: about the merchant, not an order. */
+export const PayoutAddressWebhookEvent = S.shared(
+  "PayoutAddressWebhookEvent",
+  Type.Object(
+    {
+      id: eventId(),
+      type: Type.Literal("merchant.payout_address_pending"),
+      createdAt: Type.String({ format: "date-time" }),
+      data: Type.Composite([Type.Object({ merchantId: Type.String() }), PayoutAddress], {
+        description: "The payout address view (GET /v1/merchant/payout-address) with the merchant's id",
+      }),
+    },
+    {
+      description: `The webhook body of a requested payout address change (merchant.payout_address_pending). ${SIGNATURE_NOTE}`,
+    },
+  ),
+);
+
+/**
+ * The body of every webhook delivery, documented here (components/schemas/WebhookEvent) for integrators; no
+ * route answers with it. Its `type` says which of the two shapes it has.
+ */
+export const WebhookEvent = S.shared(
+  "WebhookEvent",
+  Type.Unsafe<Static<typeof OrderWebhookEvent> | Static<typeof PayoutAddressWebhookEvent>>({
+    oneOf: [OrderWebhookEvent, PayoutAddressWebhookEvent],
+    discriminator: {
+      propertyName: "type",
+      mapping: {
+        ...Object.fromEntries(ORDER_EVENT_TYPES.map((t) => [t, "#/components/schemas/OrderWebhookEvent"])),
+        "merchant.payout_address_pending": "#/components/schemas/PayoutAddressWebhookEvent",
+      },
+    },
+    description:
+      "A webhook delivery's JSON body: an order event (`type` order.*, OrderWebhookEvent) or a payout address " +
+      `change (\`type\` merchant.payout_address_pending, PayoutAddressWebhookEvent). ${SIGNATURE_NOTE}`,
+  }),
 );
 
 export const Delivery = Type.Object({
@@ -147,15 +214,25 @@ export function registerWebhookRoutes(server: FastifyInstance, deps: ServiceDeps
       onRequest: requireMerchant(deps, "read"),
       schema: {
         tags: ["webhooks"],
-        summary: "List endpoints",
+        summary: "List endpoints (in creation order, cursor pagination); disabled ones only if asked",
         operationId: "listWebhookEndpoints",
         security: sec,
-        response: { 200: S.List(Endpoint), ...S.errors(400, 401, 403, 500) },
+        querystring: Type.Object(
+          {
+            ...S.ListPaging,
+            include_disabled: Type.Optional(
+              Type.Boolean({ description: "Also list the disabled endpoints (default false: the active ones only)" }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: S.Page(Endpoint), ...S.errors(400, 401, 403, 500) },
       },
     },
-    async (req) => ({
-      data: await listEndpoints(db, merchantOf(req)),
-    }),
+    async (req) => {
+      const { include_disabled: includeDisabled, ...page } = req.query;
+      return listEndpoints(db, merchantOf(req), { ...page, includeDisabled });
+    },
   );
   app.post(
     "/v1/webhooks/:id/disable",

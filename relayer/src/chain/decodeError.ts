@@ -45,9 +45,24 @@ export function decodeRevertData(data: string | null | undefined): DecodedRevert
   return { name: "UnknownRevert", args: {}, data };
 }
 
+/**
+ * Answers of a node that did not run the call (its own failure, a lagging or overloaded backend). ethers reports
+ * every error answer to eth_call and eth_estimateGas as a CALL_EXCEPTION, so without this a node's hiccup would
+ * read as a revert and fail the command for good.
+ */
+const NODE_FAILURES =
+  /internal error|header not found|missing trie node|unknown block|timed? ?out|rate limit|too many requests|limit exceeded|capacity exceeded|temporarily unavailable|service unavailable|server busy|try again/i;
+
 /** Revert data of an ethers error from a call or an estimate, or undefined if the error is not a revert. */
 export function revertDataOf(err: unknown): string | undefined {
-  if (isCallException(err)) return err.data ?? "0x";
+  if (isCallException(err)) {
+    if (err.data) return err.data;
+    // No revert data: a revert only if the node said so (code 3, "execution reverted", "VM Exception ... revert").
+    const answer = (err.info as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+    const said = typeof answer?.message === "string" ? answer.message : "";
+    if (answer?.code !== 3 && !/revert/i.test(said) && NODE_FAILURES.test(said)) return undefined;
+    return "0x";
+  }
   if (isError(err, "UNKNOWN_ERROR") || isError(err, "SERVER_ERROR")) return undefined;
   const e = err as { data?: unknown; info?: { error?: { data?: unknown } } };
   if (typeof e?.data === "string" && e.data.startsWith("0x")) return e.data;
@@ -55,6 +70,19 @@ export function revertDataOf(err: unknown): string | undefined {
   if (typeof inner === "string" && inner.startsWith("0x")) return inner;
   if (inner && typeof (inner as { data?: unknown }).data === "string") return (inner as { data: string }).data;
   return undefined;
+}
+
+/**
+ * An error that revertDataOf found to be no revert, told in the node's own words: ethers' message for it
+ * ("missing revert data") reads as a revert.
+ */
+export function nodeFailure(err: unknown): unknown {
+  if (!isCallException(err)) return err;
+  const answer = (err.info as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+  if (typeof answer?.message !== "string") return err;
+  return new Error(`the node failed to answer ${err.action}: ${answer.message} (code ${String(answer.code)})`, {
+    cause: err,
+  });
 }
 
 /**

@@ -18,6 +18,8 @@ export type Prepared =
   | { type: "done"; note: string }
   /** Not yet: try again after `delayMs`. */
   | { type: "wait"; delayMs: number; reason: string }
+  /** Not until something outside wakes it (a merchant's new signatures); `reason` is shown meanwhile. */
+  | { type: "sleep"; code: string; reason: string }
   /** Never: the command fails with `code`. */
   | { type: "fail"; code: string; message: string };
 
@@ -49,6 +51,12 @@ export interface JobHandler {
   prepare(cmd: CommandRow, deps: JobDeps): Promise<Prepared>;
   /** What a revert of the command's call means; without it the writer's default applies. */
   onReverted?(cmd: CommandRow, error: DecodedRevert, deps: JobDeps): Promise<RevertDecision>;
+  /**
+   * What confirming the command writes, in the transaction that marks it confirmed (commands it queues, such
+   * as a return's restock): a crash loses both or neither, and a command left submitted is confirmed again.
+   * It may run more than once for one command (two writers settling one receipt): what it writes is idempotent.
+   */
+  onConfirmedInTransaction?(q: Queryable, cmd: CommandRow): Promise<void>;
   /** Effects of a confirmed command, checked against the chain; `again` runs the command once more. */
   onConfirmed?(cmd: CommandRow, deps: JobDeps): Promise<"done" | "again">;
   /** What a failed command does to the records it serves, in the transaction that marks it failed. */

@@ -15,6 +15,12 @@ export function statusFromChainState(state: bigint | number): OrderStatus {
   return name.toLowerCase() as OrderStatus;
 }
 
+/** A merchant is pending until its operators are authorised on chain (the merchant_setup command), then active. */
+export type MerchantStatus = "pending" | "active";
+
+/** A SKU is pending until the chain shows it created; failed when its creation command failed. */
+export type SkuStatus = "pending" | "created" | "failed";
+
 export const SCOPES = ["read", "orders", "refunds", "stock", "keys"] as const;
 export type Scope = (typeof SCOPES)[number];
 

@@ -4,6 +4,7 @@
  */
 import { ZeroAddress } from "ethers";
 import { OrderState, Party } from "../../../sdk/orderRecord";
+import type { OrderStatus } from "./model";
 import { allowedActions } from "./order";
 
 /** `OrderTerms` as stored: numbers as decimal strings (`termsToJson`). */
@@ -35,6 +36,8 @@ export interface OrderViewJson {
   refunded: string;
   /** `buyerTotal`: the buyer's share of the whole order proposed, partial refunds included. */
   proposal?: { by: string; buyerTotal: string };
+  /** Returned after completion (OrderReturned), funded by the payee. */
+  returned?: string;
 }
 
 /** The stored order's fields the view reads (store/orders.ts's OrderRow has them all). */
@@ -49,7 +52,7 @@ export interface OrderViewRow {
   payment_deadline: string;
   ship_within: number;
   protection_period: number;
-  status: string;
+  status: OrderStatus;
   terms: TermsJson | null;
   record: OrderViewJson | null;
   created_tx_hash: string | null;
@@ -57,6 +60,8 @@ export interface OrderViewRow {
   created_log_index: number | null;
   error_code: string | null;
   error_message: string | null;
+  /** The merchant's own string keys and values (domain/metadata.ts). */
+  metadata: Record<string, string>;
   created_at: Date;
   updated_at: Date;
 }
@@ -92,6 +97,8 @@ export function orderView(o: OrderViewRow) {
     escrowed: rec ? rec.escrowed : null,
     /** Returned to the buyer by partial refunds so far. */
     refunded: rec ? rec.refunded : null,
+    /** Returned to the buyer after completion (returns funded by the payee); included in `refunded`. */
+    returnedAmount: rec ? (rec.returned ?? "0") : null,
     feeBps: rec ? Number(rec.feeBps) : null,
     /** The highest fee the merchant accepted with the order (the escrow's fee when it was accepted). */
     maxFeeBps: terms ? Number(terms.maxFeeBps) : null,
@@ -113,6 +120,7 @@ export function orderView(o: OrderViewRow) {
       ? { txHash: o.created_tx_hash, blockNumber: Number(o.created_block), logIndex: o.created_log_index }
       : null,
     error: o.error_code ? { code: o.error_code, message: o.error_message } : null,
+    metadata: o.metadata ?? {},
     createdAt: new Date(o.created_at).toISOString(),
     updatedAt: new Date(o.updated_at).toISOString(),
   };

@@ -23,7 +23,7 @@ import {
   rememberedBlocksUpTo,
   saveCheckpoint,
 } from "../store/indexerCheckpoint";
-import { resetReconciliation } from "../store/ledger";
+import { resetReconciliation, retractLedgerAfter } from "../store/ledger";
 import { BlockNotYetAvailable, LogReader } from "./logReader";
 import type { EventProjector } from "./projector";
 
@@ -31,6 +31,11 @@ import type { EventProjector } from "./projector";
 const KEEP_BLOCKS = 256;
 /** A wait for a block that lasts longer than this is worth a warning (the endpoint may be stuck). */
 const WARN_WAITING_MS = 30_000;
+/**
+ * While the head stands still, the checkpoint's block is read again at most this often: an idle poll costs one
+ * request. A reorg is seen at the latest when the next block comes (its parent hash), or by this re-read.
+ */
+const RECHECK_IDLE_MS = 5_000;
 
 /** The block the indexer follows: the head, or the chain's `safe` or `finalized` block (post-merge chains). */
 export type IndexTarget = "latest" | "safe" | "finalized";
@@ -56,6 +61,8 @@ export class ChainFollower {
   private readonly depth: number;
   private waitingSince: number | null = null;
   private warnedWaiting = false;
+  /** The checkpoint whose block was last found unchanged, the tip seen then, and when. */
+  private verified: { tip: number; lastBlock: bigint; lastHash: string; at: number } | null = null;
 
   constructor(
     private readonly db: Db,
@@ -130,10 +137,14 @@ export class ChainFollower {
     this.lastHead = BigInt(tip);
     const { lastBlock, lastHash } = await this.checkpoint();
     this.metrics.indexerLag.set(Number(BigInt(tip) > lastBlock ? BigInt(tip) - lastBlock : 0n));
-    if (lastBlock >= 0n && lastHash) {
+    if (lastBlock >= 0n && lastHash && !this.stillVerified(tip, lastBlock, lastHash)) {
       // A null header (a backend behind the head) is no evidence: `header` throws BlockNotYetAvailable.
       const current = await this.reader.header(Number(lastBlock));
-      if (current.hash !== lastHash) return this.rollback(lastBlock);
+      if (current.hash !== lastHash) {
+        this.verified = null;
+        return this.rollback(lastBlock);
+      }
+      this.verified = { tip, lastBlock, lastHash, at: Date.now() };
     }
     if (head <= lastBlock) return false;
     const from = lastBlock + 1n;
@@ -167,6 +178,18 @@ export class ChainFollower {
     return to < head;
   }
 
+  /** Whether the checkpoint's block was found unchanged lately, with the same tip and checkpoint as now. */
+  private stillVerified(tip: number, lastBlock: bigint, lastHash: string): boolean {
+    const v = this.verified;
+    return (
+      v !== null &&
+      v.tip === tip &&
+      v.lastBlock === lastBlock &&
+      v.lastHash === lastHash &&
+      Date.now() - v.at < RECHECK_IDLE_MS
+    );
+  }
+
   /**
    * Walks back from `fromBlock` to the newest block whose stored hash the chain still has, and undoes the rest.
    * Every hash is read again here: when `fromBlock` itself is back to its stored hash, the other hash came from
@@ -197,6 +220,8 @@ export class ChainFollower {
       "reorg detected; rolling back to the common ancestor",
     );
     await this.db.tx(async (q) => {
+      // The ledger lines of the removed blocks leave their accounts' running totals before their events go.
+      await retractLedgerAfter(q, Number(ancestor));
       const retracted = await this.projector.retractAfter(q, Number(ancestor));
       await forgetBlocksAfter(q, Number(ancestor));
       await this.projector.reproject(q, Number(ancestor), retracted);

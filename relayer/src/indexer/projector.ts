@@ -15,6 +15,7 @@ import { statusFromChainState } from "../domain/model";
 import {
   deleteEventsAfter,
   insertChainEvents,
+  orderEventsAfter,
   orderViewEvents,
   ordersWithEventsAfter,
   skusCreatedAfter,
@@ -30,13 +31,15 @@ import { applyOrderEvent, ORDER_EVENTS, type OrderView } from "../../../sdk/orde
 /** Work derived from indexed events, done in the indexer's own transaction (ledger, webhook events). */
 export interface IndexerHooks {
   onIndexed(q: Queryable, fromBlock: number, toBlock: number, touchedOrders: Set<string>): Promise<void>;
-  onRolledBack(q: Queryable, ancestorBlock: number, affectedOrders: string[]): Promise<void>;
+  /** `retracted`: what the rollback removed (its order events, in chain order, are already deleted). */
+  onRolledBack(q: Queryable, ancestorBlock: number, retracted: RetractedEvents): Promise<void>;
 }
 
-/** What the events removed by a rollback had named: their orders and the SKUs they created. */
+/** What the events removed by a rollback had named: their orders and the SKUs they created; their order events. */
 export interface RetractedEvents {
   orders: string[];
   skus: string[];
+  orderEvents: OrderEventRow[];
 }
 
 /** A log decoded by the escrow's or the inventory's ABI. */
@@ -119,8 +122,9 @@ export class EventProjector {
   async retractAfter(q: Queryable, ancestor: number): Promise<RetractedEvents> {
     const orders = await ordersWithEventsAfter(q, ancestor);
     const skus = await skusCreatedAfter(q, ancestor);
+    const orderEvents = await orderEventsAfter(q, ancestor);
     await deleteEventsAfter(q, ancestor);
-    return { orders, skus };
+    return { orders, skus, orderEvents };
   }
 
   /**
@@ -130,7 +134,7 @@ export class EventProjector {
   async reproject(q: Queryable, ancestor: number, retracted: RetractedEvents): Promise<void> {
     for (const sku of retracted.skus) await markSkuUncreated(q, sku);
     await this.rebuildOrders(q, retracted.orders);
-    if (this.hooks) await this.hooks.onRolledBack(q, ancestor, retracted.orders);
+    if (this.hooks) await this.hooks.onRolledBack(q, ancestor, retracted);
   }
 
   /**

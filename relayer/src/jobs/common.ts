@@ -42,6 +42,16 @@ export async function forwarderDomain(deps: JobDeps) {
   return { name: d.name, version: d.version, chainId: d.chainId, verifyingContract: d.verifyingContract };
 }
 
+/**
+ * The deadline (or ERC-3009 `validBefore`) of a signature the relayer makes now, `ttlSeconds` ahead. The contract
+ * checks it against the block's time, not this machine's: counted from the later of the two, so a chain whose
+ * clock runs ahead (a local node after evm_increaseTime, a host clock that lags) does not get expired signatures.
+ */
+export async function signatureDeadline(deps: JobDeps, ttlSeconds = 3600): Promise<bigint> {
+  const latest = await deps.chain.provider.getBlock("latest");
+  return BigInt(Math.max(Math.floor(Date.now() / 1000), latest?.timestamp ?? 0) + ttlSeconds);
+}
+
 /** A forward request signed by a key the relayer holds (the arbiter), relayed through the forwarder. */
 export async function signedForward(
   deps: JobDeps,
@@ -52,7 +62,7 @@ export async function signedForward(
 ): Promise<Prepared> {
   const { chain } = deps;
   const nonce = await chain.forwarder.nonces(wallet.address);
-  const deadline = BigInt(Math.floor(Date.now() / 1000) + 3600);
+  const deadline = await signatureDeadline(deps);
   const message = { from: wallet.address, to, value: 0n, gas: 500_000n, nonce, deadline, data };
   const signature = await wallet.signTypedData(await forwarderDomain(deps), FORWARD_REQUEST_TYPES, message);
   return {

@@ -5,7 +5,10 @@
  *   1. the escrow contract's balance of each token = open escrow positions + payouts credited and not yet
  *      withdrawn (the contract's own invariant);
  *   2. per merchant and token, the ledger's escrow account = that merchant's open positions on chain;
- *   3. per merchant and token, the ledger's merchant_payouts = the sum of its release events on chain.
+ *   3. per merchant and token, the ledger's merchant_payouts = the sum of its release events on chain minus
+ *      its returns after completion (OrderReturned, funded by the payee);
+ *   4. per merchant and token, the ledger's escrow_credits = the credits outstanding on chain (PayoutCredited
+ *      minus PayoutWithdrawn) of its address and of every payout address it named (PayoutAddressSet).
  *
  * The logs read are kept in the store (`reconcile_*`, with the block read up to): a report reads from the
  * node only the blocks no report read before, through the indexer's `LogReader` (ranges the provider accepts,
@@ -18,7 +21,7 @@ import type { ChainContext } from "../chain/context";
 import type { RawLog } from "../chain/rpc";
 import { chainNotReady } from "../domain/unavailable";
 import { BlockNotYetAvailable, LogReader } from "../indexer/logReader";
-import type { Db } from "../store/db";
+import { useOneSnapshot, type Db } from "../store/db";
 import { readCheckpoint, rememberedHashes } from "../store/indexerCheckpoint";
 import {
   ledgerTokens,
@@ -30,7 +33,8 @@ import {
   type ReconcileMovement,
   type ReconcileOrder,
 } from "../store/ledger";
-import { MockStablecoin__factory } from "../../../typechain-types";
+import { reconcileCreditsByAccount } from "../store/payouts";
+import { IERC20__factory } from "../../../typechain-types";
 
 export interface Difference {
   check: string;
@@ -47,7 +51,17 @@ export interface ReconciliationReport {
   tokens: Record<string, { contractBalance: string; openPositions: string; creditedOutstanding: string }>;
   merchants: Record<
     string,
-    Record<string, { ledgerEscrow: string; chainEscrow: string; ledgerPayouts: string; chainPayouts: string }>
+    Record<
+      string,
+      {
+        ledgerEscrow: string;
+        chainEscrow: string;
+        ledgerPayouts: string;
+        chainPayouts: string;
+        ledgerCredits: string;
+        chainCredits: string;
+      }
+    >
   >;
   differences: Difference[];
 }
@@ -127,11 +141,26 @@ function decodeLogs(chain: ChainContext, logs: RawLog[]): { orders: ReconcileOrd
           paidOut: a.payeeAmount as bigint,
         });
         break;
+      case "OrderReturned":
+        // Funded by the payee: the payouts shrink, the escrow's positions do not move.
+        move({ merchant, paidOut: -(a.amount as bigint) });
+        break;
+      // The credited account is kept as the movement's `merchant` (check 4 sums them per account).
       case "PayoutCredited":
-        move({ orderId: null, token: (a.token as string).toLowerCase(), credited: a.amount as bigint });
+        move({
+          orderId: null,
+          merchant: (a.account as string).toLowerCase(),
+          token: (a.token as string).toLowerCase(),
+          credited: a.amount as bigint,
+        });
         break;
       case "PayoutWithdrawn":
-        move({ orderId: null, token: (a.token as string).toLowerCase(), credited: -(a.amount as bigint) });
+        move({
+          orderId: null,
+          merchant: (a.account as string).toLowerCase(),
+          token: (a.token as string).toLowerCase(),
+          credited: -(a.amount as bigint),
+        });
         break;
       default:
         break;
@@ -200,13 +229,18 @@ async function reconcileOnce(chain: ChainContext, db: Db): Promise<Reconciliatio
   await readUpTo(chain, db, head);
   // The chain's totals and the ledger's, as of one snapshot and of the same block.
   const read = await db.tx(async (q) => {
-    await q.query("set transaction isolation level repeatable read");
+    await useOneSnapshot(q);
     const scan = await reconcileScan(q, beforeStart);
     if (scan.scannedTo < head) return null;
     const merchants = [];
-    for (const m of await merchantAddresses(q))
+    for (const m of await merchantAddresses(q, head))
       merchants.push({ ...m, ledger: await ledgerTotalsByLowerToken(q, m.id, head) });
-    return { totals: await reconcileTotals(q, head), ledgerTokens: await ledgerTokens(q, head), merchants };
+    return {
+      totals: await reconcileTotals(q, head),
+      ledgerTokens: await ledgerTokens(q, head),
+      credits: await reconcileCreditsByAccount(q, head),
+      merchants,
+    };
   });
   if (!read) return null;
   const openByToken = new Map<string, bigint>();
@@ -219,6 +253,9 @@ async function reconcileOnce(chain: ChainContext, db: Db): Promise<Reconciliatio
     read.totals.payouts.map((r) => [`${r.merchant}|${r.token}`, BigInt(r.amount)]),
   );
   const credited = new Map<string, bigint>(read.totals.credited.map((r) => [r.token, BigInt(r.amount)]));
+  const creditsByAccount = new Map<string, bigint>(
+    read.credits.map((r) => [`${r.account}|${r.token}`, BigInt(r.amount)]),
+  );
   const differences: Difference[] = [];
   const tokens: ReconciliationReport["tokens"] = {};
   const tokenSet = new Set<string>([...openByToken.keys(), ...credited.keys()]);
@@ -227,7 +264,7 @@ async function reconcileOnce(chain: ChainContext, db: Db): Promise<Reconciliatio
     const balance =
       token === ZeroAddress.toLowerCase()
         ? await chain.provider.getBalance(chain.addresses.escrow, head)
-        : await MockStablecoin__factory.connect(token, chain.provider).balanceOf(chain.addresses.escrow, {
+        : await IERC20__factory.connect(token, chain.provider).balanceOf(chain.addresses.escrow, {
             blockTag: head,
           });
     const open = openByToken.get(token) ?? 0n;
@@ -253,21 +290,36 @@ async function reconcileOnce(chain: ChainContext, db: Db): Promise<Reconciliatio
     for (const r of bal) ledger.set(`${r.token}|${r.account}`, BigInt(r.debit) - BigInt(r.credit));
     const addr = m.address.toLowerCase();
     const mTokens = new Set<string>();
-    for (const k of [...openByMerchantToken.keys(), ...payouts.keys()])
-      if (k.startsWith(`${addr}|`)) mTokens.add(k.split("|")[1]);
+    for (const k of [...openByMerchantToken.keys(), ...payouts.keys(), ...creditsByAccount.keys()])
+      if (k.startsWith(`${addr}|`) || m.payouts.some((p) => k.startsWith(`${p}|`))) mTokens.add(k.split("|")[1]);
     for (const r of bal) mTokens.add(r.token);
     for (const token of mTokens) {
       const chainEscrow = openByMerchantToken.get(`${addr}|${token}`) ?? 0n;
       const chainPayouts = payouts.get(`${addr}|${token}`) ?? 0n;
       const ledgerEscrow = ledger.get(`${token}|escrow`) ?? 0n;
       const ledgerPayouts = ledger.get(`${token}|merchant_payouts`) ?? 0n;
+      // Credited at its custodial address or at a payout address it named (a payout wallet the token refused).
+      let chainCredits = creditsByAccount.get(`${addr}|${token}`) ?? 0n;
+      for (const p of m.payouts) chainCredits += creditsByAccount.get(`${p}|${token}`) ?? 0n;
+      const ledgerCredits = ledger.get(`${token}|escrow_credits`) ?? 0n;
       merchants[m.id] ??= {};
       merchants[m.id][token] = {
         ledgerEscrow: ledgerEscrow.toString(),
         chainEscrow: chainEscrow.toString(),
         ledgerPayouts: ledgerPayouts.toString(),
         chainPayouts: chainPayouts.toString(),
+        ledgerCredits: ledgerCredits.toString(),
+        chainCredits: chainCredits.toString(),
       };
+      if (ledgerCredits !== chainCredits) {
+        differences.push({
+          check: "ledger escrow credits = credits outstanding on chain",
+          merchantId: m.id,
+          token,
+          expected: chainCredits.toString(),
+          actual: ledgerCredits.toString(),
+        });
+      }
       if (ledgerEscrow !== chainEscrow) {
         differences.push({
           check: "ledger escrow = open positions on chain",
@@ -279,7 +331,7 @@ async function reconcileOnce(chain: ChainContext, db: Db): Promise<Reconciliatio
       }
       if (ledgerPayouts !== chainPayouts) {
         differences.push({
-          check: "ledger payouts = release events on chain",
+          check: "ledger payouts = release events minus returns on chain",
           merchantId: m.id,
           token,
           expected: chainPayouts.toString(),

@@ -1,6 +1,7 @@
 /**
  * Gasless buyer actions: the relayer prepares the EIP-712 data a buyer's wallet signs (an EIP-2612 permit and
- * an ERC-2771 forward request), checks the signatures, deadlines, nonces and chain before spending any gas,
+ * an ERC-2771 forward request, or for a payment in a token with ERC-3009 one authorization: ./authorization.ts),
+ * checks the signatures, deadlines, nonces and chain before spending any gas,
  * and queues the relayed transactions. The calls are encoded from the order's fixed terms. Besides paying,
  * confirming receipt and disputing, the buyer of a disputed order proposes a settlement or accepts the
  * merchant's. Only the escrow's buyer functions and permits of allowlisted tokens
@@ -16,7 +17,7 @@ import { recordAudit } from "../store/audit";
 import { recordDisputeEvidence } from "../store/disputeEvidence";
 import { lockBuyerRelayQueue, relayForwardQueued } from "../store/relayPolicy";
 import type { ServiceDeps } from "../services/context";
-import { MockStablecoin__factory } from "../../../typechain-types";
+import { IERC20__factory, IERC20Permit__factory, IERC5267__factory } from "../../../typechain-types";
 import { toTerms } from "../../../sdk/orderRecord";
 import { proposalOf } from "../services/orders";
 import {
@@ -26,9 +27,12 @@ import {
   type BuyerIntent,
   type Domain,
   type ForwardRequestMessage,
+  type GaslessMethod,
   type SignedBuyerAction,
 } from "../domain/typedData";
+import { authorizationIntent, submitAuthorization } from "./authorization";
 import { DEFAULT_POLICY, enforceRelayPolicy, type RelayPolicy } from "./policy";
+import { tokenMethods } from "./tokenMethods";
 
 export { DEFAULT_POLICY, type RelayPolicy } from "./policy";
 
@@ -88,7 +92,7 @@ function forwarderDomain(deps: ServiceDeps): Promise<Domain> {
 }
 
 function tokenDomain(deps: ServiceDeps, token: string): Promise<Domain> {
-  return domainOf(deps, token, () => MockStablecoin__factory.connect(token, deps.chain.provider).eip712Domain());
+  return domainOf(deps, token, () => IERC5267__factory.connect(token, deps.chain.provider).eip712Domain());
 }
 
 /** The call the buyer's forward request must carry, encoded from the order's fixed terms. */
@@ -153,9 +157,13 @@ export async function buildIntent(
   buyerIn: string,
   evidence?: string,
   buyerTotal?: string,
+  method?: GaslessMethod,
 ): Promise<BuyerIntent> {
   checkState(o, action);
   const buyer = requireBuyer(o, buyerIn, action);
+  if (method !== undefined && action !== "pay")
+    throw new AppError("validation_failed", "method applies to pay only", { field: "method" });
+  if (method === "authorization") return authorizationIntent(deps, o, buyer);
   if (action === "dispute" && !evidence)
     throw new AppError("validation_failed", "a dispute needs evidence (text or a link)", { field: "evidence" });
   checkSettlement(o, action, buyerTotal);
@@ -182,7 +190,20 @@ export async function buildIntent(
   if (action === "pay") {
     if (o.token === ZeroAddress)
       throw new AppError("unprocessable", "native-currency orders cannot be paid without gas; pay on chain", {});
-    const token = MockStablecoin__factory.connect(o.token, deps.chain.provider);
+    const { paymentMethods } = await tokenMethods(deps.chain, o.token);
+    // A token without EIP-2612: the forwarded pay works after the buyer's own approval, so no permit is asked for
+    // unless the caller insisted on one.
+    if (!paymentMethods.includes("permit")) {
+      if (method === "permit")
+        throw new AppError("unprocessable", "this order's token does not support EIP-2612 permits", {
+          token: o.token,
+          paymentMethods,
+        });
+      intent.method = "approval";
+      return intent;
+    }
+    intent.method = "permit";
+    const token = IERC20Permit__factory.connect(o.token, deps.chain.provider);
     intent.permit = {
       domain: await tokenDomain(deps, o.token),
       types: PERMIT_TYPES,
@@ -247,11 +268,16 @@ export async function submitBuyerAction(
   // (which moved the order on) is reported as a replay, not as a request for the wrong state.
   if (!o.record) checkState(o, s.action);
   const buyer = requireBuyer(o, s.buyer, s.action);
+  if (s.authorization) return submitAuthorization(deps, q, o, s, buyer, policy);
   if (s.action === "dispute" && !s.evidence)
     throw new AppError("validation_failed", "a dispute needs evidence", { field: "evidence" });
   const now = BigInt(Math.floor(Date.now() / 1000));
 
   const fr = s.forwardRequest;
+  if (!fr)
+    throw new AppError("validation_failed", "a forward request (or, to pay, an authorization) is needed", {
+      field: "forwardRequest",
+    });
   sameDomain(fr.domain, await forwarderDomain(deps), "forward request");
   const m: ForwardRequestMessage = fr.message;
   let deadline: bigint;
@@ -301,14 +327,17 @@ export async function submitBuyerAction(
 
   let permitPayload: Record<string, string> | null = null;
   if (s.action === "pay" && o.token !== ZeroAddress) {
-    const token = MockStablecoin__factory.connect(o.token, deps.chain.provider);
+    const token = IERC20__factory.connect(o.token, deps.chain.provider);
+    const permitToken = IERC20Permit__factory.connect(o.token, deps.chain.provider);
     const allowance = await token.allowance(buyer, deps.chain.addresses.escrow);
     const amount = BigInt(o.terms!.amount);
     if (allowance < amount) {
       if (!s.permit)
-        throw new AppError("validation_failed", "a permit is needed to pay without a prior allowance", {
-          field: "permit",
-        });
+        throw new AppError(
+          "validation_failed",
+          "a permit (or an authorization, or the buyer's own approval of the escrow) is needed to pay",
+          { field: "permit" },
+        );
       sameDomain(s.permit.domain, await tokenDomain(deps, o.token), "permit");
       const pm = s.permit.message;
       if (BigInt(pm.deadline) <= now)
@@ -321,7 +350,7 @@ export async function submitBuyerAction(
       if (!sameAddress(pm.spender, deps.chain.addresses.escrow) || BigInt(pm.value) < amount) {
         throw new AppError("signature_mismatch", "the permit must allow the escrow to take the order's amount", {});
       }
-      const tokenNonce = await token.nonces(buyer);
+      const tokenNonce = await permitToken.nonces(buyer);
       if (BigInt(pm.nonce) !== tokenNonce) {
         throw new AppError("signature_replayed", "the permit's nonce was already used (replayed or stale)", {
           nonce: pm.nonce,
@@ -340,6 +369,7 @@ export async function submitBuyerAction(
         spender: pm.spender,
         value: pm.value,
         deadline: pm.deadline,
+        nonce: BigInt(pm.nonce).toString(),
         signature: s.permit.signature,
       };
     }

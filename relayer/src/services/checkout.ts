@@ -6,6 +6,7 @@ import { AppError } from "../domain/errors";
 import { getMerchant } from "../store/merchants";
 import { findOrderByChainId, type OrderRow } from "../store/orders";
 import { skuNames } from "../store/skus";
+import { tokenMethods } from "../relay/tokenMethods";
 import type { ServiceDeps } from "./context";
 import { currentFeeBps, orderView } from "./orders";
 
@@ -46,6 +47,8 @@ export async function checkoutView(deps: ServiceDeps, o: OrderRow) {
   // What the buyer pays (before payment: the price) or what is still escrowed (after partial refunds).
   const escrowed = o.record ? BigInt(o.record.escrowed) : 0n;
   const amount = escrowed > 0n ? escrowed : BigInt(o.amount);
+  // How the buyer can pay, best first, and the domain its wallet signs in (detected once per token).
+  const methods = await tokenMethods(deps.chain, o.token);
   return {
     chainOrderId: o.chain_order_id,
     reference: o.reference,
@@ -72,5 +75,7 @@ export async function checkoutView(deps: ServiceDeps, o: OrderRow) {
     chainId: deps.chain.chainId.toString(),
     escrow: deps.chain.addresses.escrow,
     chainProof: v.chainProof,
+    paymentMethods: methods.paymentMethods,
+    tokenDomain: methods.eip712,
   };
 }

@@ -36,11 +36,17 @@ export interface ServiceDeps {
     indexerLagAllowance?: number;
     /** The gas budget of a merchant without one of its own, wei per 30 days (GAS_BUDGET_DEFAULT_ETH). */
     gasBudgetDefaultWei?: bigint;
-    /** Requests per minute per merchant API key and per client IP (0: none); absent: no limits. */
-    rateLimits?: { perKeyPerMinute: number; perIpPerMinute: number };
+    /** Requests per minute per merchant API key, per client IP and per merchant (0: none); absent: no limits. */
+    rateLimits?: { perKeyPerMinute: number; perIpPerMinute: number; perMerchantPerMinute?: number };
+    /** Active API keys a merchant may hold (MAX_API_KEYS_PER_MERCHANT; 25 when absent). */
+    maxApiKeysPerMerchant?: number;
     /** Which proxies' X-Forwarded-For names the client (TRUST_PROXY): all, none, the nearest N, or these addresses. */
     trustProxy?: boolean | number | string[];
     /** Local chains only: webhook endpoints may be http:// and loopback or private addresses. */
     webhookAllowPrivateTargets?: boolean;
+    /** How long a payout address change stays pending (PAYOUT_CHANGE_DELAY_SECONDS); unset: by chain. */
+    payoutChangeDelaySeconds?: number;
+    /** The relayer's signers' addresses (SIGNER_KEYS): the operators a merchant approves. */
+    operatorAddresses?: string[];
   };
 }

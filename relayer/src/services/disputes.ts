@@ -7,13 +7,22 @@ import type { Queryable } from "../store/db";
 import { openDisputes, type OrderRow } from "../store/orders";
 import type { Principal, ServiceDeps } from "./context";
 import { orderView } from "./orders";
+import { listPage } from "./listPage";
 
-export async function listOpenDisputes(deps: ServiceDeps) {
-  return (await openDisputes(deps.db)).map((o) => ({
-    ...orderView(o),
-    merchant: { id: o.merchant_id, name: o.merchant_name },
-    evidence: o.evidence ? { text: o.evidence, hash: o.evidence_hash } : null,
-  }));
+/**
+ * A page of the open disputes, oldest change first. An order that changes while it is paged moves to the end:
+ * it may be listed again on a later page, never skipped.
+ */
+export async function listOpenDisputes(deps: ServiceDeps, page: { cursor?: string; limit?: number } = {}) {
+  return listPage(
+    page,
+    (after, limit) => openDisputes(deps.db, { after, limit }),
+    (o) => ({
+      ...orderView(o),
+      merchant: { id: o.merchant_id, name: o.merchant_name },
+      evidence: o.evidence ? { text: o.evidence, hash: o.evidence_hash } : null,
+    }),
+  );
 }
 
 export interface Ruling {

@@ -2,7 +2,8 @@
 import { getAddress, id as keccakText, isAddress, ZeroAddress } from "ethers";
 import { hashItems, orderIdOf, termsToJson, type OrderTerms } from "../../../sdk/orderRecord";
 import { AppError } from "../domain/errors";
-import { newId, orderSalt, ORDER_STATUSES } from "../domain/model";
+import { metadataUpdate } from "../domain/metadata";
+import { newId, orderSalt } from "../domain/model";
 import { orderView, proposalOf } from "../domain/orderView";
 import { assertAllowed, orderNameKind, referenceProblem } from "../domain/order";
 import { UINT_MAX } from "../domain/uints";
@@ -16,14 +17,14 @@ import {
   findOrderById,
   findOrderByReference,
   insertOrderWithCommand,
-  listOrders,
   orderCommands,
   orderEvents,
   type OrderRow,
 } from "../store/orders";
 import { recordAudit } from "../store/audit";
+import { activePayoutAddress } from "../store/payouts";
 import type { Principal, ServiceDeps } from "./context";
-import { assertGasBudget } from "./gasBudget";
+import { assertGasBudget, queueWithinGasBudget } from "./gasBudget";
 
 const DEFAULT_PAYMENT_WINDOW_S = 24 * 3600;
 const DEFAULT_SHIP_WITHIN_S = 48 * 3600;
@@ -38,6 +39,9 @@ export interface CreateOrderBody {
   paymentDeadline?: string;
   shipWithinSeconds?: number;
   protectionPeriodSeconds?: number;
+  refundWindowSeconds?: number;
+  /** Checked by metadataUpdate (each violation its own code); empty values are left out. */
+  metadata?: unknown;
 }
 
 export { orderView, proposalOf };
@@ -63,13 +67,15 @@ export async function createOrder(
 ): Promise<ReturnType<typeof orderView> | null> {
   const shape = referenceProblem(body.reference);
   if (shape) throw new AppError("validation_failed", shape, { field: "reference" });
+  const metadata = body.metadata === undefined ? {} : metadataUpdate(body.metadata).set;
   const merchantAddress = await merchantAddressOf(q, merchantId);
   // Before any chain read: a merchant that spent its gas budget costs nothing more.
   await assertGasBudget(deps, q, merchantId);
-  const token = body.token === "native" ? ZeroAddress : body.token;
-  if (token !== ZeroAddress && !isAddress(token)) {
+  if (body.token !== "native" && !isAddress(body.token)) {
     throw new AppError("validation_failed", 'token must be "native" or a 0x address', { field: "token" });
   }
+  // One spelling (checksummed), as the chain's events name it: the ledger keys its lines by token.
+  const token = body.token === "native" ? ZeroAddress : getAddress(body.token);
   if (!(await tokenAllowed(deps, token))) {
     throw new AppError("token_not_allowed", `token ${body.token} is not accepted by the escrow`, { token: body.token });
   }
@@ -128,9 +134,9 @@ export async function createOrder(
   const maxFeeBps = await currentFeeBps(deps);
   const chainItems = items.map((i) => ({ skuId: BigInt(i.skuId), quantity: BigInt(i.quantity) }));
   // The order's fixed terms: its chain id is their hash, and every later call is encoded from them.
-  const terms: OrderTerms = {
+  const termsWith = (payee: string): OrderTerms => ({
     merchant: merchantAddress,
-    payee: merchantAddress,
+    payee,
     buyer: buyer ?? ZeroAddress,
     token,
     amount,
@@ -138,41 +144,48 @@ export async function createOrder(
     paymentDeadline: BigInt(paymentDeadline),
     shipWithin: BigInt(shipWithin),
     protectionPeriod: BigInt(protection),
-    refundWindow: 0n,
+    refundWindow: BigInt(body.refundWindowSeconds ?? 0),
     itemsHash: hashItems(chainItems),
     salt: orderSalt(merchantAddress, body.reference),
-  };
-  const chainOrderId = orderIdOf(terms, chainItems);
-  const termsJson = termsToJson(terms);
+  });
   const id = newId("ord");
   // A reused reference is caught by the unique index, also when two requests race.
-  const row = await insertOrderWithCommand(
-    q,
-    {
-      id,
-      merchantId,
-      reference: body.reference,
-      chainOrderId,
-      buyer,
-      token,
-      amount: amount.toString(),
-      items,
-      paymentDeadline,
-      shipWithin,
-      protectionPeriod: protection,
-      terms: termsJson,
-    },
-    {
-      payload: {
-        orderId: chainOrderId,
+  // The budget is checked again in the inserting transaction: orders racing each other are counted in turn.
+  const row = await queueWithinGasBudget(deps, q, merchantId, async (tq) => {
+    // The active payout address (the chain shows it), else the custodial address; the order keeps it. Read in
+    // the inserting transaction, which holds it until the order is stored: a payout change waits for the order.
+    const terms = termsWith((await activePayoutAddress(tq, merchantId)) ?? merchantAddress);
+    const chainOrderId = orderIdOf(terms, chainItems);
+    const termsJson = termsToJson(terms);
+    return insertOrderWithCommand(
+      tq,
+      {
+        id,
+        merchantId,
+        reference: body.reference,
+        chainOrderId,
+        buyer,
+        token,
+        amount: amount.toString(),
+        items,
+        paymentDeadline,
+        shipWithin,
+        protectionPeriod: protection,
         terms: termsJson,
-        items: items.map((i) => ({ skuId: i.skuId, quantity: i.quantity })),
+        metadata,
       },
-      apiKeyId: who.keyId,
-    },
-    { action: "order.created", details: { reference: body.reference, amount: amount.toString() } },
-    idempotency && { ...idempotency, response: orderView },
-  ).catch((err) => {
+      {
+        payload: {
+          orderId: chainOrderId,
+          terms: termsJson,
+          items: items.map((i) => ({ skuId: i.skuId, quantity: i.quantity })),
+        },
+        apiKeyId: who.keyId,
+      },
+      { action: "order.created", details: { reference: body.reference, amount: amount.toString() } },
+      idempotency && { ...idempotency, response: orderView },
+    );
+  }).catch((err) => {
     if (isUniqueViolation(err, ["orders_merchant_id_reference_key", "orders_chain_order_id_key"])) {
       throw new AppError("reference_already_used", `order reference "${body.reference}" is already used`, {
         reference: body.reference,
@@ -190,6 +203,15 @@ async function merchantAddressOf(q: Queryable, merchantId: string): Promise<stri
   if (hit) return hit;
   const m = await getMerchant(q, merchantId);
   if (!m) throw new AppError("not_found", `merchant ${merchantId} not found`, { merchantId });
+  // A merchant signing for itself may take days to sign its operator approvals: until the chain shows them, its
+  // order's creation could only revert (and cost gas). A custodial merchant's setup is relayed at once, and its
+  // orders queue behind it.
+  if (m.signer_kind === "external" && m.status !== "active")
+    throw new AppError(
+      "merchant_not_ready",
+      "the merchant's wallet has not signed its operator approvals yet (GET /v1/merchant/operator-approvals)",
+      { merchantId, status: m.status },
+    );
   merchantAddresses.set(merchantId, m.address);
   return m.address;
 }
@@ -340,121 +362,4 @@ export async function cancelOrder(q: Queryable, who: Principal, o: OrderRow) {
     resourceId: o.id,
   });
   return { order: orderView(o), command: { id: commandId, kind: "cancel_order", status: "pending" } };
-}
-
-/** A split of a disputed order: the buyer's share of the whole order (partial refunds included). */
-function checkBuyerTotal(o: OrderRow, buyerTotal: string): bigint {
-  const total = BigInt(buyerTotal);
-  const amount = BigInt(o.amount);
-  if (total > amount) {
-    throw new AppError("unprocessable", `buyerTotal ${total} exceeds the order's amount ${amount}`, {
-      buyerTotal,
-      amount: amount.toString(),
-    });
-  }
-  return total;
-}
-
-/**
- * Proposes to end the order's dispute with `buyerTotal` as the buyer's share of the whole order (what partial
- * refunds returned counts towards it) and the rest to the payee minus the fee; the buyer ends the dispute by
- * accepting the same split. Replaces the merchant's earlier proposal.
- */
-export async function proposeSettlement(q: Queryable, who: Principal, o: OrderRow, buyerTotal: string) {
-  assertAllowed("merchant", "propose_settlement", o, "propose a settlement for");
-  const total = checkBuyerTotal(o, buyerTotal).toString();
-  const commandId = await enqueueCommand(q, {
-    kind: "propose_settlement",
-    merchantId: o.merchant_id,
-    orderId: o.id,
-    payload: { buyerTotal: total },
-    apiKeyId: who.keyId,
-  });
-  await recordAudit(q, {
-    merchantId: o.merchant_id,
-    apiKeyId: who.keyId,
-    action: "order.settlement_proposed",
-    resourceType: "order",
-    resourceId: o.id,
-    details: { buyerTotal: total },
-  });
-  return { order: orderView(o), command: { id: commandId, kind: "propose_settlement", status: "pending" } };
-}
-
-/**
- * Accepts the buyer's pending settlement proposal, which ends the dispute. `buyerTotal` must be the split the
- * buyer proposed (the escrow refuses any other), so a proposal the buyer changed meanwhile is never accepted
- * by mistake.
- */
-export async function acceptSettlement(q: Queryable, who: Principal, o: OrderRow, buyerTotal: string) {
-  assertAllowed("merchant", "accept_settlement", o, "accept a settlement for");
-  const p = proposalOf(o);
-  if (!p || p.by !== "buyer") {
-    throw new AppError("no_settlement_proposal", "the buyer has not proposed a settlement for this order", {
-      proposal: p,
-    });
-  }
-  if (BigInt(p.buyerTotal) !== BigInt(buyerTotal)) {
-    throw new AppError(
-      "settlement_proposal_mismatch",
-      `the buyer proposed a buyerTotal of ${p.buyerTotal}, not ${buyerTotal}`,
-      { proposed: p.buyerTotal, buyerTotal },
-    );
-  }
-  const commandId = await enqueueCommand(q, {
-    kind: "accept_settlement",
-    merchantId: o.merchant_id,
-    orderId: o.id,
-    payload: { buyerTotal: p.buyerTotal },
-    apiKeyId: who.keyId,
-  });
-  await recordAudit(q, {
-    merchantId: o.merchant_id,
-    apiKeyId: who.keyId,
-    action: "order.settlement_accepted",
-    resourceType: "order",
-    resourceId: o.id,
-    details: { buyerTotal: p.buyerTotal },
-  });
-  return { order: orderView(o), command: { id: commandId, kind: "accept_settlement", status: "pending" } };
-}
-
-export function encodeCursor(o: OrderRow): string {
-  return Buffer.from(JSON.stringify([new Date(o.created_at).toISOString(), o.id])).toString("base64url");
-}
-
-export function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  try {
-    const [at, id] = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as [string, string];
-    const createdAt = new Date(at);
-    if (typeof id !== "string" || Number.isNaN(createdAt.getTime())) throw new Error("bad cursor");
-    return { createdAt, id };
-  } catch {
-    throw new AppError("validation_failed", "cursor is not valid; use the nextCursor of a previous page", {
-      field: "cursor",
-    });
-  }
-}
-
-export async function searchOrders(
-  q: Queryable,
-  merchantId: string,
-  f: { status?: string; buyer?: string; sku?: string; from?: string; to?: string; cursor?: string; limit?: number },
-) {
-  if (f.status && !(ORDER_STATUSES as readonly string[]).includes(f.status)) {
-    throw new AppError("validation_failed", `unknown status "${f.status}"`, { allowed: ORDER_STATUSES });
-  }
-  const limit = f.limit ?? 50;
-  const rows = await listOrders(q, {
-    merchantId,
-    status: f.status,
-    buyer: f.buyer,
-    sku: f.sku,
-    from: f.from ? new Date(f.from) : undefined,
-    to: f.to ? new Date(f.to) : undefined,
-    cursor: f.cursor ? decodeCursor(f.cursor) : undefined,
-    limit: limit + 1,
-  });
-  const page = rows.slice(0, limit);
-  return { data: page.map(orderView), nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]) : null };
 }

@@ -19,6 +19,7 @@ import {
 import { WEBHOOK_EVENT_TYPES } from "../webhooks/events";
 import { assertTargetAllowed, type Lookup } from "../webhooks/targets";
 import type { Principal, ServiceDeps } from "./context";
+import { listPage } from "./listPage";
 
 /** Active (not disabled) endpoints a merchant may have: each costs the deliverer a slot while it hangs. */
 export const MAX_ACTIVE_ENDPOINTS = 10;
@@ -98,8 +99,18 @@ export async function createEndpoint(
   return { ...endpointView(row), secret };
 }
 
-export async function listEndpoints(q: Queryable, merchantId: string) {
-  return (await listMerchantEndpoints(q, merchantId)).map(endpointView);
+/** A page of the merchant's endpoints in creation order; disabled ones only with `includeDisabled`. */
+export async function listEndpoints(
+  q: Queryable,
+  merchantId: string,
+  page: { cursor?: string; limit?: number; includeDisabled?: boolean } = {},
+) {
+  const includeDisabled = page.includeDisabled ?? false;
+  return listPage(
+    page,
+    (after, limit) => listMerchantEndpoints(q, merchantId, { after, limit, includeDisabled }),
+    (e) => endpointView(e),
+  );
 }
 
 async function endpointOr404(q: Queryable, merchantId: string, id: string): Promise<EndpointRow> {

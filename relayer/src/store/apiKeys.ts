@@ -39,14 +39,38 @@ export async function findApiKeyByHash(q: Queryable, keyHash: string): Promise<A
   return (await q.query<ApiKeyRow>(`select * from api_keys where key_hash = $1`, [keyHash])).rows[0];
 }
 
-export async function listApiKeys(q: Queryable, merchantId: string): Promise<ApiKeyRow[]> {
+/** The merchant's keys in creation order (revoked ones only if asked), from after `after`, at most `limit`. */
+export async function listApiKeys(
+  q: Queryable,
+  merchantId: string,
+  page: { after: { at: string; id: string } | null; limit: number; includeRevoked: boolean },
+): Promise<(ApiKeyRow & { cursor_at: string })[]> {
   return (
-    await q.query<ApiKeyRow>(`select * from api_keys where merchant_id = $1 order by created_at, id`, [merchantId])
+    await q.query<ApiKeyRow & { cursor_at: string }>(
+      `select *, created_at::text as cursor_at from api_keys
+       where merchant_id = $1 and ($2 or revoked_at is null)
+         and ($3::timestamptz is null or (created_at, id) > ($3::timestamptz, $4::text))
+       order by created_at, id limit $5`,
+      [merchantId, page.includeRevoked, page.after?.at ?? null, page.after?.id ?? null, page.limit],
+    )
   ).rows;
 }
 
 export async function getApiKey(q: Queryable, id: string): Promise<ApiKeyRow | undefined> {
   return (await q.query<ApiKeyRow>(`select * from api_keys where id = $1`, [id])).rows[0];
+}
+
+/**
+ * The merchant's keys not revoked, counted after taking the merchant's key lock (held until the transaction ends),
+ * so that keys issued at once are counted one after another.
+ */
+export async function countActiveApiKeysLocked(q: Queryable, merchantId: string): Promise<number> {
+  await q.query(`select pg_advisory_xact_lock(hashtext('api_keys'), hashtext($1))`, [merchantId]);
+  const r = await q.query<{ n: string }>(
+    `select count(*) as n from api_keys where merchant_id = $1 and revoked_at is null`,
+    [merchantId],
+  );
+  return Number(r.rows[0].n);
 }
 
 /** Revokes the key; every relayer process on the database is told once the transaction commits. */

@@ -21,11 +21,14 @@ export interface NewChainEvent {
 
 /** A stored event of an order, as folded into the order's view. */
 export interface OrderEventRow {
+  /** The stored row's id: an event mined again after a reorg is a new row. */
+  id: string;
   order_id: string;
   name: string;
   args: Record<string, unknown>;
   tx_hash: string;
   block_number: string;
+  block_hash: string;
   log_index: number;
 }
 
@@ -62,9 +65,19 @@ export async function insertChainEvents(q: Queryable, events: NewChainEvent[]): 
 /** The order-changing events (`ORDER_EVENTS`) of `chainOrderIds`, by order, in chain order: one read. */
 export async function orderViewEvents(q: Queryable, chainOrderIds: string[]): Promise<OrderEventRow[]> {
   const r = await q.query<OrderEventRow>(
-    `select order_id, name, args, tx_hash, block_number, log_index from chain_events
+    `select id, order_id, name, args, tx_hash, block_number, block_hash, log_index from chain_events
      where order_id = any($1::text[]) and name = any($2::text[]) order by order_id, block_number, log_index`,
     [chainOrderIds, ORDER_EVENTS],
+  );
+  return r.rows;
+}
+
+/** The order-changing events (`ORDER_EVENTS`) after block `number`, in chain order (what a rollback removes). */
+export async function orderEventsAfter(q: Queryable, number: number): Promise<OrderEventRow[]> {
+  const r = await q.query<OrderEventRow>(
+    `select id, order_id, name, args, tx_hash, block_number, block_hash, log_index from chain_events
+     where block_number > $1 and order_id is not null and name = any($2::text[]) order by block_number, log_index`,
+    [number, ORDER_EVENTS],
   );
   return r.rows;
 }

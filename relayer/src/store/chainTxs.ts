@@ -14,6 +14,8 @@ export interface ChainTxRow {
   status: "sent" | "mined" | "confirmed" | "replaced" | "reverted" | "dropped";
   block_number: string | null;
   replaces: string | null;
+  /** The commands it carried (null for rows written before they were recorded). */
+  command_ids: (string | number)[] | null;
   sent_at: Date;
 }
 
@@ -29,15 +31,18 @@ export async function insertTx(
     maxPriorityFeePerGas: bigint;
     gasLimit: bigint;
     replaces?: string | null;
+    /** The commands it carries, in batch order. */
+    commandIds?: string[];
   },
 ): Promise<string> {
   // Signing the same fields again gives the same bytes: a transaction the node refused earlier (dropped) is
   // the one being sent now, so its row is opened again instead of failing on the unique hash.
   const r = await q.query<{ id: string }>(
-    `insert into chain_txs (signer, nonce, hash, raw, kind, max_fee_per_gas, max_priority_fee_per_gas, gas_limit, replaces)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    `insert into chain_txs (signer, nonce, hash, raw, kind, max_fee_per_gas, max_priority_fee_per_gas, gas_limit, replaces,
+       command_ids)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::bigint[])
      on conflict (hash) do update set status = 'sent', sent_at = now(), block_number = null, gas_used = null,
-       mined_at = null
+       mined_at = null, command_ids = coalesce(excluded.command_ids, chain_txs.command_ids)
      where chain_txs.status = 'dropped'
      returning id`,
     [
@@ -50,10 +55,16 @@ export async function insertTx(
       t.maxPriorityFeePerGas.toString(),
       t.gasLimit.toString(),
       t.replaces ?? null,
+      t.commandIds ?? null,
     ],
   );
   if (r.rows.length === 0) throw new Error(`transaction ${t.hash} is already stored and open`);
   return String(r.rows[0].id);
+}
+
+/** The commands a stored transaction carried, when recorded. */
+export function carriedIds(t: ChainTxRow): string[] | null {
+  return t.command_ids === null ? null : t.command_ids.map(String);
 }
 
 /** Transactions of `signers` not yet final, oldest nonce first. */
@@ -114,7 +125,51 @@ export async function reopenTx(q: Queryable, id: string): Promise<void> {
   );
 }
 
+/** Every transaction stored at `signer`'s `nonce`, whatever its status, oldest first. */
+export async function txsAtNonce(q: Queryable, signer: string, nonce: bigint): Promise<ChainTxRow[]> {
+  const r = await q.query<ChainTxRow>(`select * from chain_txs where signer = $1 and nonce = $2 order by id`, [
+    signer,
+    nonce.toString(),
+  ]);
+  return r.rows;
+}
+
+/**
+ * Another transaction used `signer`'s `nonce` on chain, confirmed: none of the open transactions stored at it can
+ * be mined any more; they are closed as dropped.
+ */
+export async function markNonceTaken(q: Queryable, signer: string, nonce: bigint): Promise<void> {
+  await q.query(
+    `update chain_txs set status = 'dropped' where signer = $1 and nonce = $2 and status in ('sent', 'mined')`,
+    [signer, nonce.toString()],
+  );
+}
+
 /** The node refused the transaction with `hash`: it was never mined. */
 export async function markDropped(q: Queryable, hash: string): Promise<void> {
   await q.query(`update chain_txs set status = 'dropped' where hash = $1`, [hash]);
+}
+
+/**
+ * The chain used `signer`'s `nonce` after the node refused our transaction `hash` there: the refusal may have been
+ * false (a balancer's backend took it). The transaction is tracked again, and those of its commands still waiting
+ * in the queue are bound to the nonce again (not sent elsewhere meanwhile); the tracker decides from the receipts.
+ * Returns the ids bound again.
+ */
+export async function reclaimRefusedTx(
+  q: Queryable,
+  signer: string,
+  nonce: bigint,
+  hash: string,
+  commandIds: string[],
+): Promise<string[]> {
+  await q.query(`update chain_txs set status = 'sent' where hash = $1 and status = 'dropped'`, [hash]);
+  const r = await q.query<{ id: string }>(
+    `update commands set status = 'submitted', tx_signer = $2, tx_nonce = $3,
+       batch_index = array_position($1::bigint[], id) - 1, updated_at = now()
+     where id = any($1::bigint[]) and status = 'pending'
+     returning id`,
+    [commandIds, signer, nonce.toString()],
+  );
+  return r.rows.map((x) => String(x.id));
 }

@@ -40,6 +40,47 @@ export async function enqueueCommand(
 }
 
 /**
+ * Queues the `mint_stock` commands that put the goods of the return command `returnCommandId` back into the
+ * merchant's stock, one per SKU, unless that return's restock is queued already: confirming a return more than
+ * once (two writers settling one receipt) restocks once. Run it in the transaction that confirms the return,
+ * after its update, which holds the return's row: a second confirmation waits for the first and then sees its
+ * commands. Returns how many it queued.
+ */
+export async function enqueueRestock(
+  q: Queryable,
+  r: {
+    returnCommandId: string;
+    merchantId: string | null;
+    merchant: string;
+    orderId: string | null;
+    items: { skuId: string; quantity: string }[];
+  },
+): Promise<number> {
+  if (r.items.length === 0) return 0;
+  const res = await q.query(
+    `insert into commands (kind, merchant_id, payload)
+     select 'mint_stock', $2::text,
+            jsonb_build_object('merchant', $3::text, 'skuId', u.sku, 'quantity', u.quantity,
+                               'returnOf', $4::text, 'restockOf', $1::text)
+     from unnest($5::text[], $6::text[]) with ordinality as u(sku, quantity, n)
+     where not exists (
+       select 1 from commands c
+       where c.merchant_id = $2::text and c.id > $1::bigint and c.kind = 'mint_stock'
+         and c.payload->>'restockOf' = $1::text)
+     order by u.n`,
+    [
+      r.returnCommandId,
+      r.merchantId,
+      r.merchant,
+      r.orderId,
+      r.items.map((i) => i.skuId),
+      r.items.map((i) => i.quantity),
+    ],
+  );
+  return res.rowCount ?? 0;
+}
+
+/**
  * Claims up to `limit` commands that are ready: pending, due, and not behind an unfinished earlier command of
  * the same order or (for inventory and identity work) of the same merchant. Rows locked by another claimer
  * are skipped, so concurrent workers and processes take disjoint sets.
@@ -85,25 +126,43 @@ export async function claimReadyCommands(q: Queryable, owner: string, limit: num
  *   returnClaims              claimed -> pending (a writer that stops gives back what it has not sent)
  *   reclaimAbandoned          claimed -> pending (the claimer died)
  *   markSubmitted             claimed -> submitted
- *   requeueRefused            submitted -> pending (the node definitely refused the transaction)
+ *   requeueRefused            submitted -> pending (the node definitely refused the transaction, or another
+ *                             transaction took its nonce: either way it never ran)
  *   markConfirmed             submitted -> confirmed
  *   reopenReorged             confirmed -> submitted (its transaction was reorged away)
  *   runAgainSoon              confirmed -> pending (its effect is not on chain yet: run it once more)
  *   requeueReorgedCreates     confirmed -> pending (a create_order whose order a reorg took back)
  *   markFailed                -> failed
- * Whenever a command goes back to pending, its claim (claimed_by, claimed_at) is cleared, except in
- * requeueReorgedCreates, which leaves the claim of the finished run in place (claiming overwrites it).
+ *   sleepCommand              claimed -> pending, not before it is woken (wakeMerchantSetup)
+ *   reclaimRefusedTx          pending -> submitted (chainTxs.ts: a refused transaction the chain shows mined after all)
+ * Every way back to pending sets BACK_TO_PENDING: the command is as if new, with no claim and no transaction of an
+ * earlier attempt (a pending command with a signer and nonce would read as sent at that nonce).
  */
+
+/** The columns of a command sent back to pending: no claim, no transaction, no place in a batch. */
+const BACK_TO_PENDING = `status = 'pending', claimed_by = null, claimed_at = null, tx_signer = null, tx_nonce = null,
+       batch_index = null, updated_at = now()`;
 
 /** Puts claimed commands back (not sent), optionally after a delay. */
 export async function releaseCommands(q: Queryable, ids: string[], delayMs = 0, countAttempt = false): Promise<void> {
   if (ids.length === 0) return;
   await q.query(
-    `update commands set status = 'pending', claimed_by = null, claimed_at = null,
-       not_before = now() + ($2::int * interval '1 millisecond'),
-       attempts = attempts + $3::int, updated_at = now()
+    `update commands set ${BACK_TO_PENDING}, not_before = now() + ($2::int * interval '1 millisecond'),
+       attempts = attempts + $3::int
      where id = any($1::bigint[]) and status in ('claimed', 'submitted')`,
     [ids, delayMs, countAttempt ? 1 : 0],
+  );
+}
+
+/**
+ * The claimed command `id` waits, pending, until something wakes it (store/merchants.ts wakeMerchantSetup): it
+ * keeps its place ahead of its merchant's later commands, and says why it waits.
+ */
+export async function sleepCommand(q: Queryable, id: string, code: string, message: string): Promise<void> {
+  await q.query(
+    `update commands set ${BACK_TO_PENDING}, not_before = 'infinity', error_code = $2, error_message = $3
+     where id = $1 and status = 'claimed'`,
+    [id, code, message],
   );
 }
 
@@ -114,7 +173,7 @@ export async function releaseCommands(q: Queryable, ids: string[], delayMs = 0, 
  */
 export async function reclaimAbandoned(q: Queryable, olderThanMs: number): Promise<number> {
   const r = await q.query(
-    `update commands c set status = 'pending', claimed_by = null, claimed_at = null, updated_at = now()
+    `update commands c set ${BACK_TO_PENDING}
      where c.status = 'claimed' and c.claimed_at < now() - ($1::int * interval '1 millisecond')
        and not exists (
          select 1 from relayer_instances i
@@ -127,18 +186,20 @@ export async function reclaimAbandoned(q: Queryable, olderThanMs: number): Promi
 /** Gives back the commands `owner` claimed and has not sent (a writer that stops). */
 export async function returnClaims(q: Queryable, owner: string): Promise<void> {
   await q.query(
-    `update commands set status = 'pending', claimed_by = null, claimed_at = null, updated_at = now()
+    `update commands set ${BACK_TO_PENDING}
      where status = 'claimed' and claimed_by = $1`,
     [owner],
   );
 }
 
-/** The node definitely refused the transaction at `signer`'s `nonce`: its commands are queued again. */
+/**
+ * The transaction at `signer`'s `nonce` will never run (the node definitely refused it, or another transaction
+ * used the nonce on chain): its commands are queued again.
+ */
 export async function requeueRefused(q: Queryable, signer: string, nonce: bigint, delayMs: number): Promise<void> {
   await q.query(
-    `update commands set status = 'pending', claimed_by = null, claimed_at = null, tx_signer = null, tx_nonce = null,
-       batch_index = null, attempts = attempts + 1, not_before = now() + ($3::int * interval '1 millisecond'),
-       updated_at = now()
+    `update commands set ${BACK_TO_PENDING}, attempts = attempts + 1,
+       not_before = now() + ($3::int * interval '1 millisecond')
      where tx_signer = $1 and tx_nonce = $2 and status = 'submitted'`,
     [signer, nonce.toString(), delayMs],
   );
@@ -159,7 +220,7 @@ export async function reopenReorged(q: Queryable, signer: string, nonce: string)
  */
 export async function requeueReorgedCreates(q: Queryable): Promise<void> {
   await q.query(
-    `update commands set status = 'pending', not_before = now(), attempts = attempts + 1, updated_at = now()
+    `update commands set ${BACK_TO_PENDING}, not_before = now(), attempts = attempts + 1
      where kind = 'create_order' and status = 'confirmed'
        and order_id in (select id from orders where record is null and status = 'pending')`,
   );
@@ -168,8 +229,7 @@ export async function requeueReorgedCreates(q: Queryable): Promise<void> {
 /** A confirmed command whose effect is not on chain (yet, or reorged away) runs once more after `delayMs`. */
 export async function runAgainSoon(q: Queryable, id: string, delayMs: number): Promise<void> {
   await q.query(
-    `update commands set status = 'pending', claimed_by = null, claimed_at = null,
-       not_before = now() + ($2::int * interval '1 millisecond'), updated_at = now()
+    `update commands set ${BACK_TO_PENDING}, not_before = now() + ($2::int * interval '1 millisecond')
      where id = $1`,
     [id, delayMs],
   );

@@ -3,6 +3,7 @@
  * by DATABASE_URL, or the relayer's embedded server, see embeddedPostgres.ts).
  */
 import { Pool, type PoolClient } from "pg";
+import Cursor from "pg-cursor";
 
 export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<{ rows: T[]; rowCount: number }>;
@@ -14,6 +15,12 @@ export interface Db extends Queryable {
   /** Runs `fn` in one transaction; commits if it resolves, rolls back if it throws. */
   tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+  /**
+   * The rows of one query in batches of at most `batchSize`, read from a server-side cursor on a connection of
+   * its own: memory stays one batch whatever the result's size. Ending the iteration early (a client that
+   * leaves) closes the cursor and gives the connection back.
+   */
+  cursor?<T>(sql: string, params: unknown[], batchSize: number): AsyncGenerator<T[]>;
 }
 
 class PostgresDb implements Db {
@@ -55,6 +62,30 @@ class PostgresDb implements Db {
   async close(): Promise<void> {
     await this.pool.end();
   }
+
+  async *cursor<T>(sql: string, params: unknown[], batchSize: number): AsyncGenerator<T[]> {
+    const client: PoolClient = await this.pool.connect();
+    const cursor = client.query(new Cursor<T>(sql, params));
+    let failed: Error | undefined;
+    try {
+      for (;;) {
+        const rows = await cursor.read(batchSize);
+        if (rows.length === 0) return;
+        yield rows;
+      }
+    } catch (err) {
+      failed = err as Error;
+      throw err;
+    } finally {
+      // A connection whose query failed, or whose cursor did not close cleanly, is discarded rather than reused.
+      if (failed) client.release(failed);
+      else
+        await cursor.close().then(
+          () => client.release(),
+          (err: Error) => client.release(err),
+        );
+    }
+  }
 }
 
 /**
@@ -65,6 +96,14 @@ export function isUniqueViolation(err: unknown, constraints?: string[]): boolean
   const e = err as { code?: unknown; constraint?: unknown };
   if (e?.code !== "23505") return false;
   return !constraints || (typeof e.constraint === "string" && constraints.includes(e.constraint));
+}
+
+/**
+ * Makes the open transaction read one snapshot (REPEATABLE READ): every later query in it sees the database as of
+ * its first query. Must be the transaction's first statement.
+ */
+export async function useOneSnapshot(q: Queryable): Promise<void> {
+  await q.query("set transaction isolation level repeatable read");
 }
 
 /** Resolves when the database answers a query (readiness). */

@@ -32,7 +32,7 @@ export async function unpostedEscrowEvents(
      from chain_events e
      left join orders o on o.chain_order_id = e.order_id
      where e.block_number between $1 and $2 and e.contract = 'PaymentEscrow'
-       and e.name in ('OrderPaid', 'OrderRefunded', 'OrderCompleted', 'DisputeResolved')
+       and e.name in ('OrderPaid', 'OrderRefunded', 'OrderCompleted', 'DisputeResolved', 'OrderReturned')
        and not exists (select 1 from ledger_entries l where l.event_id = e.id)
      order by e.block_number, e.log_index`,
     [fromBlock, toBlock],
@@ -40,15 +40,25 @@ export async function unpostedEscrowEvents(
   return events.rows;
 }
 
-/** Posts one ledger line of the event `e` (of an order the relayer manages: merchant and token known). */
+/**
+ * Posts one ledger line of the event `e` (of an order the relayer manages: merchant and token known) and adds it
+ * to its account's running totals, in one statement.
+ */
 export async function insertLedgerLine(
   q: Queryable,
   e: UnpostedEventRow,
   line: { account: string; debit: bigint; credit: bigint },
 ): Promise<void> {
   await q.query(
-    `insert into ledger_entries (event_id, merchant_id, order_id, token, account, debit, credit, block_number, block_time, tx_hash)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+    `with l as (
+       insert into ledger_entries (event_id, merchant_id, order_id, token, account, debit, credit, block_number, block_time, tx_hash)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+       returning merchant_id, token, account, debit, credit
+     )
+     insert into ledger_balances as b (merchant_id, token, account, debit, credit, balance)
+     select merchant_id, token, account, debit, credit, debit - credit from l
+     on conflict (merchant_id, token, account) do update
+       set debit = b.debit + excluded.debit, credit = b.credit + excluded.credit, balance = b.balance + excluded.balance`,
     [
       e.id,
       e.merchant_id,
@@ -64,13 +74,41 @@ export async function insertLedgerLine(
   );
 }
 
+/**
+ * A reorg's rollback to block `ancestor`: deletes the ledger lines of the blocks after it and takes them out of
+ * their accounts' running totals. Run it in the rollback's transaction, before the events
+ * go (their lines would go with them, uncounted).
+ */
+export async function retractLedgerAfter(q: Queryable, ancestor: number): Promise<void> {
+  await q.query(
+    `with gone as (
+       delete from ledger_entries where block_number > $1 returning merchant_id, token, account, debit, credit
+     ), s as (
+       select merchant_id, token, account, sum(debit) as debit, sum(credit) as credit from gone group by 1, 2, 3
+     )
+     update ledger_balances b
+     set debit = b.debit - s.debit, credit = b.credit - s.credit, balance = b.balance - (s.debit - s.credit)
+     from s
+     where b.merchant_id = s.merchant_id and b.token = s.token and b.account = s.account`,
+    [ancestor],
+  );
+  // An account left without lines has no totals, as before its first line.
+  await q.query(`delete from ledger_balances where debit = 0 and credit = 0`);
+}
+
+/** Where a page of ledger lines starts: after the line `id` of block time `time` (seconds; 0 when unknown). */
+export interface LedgerCursor {
+  time: number;
+  id: string;
+}
+
 export interface LedgerFilter {
   merchantId: string;
   token?: string;
   orderChainId?: string;
   from?: Date;
   to?: Date;
-  afterId?: string;
+  after?: LedgerCursor;
   limit?: number;
 }
 
@@ -86,36 +124,61 @@ export interface LedgerEntryRow {
   tx_hash: string;
 }
 
-/** The merchant's ledger lines matching the filter (token in any letter case, block time in [from, to)), by id. */
-export async function findLedgerEntries(q: Queryable, f: LedgerFilter): Promise<LedgerEntryRow[]> {
+/**
+ * The query of the merchant's ledger lines matching the filter (token in any letter case, block time in
+ * [from, to)), in (block time, id) order: the order of the index ledger_merchant_block_time, a line of unknown
+ * time counting as time 0.
+ */
+export function ledgerEntriesQuery(f: LedgerFilter): { sql: string; params: unknown[] } {
   const where = ["merchant_id = $1"];
   const params: unknown[] = [f.merchantId];
-  const add = (sql: string, v: unknown) => {
-    params.push(v);
-    where.push(sql.replace("?", `$${params.length}`));
+  const add = (sql: string, ...v: unknown[]) => {
+    let text = sql;
+    for (const x of v) {
+      params.push(x);
+      text = text.replace("?", `$${params.length}`);
+    }
+    where.push(text);
   };
   if (f.token) add("lower(token) = lower(?)", f.token);
   if (f.orderChainId) add("order_id = lower(?)", f.orderChainId);
-  if (f.from) add("block_time >= ?", Math.floor(f.from.getTime() / 1000));
-  if (f.to) add("block_time < ?", Math.floor(f.to.getTime() / 1000));
-  if (f.afterId) add("id > ?", f.afterId);
+  if (f.from) add("coalesce(block_time, 0) >= ?", Math.floor(f.from.getTime() / 1000));
+  if (f.to) add("coalesce(block_time, 0) < ?", Math.floor(f.to.getTime() / 1000));
+  if (f.after) add("(coalesce(block_time, 0), id) > (?::bigint, ?::bigint)", f.after.time, f.after.id);
   const limit = f.limit ? ` limit ${Math.floor(f.limit)}` : "";
-  const r = await q.query<LedgerEntryRow>(
-    `select * from ledger_entries where ${where.join(" and ")} order by id${limit}`,
+  return {
+    sql: `select * from ledger_entries where ${where.join(" and ")} order by coalesce(block_time, 0), id${limit}`,
     params,
-  );
-  return r.rows;
+  };
 }
 
-/** Sums of debits and credits of the merchant's accounts, per token (as written) and account, optionally of one token. */
+/** The merchant's ledger lines matching the filter, in (block time, id) order (see `ledgerEntriesQuery`). */
+export async function findLedgerEntries(q: Queryable, f: LedgerFilter): Promise<LedgerEntryRow[]> {
+  const { sql, params } = ledgerEntriesQuery(f);
+  return (await q.query<LedgerEntryRow>(sql, params)).rows;
+}
+
+/** The block time (seconds) of the merchant's ledger line `id`, 0 when unknown; undefined when there is no such line. */
+export async function ledgerLineTime(q: Queryable, merchantId: string, id: string): Promise<number | undefined> {
+  const r = await q.query<{ t: string }>(
+    `select coalesce(block_time, 0) as t from ledger_entries where merchant_id = $1 and id = $2`,
+    [merchantId, id],
+  );
+  return r.rows[0] ? Number(r.rows[0].t) : undefined;
+}
+
+/**
+ * Totals of debits and credits of the merchant's accounts, per token (as written) and account, optionally of
+ * one token: the running totals kept with the lines.
+ */
 export async function ledgerTotals(
   q: Queryable,
   merchantId: string,
   token?: string,
 ): Promise<{ token: string; account: string; debit: string; credit: string }[]> {
   const r = await q.query<{ token: string; account: string; debit: string; credit: string }>(
-    `select token, account, sum(debit) as debit, sum(credit) as credit from ledger_entries
-     where merchant_id = $1 ${token ? "and lower(token) = lower($2)" : ""} group by token, account order by token, account`,
+    `select token, account, debit, credit from ledger_balances
+     where merchant_id = $1 ${token ? "and lower(token) = lower($2)" : ""} order by token, account`,
     token ? [merchantId, token] : [merchantId],
   );
   return r.rows;
@@ -123,7 +186,8 @@ export async function ledgerTotals(
 
 /**
  * Sums of debits and credits of the merchant's accounts, per lower-cased token and account; only the lines of
- * blocks up to `upToBlock` when given.
+ * blocks up to `upToBlock` when given: the running totals less the few lines of later blocks (read on
+ * ledger_merchant_time).
  */
 export async function ledgerTotalsByLowerToken(
   q: Queryable,
@@ -131,8 +195,15 @@ export async function ledgerTotalsByLowerToken(
   upToBlock?: number,
 ): Promise<{ token: string; account: string; debit: string; credit: string }[]> {
   const bal = await q.query<{ token: string; account: string; debit: string; credit: string }>(
-    `select lower(token) as token, account, sum(debit) as debit, sum(credit) as credit from ledger_entries
-     where merchant_id = $1 and ($2::bigint is null or block_number <= $2) group by 1, 2`,
+    `select lower(b.token) as token, b.account,
+       sum(b.debit - coalesce(x.debit, 0)) as debit, sum(b.credit - coalesce(x.credit, 0)) as credit
+     from ledger_balances b
+     left join lateral (
+       select sum(l.debit) as debit, sum(l.credit) as credit from ledger_entries l
+       where l.merchant_id = b.merchant_id and l.token = b.token and l.account = b.account and l.block_number > $2
+     ) x on $2::bigint is not null
+     where b.merchant_id = $1
+     group by 1, 2`,
     [merchantId, upToBlock ?? null],
   );
   return bal.rows;
@@ -141,7 +212,11 @@ export async function ledgerTotalsByLowerToken(
 /** Every token (lower-cased) the ledger has a line in; of blocks up to `upToBlock` when given. */
 export async function ledgerTokens(q: Queryable, upToBlock?: number): Promise<string[]> {
   const r = await q.query<{ token: string }>(
-    `select distinct lower(token) as token from ledger_entries where $1::bigint is null or block_number <= $1`,
+    `select distinct lower(b.token) as token from ledger_balances b
+     where exists (
+       select 1 from ledger_entries l
+       where l.merchant_id = b.merchant_id and l.token = b.token and ($1::bigint is null or l.block_number <= $1)
+     )`,
     [upToBlock ?? null],
   );
   return r.rows.map((row) => row.token);
@@ -153,9 +228,31 @@ export async function lastIndexedBlock(q: Queryable): Promise<number | null> {
   return cp.rows[0] ? Number(cp.rows[0].last_block) : null;
 }
 
-/** Every merchant's id and on-chain address. */
-export async function merchantAddresses(q: Queryable): Promise<{ id: string; address: string }[]> {
-  return (await q.query<{ id: string; address: string }>(`select id, address from merchants`)).rows;
+/**
+ * Each merchant's address and, lower case, every payout address it named on chain (PayoutAddressSet) up to block
+ * `upToBlock`: the current one and those it replaced, which keep their credits until they withdraw them. Another
+ * merchant's custodial address is that merchant's (as unpostedWithdrawals books it), not a payout address here.
+ */
+export async function merchantAddresses(
+  q: Queryable,
+  upToBlock: number,
+): Promise<{ id: string; address: string; payouts: string[] }[]> {
+  return (
+    await q.query<{ id: string; address: string; payouts: string[] }>(
+      `with named as (
+         select distinct lower(s.args->>'merchant') as merchant, lower(s.args->>'payout') as payout
+         from chain_events s
+         where s.order_id is null and s.contract = 'PaymentEscrow' and s.name = 'PayoutAddressSet'
+           and s.block_number <= $1
+       )
+       select m.id, m.address, coalesce(array_agg(n.payout) filter (where n.payout is not null), '{}') as payouts
+       from merchants m
+       left join named n on n.merchant = lower(m.address)
+         and not exists (select 1 from merchants c where lower(c.address) = n.payout)
+       group by m.id, m.address`,
+      [upToBlock],
+    )
+  ).rows;
 }
 
 /** How far reconciliation has read the escrow's logs; `generation` changes with every reorg rollback. */

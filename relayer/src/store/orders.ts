@@ -1,4 +1,6 @@
 import type { Queryable } from "./db";
+import type { CommandKind, CommandStatus } from "../domain/command";
+import type { OrderStatus } from "../domain/model";
 import type { OrderViewJson, OrderViewRow, TermsJson } from "../domain/orderView";
 
 export type { OrderViewJson, TermsJson };
@@ -9,6 +11,18 @@ export interface OrderRow extends OrderViewRow {
   last_event_block: string | null;
 }
 
+/**
+ * The statement that writes the line items of the orders the CTE `cte` inserted (returning id, merchant_id,
+ * items, created_at): one row per SKU, quantities of a SKU named twice added.
+ */
+const insertOrderItemsOf = (cte: string) =>
+  `insert into order_items (order_id, merchant_id, sku_id, created_at, quantity)
+   select ${cte}.id, ${cte}.merchant_id, i->>'sku', ${cte}.created_at, sum((i->>'quantity')::numeric)
+   from ${cte} cross join lateral jsonb_array_elements(${cte}.items) as i
+   where i->>'sku' is not null
+   group by ${cte}.id, ${cte}.merchant_id, ${cte}.created_at, i->>'sku'`;
+
+/** Inserts an order and its line items (one statement). */
 export async function insertOrder(
   q: Queryable,
   o: {
@@ -24,11 +38,17 @@ export async function insertOrder(
     shipWithin: number;
     protectionPeriod: number;
     terms: TermsJson;
+    /** The merchant's metadata, checked (domain/metadata.ts). */
+    metadata?: Record<string, string>;
   },
 ) {
   await q.query(
-    `insert into orders (id, merchant_id, reference, chain_order_id, buyer, token, amount, items, payment_deadline, ship_within, protection_period, terms)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+    `with o as (
+       insert into orders (id, merchant_id, reference, chain_order_id, buyer, token, amount, items, payment_deadline, ship_within, protection_period, terms, metadata)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb)
+       returning id, merchant_id, items, created_at
+     )
+     ${insertOrderItemsOf("o")}`,
     [
       o.id,
       o.merchantId,
@@ -42,6 +62,7 @@ export async function insertOrder(
       o.shipWithin,
       o.protectionPeriod,
       JSON.stringify(o.terms),
+      JSON.stringify(o.metadata ?? {}),
     ],
   );
 }
@@ -81,47 +102,6 @@ export async function findOrderByReference(
   ).rows[0];
 }
 
-export interface OrderFilter {
-  merchantId: string;
-  status?: string;
-  buyer?: string;
-  sku?: string;
-  from?: Date;
-  to?: Date;
-  cursor?: { createdAt: Date; id: string };
-  limit: number;
-}
-
-export async function listOrders(q: Queryable, f: OrderFilter): Promise<OrderRow[]> {
-  const where = ["merchant_id = $1"];
-  const params: unknown[] = [f.merchantId];
-  const add = (sql: string, v: unknown) => {
-    params.push(v);
-    where.push(sql.replace("?", `$${params.length}`));
-  };
-  if (f.status) add("status = ?", f.status);
-  if (f.buyer) add("lower(buyer) = lower(?)", f.buyer);
-  if (f.sku) add("items @> ?::jsonb", JSON.stringify([{ sku: f.sku }]));
-  if (f.from) add("created_at >= ?", f.from);
-  if (f.to) add("created_at < ?", f.to);
-  if (f.cursor) {
-    // The cursor's time has millisecond precision, created_at has microseconds: take the exact time from the
-    // cursor's row, or orders created in the same millisecond just before it would be skipped.
-    params.push(f.cursor.createdAt, f.cursor.id);
-    const [at, id] = [`$${params.length - 1}`, `$${params.length}`];
-    where.push(
-      `(created_at, id) < (coalesce((select c.created_at from orders c where c.id = ${id} and c.merchant_id = $1), ${at}), ${id})`,
-    );
-  }
-  params.push(f.limit);
-  return (
-    await q.query<OrderRow>(
-      `select * from orders where ${where.join(" and ")} order by created_at desc, id desc limit $${params.length}`,
-      params,
-    )
-  ).rows;
-}
-
 export async function orderEvents(q: Queryable, chainOrderId: string) {
   return (
     await q.query<{
@@ -142,8 +122,8 @@ export async function orderCommands(q: Queryable, orderId: string) {
   return (
     await q.query<{
       id: string;
-      kind: string;
-      status: string;
+      kind: CommandKind;
+      status: CommandStatus;
       error_code: string | null;
       error_message: string | null;
       created_at: Date;
@@ -156,8 +136,8 @@ export async function orderCommands(q: Queryable, orderId: string) {
 }
 
 /**
- * Accepts an order in one statement (atomic without an explicit transaction): the order, its create command,
- * its audit line and, with an idempotency claim, the stored first response. Returns the new row, or null when
+ * Accepts an order in one statement (atomic without an explicit transaction): the order, its line items, its
+ * create command, its audit line and, with an idempotency claim, the stored first response. Returns the new row, or null when
  * the claim's key is already stored and live (nothing was inserted: the caller replays the stored response; an
  * expired key is taken over). A reused
  * reference fails with the unique violation of `orders_merchant_id_reference_key`, inserting nothing.
@@ -199,6 +179,7 @@ export async function insertOrderWithCommand(
     last_event_block: null,
     error_code: null,
     error_message: null,
+    metadata: o.metadata ?? {},
     created_at: now,
     updated_at: now,
   };
@@ -213,10 +194,12 @@ export async function insertOrderWithCommand(
        returning 1
      ), o as (
        insert into orders (id, merchant_id, reference, chain_order_id, buyer, token, amount, items, payment_deadline,
-                           ship_within, protection_period, terms, created_at, updated_at)
-       select $1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $22::jsonb, $16, $16
+                           ship_within, protection_period, terms, metadata, created_at, updated_at)
+       select $1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $22::jsonb, $25::jsonb, $16, $16
        where $17::text is null or exists (select 1 from k)
-       returning id, merchant_id
+       returning id, merchant_id, items, created_at
+     ), it as (
+       ${insertOrderItemsOf("o")}
      ), c as (
        insert into commands (kind, merchant_id, order_id, payload, api_key_id)
        select 'create_order', o.merchant_id, o.id, $12::jsonb, $13 from o
@@ -250,6 +233,7 @@ export async function insertOrderWithCommand(
       JSON.stringify(o.terms),
       idempotency?.apiKeyId ?? null,
       idempotency?.ttlSeconds ?? 0,
+      JSON.stringify(o.metadata ?? {}),
     ],
   );
   return Number(r.rows[0].inserted) > 0 ? row : null;
@@ -260,12 +244,17 @@ export async function orderTermsRow(
   q: Queryable,
   orderId: string,
 ): Promise<
-  | { chain_order_id: string; status: string; terms: TermsJson | null; items: { skuId: string; quantity: string }[] }
+  | {
+      chain_order_id: string;
+      status: OrderStatus;
+      terms: TermsJson | null;
+      items: { skuId: string; quantity: string }[];
+    }
   | undefined
 > {
   const r = await q.query<{
     chain_order_id: string;
-    status: string;
+    status: OrderStatus;
     terms: TermsJson | null;
     items: { skuId: string; quantity: string }[];
   }>("select chain_order_id, status, terms, items from orders where id = $1", [orderId]);
@@ -298,12 +287,20 @@ export async function findOrderByChainId(q: Queryable, chainOrderId: string): Pr
 
 export type DisputeRow = OrderRow & { evidence: string | null; evidence_hash: string | null; merchant_name: string };
 
-/** Every disputed order, oldest change first, with the buyer's evidence and the merchant's name. */
-export async function openDisputes(q: Queryable): Promise<DisputeRow[]> {
-  const r = await q.query<DisputeRow>(
-    `select o.*, d.evidence, d.evidence_hash, m.name as merchant_name from orders o
+/**
+ * The disputed orders, oldest change first, with the buyer's evidence and the merchant's name: from after
+ * `after` (a change time and an order id), at most `limit`.
+ */
+export async function openDisputes(
+  q: Queryable,
+  page: { after: { at: string; id: string } | null; limit: number },
+): Promise<(DisputeRow & { cursor_at: string })[]> {
+  const r = await q.query<DisputeRow & { cursor_at: string }>(
+    `select o.*, d.evidence, d.evidence_hash, m.name as merchant_name, o.updated_at::text as cursor_at from orders o
      join merchants m on m.id = o.merchant_id left join dispute_evidence d on d.order_id = o.id
-     where o.status = 'disputed' order by o.updated_at`,
+     where o.status = 'disputed' and ($1::timestamptz is null or (o.updated_at, o.id) > ($1::timestamptz, $2::text))
+     order by o.updated_at, o.id limit $3`,
+    [page.after?.at ?? null, page.after?.id ?? null, page.limit],
   );
   return r.rows;
 }
@@ -330,7 +327,7 @@ export interface OrderViewUpdate {
   chainOrderId: string;
   /** The `OrderView` as JSON text (`OrderViewJson`). */
   record: string;
-  status: string;
+  status: OrderStatus;
   /** The view's buyer; the zero address (not paid yet) keeps the stored buyer. */
   buyer: string;
   createdTxHash: string | null;

@@ -5,34 +5,25 @@
 import type { Queryable } from "./db";
 
 export interface RelayUsage {
-  /** Requests relayed for the buyer in the last minute. */
+  /** Requests relayed for the buyer in the last minute (forwarded requests and ERC-3009 authorizations). */
   buyer_n: string;
   /** Requests relayed for the merchant's orders in the last minute. */
   merchant_n: string;
-  /** Gas (wei) the relayer spent for the merchant over the last `periodDays` days. */
-  spent: string;
-  /** The merchant's own gas budget (wei); null: the configured default. */
-  budget: string | null;
 }
 
 /**
- * How much the relay has done for `buyer` and the merchant lately, and the merchant's gas spend over the last
- * `periodDays` UTC days and its own budget.
+ * How much the relay has done for `buyer` (any letter case) and the merchant in the last minute: forwarded requests
+ * and ERC-3009 authorizations together. Each count is a range of a partial index on the relayed commands
+ * (commands_relay_buyer, commands_relay_merchant).
  */
-export async function relayUsage(
-  q: Queryable,
-  merchantId: string,
-  buyer: string,
-  periodDays: number,
-): Promise<RelayUsage> {
+export async function relayUsage(q: Queryable, merchantId: string, buyer: string): Promise<RelayUsage> {
   const r = await q.query<RelayUsage>(
     `select
-       (select count(*) from commands where kind = 'relay_forward' and payload->>'buyer' = $2 and created_at > now() - interval '1 minute') as buyer_n,
-       (select count(*) from commands where kind = 'relay_forward' and merchant_id = $1 and created_at > now() - interval '1 minute') as merchant_n,
-       (select coalesce(sum(cost_wei), 0) from merchant_gas_daily
-         where merchant_id = $1 and day > (now() at time zone 'UTC')::date - $3::int) as spent,
-       (select gas_budget_wei from merchants where id = $1) as budget`,
-    [merchantId, buyer, periodDays],
+       (select count(*) from commands where kind in ('relay_forward', 'relay_authorization')
+          and lower(payload->>'buyer') = lower($2) and created_at > now() - interval '1 minute') as buyer_n,
+       (select count(*) from commands where kind in ('relay_forward', 'relay_authorization')
+          and merchant_id = $1 and created_at > now() - interval '1 minute') as merchant_n`,
+    [merchantId, buyer],
   );
   return r.rows[0];
 }
@@ -45,12 +36,24 @@ export async function lockBuyerRelayQueue(q: Queryable, buyer: string): Promise<
   await q.query(`select pg_advisory_xact_lock(hashtext($1))`, [`relay_forward:${buyer}`]);
 }
 
-/** True when a relayed request of `buyer` with forwarder nonce `nonce` is queued, sent or done (not failed). */
+/**
+ * True when a relayed request of `buyer` (any letter case) with forwarder nonce `nonce` is queued, sent or done
+ * (not failed): one probe of commands_relay_nonce.
+ */
 export async function relayForwardQueued(q: Queryable, buyer: string, nonce: string): Promise<boolean> {
   const queued = await q.query(
-    `select 1 from commands where kind = 'relay_forward' and payload->>'buyer' = $1
-       and payload->'request'->>'nonce' = $2 and status not in ('failed')`,
+    `select 1 from commands where kind = 'relay_forward' and lower(payload->>'buyer') = lower($1)
+       and payload->'request'->>'nonce' = $2 and status not in ('failed') limit 1`,
     [buyer, nonce],
   );
   return queued.rowCount !== 0;
+}
+
+/** True when a relayed ERC-3009 payment of order `orderId` is queued, sent or done (not failed): commands_order. */
+export async function relayAuthorizationQueued(q: Queryable, orderId: string): Promise<boolean> {
+  const r = await q.query(
+    `select 1 from commands where order_id = $1 and kind = 'relay_authorization' and status <> 'failed' limit 1`,
+    [orderId],
+  );
+  return r.rowCount !== 0;
 }

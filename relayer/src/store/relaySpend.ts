@@ -58,6 +58,10 @@ export interface MerchantGasSpend {
   spent_wei: string;
   /** The gas of that spend. */
   gas_used: string;
+  /** The merchant's commands accepted and not yet final (pending, claimed or submitted): not metered yet. */
+  queued: string;
+  /** What one of the merchant's last 100 metered commands cost on average (wei); null before the first. */
+  recent_cost_wei: string | null;
 }
 
 /** The merchant's own budget and what it spent over the last `periodDays` days; undefined for no such merchant. */
@@ -68,7 +72,12 @@ export async function merchantGasSpend(
 ): Promise<MerchantGasSpend | undefined> {
   const r = await q.query<MerchantGasSpend>(
     `select m.gas_budget_wei as budget_wei, coalesce(sum(d.cost_wei), 0) as spent_wei,
-            coalesce(sum(d.gas_used), 0) as gas_used
+            coalesce(sum(d.gas_used), 0) as gas_used,
+            (select count(*) from commands c
+              where c.merchant_id = m.id and c.status in ('pending', 'claimed', 'submitted')) as queued,
+            (select round(avg(r.cost_wei)) from (
+               select s.cost_wei from relay_spend s where s.merchant_id = m.id order by s.created_at desc limit 100
+             ) r) as recent_cost_wei
      from merchants m
      left join merchant_gas_daily d
        on d.merchant_id = m.id and d.day > (now() at time zone 'UTC')::date - $2::int
@@ -77,4 +86,12 @@ export async function merchantGasSpend(
     [merchantId, periodDays],
   );
   return r.rows[0];
+}
+
+/**
+ * Serialises the merchant's budget checks until the transaction ends: two requests accepted at once cannot both
+ * see the room that only one of them fits in.
+ */
+export async function lockMerchantGasBudget(q: Queryable, merchantId: string): Promise<void> {
+  await q.query(`select pg_advisory_xact_lock(hashtext('gas_budget'), hashtext($1))`, [merchantId]);
 }

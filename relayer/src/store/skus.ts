@@ -1,3 +1,4 @@
+import type { SkuStatus } from "../domain/model";
 import type { Queryable } from "./db";
 
 export interface SkuRow {
@@ -9,7 +10,7 @@ export interface SkuRow {
   metadata: Record<string, unknown>;
   sku_number: number;
   chain_sku_id: string;
-  status: string;
+  status: SkuStatus;
   created_at: Date;
 }
 

@@ -56,11 +56,20 @@ export async function findMerchantEndpoint(
   ).rows[0];
 }
 
-export async function listMerchantEndpoints(q: Queryable, merchantId: string): Promise<EndpointRow[]> {
+/** The merchant's endpoints in creation order (disabled ones only if asked), from after `after`, at most `limit`. */
+export async function listMerchantEndpoints(
+  q: Queryable,
+  merchantId: string,
+  page: { after: { at: string; id: string } | null; limit: number; includeDisabled: boolean },
+): Promise<(EndpointRow & { cursor_at: string })[]> {
   return (
-    await q.query<EndpointRow>(`select * from webhook_endpoints where merchant_id = $1 order by created_at, id`, [
-      merchantId,
-    ])
+    await q.query<EndpointRow & { cursor_at: string }>(
+      `select *, created_at::text as cursor_at from webhook_endpoints
+       where merchant_id = $1 and ($2 or disabled_at is null)
+         and ($3::timestamptz is null or (created_at, id) > ($3::timestamptz, $4::text))
+       order by created_at, id limit $5`,
+      [merchantId, page.includeDisabled, page.after?.at ?? null, page.after?.id ?? null, page.limit],
+    )
   ).rows;
 }
 
@@ -117,51 +126,11 @@ export async function chainOrderIdOf(q: Queryable, orderId: string): Promise<str
   return r.rows[0]?.chain_order_id;
 }
 
-/** The arguments of the order's latest indexed DisputeResolved event (how the dispute ended, and the split). */
-export async function lastDisputeResolution(
-  q: Queryable,
-  chainOrderId: string,
-): Promise<{ args: Record<string, string> } | undefined> {
-  return (
-    await q.query<{ args: Record<string, string> }>(
-      `select args from chain_events where order_id = $1 and name = 'DisputeResolved'
-             order by block_number desc, log_index desc limit 1`,
-      [chainOrderId],
-    )
-  ).rows[0];
-}
-
-/** The order's latest indexed chain event, whatever its name. */
-export async function lastOrderEvent(
-  q: Queryable,
-  chainOrderId: string,
-): Promise<{ name: string; args: Record<string, string>; tx_hash: string; log_index: number } | undefined> {
-  return (
-    await q.query<{ name: string; args: Record<string, string>; tx_hash: string; log_index: number }>(
-      `select name, args, tx_hash, log_index from chain_events where order_id = $1
-           order by block_number desc, log_index desc limit 1`,
-      [chainOrderId],
-    )
-  ).rows[0];
-}
-
-/** True when the settlement proposal of the chain event `eventRef` (tx hash:log index) was already announced. */
-export async function settlementProposalAnnounced(q: Queryable, orderId: string, eventRef: string): Promise<boolean> {
-  const seen = await q.query(
-    `select 1 from webhook_events where order_id = $1 and type = 'order.settlement_proposed'
-             and payload->'data'->>'eventRef' = $2`,
-    [orderId, eventRef],
-  );
-  return seen.rowCount !== 0;
-}
-
-/** True when a partial refund leaving `remaining` escrowed was already announced for the order. */
-export async function partialRefundAnnounced(q: Queryable, orderId: string, remaining: string): Promise<boolean> {
-  const seen = await q.query(
-    `select 1 from webhook_events where order_id = $1 and type = 'order.partially_refunded' and payload->'data'->>'escrowed' = $2`,
-    [orderId, remaining],
-  );
-  return seen.rowCount !== 0;
+/** Which of the event ids `ids` are stored already (events announced before, by this process or another). */
+export async function storedEventIds(q: Queryable, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const r = await q.query<{ id: string }>(`select id from webhook_events where id = any($1::text[])`, [ids]);
+  return new Set(r.rows.map((row) => row.id));
 }
 
 /** Writes the events, in one statement. */

@@ -94,7 +94,7 @@ export class LocalNode {
     child.once("exit", () => process.off("exit", killOnExit));
     let output = "";
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`hardhat node did not start:\n${output}`)), 60_000);
+      const timer = setTimeout(() => reject(new Error(`hardhat node did not start:\n${output}`)), 180_000);
       const onData = (chunk: Buffer): void => {
         output += chunk.toString();
         if (output.includes("Started HTTP and WebSocket JSON-RPC server")) {

@@ -204,15 +204,28 @@ describe("relayer API: authentication, merchant isolation, scopes and audit", fu
       const m = await env.newMerchant();
       const staff = (await env.call("POST", "/v1/keys", m.key, { name: "hr", scopes: ["keys", "read"] })).body;
       const clerk = (await env.call("POST", "/v1/keys", m.key, { name: "clerk", scopes: ["read", "orders"] })).body;
-      for (const target of [m.keyId, clerk.id]) {
+      for (const [target, code] of [
+        [m.keyId, "owner_key_required"],
+        [clerk.id, "insufficient_scope"],
+      ]) {
         const r = await env.call("POST", `/v1/keys/${target}/revoke`, staff.secret);
         expect(r.status, r.text).to.equal(403);
-        expect(errorOf(r).code).to.equal("insufficient_scope");
+        expect(errorOf(r).code).to.equal(code);
       }
       expect((await env.call("GET", "/v1/orders", m.key)).status).to.equal(200);
       expect((await env.call("GET", "/v1/orders", clerk.secret)).status).to.equal(200);
       const audit = await env.call("GET", "/v1/audit?limit=200", m.key);
       expect(audit.body.data.map((e: { action: string }) => e.action)).to.not.include("api_key.revoked");
+    });
+
+    it("a stolen staff key holding every scope cannot revoke the owner's key (which could then not cancel a payout change): 403 owner_key_required", async () => {
+      const m = await env.newMerchant();
+      const all = (await env.call("GET", `/v1/keys`, m.key)).body.data[0].scopes as string[];
+      const staff = (await env.call("POST", "/v1/keys", m.key, { name: "everything", scopes: all })).body;
+      const r = await env.call("POST", `/v1/keys/${m.keyId}/revoke`, staff.secret);
+      expect(r.status, r.text).to.equal(403);
+      expect(errorOf(r).code).to.equal("owner_key_required");
+      expect((await env.call("GET", "/v1/orders", m.key)).status).to.equal(200);
     });
 
     it("a staff key revokes keys within its own scopes, itself included; the owner revokes any", async () => {

@@ -52,6 +52,7 @@ describe("relayer API: chain reads are cached, batched and paged", function () {
     expect(o.status, o.text).to.equal(202);
     const pending = o.body.chainOrderId as string;
     const fee = [sel(escrowAbi, "feeBps"), sel(escrowAbi, "feeRecipient")];
+    const started = Date.now();
     const n = await counting(env.deployed.escrow, fee, async () => {
       for (let i = 0; i < 25; i++) {
         const r = await env.call("GET", `/v1/checkout/${pending}`);
@@ -59,7 +60,10 @@ describe("relayer API: chain reads are cached, batched and paged", function () {
         expect(r.body.feeBps).to.equal(100);
       }
     });
-    expect(n, "eth_calls of feeBps and feeRecipient for 25 views").to.be.at.most(2);
+    // One read of each per 2 s window the 25 views spanned (one window on a quiet machine; more if it is slow).
+    const windows = Math.floor((Date.now() - started) / 2_000) + 1;
+    expect(n, `eth_calls of feeBps and feeRecipient for 25 views over ${windows} window(s)`).to.be.at.most(2 * windows);
+    expect(n, "not one read per view").to.be.lessThan(25);
     // Still the chain's answer: a changed recipient shows after the short cache.
     const before = (await env.call("GET", `/v1/checkout/${pending}`)).body.feeRecipient;
     expect(before).to.match(/^0x[0-9a-fA-F]{40}$/);

@@ -30,10 +30,11 @@ describe("relayer API: every endpoint and its validation errors", function () {
   after(async () => env?.stop());
 
   describe("admin routes", () => {
-    it("creates a merchant (201) with id, name, address, status and createdAt", async () => {
+    it("creates a merchant (201) with id, name, address, status, a custodial signer and createdAt", async () => {
       const r = await env.call("POST", "/v1/admin/merchants", ADMIN_KEY, { name: "Fresh Co" });
       expect(r.status).to.equal(201);
-      expect(r.body).to.have.all.keys("id", "name", "address", "status", "createdAt");
+      expect(r.body).to.have.all.keys("id", "name", "address", "status", "signer", "createdAt");
+      expect(r.body.signer).to.equal("custodial");
       expect(r.body.id).to.match(/^mch_[0-9a-f]{24}$/);
       expect(r.body.name).to.equal("Fresh Co");
       expect(r.body.address).to.match(/^0x[0-9a-fA-F]{40}$/);
@@ -236,6 +237,7 @@ describe("relayer API: every endpoint and its validation errors", function () {
         "amount",
         "escrowed",
         "refunded",
+        "returnedAmount",
         "feeBps",
         "maxFeeBps",
         "payee",
@@ -250,6 +252,7 @@ describe("relayer API: every endpoint and its validation errors", function () {
         "protectionPeriodSeconds",
         "chainProof",
         "error",
+        "metadata",
         "createdAt",
         "updatedAt",
       );
@@ -494,17 +497,30 @@ describe("relayer API: every endpoint and its validation errors", function () {
   });
 
   describe("transport", () => {
-    it("answers 404 route_not_found for unknown routes and methods", async () => {
+    it("answers 404 route_not_found for unknown routes", async () => {
       for (const [method, url] of [
         ["GET", "/v1/nothing"],
         ["GET", "/v2/orders"],
-        ["DELETE", "/v1/orders"],
-        ["PUT", `/v1/skus/${sku.id}`],
-        ["GET", "/v1/orders/x/ship"],
+        ["POST", "/v1/orders/x/ship/now"],
       ] as const) {
         const r = await env.call(method, url, m.key);
         expect(r.status, `${method} ${url}`).to.equal(404);
         expect(errorOf(r).code).to.equal("route_not_found");
+      }
+    });
+
+    it("answers 405 method_not_allowed with Allow for a route called with a method it does not answer", async () => {
+      for (const [method, url, allow] of [
+        ["DELETE", "/v1/orders", "GET, HEAD, POST"],
+        ["PUT", `/v1/skus/${sku.id}`, "GET, HEAD"],
+        ["GET", "/v1/orders/x/ship", "POST"],
+        ["PATCH", "/v1/orders/x/ship/", "POST"],
+      ] as const) {
+        const r = await env.call(method, url, m.key);
+        expect(r.status, `${method} ${url}: ${r.text}`).to.equal(405);
+        expect(errorOf(r).code).to.equal("method_not_allowed");
+        expect(r.headers["allow"], `${method} ${url}`).to.equal(allow);
+        expect(errorOf(r).details).to.deep.equal({ allowed: allow.split(", ") });
       }
     });
 

@@ -144,6 +144,64 @@ describe("relayer API: gas budgets against hostile tenants", function () {
     }
   });
 
+  it("a hostile tenant that queues commands faster than they are metered cannot spend past its budget: queued commands reserve their expected gas at acceptance", async () => {
+    const m = await env.newMerchant("Queue Flooder");
+    const first = await order(m, "FLOOD-0");
+    await env.waitOrder(m.key, first.id, "created");
+    await waitFor("the merchant's setup and first order metered", async () => {
+      const r = await env.relayer.db.query(
+        `select 1 from commands where merchant_id = $1 and status in ('pending', 'claimed', 'submitted')`,
+        [m.id],
+      );
+      return r.rowCount === 0;
+    });
+    const spent = await spentOf(m.id);
+    const perOrder = (
+      await env.relayer.db.query<{ c: string }>(
+        `select s.cost_wei as c from relay_spend s join commands c on c.id = s.command_id where c.order_id = $1`,
+        [first.id],
+      )
+    ).rows.map((r) => BigInt(r.c))[0];
+    // Room for about three more creations.
+    const budget = spent + 3n * perOrder + perOrder / 2n;
+    await env.relayer.db.query(`update merchants set gas_budget_wei = $2 where id = $1`, [m.id, budget.toString()]);
+
+    // The chain is slow (the writer is stopped): nothing gets metered while the tenant floods the queue.
+    await env.relayer.writer.stop();
+    let statuses: number[];
+    try {
+      const rs = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          env.call("POST", "/v1/orders", m.key, { reference: `FLOOD-${i + 1}`, amount: "1000", token: "native" }),
+        ),
+      );
+      statuses = rs.map((r) => r.status);
+      for (const r of rs.filter((x) => x.status !== 202)) {
+        expect(r.status, r.text).to.equal(402);
+        const e = errorOf(r);
+        expect(e.code).to.equal("gas_budget_exhausted");
+        expect(BigInt(e.details.reservedWei as string) > 0n, "the refusal says what the queue reserves").to.equal(true);
+      }
+    } finally {
+      await env.relayer.writer.start();
+    }
+    const accepted = statuses.filter((s) => s === 202).length;
+    expect(accepted, `accepted ${statuses}`).to.be.within(3, 4);
+
+    await waitFor("the accepted orders settled", async () => {
+      const r = await env.relayer.db.query(
+        `select 1 from commands where merchant_id = $1 and status in ('pending', 'claimed', 'submitted')`,
+        [m.id],
+      );
+      return r.rowCount === 0;
+    });
+    const after = await spentOf(m.id);
+    expect(
+      after <= budget + perOrder,
+      `spent ${after} within one order (${perOrder}) of the budget ${budget}`,
+    ).to.equal(true);
+  });
+
   it("a hostile tenant that spent its gas budget gets 402 gas_budget_exhausted on every new command until the admin raises it", async () => {
     const m = await env.newMerchant("Spender");
     const sku = await env.newSku(m.key, "SPEND-SKU", 5);
@@ -172,7 +230,7 @@ describe("relayer API: gas budgets against hostile tenants", function () {
       expect(r.status, r.text).to.equal(402);
       const e = errorOf(r);
       expect(e.code).to.equal("gas_budget_exhausted");
-      expect(e.details).to.deep.equal({ budgetWei: spent.toString(), spentWei: spent.toString() });
+      expect(e.details).to.deep.equal({ budgetWei: spent.toString(), spentWei: spent.toString(), reservedWei: "0" });
     }
     const queued = await env.relayer.db.query(
       `select kind from commands where merchant_id = $1 and status = 'pending'`,

@@ -9,6 +9,8 @@ import { ADMIN_KEY, errorOf, startApiEnv, type ApiEnv, type Merchant, type Metho
 
 const PER_KEY = 8;
 const PER_IP = 6;
+const PER_MERCHANT = 12;
+const MAX_KEYS = 4;
 
 describe("relayer API: rate limits per API key and per client IP", function () {
   this.timeout(120_000);
@@ -19,7 +21,12 @@ describe("relayer API: rate limits per API key and per client IP", function () {
 
   before(async () => {
     env = await startApiEnv({
-      overrides: { RATE_LIMIT_PER_KEY_PER_MINUTE: String(PER_KEY), RATE_LIMIT_PER_IP_PER_MINUTE: String(PER_IP) },
+      overrides: {
+        RATE_LIMIT_PER_KEY_PER_MINUTE: String(PER_KEY),
+        RATE_LIMIT_PER_IP_PER_MINUTE: String(PER_IP),
+        RATE_LIMIT_PER_MERCHANT_PER_MINUTE: String(PER_MERCHANT),
+        MAX_API_KEYS_PER_MERCHANT: String(MAX_KEYS),
+      },
     });
     [a, b] = [await env.newMerchant("Flooder"), await env.newMerchant("Bystander")];
     const o = await env.call("POST", "/v1/orders", b.key, { reference: "RL-1", amount: "1000", token: "native" });
@@ -108,6 +115,70 @@ describe("relayer API: rate limits per API key and per client IP", function () {
     expect(statuses).to.deep.equal([...Array(PER_IP).fill(401), 429, 429]);
     // A valid key from that address is still served (its own allowance).
     expect((await from("192.0.2.77", "GET", "/v1/orders", b.key)).status).to.equal(200);
+  });
+
+  it("a tenant that mints API keys to multiply its allowance is held to its merchant's allowance: all its keys together get 429 beyond it", async () => {
+    const c = await env.newMerchant("Key Minter");
+    const keys = [c.key];
+    for (let i = 0; i < MAX_KEYS - 1; i++) {
+      const k = await from("198.51.100.20", "POST", "/v1/keys", c.key, { name: `minted ${i}`, scopes: ["read"] });
+      expect(k.status, k.text).to.equal(201);
+      keys.push(k.body.secret);
+    }
+    // Each key alone is under its own allowance; together they pass the merchant's.
+    const statuses: number[] = [];
+    let last;
+    for (let round = 0; round < PER_KEY - 1; round++) {
+      for (const k of keys) {
+        last = await from("198.51.100.20", "GET", "/v1/orders?limit=1", k);
+        statuses.push(last.status);
+      }
+    }
+    const served = statuses.filter((s) => s === 200).length;
+    expect(served, `${statuses}`).to.equal(PER_MERCHANT - (MAX_KEYS - 1));
+    expect(
+      statuses.filter((s) => s !== 200 && s !== 429),
+      `${statuses}`,
+    ).to.deep.equal([]);
+    expectLimited(last!, "GET /v1/orders with a minted key");
+    expect(errorOf(last as never).details).to.deep.include({ limitPerMinute: PER_MERCHANT });
+    // Another merchant is unaffected.
+    expect((await from("198.51.100.20", "GET", "/v1/orders?limit=1", b.key)).status).to.equal(200);
+  });
+
+  it(`a tenant cannot hold more than ${MAX_KEYS} active API keys: 409 api_key_limit_reached, nothing created, the admin can still issue a rescue key, and room again once one is revoked`, async () => {
+    const d = await env.newMerchant("Key Hoarder");
+    const made: string[] = [];
+    for (let i = 0; i < MAX_KEYS - 1; i++) {
+      const k = await from("198.51.100.21", "POST", "/v1/keys", d.key, { name: `k${i}`, scopes: ["read"] });
+      expect(k.status, k.text).to.equal(201);
+      made.push(k.body.id);
+    }
+    const count = async () =>
+      Number(
+        (await env.relayer.db.query<{ n: string }>(`select count(*) as n from api_keys where merchant_id = $1`, [d.id]))
+          .rows[0].n,
+      );
+    const before = await count();
+    const refused = await from("198.51.100.21", "POST", "/v1/keys", d.key, { name: "one too many", scopes: ["read"] });
+    expect(refused.status, refused.text).to.equal(409);
+    expect(errorOf(refused as never)).to.deep.include({ code: "api_key_limit_reached" });
+    expect(errorOf(refused as never).details).to.deep.equal({ activeKeys: MAX_KEYS, maxActiveKeys: MAX_KEYS });
+    expect(await count()).to.equal(before);
+    // The admin is not held to it: a merchant whose staff filled the cap still gets a rescue key.
+    const byAdmin = await env.call("POST", `/v1/admin/merchants/${d.id}/keys`, ADMIN_KEY, { name: "rescue" });
+    expect(byAdmin.status, byAdmin.text).to.equal(201);
+    const rescueRevoked = await env.call(
+      "POST",
+      `/v1/admin/merchants/${d.id}/keys/${byAdmin.body.id}/revoke`,
+      ADMIN_KEY,
+    );
+    expect(rescueRevoked.status, rescueRevoked.text).to.equal(200);
+
+    const revoked = await from("198.51.100.21", "POST", `/v1/keys/${made[0]}/revoke`, d.key);
+    expect(revoked.status, revoked.text).to.equal(200);
+    const again = await from("198.51.100.21", "POST", "/v1/keys", d.key, { name: "replacement", scopes: ["read"] });
+    expect(again.status, again.text).to.equal(201);
   });
 
   it("the limits are documented in the API: 429 is a response of the routes they guard", async () => {

@@ -407,6 +407,10 @@ describe("relayer commerce: signed buyer actions are refused before any gas is s
       "gas_budget_exhausted",
       buyer.address,
     );
-    expect(err.details).to.deep.equal({ budgetWei: (setup + 1n).toString(), spentWei: (await spent()).toString() });
+    expect(err.details).to.deep.equal({
+      budgetWei: (setup + 1n).toString(),
+      spentWei: (await spent()).toString(),
+      reservedWei: "0",
+    });
   });
 });

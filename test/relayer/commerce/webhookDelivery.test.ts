@@ -4,6 +4,7 @@ import type net from "node:net";
 import type { WebhookEvent } from "../../../sdk/api/client";
 import { verifyWebhook } from "../../../sdk/webhooks";
 import { devWallet, freePort, waitFor } from "../harness";
+import { apiContract } from "../support/openapiContract";
 import {
   contracts,
   createMerchant,
@@ -174,6 +175,7 @@ describe("relayer commerce: webhooks are delivered at least once through receive
         body: r.body,
       });
       expect(r.headers["orderchain-event-id"]).to.equal(ev.id);
+      apiContract().assertComponent("WebhookEvent", ev);
       if (bodies.has(ev.id)) expect(r.body, "a duplicate carries the same event").to.equal(bodies.get(ev.id));
       bodies.set(ev.id, r.body);
       byId.set(ev.id, ev);
@@ -298,11 +300,13 @@ describe("relayer commerce: webhooks are delivered at least once through receive
       header: rx.received[0].headers["orderchain-signature"],
       body: rx.received[0].body,
     });
-    expect(ev.type).to.equal("order.created");
+    apiContract().assertComponent("WebhookEvent", ev);
+    if (ev.type !== "order.created") expect.fail(`order.created expected, got ${ev.type}`);
     const got = await stack.api("GET", `/v1/orders/${id}`, m.key);
     const { record: _r, events: _e, commands: _c, ...asListed } = got.body;
-    const { orderId, sequence, lastEventBlock, previousStatus, ...asSent } = ev.data;
+    const { orderId, sequence, lastEventBlock, previousStatus, eventRef, ...asSent } = ev.data;
     expect(asSent).to.deep.equal(asListed);
+    expect(eventRef).to.equal(`${asListed.chainProof.txHash}:${asListed.chainProof.logIndex}`);
     expect(asSent.escrowed).to.equal("0");
     expect(orderId).to.equal(id);
     expect(sequence).to.equal(1);

@@ -108,12 +108,15 @@ describe("relayer resilience: stuck transactions and the confirmation depth", fu
 
     await mine();
     await waitFor("command confirmed", async () => (await commandOf(o.id))[0].status === "confirmed");
-    const rows = (
-      await pg.query<{ hash: string; status: string }>(
+    // The tracker records the commands' outcome before it closes the transaction (a crash in between leaves the
+    // transaction open and the next pass settles it), so the rows are read once the transaction is closed.
+    const rows = await waitFor("transaction closed", async () => {
+      const r = await pg.query<{ hash: string; status: string }>(
         `select hash, status from chain_txs where signer = $1 and nonce = $2 order by id`,
         [first.tx_signer, first.tx_nonce],
-      )
-    ).rows;
+      );
+      return r.rows.some((x) => x.status === "confirmed") ? r.rows : null;
+    });
     expect(rows.filter((r) => r.status === "confirmed")).to.have.length(1);
     expect(rows.filter((r) => r.status !== "confirmed").every((r) => r.status === "replaced")).to.equal(true);
     const mined = rows.find((r) => r.status === "confirmed")!;

@@ -4,7 +4,7 @@ import path from "node:path";
 import { expect } from "chai";
 import pino from "pino";
 import type { Client } from "pg";
-import { PaymentEscrow__factory } from "../../../typechain-types";
+import { InventoryToken__factory, PaymentEscrow__factory } from "../../../typechain-types";
 import { startRelayer, type Relayer } from "../../../relayer/src/relayer";
 import { toTerms } from "../../../sdk/orderRecord";
 import {
@@ -22,6 +22,7 @@ import { faults, startRpcFaultProxy, type RpcFaultProxy } from "../support/rpcPr
 import { commandCounts, escrowLogs, expectApiMatchesChain, pgClient } from "./support";
 
 const SEND = ["eth_sendRawTransaction"];
+const MINT_STOCK = InventoryToken__factory.createInterface().getFunction("mintStock").selector.slice(2);
 
 /**
  * The whole relayer (writer and indexer, as `workers.ts` wires them, with their default options) behind a
@@ -31,8 +32,10 @@ const SEND = ["eth_sendRawTransaction"];
  * - logs: eth_getLogs spans above 5 blocks refused (every provider's wording in turn), answers above 20 logs too;
  * - net: 429 with Retry-After, dropped connections, answers 400 ms late;
  * - lies: sent transactions accepted by the node, then answered "nonce too low", "already known",
- *   "AlreadyKnown", "already imported", or their connection dropped.
- * Every command the API accepted must land exactly once, and every status must equal the escrow's state.
+ *   "AlreadyKnown", "already imported", or their connection dropped; each SKU's stock addition is answered
+ *   with an error no node is known to send ("internal error"), after the node took it.
+ * Every command the API accepted must land exactly once (an accepted stock addition of 7 mints 7), and every
+ * status must equal the escrow's state.
  * RPC_FAULTS="lag,logs" runs the flows with those groups only (to tell which fault a failure needs).
  */
 hostileEndpoint(
@@ -123,6 +126,14 @@ function hostileEndpoint(title: string, faultGroups: string[]): void {
         proxy.add(faults.slow(400, { probability: 0.04 }));
       },
       lies: () => {
+        proxy.add(
+          faults.errorAfterSuccess(
+            "unknown error",
+            SEND,
+            { code: -32603, message: "internal error" },
+            { times: 2, when: (c) => String(c.params?.[0]).includes(MINT_STOCK) },
+          ),
+        );
         proxy.add(faults.dropped({ methods: SEND, probability: 0.1 }, true));
         proxy.add(
           faults.errorAfterSuccess(
@@ -161,6 +172,7 @@ function hostileEndpoint(title: string, faultGroups: string[]): void {
     const turnFaultsOn = () => {
       const on = process.env.RPC_FAULTS ? process.env.RPC_FAULTS.split(",") : faultGroups;
       for (const g of on) groups[g]();
+      return on;
     };
 
     it("lands every accepted command exactly once and ends with every status equal to the escrow's state, with no rollback and no order.reverted", async () => {
@@ -239,7 +251,7 @@ function hostileEndpoint(title: string, faultGroups: string[]): void {
     }
 
     async function orderFlow(): Promise<void> {
-      turnFaultsOn();
+      const on = turnFaultsOn();
       const m = await call("POST", "/v1/admin/merchants", ADMIN_KEY, { name: "Faults" }, "m-faults");
       expect(m.status, JSON.stringify(m.body)).to.equal(201);
       await waitFor(
@@ -252,6 +264,26 @@ function hostileEndpoint(title: string, faultGroups: string[]): void {
         .body.secret as string;
       const buyer = devWallet(10, node.provider);
       const escrow = PaymentEscrow__factory.connect(deployed.escrow, buyer);
+
+      // Two SKUs, one stock addition each (a transaction of its own), carried out alongside the orders.
+      const stockAdded = new Map([
+        ["S-1", 7n],
+        ["S-2", 5n],
+      ]);
+      const chainSkuIds = new Map<string, string>();
+      for (const [reference, quantity] of stockAdded) {
+        const s = await call("POST", "/v1/skus", key, { reference, name: `SKU ${reference}` }, `sku-${reference}`);
+        expect(s.status, JSON.stringify(s.body)).to.equal(202);
+        const added = await call(
+          "POST",
+          `/v1/skus/${s.body.id}/stock`,
+          key,
+          { quantity: String(quantity) },
+          `stock-${reference}`,
+        );
+        expect(added.status, JSON.stringify(added.body)).to.equal(202);
+        chainSkuIds.set(reference, s.body.chainSkuId);
+      }
 
       const refs = Array.from({ length: 24 }, (_, i) => `F-${i}`);
       const ids = new Map<string, string>();
@@ -338,6 +370,9 @@ function hostileEndpoint(title: string, faultGroups: string[]): void {
         ),
       };
       proxy.clear();
+      if (on.includes("lies")) {
+        expect(proxy.stats.faults["unknown error"], "stock additions answered 'internal error'").to.equal(2);
+      }
       const head = await node.provider.getBlockNumber();
       await waitFor("indexer at the head", async () => (await relayer.indexer.checkpoint()).lastBlock >= BigInt(head));
 
@@ -359,6 +394,13 @@ function hostileEndpoint(title: string, faultGroups: string[]): void {
       expect(times(count("OrderCancelled"), cancelled), "cancellations").to.deep.equal(cancelled.map(() => 1));
       expect(times(count("OrderRefunded"), refunded), "refunds").to.deep.equal(refunded.map(() => 1));
       expect(times(count("OrderPaid"), paid), "payments").to.deep.equal(paid.map(() => 1));
+      // The stock on chain is what the API accepted, minted once, in the merchant's account.
+      const inventory = InventoryToken__factory.connect(deployed.inventory, node.provider);
+      for (const [reference, quantity] of stockAdded) {
+        const id = chainSkuIds.get(reference)!;
+        expect(await inventory.totalSupply(id), `${reference}: stock minted`).to.equal(quantity);
+        expect(await inventory.balanceOf(m.body.address, id), `${reference}: merchant's stock`).to.equal(quantity);
+      }
       // Statuses equal the chain: each order's state read from the escrow.
       const summary = await expectApiMatchesChain(node.provider, deployed, orders);
       expect(summary.byStatus).to.deep.equal({

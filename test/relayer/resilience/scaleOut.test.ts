@@ -26,7 +26,7 @@ import {
   type RelayerProcess,
 } from "./support";
 
-const ORDERS = 500;
+const ORDERS = Number(process.env.SCALE_ORDERS ?? 500);
 const LEASE_TTL_MS = 3000;
 
 /** Signers a process holds according to its own log: acquired and not released since. */

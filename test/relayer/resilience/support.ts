@@ -99,7 +99,7 @@ export async function spawnRelayer(
       throw new Error(`relayer ${name} exited (${code}) before listening: ${stderr}`);
     }),
     new Promise<never>((_, rej) =>
-      setTimeout(() => rej(new Error(`relayer ${name} did not start: ${stderr}`)), 60_000),
+      setTimeout(() => rej(new Error(`relayer ${name} did not start: ${stderr}`)), 180_000),
     ),
   ]);
   return {

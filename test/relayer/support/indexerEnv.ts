@@ -10,7 +10,7 @@ import { makeChainContext, makeProvider, type ChainContext } from "../../../rela
 import { Indexer, type IndexerHooks, type IndexerOptions } from "../../../relayer/src/indexer/indexer";
 import { postLedger } from "../../../relayer/src/ledger/ledger";
 import { startRelayer, type Relayer } from "../../../relayer/src/relayer";
-import { announceOrders } from "../../../relayer/src/webhooks/events";
+import { announceIndexed, announceRolledBack } from "../../../relayer/src/webhooks/events";
 import { toTerms } from "../../../sdk/orderRecord";
 import {
   ADMIN_KEY,
@@ -59,10 +59,10 @@ export interface IndexerEnv {
 export const INDEXER_HOOKS: IndexerHooks = {
   async onIndexed(q, from, to, touched) {
     await postLedger(q, from, to);
-    await announceOrders(q, touched);
+    await announceIndexed(q, touched, from, to);
   },
-  async onRolledBack(q, _ancestor, affected) {
-    await announceOrders(q, affected, true);
+  async onRolledBack(q, _ancestor, retracted) {
+    await announceRolledBack(q, retracted.orders, retracted.orderEvents);
   },
 };
 

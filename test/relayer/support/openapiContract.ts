@@ -13,6 +13,7 @@ import fs from "node:fs";
 import path from "node:path";
 import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
 import addFormats from "ajv-formats";
+import { SOLIDITY_FORMATS } from "../../../relayer/src/api/schemas";
 import { fitsUint, UINT_MAX, type UintType } from "../../../relayer/src/domain/uints";
 
 export const OPENAPI_DOCUMENT = path.join(__dirname, "..", "..", "..", "sdk", "api", "openapi.json");
@@ -155,6 +156,9 @@ export class OpenApiContract {
     for (const type of Object.keys(UINT_MAX) as UintType[]) {
       this.ajv.addFormat(type, { type: "string", validate: (v: string) => fitsUint(v, type) });
     }
+    for (const [name, format] of Object.entries(SOLIDITY_FORMATS)) {
+      if (!(name in UINT_MAX)) this.ajv.addFormat(name, format);
+    }
     this.ajv.addSchema(document, DOC_ID);
     for (const [template, item] of Object.entries(document.paths ?? {})) {
       const segments = template.split("/");
@@ -263,7 +267,8 @@ export class OpenApiContract {
   /**
    * Throws OpenApiContractError unless the answer is one the document promises. Two answers the document
    * cannot describe are let through: those of the paths kept out of it on purpose (`HIDDEN_PATHS`), and the
-   * API's 404 route_not_found for a method and path it has no route for, whose body is the documented Error.
+   * API's 404 route_not_found for a path it has no route for and its 405 method_not_allowed for a method a path
+   * does not answer, whose body is the documented Error.
    */
   assertConforms(ex: Exchange): void {
     const v = this.check(ex);
@@ -275,12 +280,30 @@ export class OpenApiContract {
     throw new OpenApiContractError(v);
   }
 
+  /**
+   * Why `value` does not match the document's component schema `name` (components/schemas/<name>), or null when
+   * it does: for what the API sends without answering a request (webhook bodies, `WebhookEvent`). Throws when
+   * the document has no such schema.
+   */
+  componentMismatch(name: string, value: unknown): string | null {
+    const validate = this.componentValidator(name);
+    if (validate(value)) return null;
+    return `OpenAPI contract: the value does not match components/schemas/${name}: ${describeErrors(validate.errors ?? [])}; value: ${shorten(JSON.stringify(value))}`;
+  }
+
+  /** Throws an Error naming the mismatch unless `value` matches the component schema `name`. */
+  assertComponent(name: string, value: unknown): void {
+    const mismatch = this.componentMismatch(name, value);
+    if (mismatch) throw new Error(mismatch);
+  }
+
   private isRouteNotFound(ex: Exchange): boolean {
-    if (ex.status !== 404 || !isJsonMediaType(mediaTypeOf(ex.contentType))) return false;
+    const code = ex.status === 404 ? "route_not_found" : ex.status === 405 ? "method_not_allowed" : null;
+    if (!code || !isJsonMediaType(mediaTypeOf(ex.contentType))) return false;
     const validate = this.componentValidator("Error");
     try {
       const body = JSON.parse(ex.body) as { error?: { code?: unknown } };
-      return validate(body) && body.error?.code === "route_not_found";
+      return validate(body) && body.error?.code === code;
     } catch {
       return false;
     }
@@ -313,6 +336,7 @@ export class OpenApiContract {
 
   private componentValidator(name: string): ValidateFunction {
     const schema = (this.document.components?.schemas as Record<string, unknown> | undefined)?.[name];
+    if (schema === undefined) throw new Error(`the OpenAPI document has no components/schemas/${name}`);
     return this.compiled(`${DOC_ID}#/components/schemas/${pointerToken(name)}`, schema);
   }
 

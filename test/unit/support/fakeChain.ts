@@ -165,6 +165,13 @@ export class FakeChain extends JsonRpcProvider {
       case "eth_getTransactionCount": {
         const addr = String(params[0]).toLowerCase();
         let n = this.nonceOf(addr);
+        const tag = String(params[1]);
+        if (tag.startsWith("0x")) {
+          // At a past block: the sender's transactions mined up to and including it.
+          n = 0;
+          for (const m of this.mined.values())
+            if (m.tx.from!.toLowerCase() === addr && m.block <= Number(tag)) n = Math.max(n, m.tx.nonce + 1);
+        }
         if (params[1] === "pending") {
           const pooled = [...this.pool.values()]
             .filter((p) => p.tx.from!.toLowerCase() === addr)

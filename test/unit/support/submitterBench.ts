@@ -5,6 +5,7 @@
 import { Wallet } from "ethers";
 import pino from "pino";
 import { ChainWriter, type WriterOptions } from "../../../relayer/src/chain/submitter/submitter";
+import { TAKEN_MIN_DEPTH } from "../../../relayer/src/chain/submitter/tracker";
 import { makeChainContext, type ChainContext } from "../../../relayer/src/chain/context";
 import type { JobHandler, JobRegistry, Prepared, RevertDecision } from "../../../relayer/src/chain/jobPort";
 import { COMMAND_KINDS, type CommandKind } from "../../../relayer/src/domain/command";
@@ -99,6 +100,16 @@ export class SubmitterBench {
     this.chain = makeChainContext(this.node, 31337n, ADDRESSES);
     this.jobs = new ScriptedJobs();
     this.metrics = createMetrics();
+    await this.newWriter(opts, keys);
+  }
+
+  /** A process restart: the writer stops and a new one, with nothing in memory, takes over the same store and chain. */
+  async restart(opts: Partial<Omit<WriterOptions, "jobs">> = {}, keys = [SIGNER_KEY]): Promise<void> {
+    await this.writer.stop();
+    await this.newWriter(opts, keys);
+  }
+
+  private async newWriter(opts: Partial<Omit<WriterOptions, "jobs">>, keys: string[]): Promise<void> {
     this.writer = new ChainWriter(
       this.db,
       this.chain,
@@ -111,6 +122,8 @@ export class SubmitterBench {
         feeBumpPercent: 20,
         leaseTtlMs: 3_600_000,
         merchantKeySecret: "unit-test-secret",
+        // The fake chain's id is a local one; the bench decides taken nonces as on a public chain unless told.
+        takenNonceChecks: "twice",
         ...opts,
         jobs: this.jobs.registry(),
       },
@@ -167,9 +180,39 @@ export class SubmitterBench {
     await this.writer.trackTick();
   }
 
+  /**
+   * Two tracker passes at different heads, each TAKEN_MIN_DEPTH blocks further and past the once-a-second limit:
+   * what closes a nonce taken by another transaction.
+   */
+  async checkTakenTwice(): Promise<void> {
+    for (let i = 0; i < 2; i++) {
+      this.node.advance(TAKEN_MIN_DEPTH);
+      await new Promise((r) => setTimeout(r, 1_050));
+      await this.writer.trackTick();
+    }
+  }
+
   /** How many mined transactions carried the command's call (a batch's calldata contains it). */
   executions(cmdId: string): number {
     const needle = callData({ id: cmdId }).slice(2);
     return [...this.node.mined.values()].filter((m) => m.status === 1 && m.tx.data.includes(needle)).length;
   }
+}
+
+/**
+ * One bench for the enclosing describe block, handed to `set` once open: its writer stopped after each test, the
+ * bench closed after the last.
+ */
+export function useSubmitterBench(set: (bench: SubmitterBench) => void): void {
+  let bench: SubmitterBench | undefined;
+  before(async () => {
+    bench = await SubmitterBench.open();
+    set(bench);
+  });
+  after(async () => {
+    await bench?.close();
+  });
+  afterEach(async () => {
+    await bench?.stop();
+  });
 }

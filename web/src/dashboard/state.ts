@@ -29,6 +29,8 @@ export interface DashboardState {
     nextCursor: string | null;
     /** The one order found by reference; while set, the table shows only it. */
     searchResult: Order | null;
+    /** The search box's query (the search language), ANDed with the filters; null for the plain list. */
+    query: string | null;
   };
   /** The webhooks tab (webhooks.ts): the endpoint whose deliveries are shown. */
   webhooks: { selected: string | null };
@@ -41,7 +43,7 @@ export interface DashboardState {
 export const state: DashboardState = {
   key: null,
   tab: "orders",
-  orders: { selected: null, pending: null, olderPages: [], nextCursor: null, searchResult: null },
+  orders: { selected: null, pending: null, olderPages: [], nextCursor: null, searchResult: null, query: null },
   webhooks: { selected: null },
   ledger: { chart: null },
   poll: { timer: 0, busy: false },

@@ -8,7 +8,8 @@ import { state } from "./state";
 import type { WebhookDelivery, WebhookEndpoint } from "./types";
 
 export async function loadWebhooks(): Promise<void> {
-  const r = await ok(api.GET("/v1/webhooks"));
+  // Disabled endpoints are listed too (the table says which): the first 200 registered.
+  const r = await ok(api.GET("/v1/webhooks", { params: { query: { include_disabled: true, limit: 200 } } }));
   replace(
     $("#webhooks-table tbody"),
     r.data.length ? r.data.map(endpointRow) : emptyRow(5, "No webhook endpoints. Register one with POST /v1/webhooks."),

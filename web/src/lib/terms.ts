@@ -15,22 +15,16 @@ import {
 import { h } from "./dom";
 import { formatUnits, hexCode, when } from "./format";
 import type { TokenInfo } from "./api";
+import type { Schemas } from "../../../sdk/api/client";
 
 /** Terms as the API serves them: OrderTerms with numbers as decimal strings. */
 export type TermsJson = Record<string, string>;
 
-export interface ApiItem {
-  sku: string;
-  chainSkuId?: string;
-  quantity: number;
-  name?: string;
-}
+/** A line item as the API serves it (the checkout view adds the SKU's name). */
+export type ApiItem = Schemas["Order"]["items"][number];
 
 /** A pending settlement proposal as the API serves it: `buyerTotal` is the buyer's share of the whole order. */
-export interface ApiProposal {
-  by: "buyer" | "merchant";
-  buyerTotal: string;
-}
+export type ApiProposal = NonNullable<Schemas["Order"]["settlementProposal"]>;
 
 /** The proposal's side and amount (the escrow's `buyerTotal`: partial refunds count towards it), or null. */
 export function readProposal(p: ApiProposal | null | undefined): { by: "buyer" | "merchant"; amount: string } | null {
@@ -51,7 +45,7 @@ export function checkTerms(chainOrderId: string, json: TermsJson | null | undefi
     return { ok: false, reason: "the terms the relayer served are malformed" };
   }
   if (apiItems.some((i) => !i.chainSkuId)) return { ok: false, reason: "the line items have no SKU ids yet", terms };
-  const items = apiItems.map((i) => ({ skuId: BigInt(i.chainSkuId!), quantity: BigInt(i.quantity) }));
+  const items = apiItems.map((i) => ({ skuId: BigInt(i.chainSkuId), quantity: BigInt(i.quantity) }));
   try {
     const id = orderIdOf(terms, items);
     if (id.toLowerCase() !== chainOrderId.toLowerCase())

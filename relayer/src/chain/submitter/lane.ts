@@ -32,6 +32,13 @@ export interface WriterOptions {
    * whose gas also pays for L1 data (OP-stack, Arbitrum) a fixed bound can run out (default: by chain id).
    */
   estimateAllGas?: boolean;
+  /**
+   * How a nonce is found taken by another transaction: "twice" (at least TAKEN_MIN_DEPTH deep, the same verdict
+   * on two checks at different heads: a provider's backends may lag each other) or "once" (at the confirmation
+   * depth, on one check: a local node, whose head may stand still for as long as nothing is sent). Default: by
+   * chain id, "once" on local chains only.
+   */
+  takenNonceChecks?: "once" | "twice";
 }
 
 /** One signer: its next nonce and how many of its transactions are not yet final. */
@@ -42,6 +49,18 @@ export class SignerLane {
   releasing = false;
   needsRecovery = true;
   inFlight = 0;
+  /**
+   * Nonces the node called too low while it did not show our transaction there: another transaction may have
+   * used them, or a lagging backend has not seen ours. The tracker decides them from the chain (closeTakenNonces).
+   */
+  readonly possiblyTaken = new Set<bigint>();
+  /**
+   * Transactions the node refused without showing them, by nonce, with the commands they carried: a backend behind
+   * a balancer may have taken one all the same. Commands are bound to nonces, not to transactions, so only this
+   * record tells which commands a refused transaction mined later ran, and which the nonce's later transactions
+   * carried (refusals.ts). `rebound` holds the commands bound to the nonce again once the chain showed it used.
+   */
+  readonly refused = new Map<bigint, { hash: string; ids: string[]; rebound?: string[] }[]>();
   /** Why the lane sends nothing for now: its signer cannot pay for gas. */
   paused: "insufficient_funds" | null = null;
   /** What the refused transaction needed (gas limit × max fee): the balance that ends the pause. */

@@ -6,6 +6,7 @@ import { reopenReorged } from "../../store/commands";
 import { maxRecordedNonce, minedFromNonce, openTxs, reopenTx, type ChainTxRow } from "../../store/chainTxs";
 import { broadcastRaw, classifyBroadcastError } from "./broadcast";
 import type { SignerLane, SubmitterContext } from "./lane";
+import { reclaimRefused } from "./refusals";
 
 /** How often an idle signer's nonce is compared with the node's. */
 const IDLE_CHECK_MS = 10_000;
@@ -24,6 +25,12 @@ export class NonceKeeper {
     const { chain, db, log } = this.ctx;
     const chainNonce = BigInt(await chain.provider.getTransactionCount(lane.address, "pending"));
     await this.reopenVanished(lane, chainNonce);
+    // A nonce given back after a refusal that the chain counts although no transaction of ours is open there:
+    // the refused one may be what used it.
+    const openNonces = new Set((await openTxs(db, [lane.address])).map((t) => BigInt(t.nonce)));
+    for (const n of lane.refused.keys()) {
+      if (n < chainNonce && !openNonces.has(n)) await reclaimRefused(this.ctx, lane, n);
+    }
     const open = (await openTxs(db, [lane.address])).filter((t) => t.status === "sent");
     const latestPerNonce = new Map<string, ChainTxRow>();
     for (const t of open) {

@@ -1,6 +1,6 @@
 /** Replacing a transaction the chain has not mined in time: the same nonce and payload, higher fees. */
 import { Transaction } from "ethers";
-import { insertTx, markDropped, type ChainTxRow } from "../../store/chainTxs";
+import { carriedIds, insertTx, markDropped, type ChainTxRow } from "../../store/chainTxs";
 import { broadcastRaw, classifyBroadcastError, signTx } from "./broadcast";
 import { cappedReplacementFees, replacementFees, type FeeQuoter } from "./fees";
 import type { SubmitterContext } from "./lane";
@@ -74,6 +74,7 @@ export class Replacer {
         maxPriorityFeePerGas: priority,
         gasLimit: old.gasLimit,
         replaces: t.id,
+        commandIds: carriedIds(t) ?? undefined,
       });
       try {
         await broadcastRaw(chain, raw);

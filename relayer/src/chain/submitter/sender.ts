@@ -8,13 +8,14 @@ import {
   markSubmitted,
   noteWaiting,
   releaseCommands,
+  sleepCommand,
   requeueRefused,
   type CommandRow,
 } from "../../store/commands";
 import { insertTx, markDropped } from "../../store/chainTxs";
 import { isError } from "ethers";
 import { describeError } from "../../domain/redact";
-import { decodeRevertData, revertDataOf } from "../decodeError";
+import { decodeRevertData, nodeFailure, revertDataOf } from "../decodeError";
 import type { Prepared } from "../jobPort";
 import { broadcastRaw, classifyBroadcastError, signTx } from "./broadcast";
 import type { FeeQuoter } from "./fees";
@@ -22,6 +23,7 @@ import type { Funding } from "./funding";
 import { TX_GAS_CAP, batchGasBound, estimatesAllGas, limitFromEstimate } from "./gas";
 import type { SignerLane, SubmitterContext } from "./lane";
 import type { CommandOutcomes } from "./outcomes";
+import { reclaimRefused } from "./refusals";
 
 interface EscrowCall {
   cmd: CommandRow;
@@ -82,6 +84,7 @@ export class Sender {
         else {
           if (p.type === "done") await this.outcomes.confirmed([cmd]);
           else if (p.type === "wait") await releaseCommands(db, [cmd.id], p.delayMs);
+          else if (p.type === "sleep") await sleepCommand(db, cmd.id, p.code, p.reason);
           else await this.outcomes.failed(cmd, p.code, p.message);
           unsent.delete(cmd.id);
         }
@@ -111,8 +114,10 @@ export class Sender {
   private async sendBatch(lane: SignerLane, calls: EscrowCall[], timing?: PassTiming): Promise<string[]> {
     const { chain, db, log } = this.ctx;
     const estimateAll = this.ctx.opts.estimateAllGas ?? estimatesAllGas(chain.chainId);
-    const bound = estimateAll ? null : batchGasBound(calls);
+    let bound = estimateAll ? null : batchGasBound(calls);
     if (bound !== null && bound > TX_GAS_CAP && calls.length > 1) return this.sendHalves(lane, calls, timing);
+    // One call whose bound is above the cap: a bound is an upper limit, the node's estimate decides.
+    if (bound !== null && bound > TX_GAS_CAP) bound = null;
     const data = chain.escrowAbi.encode("batch", [calls.map((c) => c.data), false]);
     let estimate: bigint | undefined;
     if (bound === null) {
@@ -121,7 +126,7 @@ export class Sender {
         estimate = await chain.provider.estimateGas({ from: lane.address, to: chain.addresses.escrow, data });
       } catch (err) {
         const revert = revertDataOf(err);
-        if (revert === undefined) throw err;
+        if (revert === undefined) throw nodeFailure(err);
         const decoded = decodeRevertData(revert);
         log.error({ signer: lane.address, error: decoded.name }, "batch would revert as a whole");
         await releaseCommands(
@@ -135,6 +140,10 @@ export class Sender {
         if (timing) timing.estimateMs = (timing.estimateMs ?? 0) + performance.now() - t;
       }
       if ((estimate * 12n) / 10n > TX_GAS_CAP && calls.length > 1) return this.sendHalves(lane, calls, timing);
+      if (estimate > TX_GAS_CAP) {
+        await this.failAboveCap(calls[0].cmd, estimate);
+        return [calls[0].cmd.id];
+      }
     }
     const ok = await this.sendTx(
       lane,
@@ -146,6 +155,18 @@ export class Sender {
       timing,
     );
     return ok ? calls.map((c) => c.cmd.id) : [];
+  }
+
+  /**
+   * A single call the node estimates above the per-transaction cap cannot be split: sent with the cap, it would
+   * run out of gas and spend it for nothing. It fails with a code that says so.
+   */
+  private async failAboveCap(cmd: CommandRow, estimate: bigint): Promise<void> {
+    await this.outcomes.failed(
+      cmd,
+      "GasAboveTransactionCap",
+      `the call needs ${estimate} gas by the node's estimate, above the ${TX_GAS_CAP} one transaction may use`,
+    );
   }
 
   private async sendHalves(lane: SignerLane, calls: EscrowCall[], timing?: PassTiming): Promise<string[]> {
@@ -172,16 +193,24 @@ export class Sender {
     const { chain, db, log, metrics } = this.ctx;
     let gasLimit = knownGasLimit;
     if (gasLimit === undefined) {
+      let estimate: bigint;
       try {
-        gasLimit = limitFromEstimate(await chain.provider.estimateGas({ from: lane.address, to, data }));
+        estimate = await chain.provider.estimateGas({ from: lane.address, to, data });
       } catch (err) {
         const revert = revertDataOf(err);
-        if (revert === undefined) throw err;
+        if (revert === undefined) throw nodeFailure(err);
         // It would revert: decide without spending gas.
         await this.outcomes.reverted(cmds[0], decodeRevertData(revert));
         return true;
       }
+      if (estimate > TX_GAS_CAP) {
+        await this.failAboveCap(cmds[0], estimate);
+        return true;
+      }
+      gasLimit = limitFromEstimate(estimate);
     }
+    // The estimate's margin must not lift the limit above what one transaction may carry (a node refuses it);
+    // the call itself fits, as its estimate is below the cap.
     if (gasLimit > TX_GAS_CAP) gasLimit = TX_GAS_CAP;
     const { maxFee, priority } = await this.fees.quote();
     const nonce = lane.nextNonce!;
@@ -206,6 +235,7 @@ export class Sender {
         maxFeePerGas: maxFee,
         maxPriorityFeePerGas: priority,
         gasLimit,
+        commandIds: cmds.map((c) => String(c.id)),
       });
       await markSubmitted(
         q,
@@ -235,12 +265,24 @@ export class Sender {
         "transaction sent",
       );
     } catch (err) {
-      let c = classifyBroadcastError(err);
+      const c = classifyBroadcastError(err);
       if (c.kind === "nonce_low") {
         // "Nonce too low" also answers a transaction the node already took (a lost answer, a retried request, a
-        // node behind a load balancer that mined it): it is refused only if the nonce went to another one.
+        // node behind a load balancer that mined it). A node that does not show it proves nothing either: a
+        // lagging backend answers null for a transaction another one mined, and dropping it here would run its
+        // commands twice. It stays stored and tracked; the tracker closes it only once the chain, at the
+        // confirmation depth, shows the nonce used and no receipt of ours (Tracker.closeTakenNonces).
         const ours = await chain.provider.getTransaction(hash).catch(() => undefined);
-        if (ours !== null) c = ours === undefined ? { kind: "network" } : { kind: "known" };
+        if (ours) return true;
+        lane.possiblyTaken.add(nonce);
+        lane.needsRecovery = true;
+        // Ours refused at this nonce before may be what used it.
+        await reclaimRefused(this.ctx, lane, nonce);
+        log.warn(
+          { signer: lane.address, nonce: String(nonce), hash, err: String(err) },
+          "nonce too low and the node does not show this transaction: kept tracked until the chain decides",
+        );
+        return true;
       }
       if (c.kind === "known") return true;
       // "Nonce too high" is no refusal either: geth queues such a transaction until the gap fills.
@@ -251,7 +293,19 @@ export class Sender {
         log.warn({ signer: lane.address, nonce: String(nonce), err: String(err) }, "broadcast failed, will recover");
         return true;
       }
-      // Definitively refused: the nonce was not used; give it back and requeue the commands.
+      // A refusal of a transaction the node shows is no refusal: a node behind a balancer (or one that answers
+      // before its pool settles) took it. Giving its nonce back would send the next transaction at a nonce already
+      // used and run these commands again; it stays tracked instead.
+      if (await chain.provider.getTransaction(hash).catch(() => null)) {
+        log.warn(
+          { signer: lane.address, nonce: String(nonce), hash, err: String(err) },
+          "the node refused a transaction it shows: kept tracked",
+        );
+        return true;
+      }
+      // Definitively refused: the nonce was not used; give it back and requeue the commands. What it carried is
+      // kept in case a backend took it all the same (refusals.ts).
+      lane.refused.set(nonce, [...(lane.refused.get(nonce) ?? []), { hash, ids: cmds.map((x) => String(x.id)) }]);
       await db.tx(async (q) => {
         await markDropped(q, hash);
         await requeueRefused(q, lane.address, nonce, 2000);
@@ -266,8 +320,9 @@ export class Sender {
       });
       lane.inFlight -= 1;
       metrics.txs.inc({ outcome: "dropped" });
-      // Another transaction holds the nonce (ours from before, or one signed elsewhere): learn it again.
-      if (c.kind === "nonce_low" || c.kind === "underpriced_replacement") {
+      // Another transaction holds the nonce in the node's pool (ours from before, or one signed elsewhere): learn
+      // it again.
+      if (c.kind === "underpriced_replacement") {
         lane.needsRecovery = true;
       } else {
         lane.nextNonce = nonce;

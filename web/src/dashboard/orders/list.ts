@@ -1,4 +1,7 @@
-/** The orders table: live first page under the filters, older pages on request, or the one order found by reference. */
+/**
+ * The orders table: live first page under the filters (and the search box's query, when one is set), older
+ * pages on request, or the one order found by reference.
+ */
 import { ApiError, ok, type paths } from "../../../../sdk/api/client";
 import { $, h, notify, replace } from "../../lib/dom";
 import { hexCode, statusBadge, when } from "../../lib/format";
@@ -8,6 +11,7 @@ import { money } from "../render";
 import { state } from "../state";
 import type { Order } from "../types";
 import { loadDetail } from "./detail";
+import { explainQueryError, isSearchQuery, showSearchError, withFilters, type FilterValues } from "./search";
 
 /** A date input's day as an ISO time: its start, or (`endOfDay`) the start of the next day. */
 function dateParam(value: string, endOfDay: boolean): string | undefined {
@@ -18,19 +22,35 @@ function dateParam(value: string, endOfDay: boolean): string | undefined {
 }
 
 type OrdersQuery = NonNullable<paths["/v1/orders"]["get"]["parameters"]["query"]>;
+type OrdersPage = { data: Order[]; nextCursor: string | null };
 
-/** The filters as the list's query; an empty filter is left out. */
-function filterQuery(): OrdersQuery {
+/** The filters' values; an empty filter is left out. */
+function filterValues(): FilterValues {
   const f = new FormData($("#filters") as HTMLFormElement);
   const text = (name: string) => String(f.get(name) ?? "").trim() || undefined;
   return {
-    limit: 50,
     status: text("status"),
     buyer: text("buyer"),
     sku: text("sku"),
     from: dateParam(String(f.get("from") ?? ""), false),
     to: dateParam(String(f.get("to") ?? ""), true),
   };
+}
+
+/** The filters as the list's query. */
+function filterQuery(): OrdersQuery {
+  const { status, ...rest } = filterValues();
+  return { limit: 50, ...(status ? { status: [status] } : {}), ...rest };
+}
+
+/** One page of the list: the search box's query ANDed with the filters, or the filters alone. */
+async function fetchPage(query: string | null, cursor?: string): Promise<OrdersPage> {
+  if (query === null) return ok(api.GET("/v1/orders", { params: { query: { ...filterQuery(), cursor } } }));
+  return ok(
+    api.GET("/v1/orders/search", {
+      params: { query: { query: withFilters(query, filterValues()), limit: 50, cursor } },
+    }),
+  );
 }
 
 function filtersInvalid(): string | null {
@@ -56,13 +76,15 @@ export async function loadOrders(): Promise<void> {
     return;
   }
   const { orders } = state;
-  const page = await ok(api.GET("/v1/orders", { params: { query: filterQuery() } }));
+  const page = await fetchPage(orders.query);
   const seen = new Set(page.data.map((o) => o.id));
   const rows = orders.searchResult
     ? [orders.searchResult]
     : [...page.data, ...orders.olderPages.filter((o) => !seen.has(o.id))];
   if (!orders.olderPages.length) orders.nextCursor = page.nextCursor;
-  if (!orders.searchResult) notify(msg, rows.length ? "" : "info", rows.length ? "" : "No orders match these filters.");
+  if (orders.query !== null) showQuery(orders.query, rows.length);
+  else if (!orders.searchResult)
+    notify(msg, rows.length ? "" : "info", rows.length ? "" : "No orders match these filters.");
   replace($("#orders-table tbody"), await Promise.all(rows.map(orderRow)));
   $("#orders-more").hidden = !orders.nextCursor || !!orders.searchResult;
 }
@@ -95,8 +117,7 @@ async function orderRow(o: Order): Promise<HTMLTableRowElement> {
 
 export async function loadMore(): Promise<void> {
   if (!state.orders.nextCursor) return;
-  const query = { ...filterQuery(), cursor: state.orders.nextCursor };
-  const page = await ok(api.GET("/v1/orders", { params: { query } }));
+  const page = await fetchPage(state.orders.query, state.orders.nextCursor);
   state.orders.olderPages.push(...page.data);
   state.orders.nextCursor = page.nextCursor;
   await loadOrders();
@@ -113,13 +134,46 @@ function selectOrder(id: string): void {
   void loadDetail(true);
 }
 
-export async function searchByReference(reference: string): Promise<void> {
+/** The search box's line above the table while a query is set, with the way back to all orders. */
+function showQuery(query: string, count: number): void {
+  notify(
+    $("#orders-message"),
+    "info",
+    count ? "Showing the orders matching " : "No orders match ",
+    h("code", { class: "query" }, query),
+    " and the filters. ",
+    h("button", { type: "button", class: "link", onclick: () => void clearSearch() }, "Show all orders"),
+  );
+}
+
+/**
+ * The search box: a query of the search language (checked by a first request: a refused query is shown with
+ * its position and the table keeps what it showed), or a reference to find one order by.
+ */
+export async function searchByReference(text: string): Promise<void> {
   const msg = $("#orders-message");
-  if (!reference) {
+  showSearchError(null);
+  if (!text) {
     state.orders.searchResult = null;
+    state.orders.query = null;
     await loadOrders();
     return;
   }
+  if (isSearchQuery(text)) {
+    try {
+      await fetchPage(text);
+    } catch (err) {
+      showSearchError(explainQueryError(err, text) ?? explain(err));
+      return;
+    }
+    state.orders.searchResult = null;
+    state.orders.query = text;
+    resetPaging();
+    await loadOrders();
+    return;
+  }
+  const reference = text;
+  state.orders.query = null;
   try {
     const o = await ok(api.GET("/v1/orders/{id}", { params: { path: { id: reference } } }));
     state.orders.searchResult = o;
@@ -139,7 +193,10 @@ export async function searchByReference(reference: string): Promise<void> {
 }
 
 async function clearSearch(): Promise<void> {
+  showSearchError(null);
   state.orders.searchResult = null;
+  state.orders.query = null;
+  resetPaging();
   ($("#search-ref") as HTMLInputElement).value = "";
   notify($("#orders-message"), "");
   await loadOrders();

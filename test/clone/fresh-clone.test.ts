@@ -19,7 +19,7 @@ import path from "node:path";
 import { expect } from "chai";
 import { JsonRpcProvider } from "ethers";
 import { localhostNetworkConfig, networkEnvProblems } from "../../deploy/networks";
-import { LocalNode, ROOT, startHardhat, type CliResult } from "./support/localNode";
+import { LocalNode, ROOT, startHardhat, type CliResult } from "../deploy/support/localNode";
 
 /** Generated or local-only folders a fresh clone does not have (the fallback copy skips them). */
 const NOT_IN_A_CLONE = new Set([
@@ -66,7 +66,9 @@ function copyCheckout(to: string): void {
 }
 
 describe("deploy: a fresh clone (no typechain-types/, artifacts/ or cache/)", function () {
-  this.timeout(180_000);
+  // A clone compiles all 69 contracts from nothing with the npm solc (WebAssembly): about 2.5 minutes on two busy
+  // cores while the other suites run beside it.
+  this.timeout(420_000);
 
   let node: LocalNode | undefined;
   let nodeStarting: Promise<LocalNode> | undefined;

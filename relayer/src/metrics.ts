@@ -82,6 +82,11 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}) {
       labelNames: ["signer"],
       registers: [registry],
     }),
+    staleEstimates: new Counter({
+      name: "relayer_stale_estimates_total",
+      help: "Estimates that reverted on a state older than the relayer's own (a lagging backend); the command waited instead of failing",
+      registers: [registry],
+    }),
     signersHeld: new Gauge({
       name: "relayer_signers_held",
       help: "Signer leases held by this process",

@@ -173,3 +173,18 @@ export async function reclaimRefusedTx(
   );
   return r.rows.map((x) => String(x.id));
 }
+
+/**
+ * The newest block whose state the relayer has acted on: the highest block holding one of its transactions, or
+ * the indexer's checkpoint if that is higher (0 before either). A node answering as of an older block (a
+ * lagging backend behind a load balancer) has not seen what the relayer's own commands did.
+ */
+export async function seenStateBlock(q: Queryable): Promise<bigint> {
+  const r = await q.query<{ block: string | null }>(
+    `select greatest(
+       (select max(block_number) from chain_txs where block_number is not null),
+       (select last_block from indexer_state where id = 1)
+     )::text as block`,
+  );
+  return BigInt(r.rows[0]?.block ?? 0);
+}

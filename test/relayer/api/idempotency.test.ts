@@ -19,11 +19,17 @@ describe("relayer API: Idempotency-Key and concurrent duplicates", function () {
   });
   after(async () => env?.stop());
 
-  const count = async (table: "orders" | "commands" | "skus" | "api_keys" | "audit_log") =>
+  const count = async (table: "orders" | "skus" | "api_keys" | "audit_log") =>
     Number((await env.relayer.db.query<{ n: string }>(`select count(*) as n from ${table}`)).rows[0].n);
+  /** Commands an API call wrote (the keepers enqueue their own for unpaid orders past their deadline). */
+  const apiCommands = async () =>
+    Number(
+      (await env.relayer.db.query<{ n: string }>(`select count(*) as n from commands where api_key_id is not null`))
+        .rows[0].n,
+    );
   const counts = async () => ({
     orders: await count("orders"),
-    commands: await count("commands"),
+    commands: await apiCommands(),
     skus: await count("skus"),
     keys: await count("api_keys"),
     audit: await count("audit_log"),
@@ -346,6 +352,10 @@ describe("relayer API: Idempotency-Key and concurrent duplicates", function () {
     const after = await counts();
     expect(after.orders - before.orders).to.equal(1);
     expect(after.commands - before.commands).to.equal(1);
+    const carried = await env.relayer.db.query(
+      `select c.kind from commands c join orders o on o.id = c.order_id where o.reference = 'ID-RACE'`,
+    );
+    expect(carried.rows).to.deep.equal([{ kind: "create_order" }]);
   });
 
   it("answers 10 concurrent SKUs with the same reference with one 202 and nine 409s, never a 500", async () => {

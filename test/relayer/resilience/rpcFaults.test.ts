@@ -250,6 +250,51 @@ function hostileEndpoint(title: string, faultGroups: string[]): void {
       });
     }
 
+    if (faultGroups.includes("lag")) {
+      it("a lagging backend that has not seen a SKU's creation answers the estimate of its stock addition: the addition waits for a state that holds the creation and mints once, not failed SkuNotFound", async () => {
+        proxy.clear();
+        const m = await call("POST", "/v1/admin/merchants", ADMIN_KEY, { name: "Stale" }, "m-stale");
+        await waitFor(
+          "merchant active",
+          async () => (await call("GET", `/v1/admin/merchants/${m.body.id}`, ADMIN_KEY)).body.status === "active",
+        );
+        const key = (await call("POST", `/v1/admin/merchants/${m.body.id}/keys`, ADMIN_KEY, { name: "ops" }, "k-stale"))
+          .body.secret as string;
+        const s = await call("POST", "/v1/skus", key, { reference: "STALE-1", name: "Stale" }, "sku-stale");
+        expect(s.status, JSON.stringify(s.body)).to.equal(202);
+        await waitFor(
+          "SKU created on chain",
+          async () => (await call("GET", `/v1/skus/${s.body.id}`, key)).body.status === "created",
+        );
+        // Every estimate from now on is answered by a backend 3 blocks behind: it has not seen the SKU's creation.
+        proxy.setLag({ blocks: 3, share: 1, methods: ["eth_estimateGas"] });
+        const lagged = proxy.stats.lagged;
+        const failedBefore = lines.filter((l) => l.msg === "command failed").length;
+        const added = await call("POST", `/v1/skus/${s.body.id}/stock`, key, { quantity: "7" }, "stock-stale");
+        expect(added.status, JSON.stringify(added.body)).to.equal(202);
+        await waitFor("a stale estimate", async () => proxy.stats.lagged > lagged);
+        await new Promise((res) => setTimeout(res, 1500));
+        const command = async () =>
+          (
+            await pg.query<{ status: string; error_code: string | null }>(
+              `select c.status, c.error_code from commands c join skus s on s.id = c.sku_id
+                where c.kind = 'mint_stock' and s.reference = 'STALE-1'`,
+            )
+          ).rows;
+        const waiting = await command();
+        expect(waiting, "the addition waits").to.have.length(1);
+        expect(["pending", "claimed"], `the addition waits: ${JSON.stringify(waiting)}`).to.include(waiting[0].status);
+        // Three blocks later the backend holds the creation.
+        for (let i = 0; i < 3; i++) await node.provider.send("evm_mine", []);
+        await waitFor("stock added", async () => (await command())[0]?.status === "confirmed");
+        proxy.setLag(null);
+        const inventory = InventoryToken__factory.connect(deployed.inventory, node.provider);
+        expect(await inventory.totalSupply(s.body.chainSkuId), "minted once").to.equal(7n);
+        expect(await command()).to.deep.equal([{ status: "confirmed", error_code: null }]);
+        expect(lines.filter((l) => l.msg === "command failed").slice(failedBefore)).to.deep.equal([]);
+      });
+    }
+
     async function orderFlow(): Promise<void> {
       const on = turnFaultsOn();
       const m = await call("POST", "/v1/admin/merchants", ADMIN_KEY, { name: "Faults" }, "m-faults");

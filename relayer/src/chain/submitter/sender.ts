@@ -12,10 +12,10 @@ import {
   requeueRefused,
   type CommandRow,
 } from "../../store/commands";
-import { insertTx, markDropped } from "../../store/chainTxs";
-import { isError } from "ethers";
+import { insertTx, markDropped, seenStateBlock } from "../../store/chainTxs";
+import { isError, toQuantity } from "ethers";
 import { describeError } from "../../domain/redact";
-import { decodeRevertData, nodeFailure, revertDataOf } from "../decodeError";
+import { decodeRevertData, nodeFailure, revertDataOf, type DecodedRevert } from "../decodeError";
 import type { Prepared } from "../jobPort";
 import { broadcastRaw, classifyBroadcastError, signTx } from "./broadcast";
 import type { FeeQuoter } from "./fees";
@@ -24,6 +24,9 @@ import { TX_GAS_CAP, batchGasBound, estimatesAllGas, limitFromEstimate } from ".
 import type { SignerLane, SubmitterContext } from "./lane";
 import type { CommandOutcomes } from "./outcomes";
 import { reclaimRefused } from "./refusals";
+
+/** How long a command whose estimate reverted on a stale state waits before it is prepared again. */
+const STALE_STATE_RETRY_MS = 1000;
 
 interface EscrowCall {
   cmd: CommandRow;
@@ -158,6 +161,31 @@ export class Sender {
   }
 
   /**
+   * The revert of a call the node's estimate refused, read again with eth_call at the newest block the relayer
+   * has acted on (its own mined transactions, the indexer's checkpoint): the estimate may have been answered by a
+   * backend behind the others, which has not seen, say, the SKU creation a stock addition follows. Null if the
+   * call does not revert there: the estimate saw a stale state and the command waits for the node to catch up.
+   * A node without that block (the lagging backend again) fails the pass as any node failure does.
+   */
+  private async revertOnSeenState(from: string, to: string, data: string): Promise<DecodedRevert | null> {
+    const { chain, db, log, metrics } = this.ctx;
+    const block = await seenStateBlock(db);
+    try {
+      await chain.provider.call({ from, to, data, blockTag: block > 0n ? toQuantity(block) : "latest" });
+    } catch (err) {
+      const revert = revertDataOf(err);
+      if (revert === undefined) throw nodeFailure(err);
+      return decodeRevertData(revert);
+    }
+    metrics.staleEstimates.inc();
+    log.info(
+      { signer: from, to, block: String(block) },
+      "an estimate reverted on a state older than the relayer's; waiting",
+    );
+    return null;
+  }
+
+  /**
    * A single call the node estimates above the per-transaction cap cannot be split: sent with the cap, it would
    * run out of gas and spend it for nothing. It fails with a code that says so.
    */
@@ -199,8 +227,17 @@ export class Sender {
       } catch (err) {
         const revert = revertDataOf(err);
         if (revert === undefined) throw nodeFailure(err);
-        // It would revert: decide without spending gas.
-        await this.outcomes.reverted(cmds[0], decodeRevertData(revert));
+        // It would revert: decide without spending gas, on a state that holds what the relayer has seen.
+        const verdict = await this.revertOnSeenState(lane.address, to, data);
+        if (verdict === null) {
+          await releaseCommands(
+            db,
+            cmds.map((c) => c.id),
+            STALE_STATE_RETRY_MS,
+          );
+          return true;
+        }
+        await this.outcomes.reverted(cmds[0], verdict);
         return true;
       }
       if (estimate > TX_GAS_CAP) {

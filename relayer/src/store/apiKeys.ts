@@ -1,4 +1,4 @@
-import type { Queryable } from "./db";
+import { cursorTime, type Queryable } from "./db";
 
 /** The PostgreSQL notification channel of API key revocations (store/apiKeyCache.ts listens to it). */
 export const API_KEYS_CHANNEL = "orderchain_api_keys";
@@ -47,7 +47,7 @@ export async function listApiKeys(
 ): Promise<(ApiKeyRow & { cursor_at: string })[]> {
   return (
     await q.query<ApiKeyRow & { cursor_at: string }>(
-      `select *, created_at::text as cursor_at from api_keys
+      `select *, ${cursorTime("created_at")} as cursor_at from api_keys
        where merchant_id = $1 and ($2 or revoked_at is null)
          and ($3::timestamptz is null or (created_at, id) > ($3::timestamptz, $4::text))
        order by created_at, id limit $5`,

@@ -124,3 +124,10 @@ export async function openDb(opts: { databaseUrl: string; poolSize?: number }): 
   }
   return new PostgresDb(pool);
 }
+
+/**
+ * SQL for a list cursor's time: the column in UTC, microseconds kept, in one fixed form
+ * (2026-05-01 12:00:00.123456+00) whatever the session's DateStyle and TimeZone; read back as timestamptz.
+ */
+export const cursorTime = (column: string): string =>
+  `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.US"+00"')`;

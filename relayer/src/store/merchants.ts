@@ -1,5 +1,5 @@
 import type { MerchantStatus } from "../domain/model";
-import type { Queryable } from "./db";
+import { cursorTime, type Queryable } from "./db";
 
 /** Who signs for the merchant's address: the relayer's custodial key, or the merchant's own wallet. */
 export type SignerKind = "custodial" | "external";
@@ -101,7 +101,7 @@ export async function listMerchants(
 ): Promise<(MerchantRow & { cursor_at: string })[]> {
   return (
     await q.query<MerchantRow & { cursor_at: string }>(
-      `select *, created_at::text as cursor_at from merchants
+      `select *, ${cursorTime("created_at")} as cursor_at from merchants
        where $1::timestamptz is null or (created_at, id) > ($1::timestamptz, $2::text)
        order by created_at, id limit $3`,
       [page.after?.at ?? null, page.after?.id ?? null, page.limit],

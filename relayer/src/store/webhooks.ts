@@ -2,7 +2,7 @@
  * Webhooks: a merchant's endpoints, the events announced for its orders (with the orders' announcement
  * bookkeeping) and one delivery per event and subscribed endpoint.
  */
-import type { Queryable } from "./db";
+import { cursorTime, type Queryable } from "./db";
 import type { OrderRow } from "./orders";
 
 // ---------------------------------------------------------------------------------------------------------
@@ -64,7 +64,7 @@ export async function listMerchantEndpoints(
 ): Promise<(EndpointRow & { cursor_at: string })[]> {
   return (
     await q.query<EndpointRow & { cursor_at: string }>(
-      `select *, created_at::text as cursor_at from webhook_endpoints
+      `select *, ${cursorTime("created_at")} as cursor_at from webhook_endpoints
        where merchant_id = $1 and ($2 or disabled_at is null)
          and ($3::timestamptz is null or (created_at, id) > ($3::timestamptz, $4::text))
        order by created_at, id limit $5`,

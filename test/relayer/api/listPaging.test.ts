@@ -1,7 +1,10 @@
 import { expect } from "chai";
+import { Client } from "pg";
 import { id as keccakText } from "ethers";
 import { PaymentEscrow__factory } from "../../../typechain-types";
 import { toTerms } from "../../../sdk/orderRecord";
+import { listMerchants } from "../../../relayer/src/store/merchants";
+import { listPage } from "../../../relayer/src/services/listPage";
 import { ARBITER_KEY } from "../harness";
 import { ADMIN_KEY, errorOf, startApiEnv, waitFor, type ApiEnv, type ApiResponse, type Merchant } from "./support";
 
@@ -55,6 +58,37 @@ describe("relayer API: paging merchants, API keys, webhook endpoints and open di
     const first = await env.call("GET", "/v1/admin/merchants", ADMIN_KEY);
     expect(first.body.data.map((x: { id: string }) => x.id)).to.deep.equal(ids.slice(0, 50));
     expect(first.body.nextCursor).to.equal(null);
+  });
+
+  it("issues the same cursors whatever the database session's DateStyle and TimeZone (a server set to 'SQL, DMY' in another zone)", async () => {
+    const ours = new Client({ connectionString: env.databaseUrl });
+    await ours.connect();
+    try {
+      await ours.query(`set datestyle = 'SQL, DMY'; set timezone = 'Asia/Kolkata'`);
+      for (let i = 0; i < 3; i++) {
+        const r = await env.call("POST", "/v1/admin/merchants", ADMIN_KEY, { name: `Zoned ${i}` });
+        expect(r.status, r.text).to.equal(201);
+      }
+      const all = await env.relayer.db.query<{ id: string }>(`select id from merchants order by created_at, id`);
+      const ids: string[] = [];
+      let cursor: string | undefined;
+      for (let page = 0; page < 100; page++) {
+        const r = await listPage(
+          { cursor, limit: 2 },
+          (after, limit) => listMerchants(ours, { after, limit }),
+          (row) => row.id,
+        );
+        ids.push(...r.data);
+        if (r.nextCursor === null) break;
+        cursor = r.nextCursor;
+        // The cursor's time is in one form: the API's own session reads it back to the same page.
+        const viaApi = await env.call("GET", `/v1/admin/merchants?limit=2&cursor=${cursor}`, ADMIN_KEY);
+        expect(viaApi.status, viaApi.text).to.equal(200);
+      }
+      expect(ids).to.deep.equal(all.rows.map((r) => r.id));
+    } finally {
+      await ours.end();
+    }
   });
 
   it("leaves revoked keys out of GET /v1/keys unless include_revoked=true, and pages both", async () => {

@@ -268,9 +268,28 @@ describe("gas limits of the writer's transactions (fake chain, in-memory store)"
     const { w, jobs } = await startWriter(8453n, 300_000n);
     jobs.prepare = () => ({ type: "tx", to: ADDRESSES.inventory, data: "0x01", kind: "mint_stock" });
     node.estimateFault = { code: 3, message: "execution reverted" };
+    node.callRevert = "0x"; // and so does the call on the newest state the relayer has seen
     await enqueueCommand(db, { kind: "mint_stock", payload: {} });
     await w.submitTick();
     expect(node.broadcasts).to.deep.equal([]);
     expect(await commands()).to.deep.equal([{ status: "failed", attempts: 0, error_code: "UnknownRevert" }]);
+    expect(node.calls.filter((m) => m === "eth_call")).to.have.length(1);
+  });
+
+  it("an estimate that reverts while the call does not on the newest state the relayer has seen (a lagging backend answered the estimate): nothing is sent, nothing fails, the command waits and is sent once the estimate passes", async () => {
+    const { w, jobs } = await startWriter(8453n, 300_000n);
+    jobs.prepare = () => ({ type: "tx", to: ADDRESSES.inventory, data: "0x01", kind: "mint_stock" });
+    node.estimateFault = { code: 3, message: "execution reverted", data: "0x" };
+    await enqueueCommand(db, { kind: "mint_stock", payload: {} });
+    await w.submitTick();
+    expect(node.broadcasts, "transactions sent").to.deep.equal([]);
+    expect(await commands()).to.deep.equal([{ status: "pending", attempts: 0, error_code: null }]);
+    expect(logged.filter((l) => l.msg.startsWith("an estimate reverted on a state older"))).to.have.length(1);
+
+    node.estimateFault = undefined;
+    await new Promise((r) => setTimeout(r, 1100));
+    await w.submitTick();
+    expect(gasLimits()).to.deep.equal([380_000n]);
+    expect((await commands()).map((c) => c.status)).to.deep.equal(["submitted"]);
   });
 });

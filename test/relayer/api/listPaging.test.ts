@@ -3,6 +3,7 @@ import { Client } from "pg";
 import { id as keccakText } from "ethers";
 import { PaymentEscrow__factory } from "../../../typechain-types";
 import { toTerms } from "../../../sdk/orderRecord";
+import type { Queryable } from "../../../relayer/src/store/db";
 import { listMerchants } from "../../../relayer/src/store/merchants";
 import { listPage } from "../../../relayer/src/services/listPage";
 import { ARBITER_KEY } from "../harness";
@@ -60,6 +61,15 @@ describe("relayer API: paging merchants, API keys, webhook endpoints and open di
     expect(first.body.nextCursor).to.equal(null);
   });
 
+  /** A connection of the test's own, as the store reads through it. */
+  const asQueryable = (c: Client): Queryable => ({
+    query: async <T>(sql: string, params?: unknown[]) => {
+      const r = await c.query(sql, params);
+      return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
+    },
+    exec: async (sql: string) => void (await c.query(sql)),
+  });
+
   it("issues the same cursors whatever the database session's DateStyle and TimeZone (a server set to 'SQL, DMY' in another zone)", async () => {
     const ours = new Client({ connectionString: env.databaseUrl });
     await ours.connect();
@@ -75,7 +85,7 @@ describe("relayer API: paging merchants, API keys, webhook endpoints and open di
       for (let page = 0; page < 100; page++) {
         const r = await listPage(
           { cursor, limit: 2 },
-          (after, limit) => listMerchants(ours, { after, limit }),
+          (after, limit) => listMerchants(asQueryable(ours), { after, limit }),
           (row) => row.id,
         );
         ids.push(...r.data);

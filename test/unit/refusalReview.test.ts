@@ -115,6 +115,38 @@ describe("refusals and nonces taken by another transaction, under review (fake c
     expect(await b.statuses()).to.deep.equal(["submitted"]);
   });
 
+  it("a restart right after a refusal, before its command went out again, and the refused stock addition mined with nothing of ours open at its nonce: the restarted writer settles it from its receipt, never sends it again, and the next command goes out above it", async () => {
+    await b.start({ confirmations: 1 });
+    stockAdditions();
+    const [first] = await b.enqueue(1);
+    // A backend behind the balancer took it; the one asked does not show it.
+    let lagging = true;
+    lag(["eth_getTransactionByHash"], () => lagging);
+    b.node.sendFaults.push({ code: -32000, message: "transaction underpriced", taken: true });
+    await b.writer.submitTick();
+    expect((await b.txs()).map((t) => [t.nonce, t.status])).to.deep.equal([["0", "dropped"]]);
+    b.node.mine(); // what the node refused is mined all the same
+
+    await b.restart({ confirmations: 1 });
+    stockAdditions();
+    lagging = false;
+    const [later] = await b.enqueue(1);
+    let passes = 0;
+    for (; passes < 12; passes++) {
+      await b.dueNow();
+      await b.writer.submitTick();
+      b.node.mine();
+      await b.writer.trackTick();
+      await noneConfirmedWithoutRunning();
+      await nextCheck();
+      if ((await b.statuses()).every((s) => s === "confirmed")) break;
+    }
+    expect(passes, "settled within a bounded number of passes").to.be.below(12);
+    expect(b.executions(first), "the refused stock addition runs once").to.equal(1);
+    expect(b.executions(later)).to.equal(1);
+    expect(b.node.nonceOf(SIGNER)).to.equal(2);
+  });
+
   for (const rows of ["recorded", "legacy"] as const) {
     const what =
       rows === "recorded"

@@ -77,6 +77,26 @@ export async function openTxs(q: Queryable, signers: string[]): Promise<ChainTxR
   return r.rows;
 }
 
+/**
+ * The signer's transactions the node refused (dropped, with the commands they carried recorded) at nonces above
+ * its last transaction mined: a backend may have taken one all the same, and after a restart only these rows
+ * tell which commands it ran. Oldest nonce first.
+ */
+export async function unsettledRefusals(
+  q: Queryable,
+  signer: string,
+): Promise<{ nonce: string; hash: string; ids: string[] }[]> {
+  const r = await q.query<{ nonce: string; hash: string; ids: string[] }>(
+    `select nonce::text, hash, command_ids::text[] as ids from chain_txs
+     where signer = $1 and status = 'dropped' and command_ids is not null
+       and nonce > coalesce((select max(nonce) from chain_txs
+                             where signer = $1 and status in ('mined', 'confirmed', 'reverted')), -1)
+     order by nonce, id`,
+    [signer],
+  );
+  return r.rows;
+}
+
 export async function maxRecordedNonce(q: Queryable, signer: string): Promise<bigint | null> {
   const r = await q.query<{ n: string | null }>(
     `select max(nonce) as n from chain_txs where signer = $1 and status <> 'dropped'`,

@@ -61,6 +61,8 @@ export class SignerLane {
    * carried (refusals.ts). `rebound` holds the commands bound to the nonce again once the chain showed it used.
    */
   readonly refused = new Map<bigint, { hash: string; ids: string[]; rebound?: string[] }[]>();
+  /** Whether `refused` holds the refusals stored before this process took the signer (NonceKeeper.recover). */
+  refusedLoaded = false;
   /** Why the lane sends nothing for now: its signer cannot pay for gas. */
   paused: "insufficient_funds" | null = null;
   /** What the refused transaction needed (gas limit × max fee): the balance that ends the pause. */

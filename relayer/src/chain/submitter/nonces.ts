@@ -3,7 +3,14 @@
  * an RPC outage or a reorg the signer goes on from the right nonce and nothing it signed is lost.
  */
 import { reopenReorged } from "../../store/commands";
-import { maxRecordedNonce, minedFromNonce, openTxs, reopenTx, type ChainTxRow } from "../../store/chainTxs";
+import {
+  maxRecordedNonce,
+  minedFromNonce,
+  openTxs,
+  reopenTx,
+  unsettledRefusals,
+  type ChainTxRow,
+} from "../../store/chainTxs";
 import { broadcastRaw, classifyBroadcastError } from "./broadcast";
 import type { SignerLane, SubmitterContext } from "./lane";
 import { reclaimRefused } from "./refusals";
@@ -25,6 +32,16 @@ export class NonceKeeper {
     const { chain, db, log } = this.ctx;
     const chainNonce = BigInt(await chain.provider.getTransactionCount(lane.address, "pending"));
     await this.reopenVanished(lane, chainNonce);
+    // Refusals stored before this process took the signer (a restart, a lease hand-off): what they carried is
+    // known from their rows only.
+    if (!lane.refusedLoaded) {
+      for (const t of await unsettledRefusals(db, lane.address)) {
+        const n = BigInt(t.nonce);
+        const known = lane.refused.get(n) ?? [];
+        if (!known.some((k) => k.hash === t.hash)) lane.refused.set(n, [...known, { hash: t.hash, ids: t.ids }]);
+      }
+      lane.refusedLoaded = true;
+    }
     // A nonce given back after a refusal that the chain counts although no transaction of ours is open there:
     // the refused one may be what used it.
     const openNonces = new Set((await openTxs(db, [lane.address])).map((t) => BigInt(t.nonce)));

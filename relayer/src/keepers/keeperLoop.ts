@@ -22,6 +22,7 @@ import { KEEPER_ACTIONS, observeKeeperOutcomes } from "../jobs/keepers";
 import type { Metrics } from "../metrics";
 import type { Db } from "../store/db";
 import {
+  DEFAULT_KEEPER_RETRY,
   countDueOrders,
   enqueueDueKeeperCommands,
   tryTakeKeeperPass,
@@ -35,19 +36,19 @@ export interface KeeperOptions {
   intervalMs: number;
   /** Orders queued per action and pass, at most. */
   maxOrdersPerPass: number;
-  /** Attempts after failures (default: KEEPER_MAX_ATTEMPTS, a backoff of 4 intervals doubling up to an hour). */
+  /** Attempts after failures (default: 5 in all, a backoff of 4 intervals doubling up to an hour). */
   retry?: Partial<KeeperRetry>;
 }
 
-/** Attempts of one keeper action on one order, the first included, before the order is left to the merchant. */
-export const KEEPER_MAX_ATTEMPTS = 5;
-
-/** The retry settings of `opts`, defaults filled in: with the default interval, 1, 2, 4, 8 minutes between tries. */
+/**
+ * The retry settings of `opts`, defaults filled in (store/keepers.ts DEFAULT_KEEPER_RETRY; the first wait is 4
+ * intervals): with the default interval, 1, 2, 4, 8 minutes between tries.
+ */
 export function keeperRetry(opts: Pick<KeeperOptions, "intervalMs" | "retry">): KeeperRetry {
   return {
-    maxAttempts: opts.retry?.maxAttempts ?? KEEPER_MAX_ATTEMPTS,
+    maxAttempts: opts.retry?.maxAttempts ?? DEFAULT_KEEPER_RETRY.maxAttempts,
     backoffMs: opts.retry?.backoffMs ?? 4 * opts.intervalMs,
-    maxBackoffMs: opts.retry?.maxBackoffMs ?? 3_600_000,
+    maxBackoffMs: opts.retry?.maxBackoffMs ?? DEFAULT_KEEPER_RETRY.maxBackoffMs,
   };
 }
 

@@ -80,6 +80,16 @@ export function describeCrashes({
       writeDeploymentRecord(dir, deployed);
     });
 
+    // Every relayer process's log, for the report of a failed run (CRASH_LOG: the file's path).
+    const logLines: Record<string, unknown>[] = [];
+    afterEach(function () {
+      if (this.currentTest?.state === "failed") {
+        const file = process.env.CRASH_LOG ?? path.join(os.tmpdir(), `crash-${nodeOptions.implementation}.log`);
+        fs.writeFileSync(file, logLines.map((l) => JSON.stringify(l)).join("\n"));
+        console.log(`      relayer log: ${file} (${logLines.length} lines)`);
+      }
+    });
+
     let finished = false;
     after(async () => {
       finished = true;
@@ -90,7 +100,11 @@ export function describeCrashes({
     });
 
     it(`creates every accepted order on chain exactly once and loses no command across ${MIN_KILLS}+ kills`, async () => {
-      const start = () => spawnRelayer("relayer", node, dir, { ...env, DATABASE_URL: db.url });
+      let started = 0;
+      const start = () => {
+        started += 1;
+        return spawnRelayer(`relayer-${started}`, node, dir, { ...env, DATABASE_URL: db.url }, logLines);
+      };
       current = await start();
       const base = () => current?.url ?? null;
       const acme = await setupMerchant(base, "acme", 1000n);

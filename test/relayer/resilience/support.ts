@@ -160,17 +160,23 @@ export async function httpRetry(
   timeoutMs = 120_000,
 ): Promise<ApiResult> {
   const started = Date.now();
+  let last = "no relayer running";
   for (;;) {
     const b = base();
     if (b) {
       try {
         const r = await http(b, method, url, key, body, idempotencyKey ? { "idempotency-key": idempotencyKey } : {});
         if (r.status < 500) return r;
-      } catch {
+        last = `${r.status} ${JSON.stringify(r.body)}`;
+      } catch (err) {
         // down or restarting
+        last = String(err);
       }
+    } else {
+      last = "no relayer running";
     }
-    if (Date.now() - started > timeoutMs) throw new Error(`${method} ${url} did not succeed in ${timeoutMs} ms`);
+    if (Date.now() - started > timeoutMs)
+      throw new Error(`${method} ${url} did not succeed in ${timeoutMs} ms; last answer: ${last}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -23,13 +23,19 @@ import { ADDRESSES, SIGNER_KEY, ScriptedJobs } from "./support/submitterBench";
 /** A fake chain whose eth_estimateGas can answer an error that carries no revert (a node's own failure). */
 class EstimatingChain extends FakeChain {
   estimateFault: RpcFault | undefined;
+  /** What eth_call answers while set (a node's own error, or a revert). */
+  callFault: RpcFault | undefined;
 
   override async _send(payload: JsonRpcPayload | JsonRpcPayload[]): Promise<JsonRpcResult[]> {
     const list = Array.isArray(payload) ? payload : [payload];
-    const fault = this.estimateFault;
-    if (fault && list.some((p) => p.method === "eth_estimateGas")) {
-      this.calls.push("eth_estimateGas");
-      return list.map((p) => ({ id: p.id, error: fault }) as unknown as JsonRpcResult);
+    for (const [method, fault] of [
+      ["eth_estimateGas", this.estimateFault],
+      ["eth_call", this.callFault],
+    ] as const) {
+      if (fault && list.some((p) => p.method === method)) {
+        this.calls.push(method);
+        return list.map((p) => ({ id: p.id, error: fault }) as unknown as JsonRpcResult);
+      }
     }
     return super._send(payload);
   }
@@ -275,6 +281,24 @@ describe("gas limits of the writer's transactions (fake chain, in-memory store)"
     expect(await commands()).to.deep.equal([{ status: "failed", attempts: 0, error_code: "UnknownRevert" }]);
     expect(node.calls.filter((m) => m === "eth_call")).to.have.length(1);
   });
+
+  for (const [node_, message] of [
+    ["Hardhat", "Received invalid block tag 12. Latest block number is 10"],
+    ["Anvil", "BlockOutOfRangeError: block height is 10 but requested was 12"],
+    ["Erigon", "block not found: 12"],
+  ] as const) {
+    it(`a reverting estimate whose check on the seen state is answered by a node without that block (${node_}: "${message.slice(0, 30)}…"): no revert, nothing fails, the command waits`, async () => {
+      const { w, jobs } = await startWriter(8453n, 300_000n);
+      jobs.prepare = () => ({ type: "tx", to: ADDRESSES.inventory, data: "0x01", kind: "mint_stock" });
+      node.estimateFault = { code: 3, message: "execution reverted", data: "0x" };
+      node.callFault = { code: -32000, message };
+      await enqueueCommand(db, { kind: "mint_stock", payload: {} });
+      await w.submitTick();
+      expect(node.broadcasts, "transactions sent").to.deep.equal([]);
+      expect(await commands()).to.deep.equal([{ status: "pending", attempts: 0, error_code: null }]);
+      node.callFault = undefined;
+    });
+  }
 
   it("an estimate that reverts while the call does not on the newest state the relayer has seen (a lagging backend answered the estimate): nothing is sent, nothing fails, the command waits and is sent once the estimate passes", async () => {
     const { w, jobs } = await startWriter(8453n, 300_000n);

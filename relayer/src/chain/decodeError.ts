@@ -46,12 +46,13 @@ export function decodeRevertData(data: string | null | undefined): DecodedRevert
 }
 
 /**
- * Answers of a node that did not run the call (its own failure, a lagging or overloaded backend). ethers reports
+ * Answers of a node that did not run the call (its own failure, a lagging or overloaded backend, a block it does
+ * not have: geth, Hardhat, Anvil, Erigon and Nethermind word it differently). ethers reports
  * every error answer to eth_call and eth_estimateGas as a CALL_EXCEPTION, so without this a node's hiccup would
  * read as a revert and fail the command for good.
  */
 const NODE_FAILURES =
-  /internal error|header not found|missing trie node|unknown block|timed? ?out|rate limit|too many requests|limit exceeded|capacity exceeded|temporarily unavailable|service unavailable|server busy|try again/i;
+  /internal error|header not found|missing trie node|unknown block|block not found|invalid block tag|block ?out ?of ?range|block height is|could not be found|timed? ?out|rate limit|too many requests|limit exceeded|capacity exceeded|temporarily unavailable|service unavailable|server busy|try again/i;
 
 /** Revert data of an ethers error from a call or an estimate, or undefined if the error is not a revert. */
 export function revertDataOf(err: unknown): string | undefined {

@@ -29,6 +29,7 @@ import { Client } from "pg";
 import { startRelayer, type Relayer } from "../relayer/src/relayer";
 import { relayForwardQueued, relayUsage } from "../relayer/src/store/relayPolicy";
 import { merchantGasSpend } from "../relayer/src/store/relaySpend";
+import { DEFAULT_GAS_BUDGET_WEI, gasBudgetTerms } from "../relayer/src/services/gasBudget";
 import { ledgerEntries } from "../relayer/src/ledger/ledger";
 import type { Queryable } from "../relayer/src/store/db";
 import { getCreateAddress } from "ethers";
@@ -818,7 +819,9 @@ async function main(): Promise<void> {
     const relayBuyer = busyBuyer;
     const usagePlans = await explain(pg, (q) => relayUsage(q, relayMerchant, relayBuyer));
     const replayPlans = await explain(pg, (q) => relayForwardQueued(q, relayBuyer, "5"));
-    const budgetPlans = await explain(pg, (q) => merchantGasSpend(q, relayMerchant, 30));
+    const budgetPlans = await explain(pg, (q) =>
+      merchantGasSpend(q, relayMerchant, gasBudgetTerms(DEFAULT_GAS_BUDGET_WEI)),
+    );
     const policyMs = [...usagePlans, ...replayPlans, ...budgetPlans].map((p) => p.ms);
     log(`\nEXPLAIN ANALYZE of the relay's admission checks at ${commandCount.toLocaleString("en")} commands:`);
     log(`-- relayUsage (buyer and merchant counts of the last minute)\n${usagePlans[0]?.plan}`);

@@ -5,18 +5,19 @@
  * final, so from its acceptance until then it reserves what the merchant's commands cost lately (the average of
  * its last 100 metered ones; 150,000 gas at 1 gwei before the first): once what the merchant spent plus what its
  * queue reserves reaches the budget, the new commands it asks for are refused with 402 gas_budget_exhausted, however
- * fast it sends them (the checks of one merchant run one at a time). The spend can end above the budget by about
+ * fast it sends them, from however many relayer processes (the checks of one merchant run one at a time: each
+ * takes the merchant's running count of queued commands for update, store/relaySpend.ts; an order's acceptance
+ * checks and queues in one statement, store/orders.ts). The spend can end above the budget by about
  * one command, or by what the chain's fees rose since the reserving commands were priced. The arbiter's rulings are
  * never refused. A merchant without a budget of its own has the configured default (GAS_BUDGET_DEFAULT_ETH), never
  * an unlimited one. A buyer's gasless relay that reverted by the buyer's own doing is not charged to the merchant
  * (store/relayReverts.ts; relay/policy.ts caps those per buyer).
  */
 import { AppError } from "../domain/errors";
-import type { Db, Queryable } from "../store/db";
+import type { Queryable } from "../store/db";
 import { recordAudit } from "../store/audit";
 import { setMerchantGasBudget } from "../store/merchants";
-import { lockMerchantGasBudget, merchantGasSpend, type MerchantGasSpend } from "../store/relaySpend";
-import { buyerCausedRevertSpend } from "../store/relayReverts";
+import { merchantGasSpend, type GasBudgetTerms, type MerchantGasSpend } from "../store/relaySpend";
 import type { Principal, ServiceDeps } from "./context";
 
 /** The budget's period: the last 30 UTC days, today included (a rolling window: no cliff at a month's start). */
@@ -30,6 +31,16 @@ const defaultBudget = (deps: ServiceDeps) => deps.config.gasBudgetDefaultWei ?? 
 /** What a command is expected to cost before the merchant has a metered one: 150,000 gas at 1 gwei. */
 export const FIRST_COMMAND_RESERVE_WEI = 150_000n * 10n ** 9n;
 
+/** The terms the store computes a budget's figures with, for a default budget of `defaultWei`. */
+export const gasBudgetTerms = (defaultWei: bigint): GasBudgetTerms => ({
+  periodDays: GAS_BUDGET_PERIOD_DAYS,
+  defaultWei,
+  firstCommandReserveWei: FIRST_COMMAND_RESERVE_WEI,
+});
+
+/** `gasBudgetTerms` with the deps' default budget. */
+export const gasBudgetTermsOf = (deps: ServiceDeps) => gasBudgetTerms(defaultBudget(deps));
+
 /** What the merchant's accepted, not yet metered commands are expected to cost. */
 export function reservedWei(spend: Pick<MerchantGasSpend, "queued" | "recent_cost_wei">): bigint {
   const each = spend.recent_cost_wei === null ? FIRST_COMMAND_RESERVE_WEI : BigInt(spend.recent_cost_wei);
@@ -37,26 +48,27 @@ export function reservedWei(spend: Pick<MerchantGasSpend, "queued" | "recent_cos
 }
 
 /**
- * Throws 402 gas_budget_exhausted when `spentWei` plus `reserved` (what accepted commands are expected to cost)
- * reached the budget (`ownWei`, or the default when null).
+ * The 402 gas_budget_exhausted refusal of a merchant whose `spend` (the store's figures, `within` false) leaves no
+ * room for a command: what it spent plus what its queued commands reserve reached its budget (its own, or
+ * `defaultWei` when it has none).
  */
-export function checkGasBudget(ownWei: string | null, spentWei: string, defaultWei: bigint, reserved = 0n): void {
-  const budget = ownWei === null ? defaultWei : BigInt(ownWei);
-  if (BigInt(spentWei) + reserved < budget) return;
-  throw new AppError(
+export function gasBudgetExhausted(spend: MerchantGasSpend, defaultWei: bigint): AppError {
+  const budget = spend.budget_wei === null ? defaultWei : BigInt(spend.budget_wei);
+  const spent = BigInt(spend.spent_wei);
+  return new AppError(
     "gas_budget_exhausted",
-    BigInt(spentWei) >= budget
+    spent >= budget
       ? `the merchant's gas budget for the last ${GAS_BUDGET_PERIOD_DAYS} days is used up; the admin can raise it`
       : `the merchant's gas budget for the last ${GAS_BUDGET_PERIOD_DAYS} days is taken by commands still queued; ` +
           "try again once they are on chain, or the admin can raise it",
-    { budgetWei: budget.toString(), spentWei: BigInt(spentWei).toString(), reservedWei: reserved.toString() },
+    { budgetWei: budget.toString(), spentWei: spent.toString(), reservedWei: reservedWei(spend).toString() },
   );
 }
 
 /**
  * Throws 402 gas_budget_exhausted when what the merchant spent plus what its queued commands reserve reached its
- * gas budget. Holds the merchant's budget lock until the caller's transaction ends, so the command it then
- * queues is counted by the next check.
+ * gas budget. Holds the merchant's budget (its running count of queued commands) until the caller's transaction
+ * ends, so the command it then queues is counted by the next check.
  */
 export async function assertGasBudget(deps: ServiceDeps, q: Queryable, merchantId: string): Promise<void> {
   await assertGasBudgetOf(q, merchantId, defaultBudget(deps));
@@ -64,42 +76,19 @@ export async function assertGasBudget(deps: ServiceDeps, q: Queryable, merchantI
 
 /** `assertGasBudget` with the default budget given (the relay policy's callers pass it). */
 export async function assertGasBudgetOf(q: Queryable, merchantId: string, defaultWei: bigint): Promise<void> {
-  await lockMerchantGasBudget(q, merchantId);
-  const spend = await chargedSpend(q, merchantId);
+  const spend = await merchantGasSpend(q, merchantId, gasBudgetTerms(defaultWei), true);
   if (!spend) throw new AppError("not_found", `merchant ${merchantId} not found`, { merchantId });
-  checkGasBudget(spend.budget_wei, spend.spent_wei, defaultWei, reservedWei(spend));
+  if (!spend.within) throw gasBudgetExhausted(spend, defaultWei);
 }
 
 /**
- * What the merchant is charged over the period: its metered spend, less the gas of its buyers' relays that reverted
- * by the buyers' own doing (front-running the relayer; relay/policy.ts caps those per buyer instead).
+ * The early refusal of a merchant whose budget is spent, before anything else is read for its request (chain
+ * reads among them). It locks nothing and proves nothing: the statement that queues checks again.
  */
-async function chargedSpend(q: Queryable, merchantId: string): Promise<MerchantGasSpend | undefined> {
-  const spend = await merchantGasSpend(q, merchantId, GAS_BUDGET_PERIOD_DAYS);
-  if (!spend) return undefined;
-  const buyers = await buyerCausedRevertSpend(q, merchantId, GAS_BUDGET_PERIOD_DAYS);
-  return {
-    ...spend,
-    spent_wei: (BigInt(spend.spent_wei) - buyers.cost_wei).toString(),
-    gas_used: (BigInt(spend.gas_used) - buyers.gas_used).toString(),
-  };
-}
-
-/**
- * `fn(q)` (which queues commands for the merchant) run in one transaction with the budget check, so that requests
- * racing each other are counted one after another: in `q`'s transaction when `q` is one, else in a new one.
- */
-export async function queueWithinGasBudget<T>(
-  deps: ServiceDeps,
-  q: Queryable | Db,
-  merchantId: string,
-  fn: (q: Queryable) => Promise<T>,
-): Promise<T> {
-  const run = async (tq: Queryable) => {
-    await assertGasBudget(deps, tq, merchantId);
-    return fn(tq);
-  };
-  return "tx" in q ? q.tx(run) : run(q);
+export async function refuseSpentGasBudget(deps: ServiceDeps, q: Queryable, merchantId: string): Promise<void> {
+  const spend = await merchantGasSpend(q, merchantId, gasBudgetTermsOf(deps));
+  if (!spend) throw new AppError("not_found", `merchant ${merchantId} not found`, { merchantId });
+  if (!spend.within) throw gasBudgetExhausted(spend, defaultBudget(deps));
 }
 
 /** `fn` (which queues commands for the merchant), run only while the merchant's gas budget is not spent. */
@@ -112,7 +101,7 @@ export function withinGasBudget<T>(deps: ServiceDeps, merchantId: string, fn: (q
 
 /** The merchant's budget, what it spent over the period and what is left. */
 export async function gasBudgetView(deps: ServiceDeps, q: Queryable, merchantId: string) {
-  const spend = await chargedSpend(q, merchantId);
+  const spend = await merchantGasSpend(q, merchantId, gasBudgetTermsOf(deps));
   if (!spend) throw new AppError("not_found", `merchant ${merchantId} not found`, { merchantId });
   const budget = spend.budget_wei === null ? defaultBudget(deps) : BigInt(spend.budget_wei);
   const spent = BigInt(spend.spent_wei);

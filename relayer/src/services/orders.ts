@@ -24,7 +24,7 @@ import {
 import { recordAudit } from "../store/audit";
 import { activePayoutAddress } from "../store/payouts";
 import type { Principal, ServiceDeps } from "./context";
-import { assertGasBudget, queueWithinGasBudget } from "./gasBudget";
+import { gasBudgetExhausted, gasBudgetTermsOf, refuseSpentGasBudget } from "./gasBudget";
 
 const DEFAULT_PAYMENT_WINDOW_S = 24 * 3600;
 const DEFAULT_SHIP_WITHIN_S = 48 * 3600;
@@ -70,7 +70,7 @@ export async function createOrder(
   const metadata = body.metadata === undefined ? {} : metadataUpdate(body.metadata).set;
   const merchantAddress = await merchantAddressOf(q, merchantId);
   // Before any chain read: a merchant that spent its gas budget costs nothing more.
-  await assertGasBudget(deps, q, merchantId);
+  await refuseSpentGasBudget(deps, q, merchantId);
   if (body.token !== "native" && !isAddress(body.token)) {
     throw new AppError("validation_failed", 'token must be "native" or a 0x address', { field: "token" });
   }
@@ -149,16 +149,18 @@ export async function createOrder(
     salt: orderSalt(merchantAddress, body.reference),
   });
   const id = newId("ord");
-  // A reused reference is caught by the unique index, also when two requests race.
-  // The budget is checked again in the inserting transaction: orders racing each other are counted in turn.
-  const row = await queueWithinGasBudget(deps, q, merchantId, async (tq) => {
-    // The active payout address (the chain shows it), else the custodial address; the order keeps it. Read in
-    // the inserting transaction, which holds it until the order is stored: a payout change waits for the order.
-    const terms = termsWith((await activePayoutAddress(tq, merchantId)) ?? merchantAddress);
+  // The active payout address (the chain shows it), else the custodial address; the order keeps it. The accepting
+  // statement reads it again, held until the order is stored (a payout change waits for the order), and stores
+  // nothing when it changed meanwhile: the terms are then made again with the payee it read.
+  let payee = (await activePayoutAddress(q, merchantId)) ?? merchantAddress;
+  for (let attempt = 1; ; attempt++) {
+    const terms = termsWith(payee);
     const chainOrderId = orderIdOf(terms, chainItems);
     const termsJson = termsToJson(terms);
-    return insertOrderWithCommand(
-      tq,
+    // A reused reference is caught by the unique index, also when two requests race. The gas budget is checked
+    // again by the inserting statement, which holds it: orders racing each other are counted in turn.
+    const accepted = await insertOrderWithCommand(
+      q,
       {
         id,
         merchantId,
@@ -183,17 +185,34 @@ export async function createOrder(
         apiKeyId: who.keyId,
       },
       { action: "order.created", details: { reference: body.reference, amount: amount.toString() } },
+      gasBudgetTermsOf(deps),
       idempotency && { ...idempotency, response: orderView },
-    );
-  }).catch((err) => {
-    if (isUniqueViolation(err, ["orders_merchant_id_reference_key", "orders_chain_order_id_key"])) {
-      throw new AppError("reference_already_used", `order reference "${body.reference}" is already used`, {
-        reference: body.reference,
-      });
+    ).catch((err) => {
+      if (isUniqueViolation(err, ["orders_merchant_id_reference_key", "orders_chain_order_id_key"])) {
+        throw new AppError("reference_already_used", `order reference "${body.reference}" is already used`, {
+          reference: body.reference,
+        });
+      }
+      throw err;
+    });
+    switch (accepted.outcome) {
+      case "accepted":
+        return orderView(accepted.row);
+      case "replay":
+        return null;
+      case "over_budget":
+        throw gasBudgetExhausted(accepted.spend, gasBudgetTermsOf(deps).defaultWei);
+      case "no_merchant":
+        throw new AppError("not_found", `merchant ${merchantId} not found`, { merchantId });
+      case "payee_changed":
+        // Payout changes are hours apart: a second change within one acceptance is an anomaly, not a race to win.
+        if (attempt >= 3)
+          throw new AppError("payout_change_in_progress", "the merchant's payout address is changing; retry", {
+            merchantId,
+          });
+        payee = accepted.payee;
     }
-    throw err;
-  });
-  return row && orderView(row);
+  }
 }
 
 /** A merchant's address never changes: remembered after the first read. */

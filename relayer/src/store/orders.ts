@@ -1,4 +1,5 @@
 import type { Queryable } from "./db";
+import { GAS_BUDGET_COLUMNS, gasBudgetCtes, type GasBudgetTerms, type MerchantGasSpend } from "./relaySpend";
 import type { CommandKind, CommandStatus } from "../domain/command";
 import type { OrderStatus } from "../domain/model";
 import type { OrderViewJson, OrderViewRow, TermsJson } from "../domain/orderView";
@@ -135,18 +136,34 @@ export async function orderCommands(q: Queryable, orderId: string) {
   ).rows;
 }
 
+/** What the accepting statement did (`insertOrderWithCommand`). */
+export type OrderAcceptance =
+  /** The order is stored, with its command, its audit line and its idempotent response. */
+  | { outcome: "accepted"; row: OrderRow }
+  /** The idempotency claim's key is already stored and live: nothing was inserted (the caller replays). */
+  | { outcome: "replay" }
+  /** The merchant's gas budget has no room for the order's command: nothing was inserted. */
+  | { outcome: "over_budget"; spend: MerchantGasSpend }
+  /** The merchant's payee is no longer the terms' (a payout change became due): nothing was inserted. */
+  | { outcome: "payee_changed"; payee: string }
+  /** No such merchant. */
+  | { outcome: "no_merchant" };
+
 /**
- * Accepts an order in one statement (atomic without an explicit transaction): the order, its line items, its
- * create command, its audit line and, with an idempotency claim, the stored first response. Returns the new row, or null when
- * the claim's key is already stored and live (nothing was inserted: the caller replays the stored response; an
- * expired key is taken over). A reused
- * reference fails with the unique violation of `orders_merchant_id_reference_key`, inserting nothing.
+ * Accepts an order in one statement (atomic without an explicit transaction): the merchant's gas budget checked
+ * and its running count of queued commands held for the statement (store/relaySpend.ts `gasBudgetCtes`: accepts
+ * of a merchant racing each other, from any relayer process, are counted one after another), the payee of the
+ * terms checked against the merchant's active payout address (read and held for key share: a payout change's
+ * job waits for the order, store/payouts.ts), then the order, its line items, its create command, its audit line
+ * and, with an idempotency claim, the stored first response (an expired key is taken over). A reused reference
+ * fails with the unique violation of `orders_merchant_id_reference_key`, inserting nothing.
  */
 export async function insertOrderWithCommand(
   q: Queryable,
   o: Parameters<typeof insertOrder>[1],
   command: { payload: unknown; apiKeyId: string | null },
   audit: { action: string; details: unknown },
+  budget: GasBudgetTerms,
   idempotency?: {
     scope: string;
     key: string;
@@ -156,7 +173,7 @@ export async function insertOrderWithCommand(
     status: number;
     response: (row: OrderRow) => unknown;
   },
-): Promise<OrderRow | null> {
+): Promise<OrderAcceptance> {
   const now = new Date();
   const row: OrderRow = {
     id: o.id,
@@ -183,10 +200,19 @@ export async function insertOrderWithCommand(
     created_at: now,
     updated_at: now,
   };
-  const r = await q.query<{ inserted: number }>(
-    `with k as (
+  const r = await q.query<MerchantGasSpend & { inserted: number; payee: string; known: boolean }>(
+    `with ${gasBudgetCtes("$2::text", budget, true)},
+     payout as materialized (
+       select address, (pending_address is not null and pending_due_at <= clock_timestamp()) as switching
+       from payout_addresses where merchant_id = $2 for key share
+     ), payee as materialized (
+       select coalesce((select address from payout where not switching), $22::jsonb->>'merchant') as address
+     ), go as materialized (
+       select 1 from gas_budget, payee where gas_budget.within and payee.address = $22::jsonb->>'payee'
+     ), k as (
        insert into idempotency_keys (scope, key, request_hash, status_code, response, api_key_id)
-       select $17::text, $18::text, $19::text, $20::int, $21::jsonb, $23::text where $17::text is not null
+       select $17::text, $18::text, $19::text, $20::int, $21::jsonb, $23::text
+       where $17::text is not null and exists (select 1 from go)
        on conflict (scope, key) do update
          set request_hash = excluded.request_hash, status_code = excluded.status_code, response = excluded.response,
              api_key_id = excluded.api_key_id, created_at = now()
@@ -196,7 +222,7 @@ export async function insertOrderWithCommand(
        insert into orders (id, merchant_id, reference, chain_order_id, buyer, token, amount, items, payment_deadline,
                            ship_within, protection_period, terms, metadata, created_at, updated_at)
        select $1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $22::jsonb, $25::jsonb, $16, $16
-       where $17::text is null or exists (select 1 from k)
+       where exists (select 1 from go) and ($17::text is null or exists (select 1 from k))
        returning id, merchant_id, items, created_at
      ), it as (
        ${insertOrderItemsOf("o")}
@@ -207,7 +233,9 @@ export async function insertOrderWithCommand(
        insert into audit_log (merchant_id, api_key_id, action, resource_type, resource_id, details)
        select o.merchant_id, $13, $14, 'order', o.id, $15::jsonb from o
      )
-     select count(*)::int as inserted from o`,
+     select (select count(*)::int from o) as inserted, (select address from payee) as payee,
+            gas_budget.within is not null as known, ${GAS_BUDGET_COLUMNS}
+     from (select 1) one left join gas_budget on true`,
     [
       o.id,
       o.merchantId,
@@ -236,7 +264,15 @@ export async function insertOrderWithCommand(
       JSON.stringify(o.metadata ?? {}),
     ],
   );
-  return Number(r.rows[0].inserted) > 0 ? row : null;
+  const res = r.rows[0];
+  if (Number(res.inserted) > 0) return { outcome: "accepted", row };
+  if (!res.known) return { outcome: "no_merchant" };
+  if (!res.within) {
+    const { budget_wei, spent_wei, gas_used, queued, recent_cost_wei, within } = res;
+    return { outcome: "over_budget", spend: { budget_wei, spent_wei, gas_used, queued, recent_cost_wei, within } };
+  }
+  if (res.payee !== o.terms.payee) return { outcome: "payee_changed", payee: res.payee };
+  return { outcome: "replay" };
 }
 
 /** The order's fixed terms and items as accepted (every chain call is encoded from them); none before acceptance. */

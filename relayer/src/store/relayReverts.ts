@@ -45,22 +45,32 @@ export async function buyerCausedRevertSpend(
   merchantId: string,
   periodDays: number,
 ): Promise<{ gas_used: bigint; cost_wei: bigint }> {
+  const r = await q.query<{ gas_used: string; cost_wei: string }>(
+    `select gas_used::text, cost_wei::text from (${buyerCausedRevertSpendSql("$1", periodDays)}) x`,
+    [merchantId],
+  );
+  return { gas_used: BigInt(r.rows[0].gas_used), cost_wei: BigInt(r.rows[0].cost_wei) };
+}
+
+/**
+ * `buyerCausedRevertSpend` as a subquery (one row: gas_used, cost_wei) for the merchant the SQL expression
+ * `merchant` names: the gas budget's check reads it in its own statement.
+ */
+export function buyerCausedRevertSpendSql(merchant: string, periodDays: number): string {
+  if (!Number.isSafeInteger(periodDays) || periodDays <= 0) throw new Error(`bad period: ${periodDays}`);
+  const codes = BUYER_CAUSED_REVERTS.map((c) => `'${c}'`).join(", ");
   // Runs under the merchant's budget lock on every order and relay: it reads the merchant's failed relays only
   // (partial index commands_relay_failed_merchant, 017), never its whole spending history. The period is the
   // budget's: the last `periodDays` UTC days, today included.
-  const r = await q.query<{ gas_used: string; cost_wei: string }>(
-    `select coalesce(sum(x.gas_used), 0)::text as gas_used, coalesce(sum(x.cost_wei), 0)::text as cost_wei
+  return `select coalesce(sum(x.gas_used), 0) as gas_used, coalesce(sum(x.cost_wei), 0) as cost_wei
      from (
        select s.gas_used, s.cost_wei
        from commands c join relay_spend s on s.command_id = c.id
-       where c.merchant_id = $1 and c.kind in ('relay_forward', 'relay_authorization') and c.status = 'failed'
-         and c.error_code = any($3::text[])
-         and c.updated_at >= (((now() at time zone 'UTC')::date - $2::int + 1)::timestamp at time zone 'UTC')
-         and (s.created_at at time zone 'UTC')::date > (now() at time zone 'UTC')::date - $2::int
+       where c.merchant_id = ${merchant} and c.kind in ('relay_forward', 'relay_authorization') and c.status = 'failed'
+         and c.error_code = any(array[${codes}]::text[])
+         and c.updated_at >= (((now() at time zone 'UTC')::date - ${periodDays} + 1)::timestamp at time zone 'UTC')
+         and (s.created_at at time zone 'UTC')::date > (now() at time zone 'UTC')::date - ${periodDays}
        order by c.updated_at, c.id
-       limit $4
-     ) x`,
-    [merchantId, periodDays, BUYER_CAUSED_REVERTS, BUYER_REVERTS_EXEMPT_PER_PERIOD],
-  );
-  return { gas_used: BigInt(r.rows[0].gas_used), cost_wei: BigInt(r.rows[0].cost_wei) };
+       limit ${BUYER_REVERTS_EXEMPT_PER_PERIOD}
+     ) x`;
 }

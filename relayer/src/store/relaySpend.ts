@@ -4,6 +4,7 @@
  * which the gas budgets read.
  */
 import type { Queryable } from "./db";
+import { buyerCausedRevertSpendSql } from "./relayReverts";
 
 /** A command a transaction carried, as far as its gas is concerned. */
 export interface SpendingCommand {
@@ -54,7 +55,10 @@ export async function recordGasSpend(
 export interface MerchantGasSpend {
   /** The merchant's own budget (wei); null: the configured default. */
   budget_wei: string | null;
-  /** Spent over the last `periodDays` UTC days, today included (wei). */
+  /**
+   * Charged over the last `periodDays` UTC days, today included (wei): the metered spend less the gas of the
+   * buyers' relays that reverted by the buyers' own doing (store/relayReverts.ts).
+   */
   spent_wei: string;
   /** The gas of that spend. */
   gas_used: string;
@@ -62,36 +66,75 @@ export interface MerchantGasSpend {
   queued: string;
   /** What one of the merchant's last 100 metered commands cost on average (wei); null before the first. */
   recent_cost_wei: string | null;
+  /** Whether spent plus what the queued commands reserve is below the budget: a new command may be queued. */
+  within: boolean;
 }
 
-/** The merchant's own budget and what it spent over the last `periodDays` days; undefined for no such merchant. */
-export async function merchantGasSpend(
-  q: Queryable,
-  merchantId: string,
-  periodDays: number,
-): Promise<MerchantGasSpend | undefined> {
-  const r = await q.query<MerchantGasSpend>(
-    `select m.gas_budget_wei as budget_wei, coalesce(sum(d.cost_wei), 0) as spent_wei,
-            coalesce(sum(d.gas_used), 0) as gas_used,
-            (select count(*) from commands c
-              where c.merchant_id = m.id and c.status in ('pending', 'claimed', 'submitted')) as queued,
-            (select round(avg(r.cost_wei)) from (
-               select s.cost_wei from relay_spend s where s.merchant_id = m.id order by s.created_at desc limit 100
-             ) r) as recent_cost_wei
-     from merchants m
-     left join merchant_gas_daily d
-       on d.merchant_id = m.id and d.day > (now() at time zone 'UTC')::date - $2::int
-     where m.id = $1
-     group by m.id, m.gas_budget_wei`,
-    [merchantId, periodDays],
-  );
-  return r.rows[0];
+/** What the budget's figures are computed with: the default budget and what a command reserves before the first. */
+export interface GasBudgetTerms {
+  periodDays: number;
+  defaultWei: bigint;
+  firstCommandReserveWei: bigint;
 }
 
 /**
- * Serialises the merchant's budget checks until the transaction ends: two requests accepted at once cannot both
- * see the room that only one of them fits in.
+ * Two CTEs, `gas_gate` and `gas_budget`, for the merchant the SQL expression `merchant` names: its budget's
+ * figures (`MerchantGasSpend`, one row; none for no such merchant). With `lock`, `gas_gate` takes the merchant's
+ * running count of queued commands (merchant_gas_queue, 020) for update: the checks of a merchant run one after
+ * another, and the statement that holds it reads the count as the previous check's transaction committed it,
+ * its own commands then counted when it inserts them. Nothing here walks the queue: the counts are running
+ * totals, the spend a sum of at most `periodDays` daily rows, the recent cost 100 rows.
  */
-export async function lockMerchantGasBudget(q: Queryable, merchantId: string): Promise<void> {
-  await q.query(`select pg_advisory_xact_lock(hashtext('gas_budget'), hashtext($1))`, [merchantId]);
+export function gasBudgetCtes(merchant: string, terms: GasBudgetTerms, lock: boolean): string {
+  const days = terms.periodDays;
+  if (!Number.isSafeInteger(days) || days <= 0) throw new Error(`bad period: ${days}`);
+  const defaultWei = BigInt(terms.defaultWei).toString();
+  const firstWei = BigInt(terms.firstCommandReserveWei).toString();
+  return `gas_gate as materialized (
+       select merchant_id, opened from merchant_gas_queue where merchant_id = ${merchant}${lock ? " for update" : ""}
+     ), gas_budget as materialized (
+       select f.budget_wei, f.spent_wei, f.gas_used, f.queued, f.recent_cost_wei,
+              f.spent_wei + f.queued * coalesce(f.recent_cost_wei, ${firstWei}::numeric)
+                < coalesce(f.budget_wei, ${defaultWei}::numeric) as within
+       from (
+         select m.gas_budget_wei as budget_wei, d.cost_wei - b.cost_wei as spent_wei, d.gas_used - b.gas_used as gas_used,
+                g.opened - r.released as queued, e.recent_cost_wei
+         from gas_gate g
+         join merchants m on m.id = g.merchant_id
+         join merchant_gas_released r on r.merchant_id = g.merchant_id
+         cross join lateral (
+           select coalesce(sum(cost_wei), 0) as cost_wei, coalesce(sum(gas_used), 0) as gas_used
+           from merchant_gas_daily where merchant_id = g.merchant_id and day > (now() at time zone 'UTC')::date - ${days}
+         ) d
+         cross join lateral (${buyerCausedRevertSpendSql("g.merchant_id", days)}) b
+         cross join lateral (
+           select round(avg(s.cost_wei)) as recent_cost_wei from (
+             select cost_wei from relay_spend where merchant_id = g.merchant_id order by created_at desc limit 100
+           ) s
+         ) e
+       ) f
+     )`;
+}
+
+/** The figures of `gasBudgetCtes` as text (numeric columns as node-postgres returns them). */
+export const GAS_BUDGET_COLUMNS = `gas_budget.budget_wei::text as budget_wei, gas_budget.spent_wei::text as spent_wei,
+  gas_budget.gas_used::text as gas_used, gas_budget.queued::text as queued,
+  gas_budget.recent_cost_wei::text as recent_cost_wei, gas_budget.within`;
+
+/**
+ * The merchant's own budget, what it was charged over the last `periodDays` days and what its queue reserves;
+ * undefined for no such merchant. With `lock`, the merchant's budget stays locked until the caller's transaction
+ * ends (the caller then queues its commands in that transaction: the next check counts them).
+ */
+export async function merchantGasSpend(
+  q: Queryable,
+  merchantId: string,
+  terms: GasBudgetTerms,
+  lock = false,
+): Promise<MerchantGasSpend | undefined> {
+  const r = await q.query<MerchantGasSpend>(
+    `with ${gasBudgetCtes("$1::text", terms, lock)} select ${GAS_BUDGET_COLUMNS} from gas_budget`,
+    [merchantId],
+  );
+  return r.rows[0];
 }

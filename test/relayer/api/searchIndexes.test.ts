@@ -8,6 +8,7 @@ import { expect } from "chai";
 import { Client } from "pg";
 import { listFilterQuery, listOrdersPage, type ListFilters } from "../../../relayer/src/services/orderSearch";
 import { searchStatement } from "../../../relayer/src/store/orderSearch";
+import { DEFAULT_GAS_BUDGET_WEI, gasBudgetTerms } from "../../../relayer/src/services/gasBudget";
 import { insertOrder, insertOrderWithCommand, type TermsJson } from "../../../relayer/src/store/orders";
 import { relayForwardQueued, relayUsage } from "../../../relayer/src/store/relayPolicy";
 import { startApiEnv, type ApiEnv, type Merchant } from "./support";
@@ -70,6 +71,7 @@ describe("relayer API: list filters on their indexes", function () {
           o,
           { payload: {}, apiKeyId: null },
           { action: "order.create", details: {} },
+          gasBudgetTerms(DEFAULT_GAS_BUDGET_WEI),
         );
     }
     // Statuses as the indexer sets them; the command it would have run is not wanted here.
@@ -123,6 +125,7 @@ describe("relayer API: list filters on their indexes", function () {
       },
       { payload: {}, apiKeyId: null },
       { action: "order.create", details: {} },
+      gasBudgetTerms(DEFAULT_GAS_BUDGET_WEI),
     );
     const err = await dup.then(
       () => null,

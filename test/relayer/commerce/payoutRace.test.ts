@@ -4,8 +4,8 @@
  * is held up before it is stored (its merchant's budget check waits behind another session, as a busy database
  * would delay it) until the change was applied on chain. The order must not name A then: the escrow accepts an
  * operator's order only for the merchant itself or the payee its registry shows now, and would refuse it with
- * PayeeNotAuthorized. The payee is chosen in the transaction that stores the order, holding the payout row until
- * it commits, so the change and the order each see the other.
+ * PayeeNotAuthorized. The statement that stores the order reads the payout row again and holds it until it
+ * commits, storing nothing if the payee changed meanwhile, so the change and the order each see the other.
  */
 import { expect } from "chai";
 import { Wallet } from "ethers";
@@ -51,7 +51,7 @@ describe("relayer commerce: a payout address change racing the acceptance of an 
     let holding!: () => void;
     const held = new Promise<void>((r) => (holding = r));
     const holder = stack.relayer.db.tx(async (q) => {
-      await q.query(`select pg_advisory_xact_lock(hashtext('gas_budget'), hashtext($1))`, [m.id]);
+      await q.query(`select 1 from merchant_gas_queue where merchant_id = $1 for update`, [m.id]);
       holding();
       await gate;
     });
@@ -64,7 +64,7 @@ describe("relayer commerce: a payout address change racing the acceptance of an 
     await waitFor("the acceptance waiting for the budget check", async () => {
       const r = await stack.relayer.db.query<{ n: number }>(
         `select count(*)::int as n from pg_stat_activity
-         where wait_event_type = 'Lock' and query ilike '%pg_advisory_xact_lock(hashtext(''gas_budget'')%'`,
+         where wait_event_type = 'Lock' and wait_event <> 'relation' and query ilike '%from merchant_gas_queue%for update%'`,
       );
       return r.rows[0].n > 0;
     });
@@ -91,11 +91,11 @@ describe("relayer commerce: a payout address change racing the acceptance of an 
     expect((await orderRows(stack.relayer, [next.body.id])).get(next.body.id)!.terms.payee).to.equal(b);
   });
 
-  it("the change waits for an order accepted with the address it replaces until that order is stored and created", async () => {
+  it("an order read with the address a change replaces, held up before its statement until the change is applied, is stored naming the new payee and created", async () => {
     // The payout address is B; the owner asks for A again, due in a few seconds.
     expect((await stack.api("PUT", "/v1/merchant/payout-address", m.key, { address: a })).status).to.equal(202);
-    // An order accepted now names B. Its storing is held (the orders table locked by another session) past the
-    // change's due time.
+    // An order accepted now reads B. Its statement is held before it starts (the orders table locked by another
+    // session) past the change's due time: nothing of it holds the payout row, so the change may go first.
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     let holding!: () => void;
@@ -114,19 +114,20 @@ describe("relayer commerce: a payout address change racing the acceptance of an 
     await waitFor("the acceptance waiting to store its order", async () => {
       const r = await stack.relayer.db.query<{ n: number }>(
         `select count(*)::int as n from pg_stat_activity
-         where wait_event_type = 'Lock' and query ilike '%insert into orders%'`,
+         where wait_event_type = 'Lock' and wait_event = 'relation'
+           and (query ilike '%insert into orders%' or query ilike '%from merchant_gas_queue%for update%')`,
       );
       return r.rows[0].n > 0;
     });
-    // Past the due time: the change is not applied while the order naming B is not stored.
-    const appliedFirst = await activeIs(a, (DELAY_S + 4) * 1000).catch(() => false);
+    const appliedFirst = await activeIs(a, (DELAY_S + 30) * 1000).catch(() => false);
+    expect(appliedFirst, "the change applied while the order waited").to.not.equal(false);
     release();
     await holder;
     const accepted = await accepting;
     expect(accepted.status, JSON.stringify(accepted.body)).to.equal(202);
+    // The statement read the payout row again, found A active and stored the order naming A (never B, which the
+    // escrow would now refuse with PayeeNotAuthorized); the escrow created it.
     const rows = await waitStatuses(stack.relayer, new Map([[accepted.body.id, "created"]]), "the order created");
-    expect(rows.get(accepted.body.id)!.terms.payee).to.equal(b);
-    expect(appliedFirst).to.equal(false);
-    await activeIs(a);
+    expect(rows.get(accepted.body.id)!.terms.payee).to.equal(a);
   });
 });

@@ -1,4 +1,4 @@
-import type { Queryable } from "./db";
+import { cursorTime, type Queryable } from "./db";
 import { GAS_BUDGET_COLUMNS, gasBudgetCtes, type GasBudgetTerms, type MerchantGasSpend } from "./relaySpend";
 import type { CommandKind, CommandStatus } from "../domain/command";
 import type { OrderStatus } from "../domain/model";
@@ -332,7 +332,7 @@ export async function openDisputes(
   page: { after: { at: string; id: string } | null; limit: number },
 ): Promise<(DisputeRow & { cursor_at: string })[]> {
   const r = await q.query<DisputeRow & { cursor_at: string }>(
-    `select o.*, d.evidence, d.evidence_hash, m.name as merchant_name, o.updated_at::text as cursor_at from orders o
+    `select o.*, d.evidence, d.evidence_hash, m.name as merchant_name, ${cursorTime("o.updated_at")} as cursor_at from orders o
      join merchants m on m.id = o.merchant_id left join dispute_evidence d on d.order_id = o.id
      where o.status = 'disputed' and ($1::timestamptz is null or (o.updated_at, o.id) > ($1::timestamptz, $2::text))
      order by o.updated_at, o.id limit $3`,

@@ -6,10 +6,11 @@
  * answers the estimate; the store is PGlite.
  */
 import { expect } from "chai";
-import { Transaction, ZeroAddress, ZeroHash, type JsonRpcPayload, type JsonRpcResult } from "ethers";
+import { Transaction, ZeroAddress, ZeroHash, toQuantity, type JsonRpcPayload, type JsonRpcResult } from "ethers";
 import pino from "pino";
 import { makeChainContext } from "../../relayer/src/chain/context";
 import type { JobRegistry } from "../../relayer/src/chain/jobPort";
+import { TX_GAS_CAP } from "../../relayer/src/chain/submitter/gas";
 import { ChainWriter } from "../../relayer/src/chain/submitter/submitter";
 import { loadConfig } from "../../relayer/src/config";
 import { createOrder } from "../../relayer/src/jobs/createOrder";
@@ -98,7 +99,12 @@ describe("gas limits of the writer's transactions (fake chain, in-memory store)"
   }
 
   /** A writer holding the first test key on `chainId`, with the real create_order job; ticks are driven by hand. */
-  async function startWriter(chainId: bigint, estimate: bigint, estimateAllGas?: boolean) {
+  async function startWriter(
+    chainId: bigint,
+    estimate: bigint,
+    estimateAllGas?: boolean,
+    extra: Partial<ConstructorParameters<typeof ChainWriter>[3]> = {},
+  ) {
     const chain = await freshChain(chainId, estimate);
     const scripted = new ScriptedJobs();
     const jobs: JobRegistry = { ...scripted.registry(), create_order: createOrder };
@@ -116,6 +122,7 @@ describe("gas limits of the writer's transactions (fake chain, in-memory store)"
         leaseTtlMs: 3_600_000,
         merchantKeySecret: "unit-test-secret",
         estimateAllGas,
+        ...extra,
       },
       capturingLogger(),
       createMetrics(),
@@ -299,6 +306,28 @@ describe("gas limits of the writer's transactions (fake chain, in-memory store)"
       node.callFault = undefined;
     });
   }
+
+  it("an estimate that keeps reverting while the seen state never holds the cause (nothing newer mined or indexed): after maxStaleVerdicts waits the node's revert fails the command; the check runs with the transaction gas cap", async () => {
+    const { w, jobs } = await startWriter(8453n, 300_000n, undefined, { staleRetryMs: 0, maxStaleVerdicts: 3 });
+    jobs.prepare = () => ({ type: "tx", to: ADDRESSES.inventory, data: "0x01", kind: "mint_stock" });
+    node.estimateFault = { code: 3, message: "execution reverted", data: "0x" };
+    const gasOfCalls: (string | undefined)[] = [];
+    const send = node._send.bind(node);
+    node._send = async (payload) => {
+      for (const p of Array.isArray(payload) ? payload : [payload])
+        if (p.method === "eth_call") gasOfCalls.push((p.params as { gas?: string }[])[0].gas);
+      return send(payload);
+    };
+    await enqueueCommand(db, { kind: "mint_stock", payload: {} });
+    for (let i = 0; i < 3; i++) {
+      await w.submitTick();
+      expect(await commands(), `wait ${i + 1}`).to.deep.equal([{ status: "pending", attempts: 0, error_code: null }]);
+    }
+    await w.submitTick();
+    expect(node.broadcasts, "transactions sent").to.deep.equal([]);
+    expect(await commands()).to.deep.equal([{ status: "failed", attempts: 0, error_code: "UnknownRevert" }]);
+    expect(gasOfCalls).to.deep.equal(Array(3).fill(toQuantity(TX_GAS_CAP)));
+  });
 
   it("an estimate that reverts while the call does not on the newest state the relayer has seen (a lagging backend answered the estimate): nothing is sent, nothing fails, the command waits and is sent once the estimate passes", async () => {
     const { w, jobs } = await startWriter(8453n, 300_000n);

@@ -39,6 +39,12 @@ export interface WriterOptions {
    * chain id, "once" on local chains only.
    */
   takenNonceChecks?: "once" | "twice";
+  /**
+   * A command whose estimate reverts on a state older than the relayer's waits `staleRetryMs` (default 1000) and is
+   * prepared again, at most `maxStaleVerdicts` times in a row (default 60); then the node's revert decides.
+   */
+  staleRetryMs?: number;
+  maxStaleVerdicts?: number;
 }
 
 /** One signer: its next nonce and how many of its transactions are not yet final. */

@@ -27,6 +27,8 @@ import { reclaimRefused } from "./refusals";
 
 /** How long a command whose estimate reverted on a stale state waits before it is prepared again. */
 const STALE_STATE_RETRY_MS = 1000;
+/** Stale verdicts on one command after which the node's revert decides (about a minute of waiting). */
+const MAX_STALE_VERDICTS = 60;
 
 interface EscrowCall {
   cmd: CommandRow;
@@ -48,6 +50,9 @@ function roundedTiming(t?: PassTiming): Record<string, number> {
 }
 
 export class Sender {
+  /** Commands whose estimate reverted on a state older than the relayer's, by id: how many times in a row. */
+  private readonly staleVerdicts = new Map<string, number>();
+
   constructor(
     private readonly ctx: SubmitterContext,
     private readonly outcomes: CommandOutcomes,
@@ -171,7 +176,14 @@ export class Sender {
     const { chain, db, log, metrics } = this.ctx;
     const block = await seenStateBlock(db);
     try {
-      await chain.provider.call({ from, to, data, blockTag: block > 0n ? toQuantity(block) : "latest" });
+      // With the gas one transaction may carry: a node's default for calls can be lower or higher.
+      await chain.provider.call({
+        from,
+        to,
+        data,
+        gasLimit: TX_GAS_CAP,
+        blockTag: block > 0n ? toQuantity(block) : "latest",
+      });
     } catch (err) {
       const revert = revertDataOf(err);
       if (revert === undefined) throw nodeFailure(err);
@@ -228,18 +240,33 @@ export class Sender {
         const revert = revertDataOf(err);
         if (revert === undefined) throw nodeFailure(err);
         // It would revert: decide without spending gas, on a state that holds what the relayer has seen.
-        const verdict = await this.revertOnSeenState(lane.address, to, data);
+        const key = String(cmds[0].id);
+        const stale = this.staleVerdicts.get(key) ?? 0;
+        // A state the relayer has seen that never comes to hold the revert's cause (nothing newer mined nor
+        // indexed): after a bounded wait the node's own answer decides.
+        const verdict =
+          stale >= (this.ctx.opts.maxStaleVerdicts ?? MAX_STALE_VERDICTS)
+            ? decodeRevertData(revert)
+            : await this.revertOnSeenState(lane.address, to, data).catch((e: unknown) => {
+                // No state at that block here (a lagging or pruned node): the command waits like a stale one.
+                this.ctx.metrics.staleEstimates.inc();
+                log.debug({ signer: lane.address, err: describeError(e) }, "the seen state could not be read; waiting");
+                return null;
+              });
         if (verdict === null) {
+          this.staleVerdicts.set(key, stale + 1);
           await releaseCommands(
             db,
             cmds.map((c) => c.id),
-            STALE_STATE_RETRY_MS,
+            this.ctx.opts.staleRetryMs ?? STALE_STATE_RETRY_MS,
           );
           return true;
         }
+        this.staleVerdicts.delete(key);
         await this.outcomes.reverted(cmds[0], verdict);
         return true;
       }
+      this.staleVerdicts.delete(String(cmds[0].id));
       if (estimate > TX_GAS_CAP) {
         await this.failAboveCap(cmds[0], estimate);
         return true;

@@ -145,6 +145,8 @@ export class ChainWriter {
       if (!before.has(s)) {
         const lane = this.lanes.get(s)!;
         lane.needsRecovery = true;
+        // Another process may have held it meanwhile: the refusals it stored are read again by recovery.
+        lane.refusedLoaded = false;
         this.log.info({ signer: s }, "signer lease acquired");
       }
     }

@@ -138,3 +138,18 @@ export async function merchantGasSpend(
   );
   return r.rows[0];
 }
+
+/**
+ * Takes the merchants' running counts of queued commands (merchant_gas_queue) for update, in merchant order, until
+ * the transaction ends. A transaction that closes commands and then queues new ones for the same merchants (a
+ * confirmation's follow-up, a failure's consequence) takes them first, as every acceptance does, so the two count
+ * rows of a merchant are always taken in the same order and never deadlock.
+ */
+export async function lockMerchantGasQueues(q: Queryable, merchantIds: (string | null)[]): Promise<void> {
+  const ids = [...new Set(merchantIds.filter((m): m is string => m !== null))].sort();
+  if (ids.length === 0) return;
+  await q.query(
+    `select 1 from merchant_gas_queue where merchant_id = any($1::text[]) order by merchant_id for update`,
+    [ids],
+  );
+}

@@ -6,6 +6,7 @@
  */
 import type { CommandRow } from "../../store/commands";
 import { markConfirmed, markFailed, releaseCommands, runAgainSoon } from "../../store/commands";
+import { lockMerchantGasQueues } from "../../store/relaySpend";
 import { RETRYABLE_ERRORS } from "../decodeError";
 import type { DecodedRevert, JobDeps, JobHandler, Prepared } from "../jobPort";
 import type { SubmitterContext } from "./lane";
@@ -78,6 +79,7 @@ export class CommandOutcomes {
   async failed(cmd: CommandRow, code: string, message: string): Promise<void> {
     const handler = this.handler(cmd);
     await this.ctx.db.tx(async (q) => {
+      if (handler?.onFailed) await lockMerchantGasQueues(q, [cmd.merchant_id]);
       await markFailed(q, cmd.id, code, message);
       await handler?.onFailed?.(q, cmd, code, message);
     });
@@ -110,6 +112,10 @@ export class CommandOutcomes {
     // A batch of order creations, the hot path, writes nothing more: one statement, no transaction.
     if (writing.length === 0) return markConfirmed(this.ctx.db, ids);
     await this.ctx.db.tx(async (q) => {
+      await lockMerchantGasQueues(
+        q,
+        writing.map((c) => c.merchant_id),
+      );
       await markConfirmed(q, ids);
       for (const c of writing) await this.handler(c)!.onConfirmedInTransaction!(q, c);
     });

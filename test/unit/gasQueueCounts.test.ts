@@ -237,4 +237,12 @@ describe("gas budget: running counts of queued commands (in-memory store)", func
     await db.query(`delete from commands where id = $1`, [d.id]);
     await expectCounted("an open command deleted", "m2", 0);
   });
+
+  it("commands truncated (an operator emptying the queue) leave no merchant counted as queued", async () => {
+    await sent("m1");
+    await sent("m2");
+    await db.exec("truncate commands cascade");
+    await expectCounted("after truncate", "m1", 0);
+    await expectCounted("after truncate", "m2", 0);
+  });
 });

@@ -19,6 +19,9 @@
 
 -- No command is written between the copy below and the triggers that keep the counts after it (another relayer
 -- process still running the previous version would otherwise change commands the copy misses); reads go on.
+-- A long transaction of a process still running the previous version would hold every command write behind this
+-- lock: give up after 10 s (the relayer says why it did not start) rather than stall the queue.
+set local lock_timeout = '10s';
 lock table commands in share row exclusive mode;
 lock table merchants in share row exclusive mode;
 
@@ -99,3 +102,13 @@ begin
 end $$;
 create trigger commands_count_released_delete after delete on commands
   referencing old table as old_commands for each statement execute function commands_count_deleted();
+
+-- Commands emptied by TRUNCATE (no row triggers run): nothing of any merchant is queued any more.
+create function commands_count_truncated() returns trigger language plpgsql as $$
+begin
+  update merchant_gas_released r set released = q.opened
+  from merchant_gas_queue q where q.merchant_id = r.merchant_id and r.released <> q.opened;
+  return null;
+end $$;
+create trigger commands_count_truncated after truncate on commands
+  for each statement execute function commands_count_truncated();
